@@ -1,0 +1,1 @@
+"""Pushdeck's core: storage, credentials, payloads, providers, dispatch. Never imports Qt."""

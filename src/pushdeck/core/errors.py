@@ -1,0 +1,70 @@
+"""One error hierarchy for everything Pushdeck can fail at.
+
+    PushdeckError                 every error a user may see; str() is fit to show
+    ├── ConfigError               bad arguments, unknown app/segment/campaign names
+    ├── ValidationError           bad input data (a row, a field, a file)
+    ├── WorkspaceError            the SQLite file cannot be used (corrupt, newer, locked)
+    ├── CredentialError           a key/certificate/service account is unusable
+    │   └── KeyringUnavailableError  no usable OS keyring backend
+    ├── PayloadError              a payload cannot be built (e.g. over the byte budget)
+    ├── SegmentError              a segment rule is malformed
+    └── TransportError            the network failed (not a provider's answer)
+        └── ProviderTimeoutError
+
+A provider *rejecting* a message is not an error: it is a ``SendResult``.
+Messages say what failed, why, and what to do, in that order.
+"""
+
+from __future__ import annotations
+
+
+class PushdeckError(Exception):
+    """Base of every user-facing Pushdeck error."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  → {self.hint}" if self.hint else self.message
+
+
+class ConfigError(PushdeckError):
+    """A wrong argument or a name that does not exist."""
+
+
+class ValidationError(PushdeckError):
+    """Input data failed a check; ``field`` names what was wrong."""
+
+    def __init__(self, message: str, *, field: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
+class WorkspaceError(PushdeckError):
+    """The workspace file cannot be opened or used."""
+
+
+class CredentialError(PushdeckError):
+    """A credential file or secret is unusable."""
+
+
+class KeyringUnavailableError(CredentialError):
+    """No OS keyring backend is usable; secrets are never stored in plain text instead."""
+
+
+class PayloadError(PushdeckError):
+    """A platform payload cannot be built from the message."""
+
+
+class SegmentError(PushdeckError):
+    """A segment rule is malformed: unknown field, wrong operator or wrong value type."""
+
+
+class TransportError(PushdeckError):
+    """The connection to a provider failed; nothing is known about delivery."""
+
+
+class ProviderTimeoutError(TransportError):
+    """The provider did not answer in time."""

@@ -1,0 +1,230 @@
+"""The shared vocabulary of Pushdeck: frozen dataclasses and enums.
+
+Everything here is plain data with no I/O, so the store, the provider core, the
+campaign engine, the CLI and the app can all pass these objects around freely.
+Mappings inside frozen dataclasses are never mutated by convention; the
+dataclasses are therefore comparable but not hashable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Platform(StrEnum):
+    IOS = "ios"
+    ANDROID = "android"
+    WEB = "web"
+
+
+class ProviderKind(StrEnum):
+    APNS = "apns"
+    FCM = "fcm"
+    WEBPUSH = "webpush"
+    SANDBOX = "sandbox"
+
+
+#: The provider a device uses when the import does not say otherwise.
+DEFAULT_PROVIDER: Mapping[Platform, ProviderKind] = {
+    Platform.IOS: ProviderKind.APNS,
+    Platform.ANDROID: ProviderKind.FCM,
+    Platform.WEB: ProviderKind.WEBPUSH,
+}
+
+
+class ApnsEnvironment(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+class OptIn(StrEnum):
+    AUTHORIZED = "authorized"
+    PROVISIONAL = "provisional"
+    DENIED = "denied"
+    UNKNOWN = "unknown"
+
+
+class DeviceStatus(StrEnum):
+    ACTIVE = "active"
+    UNREGISTERED = "unregistered"
+    INVALID = "invalid"
+
+
+class InterruptionLevel(StrEnum):
+    PASSIVE = "passive"
+    ACTIVE = "active"
+    TIME_SENSITIVE = "time-sensitive"
+    CRITICAL = "critical"
+
+
+class Priority(StrEnum):
+    """Delivery priority; maps to apns-priority 10/5, FCM HIGH/NORMAL, Web Push Urgency."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"  # APNs 1, Web Push "low"; FCM has no low and uses NORMAL
+
+
+class AndroidVisibility(StrEnum):
+    PRIVATE = "private"
+    PUBLIC = "public"
+    SECRET = "secret"
+
+
+class PushType(StrEnum):
+    """APNs push types Pushdeck can send (apns-push-type)."""
+
+    ALERT = "alert"
+    BACKGROUND = "background"
+    VOIP = "voip"
+    LOCATION = "location"
+    COMPLICATION = "complication"
+    FILEPROVIDER = "fileprovider"
+    MDM = "mdm"
+    LIVEACTIVITY = "liveactivity"
+    PUSHTOTALK = "pushtotalk"
+
+
+@dataclass(frozen=True)
+class Action:
+    """A notification action button (iOS category action, Android action, web action)."""
+
+    id: str
+    title: str
+    destructive: bool = False
+    foreground: bool = True
+    icon: str = ""  # web only
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification as the user composed it, before any platform's encoding.
+
+    Empty strings and ``None`` mean "not set"; payload builders omit unset fields.
+    """
+
+    # Content
+    title: str = ""
+    subtitle: str = ""
+    body: str = ""
+    image_url: str = ""
+    url: str = ""  # deep link (apps) or click URL (web)
+    # Behaviour
+    sound: str = ""  # "" = silent alert, "default", or a bundled sound name
+    critical_sound: bool = False  # iOS critical alert sound (needs Apple's entitlement)
+    critical_volume: float = 1.0
+    badge: int | None = None  # None leaves the badge alone, 0 clears it
+    thread_id: str = ""  # iOS thread-id, Android group
+    category: str = ""  # iOS category / click_action
+    actions: tuple[Action, ...] = ()
+    interruption_level: InterruptionLevel | None = None
+    relevance_score: float | None = None
+    collapse_id: str = ""  # apns-collapse-id, FCM collapse_key, Web Push Topic
+    ttl_seconds: int | None = None  # None = provider default
+    priority: Priority = Priority.HIGH
+    content_available: bool = False  # silent / background update
+    mutable_content: bool = False
+    push_type: PushType | None = None  # None = derived from the content
+    # Android
+    android_channel_id: str = ""
+    android_icon: str = ""
+    android_color: str = ""  # "#RRGGBB"
+    android_visibility: AndroidVisibility | None = None
+    android_tag: str = ""
+    # Web
+    web_icon: str = ""
+    web_badge: str = ""
+    web_require_interaction: bool = False
+    web_tag: str = ""
+    # Custom data delivered to the app (FCM turns every value into a string)
+    data: Mapping[str, Any] = field(default_factory=dict)
+    # Localization keys resolved on the device (iOS loc-key / Android title_loc_key)
+    title_loc_key: str = ""
+    title_loc_args: tuple[str, ...] = ()
+    body_loc_key: str = ""
+    body_loc_args: tuple[str, ...] = ()
+
+    @property
+    def is_silent(self) -> bool:
+        """True when nothing will be shown: a background update with no visible content."""
+        visible = self.title or self.subtitle or self.body or self.title_loc_key
+        return not visible and not self.body_loc_key
+
+
+@dataclass(frozen=True)
+class WebPushSubscription:
+    """The three fields of a browser's ``PushSubscription.toJSON()`` that matter."""
+
+    endpoint: str
+    p256dh: str  # base64url, 65-byte uncompressed P-256 point
+    auth: str  # base64url, 16 bytes
+
+
+@dataclass(frozen=True)
+class App:
+    """An app the team sends to, with its identity on each platform."""
+
+    name: str
+    apns_topic: str = ""  # bundle id
+    android_package: str = ""
+    web_origin: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    """A registered device or browser subscription.
+
+    ``token`` is the APNs device token, the FCM registration token, or, for Web Push,
+    the subscription endpoint (unique per browser) with the keys in ``subscription``.
+    """
+
+    app: str
+    platform: Platform
+    provider: ProviderKind
+    token: str
+    subscription: WebPushSubscription | None = None
+    environment: ApnsEnvironment = ApnsEnvironment.PRODUCTION
+    opt_in: OptIn = OptIn.UNKNOWN
+    locale: str = ""
+    timezone: str = ""
+    tags: tuple[str, ...] = ()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    test: bool = False
+    created_at: datetime | None = None
+    last_seen: datetime | None = None
+    status: DeviceStatus = DeviceStatus.ACTIVE
+    status_reason: str = ""
+    status_at: datetime | None = None
+    id: int | None = None
+
+
+class SendStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TOKEN_DEAD = "token_dead"
+    AUTH_FAILURE = "auth_failure"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a provider said about one message to one device. A rejection is data."""
+
+    status: SendStatus
+    provider: ProviderKind
+    http_status: int | None = None
+    provider_id: str = ""  # apns-id, FCM message name, Web Push Location
+    reason: str = ""  # the provider's own code, e.g. "BadDeviceToken", "UNREGISTERED"
+    explanation: str = ""  # plain words: what it means and what to do
+    retryable: bool = False
+    retry_after: float | None = None  # seconds, when the provider said so
+    token_dead_since: datetime | None = None  # APNs 410 timestamp
+    raw: Mapping[str, Any] = field(default_factory=dict)  # status, headers, body as received
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is SendStatus.ACCEPTED

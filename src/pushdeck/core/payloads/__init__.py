@@ -1,0 +1,1 @@
+"""Pure payload builders: Message + Device -> APNs / FCM / Web Push requests."""

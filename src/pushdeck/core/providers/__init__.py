@@ -1,0 +1,1 @@
+"""Push providers: one module per provider, a shared protocol in base.py."""
