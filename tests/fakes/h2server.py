@@ -1,0 +1,351 @@
+"""A small, reusable HTTP/2-over-TLS server on raw ``h2`` for the local provider fakes.
+
+Usage (inside a test, on the test's own event loop)::
+
+    async def handler(req: Request) -> Response:
+        # req.method, req.path, req.headers (lower-case names -> str), req.body (bytes)
+        return Response(200, {"apns-id": req.headers.get("apns-id", "")}, b"")
+
+    server = H2Server(handler, pki.server_context())
+    await server.start()                # binds 127.0.0.1 on an ephemeral port
+    url = server.url                    # "https://127.0.0.1:<port>"
+    ...
+    await server.aclose()
+
+Or in a background thread with its own loop (e.g. for a benchmark)::
+
+    with H2Server(handler, ctx).running_in_thread() as server: ...
+
+The handler API, kept deliberately tiny:
+- ``handler(request) -> Response`` where ``Response(status, headers, body)``; a plain
+  ``(status, headers, body)`` tuple is accepted too. The handler may be sync or async.
+- ``Request`` has ``method``, ``path``, ``headers`` (dict, lower-case names; the last
+  value wins), ``raw_headers`` (every header pair in order, to spot duplicates),
+  ``body``, ``stream_id``, ``connection_id`` and ``peer_cert`` (the verified client
+  certificate as ``ssl.SSLSocket.getpeercert()`` returns it, or ``None``).
+
+Fault injection (all optional, safe to call while running on the same loop):
+- ``max_concurrent_streams=N``: advertised in SETTINGS; a client opening more streams
+  than that is a protocol error (h2 raises, the connection is dropped).
+- ``fail_next(count, status, headers, body)``: the next ``count`` requests get this
+  answer instead of the handler's (e.g. 503, or 429 with ``Retry-After``).
+- ``goaway_after(n, reason=b"")``: on every connection, after the n-th request, answer the
+  requests received so far, send GOAWAY with that last stream id and close. Streams the
+  client opened after that are never handed to the handler (the client must retry them).
+- ``drop_after(n)``: after receiving the n-th request on a connection, close the TCP
+  connection abruptly without answering it (nothing is known about its delivery).
+- ``drop_connections()``: close every open connection now (simulates idle loss).
+
+Observation: ``requests`` (every request handed to the handler, in order, unless
+``record=False``), ``count_header(name)`` (a Counter of a header's values, e.g. apns-id for
+duplicate detection), ``max_streams_seen`` (the highest number of streams open at once on
+one connection), ``connections`` (how many TLS connections were accepted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import ssl
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    stream_id: int = 0
+    connection_id: int = 0
+    raw_headers: list[tuple[str, str]] = field(default_factory=list)
+    peer_cert: dict[str, Any] | None = None
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+HandlerResult = Response | tuple[int, Mapping[str, str], bytes]
+Handler = Callable[[Request], HandlerResult | Awaitable[HandlerResult]]
+
+
+class _Stream:
+    __slots__ = ("body", "headers")
+
+    def __init__(self, headers: list[tuple[str, str]]) -> None:
+        self.headers = headers
+        self.body = bytearray()
+
+
+class _ServerProtocol(asyncio.Protocol):
+    """One accepted connection: h2 state, per-stream buffers, pending handler tasks."""
+
+    def __init__(self, server: H2Server, connection_id: int) -> None:
+        self.server = server
+        self.connection_id = connection_id
+        config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=config)
+        self.transport: asyncio.Transport | None = None
+        self.streams: dict[int, _Stream] = {}
+        self.received = 0
+        self.in_flight: set[int] = set()
+        self.goaway_last: int | None = None
+        self.window_open = asyncio.Event()
+        self.peer_cert: dict[str, Any] | None = None
+
+    # -- asyncio callbacks -------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer_cert = transport.get_extra_info("peercert") or None
+        self.server._open.add(self)
+        settings: dict[int, int] = {}
+        if self.server.max_concurrent_streams is not None:
+            settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = (
+                self.server.max_concurrent_streams
+            )
+        self.conn.update_settings(settings) if settings else None
+        self.conn.initiate_connection()
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server._open.discard(self)
+        self.window_open.set()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            # A misbehaving client (e.g. too many streams); h2 queued a GOAWAY for it.
+            self.server.protocol_errors += 1
+            self._flush()
+            self._close()
+            return
+        for event in events:
+            self._on_event(event)
+        self._flush()
+
+    # -- event handling ----------------------------------------------------
+    def _on_event(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            self.streams[event.stream_id] = _Stream(list(event.headers or []))
+            open_now = self.conn.open_inbound_streams
+            self.server.max_streams_seen = max(self.server.max_streams_seen, open_now)
+        elif isinstance(event, h2.events.DataReceived):
+            stream = self.streams.get(event.stream_id)
+            if stream is not None:
+                stream.body += event.data or b""
+            self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, h2.events.StreamEnded):
+            self._on_request_complete(event.stream_id)
+        elif isinstance(event, h2.events.WindowUpdated):
+            self.window_open.set()
+        elif isinstance(event, h2.events.StreamReset):
+            self.streams.pop(event.stream_id, None)
+
+    def _on_request_complete(self, stream_id: int) -> None:
+        stream = self.streams.pop(stream_id, None)
+        if stream is None or self.goaway_last is not None:
+            return  # after GOAWAY: never processed, the client must retry it
+        self.received += 1
+        drop_after = self.server._drop_after
+        if drop_after is not None and self.received >= drop_after:
+            self._close()
+            return
+        request = self._make_request(stream_id, stream)
+        self.in_flight.add(stream_id)
+        task = asyncio.ensure_future(self._answer(request))
+        self.server._tasks.add(task)
+        task.add_done_callback(self.server._tasks.discard)
+        goaway_after = self.server._goaway_after
+        if goaway_after is not None and self.received >= goaway_after:
+            self.goaway_last = stream_id
+
+    def _make_request(self, stream_id: int, stream: _Stream) -> Request:
+        pseudo = {k: v for k, v in stream.headers if k.startswith(":")}
+        plain = [(k, v) for k, v in stream.headers if not k.startswith(":")]
+        return Request(
+            method=pseudo.get(":method", ""),
+            path=pseudo.get(":path", ""),
+            headers=dict(plain),
+            body=bytes(stream.body),
+            stream_id=stream_id,
+            connection_id=self.connection_id,
+            raw_headers=plain,
+            peer_cert=self.peer_cert,
+        )
+
+    async def _answer(self, request: Request) -> None:
+        try:
+            response = await self.server._respond(request)
+            await self._send_response(request.stream_id, response)
+        except (h2.exceptions.ProtocolError, ConnectionError):
+            pass  # the client went away or reset the stream
+        finally:
+            self.in_flight.discard(request.stream_id)
+            self._maybe_goaway()
+
+    async def _send_response(self, stream_id: int, response: Response) -> None:
+        headers = [(":status", str(response.status)), *response.headers.items()]
+        body = response.body
+        self.conn.send_headers(stream_id, headers, end_stream=not body)
+        while body:
+            window = min(
+                self.conn.local_flow_control_window(stream_id), self.conn.max_outbound_frame_size
+            )
+            if window <= 0:
+                self.window_open.clear()
+                self._flush()
+                await self.window_open.wait()
+                if self.transport is None or self.transport.is_closing():
+                    return
+                continue
+            chunk, body = body[:window], body[window:]
+            self.conn.send_data(stream_id, chunk, end_stream=not body)
+        self._flush()
+
+    def _maybe_goaway(self) -> None:
+        if self.goaway_last is None or self.in_flight:
+            return
+        reason = self.server._goaway_reason
+        self.conn.close_connection(last_stream_id=self.goaway_last, additional_data=reason)
+        self._flush()
+        self._close()
+
+    # -- plumbing ----------------------------------------------------------
+    def _flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class H2Server:
+    """An HTTP/2 server on 127.0.0.1:<ephemeral> calling ``handler`` once per request."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        ssl_context: ssl.SSLContext,
+        *,
+        max_concurrent_streams: int | None = None,
+        record: bool = True,
+    ) -> None:
+        self.handler = handler
+        self.ssl_context = ssl_context
+        self.max_concurrent_streams = max_concurrent_streams
+        self.record = record
+        self.requests: list[Request] = []
+        self.max_streams_seen = 0
+        self.connections = 0
+        self.protocol_errors = 0
+        self.port = 0
+        self._faults: list[Response] = []
+        self._goaway_after: int | None = None
+        self._goaway_reason = b""
+        self._drop_after: int | None = None
+        self._server: asyncio.Server | None = None
+        self._open: set[_ServerProtocol] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._ids = itertools.count(1)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    # -- fault injection ---------------------------------------------------
+    def fail_next(
+        self, count: int, status: int, headers: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> None:
+        self._faults.extend(Response(status, dict(headers or {}), body) for _ in range(count))
+
+    def goaway_after(self, n: int | None, reason: bytes = b"") -> None:
+        self._goaway_after, self._goaway_reason = n, reason
+
+    def drop_after(self, n: int | None) -> None:
+        self._drop_after = n
+
+    def drop_connections(self) -> None:
+        for protocol in list(self._open):
+            protocol._close()
+
+    def count_header(self, name: str) -> Counter[str]:
+        return Counter(r.headers.get(name, "") for r in self.requests)
+
+    # -- lifecycle ---------------------------------------------------------
+    async def start(self) -> H2Server:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._new_protocol, "127.0.0.1", 0, ssl=self.ssl_context
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.drop_connections()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    @contextlib.contextmanager
+    def running_in_thread(self) -> Iterator[H2Server]:
+        """Run the server on its own event loop in a daemon thread."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start())
+            started.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        started.wait(10)
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(self.aclose(), loop).result(5)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+            loop.close()
+
+    # -- internals ---------------------------------------------------------
+    def _new_protocol(self) -> _ServerProtocol:
+        self.connections += 1
+        return _ServerProtocol(self, next(self._ids))
+
+    async def _respond(self, request: Request) -> Response:
+        if self.record:
+            self.requests.append(request)
+        if self._faults:
+            return self._faults.pop(0)
+        result = self.handler(request)
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            result = await result
+        if isinstance(result, Response):
+            return result
+        status, headers, body = result  # type: ignore[misc]
+        return Response(status, headers, body)
