@@ -1,1 +1,110 @@
-"""Pure payload builders: Message + Device -> APNs / FCM / Web Push requests."""
+"""Pure payload builders: Message + Device -> APNs / FCM / Web Push requests.
+
+This is the facade the composer and the dispatcher import. ``build_apns`` and
+``build_fcm`` live in their own modules; they are resolved lazily so this package
+stays importable while either is missing (``preview_payloads`` then says so).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pushdeck.core.errors import PushdeckError
+from pushdeck.core.model import Message, PushType
+from pushdeck.core.payloads.budget import (
+    APNS_LIMIT,
+    APNS_VOIP_LIMIT,
+    FCM_LIMIT,
+    WEBPUSH_LIMIT,
+    Budget,
+    check_budget,
+    largest_fields,
+)
+from pushdeck.core.payloads.lint import LintWarning, Severity, lint
+from pushdeck.core.payloads.webpush import WebPushRequest, build_webpush, webpush_notification
+
+__all__ = [
+    "APNS_LIMIT",
+    "APNS_VOIP_LIMIT",
+    "FCM_LIMIT",
+    "WEBPUSH_LIMIT",
+    "Budget",
+    "LintWarning",
+    "PayloadPreview",
+    "Severity",
+    "WebPushRequest",
+    "build_apns",
+    "build_fcm",
+    "build_webpush",
+    "check_budget",
+    "largest_fields",
+    "lint",
+    "preview_payloads",
+    "webpush_notification",
+]
+
+#: Stands in for a registration token in previews: real tokens are ~160 bytes.
+PREVIEW_FCM_TOKEN = "x" * 163
+
+
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+def build_apns(message: Message, *, topic: str, notification_id: str = "") -> Any:
+    """APNs payload + headers (``pushdeck.core.payloads.apns.build_apns``)."""
+    fn = _lazy("pushdeck.core.payloads.apns", "build_apns")
+    return fn(message, topic=topic, notification_id=notification_id)
+
+
+def build_fcm(message: Message, token: str, *, validate_only: bool = False) -> Any:
+    """FCM v1 request (``pushdeck.core.payloads.fcm.build_fcm``)."""
+    fn = _lazy("pushdeck.core.payloads.fcm", "build_fcm")
+    return fn(message, token, validate_only=validate_only)
+
+
+@dataclass(frozen=True)
+class PayloadPreview:
+    """One platform's payload as the composer shows it, live."""
+
+    platform: str  # "ios", "android", "web"
+    text: str  # pretty JSON, or "" when it cannot be built
+    size: int  # bytes actually sent (compact), 0 when unknown
+    limit: int
+    error: str = ""  # why it cannot be sent as is; "" when fine
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def _preview(platform: str, limit: int, build: Callable[[], bytes]) -> PayloadPreview:
+    try:
+        body = build()
+    except ImportError:
+        return PayloadPreview(platform, "", 0, limit, f"The {platform} builder is not available.")
+    except (PushdeckError, ValueError, TypeError, KeyError) as exc:
+        # The composer calls this on every keystroke: a half-typed message must
+        # show its problem, never crash the window.
+        return PayloadPreview(platform, "", 0, limit, str(exc))
+    text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    return PayloadPreview(platform, text, len(body), limit)
+
+
+def preview_payloads(
+    message: Message, *, topic: str = "com.example.app"
+) -> dict[str, PayloadPreview]:
+    """Per platform ("ios", "android", "web"): pretty JSON, size, limit and any error."""
+    apns_limit = APNS_VOIP_LIMIT if message.push_type is PushType.VOIP else APNS_LIMIT
+    return {
+        "ios": _preview("ios", apns_limit, lambda: build_apns(message, topic=topic).body),
+        "android": _preview(
+            "android", FCM_LIMIT, lambda: build_fcm(message, PREVIEW_FCM_TOKEN).body
+        ),
+        "web": _preview("web", WEBPUSH_LIMIT, lambda: build_webpush(message).body),
+    }
