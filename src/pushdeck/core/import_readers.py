@@ -1,0 +1,233 @@
+"""Streaming readers for device files: CSV, JSON array and NDJSON.
+
+Each reader yields ``(line, record | None, problem)``: a record is a dict of the
+file's own column names to values; ``problem`` is a row-level reason when the
+row could not even be parsed (bad bytes, broken quoting, an over-long line).
+Memory stays flat: the file is read a line or a chunk at a time, and no line
+longer than ``MAX_LINE`` bytes is ever held whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pushdeck.core.errors import ValidationError
+
+MAX_LINE = 64 * 1024  # a device row is well under 4 KiB; anything longer is broken
+CHUNK = 64 * 1024
+
+Parsed = tuple[int, dict[str, Any] | None, str]
+
+
+def detect_format(path: Path) -> str:
+    """'csv', 'json' or 'ndjson' from the extension, else from the first byte."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".ndjson", ".jsonl"):
+        return "ndjson"
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        return "json"
+    if head.startswith(b"{"):
+        return "ndjson"
+    return "csv"
+
+
+class _Lines:
+    """Physical lines of a binary file, decoded, with over-long lines replaced.
+
+    An over-long line is skipped to its end and replaced by an empty line; its
+    number is recorded in ``too_long`` so the caller can report it.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.number = 0
+        self.too_long: dict[int, int] = {}
+        self.bad_bytes: set[int] = set()
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        raw = self.fh.readline(MAX_LINE + 1)
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        self.bytes_read += len(raw)
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            size = len(raw) + self._skip_rest()
+            self.too_long[self.number] = size
+            return "\n"
+        if self.number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.bad_bytes.add(self.number)
+            return raw.decode("utf-8", errors="replace")
+
+    def _skip_rest(self) -> int:
+        skipped = 0
+        while True:
+            chunk = self.fh.readline(CHUNK)
+            skipped += len(chunk)
+            self.bytes_read += len(chunk)
+            if not chunk or chunk.endswith(b"\n"):
+                return skipped
+
+
+def read_csv(fh: IO[bytes], progress: _Lines | None = None) -> Iterator[Parsed]:
+    lines = progress or _Lines(fh)
+    csv.field_size_limit(MAX_LINE)
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValidationError("The file is empty.", field="header") from None
+    except csv.Error as exc:
+        raise ValidationError(f"Line 1 (the header) cannot be read: {exc}.") from None
+    columns = [h.strip() for h in header]
+    if not any(columns):
+        raise ValidationError("Line 1 should be a header naming the columns; it is empty.")
+    start = lines.number
+    while True:
+        start = lines.number + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield (
+                start,
+                None,
+                (
+                    f"cannot parse CSV ({exc}); check the quoting from line {start} "
+                    f"to line {lines.number}"
+                ),
+            )
+            continue
+        problem = _line_problem(lines, start)
+        if problem:
+            yield start, None, problem
+            continue
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != len(columns):
+            yield (
+                start,
+                None,
+                (
+                    f"has {len(row)} fields but the header has {len(columns)}; "
+                    "check commas and quoting"
+                ),
+            )
+            continue
+        yield start, dict(zip(columns, row, strict=True)), ""
+
+
+def _line_problem(lines: _Lines, start: int) -> str:
+    for number in range(start, lines.number + 1):
+        if number in lines.too_long:
+            return f"line is {lines.too_long.pop(number):,} bytes long (limit {MAX_LINE:,})"
+        if number in lines.bad_bytes:
+            lines.bad_bytes.discard(number)
+            return "contains bytes that are not UTF-8; save the file as UTF-8"
+    return ""
+
+
+def read_ndjson(fh: IO[bytes], progress: _Lines | None = None) -> Iterator[Parsed]:
+    lines = progress or _Lines(fh)
+    for text in lines:
+        number = lines.number
+        problem = _line_problem(lines, number)
+        if problem:
+            yield number, None, problem
+            continue
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield number, None, f"is not valid JSON ({exc.msg} at column {exc.colno})"
+            continue
+        if not isinstance(value, dict):
+            yield number, None, "must be a JSON object, one device per line"
+            continue
+        yield number, value, ""
+
+
+class _CountingReader(io.RawIOBase):
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.fh.read(len(buffer))
+        buffer[: len(data)] = data
+        self.bytes_read += len(data)
+        return len(data)
+
+
+def read_json_array(fh: IO[bytes], counter: _CountingReader | None = None) -> Iterator[Parsed]:
+    """Stream the objects of a top-level JSON array without loading it whole."""
+    text = io.TextIOWrapper(counter or fh, encoding="utf-8", errors="strict")  # type: ignore[arg-type]
+    decoder = json.JSONDecoder()
+    buffer = _read_chunk(text).lstrip("\ufeff \t\r\n")
+    if not buffer.startswith("["):
+        raise ValidationError("A JSON device file must be an array of objects: [{...}, ...].")
+    buffer, index = buffer[1:], 0
+    while True:
+        buffer = buffer.lstrip(" \t\r\n,")
+        while not buffer:
+            chunk = _read_chunk(text)
+            if not chunk:
+                raise ValidationError("The JSON array is not closed with ']'.")
+            buffer = chunk.lstrip(" \t\r\n,")
+        if buffer.startswith("]"):
+            return
+        index += 1
+        value, buffer = _decode_one(decoder, buffer, text, index)
+        if isinstance(value, dict):
+            yield index, value, ""
+        else:
+            yield index, None, "must be a JSON object"
+
+
+def _decode_one(
+    decoder: json.JSONDecoder, buffer: str, text: IO[str], index: int
+) -> tuple[Any, str]:
+    while True:
+        try:
+            value, end = decoder.raw_decode(buffer)
+            return value, buffer[end:]
+        except json.JSONDecodeError as exc:
+            chunk = _read_chunk(text)
+            if not chunk or len(buffer) > MAX_LINE * 4:
+                raise ValidationError(
+                    f"Item {index} of the JSON array is not valid JSON ({exc.msg}); "
+                    "nothing after it can be read.",
+                ) from None
+            buffer += chunk
+
+
+def _read_chunk(text: IO[str]) -> str:
+    try:
+        return text.read(CHUNK)
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"The JSON file contains bytes that are not UTF-8 (near byte {exc.start}).",
+            hint="Save the file as UTF-8.",
+        ) from None

@@ -1,0 +1,5 @@
+"""The only SQL in Pushdeck: the workspace file and small query functions."""
+
+from pushdeck.core.store.workspace import Workspace, utcnow
+
+__all__ = ["Workspace", "utcnow"]

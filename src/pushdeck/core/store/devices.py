@@ -1,0 +1,174 @@
+"""Device rows: upsert in batches, page through, count, mark dead."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from pushdeck.core.model import (
+    ApnsEnvironment,
+    Device,
+    DeviceStatus,
+    OptIn,
+    Platform,
+    ProviderKind,
+    WebPushSubscription,
+)
+from pushdeck.core.store.workspace import Workspace, utcnow
+
+_COLUMNS = (
+    "app_id",
+    "platform",
+    "provider",
+    "token",
+    "p256dh",
+    "auth",
+    "environment",
+    "opt_in",
+    "locale",
+    "timezone",
+    "tags",
+    "attributes",
+    "test",
+    "created_at",
+    "last_seen",
+)
+_UPDATED = [c for c in _COLUMNS if c not in ("app_id", "token", "created_at", "last_seen")]
+# Update only when something really changed, so re-importing a file is a no-op.
+_UPSERT = (
+    f"INSERT INTO devices ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _COLUMNS)}) "
+    "ON CONFLICT (app_id, token) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+    + ", last_seen = coalesce(excluded.last_seen, devices.last_seen) WHERE "
+    + " OR ".join(f"devices.{c} IS NOT excluded.{c}" for c in _UPDATED)
+    + " OR (excluded.last_seen IS NOT NULL AND devices.last_seen IS NOT excluded.last_seen)"
+)
+
+
+def upsert_devices(ws: Workspace, records: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    """Insert or update ``records`` in one transaction; return (inserted, updated)."""
+    with ws.transaction() as conn:
+        before = conn.execute("SELECT coalesce(max(id), 0) FROM devices").fetchone()[0]
+        cursor = conn.executemany(_UPSERT, records)
+        changed = cursor.rowcount
+        inserted = conn.execute("SELECT count(*) FROM devices WHERE id > ?", (before,)).fetchone()[
+            0
+        ]
+    return inserted, changed - inserted
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def row_to_device(row: sqlite3.Row, app_name: str = "") -> Device:
+    provider = ProviderKind(row["provider"])
+    subscription = None
+    if provider is ProviderKind.WEBPUSH:
+        subscription = WebPushSubscription(row["token"], row["p256dh"], row["auth"])
+    keys = row.keys()
+    return Device(
+        app=app_name or (row["app"] if "app" in keys else ""),
+        platform=Platform(row["platform"]),
+        provider=provider,
+        token=row["token"],
+        subscription=subscription,
+        environment=ApnsEnvironment(row["environment"]),
+        opt_in=OptIn(row["opt_in"]),
+        locale=row["locale"],
+        timezone=row["timezone"],
+        tags=tuple(json.loads(row["tags"])),
+        attributes=json.loads(row["attributes"]),
+        test=bool(row["test"]),
+        created_at=_time(row["created_at"]),
+        last_seen=_time(row["last_seen"]),
+        status=DeviceStatus(row["status"]),
+        status_reason=row["status_reason"],
+        status_at=_time(row["status_at"]),
+        id=row["id"],
+    )
+
+
+_SELECT = "SELECT d.*, a.name AS app FROM devices d JOIN apps a ON a.id = d.app_id"
+
+
+def list_devices(
+    ws: Workspace,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    where: str = "",
+    params: Sequence[Any] = (),
+    order_by: str = "d.id",
+) -> list[Device]:
+    """A page of devices. ``where`` must come from the segment compiler, never user text."""
+    sql = f"{_SELECT} {'WHERE ' + where if where else ''} ORDER BY {order_by} LIMIT ? OFFSET ?"
+    return [row_to_device(r) for r in ws.query(sql, (*params, limit, offset))]
+
+
+def iter_devices(
+    ws: Workspace, *, where: str = "", params: Sequence[Any] = (), page: int = 2000
+) -> Iterator[Device]:
+    """Every matching device, fetched in pages by id (keyset), so memory stays flat."""
+    last = 0
+    clause = f"({where}) AND " if where else ""
+    while True:
+        rows = ws.query(
+            f"{_SELECT} WHERE {clause} d.id > ? ORDER BY d.id LIMIT ?", (*params, last, page)
+        )
+        if not rows:
+            return
+        for row in rows:
+            yield row_to_device(row)
+        last = rows[-1]["id"]
+
+
+def count_devices(ws: Workspace, *, where: str = "", params: Sequence[Any] = ()) -> int:
+    sql = f"SELECT count(*) FROM devices d {'WHERE ' + where if where else ''}"
+    return int(ws.scalar(sql, params))
+
+
+def get_device(ws: Workspace, device_id: int) -> Device | None:
+    rows = ws.query(f"{_SELECT} WHERE d.id = ?", (device_id,))
+    return row_to_device(rows[0]) if rows else None
+
+
+def find_device(ws: Workspace, app: str, token: str) -> Device | None:
+    rows = ws.query(f"{_SELECT} WHERE a.name = ? AND d.token = ?", (app, token))
+    return row_to_device(rows[0]) if rows else None
+
+
+def mark_status(
+    ws: Workspace,
+    device_ids: Sequence[int],
+    status: DeviceStatus,
+    reason: str,
+    at: str | None = None,
+) -> None:
+    """Record that devices are unregistered/invalid (or active again), with reason and time."""
+    with ws.transaction() as conn:
+        conn.executemany(
+            "UPDATE devices SET status = ?, status_reason = ?, status_at = ? WHERE id = ?",
+            [(status.value, reason, at or utcnow(), i) for i in device_ids],
+        )
+
+
+def set_tags(ws: Workspace, device_id: int, tags: Sequence[str]) -> None:
+    with ws.transaction() as conn:
+        conn.execute(
+            "UPDATE devices SET tags = ? WHERE id = ?",
+            (json.dumps(sorted(set(tags)), ensure_ascii=False), device_id),
+        )
+
+
+def set_test_flag(ws: Workspace, device_id: int, test: bool) -> None:
+    with ws.transaction() as conn:
+        conn.execute("UPDATE devices SET test = ? WHERE id = ?", (int(test), device_id))
+
+
+def all_tags(ws: Workspace) -> list[str]:
+    return [r[0] for r in ws.query("SELECT DISTINCT tag FROM device_tags ORDER BY tag")]

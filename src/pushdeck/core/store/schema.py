@@ -1,0 +1,164 @@
+"""The workspace schema as an ordered list of migrations.
+
+``PRAGMA user_version`` records how many migrations a file has had. Migrations are
+append-only: never edit one that has shipped, add the next one instead.
+"""
+
+from __future__ import annotations
+
+#: 'PSHD' — marks a SQLite file as a Pushdeck workspace (``PRAGMA application_id``).
+APPLICATION_ID = 0x50534844
+
+_V1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE apps (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    apns_topic TEXT NOT NULL DEFAULT '',
+    android_package TEXT NOT NULL DEFAULT '',
+    web_origin TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+
+-- Secrets never live here: only the keyring reference and non-secret facts.
+CREATE TABLE credentials (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    provider TEXT NOT NULL CHECK (provider IN ('apns', 'fcm', 'webpush', 'sandbox')),
+    kind TEXT NOT NULL,
+    keyring_service TEXT NOT NULL,
+    keyring_username TEXT NOT NULL,
+    facts TEXT NOT NULL DEFAULT '{}',
+    endpoint TEXT NOT NULL DEFAULT '',
+    ca_file TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    UNIQUE (app_id, provider)
+);
+
+CREATE TABLE devices (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    platform TEXT NOT NULL CHECK (platform IN ('ios', 'android', 'web')),
+    provider TEXT NOT NULL CHECK (provider IN ('apns', 'fcm', 'webpush', 'sandbox')),
+    token TEXT NOT NULL,
+    p256dh TEXT NOT NULL DEFAULT '',
+    auth TEXT NOT NULL DEFAULT '',
+    environment TEXT NOT NULL DEFAULT 'production'
+        CHECK (environment IN ('sandbox', 'production')),
+    opt_in TEXT NOT NULL DEFAULT 'unknown'
+        CHECK (opt_in IN ('authorized', 'provisional', 'denied', 'unknown')),
+    locale TEXT NOT NULL DEFAULT '',
+    timezone TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    attributes TEXT NOT NULL DEFAULT '{}',
+    test INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    last_seen TEXT,
+    status TEXT NOT NULL DEFAULT 'active'
+        CHECK (status IN ('active', 'unregistered', 'invalid')),
+    status_reason TEXT NOT NULL DEFAULT '',
+    status_at TEXT,
+    UNIQUE (app_id, token)
+);
+CREATE INDEX devices_platform ON devices (platform, app_id);
+CREATE INDEX devices_provider ON devices (provider);
+CREATE INDEX devices_locale ON devices (locale);
+CREATE INDEX devices_timezone ON devices (timezone);
+CREATE INDEX devices_opt_in ON devices (opt_in);
+CREATE INDEX devices_status ON devices (status);
+CREATE INDEX devices_last_seen ON devices (last_seen);
+CREATE INDEX devices_test ON devices (test) WHERE test = 1;
+
+-- Tags are denormalised into their own table (kept in step by triggers) so that
+-- "has tag X" is an index lookup rather than a scan of JSON text.
+CREATE TABLE device_tags (
+    tag TEXT NOT NULL,
+    device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    PRIMARY KEY (tag, device_id)
+) WITHOUT ROWID;
+CREATE INDEX device_tags_device ON device_tags (device_id);
+
+CREATE TRIGGER devices_tags_insert AFTER INSERT ON devices
+WHEN NEW.tags <> '[]'
+BEGIN
+    INSERT OR IGNORE INTO device_tags (tag, device_id)
+    SELECT value, NEW.id FROM json_each(NEW.tags);
+END;
+
+CREATE TRIGGER devices_tags_update AFTER UPDATE OF tags ON devices
+WHEN OLD.tags IS NOT NEW.tags
+BEGIN
+    DELETE FROM device_tags WHERE device_id = NEW.id;
+    INSERT OR IGNORE INTO device_tags (tag, device_id)
+    SELECT value, NEW.id FROM json_each(NEW.tags);
+END;
+
+CREATE TABLE segments (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    rule TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+-- Composer drafts autosaved by the app (a campaign is created from one).
+CREATE TABLE drafts (
+    name TEXT PRIMARY KEY,
+    document TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE campaigns (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    status TEXT NOT NULL DEFAULT 'draft',
+    spec TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    scheduled_at TEXT,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX campaigns_status ON campaigns (status, scheduled_at);
+
+-- One row per (campaign, device): the durable send journal.
+CREATE TABLE journal (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    variant TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    provider_id TEXT NOT NULL DEFAULT '',
+    http_status INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    queued_at TEXT,
+    sent_at TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (campaign_id, device_id)
+) WITHOUT ROWID;
+CREATE INDEX journal_state ON journal (campaign_id, state);
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    campaign_id INTEGER REFERENCES campaigns(id) ON DELETE CASCADE,
+    device_id INTEGER REFERENCES devices(id) ON DELETE SET NULL,
+    variant TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL CHECK (kind IN ('delivered', 'opened', 'action', 'dismissed')),
+    action_id TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX events_campaign ON events (campaign_id, kind, at);
+CREATE INDEX events_device ON events (device_id);
+"""
+
+#: Migration n (1-based) brings a file from user_version n-1 to n.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,107 @@
+"""Saved segments: a name and a rule (JSON form), counted and sampled on demand."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from pushdeck.core.errors import ConfigError
+from pushdeck.core.model import Device
+from pushdeck.core.segments import CompiledRule, compile_rule, rule_to_text
+from pushdeck.core.store import devices as device_store
+from pushdeck.core.store.workspace import Workspace, utcnow
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    rule: dict[str, Any]
+    description: str = ""
+
+    @property
+    def text(self) -> str:
+        return rule_to_text(self.rule)
+
+
+def save_segment(ws: Workspace, segment: Segment, *, replace: bool = False) -> Segment:
+    """Store a segment after checking that its rule compiles."""
+    compile_rule(segment.rule)
+    now = utcnow()
+    conflict = (
+        " ON CONFLICT(name) DO UPDATE SET rule = excluded.rule,"
+        " description = excluded.description, updated_at = excluded.updated_at"
+        if replace
+        else ""
+    )
+    try:
+        with ws.transaction() as conn:
+            conn.execute(
+                "INSERT INTO segments (name, rule, description, created_at, updated_at)"
+                f" VALUES (?, ?, ?, ?, ?){conflict}",
+                (segment.name, json.dumps(segment.rule), segment.description, now, now),
+            )
+    except sqlite3.IntegrityError:
+        raise ConfigError(
+            f"A segment named {segment.name!r} already exists.",
+            hint="Choose another name, or replace it explicitly.",
+        ) from None
+    return segment
+
+
+def get_segment(ws: Workspace, name: str) -> Segment:
+    rows = ws.query("SELECT * FROM segments WHERE name = ?", (name,))
+    if not rows:
+        known = ", ".join(s.name for s in list_segments(ws)) or "none yet"
+        raise ConfigError(
+            f"There is no segment named {name!r} (segments: {known}).",
+            hint="Create it with 'pushdeck segments add NAME --rule ...'.",
+        )
+    row = rows[0]
+    return Segment(row["name"], json.loads(row["rule"]), row["description"])
+
+
+def list_segments(ws: Workspace) -> list[Segment]:
+    rows = ws.query("SELECT * FROM segments ORDER BY name")
+    return [Segment(r["name"], json.loads(r["rule"]), r["description"]) for r in rows]
+
+
+def rename_segment(ws: Workspace, old: str, new: str) -> None:
+    get_segment(ws, old)
+    try:
+        with ws.transaction() as conn:
+            conn.execute(
+                "UPDATE segments SET name = ?, updated_at = ? WHERE name = ?", (new, utcnow(), old)
+            )
+    except sqlite3.IntegrityError:
+        raise ConfigError(f"A segment named {new!r} already exists.") from None
+
+
+def delete_segment(ws: Workspace, name: str) -> None:
+    get_segment(ws, name)
+    with ws.transaction() as conn:
+        conn.execute("DELETE FROM segments WHERE name = ?", (name,))
+
+
+def audience_filter(ws: Workspace, rule: dict[str, Any], app: str | None = None) -> CompiledRule:
+    """The SQL filter of ``rule``, optionally limited to one app."""
+    compiled = compile_rule(rule)
+    if app is None:
+        return compiled
+    return CompiledRule(
+        f"({compiled.where}) AND d.app_id = (SELECT id FROM apps WHERE name = ?)",
+        (*compiled.params, app),
+    )
+
+
+def count_rule(ws: Workspace, rule: dict[str, Any], app: str | None = None) -> int:
+    compiled = audience_filter(ws, rule, app)
+    return device_store.count_devices(ws, where=compiled.where, params=compiled.params)
+
+
+def sample_rule(
+    ws: Workspace, rule: dict[str, Any], *, limit: int = 10, app: str | None = None
+) -> list[Device]:
+    compiled = audience_filter(ws, rule, app)
+    return device_store.list_devices(ws, where=compiled.where, params=compiled.params, limit=limit)
