@@ -188,7 +188,10 @@ def load_vapid_private_key(data: bytes | str) -> ec.EllipticCurvePrivateKey:
         if b"-----BEGIN" in raw:
             key = serialization.load_pem_private_key(raw, password=None)
         else:
-            key = ec.derive_private_key(int.from_bytes(b64url_decode(raw.decode()), "big"), _CURVE)
+            scalar = b64url_decode(raw.decode())
+            if len(scalar) != 32:
+                raise ValueError(f"a raw P-256 private key is 32 bytes, not {len(scalar)}")
+            key = ec.derive_private_key(int.from_bytes(scalar, "big"), _CURVE)
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise CredentialError(
             f"The VAPID private key cannot be read: {exc}",

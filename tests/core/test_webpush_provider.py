@@ -1,0 +1,272 @@
+"""Web Push provider end to end: real HTTP/2 over TLS to a fake service that decrypts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pushdeck.core.credentials import WebPushCredential
+from pushdeck.core.errors import TransportError
+from pushdeck.core.model import (
+    Device,
+    Message,
+    Platform,
+    Priority,
+    ProviderKind,
+    SendStatus,
+    WebPushSubscription,
+)
+from pushdeck.core.payloads import build_webpush
+from pushdeck.core.providers.base import Provider, create_provider
+from pushdeck.core.providers.webpush import WebPushProvider, retry_after_seconds
+from pushdeck.core.webpush_crypto import generate_vapid_keys
+from tests.fakes import tls
+from tests.fakes.webpush_server import FakeWebPushService
+
+MESSAGE = Message(
+    title="Hello",
+    body="From Pushdeck",
+    url="https://example.com/a",
+    collapse_id="greeting",
+    ttl_seconds=600,
+    priority=Priority.NORMAL,
+)
+KEYS = generate_vapid_keys()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tls.TestPKI:
+    return tls.make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def credential(pki: tls.TestPKI) -> WebPushCredential:
+    return WebPushCredential(
+        KEYS.private_key_pem, KEYS.public_key, "mailto:ops@example.com", ca_file=str(pki.ca_file)
+    )
+
+
+@pytest.fixture
+async def service(pki: tls.TestPKI) -> AsyncIterator[FakeWebPushService]:
+    fake = await FakeWebPushService(pki).start()
+    yield fake
+    await fake.aclose()
+
+
+@pytest.fixture
+async def provider(credential: WebPushCredential) -> AsyncIterator[WebPushProvider]:
+    p = WebPushProvider(credential)
+    yield p
+    await p.aclose()
+
+
+def device(sub: WebPushSubscription) -> Device:
+    return Device("site", Platform.WEB, ProviderKind.WEBPUSH, sub.endpoint, subscription=sub)
+
+
+async def test_accepted_and_decrypted_by_independent_implementation(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    sub = service.subscribe(application_server_key=KEYS.public_key)
+    result = await provider.send(MESSAGE, device(sub))
+    assert result.status is SendStatus.ACCEPTED and result.accepted
+    assert result.http_status == 201
+    assert result.provider_id.startswith(f"{service.url}/message/")
+    (received,) = service.received
+    assert received.plaintext == build_webpush(MESSAGE).body
+    assert json.loads(received.plaintext)["title"] == "Hello"
+    headers = received.headers
+    assert (headers["ttl"], headers["urgency"], headers["topic"]) == ("600", "normal", "greeting")
+    assert headers["content-encoding"] == "aes128gcm"
+    assert received.jwt_claims["aud"] == service.url
+    assert received.jwt_claims["sub"] == "mailto:ops@example.com"
+
+
+async def test_vapid_jwt_reused_and_encryption_fresh(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    subs = [service.subscribe() for _ in range(3)]
+    for sub in subs:
+        for _ in range(2):
+            assert (await provider.send(MESSAGE, device(sub))).accepted
+    requests = service.server.requests
+    assert len(requests) == 6
+    assert len(service.server.count_header("authorization")) == 1
+    assert len({r.body for r in requests}) == 6
+    assert service.server.connections == 1  # one shared HTTP/2 connection
+
+
+async def test_registry_builds_the_provider(
+    service: FakeWebPushService, credential: WebPushCredential
+) -> None:
+    provider = create_provider(credential, timeout=5.0)
+    assert isinstance(provider, Provider) and isinstance(provider, WebPushProvider)
+    try:
+        assert (await provider.send(MESSAGE, device(service.subscribe()))).accepted
+    finally:
+        await provider.aclose()
+
+
+async def test_gone_subscription_is_token_dead(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    sub = service.subscribe()
+    service.unsubscribe(sub)
+    result = await provider.send(MESSAGE, device(sub))
+    assert (result.status, result.http_status, result.reason) == (
+        SendStatus.TOKEN_DEAD,
+        410,
+        "Unregistered",
+    )
+    assert "remove" in result.explanation
+
+
+async def test_unknown_subscription_is_token_dead(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    sub = replace(service.subscribe(), endpoint=f"{service.url}/push/nope")
+    result = await provider.send(MESSAGE, device(sub))
+    assert (result.status, result.http_status) == (SendStatus.TOKEN_DEAD, 404)
+    assert not result.retryable
+
+
+async def test_wrong_auth_secret_is_a_permanent_rejection(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    sub = replace(service.subscribe(), auth="AAAAAAAAAAAAAAAAAAAAAA")
+    result = await provider.send(MESSAGE, device(sub))
+    assert (result.status, result.http_status, result.reason) == (
+        SendStatus.REJECTED,
+        400,
+        "DecryptionFailed",
+    )
+    assert not result.retryable and result.explanation
+
+
+async def test_too_large_is_413(pki: tls.TestPKI, provider: WebPushProvider) -> None:
+    fake = await FakeWebPushService(pki, max_body=300).start()
+    try:
+        result = await provider.send(replace(MESSAGE, body="x" * 400), device(fake.subscribe()))
+    finally:
+        await fake.aclose()
+    assert (result.status, result.http_status, result.reason) == (
+        SendStatus.REJECTED,
+        413,
+        "PayloadTooLarge",
+    )
+    assert not result.retryable
+
+
+async def test_subscription_made_with_another_key_is_auth_failure(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    sub = service.subscribe(application_server_key=generate_vapid_keys().public_key)
+    result = await provider.send(MESSAGE, device(sub))
+    assert (result.status, result.http_status) == (SendStatus.AUTH_FAILURE, 403)
+    assert "applicationServerKey" in result.explanation
+
+
+async def test_malformed_subject_is_refused_like_apple(
+    service: FakeWebPushService, credential: WebPushCredential
+) -> None:
+    provider = WebPushProvider(replace(credential, subject="mailto: <ops@example.com>"))
+    try:
+        result = await provider.send(MESSAGE, device(service.subscribe()))
+    finally:
+        await provider.aclose()
+    assert (result.status, result.reason) == (SendStatus.AUTH_FAILURE, "BadJwtToken")
+
+
+async def test_401_is_auth_failure(service: FakeWebPushService, provider: WebPushProvider) -> None:
+    service.server.fail_next(1, 401)
+    result = await provider.send(MESSAGE, device(service.subscribe()))
+    assert (result.status, result.http_status) == (SendStatus.AUTH_FAILURE, 401)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [(429, {"retry-after": "7"}, 7.0), (500, {}, None), (503, {"retry-after": "30"}, 30.0)],
+)
+async def test_throttling_and_server_errors_are_retryable(
+    service: FakeWebPushService,
+    provider: WebPushProvider,
+    status: int,
+    headers: dict[str, str],
+    retry_after: float | None,
+) -> None:
+    service.server.fail_next(1, status, headers)
+    sub = service.subscribe()
+    result = await provider.send(MESSAGE, device(sub))
+    assert (result.status, result.http_status, result.retryable) == (
+        SendStatus.REJECTED,
+        status,
+        True,
+    )
+    assert result.retry_after == retry_after
+    assert (await provider.send(MESSAGE, device(sub))).accepted  # and the retry works
+
+
+async def test_invalid_subscription_keys_are_rejected_without_a_request(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    sub = replace(service.subscribe(), p256dh="BAAA")
+    result = await provider.send(MESSAGE, device(sub))
+    assert (result.status, result.reason) == (SendStatus.REJECTED, "InvalidSubscription")
+    no_keys = Device("site", Platform.WEB, ProviderKind.WEBPUSH, sub.endpoint)
+    assert (await provider.send(MESSAGE, no_keys)).reason == "InvalidSubscription"
+    assert service.server.requests == []
+
+
+async def test_untrusted_server_is_a_transport_error(
+    service: FakeWebPushService, credential: WebPushCredential
+) -> None:
+    provider = WebPushProvider(replace(credential, ca_file=""))  # system CAs only
+    try:
+        with pytest.raises(TransportError):
+            await provider.send(MESSAGE, device(service.subscribe()))
+    finally:
+        await provider.aclose()
+
+
+async def test_dropped_connection_is_a_transport_error(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    service.server.drop_after(1)
+    with pytest.raises(TransportError, match="Could not reach"):
+        await provider.send(MESSAGE, device(service.subscribe()))
+
+
+async def test_check_good_mismatched_and_bad_subject(credential: WebPushCredential) -> None:
+    async def check(cred: WebPushCredential) -> tuple[bool, str]:
+        p = WebPushProvider(cred)
+        try:
+            r = await p.check()
+        finally:
+            await p.aclose()
+        return r.ok, r.summary
+
+    assert (await check(credential))[0]
+    other = generate_vapid_keys().public_key
+    ok, summary = await check(replace(credential, public_key=other))
+    assert not ok and "does not belong" in summary
+    ok, summary = await check(replace(credential, subject="ops@example.com"))
+    assert not ok and "subject" in summary
+    ok, summary = await check(replace(credential, private_key_pem=b"junk"))
+    assert not ok and "unusable" in summary
+
+
+def test_retry_after_http_date() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:10 GMT", now) == 10.0
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None) is None
+
+
+def test_ca_file_path_is_used(credential: WebPushCredential) -> None:
+    assert Path(credential.ca_file).exists()
