@@ -228,3 +228,23 @@ class SendResult:
     @property
     def accepted(self) -> bool:
         return self.status is SendStatus.ACCEPTED
+
+
+class EngagementKind(StrEnum):
+    DELIVERED = "delivered"  # shown on the device (not the same as accepted by the provider)
+    OPENED = "opened"  # the notification itself was tapped/clicked
+    ACTION = "action"  # an action button was pressed (``action_id`` says which)
+    DISMISSED = "dismissed"  # swiped away / closed without opening
+
+
+@dataclass(frozen=True)
+class EngagementEvent:
+    """Something a user did with a notification: imported, collected, or simulated."""
+
+    event_id: str  # unique; re-importing the same event must not count it twice
+    kind: EngagementKind
+    campaign: str
+    device_token: str
+    variant: str
+    at: datetime
+    action_id: str = ""
