@@ -159,6 +159,18 @@ CREATE INDEX events_campaign ON events (campaign_id, kind, at);
 CREATE INDEX events_device ON events (device_id);
 """
 
+# Campaign engine (issue 4): the journal keeps the device's platform/locale as they were
+# at send time (reports group by them without joining devices), how many times a send
+# with unknown outcome was repeated after a crash, and the campaign's last error.
+_V2 = """
+ALTER TABLE journal ADD COLUMN platform TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN locale TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN timezone TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN possibly_duplicated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE campaigns ADD COLUMN error TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_campaign_device ON events (campaign_id, kind, device_id);
+"""
+
 #: Migration n (1-based) brings a file from user_version n-1 to n.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
