@@ -114,12 +114,13 @@ class _ServerProtocol(asyncio.Protocol):
         self.transport = transport
         self.peer_cert = transport.get_extra_info("peercert") or None
         self.server._open.add(self)
-        settings: dict[int, int] = {}
-        if self.server.max_concurrent_streams is not None:
-            settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = (
-                self.server.max_concurrent_streams
-            )
-        self.conn.update_settings(settings) if settings else None
+        limit = self.server.max_concurrent_streams
+        if limit is not None:
+            # Put the limit in the very first SETTINGS frame (update_settings would send a
+            # second frame that a client may legitimately not have seen yet).
+            values = dict(self.conn.local_settings.items())
+            values[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = limit
+            self.conn.local_settings = h2.settings.Settings(client=False, initial_values=values)
         self.conn.initiate_connection()
         self._flush()
 

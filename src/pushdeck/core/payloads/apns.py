@@ -1,0 +1,203 @@
+"""Message -> APNs request (JSON body plus apns-* headers). Pure: no I/O, no clock reads
+unless ``now`` is omitted.
+
+The push type, topic suffix and priority are derived together so they can never
+disagree with the payload (a background push with priority 10, or an alert sent as
+``background``, is rejected by APNs or silently dropped by iOS).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pushdeck.core.errors import PayloadError
+from pushdeck.core.model import Message, Priority, PushType
+from pushdeck.core.payloads.budget import APNS_LIMIT, APNS_VOIP_LIMIT, check_budget
+
+#: apns-topic suffix per push type (appended to the bundle id).
+TOPIC_SUFFIX: Mapping[PushType, str] = {
+    PushType.ALERT: "",
+    PushType.BACKGROUND: "",
+    PushType.VOIP: ".voip",
+    PushType.COMPLICATION: ".complication",
+    PushType.FILEPROVIDER: ".pushkit.fileprovider",
+    PushType.LIVEACTIVITY: ".push-type.liveactivity",
+    PushType.LOCATION: ".location-query",
+    PushType.MDM: "",  # the MDM topic is the certificate's UID, used as given
+    PushType.PUSHTOTALK: ".voip-ptt",
+}
+_PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1"}
+MAX_COLLAPSE_ID_BYTES = 64
+
+
+@dataclass(frozen=True)
+class ApnsRequest:
+    """Everything APNs needs besides the device token and the authorization header."""
+
+    payload: Mapping[str, Any]
+    body: bytes
+    headers: Mapping[str, str]
+    push_type: PushType
+
+    @property
+    def topic(self) -> str:
+        return self.headers["apns-topic"]
+
+
+def build_apns(
+    message: Message, *, topic: str, notification_id: str = "", now: float | None = None
+) -> ApnsRequest:
+    """Build the APNs request for ``message`` sent to the app ``topic`` (bundle id).
+
+    Raises ``PayloadError`` naming the offending field when the message cannot be sent
+    as is (over budget, push type contradicting the content, bad values).
+    """
+    push_type = resolve_push_type(message)
+    payload = build_payload(message, push_type)
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    limit = APNS_VOIP_LIMIT if push_type is PushType.VOIP else APNS_LIMIT
+    check_budget("APNs", body, limit, payload)
+    headers = build_headers(message, push_type, topic, notification_id, now)
+    return ApnsRequest(payload, body, headers, push_type)
+
+
+def resolve_push_type(message: Message) -> PushType:
+    """The message's push type, or the one its content implies."""
+    visible = not message.is_silent or message.badge is not None or bool(message.sound)
+    if message.push_type is None:
+        if visible:
+            return PushType.ALERT
+        if message.content_available:
+            return PushType.BACKGROUND
+        raise PayloadError(
+            "The message has nothing to show and is not a background update (field: body).",
+            hint="Add a title or body, or turn on content-available for a silent update.",
+        )
+    if message.push_type is PushType.BACKGROUND and (visible or not message.content_available):
+        raise PayloadError(
+            "A background push must carry content-available and nothing visible "
+            "(field: push_type).",
+            hint="Remove title/body/badge/sound, or send it as an alert push.",
+        )
+    return PushType(message.push_type)  # also accepts the plain string value
+
+
+def build_headers(
+    message: Message,
+    push_type: PushType,
+    topic: str,
+    notification_id: str = "",
+    now: float | None = None,
+) -> dict[str, str]:
+    """The apns-* headers: type, topic with its suffix, priority, expiration, collapse, id."""
+    if not topic:
+        raise PayloadError("No APNs topic (bundle id) is configured (field: topic).")
+    headers = {
+        "apns-push-type": push_type.value,
+        "apns-topic": topic + TOPIC_SUFFIX[push_type],
+        # Apple: background pushes must use priority 5; 10 is an error.
+        "apns-priority": "5" if push_type is PushType.BACKGROUND else _PRIORITY[message.priority],
+    }
+    if message.ttl_seconds is not None:
+        if message.ttl_seconds < 0:
+            raise PayloadError("The time to live cannot be negative (field: ttl_seconds).")
+        expires = 0 if message.ttl_seconds == 0 else int(now or time.time()) + message.ttl_seconds
+        headers["apns-expiration"] = str(expires)
+    if message.collapse_id:
+        size = len(message.collapse_id.encode())
+        if size > MAX_COLLAPSE_ID_BYTES:
+            raise PayloadError(
+                f"The collapse id is {size} bytes; APNs allows {MAX_COLLAPSE_ID_BYTES} "
+                "(field: collapse_id)."
+            )
+        headers["apns-collapse-id"] = message.collapse_id
+    apns_id = canonical_uuid(notification_id)
+    if apns_id:
+        headers["apns-id"] = apns_id
+    return headers
+
+
+def canonical_uuid(value: str) -> str:
+    """``value`` as a lowercase 8-4-4-4-12 UUID, or "" when it is not a UUID."""
+    if not value:
+        return ""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return ""
+
+
+def build_payload(message: Message, push_type: PushType) -> dict[str, Any]:
+    """The JSON object: ``aps`` plus the custom data at top level."""
+    if "aps" in message.data:
+        raise PayloadError("Custom data cannot use the key 'aps' (field: data.aps).")
+    payload: dict[str, Any] = {"aps": build_aps(message, push_type)}
+    if message.url and "url" not in message.data:
+        payload["url"] = message.url  # the deep link the app opens on tap
+    payload.update(message.data)
+    return payload
+
+
+def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
+    aps: dict[str, Any] = {}
+    alert = build_alert(message)
+    if alert:
+        aps["alert"] = alert
+    if message.badge is not None:
+        if message.badge < 0:
+            raise PayloadError("The badge cannot be negative (field: badge).")
+        aps["badge"] = message.badge
+    sound = build_sound(message)
+    if sound:
+        aps["sound"] = sound
+    _put(aps, "thread-id", message.thread_id)
+    _put(aps, "category", message.category)
+    if message.content_available:
+        aps["content-available"] = 1
+    if message.mutable_content:
+        aps["mutable-content"] = 1
+    if message.interruption_level is not None:
+        aps["interruption-level"] = message.interruption_level.value
+    if message.relevance_score is not None:
+        _check_relevance(message.relevance_score, push_type)
+        aps["relevance-score"] = message.relevance_score
+    return aps
+
+
+def build_alert(message: Message) -> dict[str, Any]:
+    alert: dict[str, Any] = {}
+    _put(alert, "title", message.title)
+    _put(alert, "subtitle", message.subtitle)
+    _put(alert, "body", message.body)
+    _put(alert, "title-loc-key", message.title_loc_key)
+    if message.title_loc_args:
+        alert["title-loc-args"] = list(message.title_loc_args)
+    _put(alert, "loc-key", message.body_loc_key)
+    if message.body_loc_args:
+        alert["loc-args"] = list(message.body_loc_args)
+    return alert
+
+
+def build_sound(message: Message) -> str | dict[str, Any]:
+    if not message.critical_sound:
+        return message.sound
+    if not 0.0 <= message.critical_volume <= 1.0:
+        raise PayloadError("The critical alert volume must be 0.0–1.0 (field: critical_volume).")
+    # The dict form is the only way to ask for a critical alert sound.
+    return {"critical": 1, "name": message.sound or "default", "volume": message.critical_volume}
+
+
+def _check_relevance(score: float, push_type: PushType) -> None:
+    # Live Activities accept any number; notifications expect 0–1.
+    if push_type is not PushType.LIVEACTIVITY and not 0.0 <= score <= 1.0:
+        raise PayloadError("The relevance score must be 0.0–1.0 (field: relevance_score).")
+
+
+def _put(target: dict[str, Any], key: str, value: str) -> None:
+    if value:
+        target[key] = value

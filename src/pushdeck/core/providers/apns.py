@@ -1,0 +1,210 @@
+"""The APNs provider: token (.p8) or certificate (.p12) auth over one HTTP/2 pool.
+
+    provider = create_provider(credential)            # ApnsTokenCredential | ApnsCertCredential
+    result = await provider.send(message, device, notification_id=uuid_str)
+    check = await provider.check()
+    await provider.aclose()
+
+Every APNs answer becomes a ``SendResult`` (see ``apns_reasons``); only transport
+failures raise ``TransportError``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from hpack import NeverIndexedHeaderTuple
+
+from pushdeck.core.credentials import (
+    APNS_HOSTS,
+    ApnsCertCredential,
+    ApnsTokenCredential,
+    Credential,
+)
+from pushdeck.core.errors import CredentialError
+from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.payloads.apns import ApnsRequest, build_apns
+from pushdeck.core.providers import apns_reasons
+from pushdeck.core.providers.apns_auth import ApnsTokenSigner, cert_ssl_context
+from pushdeck.core.providers.base import CheckResult, register
+from pushdeck.core.providers.http2 import H2Client, H2Response, Header, client_ssl_context
+
+_HEX_TOKEN = re.compile(r"[0-9a-fA-F]{8,400}")
+#: A syntactically valid token no device has: APNs answers BadDeviceToken if auth is fine.
+CHECK_TOKEN = "0" * 64
+
+ApnsCredential = ApnsTokenCredential | ApnsCertCredential
+
+
+class ApnsProvider:
+    """Sends to one app (topic) with one APNs credential."""
+
+    kind: ClassVar[ProviderKind] = ProviderKind.APNS
+
+    def __init__(
+        self,
+        credential: ApnsCredential,
+        *,
+        connections: int = 1,
+        timeout: float = 30.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.credential = credential
+        self.topic = credential.topic
+        self.signer: ApnsTokenSigner | None = None
+        if isinstance(credential, ApnsTokenCredential):
+            self.signer = (
+                ApnsTokenSigner(credential, clock) if clock else ApnsTokenSigner(credential)
+            )
+            context = client_ssl_context(credential.ca_file)
+        else:
+            context = cert_ssl_context(credential)
+        origin = credential.endpoint or APNS_HOSTS[credential.environment]
+        self.client = H2Client(
+            origin.rstrip("/"), context, connections=connections, request_timeout=timeout
+        )
+
+    async def send(
+        self, message: Message, device: Device, *, notification_id: str = ""
+    ) -> SendResult:
+        request = build_apns(message, topic=self.topic, notification_id=notification_id)
+        return await self.send_request(device.token, request)
+
+    async def send_request(self, token: str, request: ApnsRequest) -> SendResult:
+        """Send a prebuilt request (``pushdeck push --payload`` and the benchmark use this)."""
+        if not _HEX_TOKEN.fullmatch(token):
+            return _bad_token_locally(token)
+        headers = self._headers(token, request)
+        response = await self.client.request(headers, request.body)
+        if self.signer is not None and _reason(response) == "ExpiredProviderToken":
+            # Our clock or Apple's disagree on the token's age: re-sign once and retry.
+            self.signer.refresh(_authorization(headers))
+            response = await self.client.request(self._headers(token, request), request.body)
+        return interpret(response)
+
+    async def check(self) -> CheckResult:
+        """Prove the credentials work: a real request to a token no device has."""
+        probe = Message(title="Pushdeck credentials check", ttl_seconds=0)
+        request = build_apns(probe, topic=self.topic)
+        result = await self.send_request(CHECK_TOKEN, request)
+        return check_outcome(result)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _headers(self, token: str, request: ApnsRequest) -> list[Header]:
+        # The path and the id are unique per request: never put them in the HPACK table.
+        headers: list[Header] = [
+            (b":method", b"POST"),
+            (b":scheme", b"https"),
+            (b":authority", self.client.authority),
+            NeverIndexedHeaderTuple(b":path", b"/3/device/" + token.encode()),
+        ]
+        for name, value in request.headers.items():
+            if name == "apns-id":
+                headers.append(NeverIndexedHeaderTuple(b"apns-id", value.encode()))
+            else:
+                headers.append((name.encode(), value.encode()))
+        if self.signer is not None:
+            headers.append((b"authorization", self.signer.header()))
+        return headers
+
+
+def interpret(response: H2Response) -> SendResult:
+    """Turn one APNs answer into a ``SendResult``."""
+    raw: dict[str, Any] = {"status": response.status, "headers": response.headers}
+    apns_id = response.headers.get("apns-id", "")
+    if response.status == 200:
+        return SendResult(SendStatus.ACCEPTED, ProviderKind.APNS, 200, apns_id, raw=raw)
+    body = _json(response.body)
+    raw["body"] = body
+    reason = str(body.get("reason", ""))
+    mapped = apns_reasons.lookup(reason, response.status)
+    return SendResult(
+        status=mapped.status,
+        provider=ProviderKind.APNS,
+        http_status=response.status,
+        provider_id=apns_id,
+        reason=reason,
+        explanation=mapped.explanation,
+        retryable=mapped.retryable,
+        retry_after=_retry_after(response.headers),
+        token_dead_since=_dead_since(body) if mapped.status is SendStatus.TOKEN_DEAD else None,
+        raw=raw,
+    )
+
+
+def check_outcome(result: SendResult) -> CheckResult:
+    """What the probe's answer says about the credentials."""
+    if result.reason == "BadDeviceToken":
+        return CheckResult(
+            True,
+            "APNs accepted the credentials.",
+            "A request to a deliberately invalid device token came back BadDeviceToken, "
+            "which APNs only says after the key or certificate and the topic were accepted.",
+        )
+    if result.status is SendStatus.AUTH_FAILURE:
+        return CheckResult(
+            False, f"APNs refused the credentials: {result.reason}.", result.explanation
+        )
+    return CheckResult(
+        False,
+        f"Unexpected APNs answer to the check: {result.http_status} {result.reason or 'OK'}.",
+        result.explanation or "APNs accepted a notification to a token no device should have.",
+    )
+
+
+def _bad_token_locally(token: str) -> SendResult:
+    return SendResult(
+        SendStatus.REJECTED,
+        ProviderKind.APNS,
+        reason="BadDeviceToken",
+        explanation="The token is not a hexadecimal APNs device token; it was not sent. "
+        "Check how the app reports its token (it must be hex, not base64).",
+        raw={"token": token[:80]},
+    )
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body) if body else {}
+    except ValueError:
+        return {"text": body.decode("utf-8", "replace")}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _reason(response: H2Response) -> str:
+    return "" if response.status == 200 else str(_json(response.body).get("reason", ""))
+
+
+def _authorization(headers: list[Header]) -> bytes:
+    return next((value for name, value in headers if name == b"authorization"), b"")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after", "")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None  # an HTTP date: rare from push services, treated as "unspecified"
+
+
+def _dead_since(body: Mapping[str, Any]) -> datetime | None:
+    timestamp = body.get("timestamp")
+    if not isinstance(timestamp, int | float):
+        return None
+    return datetime.fromtimestamp(timestamp / 1000, tz=UTC)  # APNs sends milliseconds
+
+
+@register(ProviderKind.APNS)
+def create_apns_provider(credential: Credential, **options: Any) -> ApnsProvider:
+    if not isinstance(credential, ApnsTokenCredential | ApnsCertCredential):
+        raise CredentialError(f"An APNs provider needs an APNs credential, not {credential!r}.")
+    return ApnsProvider(credential, **options)
+
+
+__all__ = ["CHECK_TOKEN", "ApnsProvider", "check_outcome", "create_apns_provider", "interpret"]

@@ -1,0 +1,457 @@
+"""A lean HTTP/2 client on ``h2`` for the push providers.
+
+Why not httpx: a push campaign is thousands of tiny POSTs to one origin, and httpx's
+per-request machinery (request/response objects, anyio locks, one write per request)
+costs far more CPU than the bytes on the wire. Here each request is one h2 stream, one
+future and one timer; writes made during the same event-loop iteration are coalesced
+into a single TLS write.
+
+What it guarantees:
+- never more streams open than the server's SETTINGS_MAX_CONCURRENT_STREAMS (we wait
+  for the server's first SETTINGS before opening any stream);
+- request bodies respect HTTP/2 flow control;
+- a request the server provably did not process (GOAWAY with a lower last_stream_id,
+  REFUSED_STREAM, or never written before the connection died) is retried transparently
+  on a fresh connection; a request that was written but never answered raises
+  ``TransportError`` because nothing is known about its delivery;
+- TLS verification is whatever the given ``ssl.SSLContext`` says (callers never turn it off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from pushdeck.core.errors import ProviderTimeoutError, TransportError
+
+Header = tuple[bytes, bytes]
+_MAX_UNPROCESSED_RETRIES = 8
+_LAST_SAFE_STREAM_ID = 2**31 - 1 - 2 * 10_000  # stop opening streams well before the limit
+_CLIENT_CONFIG = h2.config.H2Configuration(
+    client_side=True,
+    header_encoding=None,
+    # Our own headers are built from validated values; h2's per-header checks are the
+    # single biggest CPU cost per request, so they are switched off for outbound only.
+    validate_outbound_headers=False,
+    normalize_outbound_headers=False,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class H2Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class StreamNotProcessed(Exception):
+    """The server did not process the request; it is safe to send it again."""
+
+
+class _Stream:
+    __slots__ = ("body", "future", "headers", "pending", "timer")
+
+    def __init__(self, future: asyncio.Future[H2Response]) -> None:
+        self.future = future
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.pending = b""  # request body still waiting for flow-control window
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/2 connection: h2 state plus the futures of its open streams."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: _PoolCallback) -> None:
+        self.loop = loop
+        self.pool = pool
+        self.h2 = h2.connection.H2Connection(config=_CLIENT_CONFIG)
+        self.transport: asyncio.Transport | None = None
+        self.streams: dict[int, _Stream] = {}
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.max_streams = 1  # until the server's SETTINGS say otherwise
+        self.active = 0  # streams reserved by the pool (open or about to open)
+        self.accepting = True
+        self.goaway_last: int | None = None
+        self.goaway_reason = ""
+        self.flushed_upto = 0  # highest stream id whose frames were handed to the socket
+        self._flush_scheduled = False
+
+    # -- asyncio callbacks -------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.h2.initiate_connection()
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._abort(TransportError(f"HTTP/2 protocol error from the server: {exc}"))
+            return
+        for event in events:
+            self._on_event(event)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.accepting = False
+        if not self.ready.done():
+            self.ready.set_exception(TransportError(f"Connection closed during setup: {exc}"))
+        detail = self.goaway_reason or (str(exc) if exc else "closed by the server")
+        for stream_id in list(self.streams):
+            if self._unprocessed(stream_id):
+                self._fail(stream_id, StreamNotProcessed(detail))
+            else:
+                self._fail(
+                    stream_id,
+                    TransportError(
+                        f"The connection was lost before the server answered ({detail}).",
+                        hint="Delivery of this notification is unknown; sending it again "
+                        "may show it twice.",
+                    ),
+                )
+        self.pool.closed(self)
+
+    # -- events --------------------------------------------------------------
+    def _on_event(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.ResponseReceived):
+            stream = self.streams.get(event.stream_id)
+            if stream is not None:
+                stream.headers = list(event.headers or [])
+        elif isinstance(event, h2.events.DataReceived):
+            self._on_data(event)
+        elif isinstance(event, h2.events.StreamEnded):
+            self._on_stream_ended(event.stream_id)
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            self._on_settings(event)
+        elif isinstance(event, h2.events.WindowUpdated):
+            self._send_pending()
+        elif isinstance(event, h2.events.StreamReset):
+            self._on_reset(event)
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self._on_goaway(event)
+
+    def _on_data(self, event: h2.events.DataReceived) -> None:
+        stream_id = event.stream_id
+        assert stream_id is not None
+        stream = self.streams.get(stream_id)
+        if stream is not None and event.data:
+            stream.body.append(event.data)
+        if event.flow_controlled_length:
+            with contextlib.suppress(h2.exceptions.StreamClosedError):
+                self.h2.acknowledge_received_data(event.flow_controlled_length, stream_id)
+
+    def _on_stream_ended(self, stream_id: int) -> None:
+        stream = self.streams.pop(stream_id, None)
+        if stream is None:
+            return
+        if stream.timer is not None:
+            stream.timer.cancel()
+        headers = {k.decode(): v.decode("utf-8", "replace") for k, v in stream.headers}
+        status = int(headers.pop(":status", "0"))
+        if not stream.future.done():
+            stream.future.set_result(H2Response(status, headers, b"".join(stream.body)))
+
+    def _on_settings(self, event: h2.events.RemoteSettingsChanged) -> None:
+        changed = event.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
+        self.max_streams = self.h2.remote_settings.max_concurrent_streams
+        if changed is not None or not self.ready.done():
+            self.pool.capacity_changed()
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+    def _on_reset(self, event: h2.events.StreamReset) -> None:
+        stream_id = event.stream_id
+        assert stream_id is not None
+        if event.error_code == h2.errors.ErrorCodes.REFUSED_STREAM:
+            self._fail(stream_id, StreamNotProcessed("the server refused the stream"))
+        else:
+            self._fail(
+                stream_id, TransportError(f"The server reset the request ({event.error_code!r}).")
+            )
+
+    def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
+        self.accepting = False
+        self.goaway_last = event.last_stream_id or 0
+        data = event.additional_data or b""
+        self.goaway_reason = (
+            f"GOAWAY {event.error_code!r} {data.decode('utf-8', 'replace')}".strip()
+        )
+        for stream_id in [s for s in self.streams if s > self.goaway_last]:
+            self._fail(stream_id, StreamNotProcessed(self.goaway_reason))
+        self.pool.capacity_changed()
+        if not self.streams and self.transport is not None:
+            self.transport.close()
+
+    # -- sending -------------------------------------------------------------
+    def start_request(
+        self, headers: Sequence[Header], body: bytes, timeout: float
+    ) -> asyncio.Future[H2Response]:
+        """Open a stream now (the caller reserved capacity) and return its response future."""
+        stream_id = self.h2.get_next_available_stream_id()
+        if stream_id >= _LAST_SAFE_STREAM_ID:
+            self.accepting = False
+        future: asyncio.Future[H2Response] = self.loop.create_future()
+        stream = _Stream(future)
+        self.streams[stream_id] = stream
+        self.h2.send_headers(stream_id, headers, end_stream=not body)
+        if body:
+            stream.pending = body
+            self._send_body(stream_id, stream)
+        stream.timer = self.loop.call_later(timeout, self._timeout, stream_id)
+        self._schedule_flush()
+        return future
+
+    def _send_body(self, stream_id: int, stream: _Stream) -> None:
+        while stream.pending:
+            window = min(
+                self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size
+            )
+            if window <= 0:
+                return  # resumed by WindowUpdated
+            chunk, stream.pending = stream.pending[:window], stream.pending[window:]
+            self.h2.send_data(stream_id, chunk, end_stream=not stream.pending)
+
+    def _send_pending(self) -> None:
+        for stream_id, stream in list(self.streams.items()):
+            if stream.pending:
+                self._send_body(stream_id, stream)
+
+    def _timeout(self, stream_id: int) -> None:
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self.h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+        self._fail(stream_id, ProviderTimeoutError("The push service did not answer in time."))
+        self._schedule_flush()
+
+    def _fail(self, stream_id: int, exc: Exception) -> None:
+        stream = self.streams.pop(stream_id, None)
+        if stream is None:
+            return
+        if stream.timer is not None:
+            stream.timer.cancel()
+        if not stream.future.done():
+            stream.future.set_exception(exc)
+
+    def _unprocessed(self, stream_id: int) -> bool:
+        if self.goaway_last is not None and stream_id > self.goaway_last:
+            return True
+        return stream_id > self.flushed_upto
+
+    # -- writing -------------------------------------------------------------
+    def _schedule_flush(self) -> None:
+        # Coalesce: every request started in this loop iteration goes out in one write.
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        data = self.h2.data_to_send()
+        transport = self.transport
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
+            self.flushed_upto = self.h2.highest_outbound_stream_id or 0
+        if self.goaway_last is not None and not self.streams and transport is not None:
+            transport.close()
+
+    def _abort(self, exc: TransportError) -> None:
+        self.accepting = False
+        for stream_id in list(self.streams):
+            self._fail(stream_id, exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        self.accepting = False
+        if self.transport is not None and not self.transport.is_closing():
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.close_connection()
+            self._flush()
+            self.transport.close()
+
+
+class _PoolCallback:
+    """What a connection tells its pool (kept tiny to avoid a reference tangle)."""
+
+    def __init__(self, client: H2Client) -> None:
+        self.client = client
+
+    def closed(self, conn: _Connection) -> None:
+        self.client._forget(conn)
+
+    def capacity_changed(self) -> None:
+        self.client._wake_all()
+
+
+class H2Client:
+    """Requests to one HTTPS origin over a small pool of HTTP/2 connections."""
+
+    def __init__(
+        self,
+        origin: str,
+        ssl_context: ssl.SSLContext,
+        *,
+        connections: int = 1,
+        connect_timeout: float = 10.0,
+        request_timeout: float = 30.0,
+    ) -> None:
+        parts = urlsplit(origin)
+        if parts.scheme != "https" or not parts.hostname:
+            raise TransportError(f"Not an https origin: {origin!r}")
+        self.host = parts.hostname
+        self.port = parts.port or 443
+        self.authority = parts.netloc.encode()
+        self.ssl_context = ssl_context
+        self.size = max(1, connections)
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self._conns: list[_Connection] = []
+        self._connecting = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._callback = _PoolCallback(self)
+        self._closed = False
+        self.connections_opened = 0
+
+    def base_headers(self, method: bytes, path: bytes) -> list[Header]:
+        """The pseudo-headers every request starts with."""
+        return [
+            (b":method", method),
+            (b":scheme", b"https"),
+            (b":authority", self.authority),
+            (b":path", path),
+        ]
+
+    async def request(self, headers: Sequence[Header], body: bytes = b"") -> H2Response:
+        """Send one request (``headers`` from ``base_headers`` plus extras) and await its answer."""
+        for _ in range(_MAX_UNPROCESSED_RETRIES):
+            conn = await self._acquire()
+            try:
+                return await conn.start_request(headers, body, self.request_timeout)
+            except StreamNotProcessed:
+                continue  # provably not processed: safe to send on another connection
+            finally:
+                self._release(conn)
+        raise TransportError(
+            "The push service kept closing connections before processing the request.",
+            hint="Try again later; if it persists the service may be rejecting this client.",
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for conn in list(self._conns):
+            conn.close()
+        self._conns.clear()
+        self._wake_all()
+
+    # -- pool ----------------------------------------------------------------
+    async def _acquire(self) -> _Connection:
+        while True:
+            if self._closed:
+                raise TransportError("The provider connection pool is closed.")
+            conn = self._pick()
+            if conn is not None:
+                conn.active += 1
+                return conn
+            live = sum(1 for c in self._conns if c.accepting)
+            if live + self._connecting < self.size:
+                await self._connect()
+                continue
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    def _pick(self) -> _Connection | None:
+        best: _Connection | None = None
+        for conn in self._conns:
+            if (
+                conn.accepting
+                and conn.active < conn.max_streams
+                and (best is None or conn.active < best.active)
+            ):
+                best = conn
+        return best
+
+    def _release(self, conn: _Connection) -> None:
+        conn.active -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _wake_all(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _forget(self, conn: _Connection) -> None:
+        if conn in self._conns:
+            self._conns.remove(conn)
+        self._wake_all()
+
+    async def _connect(self) -> None:
+        self._connecting += 1
+        try:
+            conn = await self._open()
+        finally:
+            self._connecting -= 1
+            self._wake_all()
+        self._conns = [c for c in self._conns if c.accepting]
+        self._conns.append(conn)
+
+    async def _open(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(loop, self._callback),
+                    self.host,
+                    self.port,
+                    ssl=self.ssl_context,
+                    server_hostname=self.host,
+                )
+                self._check_alpn(conn)
+                await conn.ready
+        except TimeoutError as exc:
+            raise ProviderTimeoutError(f"Connecting to {self.host}:{self.port} timed out.") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(
+                f"Cannot connect to {self.host}:{self.port}: {exc}",
+                hint="Check the network, the endpoint and, behind a proxy, the extra CA file.",
+            ) from exc
+        self.connections_opened += 1
+        return conn
+
+    def _check_alpn(self, conn: _Connection) -> None:
+        assert conn.transport is not None
+        ssl_object = conn.transport.get_extra_info("ssl_object")
+        protocol = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        if protocol != "h2":
+            conn.close()
+            raise TransportError(
+                f"{self.host}:{self.port} does not speak HTTP/2 (ALPN {protocol!r})."
+            )
+
+
+def client_ssl_context(ca_file: str = "") -> ssl.SSLContext:
+    """A verifying TLS context offering only h2; ``ca_file`` adds a trusted CA."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["h2"])
+    return context

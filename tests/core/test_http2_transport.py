@@ -1,0 +1,129 @@
+"""The lean HTTP/2 client against the h2 fake server: streams, flow control, GOAWAY, loss."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pushdeck.core.errors import ProviderTimeoutError, TransportError
+from pushdeck.core.providers.http2 import H2Client, client_ssl_context
+from tests.fakes.h2server import H2Server, Request, Response
+from tests.fakes.tls import TestPKI, make_pki
+
+
+def echo(req: Request) -> Response:
+    return Response(200, {"x-id": req.headers.get("x-id", "")}, req.body[-10:])
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> TestPKI:
+    return make_pki(tmp_path / "pki")
+
+
+@pytest.fixture
+async def server(pki: TestPKI) -> AsyncIterator[H2Server]:
+    srv = await H2Server(echo, pki.server_context(), max_concurrent_streams=5).start()
+    yield srv
+    await srv.aclose()
+
+
+def client_for(srv: H2Server, pki: TestPKI, **kw: float) -> H2Client:
+    return H2Client(srv.url, client_ssl_context(str(pki.ca_file)), **kw)  # type: ignore[arg-type]
+
+
+async def post(client: H2Client, ident: str, body: bytes = b"x") -> tuple[int, str, bytes]:
+    headers = [*client.base_headers(b"POST", b"/send"), (b"x-id", ident.encode())]
+    resp = await client.request(headers, body)
+    return resp.status, resp.headers["x-id"], resp.body
+
+
+async def test_many_concurrent_requests_respect_max_concurrent_streams(server, pki) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(server, pki)
+    try:
+        results = await asyncio.gather(*(post(client, str(i)) for i in range(200)))
+    finally:
+        await client.aclose()
+    assert [r[1] for r in results] == [str(i) for i in range(200)]
+    assert server.max_streams_seen <= 5
+    assert server.protocol_errors == 0
+
+
+async def test_body_larger_than_flow_control_window_arrives_whole(server, pki) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(server, pki)
+    body = bytes(range(256)) * 1000  # 256 kB > the 64 kB initial window
+    try:
+        status, _, tail = await post(client, "big", body)
+    finally:
+        await client.aclose()
+    assert status == 200 and tail == body[-10:]
+    assert server.requests[0].body == body
+
+
+async def test_goaway_retries_unprocessed_streams_exactly_once(server, pki) -> None:  # type: ignore[no-untyped-def]
+    server.goaway_after(7, b'{"reason":"Shutdown"}')
+    client = client_for(server, pki)
+    try:
+        results = await asyncio.gather(*(post(client, str(i)) for i in range(40)))
+    finally:
+        await client.aclose()
+    assert sorted(r[1] for r in results) == sorted(str(i) for i in range(40))
+    counts = server.count_header("x-id")
+    assert set(counts.values()) == {1} and len(counts) == 40  # none lost, none duplicated
+    assert server.connections >= 6
+
+
+async def test_idle_connection_closed_by_server_is_replaced(server, pki) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(server, pki)
+    try:
+        await post(client, "a")
+        server.drop_connections()
+        await asyncio.sleep(0.05)
+        assert (await post(client, "b"))[1] == "b"
+    finally:
+        await client.aclose()
+    assert server.connections == 2
+
+
+async def test_connection_lost_after_sending_is_a_transport_error(server, pki) -> None:  # type: ignore[no-untyped-def]
+    server.drop_after(1)
+    client = client_for(server, pki)
+    try:
+        with pytest.raises(TransportError, match="lost before the server answered"):
+            await post(client, "a")
+    finally:
+        await client.aclose()
+
+
+async def test_no_answer_in_time_is_a_timeout(pki) -> None:  # type: ignore[no-untyped-def]
+    async def slow(req: Request) -> Response:
+        await asyncio.sleep(5)
+        return Response(200)
+
+    srv = await H2Server(slow, pki.server_context()).start()
+    client = client_for(srv, pki, request_timeout=0.2)
+    try:
+        with pytest.raises(ProviderTimeoutError):
+            await post(client, "a")
+    finally:
+        await client.aclose()
+        await srv.aclose()
+
+
+async def test_connection_refused_is_a_transport_error(pki) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as sock:  # find a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = H2Client(f"https://127.0.0.1:{port}", client_ssl_context(str(pki.ca_file)))
+    with pytest.raises(TransportError, match="Cannot connect") as info:
+        await post(client, "a")
+    assert isinstance(info.value.__cause__, OSError)
+
+
+async def test_untrusted_server_certificate_is_refused(server) -> None:  # type: ignore[no-untyped-def]
+    client = H2Client(server.url, client_ssl_context())  # no extra CA: the fake is untrusted
+    with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+        await post(client, "a")

@@ -1,0 +1,250 @@
+"""A fake APNs that checks requests the way Apple does and answers with Apple's reasons.
+
+    fake = FakeApns(pki, topic="com.example.app", team_id=..., key_id=..., public_key=pub)
+    await fake.start()            # fake.url -> use as the credential's endpoint
+    fake.dead_tokens[token] = ms  # 410 Unregistered with that timestamp
+    fake.forced[token] = "TooManyRequests"   # answer that token with any reason code
+    fake.server.goaway_after(5) / fail_next(...)  # transport faults (see h2server)
+    fake.accepted                 # Counter of apns-id values answered 200 (duplicates!)
+
+Token auth: the ES256 JWT is verified against the team's public key (alg, kid, iss,
+signature) and its ``iat`` must be under an hour old by ``fake.clock`` (or not before
+``fake.expire_before``). Certificate auth (``client_ca`` given): the TLS client
+certificate must verify against that CA and its subject must name the topic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.fakes.h2server import H2Server, Request, Response
+from tests.fakes.tls import TestPKI
+
+STATUS_OF: dict[str, int] = {
+    **dict.fromkeys(
+        [
+            "BadCollapseId", "BadDeviceToken", "BadExpirationDate", "BadMessageId",
+            "BadPriority", "BadTopic", "DeviceTokenNotForTopic", "DuplicateHeaders",
+            "IdleTimeout", "InvalidPushType", "MissingDeviceToken", "MissingTopic",
+            "PayloadEmpty", "TopicDisallowed",
+        ],
+        400,
+    ),
+    **dict.fromkeys(
+        [
+            "BadCertificate", "BadCertificateEnvironment", "ExpiredProviderToken", "Forbidden",
+            "InvalidProviderToken", "MissingProviderToken", "UnrelatedKeyIdInToken",
+            "BadEnvironmentKeyIdInToken",
+        ],
+        403,
+    ),
+    "BadPath": 404,
+    "MethodNotAllowed": 405,
+    "ExpiredToken": 410,
+    "Unregistered": 410,
+    "PayloadTooLarge": 413,
+    "TooManyProviderTokenUpdates": 429,
+    "TooManyRequests": 429,
+    "InternalServerError": 500,
+    "ServiceUnavailable": 503,
+    "Shutdown": 503,
+}  # fmt: skip
+
+SUFFIX = {
+    "alert": "", "background": "", "voip": ".voip", "complication": ".complication",
+    "fileprovider": ".pushkit.fileprovider", "liveactivity": ".push-type.liveactivity",
+    "location": ".location-query", "mdm": "", "pushtotalk": ".voip-ptt",
+    "widgets": ".push-type.widgets", "controls": ".push-type.controls",
+}  # fmt: skip
+_TOKEN = re.compile(r"[0-9a-f]{64,200}", re.IGNORECASE)
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class FakeApns:
+    def __init__(
+        self,
+        pki: TestPKI,
+        *,
+        topic: str,
+        team_id: str = "",
+        key_id: str = "",
+        public_key: ec.EllipticCurvePublicKey | None = None,
+        client_ca: Path | None = None,
+        max_concurrent_streams: int | None = None,
+        record: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.topic, self.team_id, self.key_id = topic, team_id, key_id
+        self.public_key = public_key
+        self.clock = clock
+        self.expire_before = 0.0  # tokens with iat before this are "expired"
+        self.dead_tokens: dict[str, int] = {}
+        self.forced: dict[str, str] = {}
+        self.accepted: Counter[str] = Counter()
+        self.rejections: Counter[str] = Counter()
+        self.payloads: list[dict[str, Any]] = []
+        self.record = record
+        context = _server_context(pki, client_ca)
+        self.server = H2Server(
+            self.handle, context, max_concurrent_streams=max_concurrent_streams, record=record
+        )
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    async def start(self) -> FakeApns:
+        await self.server.start()
+        return self
+
+    async def aclose(self) -> None:
+        await self.server.aclose()
+
+    # -- the handler ---------------------------------------------------------
+    def handle(self, req: Request) -> Response:
+        apns_id = req.headers.get("apns-id") or str(uuid.uuid4())
+        try:
+            token, payload = self._validate(req)
+        except _Reject as rejection:
+            self.rejections[rejection.reason] += 1
+            return _error(rejection.reason, apns_id)
+        if token in self.dead_tokens:
+            body = {"reason": "Unregistered", "timestamp": self.dead_tokens[token]}
+            return Response(410, {"apns-id": apns_id}, json.dumps(body).encode())
+        if token in self.forced:
+            return _error(self.forced[token], apns_id)
+        self.accepted[apns_id] += 1
+        if self.record:
+            self.payloads.append(payload)
+        return Response(200, {"apns-id": apns_id})
+
+    def _validate(self, req: Request) -> tuple[str, dict[str, Any]]:
+        if req.method != "POST":
+            raise _Reject("MethodNotAllowed")
+        if not req.path.startswith("/3/device/"):
+            raise _Reject("BadPath")
+        names = [name for name, _ in req.raw_headers]
+        if len(names) != len(set(names)):
+            raise _Reject("DuplicateHeaders")
+        self._check_auth(req)
+        push_type = self._check_topic_and_type(req.headers)
+        self._check_headers(req.headers, push_type)
+        token = req.path.removeprefix("/3/device/")
+        if not token:
+            raise _Reject("MissingDeviceToken")
+        if not _TOKEN.fullmatch(token):
+            raise _Reject("BadDeviceToken")
+        return token, _check_payload(req.body, push_type)
+
+    def _check_auth(self, req: Request) -> None:
+        if self.public_key is None:  # certificate mode
+            subject = dict(x[0] for x in (req.peer_cert or {}).get("subject", ()))
+            if not req.peer_cert:
+                raise _Reject("MissingProviderToken")
+            if self.topic not in subject.get("commonName", ""):
+                raise _Reject("TopicDisallowed")
+            return
+        auth = req.headers.get("authorization", "")
+        if not auth.startswith("bearer "):
+            raise _Reject("MissingProviderToken")
+        self._verify_jwt(auth.removeprefix("bearer "))
+
+    def _verify_jwt(self, token: str) -> None:
+        try:
+            header = jwt.get_unverified_header(token)
+            claims = jwt.decode(
+                token,
+                self.public_key,
+                algorithms=["ES256"],
+                options={"require": ["iss", "iat"], "verify_iat": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise _Reject("InvalidProviderToken") from exc
+        if header.get("kid") != self.key_id or claims.get("iss") != self.team_id:
+            raise _Reject("InvalidProviderToken")
+        iat = float(claims["iat"])
+        if self.clock() - iat > 3600 or iat < self.expire_before:
+            raise _Reject("ExpiredProviderToken")
+
+    def _check_topic_and_type(self, headers: dict[str, str]) -> str:
+        topic = headers.get("apns-topic", "")
+        if not topic:
+            raise _Reject("MissingTopic")
+        push_type = headers.get("apns-push-type", "alert")
+        if push_type not in SUFFIX:
+            raise _Reject("InvalidPushType")
+        if not topic.startswith(self.topic):
+            raise _Reject("DeviceTokenNotForTopic")
+        if topic != self.topic + SUFFIX[push_type]:
+            raise _Reject("InvalidPushType")
+        return push_type
+
+    def _check_headers(self, headers: dict[str, str], push_type: str) -> None:
+        priority = headers.get("apns-priority", "10")
+        if priority not in ("10", "5", "1") or (push_type == "background" and priority == "10"):
+            raise _Reject("BadPriority")
+        if not headers.get("apns-expiration", "0").isdigit():
+            raise _Reject("BadExpirationDate")
+        if len(headers.get("apns-collapse-id", "").encode()) > 64:
+            raise _Reject("BadCollapseId")
+        apns_id = headers.get("apns-id")
+        if apns_id is not None and not _is_canonical_uuid(apns_id):
+            raise _Reject("BadMessageId")
+
+
+def _check_payload(body: bytes, push_type: str) -> dict[str, Any]:
+    if not body:
+        raise _Reject("PayloadEmpty")
+    if len(body) > (5120 if push_type == "voip" else 4096):
+        raise _Reject("PayloadTooLarge")
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise _Reject("PayloadEmpty") from exc
+    aps = payload.get("aps") if isinstance(payload, dict) else None
+    if not isinstance(aps, dict):
+        raise _Reject("PayloadEmpty")
+    if push_type == "background" and (aps.get("content-available") != 1 or "alert" in aps):
+        raise _Reject("InvalidPushType")
+    return payload
+
+
+def _is_canonical_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _error(reason: str, apns_id: str) -> Response:
+    status = STATUS_OF.get(reason, 400)
+    headers = {"apns-id": apns_id}
+    if status in (429, 503):
+        headers["retry-after"] = "30"
+    body: dict[str, Any] = {"reason": reason}
+    if status == 410:
+        body["timestamp"] = int(time.time() * 1000)
+    return Response(status, headers, json.dumps(body).encode())
+
+
+def _server_context(pki: TestPKI, client_ca: Path | None) -> ssl.SSLContext:
+    context = pki.server_context()
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(cafile=str(client_ca))
+    return context
