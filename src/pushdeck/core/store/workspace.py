@@ -157,6 +157,12 @@ def _apply(conn: sqlite3.Connection, number: int) -> None:
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_migrated_at', ?)",
             (utcnow(),),
         )
+    except sqlite3.DatabaseError as exc:
+        conn.execute("ROLLBACK")
+        raise WorkspaceError(
+            f"Upgrading the workspace to schema {number} failed ({exc}).",
+            hint="The file was left as it was; please report this as a bug.",
+        ) from exc
     except BaseException:
         conn.execute("ROLLBACK")
         raise

@@ -1,0 +1,81 @@
+"""The ``pushdeck`` command: the app's verbs for scripts and cron.
+
+Each verb group lives in its own module exposing ``register(subparsers)``; a
+command's handler takes ``(ctx, args)`` and returns an exit code. Errors from the
+core print as one clear message on stderr (a traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pushdeck import __version__
+from pushdeck.cli.context import Context
+from pushdeck.core.errors import PushdeckError
+
+#: Verb-group modules under pushdeck.cli, in --help order.
+COMMAND_MODULES = (
+    "apps", "credentials", "devices", "segments", "push", "campaigns", "events", "report",
+    "demo",
+)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushdeck",
+        description="Compose, preview, send and measure push notifications. "
+        "With no command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"pushdeck {__version__}")
+    parser.add_argument(
+        "--workspace", metavar="PATH",
+        help="workspace file (default: $PUSHDECK_WORKSPACE or the user data directory)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"pushdeck.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pushdeck.cli.{name}":
+                raise
+            continue  # a verb group not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    ctx = Context(args.workspace, debug=args.debug)
+    try:
+        if args.command is None:
+            return _open_app(ctx, args_list)
+        code: int = args.handler(ctx, args)
+        return code
+    except PushdeckError as exc:
+        if args.debug:
+            raise
+        print(f"pushdeck: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("pushdeck: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        ctx.close()
+
+
+def _open_app(ctx: Context, argv: list[str]) -> int:
+    try:
+        from pushdeck.app.main import run_app
+    except ImportError as exc:  # the app is optional for headless installs
+        print(f"pushdeck: the desktop app cannot start ({exc}).", file=sys.stderr)
+        return EXIT_ERROR
+    return run_app(ctx.workspace_path if ctx.workspace_given else None, argv)

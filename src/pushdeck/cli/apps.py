@@ -1,0 +1,45 @@
+"""``pushdeck apps``: add and list apps."""
+
+from __future__ import annotations
+
+import argparse
+
+from pushdeck.cli.context import Context
+from pushdeck.core.model import App
+from pushdeck.core.store.apps import add_app, list_apps
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("apps", help="apps and their platform identities")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    add = verbs.add_parser("add", help="add an app")
+    add.add_argument("name")
+    add.add_argument("--topic", default="", help="APNs topic (the iOS bundle id)")
+    add.add_argument("--android-package", default="", help="Android package name")
+    add.add_argument("--web-origin", default="", help="https origin of the web app")
+    add.set_defaults(handler=_add)
+    lst = verbs.add_parser("list", help="list apps")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=_list)
+
+
+def _add(ctx: Context, args: argparse.Namespace) -> int:
+    app = add_app(
+        ctx.workspace(),
+        App(args.name, apns_topic=args.topic, android_package=args.android_package,
+            web_origin=args.web_origin),
+    )
+    print(app.name)
+    return 0
+
+
+def _list(ctx: Context, args: argparse.Namespace) -> int:
+    apps = list_apps(ctx.workspace())
+    if args.json:
+        ctx.print_json([{"name": a.name, "topic": a.apns_topic,
+                         "android_package": a.android_package, "web_origin": a.web_origin}
+                        for a in apps])
+    else:
+        ctx.table([[a.name, a.apns_topic, a.android_package, a.web_origin] for a in apps],
+                  ["NAME", "APNS TOPIC", "ANDROID PACKAGE", "WEB ORIGIN"])
+    return 0

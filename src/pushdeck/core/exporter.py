@@ -1,0 +1,79 @@
+"""Device export to CSV or NDJSON, in the same column names the importer reads."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from typing import IO, Any
+
+from pushdeck.core.model import Device, ProviderKind
+from pushdeck.core.store.devices import iter_devices
+from pushdeck.core.store.workspace import Workspace
+
+COLUMNS = (
+    "token",
+    "platform",
+    "provider",
+    "environment",
+    "locale",
+    "timezone",
+    "tags",
+    "opt_in",
+    "test",
+    "p256dh",
+    "auth",
+    "last_seen",
+    "status",
+    "status_reason",
+)
+
+
+def device_record(device: Device) -> dict[str, Any]:
+    web = device.provider is ProviderKind.WEBPUSH and device.subscription is not None
+    return {
+        "token": device.token,
+        "platform": device.platform.value,
+        "provider": device.provider.value,
+        "environment": device.environment.value,
+        "locale": device.locale,
+        "timezone": device.timezone,
+        "tags": ";".join(device.tags),
+        "opt_in": device.opt_in.value,
+        "test": "true" if device.test else "false",
+        "p256dh": device.subscription.p256dh if web and device.subscription else "",
+        "auth": device.subscription.auth if web and device.subscription else "",
+        "last_seen": device.last_seen.strftime("%Y-%m-%dT%H:%M:%SZ") if device.last_seen else "",
+        "status": device.status.value,
+        "status_reason": device.status_reason,
+    }
+
+
+def export_devices(
+    ws: Workspace, out: IO[str], fmt: str, *, where: str = "", params: Sequence[Any] = ()
+) -> int:
+    """Write matching devices to ``out``; return how many were written."""
+    count = 0
+    writer: Any = None
+    attr_names: list[str] = []
+    for device in iter_devices(ws, where=where, params=params):
+        record = device_record(device)
+        if fmt == "ndjson":
+            record["tags"] = list(device.tags)
+            record["attributes"] = dict(device.attributes)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            if writer is None:
+                writer = csv.writer(out)
+                writer.writerow([*COLUMNS, "attributes"])
+            writer.writerow(
+                [
+                    *record.values(),
+                    json.dumps(dict(device.attributes), ensure_ascii=False, sort_keys=True),
+                ]
+            )
+        count += 1
+    if fmt == "csv" and writer is None:
+        csv.writer(out).writerow([*COLUMNS, "attributes"])
+    del attr_names
+    return count
