@@ -15,7 +15,14 @@ from pushdeck.core.store.apps import add_app
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
     workspace = Workspace.open(tmp_path / "test.pushdeck")
-    add_app(workspace, App("shop", apns_topic="com.example.shop",
-                           android_package="com.example.shop", web_origin="https://shop.example"))
+    add_app(
+        workspace,
+        App(
+            "shop",
+            apns_topic="com.example.shop",
+            android_package="com.example.shop",
+            web_origin="https://shop.example",
+        ),
+    )
     yield workspace
     workspace.close()

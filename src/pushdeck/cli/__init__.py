@@ -18,7 +18,14 @@ from pushdeck.core.errors import PushdeckError
 
 #: Verb-group modules under pushdeck.cli, in --help order.
 COMMAND_MODULES = (
-    "apps", "credentials", "devices", "segments", "push", "campaigns", "events", "report",
+    "apps",
+    "credentials",
+    "devices",
+    "segments",
+    "push",
+    "campaigns",
+    "events",
+    "report",
     "demo",
 )
 
@@ -33,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pushdeck {__version__}")
     parser.add_argument(
-        "--workspace", metavar="PATH",
+        "--workspace",
+        metavar="PATH",
         help="workspace file (default: $PUSHDECK_WORKSPACE or the user data directory)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -78,4 +86,5 @@ def _open_app(ctx: Context, argv: list[str]) -> int:
     except ImportError as exc:  # the app is optional for headless installs
         print(f"pushdeck: the desktop app cannot start ({exc}).", file=sys.stderr)
         return EXIT_ERROR
-    return run_app(ctx.workspace_path if ctx.workspace_given else None, argv)
+    code: int = run_app(ctx.workspace_path if ctx.workspace_given else None, argv)
+    return code

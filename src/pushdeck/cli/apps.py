@@ -26,8 +26,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _add(ctx: Context, args: argparse.Namespace) -> int:
     app = add_app(
         ctx.workspace(),
-        App(args.name, apns_topic=args.topic, android_package=args.android_package,
-            web_origin=args.web_origin),
+        App(
+            args.name,
+            apns_topic=args.topic,
+            android_package=args.android_package,
+            web_origin=args.web_origin,
+        ),
     )
     print(app.name)
     return 0
@@ -36,10 +40,20 @@ def _add(ctx: Context, args: argparse.Namespace) -> int:
 def _list(ctx: Context, args: argparse.Namespace) -> int:
     apps = list_apps(ctx.workspace())
     if args.json:
-        ctx.print_json([{"name": a.name, "topic": a.apns_topic,
-                         "android_package": a.android_package, "web_origin": a.web_origin}
-                        for a in apps])
+        ctx.print_json(
+            [
+                {
+                    "name": a.name,
+                    "topic": a.apns_topic,
+                    "android_package": a.android_package,
+                    "web_origin": a.web_origin,
+                }
+                for a in apps
+            ]
+        )
     else:
-        ctx.table([[a.name, a.apns_topic, a.android_package, a.web_origin] for a in apps],
-                  ["NAME", "APNS TOPIC", "ANDROID PACKAGE", "WEB ORIGIN"])
+        ctx.table(
+            [[a.name, a.apns_topic, a.android_package, a.web_origin] for a in apps],
+            ["NAME", "APNS TOPIC", "ANDROID PACKAGE", "WEB ORIGIN"],
+        )
     return 0

@@ -17,7 +17,9 @@ class Context:
         import os
 
         self.workspace_given = workspace is not None or WORKSPACE_ENV in os.environ
-        self.workspace_path = Path(workspace).expanduser() if workspace else default_workspace_path()
+        self.workspace_path = (
+            Path(workspace).expanduser() if workspace else default_workspace_path()
+        )
         self.debug = debug
         self._ws: Workspace | None = None
 

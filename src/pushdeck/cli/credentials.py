@@ -24,10 +24,18 @@ _PROVIDERS = [p.value for p in ProviderKind]
 
 def _endpoint_args(parser: argparse.ArgumentParser, endpoint: bool = True) -> None:
     if endpoint:
-        parser.add_argument("--endpoint", default="", metavar="URL",
-                            help="custom provider endpoint (a proxy or a local test server)")
-    parser.add_argument("--ca-file", default="", metavar="PEM",
-                        help="extra CA certificate to trust (TLS verification stays on)")
+        parser.add_argument(
+            "--endpoint",
+            default="",
+            metavar="URL",
+            help="custom provider endpoint (a proxy or a local test server)",
+        )
+    parser.add_argument(
+        "--ca-file",
+        default="",
+        metavar="PEM",
+        help="extra CA certificate to trust (TLS verification stays on)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,9 +54,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cert = verbs.add_parser("set-apns-cert", help="APNs certificate (.p12)")
     cert.add_argument("app")
     cert.add_argument("--cert-file", type=Path, required=True)
-    cert.add_argument("--password-env", metavar="VAR",
-                      help="read the .p12 password from this environment variable "
-                      "(otherwise it is asked for)")
+    cert.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="read the .p12 password from this environment variable (otherwise it is asked for)",
+    )
     cert.add_argument("--environment", choices=("sandbox", "production"), default="production")
     _endpoint_args(cert)
     cert.set_defaults(handler=_set_apns_cert)
@@ -93,8 +103,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _done(record: secrets.CredentialRecord, warnings: list[str]) -> int:
     facts = ", ".join(f"{k}={v}" for k, v in record.facts.items() if k != "behaviour")
-    print(f"Saved {record.kind} for {record.app} ({facts}); secret stored in the keyring "
-          f"({secrets.backend_name()}).")
+    print(
+        f"Saved {record.kind} for {record.app} ({facts}); secret stored in the keyring "
+        f"({secrets.backend_name()})."
+    )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -105,8 +117,14 @@ def _set_apns(ctx: Context, args: argparse.Namespace) -> int:
     checked = checks.check_p8(pem, args.key_id, args.team_id, f"The key file {args.key_file}")
     facts = {**checked.facts, "environment": args.environment}
     record = secrets.store_credential(
-        ctx.workspace(), args.app, ProviderKind.APNS, "apns-token", {"key_pem": pem.decode()},
-        facts, endpoint=args.endpoint, ca_file=_ca(args),
+        ctx.workspace(),
+        args.app,
+        ProviderKind.APNS,
+        "apns-token",
+        {"key_pem": pem.decode()},
+        facts,
+        endpoint=args.endpoint,
+        ca_file=_ca(args),
     )
     return _done(record, checked.warnings)
 
@@ -124,8 +142,14 @@ def _set_apns_cert(ctx: Context, args: argparse.Namespace) -> int:
     facts = {**checked.facts, "environment": args.environment}
     secret = {"p12": base64.b64encode(data).decode(), "password": password or None}
     record = secrets.store_credential(
-        ctx.workspace(), args.app, ProviderKind.APNS, "apns-cert", secret, facts,
-        endpoint=args.endpoint, ca_file=_ca(args),
+        ctx.workspace(),
+        args.app,
+        ProviderKind.APNS,
+        "apns-cert",
+        secret,
+        facts,
+        endpoint=args.endpoint,
+        ca_file=_ca(args),
     )
     return _done(record, checked.warnings)
 
@@ -134,8 +158,13 @@ def _set_fcm(ctx: Context, args: argparse.Namespace) -> int:
     raw = checks.read_file(args.service_account, "service account file")
     checked = checks.check_service_account(raw, f"The service account {args.service_account}")
     record = secrets.store_credential(
-        ctx.workspace(), args.app, ProviderKind.FCM, "fcm",
-        {"service_account": json.loads(raw)}, checked.facts, endpoint=args.endpoint,
+        ctx.workspace(),
+        args.app,
+        ProviderKind.FCM,
+        "fcm",
+        {"service_account": json.loads(raw)},
+        checked.facts,
+        endpoint=args.endpoint,
         ca_file=_ca(args),
     )
     return _done(record, checked.warnings)
@@ -148,8 +177,13 @@ def _set_webpush(ctx: Context, args: argparse.Namespace) -> int:
         pem, where = checks.read_file(args.key_file, "VAPID key"), f"The key file {args.key_file}"
     checked = checks.check_vapid(pem, args.subject, where)
     record = secrets.store_credential(
-        ctx.workspace(), args.app, ProviderKind.WEBPUSH, "webpush",
-        {"private_key_pem": pem.decode()}, checked.facts, ca_file=_ca(args),
+        ctx.workspace(),
+        args.app,
+        ProviderKind.WEBPUSH,
+        "webpush",
+        {"private_key_pem": pem.decode()},
+        checked.facts,
+        ca_file=_ca(args),
     )
     _done(record, checked.warnings)
     print(f"applicationServerKey for your web app: {checked.facts['public_key']}")
@@ -157,8 +191,9 @@ def _set_webpush(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _set_sandbox(ctx: Context, args: argparse.Namespace) -> int:
-    facts: dict[str, Any] = {"behaviour": {"failure_rate": args.failure_rate,
-                                           "open_rate": args.open_rate}}
+    facts: dict[str, Any] = {
+        "behaviour": {"failure_rate": args.failure_rate, "open_rate": args.open_rate}
+    }
     record = secrets.store_credential(
         ctx.workspace(), args.app, ProviderKind.SANDBOX, "sandbox", None, facts
     )
@@ -177,13 +212,33 @@ def _ca(args: argparse.Namespace) -> str:
 def _list(ctx: Context, args: argparse.Namespace) -> int:
     records = secrets.list_records(ctx.workspace(), args.app)
     if args.json:
-        ctx.print_json([{"app": r.app, "provider": r.provider.value, "kind": r.kind,
-                         "facts": r.facts, "endpoint": r.endpoint, "ca_file": r.ca_file}
-                        for r in records])
+        ctx.print_json(
+            [
+                {
+                    "app": r.app,
+                    "provider": r.provider.value,
+                    "kind": r.kind,
+                    "facts": r.facts,
+                    "endpoint": r.endpoint,
+                    "ca_file": r.ca_file,
+                }
+                for r in records
+            ]
+        )
         return 0
-    ctx.table([[r.app, r.provider.value, r.kind, ", ".join(f"{k}={v}" for k, v in
-                r.facts.items() if k != "behaviour"), r.endpoint or "default"]
-               for r in records], ["APP", "PROVIDER", "KIND", "FACTS", "ENDPOINT"])
+    ctx.table(
+        [
+            [
+                r.app,
+                r.provider.value,
+                r.kind,
+                ", ".join(f"{k}={v}" for k, v in r.facts.items() if k != "behaviour"),
+                r.endpoint or "default",
+            ]
+            for r in records
+        ],
+        ["APP", "PROVIDER", "KIND", "FACTS", "ENDPOINT"],
+    )
     print(f"\nKeyring: {secrets.backend_name()}")
     return 0
 
@@ -194,15 +249,26 @@ def _check(ctx: Context, args: argparse.Namespace) -> int:
     if args.provider:
         records = [r for r in records if r.provider.value == args.provider]
     if not records:
-        raise ConfigError(f"App {args.app!r} has no credentials to check.",
-                          hint="Add one with 'pushdeck credentials set-apns|set-fcm|…'.")
+        raise ConfigError(
+            f"App {args.app!r} has no credentials to check.",
+            hint="Add one with 'pushdeck credentials set-apns|set-fcm|…'.",
+        )
     results = []
     for record in records:
         credential = secrets.load_credential(ws, args.app, record.provider)
         results.append((record, asyncio.run(_run_check(credential))))
     if args.json:
-        ctx.print_json([{"provider": r.provider.value, "ok": res.ok, "summary": res.summary,
-                         "details": res.details} for r, res in results])
+        ctx.print_json(
+            [
+                {
+                    "provider": r.provider.value,
+                    "ok": res.ok,
+                    "summary": res.summary,
+                    "details": res.details,
+                }
+                for r, res in results
+            ]
+        )
     else:
         for record, res in results:
             print(f"{record.provider.value}: {'OK' if res.ok else 'FAILED'} — {res.summary}")

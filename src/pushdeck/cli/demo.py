@@ -15,12 +15,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "demo", help="create a demo workspace (sandbox app, devices, segments, a sent campaign)"
     )
-    parser.add_argument("path", nargs="?", type=Path,
-                        help="where to create it (default: --workspace, else the data directory)")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        help="where to create it (default: --workspace, else the data directory)",
+    )
     parser.add_argument("--devices", type=int, default=3000)
     parser.add_argument("--force", action="store_true", help="replace an existing demo file")
-    parser.add_argument("--if-missing", action="store_true",
-                        help="do nothing when the demo workspace already exists")
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when the demo workspace already exists",
+    )
     parser.set_defaults(handler=_demo)
 
 
@@ -31,8 +38,10 @@ def _demo(ctx: Context, args: argparse.Namespace) -> int:
             print(path)
             return 0
         if not args.force:
-            raise ConfigError(f"{path} already exists.",
-                              hint="Pass --force to replace it, or choose another path.")
+            raise ConfigError(
+                f"{path} already exists.",
+                hint="Pass --force to replace it, or choose another path.",
+            )
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     create_demo(path, devices=args.devices)

@@ -23,8 +23,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("file", type=Path)
     imp.add_argument("--app", required=True)
     imp.add_argument("--report", type=Path, help="write rejected rows (line, field, reason) as CSV")
-    imp.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
-                     help="map a device field to a column of the file (repeatable)")
+    imp.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="map a device field to a column of the file (repeatable)",
+    )
     imp.add_argument("--format", choices=("csv", "json", "ndjson"))
     imp.add_argument("--json", action="store_true", help="print the summary as JSON")
     imp.set_defaults(handler=_import)
@@ -61,32 +66,49 @@ def _filter(ctx: Context, args: argparse.Namespace) -> tuple[str, tuple[object, 
 
 
 def _import(ctx: Context, args: argparse.Namespace) -> int:
-    bar = ProgressBar(f"Importing {args.file.name}", args.file.stat().st_size
-                      if args.file.is_file() else 1)
+    bar = ProgressBar(
+        f"Importing {args.file.name}", args.file.stat().st_size if args.file.is_file() else 1
+    )
 
     def on_progress(p: Progress) -> None:
         bar.update(p.bytes_read, f"{p.rows:,} rows")
 
     report = import_devices(
-        ctx.workspace(), args.file, args.app, mapping=parse_mapping(args.map),
-        fmt=args.format, report_file=args.report, progress=on_progress,
+        ctx.workspace(),
+        args.file,
+        args.app,
+        mapping=parse_mapping(args.map),
+        fmt=args.format,
+        report_file=args.report,
+        progress=on_progress,
     )
     bar.finish()
     if args.json:
-        ctx.print_json({**report.as_dict(), "rejected_rows": [
-            {"line": r.line, "field": r.field, "reason": r.reason} for r in report.rejected]})
+        ctx.print_json(
+            {
+                **report.as_dict(),
+                "rejected_rows": [
+                    {"line": r.line, "field": r.field, "reason": r.reason} for r in report.rejected
+                ],
+            }
+        )
         return 0
-    print(f"{report.rows:,} rows read: {report.inserted:,} added, {report.updated:,} updated, "
-          f"{report.unchanged:,} unchanged, {report.rejected_count:,} rejected.")
+    print(
+        f"{report.rows:,} rows read: {report.inserted:,} added, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.rejected_count:,} rejected."
+    )
     if report.ignored_columns:
-        print(f"Ignored columns: {', '.join(report.ignored_columns)} "
-              "(name them attr.NAME to keep them as attributes).")
+        print(
+            f"Ignored columns: {', '.join(report.ignored_columns)} "
+            "(name them attr.NAME to keep them as attributes)."
+        )
     for rejected in report.rejected[:10]:
         print(f"  line {rejected.line}: {rejected.field}: {rejected.reason}", file=sys.stderr)
     if report.rejected_count > 10:
         where = f"see {args.report}" if args.report else "use --report FILE to save them all"
-        print(f"  … and {report.rejected_count - 10:,} more rejected rows ({where}).",
-              file=sys.stderr)
+        print(
+            f"  … and {report.rejected_count - 10:,} more rejected rows ({where}).", file=sys.stderr
+        )
     return 0
 
 
@@ -104,20 +126,43 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
 
 def _list(ctx: Context, args: argparse.Namespace) -> int:
     where, params = _filter(ctx, args)
-    devices = device_store.list_devices(ctx.workspace(), where=where, params=params,
-                                        limit=args.limit)
+    devices = device_store.list_devices(
+        ctx.workspace(), where=where, params=params, limit=args.limit
+    )
     if args.json:
-        ctx.print_json([{"id": d.id, "app": d.app, "platform": d.platform.value,
-                         "provider": d.provider.value, "token": d.token, "locale": d.locale,
-                         "timezone": d.timezone, "tags": list(d.tags), "status": d.status.value}
-                        for d in devices])
+        ctx.print_json(
+            [
+                {
+                    "id": d.id,
+                    "app": d.app,
+                    "platform": d.platform.value,
+                    "provider": d.provider.value,
+                    "token": d.token,
+                    "locale": d.locale,
+                    "timezone": d.timezone,
+                    "tags": list(d.tags),
+                    "status": d.status.value,
+                }
+                for d in devices
+            ]
+        )
         return 0
     writer = csv.writer(sys.stdout, delimiter="\t")
     writer.writerow(["ID", "APP", "PLATFORM", "TOKEN", "LOCALE", "TIMEZONE", "TAGS", "STATUS"])
     for d in devices:
         token = d.token if len(d.token) <= 24 else d.token[:21] + "…"
-        writer.writerow([d.id, d.app, d.platform.value, token, d.locale, d.timezone,
-                         ";".join(d.tags), d.status.value])
+        writer.writerow(
+            [
+                d.id,
+                d.app,
+                d.platform.value,
+                token,
+                d.locale,
+                d.timezone,
+                ";".join(d.tags),
+                d.status.value,
+            ]
+        )
     return 0
 
 

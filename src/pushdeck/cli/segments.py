@@ -56,8 +56,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _add(ctx: Context, args: argparse.Namespace) -> int:
     rule = parse_rule(args.rule) if args.rule else json.loads(args.json_rule)
-    segment = save_segment(ctx.workspace(), Segment(args.name, rule, args.description),
-                           replace=args.replace)
+    segment = save_segment(
+        ctx.workspace(), Segment(args.name, rule, args.description), replace=args.replace
+    )
     print(f"{segment.name}: {segment.text} ({count_rule(ctx.workspace(), rule):,} devices)")
     return 0
 
@@ -66,8 +67,9 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace()
     rows = [(s, count_rule(ws, s.rule)) for s in list_segments(ws)]
     if args.json:
-        ctx.print_json([{"name": s.name, "rule": s.rule, "text": s.text, "count": n}
-                        for s, n in rows])
+        ctx.print_json(
+            [{"name": s.name, "rule": s.rule, "text": s.text, "count": n} for s, n in rows]
+        )
     else:
         ctx.table([[s.name, f"{n:,}", s.text] for s, n in rows], ["NAME", "DEVICES", "RULE"])
     return 0
@@ -86,8 +88,15 @@ def _show(ctx: Context, args: argparse.Namespace) -> int:
     count = count_rule(ws, segment.rule)
     sample = sample_rule(ws, segment.rule, limit=args.sample)
     if args.json:
-        ctx.print_json({"name": segment.name, "rule": segment.rule, "text": segment.text,
-                        "count": count, "sample": [d.token for d in sample]})
+        ctx.print_json(
+            {
+                "name": segment.name,
+                "rule": segment.rule,
+                "text": segment.text,
+                "count": count,
+                "sample": [d.token for d in sample],
+            }
+        )
         return 0
     print(f"{segment.name}: {segment.text}\n{count:,} devices")
     for d in sample:

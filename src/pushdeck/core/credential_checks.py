@@ -64,8 +64,11 @@ def check_p8(key_pem: bytes, key_id: str, team_id: str, source: str = "the .p8 k
 
 
 def check_p12(
-    p12: bytes, password: bytes | None, source: str = "the .p12 certificate",
-    *, now: datetime | None = None,
+    p12: bytes,
+    password: bytes | None,
+    source: str = "the .p12 certificate",
+    *,
+    now: datetime | None = None,
 ) -> Checked:
     """An APNs TLS certificate: opens with its password, not expired, issued for APNs."""
     try:
@@ -94,8 +97,11 @@ def check_p12(
     warnings = []
     if expires - moment < EXPIRY_WARNING:
         warnings.append(f"The certificate expires on {expires:%Y-%m-%d}; renew it soon.")
-    facts = {"subject": common_name, "topic": _attr(cert, _UID),
-             "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    facts = {
+        "subject": common_name,
+        "topic": _attr(cert, _UID),
+        "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     return Checked(facts, warnings)
 
 
@@ -129,8 +135,11 @@ def check_service_account(raw: bytes, source: str = "the service account file") 
         raise CredentialError(f"The private_key in {source} cannot be read.") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise CredentialError(f"The private_key in {source} is not an RSA key.")
-    facts = {"project_id": account["project_id"], "client_email": account["client_email"],
-             "token_uri": account["token_uri"]}
+    facts = {
+        "project_id": account["project_id"],
+        "client_email": account["client_email"],
+        "token_uri": account["token_uri"],
+    }
     return Checked(facts)
 
 
@@ -142,7 +151,7 @@ def check_vapid(private_pem: bytes, subject: str, source: str = "the VAPID key")
         raise CredentialError(f"{source} is not a PEM private key.") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise CredentialError(f"{source} is not a P-256 key; VAPID requires P-256 (ES256).")
-    if not (subject.startswith("mailto:") or subject.startswith("https://")):
+    if not (subject.startswith(("mailto:", "https://"))):
         raise CredentialError(
             f"The VAPID subject {subject!r} must start with mailto: or https://.",
             hint="Push services use it to contact you, e.g. mailto:ops@example.com.",
@@ -162,6 +171,7 @@ def generate_vapid_key() -> bytes:
     """A fresh P-256 private key in PKCS#8 PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )

@@ -29,14 +29,40 @@ DEMO_APP = App(
 )
 
 _LOCALES = [
-    ("en-US", "America/New_York", 24), ("en-US", "America/Los_Angeles", 10),
-    ("en-GB", "Europe/London", 10), ("pt-BR", "America/Sao_Paulo", 14),
-    ("pt-PT", "Europe/Lisbon", 4), ("de-DE", "Europe/Berlin", 10), ("fr-FR", "Europe/Paris", 9),
-    ("es-ES", "Europe/Madrid", 7), ("ja-JP", "Asia/Tokyo", 6), ("ar-EG", "Africa/Cairo", 3),
+    ("en-US", "America/New_York", 24),
+    ("en-US", "America/Los_Angeles", 10),
+    ("en-GB", "Europe/London", 10),
+    ("pt-BR", "America/Sao_Paulo", 14),
+    ("pt-PT", "Europe/Lisbon", 4),
+    ("de-DE", "Europe/Berlin", 10),
+    ("fr-FR", "Europe/Paris", 9),
+    ("es-ES", "Europe/Madrid", 7),
+    ("ja-JP", "Asia/Tokyo", 6),
+    ("ar-EG", "Africa/Cairo", 3),
     ("he-IL", "Asia/Jerusalem", 3),
 ]
-_NAMES = ["Ana", "Ben", "Chloé", "Dmitri", "Emma", "Felipe", "Grace", "Hiro", "Inês", "Jonas",
-          "Karim", "Lena", "Mateus", "Noa", "Olivia", "Pedro", "Quentin", "Rosa", "Sven", "Yuki"]
+_NAMES = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Emma",
+    "Felipe",
+    "Grace",
+    "Hiro",
+    "Inês",
+    "Jonas",
+    "Karim",
+    "Lena",
+    "Mateus",
+    "Noa",
+    "Olivia",
+    "Pedro",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Yuki",
+]
 _TAGS = ["vip", "beta", "newsletter", "churn-risk", "premium-trial"]
 
 DEMO_SEGMENTS = [
@@ -61,25 +87,31 @@ def demo_devices(count: int, seed: int = 7, now: datetime | None = None) -> list
         seen = moment - timedelta(minutes=rng.randint(0, 60 * 24 * 60))
         created = seen - timedelta(days=rng.randint(0, 400))
         tags = sorted({t for t in _TAGS if rng.random() < 0.18})
-        records.append({
-            "platform": platform,
-            "provider": ProviderKind.SANDBOX.value,
-            "token": f"sbx-{platform}-{index:06d}-{rng.getrandbits(48):012x}",
-            "p256dh": "", "auth": "",
-            "environment": "production",
-            "opt_in": rng.choices(["authorized", "provisional", "denied"], [88, 6, 6])[0],
-            "locale": locale,
-            "timezone": zone,
-            "tags": json.dumps(tags),
-            "attributes": json.dumps({
-                "first_name": rng.choice(_NAMES),
-                "plan": rng.choices(["free", "plus", "pro"], [70, 20, 10])[0],
-                "purchases": int(rng.expovariate(1 / 4)),
-            }, sort_keys=True),
-            "test": 1 if index < 5 else 0,
-            "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "last_seen": seen.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        })
+        records.append(
+            {
+                "platform": platform,
+                "provider": ProviderKind.SANDBOX.value,
+                "token": f"sbx-{platform}-{index:06d}-{rng.getrandbits(48):012x}",
+                "p256dh": "",
+                "auth": "",
+                "environment": "production",
+                "opt_in": rng.choices(["authorized", "provisional", "denied"], [88, 6, 6])[0],
+                "locale": locale,
+                "timezone": zone,
+                "tags": json.dumps(tags),
+                "attributes": json.dumps(
+                    {
+                        "first_name": rng.choice(_NAMES),
+                        "plan": rng.choices(["free", "plus", "pro"], [70, 20, 10])[0],
+                        "purchases": int(rng.expovariate(1 / 4)),
+                    },
+                    sort_keys=True,
+                ),
+                "test": 1 if index < 5 else 0,
+                "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "last_seen": seen.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
     return records
 
 
@@ -97,7 +129,11 @@ def create_demo(path: Path, *, devices: int = 3000, seed: int = 7) -> Path:
         from pushdeck.core import secrets  # local: keeps demo importable without keyring use
 
         secrets.store_credential(
-            ws, DEMO_APP.name, ProviderKind.SANDBOX, "sandbox", None,
+            ws,
+            DEMO_APP.name,
+            ProviderKind.SANDBOX,
+            "sandbox",
+            None,
             {"behaviour": {"failure_rate": 0.02, "open_rate": 0.14, "seed": seed}},
         )
         records = demo_devices(devices, seed)

@@ -55,7 +55,6 @@ def export_devices(
     """Write matching devices to ``out``; return how many were written."""
     count = 0
     writer: Any = None
-    attr_names: list[str] = []
     for device in iter_devices(ws, where=where, params=params):
         record = device_record(device)
         if fmt == "ndjson":
@@ -75,5 +74,4 @@ def export_devices(
         count += 1
     if fmt == "csv" and writer is None:
         csv.writer(out).writerow([*COLUMNS, "attributes"])
-    del attr_names
     return count

@@ -166,7 +166,9 @@ def read_ndjson(fh: IO[bytes], progress: _Lines | None = None) -> Iterator[Parse
         yield number, value, ""
 
 
-class _CountingReader(io.RawIOBase):
+class CountingReader(io.RawIOBase):
+    """A raw reader that counts the bytes read through it (for progress)."""
+
     def __init__(self, fh: IO[bytes]) -> None:
         self.fh = fh
         self.bytes_read = 0
@@ -181,9 +183,9 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
-def read_json_array(fh: IO[bytes], counter: _CountingReader | None = None) -> Iterator[Parsed]:
+def read_json_array(raw: CountingReader) -> Iterator[Parsed]:
     """Stream the objects of a top-level JSON array without loading it whole."""
-    text = io.TextIOWrapper(counter or fh, encoding="utf-8", errors="strict")  # type: ignore[arg-type]
+    text = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="strict")
     decoder = json.JSONDecoder()
     buffer = _read_chunk(text).lstrip("\ufeff \t\r\n")
     if not buffer.startswith("["):

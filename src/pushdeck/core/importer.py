@@ -9,7 +9,6 @@ import leaves whole batches or nothing, and running it again completes it.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import IO, Any
 from pushdeck.core import device_fields as f
 from pushdeck.core.errors import ValidationError
 from pushdeck.core.import_readers import (
-    _CountingReader,
+    CountingReader,
     _Lines,
     detect_format,
     read_csv,
@@ -227,7 +226,7 @@ class _Source:
         self.fmt = fmt
         self.total = path.stat().st_size
         self._lines: _Lines | None = None
-        self._counter: _CountingReader | None = None
+        self._counter: CountingReader | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -237,8 +236,8 @@ class _Source:
 
     def rows(self, fh: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         if self.fmt == "json":
-            self._counter = _CountingReader(fh)
-            return read_json_array(io.BufferedReader(self._counter))  # type: ignore[arg-type]
+            self._counter = CountingReader(fh)
+            return read_json_array(self._counter)
         self._lines = _Lines(fh)
         if self.fmt == "csv":
             return read_csv(fh, self._lines)

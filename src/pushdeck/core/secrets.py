@@ -56,7 +56,7 @@ def keyring_backend() -> KeyringBackend:
     """The usable OS keyring backend, or KeyringUnavailableError naming the fixes."""
     backend = keyring.get_keyring()
     name = type(backend).__module__ + "." + type(backend).__name__
-    if "fail" in name or "null" in name.lower() or backend.priority <= 0:  # type: ignore[operator]
+    if "fail" in name or "null" in name.lower() or float(backend.priority) <= 0:
         raise KeyringUnavailableError("No usable OS keyring was found.", hint=NO_KEYRING_HINT)
     return backend
 
@@ -94,8 +94,15 @@ def workspace_id(ws: Workspace) -> str:
 
 
 def store_credential(
-    ws: Workspace, app: str, provider: ProviderKind, kind: str, secret: dict[str, Any] | None,
-    facts: dict[str, Any], *, endpoint: str = "", ca_file: str = "",
+    ws: Workspace,
+    app: str,
+    provider: ProviderKind,
+    kind: str,
+    secret: dict[str, Any] | None,
+    facts: dict[str, Any],
+    *,
+    endpoint: str = "",
+    ca_file: str = "",
     backend: SecretBackend | None = None,
 ) -> CredentialRecord:
     """Write the secret to the keyring, then the reference and facts to the workspace."""
@@ -116,16 +123,29 @@ def store_credential(
             " ON CONFLICT(app_id, provider) DO UPDATE SET kind = excluded.kind,"
             " keyring_username = excluded.keyring_username, facts = excluded.facts,"
             " endpoint = excluded.endpoint, ca_file = excluded.ca_file",
-            (app_id, provider.value, kind, SERVICE, username, json.dumps(facts), endpoint,
-             ca_file, utcnow()),
+            (
+                app_id,
+                provider.value,
+                kind,
+                SERVICE,
+                username,
+                json.dumps(facts),
+                endpoint,
+                ca_file,
+                utcnow(),
+            ),
         )
     return get_record(ws, app, provider)
 
 
 def _row_to_record(row: sqlite3.Row) -> CredentialRecord:
     return CredentialRecord(
-        app=row["app"], provider=ProviderKind(row["provider"]), kind=row["kind"],
-        facts=json.loads(row["facts"]), endpoint=row["endpoint"], ca_file=row["ca_file"],
+        app=row["app"],
+        provider=ProviderKind(row["provider"]),
+        kind=row["kind"],
+        facts=json.loads(row["facts"]),
+        endpoint=row["endpoint"],
+        ca_file=row["ca_file"],
         keyring_username=row["keyring_username"],
     )
 
@@ -167,7 +187,8 @@ def remove_credential(
     with ws.transaction() as conn:
         conn.execute(
             "DELETE FROM credentials WHERE provider = ? AND app_id = (SELECT id FROM apps"
-            " WHERE name = ?)", (provider.value, app),
+            " WHERE name = ?)",
+            (provider.value, app),
         )
 
 
@@ -192,20 +213,31 @@ def _assemble(ws: Workspace, record: CredentialRecord, secret: dict[str, Any]) -
     env = ApnsEnvironment(record.facts.get("environment", "production"))
     if record.kind == "apns-token":
         return ApnsTokenCredential(
-            secret["key_pem"].encode(), record.facts["key_id"], record.facts["team_id"],
-            app.apns_topic, env, record.endpoint, record.ca_file,
+            secret["key_pem"].encode(),
+            record.facts["key_id"],
+            record.facts["team_id"],
+            app.apns_topic,
+            env,
+            record.endpoint,
+            record.ca_file,
         )
     if record.kind == "apns-cert":
         password = secret.get("password")
         return ApnsCertCredential(
-            base64.b64decode(secret["p12"]), password.encode() if password is not None else None,
-            record.facts.get("topic") or app.apns_topic, env, record.endpoint, record.ca_file,
+            base64.b64decode(secret["p12"]),
+            password.encode() if password is not None else None,
+            record.facts.get("topic") or app.apns_topic,
+            env,
+            record.endpoint,
+            record.ca_file,
         )
     if record.kind == "fcm":
         return FcmCredential(secret["service_account"], record.endpoint, record.ca_file)
     if record.kind == "webpush":
         return WebPushCredential(
-            secret["private_key_pem"].encode(), record.facts["public_key"],
-            record.facts["subject"], record.ca_file,
+            secret["private_key_pem"].encode(),
+            record.facts["public_key"],
+            record.facts["subject"],
+            record.ca_file,
         )
     raise CredentialError(f"Unknown credential kind {record.kind!r} in the workspace.")

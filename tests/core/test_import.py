@@ -1,0 +1,233 @@
+"""Device import: validation, upsert, hostile files, streaming, interruption."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pushdeck.core.errors import ValidationError
+from pushdeck.core.importer import import_devices
+from pushdeck.core.store import Workspace
+from pushdeck.core.store import devices as device_store
+
+APNS = "a1" * 32
+FCM = "f" * 60 + ":APA91b" + "x_Y-z" * 20
+
+
+def _subscription() -> dict[str, object]:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    point = key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
+    return {
+        "endpoint": "https://push.example.net/sub/abc",
+        "keys": {"p256dh": b64(point), "auth": b64(b"0123456789abcdef")},
+    }
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_csv_import_validates_normalises_and_reimport_changes_nothing(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    sub = json.dumps(_subscription()).replace('"', '""')
+    src = _write(
+        tmp_path / "d.csv",
+        (
+            "token,platform,locale,timezone,tags,opt_in,test,attr.first_name,attr.age,subscription\n"
+            f"{APNS.upper()},ios,pt_br,America/Sao_Paulo,vip;beta,authorized,yes,Ana,31,\n"
+            f"{FCM},android,en,Europe/Paris,,denied,,Ben,,\n"
+            f',web,fr-FR,Europe/Paris,newsletter,,,,,"{sub}"\n'
+        ),
+    )
+    first = import_devices(ws, src, "shop")
+    assert (first.inserted, first.updated, first.rejected_count) == (3, 0, 0)
+    ios = device_store.find_device(ws, "shop", APNS)
+    assert ios is not None
+    assert ios.locale == "pt-BR" and ios.tags == ("beta", "vip") and ios.test
+    assert ios.attributes == {"first_name": "Ana", "age": 31}
+    web = device_store.list_devices(ws, where="d.platform = 'web'")[0]
+    assert web.subscription is not None and web.token.startswith("https://push.example.net")
+    assert ws.scalar("SELECT count(*) FROM device_tags") == 3
+
+    total_changes = ws.conn.total_changes
+    again = import_devices(ws, src, "shop")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    assert ws.conn.total_changes == total_changes  # not a single row rewritten
+
+
+def test_changed_row_is_updated_and_tags_follow(ws: Workspace, tmp_path: Path) -> None:
+    import_devices(ws, _write(tmp_path / "a.csv", f"token,platform,tags\n{APNS},ios,vip\n"), "shop")
+    report = import_devices(
+        ws, _write(tmp_path / "b.csv", f"token,platform,tags\n{APNS},ios,beta\n"), "shop"
+    )
+    assert (report.inserted, report.updated) == (0, 1)
+    assert [r[0] for r in ws.query("SELECT tag FROM device_tags")] == ["beta"]
+
+
+def test_hostile_csv_gives_precise_report_and_imports_the_rest(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "hostile.csv"
+    good2 = "b2" * 32
+    with path.open("wb") as fh:
+        fh.write(b"token,platform,locale,timezone\n")
+        fh.write(f"{APNS},ios,en,Europe/Paris\n".encode())  # line 2 ok
+        fh.write(b"xyz,ios,en,Europe/Paris\n")  # 3 bad apns token
+        fh.write(b"short,android,en,Europe/Paris\n")  # 4 bad fcm token
+        fh.write(f"{good2},ios,en,Mars/Olympus\n".encode())  # 5 bad zone
+        fh.write(f"{good2},ios,klingon-xx-1,UTC\n".encode())  # 6 bad locale
+        fh.write(f"{good2},ios,en\xe9,UTC\n".encode("latin-1"))  # 7 not UTF-8
+        fh.write(b"a" * (10 * 1024 * 1024) + b",ios,en,UTC\n")  # 8 a 10 MB line
+        fh.write(f"{good2},ios,en\n".encode())  # 9 missing a field
+        fh.write(f"{good2},tablet,en,UTC\n".encode())  # 10 bad platform
+        fh.write(f"{good2},ios,de,Europe/Berlin\n".encode())  # 11 ok
+    report_file = tmp_path / "rejected.csv"
+    report = import_devices(ws, path, "shop", report_file=report_file)
+    rejected = {r.line: (r.field, r.reason) for r in report.rejected}
+    assert report.inserted == 2
+    assert rejected[3][0] == "token" and "hex" in rejected[3][1]
+    assert rejected[4][0] == "token" and "FCM" in rejected[4][1]
+    assert rejected[5][0] == "timezone"
+    assert rejected[6][0] == "locale"
+    assert "UTF-8" in rejected[7][1]
+    assert "bytes long" in rejected[8][1]
+    assert "fields" in rejected[9][1]
+    assert rejected[10][0] == "platform"
+    assert report.rejected_count == 8
+    lines = report_file.read_text().splitlines()
+    assert lines[0] == "line,field,reason" and len(lines) == 9
+    assert device_store.count_devices(ws) == 2
+
+
+def test_broken_quoting_is_reported_and_later_rows_survive(ws: Workspace, tmp_path: Path) -> None:
+    src = _write(
+        tmp_path / "q.csv",
+        f'token,platform\n"{APNS},ios\n' + "".join(f"{i:02x}" * 32 + ",ios\n" for i in range(3)),
+    )
+    report = import_devices(ws, src, "shop")
+    assert report.rejected_count >= 1
+    assert report.rejected[0].line == 2
+
+
+def test_file_without_token_column_is_refused_with_columns_named(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    src = _write(tmp_path / "w.csv", "device,os\nabc,ios\n")
+    with pytest.raises(ValidationError, match="Columns found: device, os"):
+        import_devices(ws, src, "shop")
+    assert device_store.count_devices(ws) == 0
+
+
+def test_mapping_override(ws: Workspace, tmp_path: Path) -> None:
+    src = _write(tmp_path / "m.csv", f"DeviceID,OS\n{APNS},ios\n")
+    report = import_devices(ws, src, "shop", mapping={"token": "DeviceID", "platform": "OS"})
+    assert report.inserted == 1
+
+
+def test_json_array_and_ndjson(ws: Workspace, tmp_path: Path) -> None:
+    rows = [
+        {"token": APNS, "platform": "ios", "tags": ["a", "b"], "attributes": {"n": 1}},
+        {"platform": "web", "subscription": _subscription()},
+        {"token": "nope", "platform": "ios"},
+        [1, 2],
+    ]
+    array = import_devices(ws, _write(tmp_path / "d.json", json.dumps(rows, indent=1)), "shop")
+    assert (array.inserted, array.rejected_count) == (2, 2)
+    nd = _write(tmp_path / "d.ndjson", "\n".join(json.dumps(r) for r in rows) + "\n{broken\n")
+    again = import_devices(ws, nd, "shop")
+    assert (again.unchanged, again.rejected_count) == (2, 3)
+    assert {r.line for r in again.rejected} == {3, 4, 5}
+
+
+def test_interrupted_import_keeps_whole_batches_and_can_be_rerun(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pushdeck.core import importer
+
+    monkeypatch.setattr(importer, "BATCH", 10)
+    src = _write(
+        tmp_path / "many.csv", "token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(35))
+    )
+    calls = {"n": 0}
+
+    def cancel_after_two_batches() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= 2
+
+    first = import_devices(ws, src, "shop", should_cancel=cancel_after_two_batches)
+    assert first.cancelled and device_store.count_devices(ws) == 20
+    second = import_devices(ws, src, "shop")
+    assert (second.inserted, second.unchanged) == (15, 20)
+    assert device_store.count_devices(ws) == 35
+
+
+def test_crash_inside_a_batch_leaves_no_partial_batch(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pushdeck.core import importer
+
+    monkeypatch.setattr(importer, "BATCH", 10)
+    real = device_store.upsert_devices
+    calls = {"n": 0}
+
+    def failing_upsert(w: Workspace, records: list[dict[str, object]]) -> tuple[int, int]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            with w.transaction() as conn:
+                conn.executemany(device_store._UPSERT, records[:5])
+                raise RuntimeError("power cut")
+        return real(w, records)
+
+    monkeypatch.setattr(device_store, "upsert_devices", failing_upsert)
+    src = _write(
+        tmp_path / "c.csv", "token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(25))
+    )
+    with pytest.raises(RuntimeError):
+        import_devices(ws, src, "shop")
+    assert device_store.count_devices(ws) == 10
+
+
+def test_export_round_trips_through_import(ws: Workspace, tmp_path: Path) -> None:
+    from pushdeck.core.exporter import export_devices
+
+    src = _write(
+        tmp_path / "d.ndjson",
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "token": APNS,
+                    "platform": "ios",
+                    "tags": ["vip"],
+                    "attributes": {"plan": "pro"},
+                    "locale": "de-DE",
+                },
+                {"platform": "web", "subscription": _subscription()},
+            ]
+        ),
+    )
+    import_devices(ws, src, "shop")
+    for fmt in ("csv", "ndjson"):
+        out = tmp_path / f"out.{fmt}"
+        with out.open("w", newline="") as fh:
+            assert export_devices(ws, fh, fmt) == 2
+        other = Workspace.open(tmp_path / f"copy-{fmt}.pushdeck")
+        from pushdeck.core.model import App
+        from pushdeck.core.store.apps import add_app
+
+        add_app(other, App("shop"))
+        report = import_devices(other, out, "shop")
+        assert (report.inserted, report.rejected_count) == (2, 0)
+        copy = device_store.find_device(other, "shop", APNS)
+        assert copy is not None and copy.tags == ("vip",) and copy.attributes == {"plan": "pro"}
+        other.close()
