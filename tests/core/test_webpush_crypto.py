@@ -236,5 +236,9 @@ def test_subject_validation(subject: str, ok: bool) -> None:
 
 def test_origin_of() -> None:
     assert origin_of("https://fcm.googleapis.com/fcm/send/abc") == "https://fcm.googleapis.com"
-    with pytest.raises(ValidationError):
-        origin_of("not-a-url")
+    assert origin_of("https://h.example:8443?x=1") == "https://h.example:8443"
+    assert origin_of("http://127.0.0.1:9#frag") == "http://127.0.0.1:9"
+    assert origin_of("https://h.example") == "https://h.example"
+    for bad in ("not-a-url", "https://", "ftp://h.example/x"):
+        with pytest.raises(ValidationError):
+            origin_of(bad)

@@ -26,7 +26,7 @@ from pushdeck.core.errors import (
     ValidationError,
 )
 from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
-from pushdeck.core.payloads.webpush import build_webpush
+from pushdeck.core.payloads.webpush import WebPushRequest, build_webpush
 from pushdeck.core.providers.base import CheckResult, Provider, register
 from pushdeck.core.webpush_crypto import (
     VapidSigner,
@@ -173,6 +173,7 @@ class WebPushProvider:
     ) -> None:
         self.credential = credential
         self._signer: VapidSigner | None = None
+        self._last_built: tuple[Message, WebPushRequest] | None = None
         self._client = client or httpx.AsyncClient(
             http2=True,
             verify=ssl_context(credential.ca_file),
@@ -196,7 +197,7 @@ class WebPushProvider:
                 field="subscription",
                 hint="Import the full PushSubscription JSON (endpoint, keys.p256dh, keys.auth).",
             )
-        request = build_webpush(message)
+        request = self._build(message)
         body = encrypt(request.body, receiver_keys(subscription.p256dh, subscription.auth))
         headers = {
             **request.headers,
@@ -205,6 +206,17 @@ class WebPushProvider:
             "Authorization": self.signer.authorization(subscription.endpoint),
         }
         return subscription.endpoint, headers, body
+
+    def _build(self, message: Message) -> WebPushRequest:
+        # A campaign without personalization hands the same Message object to every
+        # device: build (and budget-check) it once. Identity, not equality, so a
+        # personalized message is never mistaken for another.
+        last = self._last_built
+        if last is not None and last[0] is message:
+            return last[1]
+        request = build_webpush(message)
+        self._last_built = (message, request)
+        return request
 
     async def send(
         self, message: Message, device: Device, *, notification_id: str = ""
