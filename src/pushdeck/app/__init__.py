@@ -1,1 +1,5 @@
-"""The desktop app (PySide6). Reaches network, SQL and keyring only through pushdeck.core."""
+"""The PySide6 desktop app. Talks to network, SQL and keyring only through pushdeck.core."""
+
+from pushdeck.app._compat import make_none_immortal
+
+make_none_immortal()

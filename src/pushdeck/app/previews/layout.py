@@ -1,0 +1,226 @@
+"""Measured text layout for previews: which lines a state shows and where the text is cut.
+
+Everything is measured with ``QTextLayout`` / ``QFontMetricsF`` at the state's real width
+and line budget; nothing counts characters. The published character limits live in
+``Heuristic`` and are only ever shown *beside* the measurement, labelled as heuristics.
+No widgets here: only a QGuiApplication (for fonts) is needed.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QTextLayout, QTextOption
+
+ELLIPSIS = "…"
+_LINE_SEPARATOR = "\u2028"
+_MAX_MEASURED_LINES = 60  # enough to say "needs N lines" without laying out a novel
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """Where a text block is laid out in one preview state.
+
+    Attributes:
+        width: full line width in logical pixels.
+        max_lines: how many lines the state shows before cutting.
+        reserve: per-line pixels taken from the start of the block (line 0 first), e.g. the
+            timestamp beside the first line or a thumbnail beside the first two lines.
+    """
+
+    width: float
+    max_lines: int
+    reserve: tuple[float, ...] = ()
+
+    def line_width(self, index: int) -> float:
+        taken = self.reserve[index] if index < len(self.reserve) else 0.0
+        return max(1.0, self.width - taken)
+
+
+@dataclass(frozen=True)
+class ShownLine:
+    """One drawn line. ``text`` ends with an ellipsis on the cut line."""
+
+    text: str
+    start: int  # index into the source text
+    end: int  # one past the last source character drawn
+    width: float  # natural advance of ``text``
+    available: float  # width the state gives this line
+
+
+@dataclass(frozen=True)
+class TextLayoutResult:
+    """What a state shows of one text block."""
+
+    source: str
+    lines: tuple[ShownLine, ...]
+    needed_lines: int  # lines the whole text would take (capped at 60)
+    truncated: bool
+    cut: int  # number of source characters shown; len(source) when nothing is cut
+    rtl: bool
+    line_height: float
+    ascent: float
+
+    @property
+    def hidden(self) -> str:
+        """The source text the state does not show."""
+        return self.source[self.cut :]
+
+    @property
+    def height(self) -> float:
+        return self.line_height * len(self.lines)
+
+
+def is_rtl(text: str) -> bool:
+    """True when the first strong directional character is right-to-left (Unicode P2/P3)."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return False
+        if kind in ("R", "AL"):
+            return True
+    return False
+
+
+def layout_text(text: str, font: QFont, box: TextBox) -> TextLayoutResult:
+    """Lay ``text`` out in ``box`` with ``font`` and return the shown lines and the cut.
+
+    Lines wrap at word boundaries, or anywhere inside a word too long for a line (long
+    URLs), never inside a grapheme cluster. When the text needs more than
+    ``box.max_lines`` lines, the last shown line is elided at its measured width.
+    """
+    key = font_key(font)
+    if key not in _FONTS:
+        _FONTS[key] = QFont(font)
+    return _layout_cached(text, key, box)
+
+
+_FONTS: dict[str, QFont] = {}
+_FONT_KEYS: dict[int, tuple[QFont, str]] = {}
+
+
+def font_key(font: QFont) -> str:
+    """``font.key()``, memoized per font object (the preview fonts are long-lived)."""
+    entry = _FONT_KEYS.get(id(font))
+    if entry is None or entry[0] is not font:
+        if len(_FONT_KEYS) > 512:
+            _FONT_KEYS.clear()
+        entry = (font, font.key())
+        _FONT_KEYS[id(font)] = entry
+    return entry[1]
+
+
+@lru_cache(maxsize=2048)
+def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
+    font = _FONTS[font_key]
+    metrics = QFontMetricsF(font)
+    clean = text.replace("\r", " ").replace("\n", _LINE_SEPARATOR)
+    rtl = is_rtl(clean)
+    raw = _break_lines(clean, font, box, rtl)
+    common = {
+        "source": text,
+        "rtl": rtl,
+        "line_height": metrics.lineSpacing(),
+        "ascent": metrics.ascent(),
+    }
+    if not clean.strip() or box.max_lines <= 0:
+        return TextLayoutResult(
+            lines=(),
+            needed_lines=len(raw),
+            truncated=bool(clean.strip()),
+            cut=0 if clean.strip() else len(text),
+            **common,
+        )
+    shown: list[ShownLine] = []
+    for index, (start, end) in enumerate(raw[: box.max_lines]):
+        piece = clean[start:end].rstrip(" " + _LINE_SEPARATOR)
+        shown.append(
+            ShownLine(piece, start, end, metrics.horizontalAdvance(piece), box.line_width(index))
+        )
+    if len(raw) <= box.max_lines:
+        return TextLayoutResult(
+            lines=tuple(shown), needed_lines=len(raw), truncated=False, cut=len(text), **common
+        )
+    last = _elide(clean, raw[box.max_lines - 1][0], metrics, box.line_width(box.max_lines - 1))
+    shown[-1] = last
+    return TextLayoutResult(
+        lines=tuple(shown), needed_lines=len(raw), truncated=True, cut=last.end, **common
+    )
+
+
+def _break_lines(text: str, font: QFont, box: TextBox, rtl: bool) -> list[tuple[int, int]]:
+    """(start, end) source ranges of every line ``text`` needs in ``box``."""
+    layout = QTextLayout(text, font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    option.setTextDirection(
+        Qt.LayoutDirection.RightToLeft if rtl else Qt.LayoutDirection.LeftToRight
+    )
+    layout.setTextOption(option)
+    layout.setCacheEnabled(False)
+    ranges: list[tuple[int, int]] = []
+    layout.beginLayout()
+    while len(ranges) < _MAX_MEASURED_LINES:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(box.line_width(len(ranges)))
+        ranges.append((line.textStart(), line.textStart() + line.textLength()))
+    layout.endLayout()
+    return _to_python_indices(text, ranges)
+
+
+def _to_python_indices(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Map Qt's UTF-16 offsets to Python string indices (they differ past U+FFFF, e.g. emoji)."""
+    if all(ord(char) < 0x10000 for char in text):
+        return ranges
+    index_of: list[int] = []
+    for position, char in enumerate(text):
+        index_of.extend((position, position) if ord(char) >= 0x10000 else (position,))
+    index_of.append(len(text))
+    return [(index_of[start], index_of[end]) for start, end in ranges]
+
+
+def _elide(text: str, start: int, metrics: QFontMetricsF, width: float) -> ShownLine:
+    """The cut line: everything from ``start`` elided to ``width`` with a trailing ellipsis."""
+    segment = text[start:]
+    hard_break = segment.find(_LINE_SEPARATOR)
+    if hard_break != -1:  # the paragraph ends on this line; the cut is at the hard break
+        segment = segment[:hard_break]
+    if metrics.horizontalAdvance(segment + ELLIPSIS) <= width:
+        prefix = segment
+    else:
+        elided = metrics.elidedText(segment, Qt.TextElideMode.ElideRight, width)
+        prefix = elided[:-1] if elided.endswith(ELLIPSIS) else elided
+    prefix = prefix.rstrip()
+    drawn = prefix + ELLIPSIS
+    return ShownLine(drawn, start, start + len(prefix), metrics.horizontalAdvance(drawn), width)
+
+
+@dataclass(frozen=True)
+class Heuristic:
+    """A published character limit: a rule of thumb, never the measurement itself."""
+
+    title_chars: int | None
+    body_chars: int | None
+    source: str
+
+    def describe(self) -> str:
+        parts = []
+        if self.title_chars:
+            parts.append(f"title ≈{self.title_chars}")
+        if self.body_chars:
+            parts.append(f"body ≈{self.body_chars}")
+        return f"Heuristic ({self.source}): " + ", ".join(parts) + " chars" if parts else ""
+
+    def over(self, title: str, body: str) -> list[str]:
+        """Which fields are longer than the heuristic (for a warning beside the preview)."""
+        found = []
+        if self.title_chars and len(title) > self.title_chars:
+            found.append(f"title {len(title)}/{self.title_chars}")
+        if self.body_chars and len(body) > self.body_chars:
+            found.append(f"body {len(body)}/{self.body_chars}")
+        return found

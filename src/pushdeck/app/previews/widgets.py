@@ -1,0 +1,340 @@
+"""Preview widgets: one card per state, the all-platforms grid and the focused view."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pushdeck.app.previews import ALL_STATES, STATES_BY_KEY, render
+from pushdeck.app.previews.base import Measured, RenderContext, StateSpec, font_key, text_in
+from pushdeck.app.previews.layout import TextLayoutResult
+from pushdeck.app.threads import assert_gui_thread
+
+CAPTION_FONT_PX = 11
+_BLOCK_NAMES = {"title": "Title", "subtitle": "Subtitle", "body": "Body"}
+
+
+def block_summary(name: str, block: TextLayoutResult) -> str:
+    """One caption line: what was measured for this text block."""
+    shown = len(block.lines)
+    if block.truncated:
+        return (
+            f"{name}: {shown} of {block.needed_lines} lines shown — cut after "
+            f"{block.cut} of {len(block.source)} characters"
+        )
+    return f"{name}: {shown} line{'s' if shown != 1 else ''}, fits"
+
+
+def caption_lines(state: StateSpec, ctx: RenderContext, meas: Measured) -> list[tuple[str, str]]:
+    """(kind, text) lines under a card: measured, heuristic and notes."""
+    if ctx.message.is_silent:
+        return [("note", "Nothing to show: silent / background message")]
+    lines = [
+        ("measured", block_summary(_BLOCK_NAMES.get(key, key), block))
+        for key, block in meas.blocks.items()
+        if block.source and key in _BLOCK_NAMES
+    ]
+    if state.heuristic:
+        text = state.heuristic.describe()
+        over = state.heuristic.over(ctx.message.title, ctx.message.body)
+        lines.append(("heuristic", text + (f" — over: {', '.join(over)}" if over else "")))
+    lines.extend(("note", note) for note in meas.notes)
+    return lines
+
+
+@lru_cache(maxsize=4096)
+def _wrapped_height_cached(font_key: str, width: float, text: str) -> float:
+    metrics = QFontMetricsF(_CAPTION_FONTS[font_key])
+    return metrics.boundingRect(
+        QRectF(0, 0, width, 1000), int(Qt.TextFlag.TextWordWrap), text
+    ).height()
+
+
+_CAPTION_FONTS: dict[str, QFont] = {}
+
+
+def _wrapped_height(font: QFont, width: float, text: str) -> float:
+    key = font_key(font)
+    _CAPTION_FONTS.setdefault(key, font)
+    return _wrapped_height_cached(key, width, text)
+
+
+class PreviewCard(QWidget):
+    """One state of one platform, with its measurements underneath.
+
+    Signals:
+        activated(str): the card was clicked; carries the state key.
+    """
+
+    activated = Signal(str)
+
+    def __init__(
+        self, state: StateSpec, parent: QWidget | None = None, *, zoom: float = 1.0
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._zoom = zoom
+        self._ctx: RenderContext | None = None
+        self._meas = Measured({})
+        self._caption: list[tuple[str, str]] = []
+        self._canvas_h = state.height
+        self._caption_font = QFont()
+        self._caption_font.setPixelSize(CAPTION_FONT_PX)
+        self._bold_font = QFont(self._caption_font)
+        self._bold_font.setBold(True)
+        self.setAccessibleName(f"{state.group} preview: {state.label}")
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    @property
+    def measured(self) -> Measured:
+        return self._meas
+
+    @property
+    def caption(self) -> list[tuple[str, str]]:
+        return list(self._caption)
+
+    def set_context(self, ctx: RenderContext) -> None:
+        assert_gui_thread("PreviewCard")
+        self._ctx = ctx
+        self._meas = render.measure(self.state, ctx)
+        self._canvas_h = self.state.canvas_height(ctx, self._meas)
+        self._caption = caption_lines(self.state, ctx, self._meas)
+        size = self._compute_size()
+        if size != self.size():
+            self.setFixedSize(size)
+        self.update()
+
+    def _caption_height(self) -> float:
+        metrics = QFontMetricsF(self._caption_font)
+        width = self.state.width * self._zoom
+        total = metrics.lineSpacing() + 6  # the state label
+        for _, text in self._caption:
+            total += _wrapped_height(self._caption_font, width, text) + 1
+        return total + 8
+
+    def _compute_size(self) -> QSize:
+        return QSize(
+            round(self.state.width * self._zoom),
+            round(self._canvas_h * self._zoom + self._caption_height()),
+        )
+
+    def sizeHint(self) -> QSize:
+        return self._compute_size()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._ctx is None:
+            return
+        painter = QPainter(self)
+        try:
+            painter.save()
+            painter.scale(self._zoom, self._zoom)
+            render.paint(painter, self.state, self._ctx, self._meas)
+            painter.restore()
+            self._paint_caption(painter, self._canvas_h * self._zoom + 4)
+        finally:
+            painter.end()
+
+    def _paint_caption(self, painter: QPainter, y: float) -> None:
+        pal = self.palette()
+        text_color = pal.color(pal.ColorRole.WindowText)
+        muted = QColor(text_color)
+        muted.setAlpha(170)
+        colors = {"measured": text_color, "heuristic": muted, "note": QColor("#c77700")}
+        metrics = QFontMetricsF(self._caption_font)
+        width = self.width()
+        top_left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+        text_in(
+            painter,
+            QRectF(0, y, width, metrics.lineSpacing() + 2),
+            f"{self.state.group} · {self.state.label}",
+            self._bold_font,
+            text_color,
+            top_left,
+        )
+        y += metrics.lineSpacing() + 6
+        for kind, text in self._caption:
+            used = _wrapped_height(self._caption_font, width, text)
+            text_in(
+                painter,
+                QRectF(0, y, width, used + 2),
+                text,
+                self._caption_font,
+                colors[kind],
+                top_left,
+                wrap=True,
+            )
+            y += used + 1
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.activated.emit(self.state.key)
+        super().mousePressEvent(event)
+
+
+class PreviewGrid(QWidget):
+    """Every state of every platform, in three columns (iOS, Android, Web).
+
+    Signals:
+        state_activated(str): a card was clicked.
+    """
+
+    state_activated = Signal(str)
+
+    def __init__(
+        self, parent: QWidget | None = None, states: tuple[StateSpec, ...] = ALL_STATES
+    ) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("All platform previews")
+        self.cards: dict[str, PreviewCard] = {}
+        row = QHBoxLayout(self)
+        row.setSpacing(28)
+        row.setContentsMargins(16, 12, 16, 16)
+        for group in dict.fromkeys(state.group for state in states):
+            column = QVBoxLayout()
+            column.setSpacing(18)
+            heading = QLabel(group)
+            heading.setStyleSheet("font-size: 16px; font-weight: 600;")
+            column.addWidget(heading)
+            for state in states:
+                if state.group == group:
+                    card = PreviewCard(state, self)
+                    card.activated.connect(self.state_activated)
+                    self.cards[state.key] = card
+                    column.addWidget(card)
+            column.addStretch(1)
+            row.addLayout(column)
+        row.addStretch(1)
+
+    def set_context(self, ctx: RenderContext) -> None:
+        assert_gui_thread("PreviewGrid")
+        for card in self.cards.values():
+            card.set_context(ctx)
+
+
+class FocusView(QWidget):
+    """One state, large, with its measurements and an "Export PNG" button."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx: RenderContext | None = None
+        self.picker = QComboBox()
+        self.picker.setAccessibleName("Preview state")
+        for state in ALL_STATES:
+            self.picker.addItem(f"{state.group} · {state.label}", state.key)
+        self.export_button = QPushButton("Export PNG…")
+        self.export_button.setAccessibleName("Export preview as PNG")
+        self.export_button.clicked.connect(self._on_export_clicked)
+        bar = QHBoxLayout()
+        bar.addWidget(self.picker, 1)
+        bar.addWidget(self.export_button)
+        self._holder = QVBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        inner = QWidget()
+        inner.setLayout(self._holder)
+        scroll.setWidget(inner)
+        layout.addWidget(scroll, 1)
+        self.card = PreviewCard(ALL_STATES[0], zoom=1.5)
+        self._holder.addWidget(
+            self.card, 0, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        )
+        self._holder.addStretch(1)
+        self.picker.currentIndexChanged.connect(self._on_picker_changed)
+
+    def show_state(self, key: str) -> None:
+        self.picker.setCurrentIndex(self.picker.findData(key))
+
+    def set_context(self, ctx: RenderContext) -> None:
+        assert_gui_thread("FocusView")
+        self._ctx = ctx
+        self.card.set_context(ctx)
+
+    def export_png(self, path: Path, scale: float = 2.0) -> Path:
+        """Save the focused state (without captions) as a PNG at ``scale``; return the path."""
+        if self._ctx is None:
+            raise RuntimeError("Nothing to export yet")
+        image = render.render_image(self.card.state, self._ctx, scale)
+        if not image.save(str(path), "PNG"):
+            raise OSError(f"Could not write {path}")
+        return path
+
+    def _on_picker_changed(self, index: int) -> None:
+        state = STATES_BY_KEY[self.picker.itemData(index)]
+        old = self.card
+        self.card = PreviewCard(state, zoom=1.5)
+        self._holder.replaceWidget(old, self.card)
+        old.deleteLater()
+        if self._ctx is not None:
+            self.card.set_context(self._ctx)
+
+    def _on_export_clicked(self) -> None:
+        name = f"{self.card.state.key.replace('.', '-')}.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Export preview", name, "PNG image (*.png)")
+        if path:
+            self.export_png(Path(path))
+
+
+class PreviewPanel(QWidget):
+    """Grid and focused view together, with a dark-appearance switch."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx: RenderContext | None = None
+        self.grid = PreviewGrid()
+        self.focus = FocusView()
+        self.dark_box = QCheckBox("Dark appearance")
+        self.dark_box.setAccessibleName("Preview dark appearance")
+        self.dark_box.toggled.connect(self._on_dark_box_toggled)
+        self.grid.state_activated.connect(self._on_grid_state_activated)
+        scroll = QScrollArea()
+        scroll.setWidget(self.grid)
+        scroll.setWidgetResizable(False)
+        self.scroll = scroll
+        from PySide6.QtWidgets import QTabWidget
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(scroll, "All platforms")
+        self.tabs.addTab(self.focus, "Focused")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.dark_box)
+        layout.addWidget(self.tabs, 1)
+
+    def set_context(self, ctx: RenderContext) -> None:
+        assert_gui_thread("PreviewPanel")
+        self._ctx = ctx
+        ctx = replace(ctx, dark=self.dark_box.isChecked())
+        self.grid.set_context(ctx)
+        self.grid.adjustSize()
+        if self.tabs.currentWidget() is self.focus:
+            self.focus.set_context(ctx)
+        else:
+            self.focus._ctx = ctx
+
+    def _on_dark_box_toggled(self, checked: bool) -> None:
+        if self._ctx is not None:
+            self.set_context(self._ctx)
+
+    def _on_grid_state_activated(self, key: str) -> None:
+        self.focus.show_state(key)
+        if self._ctx is not None:
+            self.focus.set_context(replace(self._ctx, dark=self.dark_box.isChecked()))
+        self.tabs.setCurrentWidget(self.focus)
