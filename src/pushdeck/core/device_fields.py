@@ -41,6 +41,7 @@ def b64url_decode(value: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
+@lru_cache(maxsize=64)
 def parse_platform(value: str) -> Platform:
     try:
         return Platform(value.strip().lower())
@@ -48,6 +49,7 @@ def parse_platform(value: str) -> Platform:
         raise FieldError("platform", f"{value!r} is not one of ios, android, web") from None
 
 
+@lru_cache(maxsize=64)
 def parse_provider(value: str) -> ProviderKind:
     try:
         return ProviderKind(value.strip().lower())
@@ -138,6 +140,7 @@ def parse_subscription_json(value: Any) -> tuple[str, str, str]:
     )
 
 
+@lru_cache(maxsize=4096)
 def check_locale(value: str) -> str:
     """Normalise 'en_us' / 'EN-us' to BCP 47 'en-US'; reject what is not a locale."""
     raw = value.strip().replace("_", "-")
@@ -186,7 +189,12 @@ def parse_bool(field: str, value: Any) -> bool:
 def parse_opt_in(value: Any) -> OptIn:
     if isinstance(value, bool):
         return OptIn.AUTHORIZED if value else OptIn.DENIED
-    text = str(value).strip().lower()
+    return _opt_in_text(str(value))
+
+
+@lru_cache(maxsize=64)
+def _opt_in_text(value: str) -> OptIn:
+    text = value.strip().lower()
     aliases = {
         "": "unknown",
         "granted": "authorized",
@@ -204,13 +212,18 @@ def parse_opt_in(value: Any) -> OptIn:
         ) from None
 
 
-def parse_environment(value: Any) -> ApnsEnvironment:
-    text = str(value).strip().lower()
+@lru_cache(maxsize=64)
+def _environment_text(value: str) -> ApnsEnvironment:
+    text = value.strip().lower()
     aliases = {"": "production", "development": "sandbox", "dev": "sandbox", "prod": "production"}
     try:
         return ApnsEnvironment(aliases.get(text, text))
     except ValueError:
         raise FieldError("environment", f"{value!r} is not sandbox or production") from None
+
+
+def parse_environment(value: Any) -> ApnsEnvironment:
+    return _environment_text(str(value))
 
 
 def parse_time(field: str, value: Any) -> str | None:
@@ -240,15 +253,20 @@ def parse_tags(value: Any) -> list[str]:
     return tags
 
 
+_INTEGER = re.compile(r"-?\d{1,15}")
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
 def coerce_attribute(value: Any) -> Any:
     """CSV gives text; numbers and booleans become typed so that '<' and '>' compare numbers."""
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if re.fullmatch(r"-?\d{1,15}", text):
+    if _INTEGER.fullmatch(text):
         return int(text)
-    if re.fullmatch(r"-?\d+\.\d+", text):
+    if _DECIMAL.fullmatch(text):
         return float(text)
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
     return value

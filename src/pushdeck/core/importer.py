@@ -137,8 +137,7 @@ def record_from_row(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[
     """Validate one row and return the device record to store; raise FieldError."""
 
     def get(name: str) -> Any:
-        column = mapping.get(name)
-        return raw.get(column) if column is not None else None
+        return raw.get(mapping.get(name, ""))
 
     platform = f.parse_platform(str(get("platform") or "")) if get("platform") else None
     provider = f.parse_provider(str(get("provider"))) if get("provider") else None
@@ -159,14 +158,23 @@ def record_from_row(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[
         "opt_in": f.parse_opt_in(get("opt_in") if get("opt_in") is not None else "").value,
         "locale": f.check_locale(str(get("locale") or "")),
         "timezone": f.check_timezone(str(get("timezone") or "")),
-        "tags": json.dumps(f.parse_tags(get("tags")), ensure_ascii=False),
-        "attributes": json.dumps(
-            _attributes(raw, mapping, get), sort_keys=True, ensure_ascii=False
-        ),
+        "tags": _tags_json(get("tags")),
+        "attributes": _json_or_empty(_attributes(raw, mapping, get)),
         "test": int(f.parse_bool("test", get("test") or "")),
         "created_at": f.parse_time("created_at", get("created_at")),
         "last_seen": f.parse_time("last_seen", get("last_seen")),
     }
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def _tags_json(value: Any) -> str:
+    return "[]" if not value else _ENCODER.encode(f.parse_tags(value))
+
+
+def _json_or_empty(value: dict[str, Any]) -> str:
+    return _ENCODER.encode(value) if value else "{}"
 
 
 def _platform_for(provider: ProviderKind) -> Platform:
