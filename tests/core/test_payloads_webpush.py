@@ -111,3 +111,12 @@ def test_preview_web_is_pretty_json_with_compact_size() -> None:
     assert json.loads(web.text) == {"title": "Hello", "body": "World"}
     assert "\n" in web.text
     assert web.size == len(b'{"title":"Hello","body":"World"}')
+
+
+def test_preview_ios_uses_the_apns_builder() -> None:
+    pytest.importorskip("pushdeck.core.payloads.apns")
+    previews = preview_payloads(Message(title="Hello", body="World"), topic="com.acme.app")
+    ios = previews["ios"]
+    assert ios.ok, ios.error
+    assert json.loads(ios.text)["aps"]["alert"] == {"title": "Hello", "body": "World"}
+    assert ios.limit == 4096 and ios.size > 0

@@ -270,3 +270,68 @@ def test_retry_after_http_date() -> None:
 
 def test_ca_file_path_is_used(credential: WebPushCredential) -> None:
     assert Path(credential.ca_file).exists()
+
+
+# -- the fake itself is strict (so passing tests above mean something) ----------------
+async def _raw_post(
+    service: FakeWebPushService, pki: tls.TestPKI, headers: dict[str, str], body: bytes = b"x"
+) -> tuple[int, str]:
+    import httpx
+
+    sub = service.subscribe()
+    async with httpx.AsyncClient(http2=True, verify=pki.client_context()) as client:
+        response = await client.post(sub.endpoint, headers=headers, content=body)
+    return response.status_code, response.text
+
+
+def _jwt(audience: str, exp_in: int, sub: str = "mailto:a@example.com") -> str:
+    import time
+
+    import jwt as pyjwt
+
+    from pushdeck.core.webpush_crypto import load_vapid_private_key
+
+    claims = {"aud": audience, "exp": int(time.time()) + exp_in, "sub": sub}
+    token = pyjwt.encode(claims, load_vapid_private_key(KEYS.private_key_pem), algorithm="ES256")
+    return f"vapid t={token}, k={KEYS.public_key}"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reason"),
+    [
+        ({"authorization": None}, 401, "MissingAuthorization"),
+        ({"authorization": "aud"}, 403, "BadJwtToken"),
+        ({"authorization": "exp"}, 403, "BadJwtToken"),
+        ({"authorization": "expired"}, 403, "BadJwtToken"),
+        ({"ttl": None}, 400, "MissingOrBadTTL"),
+        ({"content-encoding": "aesgcm"}, 400, "UnsupportedContentEncoding"),
+        ({"topic": "x" * 33}, 400, "BadTopic"),
+        ({"urgency": "urgent"}, 400, "BadUrgency"),
+        ({}, 400, "DecryptionFailed"),
+    ],
+)
+async def test_fake_rejects_what_real_services_reject(
+    service: FakeWebPushService,
+    pki: tls.TestPKI,
+    change: dict[str, str | None],
+    status: int,
+    reason: str,
+) -> None:
+    auth = {
+        "aud": _jwt("https://elsewhere.example", 3600),
+        "exp": _jwt(service.url, 25 * 3600),
+        "expired": _jwt(service.url, -60),
+    }
+    headers = {
+        "ttl": "60",
+        "content-encoding": "aes128gcm",
+        "authorization": _jwt(service.url, 3600),
+    }
+    for name, value in change.items():
+        if value is None:
+            headers.pop(name)
+        else:
+            headers[name] = auth.get(value, value) if name == "authorization" else value
+    got_status, text = await _raw_post(service, pki, headers)
+    assert (got_status, reason in text) == (status, True)
+    assert service.received == []
