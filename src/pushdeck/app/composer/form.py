@@ -1,0 +1,208 @@
+"""The composer form: every Message field, grouped in tabs, bound to the ComposerModel."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pushdeck.app.composer import fields as f
+from pushdeck.app.composer.draft import Draft
+from pushdeck.app.composer.model import ComposerModel
+from pushdeck.app.composer.tables import (
+    ActionsEditor,
+    DataEditor,
+    LocalizationsEditor,
+    VariantsEditor,
+)
+from pushdeck.core.model import AndroidVisibility, InterruptionLevel, Priority, PushType
+from pushdeck.core.templating import BUILTIN_VARIABLES
+
+SOUNDS = [("Silent (no sound)", ""), ("Default", "default")]
+
+
+def variable_snippet(name: str, default: str = "there") -> str:
+    """The Liquid inserted by the variable menu, with a default so it never renders empty."""
+    return f'{{{{ {name} | default: "{default}" }}}}'
+
+
+class ComposerForm(QWidget):
+    """Every field of the message, grouped: content, behaviour, media and actions, platforms,
+    custom data, localizations and A/B variants."""
+
+    def __init__(self, model: ComposerModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._model = model
+        self._last_text: QLineEdit | QPlainTextEdit | None = None
+        self.bindings: dict[str, f.Binding] = {}
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Composer sections")
+        self.tabs.addTab(self._scroll(self._content_tab()), "Content")
+        self.tabs.addTab(self._scroll(self._behaviour_tab()), "Behaviour")
+        self.actions_editor = ActionsEditor(model, "Actions")
+        self.tabs.addTab(self._media_tab(), "Media && actions")
+        self.tabs.addTab(self._scroll(self._platform_tab()), "Platforms")
+        self.data_editor = DataEditor(model, "Custom data")
+        self.tabs.addTab(self.data_editor, "Custom data")
+        self.localizations = LocalizationsEditor(model)
+        self.tabs.addTab(self.localizations, "Localizations")
+        self.variants = VariantsEditor(model, "A/B variants")
+        self.tabs.addTab(self.variants, "A/B variants")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        for binding in self.bindings.values():
+            binding.attach(model)
+        model.draft_changed.connect(self.show_draft)
+        QApplication.instance().focusChanged.connect(self._on_app_focus_changed)  # type: ignore[union-attr]
+        self.show_draft(model.draft)
+
+    # --- building ----------------------------------------------------------------------
+
+    def _bind(self, form: QFormLayout, label: str, binding: f.Binding) -> f.Binding:
+        self.bindings[binding.name] = binding
+        form.addRow(label, binding.widget)
+        return binding
+
+    @staticmethod
+    def _scroll(widget: QWidget) -> QScrollArea:
+        area = QScrollArea()
+        area.setWidgetResizable(True)
+        area.setWidget(widget)
+        return area
+
+    def _content_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.variable_button = QToolButton()
+        self.variable_button.setText("Insert variable")
+        self.variable_button.setAccessibleName("Insert personalization variable")
+        self.variable_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.variable_menu = QMenu(self.variable_button)
+        self.variable_button.setMenu(self.variable_menu)
+        self.set_variables([])
+        form.addRow("", self.variable_button)
+        self._bind(form, "Title:", f.line("title", "Shown in bold"))
+        self._bind(form, "Subtitle (iOS):", f.line("subtitle"))
+        self._bind(form, "Body:", f.text("body", "The message text"))
+        self._bind(form, "Open URL / deep link:", f.line("url", "https://… or myapp://…"))
+        self._bind(form, "Title loc-key:", f.line("title_loc_key", "Resolved on the device"))
+        self._bind(form, "Body loc-key:", f.line("body_loc_key"))
+        return page
+
+    def _behaviour_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self._bind(form, "Sound:", f.editable_choice("sound", SOUNDS))
+        self._bind(
+            form, "", f.check("critical_sound", "Critical alert sound (needs Apple's entitlement)")
+        )
+        self._bind(form, "Critical volume:", f.number("critical_volume", 0.0, 1.0))
+        self._bind(form, "Badge:", f.optional_int("badge", 99999, "Leave unchanged"))
+        self._bind(form, "Interruption level:", f.choice("interruption_level", InterruptionLevel))
+        self._bind(form, "Relevance score:", f.number("relevance_score", 0.0, 1.0, optional=True))
+        self._bind(form, "Priority:", f.choice("priority", Priority, optional=False))
+        self._bind(
+            form, "Time to live (s):", f.optional_int("ttl_seconds", 2_419_200, "Provider default")
+        )
+        self._bind(
+            form, "Collapse id:", f.line("collapse_id", "Replaces an earlier one with the same id")
+        )
+        self._bind(form, "Thread / group:", f.line("thread_id", "iOS thread-id, Android group"))
+        self._bind(form, "Category:", f.line("category", "iOS category / click_action"))
+        self._bind(form, "", f.check("content_available", "Background update (content-available)"))
+        self._bind(
+            form, "", f.check("mutable_content", "Mutable content (service extension may rewrite)")
+        )
+        self._bind(form, "APNs push type:", f.choice("push_type", PushType))
+        return page
+
+    def _media_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout()
+        image = self._bind(
+            form, "Image (file or URL):", f.line("image_url", "https://… or a file path")
+        )
+        browse = QPushButton("Choose file…")
+        browse.setAccessibleName("Choose image file")
+        browse.clicked.connect(self._on_browse_clicked)
+        form.addRow("", browse)
+        self._image_edit = image.widget
+        layout = QVBoxLayout(page)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Actions (iOS category actions, Android actions, web actions):"))
+        layout.addWidget(self.actions_editor, 1)
+        return page
+
+    def _platform_tab(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.addRow(QLabel("<b>Android</b>"))
+        self._bind(form, "Channel id:", f.line("android_channel_id"))
+        self._bind(form, "Small icon:", f.line("android_icon"))
+        self._bind(form, "Accent colour:", f.line("android_color", "#RRGGBB"))
+        self._bind(
+            form, "Lock screen visibility:", f.choice("android_visibility", AndroidVisibility)
+        )
+        self._bind(form, "Tag:", f.line("android_tag"))
+        form.addRow(QLabel("<b>Web</b>"))
+        self._bind(form, "Icon:", f.line("web_icon", "https://… (192×192 or larger)"))
+        self._bind(form, "Badge:", f.line("web_badge"))
+        self._bind(
+            form,
+            "",
+            f.check("web_require_interaction", "Stay until the user acts (requireInteraction)"),
+        )
+        self._bind(form, "Tag:", f.line("web_tag"))
+        return page
+
+    # --- behaviour ---------------------------------------------------------------------
+
+    def show_draft(self, draft: Draft) -> None:
+        for binding in self.bindings.values():
+            binding.show(draft.message)
+        self.actions_editor.show_draft(draft)
+        self.data_editor.show_draft(draft)
+        self.localizations.show_draft(draft)
+        self.variants.show_draft(draft)
+
+    def set_variables(self, attributes: list[str]) -> None:
+        """Fill the insert-variable menu: the workspace's device attributes, then built-ins."""
+        self.variable_menu.clear()
+        for name in [*attributes, *sorted(BUILTIN_VARIABLES - {"device", "tags"})]:
+            action = self.variable_menu.addAction(f"{name}   →   {variable_snippet(name)}")
+            action.triggered.connect(lambda _=False, n=name: self.insert_variable(n))
+
+    def insert_variable(self, name: str) -> None:
+        """Insert the variable at the cursor of the last focused text field (title by default)."""
+        target = self._last_text or self.bindings["title"].widget
+        snippet = variable_snippet(name)
+        if isinstance(target, QPlainTextEdit):
+            target.insertPlainText(snippet)
+        elif isinstance(target, QLineEdit):
+            target.insert(snippet)
+            target.textEdited.emit(target.text())
+
+    def _on_app_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if isinstance(new, QLineEdit | QPlainTextEdit) and self.isAncestorOf(new):
+            self._last_text = new
+
+    def _on_browse_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose image", "", "Images (*.png *.jpg *.jpeg *.gif *.webp)"
+        )
+        if path:
+            self._image_edit.setText(path)  # type: ignore[attr-defined]
+            self._model.set_field("image_url", path)

@@ -1,0 +1,192 @@
+"""The Compose page: form and payload panel on the left, live previews on the right."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from pushdeck.app.composer.draft import Draft, personalize, sample_device
+from pushdeck.app.composer.form import ComposerForm
+from pushdeck.app.composer.model import ComposerModel
+from pushdeck.app.composer.payload_panel import PayloadPanel
+from pushdeck.app.previews.base import RenderContext
+from pushdeck.app.previews.images import ImageCache
+from pushdeck.app.previews.widgets import PreviewPanel
+from pushdeck.core.model import Action, Device, Message
+
+PAYLOAD_DELAY_MS = 60  # payload JSON and lint follow typing a moment later; previews don't wait
+AUTOSAVE_DELAY_MS = 800
+#: Attribute names of the sample recipient, offered when no workspace is open.
+SAMPLE_ATTRIBUTES = ("first_name", "plan", "purchases")
+
+STARTER = Draft(
+    message=Message(
+        title="Flash sale: 40% off everything today",
+        body='Hi {{ first_name | default: "there" }} 👋 our biggest sale of the year starts now. '
+        "Everything in store is 40% off until midnight: shoes, jackets, bags and more.",
+        sound="default",
+        badge=1,
+        thread_id="sales",
+        actions=(Action("shop", "Shop now"), Action("later", "Remind me later")),
+    ),
+    localizations={"pt-BR": {"title": "Promoção relâmpago: 40% em tudo hoje"}},
+)
+
+
+class ComposerPage(QWidget):
+    """Compose one message and watch every platform's preview follow each keystroke.
+
+    Signals:
+        autosave_requested(object): the draft document to save (debounced after edits).
+    """
+
+    autosave_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None, *, images: ImageCache | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Compose")
+        self.model = ComposerModel(self)
+        self.images = images or ImageCache(self)
+        self.images.image_ready.connect(self._on_images_image_ready)
+        self.form = ComposerForm(self.model)
+        self.payloads = PayloadPanel()
+        self.previews = PreviewPanel()
+        self._attributes: list[str] = list(SAMPLE_ATTRIBUTES)
+        self.recipient = QComboBox()
+        self.recipient.setAccessibleName("Preview as recipient")
+        self.variant = QComboBox()
+        self.variant.setAccessibleName("Preview variant")
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #c5221f;")
+        self.problem.setWordWrap(True)
+        self._recipients: list[Device] = []
+        self._payload_timer = self._timer(PAYLOAD_DELAY_MS, self.refresh_payloads)
+        self._autosave_timer = self._timer(AUTOSAVE_DELAY_MS, self._emit_autosave)
+        self._build()
+        self.model.draft_changed.connect(self._on_model_draft_changed)
+        self.recipient.currentIndexChanged.connect(lambda _: self.refresh_previews())
+        self.variant.currentIndexChanged.connect(lambda _: self.refresh_previews())
+        self.model.load(STARTER)
+
+    def _timer(self, msecs: int, slot: Any) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(msecs)
+        timer.timeout.connect(slot)
+        return timer
+
+    def _build(self) -> None:
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.form)
+        left.addWidget(self.payloads)
+        left.setSizes([520, 380])
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Preview as:"))
+        bar.addWidget(self.recipient, 1)
+        bar.addWidget(QLabel("Variant:"))
+        bar.addWidget(self.variant)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(bar)
+        column.addWidget(self.problem)
+        column.addWidget(self.previews, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([460, 1000])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(splitter)
+        self._fill_recipients()
+        self.form.set_variables(self._attributes)
+
+    # --- public API ------------------------------------------------------------------------
+
+    def current_message(self) -> tuple[Message, str]:
+        """The message previews show: personalized for the picked recipient and variant."""
+        device = self.recipient.currentData()
+        variant = self.variant.currentData() or ""
+        return personalize(self.model.draft, device, variant)
+
+    def refresh_previews(self) -> None:
+        message, problem = self.current_message()
+        self.problem.setText(problem)
+        self.problem.setVisible(bool(problem))
+        self.previews.set_context(
+            RenderContext(message, app_name=self.model.draft.app, images=self.images)
+        )
+
+    def refresh_payloads(self) -> None:
+        from pushdeck.core.payloads import lint, preview_payloads
+        from pushdeck.core.templating import check_templates
+
+        message, _ = self.current_message()
+        self.payloads.show_payloads(preview_payloads(message))
+        template_notes = [
+            f"{p.where}: {p.message}"
+            for p in check_templates(self.model.draft.to_spec(), self._attributes)
+        ]
+        self.payloads.show_lint(lint(message), template_notes)
+
+    def set_recipients(self, devices: Sequence[Device], attributes: Sequence[str] = ()) -> None:
+        """Real devices of the workspace for "preview as", and its attribute names."""
+        self._recipients = list(devices)
+        self._attributes = list(attributes)
+        self.form.set_variables(self._attributes or list(SAMPLE_ATTRIBUTES))
+        self._fill_recipients()
+
+    def load_document(self, doc: Mapping[str, Any] | None) -> None:
+        """Open a saved draft document (or the starter draft when there is none)."""
+        self.model.load(Draft.from_document(doc) if doc else STARTER)
+
+    # --- slots ---------------------------------------------------------------------------------
+
+    def _fill_recipients(self) -> None:
+        current = self.recipient.currentText()
+        blocked = self.recipient.blockSignals(True)
+        self.recipient.clear()
+        self.recipient.addItem("Message as written (no personalization)", None)
+        self.recipient.addItem("Sample recipient · en-US · Ana", sample_device())
+        for locale in self.model.draft.localizations:
+            self.recipient.addItem(f"Sample recipient · {locale} · Ana", sample_device(locale))
+        for device in self._recipients:
+            name = device.attributes.get("first_name", "")
+            self.recipient.addItem(
+                f"{device.platform.value} · {device.locale or '—'} · {name} · #{device.id}", device
+            )
+        index = self.recipient.findText(current)
+        self.recipient.setCurrentIndex(index if index >= 0 else 1)
+        self.recipient.blockSignals(blocked)
+
+    def _fill_variants(self, draft: Draft) -> None:
+        names = [v.name for v in draft.variants]
+        if self.variant.count() and names == [
+            self.variant.itemData(i) for i in range(1, self.variant.count())
+        ]:
+            return
+        current = self.variant.currentData()
+        blocked = self.variant.blockSignals(True)
+        self.variant.clear()
+        self.variant.addItem("Base message", "")
+        for name in names:
+            self.variant.addItem(name, name)
+        self.variant.setCurrentIndex(max(0, self.variant.findData(current)))
+        self.variant.blockSignals(blocked)
+
+    def _on_model_draft_changed(self, draft: Draft) -> None:
+        self._fill_variants(draft)
+        if self.recipient.count() - 2 - len(self._recipients) != len(draft.localizations):
+            self._fill_recipients()
+        self.refresh_previews()
+        self._payload_timer.start()
+        self._autosave_timer.start()
+
+    def _on_images_image_ready(self, _ref: str) -> None:
+        self.refresh_previews()
+
+    def _emit_autosave(self) -> None:
+        self.autosave_requested.emit(self.model.draft.to_document())
