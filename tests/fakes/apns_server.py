@@ -98,6 +98,7 @@ class FakeApns:
         self.accepted: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
         self.payloads: list[dict[str, Any]] = []
+        self._verified: dict[str, float] = {}  # JWT -> iat, once its signature checked out
         self.record = record
         context = _server_context(pki, client_ca)
         self.server = H2Server(
@@ -165,6 +166,15 @@ class FakeApns:
         self._verify_jwt(auth.removeprefix("bearer "))
 
     def _verify_jwt(self, token: str) -> None:
+        # Like Apple, verify a given token's signature once, then only re-check its age.
+        iat = self._verified.get(token)
+        if iat is None:
+            iat = self._verify_signature(token)
+            self._verified[token] = iat
+        if self.clock() - iat > 3600 or iat < self.expire_before:
+            raise _Reject("ExpiredProviderToken")
+
+    def _verify_signature(self, token: str) -> float:
         try:
             header = jwt.get_unverified_header(token)
             claims = jwt.decode(
@@ -177,9 +187,7 @@ class FakeApns:
             raise _Reject("InvalidProviderToken") from exc
         if header.get("kid") != self.key_id or claims.get("iss") != self.team_id:
             raise _Reject("InvalidProviderToken")
-        iat = float(claims["iat"])
-        if self.clock() - iat > 3600 or iat < self.expire_before:
-            raise _Reject("ExpiredProviderToken")
+        return float(claims["iat"])
 
     def _check_topic_and_type(self, headers: dict[str, str]) -> str:
         topic = headers.get("apns-topic", "")

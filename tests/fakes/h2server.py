@@ -92,6 +92,25 @@ class _Stream:
         self.body = bytearray()
 
 
+class _ServerH2(h2.connection.H2Connection):
+    """h2 with an O(1) open-stream count: closed streams are dropped as soon as they end
+    (h2 would otherwise rescan every stream on each new one), so the fake stays cheaper
+    than the clients it measures. The limit is still enforced exactly."""
+
+    @property
+    def open_inbound_streams(self) -> int:
+        count = len(self.streams)
+        if count >= self.local_settings.max_concurrent_streams:
+            count = super().open_inbound_streams  # exact; sweeps closed streams
+        return count
+
+    def forget_stream(self, stream_id: int) -> None:
+        stream = self.streams.get(stream_id)
+        if stream is not None and stream.closed:
+            del self.streams[stream_id]
+            self._closed_streams[stream_id] = stream.closed_by
+
+
 class _ServerProtocol(asyncio.Protocol):
     """One accepted connection: h2 state, per-stream buffers, pending handler tasks."""
 
@@ -99,7 +118,7 @@ class _ServerProtocol(asyncio.Protocol):
         self.server = server
         self.connection_id = connection_id
         config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
-        self.conn = h2.connection.H2Connection(config=config)
+        self.conn = _ServerH2(config=config)
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, _Stream] = {}
         self.received = 0
@@ -158,6 +177,7 @@ class _ServerProtocol(asyncio.Protocol):
             self.window_open.set()
         elif isinstance(event, h2.events.StreamReset):
             self.streams.pop(event.stream_id, None)
+            self.conn.forget_stream(event.stream_id)
 
     def _on_request_complete(self, stream_id: int) -> None:
         stream = self.streams.pop(stream_id, None)
@@ -170,12 +190,19 @@ class _ServerProtocol(asyncio.Protocol):
             return
         request = self._make_request(stream_id, stream)
         self.in_flight.add(stream_id)
-        task = asyncio.ensure_future(self._answer(request))
-        self.server._tasks.add(task)
-        task.add_done_callback(self.server._tasks.discard)
+        result = self.server._respond_now(request)
+        if isinstance(result, Response):
+            # Synchronous handlers answer right here: no task per request, so the fake
+            # stays much cheaper than the clients it is used to measure.
+            self._send_now(stream_id, result)
+        else:
+            task = asyncio.ensure_future(self._answer(request, result))
+            self.server._tasks.add(task)
+            task.add_done_callback(self.server._tasks.discard)
         goaway_after = self.server._goaway_after
         if goaway_after is not None and self.received >= goaway_after:
             self.goaway_last = stream_id
+            self._maybe_goaway()
 
     def _make_request(self, stream_id: int, stream: _Stream) -> Request:
         pseudo = {k: v for k, v in stream.headers if k.startswith(":")}
@@ -191,9 +218,33 @@ class _ServerProtocol(asyncio.Protocol):
             peer_cert=self.peer_cert,
         )
 
-    async def _answer(self, request: Request) -> None:
+    def _send_now(self, stream_id: int, response: Response) -> None:
+        window = self.conn.local_flow_control_window(stream_id)
+        if len(response.body) > min(window, self.conn.max_outbound_frame_size):
+            task = asyncio.ensure_future(self._answer_with(stream_id, response))
+            self.server._tasks.add(task)
+            task.add_done_callback(self.server._tasks.discard)
+            return
+        headers = [(":status", str(response.status)), *response.headers.items()]
+        self.conn.send_headers(stream_id, headers, end_stream=not response.body)
+        if response.body:
+            self.conn.send_data(stream_id, response.body, end_stream=True)
+        self.conn.forget_stream(stream_id)
+        self.in_flight.discard(stream_id)
+        self._maybe_goaway()
+
+    async def _answer_with(self, stream_id: int, response: Response) -> None:
         try:
-            response = await self.server._respond(request)
+            await self._send_response(stream_id, response)
+        except (h2.exceptions.ProtocolError, ConnectionError):
+            pass
+        finally:
+            self.in_flight.discard(stream_id)
+            self._maybe_goaway()
+
+    async def _answer(self, request: Request, pending: Awaitable[HandlerResult]) -> None:
+        try:
+            response = _as_response(await pending)
             await self._send_response(request.stream_id, response)
         except (h2.exceptions.ProtocolError, ConnectionError):
             pass  # the client went away or reset the stream
@@ -218,6 +269,7 @@ class _ServerProtocol(asyncio.Protocol):
                 continue
             chunk, body = body[:window], body[window:]
             self.conn.send_data(stream_id, chunk, end_stream=not body)
+        self.conn.forget_stream(stream_id)
         self._flush()
 
     def _maybe_goaway(self) -> None:
@@ -338,15 +390,19 @@ class H2Server:
         self.connections += 1
         return _ServerProtocol(self, next(self._ids))
 
-    async def _respond(self, request: Request) -> Response:
+    def _respond_now(self, request: Request) -> Response | Awaitable[HandlerResult]:
         if self.record:
             self.requests.append(request)
         if self._faults:
             return self._faults.pop(0)
         result = self.handler(request)
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            result = await result
-        if isinstance(result, Response):
-            return result
-        status, headers, body = result  # type: ignore[misc]
-        return Response(status, headers, body)
+        if isinstance(result, Response | tuple):
+            return _as_response(result)
+        return result
+
+
+def _as_response(result: HandlerResult) -> Response:
+    if isinstance(result, Response):
+        return result
+    status, headers, body = result
+    return Response(status, headers, body)

@@ -25,6 +25,7 @@ import ssl
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import h2.config
@@ -33,6 +34,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 
 from pushdeck.core.errors import ProviderTimeoutError, TransportError
 
@@ -47,6 +49,41 @@ _CLIENT_CONFIG = h2.config.H2Configuration(
     validate_outbound_headers=False,
     normalize_outbound_headers=False,
 )
+
+
+class _LeanH2Connection(h2.connection.H2Connection):
+    """h2's connection with the per-request O(n) costs removed.
+
+    Profiling 1,000 concurrent streams showed two hot spots: h2 counts open streams by
+    scanning every stream it knows on *each* new stream, and it huffman-encodes every
+    header value. We drop closed streams as soon as they end (what h2's scan would do
+    later) so ``len(self.streams)`` is the open count, and send headers as plain literals.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(config=_CLIENT_CONFIG)
+        self.encoder = _PlainEncoder()
+
+    @property
+    def open_outbound_streams(self) -> int:
+        count = len(self.streams)
+        if count >= self.remote_settings.max_concurrent_streams:
+            count = super().open_outbound_streams  # exact count; also sweeps closed streams
+        return count
+
+    def forget_stream(self, stream_id: int) -> None:
+        """Drop a closed stream now instead of during h2's next full scan."""
+        stream = self.streams.get(stream_id)
+        if stream is not None and stream.closed:
+            del self.streams[stream_id]
+            self._closed_streams[stream_id] = stream.closed_by
+
+
+class _PlainEncoder(hpack.Encoder):
+    """HPACK without huffman coding: a few more header bytes, much less client CPU."""
+
+    def encode(self, headers: Any, huffman: bool = True) -> bytes:
+        return super().encode(headers, huffman=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +114,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, pool: _PoolCallback) -> None:
         self.loop = loop
         self.pool = pool
-        self.h2 = h2.connection.H2Connection(config=_CLIENT_CONFIG)
+        self.h2 = _LeanH2Connection()
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, _Stream] = {}
         self.ready: asyncio.Future[None] = loop.create_future()
@@ -155,6 +192,7 @@ class _Connection(asyncio.Protocol):
                 self.h2.acknowledge_received_data(event.flow_controlled_length, stream_id)
 
     def _on_stream_ended(self, stream_id: int) -> None:
+        self.h2.forget_stream(stream_id)
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
@@ -237,6 +275,7 @@ class _Connection(asyncio.Protocol):
         self._schedule_flush()
 
     def _fail(self, stream_id: int, exc: Exception) -> None:
+        self.h2.forget_stream(stream_id)
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
