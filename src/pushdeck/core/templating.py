@@ -1,0 +1,281 @@
+"""Personalization: localization with a fallback chain, then Liquid over device fields.
+
+What a device receives is resolved in this order:
+
+1. the base message, with the campaign localization for the device's locale
+   (``pt-BR`` → ``pt`` → default) merged over it;
+2. the variant's overrides, with the variant's own localization merged over them;
+3. Liquid rendering of the text fields (title, subtitle, body, URLs, string data)
+   with the device's attributes at top level (``{{ first_name | default: "there" }}``)
+   and ``platform``, ``locale``, ``timezone``, ``app``, ``tags`` and ``device``.
+
+Templates are checked when composed (syntax errors block, unknown variables warn)
+and compiled once per campaign, so rendering per recipient is cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from liquid import Environment
+from liquid.exceptions import LiquidError
+
+from pushdeck.core.campaigns import CampaignSpec, VariantSpec, normalize_locale
+from pushdeck.core.errors import PushdeckError, ValidationError
+from pushdeck.core.messages_json import message_from_dict, message_to_dict
+from pushdeck.core.model import Device, Message
+
+#: Message fields that may hold Liquid.
+TEMPLATED_FIELDS = ("title", "subtitle", "body", "image_url", "url")
+#: Variables every device provides, besides its attributes.
+BUILTIN_VARIABLES = frozenset({"platform", "locale", "timezone", "app", "tags", "device"})
+#: Keys Pushdeck adds to every payload's data so that opens can be attributed.
+CAMPAIGN_KEY = "pushdeck_campaign"
+VARIANT_KEY = "pushdeck_variant"
+
+_ENV = Environment()
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """A problem in one field: ``where`` names it, e.g. ``localizations.pt-BR.title``."""
+
+    where: str
+    message: str
+    blocking: bool
+
+
+@lru_cache(maxsize=4096)
+def _compile(source: str) -> Any:
+    return _ENV.from_string(source)
+
+
+def _is_template(value: str) -> bool:
+    return "{{" in value or "{%" in value
+
+
+def locale_chain(locale: str) -> list[str]:
+    """``pt-BR`` → [``pt-BR``, ``pt``]; the default (base message) comes after these."""
+    if not locale:
+        return []
+    parts = normalize_locale(locale).split("-")
+    return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+def pick_localization(
+    localizations: Mapping[str, Mapping[str, Any]], locale: str
+) -> tuple[str, dict[str, Any]]:
+    """Fields along the fallback chain, merged per field (``pt-BR`` over ``pt``).
+
+    Returns the matched locales joined by '|' (a cache key; '' for the default) and
+    the merged fields. A field missing from ``pt-BR`` falls back to ``pt``, then to
+    the base message.
+    """
+    matched = [c for c in locale_chain(locale) if c in localizations]
+    merged: dict[str, Any] = {}
+    for candidate in reversed(matched):
+        merged = _merge(merged, localizations[candidate])
+    return "|".join(matched), merged
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _text_sources(where: str, fields: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for name in TEMPLATED_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str) and value:
+            yield f"{where}.{name}", value
+    data = fields.get("data") or {}
+    for key, value in data.items():
+        if isinstance(value, str) and value:
+            yield f"{where}.data.{key}", value
+
+
+def spec_sources(spec: CampaignSpec) -> Iterator[tuple[str, str]]:
+    """Every (place, text) of the campaign that is rendered as a template."""
+    yield from _text_sources("message", message_to_dict(spec.message))
+    for locale, fields in spec.localizations.items():
+        yield from _text_sources(f"localizations.{locale}", fields)
+    for index, variant in enumerate(spec.variants):
+        yield from _text_sources(f"variants[{index}].message", variant.overrides)
+        for locale, fields in variant.localizations.items():
+            yield from _text_sources(f"variants[{index}].localizations.{locale}", fields)
+
+
+def check_templates(
+    spec: CampaignSpec, known_attributes: Iterable[str] = ()
+) -> list[TemplateProblem]:
+    """Syntax errors (blocking) and unknown variables (warnings), in field order."""
+    known = BUILTIN_VARIABLES | set(known_attributes)
+    problems: list[TemplateProblem] = []
+    for where, source in spec_sources(spec):
+        problems.extend(check_source(where, source, known))
+    return problems
+
+
+def check_source(where: str, source: str, known: Iterable[str]) -> list[TemplateProblem]:
+    """Check one text: a syntax error, or one warning per unknown variable."""
+    try:
+        template = _compile(source)
+    except LiquidError as exc:
+        first_line = str(exc).splitlines()[0]
+        return [TemplateProblem(where, f"Template syntax error: {first_line}", True)]
+    known_set = set(known)
+    return [
+        TemplateProblem(
+            where,
+            f"{{{{ {name} }}}} is not a device field or a known attribute; it will render "
+            'empty unless you give it a default (e.g. | default: "there").',
+            False,
+        )
+        for name in template.global_variables()
+        if name not in known_set
+    ]
+
+
+def require_valid_templates(spec: CampaignSpec) -> None:
+    """Raise ValidationError on the first template syntax error (sending is blocked)."""
+    for where, source in spec_sources(spec):
+        for problem in check_source(where, source, BUILTIN_VARIABLES):
+            if problem.blocking:
+                raise ValidationError(
+                    f"{where}: {problem.message}",
+                    field=where,
+                    hint="Fix the Liquid syntax; see https://shopify.github.io/liquid/.",
+                )
+
+
+# --------------------------------------------------------------------------- render
+
+
+def device_context(device: Device) -> dict[str, Any]:
+    """The variables a template sees for ``device``."""
+    builtins = {
+        "platform": device.platform.value,
+        "locale": device.locale,
+        "timezone": device.timezone,
+        "app": device.app,
+        "tags": list(device.tags),
+    }
+    return {**device.attributes, **builtins, "device": {**builtins, **device.attributes}}
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**base, **over}
+    if "data" in base and "data" in over:
+        merged["data"] = {**base["data"], **over["data"]}
+    return merged
+
+
+class Personalizer:
+    """Renders a campaign's message for one device; compiled and cached per campaign."""
+
+    def __init__(self, spec: CampaignSpec, *, campaign_key: str = "") -> None:
+        require_valid_templates(spec)
+        self.spec = spec
+        self.campaign_key = campaign_key or spec.name
+        self._base = message_to_dict(spec.message)
+        if spec.ttl_seconds is not None:
+            self._base["ttl_seconds"] = spec.ttl_seconds
+        self._variants = {v.name: v for v in spec.variants}
+        self._cache: dict[tuple[str, str], tuple[Message, bool]] = {}
+
+    def localized(self, variant: str, locale: str) -> tuple[Message, bool]:
+        """The message for (variant, locale) before Liquid, and whether it has templates."""
+        loc_key, fields = pick_localization(self.spec.localizations, locale)
+        chosen = self._variants.get(variant)
+        var_key = ""
+        if chosen is not None:
+            var_key, _ = pick_localization(chosen.localizations, locale)
+        key = (variant, f"{loc_key}|{var_key}")
+        if key not in self._cache:
+            self._cache[key] = self._build(fields, chosen, locale)
+        return self._cache[key]
+
+    def _build(
+        self, fields: Mapping[str, Any], variant: VariantSpec | None, locale: str
+    ) -> tuple[Message, bool]:
+        doc = _merge(self._base, fields)
+        if variant is not None:
+            doc = _merge(doc, variant.overrides)
+            doc = _merge(doc, pick_localization(variant.localizations, locale)[1])
+        data = dict(doc.get("data", {}))
+        data[CAMPAIGN_KEY] = self.campaign_key
+        if variant is not None:
+            data[VARIANT_KEY] = variant.name
+        doc["data"] = data
+        message = message_from_dict(doc)
+        templated = any(_is_template(text) for _, text in _text_sources("m", doc))
+        return message, templated
+
+    def render(self, device: Device, variant: str = "") -> Message:
+        """Exactly the message ``device`` receives (localized, then personalized)."""
+        message, templated = self.localized(variant, device.locale)
+        if not templated:
+            return message
+        context = device_context(device)
+        changes: dict[str, Any] = {}
+        for name in TEMPLATED_FIELDS:
+            value = getattr(message, name)
+            if value and _is_template(value):
+                changes[name] = _compile(value).render(**context)
+        if any(isinstance(v, str) and _is_template(v) for v in message.data.values()):
+            changes["data"] = {
+                k: _compile(v).render(**context) if isinstance(v, str) and _is_template(v) else v
+                for k, v in message.data.items()
+            }
+        return dataclasses.replace(message, **changes)
+
+
+@dataclass(frozen=True)
+class DevicePreview:
+    """What one device will receive: the message and each platform's exact payload."""
+
+    device: Device
+    variant: str
+    message: Message
+    payloads: Mapping[str, str]  # platform -> JSON text sent ("" when it cannot be built)
+    errors: Mapping[str, str]  # platform -> why it cannot be sent as is
+
+
+def _payload_json(platform: str, message: Message, topic: str, nid: str) -> str:
+    from pushdeck.core import payloads
+
+    if platform == "ios":
+        body = payloads.build_apns(message, topic=topic, notification_id=nid).body
+    elif platform == "android":
+        body = payloads.build_fcm(message, "DEVICE_TOKEN").body
+    else:
+        body = payloads.build_webpush(message).body
+    return body.decode() if isinstance(body, bytes | bytearray) else json.dumps(body)
+
+
+def render_for_device(
+    spec: CampaignSpec, device: Device, variant: str | None = None, *, topic: str = ""
+) -> DevicePreview:
+    """Render ``spec`` for ``device`` exactly as the dispatcher will, on every platform.
+
+    ``variant`` defaults to the arm the device is assigned to by the campaign's split.
+    """
+    from pushdeck.core.variants import assign_variant, notification_id
+
+    if variant is None:
+        variant = assign_variant(spec, device)
+    message = Personalizer(spec).render(device, variant)
+    nid = notification_id(spec.name, device.app, device.token)
+    texts: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for platform in ("ios", "android", "web"):
+        try:
+            texts[platform] = _payload_json(platform, message, topic or "com.example.app", nid)
+        except ImportError:
+            texts[platform], errors[platform] = "", f"The {platform} builder is not available."
+        except PushdeckError as exc:
+            texts[platform], errors[platform] = "", str(exc)
+    return DevicePreview(device, variant, message, texts, errors)
