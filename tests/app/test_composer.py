@@ -83,14 +83,39 @@ def test_actions_and_data_tables(page) -> None:
     assert dict(page.model.draft.message.data) == {"order": 42}
 
 
-def test_payloads_and_lint_follow_the_draft(page, qtbot) -> None:
+def test_payloads_and_lint_follow_the_draft(page, qtbot, monkeypatch) -> None:
+    import json
+
+    from pushdeck.core import payloads
+
+    def fake_previews(message, **_):
+        text = json.dumps({"aps": {"alert": {"title": message.title}}}, indent=2)
+        return {
+            "ios": payloads.PayloadPreview("ios", text, len(text), 4096),
+            "android": payloads.PayloadPreview("android", "", 0, 4096, "Too big: 5000 bytes"),
+            "web": payloads.PayloadPreview("web", "{}", 5000, 3993),
+        }
+
+    monkeypatch.setattr(payloads, "preview_payloads", fake_previews)
     page.form.bindings["title"].widget.setText("")
     qtbot.keyClicks(page.form.bindings["title"].widget, "Sale")
     page.refresh_payloads()
-    ios_json = page.payloads.json_views["ios"].toPlainText()
-    assert '"Sale"' in ios_json
-    assert "B (" in page.payloads.meter_labels["ios"].text()
+    assert '"Sale"' in page.payloads.json_views["ios"].toPlainText()
+    assert page.payloads.meter_labels["ios"].text().endswith("B (1%)")
+    assert "Too big" in page.payloads.json_views["android"].toPlainText()
+    assert page.payloads.meter_labels["web"].text().endswith("over!")
     assert page.payloads.lint_list.count() >= 1
+
+
+def test_payload_panel_survives_a_failing_builder(page, monkeypatch) -> None:
+    from pushdeck.core import payloads
+
+    def broken(message, **_):
+        raise TypeError("half-built")
+
+    monkeypatch.setattr(payloads, "preview_payloads", broken)
+    page.refresh_payloads()
+    assert "half-built" in page.payloads.json_views["ios"].toPlainText()
 
 
 def test_localization_tab_and_fallback(page) -> None:

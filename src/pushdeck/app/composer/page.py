@@ -125,12 +125,23 @@ class ComposerPage(QWidget):
         from pushdeck.core.templating import check_templates
 
         message, _ = self.current_message()
-        self.payloads.show_payloads(preview_payloads(message))
+        try:
+            payloads = preview_payloads(message)
+        except Exception as exc:  # noqa: BLE001 - the panel must survive a core bug mid-typing
+            self.payloads.show_placeholder(
+                f"The payload preview failed: {type(exc).__name__}: {exc}"
+            )
+        else:
+            self.payloads.show_payloads(payloads)
         template_notes = [
             f"{p.where}: {p.message}"
             for p in check_templates(self.model.draft.to_spec(), self._attributes)
         ]
-        self.payloads.show_lint(lint(message), template_notes)
+        try:
+            warnings = lint(message)
+        except Exception as exc:  # noqa: BLE001 - same: never lose the window to a lint bug
+            warnings, template_notes = [], [*template_notes, f"Lint failed: {exc}"]
+        self.payloads.show_lint(warnings, template_notes)
 
     def set_recipients(self, devices: Sequence[Device], attributes: Sequence[str] = ()) -> None:
         """Real devices of the workspace for "preview as", and its attribute names."""

@@ -1,0 +1,296 @@
+"""The main window: assembles pages, navigation, menus and the workspace lifecycle.
+
+Feature logic lives in the pages (composer, previews); this file only wires them together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from pushdeck.app import jobs
+from pushdeck.app.composer.page import ComposerPage
+from pushdeck.app.errors import show_error
+from pushdeck.app.pages import CampaignsPage, PlaceholderPage, WelcomePage
+from pushdeck.app.settings import AppSettings
+from pushdeck.app.tasks import TaskRunner
+from pushdeck.app.threads import assert_gui_thread
+
+WORKSPACE_FILTER = "Pushdeck workspace (*.pushdeck);;All files (*)"
+PAGES = ("Campaigns", "Compose", "Audience", "Reports", "Apps & credentials")
+
+
+class MainWindow(QMainWindow):
+    """Pushdeck's window. Core objects come in through the constructor (no globals)."""
+
+    def __init__(
+        self, runner: TaskRunner, settings: AppSettings, qsettings: QSettings, demo_path: Path
+    ) -> None:
+        super().__init__()
+        self.runner, self.settings, self.qsettings, self.demo_path = (
+            runner,
+            settings,
+            qsettings,
+            demo_path,
+        )
+        self.setWindowTitle("Pushdeck")
+        self.setAccessibleName("Pushdeck")
+        self.welcome = WelcomePage()
+        self.campaigns = CampaignsPage()
+        self.composer = ComposerPage()
+        self.nav = QListWidget()
+        self.nav.setAccessibleName("Navigation")
+        self.nav.addItems(list(PAGES))
+        self.nav.setFixedWidth(170)
+        self.pages = QStackedWidget()
+        for widget in (self.campaigns, self.composer, *self._placeholders()):
+            self.pages.addWidget(widget)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        main = QWidget()
+        row = QHBoxLayout(main)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.nav)
+        row.addWidget(self.pages, 1)
+        self.root = QStackedWidget()
+        self.root.addWidget(self.welcome)
+        self.root.addWidget(main)
+        self.setCentralWidget(self.root)
+        self.workspace_label = QLabel("No workspace")
+        self.statusBar().addPermanentWidget(self.workspace_label)
+        self._build_menus()
+        self._connect()
+        self._apply_appearance()
+        self.show_welcome()
+        self.restore_geometry()
+
+    # --- assembly ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _placeholders() -> list[QWidget]:
+        return [
+            PlaceholderPage(
+                "Audience",
+                "Devices, imports and segments will be managed here. "
+                "Until then, use 'pushdeck devices' and 'pushdeck segments' on the command line.",
+            ),
+            PlaceholderPage(
+                "Reports",
+                "Delivery and engagement charts and CSV / HTML / PDF exports will appear here.",
+            ),
+            PlaceholderPage(
+                "Apps & credentials",
+                "APNs, FCM and Web Push credentials (kept in the OS keyring) will be managed here.",
+            ),
+        ]
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.new_action = self._action(
+            file, "&New workspace…", QKeySequence.StandardKey.New, self.new_workspace
+        )
+        self.open_action = self._action(
+            file, "&Open workspace…", QKeySequence.StandardKey.Open, self.open_workspace_dialog
+        )
+        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu.setAccessibleName("Recent workspaces")
+        file.addMenu(self.recent_menu)
+        self._action(file, "Open the &demo workspace", None, self.open_demo)
+        file.addSeparator()
+        self.save_action = self._action(
+            file, "&Save draft", QKeySequence.StandardKey.Save, self.save_draft
+        )
+        self._action(
+            file,
+            "&Export focused preview as PNG…",
+            QKeySequence("Ctrl+E"),
+            self.composer.previews.focus._on_export_clicked,
+        )
+        file.addSeparator()
+        self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        edit = bar.addMenu("&Edit")
+        stack = self.composer.model.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        self.prefs_action = self._action(
+            edit, "&Preferences…", QKeySequence.StandardKey.Preferences, self.show_preferences
+        )
+        if self.prefs_action.shortcut().isEmpty():
+            self.prefs_action.setShortcut(QKeySequence("Ctrl+,"))
+        go = bar.addMenu("&Go")
+        for index, name in enumerate(PAGES):
+            self._action(go, name, QKeySequence(f"Ctrl+{index + 1}"), lambda i=index: self.go_to(i))
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About Pushdeck", None, self._show_about)
+        self._fill_recent()
+
+    def _action(self, menu: QMenu, text: str, shortcut: object, slot: object) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)  # type: ignore[arg-type]
+        action.triggered.connect(lambda _=False: slot())  # type: ignore[operator]
+        menu.addAction(action)
+        return action
+
+    def _connect(self) -> None:
+        self.welcome.demo_requested.connect(self.open_demo)
+        self.welcome.new_requested.connect(self.new_workspace)
+        self.welcome.open_requested.connect(self.open_workspace_dialog)
+        self.campaigns.compose_requested.connect(lambda: self.go_to(1))
+        self.composer.autosave_requested.connect(self._on_composer_autosave_requested)
+        hints = QGuiApplication.styleHints()
+        hints.colorSchemeChanged.connect(lambda _scheme: self._apply_appearance())
+
+    # --- navigation and appearance ---------------------------------------------------------------
+
+    def go_to(self, index: int) -> None:
+        if self.root.currentIndex() == 1:
+            self.nav.setCurrentRow(index)
+
+    def show_welcome(self, status: str = "") -> None:
+        self.root.setCurrentIndex(0)
+        self.welcome.status.setText(status)
+
+    def _apply_appearance(self) -> None:
+        """Previews follow the OS light/dark setting unless Preferences override it."""
+        choice = self.settings.preview_appearance
+        dark = choice == "dark" or (
+            choice == "system" and QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+        )
+        self.composer.previews.dark_box.setChecked(dark)
+
+    def show_preferences(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        options = ["system", "light", "dark"]
+        labels = ["Follow the system", "Always light", "Always dark"]
+        label, ok = QInputDialog.getItem(
+            self,
+            "Preferences",
+            "Preview appearance:",
+            labels,
+            options.index(self.settings.preview_appearance),
+            False,
+        )
+        if ok:
+            self.settings.preview_appearance = options[labels.index(label)]
+            self.settings.save()
+            self._apply_appearance()
+
+    def _show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Pushdeck",
+            "Pushdeck: compose, preview, send and measure push notifications from your desktop.",
+        )
+
+    # --- workspaces ------------------------------------------------------------------------------
+
+    def open_workspace(self, path: Path) -> None:
+        """Open ``path`` on the worker thread, then load its overview; never blocks."""
+        self.statusBar().showMessage(f"Opening {path}…")
+        self.runner.open_workspace(
+            Path(path), self._on_workspace_opened, lambda exc: self._on_workspace_failed(path, exc)
+        )
+
+    def open_demo(self) -> None:
+        self.statusBar().showMessage("Preparing the demo workspace…")
+        self.welcome.status.setText("Preparing the demo workspace (a few seconds the first time)…")
+        self.runner.run(
+            jobs.create_demo(self.demo_path),
+            self.open_workspace,
+            lambda exc: self._on_workspace_failed(self.demo_path, exc),
+        )
+
+    def new_workspace(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Create an empty workspace", "workspace.pushdeck", WORKSPACE_FILTER
+        )
+        if path:
+            self.open_workspace(Path(path))
+
+    def open_workspace_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open workspace", "", WORKSPACE_FILTER)
+        if path:
+            self.open_workspace(Path(path))
+
+    def save_draft(self) -> None:
+        if self.runner.workspace_path is None:
+            self.statusBar().showMessage("Open a workspace to save drafts.", 4000)
+            return
+        self._on_composer_autosave_requested(self.composer.model.draft.to_document())
+
+    def _on_workspace_opened(self, path: Path) -> None:
+        assert_gui_thread("MainWindow")
+        self.settings.remember(path)
+        self._fill_recent()
+        self.runner.run(
+            jobs.load_overview, self._on_overview_loaded, lambda exc: show_error(self, exc)
+        )
+
+    def _on_overview_loaded(self, overview: jobs.Overview) -> None:
+        assert_gui_thread("MainWindow")
+        self.root.setCurrentIndex(1)
+        self.nav.setCurrentRow(1)
+        self.workspace_label.setText(f"{overview.path.name} · {overview.device_count:,} devices")
+        self.setWindowTitle(f"{overview.path.name} — Pushdeck")
+        self.campaigns.set_rows(overview.campaigns)
+        self.composer.set_recipients(overview.recipients, overview.attributes)
+        try:
+            self.composer.load_document(overview.draft)
+        except ValueError as exc:  # a draft saved by a newer version: keep the starter
+            show_error(self, exc)
+        self.statusBar().showMessage(f"Opened {overview.path}", 4000)
+
+    def _on_workspace_failed(self, path: Path, exc: BaseException) -> None:
+        self.statusBar().clearMessage()
+        if self.runner.workspace_path is None:
+            self.show_welcome(f"Could not open {path}.")
+        show_error(self, exc, "Could not open the workspace")
+
+    def _on_composer_autosave_requested(self, document: dict) -> None:  # type: ignore[type-arg]
+        if self.runner.workspace_path is not None:
+            self.runner.run(
+                jobs.save_draft(document),
+                lambda _: self.statusBar().showMessage("Draft saved", 2000),
+                lambda exc: show_error(self, exc),
+            )
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for text in self.settings.recent_workspaces:
+            action = self.recent_menu.addAction(text)
+            action.triggered.connect(lambda _=False, p=text: self.open_workspace(Path(p)))
+        self.recent_menu.setEnabled(bool(self.settings.recent_workspaces))
+
+    # --- window state ----------------------------------------------------------------------------
+
+    def restore_geometry(self) -> None:
+        geometry = self.qsettings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1440, 900)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.sync()
+        super().closeEvent(event)

@@ -1,0 +1,122 @@
+"""Simple pages of the main window: welcome (no workspace), campaigns, and clean placeholders
+for the pages later issues fill (Audience, Reports, Apps & credentials)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class WelcomePage(QWidget):
+    """First run, or no workspace: offer the demo and an empty workspace.
+
+    Signals:
+        demo_requested(): open (creating if needed) the demo workspace.
+        new_requested(): create an empty workspace.
+        open_requested(): open an existing workspace file.
+    """
+
+    demo_requested = Signal()
+    new_requested = Signal()
+    open_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Welcome")
+        title = QLabel("<h1>Welcome to Pushdeck</h1>")
+        text = QLabel(
+            "Compose push notifications, see exactly how they look on iOS, Android and the "
+            "web, send them and chart what happens. Everything stays on this computer.\n\n"
+            "No workspace is open yet."
+        )
+        text.setWordWrap(True)
+        self.demo_button = QPushButton("Open the demo workspace")
+        self.demo_button.setAccessibleName("Open the demo workspace")
+        self.demo_button.setToolTip(
+            "A ready workspace: sandbox provider, 3,000 simulated devices, "
+            "segments and a sent campaign"
+        )
+        self.new_button = QPushButton("Create an empty workspace…")
+        self.new_button.setAccessibleName("Create an empty workspace")
+        self.open_button = QPushButton("Open a workspace file…")
+        self.open_button.setAccessibleName("Open a workspace file")
+        self.demo_button.clicked.connect(self.demo_requested)
+        self.new_button.clicked.connect(self.new_requested)
+        self.open_button.clicked.connect(self.open_requested)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        column = QVBoxLayout()
+        column.addWidget(title)
+        column.addWidget(text)
+        for button in (self.demo_button, self.new_button, self.open_button):
+            button.setMinimumHeight(36)
+            column.addWidget(button)
+        column.addWidget(self.status)
+        column.addStretch(1)
+        outer = QHBoxLayout(self)
+        outer.addStretch(1)
+        box = QWidget()
+        box.setLayout(column)
+        box.setMaximumWidth(520)
+        outer.addWidget(box, 2)
+        outer.addStretch(1)
+        self.demo_button.setDefault(True)
+
+
+class PlaceholderPage(QWidget):
+    """A clean, honest page for a feature that a later release fills in."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName(title)
+        heading = QLabel(f"<h2>{title}</h2>")
+        body = QLabel(text)
+        body.setWordWrap(True)
+        body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(body)
+        layout.addStretch(1)
+
+
+class CampaignsPage(QWidget):
+    """The workspace's campaigns (read-only list for now).
+
+    Signals:
+        compose_requested(): the user wants a new message.
+    """
+
+    compose_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Campaigns")
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Name", "Status", "App", "Created"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setAccessibleName("Campaign list")
+        self.empty = QLabel("No campaigns yet. Compose a message to start one.")
+        new = QPushButton("Compose a message")
+        new.setAccessibleName("Compose a message")
+        new.clicked.connect(self.compose_requested)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Campaigns</h2>"))
+        layout.addWidget(self.empty)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(new, 0, Qt.AlignmentFlag.AlignLeft)
+
+    def set_rows(self, rows: list[tuple[str, str, str, str]]) -> None:
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(value))
+        self.empty.setVisible(not rows)
