@@ -11,7 +11,6 @@ failures raise ``TransportError``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -31,7 +30,14 @@ from pushdeck.core.payloads.apns import ApnsRequest, build_apns
 from pushdeck.core.providers import apns_reasons
 from pushdeck.core.providers.apns_auth import ApnsTokenSigner, cert_ssl_context
 from pushdeck.core.providers.base import CheckResult, register
-from pushdeck.core.providers.http2 import H2Client, H2Response, Header, client_ssl_context
+from pushdeck.core.providers.http2 import (
+    H2Client,
+    H2Response,
+    Header,
+    client_ssl_context,
+    json_object,
+    retry_after,
+)
 
 _HEX_TOKEN = re.compile(r"[0-9a-fA-F]{8,400}")
 #: A syntactically valid token no device has: APNs answers BadDeviceToken if auth is fine.
@@ -120,7 +126,7 @@ def interpret(response: H2Response) -> SendResult:
     apns_id = response.headers.get("apns-id", "")
     if response.status == 200:
         return SendResult(SendStatus.ACCEPTED, ProviderKind.APNS, 200, apns_id, raw=raw)
-    body = _json(response.body)
+    body = json_object(response.body)
     raw["body"] = body
     reason = str(body.get("reason", ""))
     mapped = apns_reasons.lookup(reason, response.status)
@@ -132,7 +138,7 @@ def interpret(response: H2Response) -> SendResult:
         reason=reason,
         explanation=mapped.explanation,
         retryable=mapped.retryable,
-        retry_after=_retry_after(response.headers),
+        retry_after=retry_after(response.headers),
         token_dead_since=_dead_since(body) if mapped.status is SendStatus.TOKEN_DEAD else None,
         raw=raw,
     )
@@ -169,28 +175,12 @@ def _bad_token_locally(token: str) -> SendResult:
     )
 
 
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body) if body else {}
-    except ValueError:
-        return {"text": body.decode("utf-8", "replace")}
-    return value if isinstance(value, dict) else {"value": value}
-
-
 def _reason(response: H2Response) -> str:
-    return "" if response.status == 200 else str(_json(response.body).get("reason", ""))
+    return "" if response.status == 200 else str(json_object(response.body).get("reason", ""))
 
 
 def _authorization(headers: list[Header]) -> bytes:
     return next((value for name, value in headers if name == b"authorization"), b"")
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after", "")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None  # an HTTP date: rare from push services, treated as "unspecified"
 
 
 def _dead_since(body: Mapping[str, Any]) -> datetime | None:

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -484,6 +485,24 @@ class H2Client:
             raise TransportError(
                 f"{self.host}:{self.port} does not speak HTTP/2 (ALPN {protocol!r})."
             )
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A response body as a JSON object; anything else is wrapped, never raised."""
+    try:
+        value = json.loads(body) if body else {}
+    except ValueError:
+        return {"text": body.decode("utf-8", "replace")}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from a ``Retry-After`` header (an HTTP date, rare here, counts as unset)."""
+    value = headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 def client_ssl_context(ca_file: str = "") -> ssl.SSLContext:

@@ -1,0 +1,219 @@
+"""Message -> FCM HTTP v1 request body (``{"message": {...}}``). Pure, no I/O.
+
+One message carries every platform's block: ``android`` for Android devices, ``apns``
+for iOS devices registered through Firebase, ``webpush`` for browsers. ``data`` values
+must be strings on FCM, so every value is stringified here (nested values as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pushdeck.core.errors import PayloadError
+from pushdeck.core.model import Message, Priority
+from pushdeck.core.payloads.apns import build_headers, build_payload, resolve_push_type
+from pushdeck.core.payloads.budget import FCM_LIMIT, check_budget
+
+MAX_TTL_SECONDS = 2_419_200  # four weeks: FCM's maximum and default
+RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type"})
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_WEBPUSH_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_URGENCY = {Priority.HIGH: "high", Priority.NORMAL: "normal", Priority.LOW: "low"}
+
+
+@dataclass(frozen=True)
+class FcmRequest:
+    """The ``messages:send`` body as JSON (``payload``) and as the exact bytes sent (``body``).
+
+    Named like ``ApnsRequest``: ``payload`` is the object, ``body`` the bytes.
+    """
+
+    payload: Mapping[str, Any]
+    body: bytes
+
+
+def build_fcm(message: Message, token: str, *, validate_only: bool = False) -> FcmRequest:
+    """Build the v1 ``messages:send`` body for one registration ``token``."""
+    if not token:
+        raise PayloadError("No FCM registration token was given (field: token).")
+    fcm = build_message(message)
+    fcm["token"] = token
+    body: dict[str, Any] = {"message": fcm}
+    if validate_only:
+        body["validate_only"] = True
+    check_budget("FCM", _dumps(fcm), FCM_LIMIT, fcm)
+    return FcmRequest(body, _dumps(body))
+
+
+def build_message(message: Message) -> dict[str, Any]:
+    """The ``message`` object without its target."""
+    fcm: dict[str, Any] = {}
+    notification = build_notification(message)
+    if notification:
+        fcm["notification"] = notification
+    data = build_data(message)
+    if data:
+        fcm["data"] = data
+    fcm["android"] = build_android(message)
+    apns = build_apns_block(message)
+    if apns:
+        fcm["apns"] = apns
+    fcm["webpush"] = build_webpush(message)
+    return fcm
+
+
+def build_notification(message: Message) -> dict[str, str]:
+    notification: dict[str, str] = {}
+    for key, value in (("title", message.title), ("body", message.body)):
+        if value:
+            notification[key] = value
+    if message.image_url and notification:
+        notification["image"] = message.image_url
+    return notification
+
+
+def build_data(message: Message) -> dict[str, str]:
+    """Custom data as FCM wants it: a flat map of strings."""
+    data: dict[str, str] = {}
+    for key, value in message.data.items():
+        _check_data_key(key)
+        data[key] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if message.url and "url" not in data:
+        data["url"] = message.url  # the deep link the app opens on tap
+    return data
+
+
+def _check_data_key(key: str) -> None:
+    lowered = key.lower()
+    if key in RESERVED_DATA_KEYS or lowered.startswith(("google", "gcm")) or not key:
+        raise PayloadError(
+            f"The data key {key!r} is reserved by FCM (field: data.{key}).",
+            hint="Rename it; FCM rejects from, notification, message_type and google*/gcm* keys.",
+        )
+
+
+def build_android(message: Message) -> dict[str, Any]:
+    android: dict[str, Any] = {
+        "priority": "HIGH" if message.priority is Priority.HIGH else "NORMAL"
+    }
+    if message.ttl_seconds is not None:
+        android["ttl"] = f"{_ttl(message.ttl_seconds)}s"
+    if message.collapse_id:
+        android["collapse_key"] = message.collapse_id
+    notification = build_android_notification(message)
+    if notification:
+        android["notification"] = notification
+    return android
+
+
+def build_android_notification(message: Message) -> dict[str, Any]:
+    if message.is_silent:
+        return {}  # a data message: the app handles it, nothing is displayed
+    notification: dict[str, Any] = {}
+    if message.android_color and not _COLOR.fullmatch(message.android_color):
+        raise PayloadError(
+            f"The Android color {message.android_color!r} is not #rrggbb (field: android_color)."
+        )
+    pairs = (
+        ("channel_id", message.android_channel_id),
+        ("icon", message.android_icon),
+        ("color", message.android_color),
+        ("tag", message.android_tag),
+        ("click_action", message.category),
+        ("image", message.image_url),
+        ("sound", message.sound),
+        ("title_loc_key", message.title_loc_key),
+        ("body_loc_key", message.body_loc_key),
+    )
+    notification.update((key, value) for key, value in pairs if value)
+    if message.title_loc_args:
+        notification["title_loc_args"] = list(message.title_loc_args)
+    if message.body_loc_args:
+        notification["body_loc_args"] = list(message.body_loc_args)
+    if message.android_visibility is not None:
+        notification["visibility"] = message.android_visibility.value.upper()
+    if message.badge is not None:
+        notification["notification_count"] = message.badge
+    return notification
+
+
+def build_apns_block(message: Message) -> dict[str, Any]:
+    """Headers and payload for iOS devices reached through FCM (FCM adds the topic).
+
+    A data-only message (nothing visible, no content-available) has no iOS form: iOS
+    would drop it, so the block is left out and FCM sends the data alone.
+    """
+    invisible = message.is_silent and message.badge is None and not message.sound
+    if invisible and not message.content_available:
+        return {}
+    push_type = resolve_push_type(message)
+    headers = build_headers(message, push_type, topic="fcm")
+    del headers["apns-topic"]  # FCM sets the topic from the Firebase iOS app
+    payload = build_payload(message, push_type)
+    payload.pop("url", None)  # custom data travels in FCM's top-level data instead
+    for key in message.data:
+        payload.pop(key, None)
+    return {"headers": headers, "payload": payload}
+
+
+def build_webpush(message: Message) -> dict[str, Any]:
+    headers: dict[str, str] = {"Urgency": _URGENCY[message.priority]}
+    if message.ttl_seconds is not None:
+        headers["TTL"] = str(_ttl(message.ttl_seconds))
+    if message.collapse_id:
+        if not _WEBPUSH_TOPIC.fullmatch(message.collapse_id):
+            raise PayloadError(
+                "The collapse id must be at most 32 letters, digits, '-' or '_' to be a "
+                "Web Push Topic (field: collapse_id)."
+            )
+        headers["Topic"] = message.collapse_id
+    webpush: dict[str, Any] = {"headers": headers}
+    notification = build_web_notification(message)
+    if notification:
+        webpush["notification"] = notification
+    if message.url.startswith("https://"):
+        webpush["fcm_options"] = {"link": message.url}
+    return webpush
+
+
+def build_web_notification(message: Message) -> dict[str, Any]:
+    if message.is_silent:
+        return {}
+    pairs = (
+        ("title", message.title),
+        ("body", message.body),
+        ("icon", message.web_icon),
+        ("image", message.image_url),
+        ("badge", message.web_badge),
+        ("tag", message.web_tag),
+    )
+    notification: dict[str, Any] = {key: value for key, value in pairs if value}
+    if message.web_require_interaction:
+        notification["requireInteraction"] = True
+    if message.actions:
+        notification["actions"] = [_web_action(a.id, a.title, a.icon) for a in message.actions]
+    return notification
+
+
+def _web_action(action: str, title: str, icon: str) -> dict[str, str]:
+    entry = {"action": action, "title": title}
+    if icon:
+        entry["icon"] = icon
+    return entry
+
+
+def _ttl(seconds: int) -> int:
+    if not 0 <= seconds <= MAX_TTL_SECONDS:
+        raise PayloadError(
+            f"The time to live must be 0–{MAX_TTL_SECONDS} seconds (four weeks) on FCM "
+            "(field: ttl_seconds)."
+        )
+    return seconds
+
+
+def _dumps(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

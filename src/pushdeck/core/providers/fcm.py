@@ -1,0 +1,182 @@
+"""The FCM HTTP v1 provider: one ``messages:send`` per token, multiplexed over HTTP/2.
+
+    provider = create_provider(FcmCredential(service_account=json.loads(file)))
+    result = await provider.send(message, device)          # or validate_only=True
+    check = await provider.check()
+    await provider.aclose()
+
+Every FCM answer becomes a ``SendResult`` (see ``fcm_errors``); only transport
+failures raise ``TransportError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pushdeck.core.credentials import FCM_ENDPOINT, Credential, FcmCredential
+from pushdeck.core.errors import CredentialError
+from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.payloads.fcm import FcmRequest, build_fcm
+from pushdeck.core.providers import fcm_errors
+from pushdeck.core.providers.base import CheckResult, register
+from pushdeck.core.providers.fcm_auth import GoogleAccessToken, TokenRefused
+from pushdeck.core.providers.http2 import (
+    H2Client,
+    H2Response,
+    client_ssl_context,
+    json_object,
+    retry_after,
+)
+
+#: Shaped like a registration token but belonging to no device.
+CHECK_TOKEN = "pushdeck-credentials-check:not-a-real-registration-token"
+
+
+class FcmProvider:
+    """Sends to one Firebase project with one service account."""
+
+    kind: ClassVar[ProviderKind] = ProviderKind.FCM
+
+    def __init__(
+        self,
+        credential: FcmCredential,
+        *,
+        connections: int = 1,
+        timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not credential.project_id or not credential.client_email:
+            raise CredentialError(
+                "The service account JSON lacks project_id or client_email.",
+                hint="Use the key file downloaded from Firebase → Project settings → "
+                "Service accounts.",
+            )
+        context = client_ssl_context(credential.ca_file)
+
+        def client_for(origin: str) -> H2Client:
+            return H2Client(origin, context, connections=connections, request_timeout=timeout)
+
+        self.client = client_for((credential.endpoint or FCM_ENDPOINT).rstrip("/"))
+        self.tokens = GoogleAccessToken(credential, client_for, clock)
+        self.path = f"/v1/projects/{credential.project_id}/messages:send".encode()
+
+    async def send(
+        self,
+        message: Message,
+        device: Device,
+        *,
+        notification_id: str = "",
+        validate_only: bool = False,
+    ) -> SendResult:
+        request = build_fcm(message, device.token, validate_only=validate_only)
+        return await self.send_request(request)
+
+    async def send_request(self, request: FcmRequest) -> SendResult:
+        """Send a prebuilt body; refresh the access token once if Google says 401."""
+        try:
+            token = await self.tokens.get()
+            response = await self._post(token, request.body)
+            if response.status == 401 and not _fcm_code(response):
+                self.tokens.invalidate(token)
+                response = await self._post(await self.tokens.get(), request.body)
+        except TokenRefused as refused:
+            return _token_refused(refused)
+        return interpret(response)
+
+    async def check(self) -> CheckResult:
+        """A ``validate_only`` send to a token no device has: proves auth and project."""
+        probe = Message(title="Pushdeck credentials check")
+        result = await self.send_request(build_fcm(probe, CHECK_TOKEN, validate_only=True))
+        return check_outcome(result)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.tokens.aclose()
+
+    async def _post(self, token: str, content: bytes) -> H2Response:
+        headers = [
+            *self.client.base_headers(b"POST", self.path),
+            (b"authorization", b"Bearer " + token.encode()),
+            (b"content-type", b"application/json; charset=UTF-8"),
+        ]
+        return await self.client.request(headers, content)
+
+
+def interpret(response: H2Response) -> SendResult:
+    """Turn one ``messages:send`` answer into a ``SendResult``."""
+    body = json_object(response.body)
+    raw: dict[str, Any] = {"status": response.status, "headers": response.headers, "body": body}
+    if response.status == 200:
+        name = str(body.get("name", ""))
+        return SendResult(SendStatus.ACCEPTED, ProviderKind.FCM, 200, name, raw=raw)
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    assert isinstance(error, dict)
+    code, rpc_status = fcm_errors.error_code(error), str(error.get("status", ""))
+    mapped = fcm_errors.lookup(code, rpc_status, response.status)
+    status, explanation = mapped.status, mapped.explanation
+    text = str(error.get("message", ""))
+    if (code or rpc_status) == "INVALID_ARGUMENT":
+        status, explanation = _invalid_argument(error, text)
+    return SendResult(
+        status=status,
+        provider=ProviderKind.FCM,
+        http_status=response.status,
+        reason=code or rpc_status or str(response.status),
+        explanation=explanation,
+        retryable=mapped.retryable,
+        retry_after=retry_after(response.headers),
+        raw=raw,
+    )
+
+
+def _invalid_argument(error: dict[str, Any], text: str) -> tuple[SendStatus, str]:
+    if fcm_errors.is_bad_token(text):
+        return SendStatus.TOKEN_DEAD, "The registration token is not a valid FCM token: remove it."
+    fields = "; ".join(fcm_errors.field_violations(error)) or text
+    return SendStatus.REJECTED, f"FCM found an invalid field in the message: {fields}."
+
+
+def _fcm_code(response: H2Response) -> str:
+    error = json_object(response.body).get("error")
+    return fcm_errors.error_code(error) if isinstance(error, dict) else ""
+
+
+def _token_refused(refused: TokenRefused) -> SendResult:
+    return SendResult(
+        SendStatus.AUTH_FAILURE,
+        ProviderKind.FCM,
+        http_status=refused.status,
+        reason="OAUTH_TOKEN_REFUSED",
+        explanation=f"Google refused the service account ({refused.reason}): the key may be "
+        "deleted or disabled; download a new service account key.",
+        raw={"status": refused.status, "reason": refused.reason},
+    )
+
+
+def check_outcome(result: SendResult) -> CheckResult:
+    """What the dry run's answer says about the credentials."""
+    if result.accepted or result.reason == "INVALID_ARGUMENT":
+        return CheckResult(
+            True,
+            "FCM accepted the service account.",
+            "A validate_only request (nothing is delivered) reached the project: Google "
+            f"signed us in and answered {result.reason or 'OK'} about the dummy token.",
+        )
+    if result.status is SendStatus.AUTH_FAILURE:
+        return CheckResult(
+            False, f"FCM refused the credentials: {result.reason}.", result.explanation
+        )
+    return CheckResult(
+        False,
+        f"Unexpected FCM answer to the check: {result.http_status} {result.reason}.",
+        result.explanation,
+    )
+
+
+@register(ProviderKind.FCM)
+def create_fcm_provider(credential: Credential, **options: Any) -> FcmProvider:
+    if not isinstance(credential, FcmCredential):
+        raise CredentialError(f"An FCM provider needs an FCM credential, not {credential!r}.")
+    return FcmProvider(credential, **options)
