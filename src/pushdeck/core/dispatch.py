@@ -65,6 +65,7 @@ class DispatchOptions:
     max_attempts: int = 5  # per device, retries included
     backoff_base: float = 0.5  # seconds; doubles per attempt, full jitter
     backoff_cap: float = 30.0
+    retry_after_cap: float = 600.0  # longest Retry-After honoured (the demo shortens it)
     page_size: int = 1000  # queued rows read at once
     chunk_size: int = 128  # rows committed as in_flight at once (bounds possible duplicates)
     flush_every: int = 500  # outcomes written per transaction
@@ -373,7 +374,8 @@ class _Dispatcher:
     ) -> None:
         if retry_after is not None and kind is not None:
             # The provider asked everyone to wait: hold the whole provider, not one send.
-            self.gates[kind] = max(self.gates.get(kind, 0.0), time.monotonic() + retry_after)
+            hold = min(retry_after, self.options.retry_after_cap)
+            self.gates[kind] = max(self.gates.get(kind, 0.0), time.monotonic() + hold)
             await self._wait_gate(kind)
             return
         ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))

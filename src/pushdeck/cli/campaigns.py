@@ -1,0 +1,221 @@
+"""``pushdeck campaigns``: create, send (resume), status, pause, resume, cancel, run-due."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Mapping
+
+from pushdeck.cli.context import Context, ProgressBar
+from pushdeck.core.campaigns import (
+    create_campaign,
+    duplicate_campaign,
+    get_campaign,
+    list_campaigns,
+    load_spec_file,
+)
+from pushdeck.core.dispatch import (
+    DispatchOptions,
+    Progress,
+    SendSummary,
+    campaign_status,
+    cancel_campaign,
+    pause_campaign,
+    send_campaign_async,
+)
+from pushdeck.core.errors import ConfigError
+from pushdeck.core.model import ProviderKind
+from pushdeck.core.providers.base import Provider, create_provider
+from pushdeck.core.scheduling import RunDueReport, run_due
+from pushdeck.core.store.workspace import Workspace
+from pushdeck.core.templating import check_templates
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("campaigns", help="create, send and follow campaigns")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    create = verbs.add_parser("create", help="create a campaign from a JSON file")
+    create.add_argument("--file", required=True, help="campaign file (docs/campaign-file.md)")
+    create.set_defaults(handler=_create)
+    for verb, helptext in (
+        ("send", "send a campaign now, or resume an interrupted send"),
+        ("resume", "resume a paused or failed campaign"),
+    ):
+        send = verbs.add_parser(verb, help=helptext)
+        send.add_argument("name")
+        send.add_argument("--json", action="store_true", help="print the outcome as JSON")
+        send.add_argument("--concurrency", type=int, default=64, help="per provider")
+        send.set_defaults(handler=_send)
+    status = verbs.add_parser("status", help="counts by state, possibly duplicated")
+    status.add_argument("name")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_status)
+    for verb, handler, helptext in (
+        ("pause", _pause, "pause a sending campaign (a running send stops after in-flight)"),
+        ("cancel", _cancel, "cancel: nothing more is sent"),
+    ):
+        sub = verbs.add_parser(verb, help=helptext)
+        sub.add_argument("name")
+        sub.set_defaults(handler=handler)
+    due = verbs.add_parser("run-due", help="send scheduled campaigns that are due (for cron)")
+    due.add_argument("--json", action="store_true")
+    due.set_defaults(handler=_run_due)
+    lst = verbs.add_parser("list", help="list campaigns")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=_list)
+    dup = verbs.add_parser("duplicate", help="copy a campaign into a new editable draft")
+    dup.add_argument("name")
+    dup.add_argument("new_name")
+    dup.set_defaults(handler=_duplicate)
+
+
+def providers_for(ws: Workspace, app: str) -> dict[ProviderKind, Provider]:
+    """A provider for every credential the app has (none is an error worth saying)."""
+    from pushdeck.core.secrets import list_records, load_credential
+
+    providers: dict[ProviderKind, Provider] = {}
+    for record in list_records(ws, app):
+        kind = ProviderKind(record.provider)
+        providers[kind] = create_provider(load_credential(ws, app, kind))
+    if not providers:
+        raise ConfigError(
+            f"App {app!r} has no credentials, so nothing can be sent.",
+            hint=f"Add one with 'pushdeck credentials set-apns {app} …' (or set-fcm, "
+            "set-webpush, set-sandbox).",
+        )
+    return providers
+
+
+async def _close(providers: Mapping[ProviderKind, Provider]) -> None:
+    for provider in providers.values():
+        await provider.aclose()
+
+
+def _create(ctx: Context, args: argparse.Namespace) -> int:
+    ws = ctx.workspace()
+    spec = load_spec_file(args.file)
+    known = [r[0] for r in ws.query("SELECT DISTINCT key FROM devices, json_each(attributes)")]
+    problems = check_templates(spec, known)
+    blocking = [p for p in problems if p.blocking]
+    if blocking:
+        raise ConfigError(f"{blocking[0].where}: {blocking[0].message}")
+    created = create_campaign(ws, spec)
+    for problem in problems:
+        print(f"warning: {problem.where}: {problem.message}", file=sys.stderr)
+    print(created.name)
+    return 0
+
+
+def _send(ctx: Context, args: argparse.Namespace) -> int:
+    ws = ctx.workspace()
+    campaign = get_campaign(ws, args.name)
+    options = DispatchOptions(concurrency=args.concurrency)
+    bar = ProgressBar(f"Sending {campaign.name}", 1)
+
+    def on_progress(p: Progress) -> None:
+        bar.total = max(p.total, 1)
+        eta = f" ETA {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
+        bar.update(p.done, f"{p.rate:.0f}/s{eta}")
+
+    async def run() -> SendSummary:
+        providers = providers_for(ws, campaign.spec.app)
+        try:
+            return await send_campaign_async(
+                ws, campaign.name, providers=providers, on_progress=on_progress, options=options
+            )
+        finally:
+            await _close(providers)
+
+    try:
+        summary = asyncio.run(run())
+    finally:
+        bar.finish()
+    if args.json:
+        ctx.print_json(campaign_status(ws, campaign.name))
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
+        print(f"{summary.campaign}: {summary.status} ({counts})")
+        if summary.possibly_duplicated:
+            print(f"possibly duplicated after a crash: {summary.possibly_duplicated}")
+    return 0 if summary.status in ("sent", "paused") else 1
+
+
+def _status(ctx: Context, args: argparse.Namespace) -> int:
+    status = campaign_status(ctx.workspace(), args.name)
+    if args.json:
+        ctx.print_json(status)
+        return 0
+    print(f"{status['name']} ({status['app']}): {status['status']}")
+    if status["error"]:
+        print(f"error: {status['error']}")
+    rows = [[k, v] for k, v in status["counts"].items() if v]
+    ctx.table(rows, ["state", "devices"])
+    print(f"possibly duplicated: {status['possibly_duplicated']}")
+    return 0
+
+
+def _pause(ctx: Context, args: argparse.Namespace) -> int:
+    pause_campaign(ctx.workspace(), args.name)
+    print(f"{args.name}: paused (resume with 'pushdeck campaigns resume {args.name}')")
+    return 0
+
+
+def _cancel(ctx: Context, args: argparse.Namespace) -> int:
+    cancel_campaign(ctx.workspace(), args.name)
+    print(f"{args.name}: cancelled")
+    return 0
+
+
+def _run_due(ctx: Context, args: argparse.Namespace) -> int:
+    ws = ctx.workspace()
+    opened: list[Mapping[ProviderKind, Provider]] = []
+
+    def providers(app: str) -> Mapping[ProviderKind, Provider]:
+        opened.append(providers_for(ws, app))
+        return opened[-1]
+
+    async def run() -> RunDueReport:
+        try:
+            return await run_due(ws, providers)
+        finally:
+            for group in opened:
+                await _close(group)
+
+    report = asyncio.run(run())
+    data = {
+        "sent": report.sent,
+        "missed": report.missed,
+        "waiting": report.waiting,
+    }
+    if args.json:
+        ctx.print_json(data)
+    else:
+        for key, names in data.items():
+            for name in names:
+                print(f"{key}: {name}")
+        for name in data["missed"]:
+            print(
+                f"  {name} missed its time and waits for a decision: "
+                f"'pushdeck campaigns send {name}' or 'pushdeck campaigns cancel {name}'"
+            )
+    return 0
+
+
+def _list(ctx: Context, args: argparse.Namespace) -> int:
+    campaigns = list_campaigns(ctx.workspace())
+    rows = [
+        [c.name, c.spec.app, str(c.status), c.scheduled_at or "", c.finished_at or ""]
+        for c in campaigns
+    ]
+    if args.json:
+        keys = ["name", "app", "status", "scheduled_at", "finished_at"]
+        ctx.print_json([dict(zip(keys, r, strict=True)) for r in rows])
+    else:
+        ctx.table(rows, ["name", "app", "status", "scheduled", "finished"])
+    return 0
+
+
+def _duplicate(ctx: Context, args: argparse.Namespace) -> int:
+    print(duplicate_campaign(ctx.workspace(), args.name, args.new_name).name)
+    return 0

@@ -1,0 +1,62 @@
+"""``pushdeck events import FILE`` and ``pushdeck collect``: engagement coming back."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from pushdeck.cli.context import Context
+from pushdeck.core.collector import Collector, collector_token
+from pushdeck.core.events import import_events_file
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("events", help="engagement events (opens, deliveries, …)")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    imp = verbs.add_parser("import", help="import events from CSV or NDJSON (idempotent)")
+    imp.add_argument("file")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(handler=_import)
+    token = verbs.add_parser("token", help="show (or --rotate) the collector's token")
+    token.add_argument("--rotate", action="store_true")
+    token.set_defaults(handler=_token)
+    collect = subparsers.add_parser("collect", help="run the local event collector")
+    collect.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (local only)")
+    collect.add_argument("--port", type=int, default=8787)
+    collect.set_defaults(handler=_collect)
+
+
+def _import(ctx: Context, args: argparse.Namespace) -> int:
+    report = import_events_file(ctx.workspace(), args.file)
+    if args.json:
+        ctx.print_json(report.as_dict())
+    else:
+        print(
+            f"{report.recorded} recorded, {report.duplicates} already known, "
+            f"{report.rejected} rejected"
+        )
+        for error in report.errors[:20]:
+            print(f"  {error}", file=sys.stderr)
+        if len(report.errors) > 20:
+            print(f"  … and {report.rejected - 20} more", file=sys.stderr)
+    return 1 if report.rejected else 0
+
+
+def _token(ctx: Context, args: argparse.Namespace) -> int:
+    print(collector_token(ctx.workspace(), rotate=args.rotate))
+    return 0
+
+
+def _collect(ctx: Context, args: argparse.Namespace) -> int:
+    token = collector_token(ctx.workspace())
+    ctx.close()  # the collector opens its own connection
+    collector = Collector(ctx.workspace_path, host=args.host, port=args.port, token=token)
+    print(f"Collecting events on http://{args.host}:{args.port}/events", flush=True)
+    print(f"Authorization: Bearer {token}", flush=True)
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        asyncio.run(collector.serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
