@@ -335,3 +335,29 @@ async def test_fake_rejects_what_real_services_reject(
     got_status, text = await _raw_post(service, pki, headers)
     assert (got_status, reason in text) == (status, True)
     assert service.received == []
+
+
+def test_subscription_from_json(service: FakeWebPushService) -> None:
+    from pushdeck.core.errors import ValidationError
+    from pushdeck.core.providers.webpush import subscription_from_json
+
+    sub = service.subscribe()
+    text = json.dumps(
+        {
+            "endpoint": sub.endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": sub.p256dh, "auth": sub.auth},
+        }
+    )
+    assert subscription_from_json(text) == sub
+    assert subscription_from_json(json.loads(text)) == sub
+    bad = [
+        ("{", "subscription"),
+        ('{"endpoint": "https://x"}', "subscription"),
+        (text.replace("https://", "http://"), "endpoint"),
+        (text.replace(sub.auth, "AAAA"), "auth"),
+    ]
+    for payload, field in bad:
+        with pytest.raises(ValidationError) as info:
+            subscription_from_json(payload)
+        assert info.value.field == field

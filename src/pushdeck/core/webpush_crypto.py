@@ -146,7 +146,7 @@ def encrypt_for(plaintext: bytes, subscription: WebPushSubscription) -> bytes:
 
 
 def decrypt(body: bytes, private_key: ec.EllipticCurvePrivateKey, auth: bytes) -> bytes:
-    """Reverse of ``encrypt`` (the receiving browser's side); used by ``pushdeck push`` checks."""
+    """Reverse of ``encrypt``: the receiving browser's side (tests and diagnostics)."""
     salt, (rs, idlen) = body[:16], struct.unpack("!IB", body[16:21])
     as_public = body[21 : 21 + idlen]
     sender = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, as_public)

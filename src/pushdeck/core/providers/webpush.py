@@ -25,7 +25,14 @@ from pushdeck.core.errors import (
     TransportError,
     ValidationError,
 )
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.model import (
+    Device,
+    Message,
+    ProviderKind,
+    SendResult,
+    SendStatus,
+    WebPushSubscription,
+)
 from pushdeck.core.payloads.webpush import WebPushRequest, build_webpush
 from pushdeck.core.providers.base import CheckResult, Provider, register
 from pushdeck.core.webpush_crypto import (
@@ -148,6 +155,32 @@ def _service_reason(response: httpx.Response) -> str:
         return ""
     reason = body.get("reason") or body.get("error") or ""
     return str(reason) if isinstance(reason, str | int) else ""
+
+
+def subscription_from_json(data: str | bytes | Mapping[str, Any]) -> WebPushSubscription:
+    """Parse a browser's ``PushSubscription.toJSON()`` (text or dict), keys checked.
+
+    Raises ``ValidationError`` naming the field, e.g. for ``pushdeck push --subscription``.
+    """
+    try:
+        obj = json.loads(data) if isinstance(data, str | bytes) else data
+    except ValueError as exc:
+        raise ValidationError(f"The subscription is not JSON: {exc}", field="subscription") from exc
+    keys = obj.get("keys") if isinstance(obj, Mapping) else None
+    if not isinstance(obj, Mapping) or not isinstance(keys, Mapping):
+        raise ValidationError(
+            "The subscription needs endpoint, keys.p256dh and keys.auth.",
+            field="subscription",
+            hint="Save JSON.stringify(subscription) from the page, unchanged.",
+        )
+    endpoint = str(obj.get("endpoint", ""))
+    if not endpoint.startswith("https://"):
+        raise ValidationError(f"endpoint {endpoint!r} is not an https URL.", field="endpoint")
+    subscription = WebPushSubscription(
+        endpoint, str(keys.get("p256dh", "")), str(keys.get("auth", ""))
+    )
+    receiver_keys(subscription.p256dh, subscription.auth)  # lengths and curve point
+    return subscription
 
 
 def ssl_context(ca_file: str) -> ssl.SSLContext:
