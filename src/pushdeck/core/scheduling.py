@@ -113,19 +113,23 @@ def _plan_local(ws: Workspace, campaign: Campaign, now: datetime, grace: timedel
         at = local_due(spec.schedule, zone)
         if at <= now:
             due.add(zone)
-            if at + grace < now and not _zone_started(ws, campaign.id, zone):
+            if at + grace < now and _zone_untouched(ws, campaign.id, zone):
                 missed.add(zone)
     return DuePlan(spec.name, bool(due), bool(missed), frozenset(due), frozenset(missed))
 
 
-def _zone_started(ws: Workspace, campaign_id: int, zone: str) -> bool:
-    return bool(
-        ws.scalar(
-            "SELECT EXISTS (SELECT 1 FROM journal WHERE campaign_id = ? AND timezone = ?"
-            " AND state NOT IN ('queued', 'excluded', 'control', 'cancelled'))",
+def _zone_untouched(ws: Workspace, campaign_id: int, zone: str) -> bool:
+    """True when nothing of this zone's group was sent yet but something is to be sent."""
+    states = {
+        r[0]
+        for r in ws.query(
+            "SELECT DISTINCT state FROM journal WHERE campaign_id = ? AND timezone = ?",
             (campaign_id, zone),
         )
-    )
+    }
+    if not states:
+        return True  # the journal was not written yet: nothing was sent
+    return "queued" in states and not states - {"queued", "excluded", "control"}
 
 
 @dataclass(frozen=True)
