@@ -361,3 +361,21 @@ def test_subscription_from_json(service: FakeWebPushService) -> None:
         with pytest.raises(ValidationError) as info:
             subscription_from_json(payload)
         assert info.value.field == field
+
+
+async def test_concurrent_sends_multiplex_on_one_connection(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    import asyncio
+
+    subs = [service.subscribe() for _ in range(40)]
+    messages = [replace(MESSAGE, body=f"n{i}") for i in range(40)]
+    results = await asyncio.gather(
+        *(provider.send(m, device(s)) for m, s in zip(messages, subs, strict=True))
+    )
+    assert all(r.accepted for r in results)
+    assert len({r.provider_id for r in results}) == 40
+    got = {json.loads(r.plaintext)["body"] for r in service.received}
+    assert got == {f"n{i}" for i in range(40)}
+    assert service.server.connections == 1
+    assert service.server.max_streams_seen > 1
