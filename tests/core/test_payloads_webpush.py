@@ -120,3 +120,12 @@ def test_preview_ios_uses_the_apns_builder() -> None:
     assert ios.ok, ios.error
     assert json.loads(ios.text)["aps"]["alert"] == {"title": "Hello", "body": "World"}
     assert ios.limit == 4096 and ios.size > 0
+
+
+def test_preview_android_uses_the_fcm_builder() -> None:
+    pytest.importorskip("pushdeck.core.payloads.fcm")
+    android = preview_payloads(Message(title="Hello", data={"k": 1}))["android"]
+    assert android.ok, android.error
+    payload = json.loads(android.text)
+    assert payload["message"]["notification"]["title"] == "Hello"
+    assert android.limit == 4096 and android.size > 0

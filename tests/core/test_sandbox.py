@@ -180,3 +180,11 @@ def test_actions_variants_and_only_accepted_sends() -> None:
     rejected = SendResult(SendStatus.REJECTED, ProviderKind.SANDBOX, 503)
     dead = [replace(s, result=rejected) for s in sends(100)]
     assert simulate_engagement(dead, open_rate=1.0, now=T0 + timedelta(days=3)) == []
+
+
+async def test_android_budget_is_enforced_when_the_fcm_builder_exists() -> None:
+    pytest.importorskip("pushdeck.core.payloads.fcm")
+    ok = await provider().send(MESSAGE, device("a1", Platform.ANDROID))
+    assert ok.accepted and ok.raw["bytes"] > 0
+    with pytest.raises(PayloadError):
+        await provider().send(replace(MESSAGE, body="x" * 5000), device("a1", Platform.ANDROID))

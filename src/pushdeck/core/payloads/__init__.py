@@ -47,8 +47,9 @@ __all__ = [
     "webpush_notification",
 ]
 
-#: Stands in for a registration token in previews: real tokens are ~160 bytes.
-PREVIEW_FCM_TOKEN = "x" * 163
+#: Stands in for a registration token in previews: readable, and as long as a real
+#: one (~163 characters) so the displayed size is close to what is sent.
+PREVIEW_FCM_TOKEN = ("device-registration-token-" * 7)[:163]
 
 
 def _lazy(module: str, name: str) -> Callable[..., Any]:
