@@ -231,3 +231,50 @@ def test_export_round_trips_through_import(ws: Workspace, tmp_path: Path) -> Non
         copy = device_store.find_device(other, "shop", APNS)
         assert copy is not None and copy.tags == ("vip",) and copy.attributes == {"plan": "pro"}
         other.close()
+
+
+def _device_indexes(ws: Workspace) -> set[str]:
+    return {
+        r[0]
+        for r in ws.query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'devices'"
+            " AND sql IS NOT NULL"
+        )
+    }
+
+
+def test_bulk_load_rebuilds_indexes_and_a_crash_mid_load_is_repaired_on_open(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pushdeck.core import importer
+
+    expected = _device_indexes(ws)
+    assert len(expected) >= 8
+    monkeypatch.setattr(importer, "BULK_BYTES", 0)
+    src = _write(
+        tmp_path / "bulk.csv", "token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(30))
+    )
+    assert import_devices(ws, src, "shop").inserted == 30
+    assert _device_indexes(ws) == expected
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importer, "_flush", crash)
+    with pytest.raises(KeyboardInterrupt):
+        with device_store.bulk_load(ws):
+            importer._flush(ws, [], importer.ImportReport("x"))
+            pytest.fail("unreachable")
+    # bulk_load's finally rebuilt them; now simulate a hard kill that skipped it
+    with ws.transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('pending_indexes', ?)",
+            (json.dumps(["CREATE INDEX devices_locale ON devices (locale)"]),),
+        )
+        conn.execute("DROP INDEX devices_locale")
+    path = ws.path
+    ws.close()
+    reopened = Workspace.open(path)
+    assert _device_indexes(reopened) == expected
+    assert reopened.scalar("SELECT count(*) FROM meta WHERE key = 'pending_indexes'") == 0
+    reopened.close()

@@ -72,7 +72,10 @@ def test_opted_out_and_dead_excluded_unless_asked(
     assert _count(ws, "opt_in = denied") == denied
     from pushdeck.core.model import DeviceStatus
 
-    device_store.mark_status(ws, [1, 2, 3], DeviceStatus.UNREGISTERED, "Unregistered")
+    first_three = [
+        ws.scalar("SELECT id FROM devices WHERE token = ?", (r["token"],)) for r in records[:3]
+    ]
+    device_store.mark_status(ws, first_three, DeviceStatus.UNREGISTERED, "Unregistered")
     live_ios = _count(ws, "platform = ios")
     assert _count(ws, "status = unregistered") == 3 - sum(
         1 for r in records[:3] if r["opt_in"] == "denied"

@@ -34,6 +34,7 @@ class Workspace:
         self.path = path
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
+        self._closed = False
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Workspace:
@@ -55,9 +56,18 @@ class Workspace:
         except BaseException:
             conn.close()
             raise
-        return cls(path, conn)
+        workspace = cls(path, conn)
+        from pushdeck.core.store.devices import restore_pending_indexes  # avoids a cycle
+
+        restore_pending_indexes(workspace)
+        return workspace
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Lets SQLite refresh planner statistics where they have gone stale (cheap).
+        self.conn.execute("PRAGMA optimize")
         self.conn.close()
 
     def __enter__(self) -> Workspace:
