@@ -1,0 +1,136 @@
+"""The dispatcher against the fake APNs (real TLS + HTTP/2) with injected faults.
+
+5 % 500/503, 5 % 429 with Retry-After, GOAWAY every 1,000 streams: every device ends
+accepted and the fake saw no duplicate apns-id. Size: PUSHDECK_RELIABILITY_DEVICES.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.credentials import ApnsTokenCredential
+from pushdeck.core.dispatch import DispatchOptions, campaign_status, send_campaign_async
+from pushdeck.core.errors import CredentialError
+from pushdeck.core.model import ProviderKind
+from pushdeck.core.providers.base import create_provider
+from pushdeck.core.store import Workspace
+from tests.core.campaign_helpers import add_devices
+from tests.fakes import tls
+from tests.fakes.apns_server import FakeApns
+from tests.fakes.h2server import Request, Response
+
+DEVICES = int(os.environ.get("PUSHDECK_RELIABILITY_DEVICES", "3000"))
+TOPIC = "com.example.shop"
+OPTIONS = DispatchOptions(
+    concurrency=50, backoff_base=0.005, backoff_cap=0.05, retry_after_cap=0.002, max_attempts=8
+)
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> tls.TestPKI:
+    return tls.make_pki(tmp_path / "pki")
+
+
+@pytest.fixture
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+async def fake(pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey) -> AsyncIterator[FakeApns]:
+    server = FakeApns(
+        pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567",
+        public_key=key.public_key(), max_concurrent_streams=100, record=False,
+    )  # fmt: skip
+    await server.start()
+    yield server
+    await server.aclose()
+
+
+def credential(
+    fake: FakeApns, pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey
+) -> ApnsTokenCredential:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return ApnsTokenCredential(
+        pem, "KEY1234567", "TEAM123456", TOPIC, endpoint=fake.url, ca_file=str(pki.ca_file)
+    )
+
+
+def inject_faults(fake: FakeApns, seed: int = 11) -> dict[int, int]:
+    rng = random.Random(seed)
+    original = fake.server.handler
+    injected = {500: 0, 503: 0, 429: 0}
+
+    def faulty(req: Request) -> object:
+        roll = rng.random()
+        apns_id = req.headers.get("apns-id", "")
+        for limit, status, reason in (
+            (0.025, 500, "InternalServerError"),
+            (0.05, 503, "ServiceUnavailable"),
+            (0.10, 429, "TooManyRequests"),
+        ):
+            if roll < limit:
+                injected[status] += 1
+                headers = {"apns-id": apns_id, "retry-after": "1"} if status != 500 else {}
+                return Response(status, headers, json.dumps({"reason": reason}).encode())
+        return original(req)
+
+    fake.server.handler = faulty  # type: ignore[assignment]
+    fake.server.goaway_after(1000)
+    return injected
+
+
+def make_campaign(ws: Workspace) -> None:
+    add_devices(ws, [{"token": f"{i:064x}"} for i in range(DEVICES)])
+    doc = {"name": "R", "app": "shop", "audience": {"all": True}, "message": {"title": "Hi"}}
+    create_campaign(ws, spec_from_dict(doc))
+
+
+async def test_faults_and_goaway_every_device_accepted_once(
+    ws: Workspace, fake: FakeApns, pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey
+) -> None:
+    make_campaign(ws)
+    injected = inject_faults(fake)
+    provider = create_provider(credential(fake, pki, key))
+    try:
+        summary = await send_campaign_async(
+            ws, "R", providers={ProviderKind.APNS: provider}, options=OPTIONS
+        )
+    finally:
+        await provider.aclose()
+    assert summary.counts == {"accepted": DEVICES}
+    assert len(fake.accepted) == DEVICES
+    assert set(fake.accepted.values()) == {1}  # no apns-id accepted twice
+    assert min(injected.values()) > 0 and fake.server.connections >= 2  # faults did happen
+    # Each injected fault cost exactly one more attempt of that device.
+    attempts = ws.scalar("SELECT sum(attempts) FROM journal")
+    assert attempts == DEVICES + sum(injected.values())
+
+
+async def test_auth_failure_stops_against_fake_apns(
+    ws: Workspace, fake: FakeApns, pki: tls.TestPKI
+) -> None:
+    make_campaign(ws)
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    provider = create_provider(credential(fake, pki, other_key))
+    try:
+        with pytest.raises(CredentialError, match="InvalidProviderToken"):
+            await send_campaign_async(
+                ws, "R", providers={ProviderKind.APNS: provider}, options=OPTIONS
+            )
+    finally:
+        await provider.aclose()
+    assert sum(fake.rejections.values()) <= OPTIONS.chunk_size  # not one per device
+    status = campaign_status(ws, "R")
+    assert status["status"] == "failed" and status["counts"]["queued"] == DEVICES
