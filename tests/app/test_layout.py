@@ -147,4 +147,4 @@ def test_empty_title_shows_no_lines(body_font) -> None:
 def test_heuristic_is_labelled_and_counts_characters() -> None:
     heuristic = Heuristic(35, 160, "Braze")
     assert heuristic.describe().startswith("Heuristic (Braze)")
-    assert heuristic.over("x" * 36, "y" * 10) == ["title 36/35"]
+    assert heuristic.over("x" * 36, "y" * 10) == ["title"]

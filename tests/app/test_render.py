@@ -78,15 +78,21 @@ def test_image_attachment_narrows_the_ios_body(fonts, rich_message) -> None:
 
 
 def test_time_sensitive_gives_the_title_its_own_line(fonts) -> None:
-    message = Message(
-        title="Your table is ready at the restaurant in 5 min",
-        body="Tap to check in",
-        interruption_level=InterruptionLevel.TIME_SENSITIVE,
-    )
-    lock = STATES_BY_KEY["ios.lock"].measure(RenderContext(message)).blocks["title"]
-    ts = STATES_BY_KEY["ios.timesensitive"].measure(RenderContext(message)).blocks["title"]
-    assert ts.cut >= lock.cut
-    assert ts.lines[0].available > lock.lines[0].available
+    title = "Your table is ready at the restaurant in 5 min"
+    active = Message(title=title, body="Tap to check in")
+    urgent = replace(active, interruption_level=InterruptionLevel.TIME_SENSITIVE)
+    lock = STATES_BY_KEY["ios.lock"]
+    plain = lock.measure(RenderContext(active))
+    labelled = lock.measure(RenderContext(urgent))
+    assert plain.header == "" and labelled.header == "TIME SENSITIVE"
+    assert labelled.blocks["title"].cut >= plain.blocks["title"].cut
+    assert labelled.blocks["title"].lines[0].available > plain.blocks["title"].lines[0].available
+    critical = replace(active, interruption_level=InterruptionLevel.CRITICAL)
+    assert STATES_BY_KEY["ios.timesensitive"].measure(RenderContext(critical)).header == "CRITICAL"
+    # the Time Sensitive state shows the look even for an ordinary message, and says so
+    forced = STATES_BY_KEY["ios.timesensitive"].measure(RenderContext(active))
+    assert forced.header == "TIME SENSITIVE"
+    assert any("would look" in note for note in forced.notes)
 
 
 def test_mutable_content_says_the_device_may_rewrite(fonts, rich_message) -> None:

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from pushdeck.app.fonts import FontRole, preview_font
 from pushdeck.app.previews import base
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
-from pushdeck.app.previews.layout import Heuristic, TextBox, layout_text
+from pushdeck.app.previews.layout import Heuristic, TextBox, label_width, layout_text
 from pushdeck.core.model import AndroidVisibility
 
 W, CARD_X, CARD_W, ICON, TEXT_X, PAD_R, EXPAND_W = 412, 16, 380, 40, 72, 16, 40
@@ -101,7 +101,7 @@ def measure_card(ctx: RenderContext, card: Card) -> Measured:
     right = LARGE_ICON + 8 if _large_icon_ref(ctx, card) else 0
     title_reserve = right
     if not card.header:  # "Title · now": the time follows the title on its line
-        title_reserve += QFontMetricsF(f["meta"]).horizontalAdvance(SEP + ctx.time_label)
+        title_reserve += label_width(SEP + ctx.time_label, f["meta"])
     title = ctx.message.title or (
         f"⟨{ctx.message.title_loc_key}⟩" if ctx.message.title_loc_key else ""
     )
@@ -222,7 +222,7 @@ def _expand_button(p: QPainter, rect: QRectF, c: dict[str, QColor], expanded: bo
 
 
 def _shade(p: QPainter, ctx: RenderContext) -> None:
-    p.fillRect(QRectF(0, 0, W, 800), _colors(ctx)["shade"])
+    base.fill_canvas(p, _colors(ctx)["shade"])
 
 
 def _wallpaper(p: QPainter, ctx: RenderContext) -> None:
@@ -239,7 +239,7 @@ def _state(
     def paint(p: QPainter, ctx: RenderContext, meas: Measured) -> None:
         if background == "app":
             c = _colors(ctx)
-            p.fillRect(QRectF(0, 0, W, 800), c["app"])
+            base.fill_canvas(p, c["app"])
             for i in range(4):
                 base.rounded(
                     p,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -43,6 +44,9 @@ class NoImages:
         return "Image not loaded"
 
 
+NO_IMAGES = NoImages()
+
+
 @dataclass(frozen=True)
 class RenderContext:
     """Everything a renderer needs besides the painter."""
@@ -52,7 +56,12 @@ class RenderContext:
     app_name: str = "Pushdeck Demo"
     site: str = "shop.example.com"
     time_label: str = "now"
-    images: ImageSource = field(default_factory=NoImages)
+    images: ImageSource = NO_IMAGES
+
+    @cached_property
+    def look_key(self) -> str:
+        """Everything about the message except its texts, as one string (canvas cache key)."""
+        return repr(replace(self.message, title="", subtitle="", body="", data={}))
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class Measured:
 
     blocks: Mapping[str, TextLayoutResult]
     notes: tuple[str, ...] = ()
+    header: str = ""  # a label line above the title, e.g. iOS "TIME SENSITIVE"
 
 
 MeasureFn = Callable[[RenderContext], Measured]
@@ -396,3 +406,9 @@ def badge_circle(
     rect = QRectF(center.x() - width / 2, center.y() - height / 2, width, height)
     rounded(painter, rect, height / 2, fill or QColor("#FF3B30"))
     text_in(painter, rect, text, font, QColor("white"), Qt.AlignmentFlag.AlignCenter)
+
+
+def fill_canvas(painter: QPainter, color: QColor) -> None:
+    """Fill the state's canvas (the painter's clip) with a solid colour."""
+    rect = painter.clipBoundingRect()
+    painter.fillRect(rect if not rect.isEmpty() else QRectF(0, 0, 420, 900), color)

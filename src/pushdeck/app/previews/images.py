@@ -57,6 +57,7 @@ class ImageCache(QObject):
         self._images: dict[str, QImage] = {}
         self._errors: dict[str, str] = {}
         self._pending: set[str] = set()
+        self.generation = 0  # bumped whenever an image (or its error) arrives
         self._pool = pool or QThreadPool.globalInstance()
         self._relay = _Relay(self)
         self._relay.loaded.connect(self._on_relay_loaded)
@@ -83,6 +84,7 @@ class ImageCache(QObject):
 
     def _on_relay_loaded(self, ref: str, image: QImage, error: str) -> None:
         self._pending.discard(ref)
+        self.generation += 1
         if error:
             self._errors[ref] = error
         else:

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath
 from pushdeck.app.fonts import FontRole, preview_font
 from pushdeck.app.previews import base
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
-from pushdeck.app.previews.layout import Heuristic, TextBox, layout_text
+from pushdeck.app.previews.layout import Heuristic, TextBox, label_width, layout_text
 from pushdeck.core.model import InterruptionLevel
 
 W, CARD_X, CARD_W, PAD, ICON, LINE = 393, 16, 361, 14, 38, 20.0
@@ -76,13 +76,23 @@ def _notes(ctx: RenderContext) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def level_header(ctx: RenderContext, force: bool = False) -> str:
+    """iOS 15+ labels Time Sensitive and Critical notifications above the title."""
+    level = ctx.message.interruption_level
+    if level is InterruptionLevel.CRITICAL:
+        return "CRITICAL"
+    if level is InterruptionLevel.TIME_SENSITIVE or force:
+        return "TIME SENSITIVE"
+    return ""
+
+
 def measure_card(
     ctx: RenderContext,
     body_lines: int,
     *,
     width: float = TEXT_W,
     thumb: bool = True,
-    header_line: bool = False,
+    header_line: bool | None = None,
 ) -> Measured:
     """Title (1 line), subtitle (1 line) and body (``body_lines``) of a standard iOS card.
 
@@ -90,11 +100,14 @@ def measure_card(
     an image attachment's thumbnail takes room from every body line.
     """
     f = _fonts()
+    header = level_header(ctx, force=bool(header_line)) if header_line is not False else ""
+    header_line = bool(header)
     stamp = base_time_width(ctx, f["time"]) + 8
     title = _title_text(ctx)
     has_thumb = thumb and bool(ctx.message.image_url)
     thumb_room = (THUMB + 10,) * body_lines if has_thumb else ()
-    title_reserve = () if header_line else (stamp,)
+    # With a header line the timestamp sits on it, but a thumbnail still narrows the title.
+    title_reserve = ((THUMB + 10,) if has_thumb else ()) if header_line else (stamp,)
     blocks = {"title": layout_text(title, f["title"], TextBox(width, 1, title_reserve))}
     blocks["subtitle"] = layout_text(ctx.message.subtitle, f["title"], TextBox(width, 1))
     body_reserve = thumb_room
@@ -104,20 +117,17 @@ def measure_card(
     blocks["body"] = layout_text(
         _body_text(ctx), f["body"], TextBox(width, body_lines, body_reserve)
     )
-    return Measured(blocks, _notes(ctx))
+    return Measured(blocks, _notes(ctx), header)
 
 
 def base_time_width(ctx: RenderContext, font: QFont) -> float:
-    from PySide6.QtGui import QFontMetricsF
-
-    return QFontMetricsF(font).horizontalAdvance(ctx.time_label)
+    return label_width(ctx.time_label, font)
 
 
-def _card_height(meas: Measured, header_line: bool = False) -> float:
+def _card_height(meas: Measured) -> float:
     b = meas.blocks
-    lines = (
-        len(b["title"].lines) + len(b["subtitle"].lines) + len(b["body"].lines) + int(header_line)
-    )
+    lines = len(b["title"].lines) + len(b["subtitle"].lines) + len(b["body"].lines)
+    lines += int(bool(meas.header))
     return max(ICON + 2 * 12, lines * LINE + 2 * 12)
 
 
@@ -127,13 +137,13 @@ def paint_card(
     meas: Measured,
     y: float,
     *,
-    header: str = "",
-    header_color: QColor | None = None,
     opaque: bool = False,
 ) -> float:
     """Draw a standard card at ``y``; return its bottom."""
     c, f = _colors(ctx.dark), _fonts()
-    height = _card_height(meas, bool(header))
+    header = meas.header
+    header_color = QColor("#FF453A") if header == "CRITICAL" else None
+    height = _card_height(meas)
     rect = QRectF(CARD_X, y, CARD_W, height)
     fill = QColor(c["card"])
     if opaque:
@@ -228,7 +238,7 @@ def _nc_paint(p: QPainter, ctx: RenderContext, meas: Measured) -> None:
 
 
 def _expanded_measure(ctx: RenderContext) -> Measured:
-    return measure_card(ctx, 7, width=CARD_W - 2 * PAD, thumb=False)
+    return measure_card(ctx, 7, width=CARD_W - 2 * PAD, thumb=False, header_line=False)
 
 
 def _expanded_paint(p: QPainter, ctx: RenderContext, meas: Measured) -> None:
@@ -354,7 +364,7 @@ def _stack_measure(ctx: RenderContext) -> Measured:
         if tid
         else "no thread-id: iOS groups this with all of the app's notifications"
     )
-    return Measured(meas.blocks, (*meas.notes, note))
+    return Measured(meas.blocks, (*meas.notes, note), meas.header)
 
 
 def _stack_paint(p: QPainter, ctx: RenderContext, meas: Measured) -> None:
@@ -376,15 +386,12 @@ def _ts_measure(ctx: RenderContext) -> Measured:
     notes = list(meas.notes)
     if level not in (InterruptionLevel.TIME_SENSITIVE, InterruptionLevel.CRITICAL):
         notes.append(f"How it would look as Time Sensitive (this message: {level or 'active'})")
-    return Measured(meas.blocks, tuple(notes))
+    return Measured(meas.blocks, tuple(notes), meas.header)
 
 
 def _ts_paint(p: QPainter, ctx: RenderContext, meas: Measured) -> None:
     _wallpaper(p, ctx, 190)
-    critical = ctx.message.interruption_level is InterruptionLevel.CRITICAL
-    label = "CRITICAL" if critical else "TIME SENSITIVE"
-    color = QColor("#FF453A") if critical else None
-    paint_card(p, ctx, meas, 16, header=label, header_color=color)
+    paint_card(p, ctx, meas, 16)
 
 
 def _expanded_height(ctx: RenderContext, meas: Measured) -> float:
@@ -407,7 +414,7 @@ def _card_canvas(top: float) -> object:
 
 
 def _ts_height(ctx: RenderContext, meas: Measured) -> float:
-    return 16 + _card_height(meas, True) + 16
+    return 16 + _card_height(meas) + 16
 
 
 _LOCK = Heuristic(35, 160, "Braze, text only; 130 with an image")

@@ -8,6 +8,8 @@ No widgets here: only a QGuiApplication (for fonts) is needed.
 
 from __future__ import annotations
 
+import bisect
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -113,13 +115,26 @@ def font_key(font: QFont) -> str:
     return entry[1]
 
 
+@lru_cache(maxsize=256)
+def text_width(text: str, font_key: str) -> float:
+    """Advance of a short label (timestamps, separators), cached."""
+    return QFontMetricsF(_FONTS[font_key]).horizontalAdvance(text)
+
+
+def label_width(text: str, font: QFont) -> float:
+    key = font_key(font)
+    if key not in _FONTS:
+        _FONTS[key] = QFont(font)
+    return text_width(text, key)
+
+
 @lru_cache(maxsize=2048)
 def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
     font = _FONTS[font_key]
     metrics = QFontMetricsF(font)
     clean = text.replace("\r", " ").replace("\n", _LINE_SEPARATOR)
     rtl = is_rtl(clean)
-    raw = _break_lines(clean, font, box, rtl)
+    raw, widths = _break_lines(clean, font, box, rtl)
     common = {
         "source": text,
         "rtl": rtl,
@@ -137,9 +152,8 @@ def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
     shown: list[ShownLine] = []
     for index, (start, end) in enumerate(raw[: box.max_lines]):
         piece = clean[start:end].rstrip(" " + _LINE_SEPARATOR)
-        shown.append(
-            ShownLine(piece, start, end, metrics.horizontalAdvance(piece), box.line_width(index))
-        )
+        # QTextLine already measured the line: no second shaping pass per keystroke
+        shown.append(ShownLine(piece, start, end, widths[index], box.line_width(index)))
     if len(raw) <= box.max_lines:
         return TextLayoutResult(
             lines=tuple(shown), needed_lines=len(raw), truncated=False, cut=len(text), **common
@@ -151,8 +165,10 @@ def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
     )
 
 
-def _break_lines(text: str, font: QFont, box: TextBox, rtl: bool) -> list[tuple[int, int]]:
-    """(start, end) source ranges of every line ``text`` needs in ``box``."""
+def _break_lines(
+    text: str, font: QFont, box: TextBox, rtl: bool
+) -> tuple[list[tuple[int, int]], list[float]]:
+    """(start, end) source ranges of every line ``text`` needs in ``box``, and their widths."""
     layout = QTextLayout(text, font)
     option = QTextOption()
     option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
@@ -162,6 +178,7 @@ def _break_lines(text: str, font: QFont, box: TextBox, rtl: bool) -> list[tuple[
     layout.setTextOption(option)
     layout.setCacheEnabled(False)
     ranges: list[tuple[int, int]] = []
+    widths: list[float] = []
     layout.beginLayout()
     while len(ranges) < _MAX_MEASURED_LINES:
         line = layout.createLine()
@@ -169,19 +186,26 @@ def _break_lines(text: str, font: QFont, box: TextBox, rtl: bool) -> list[tuple[
             break
         line.setLineWidth(box.line_width(len(ranges)))
         ranges.append((line.textStart(), line.textStart() + line.textLength()))
+        widths.append(line.naturalTextWidth())
     layout.endLayout()
-    return _to_python_indices(text, ranges)
+    return _to_python_indices(text, ranges), widths
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _to_python_indices(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Map Qt's UTF-16 offsets to Python string indices (they differ past U+FFFF, e.g. emoji)."""
-    if all(ord(char) < 0x10000 for char in text):
+    astral = [m.start() for m in _ASTRAL.finditer(text)]
+    if not astral:
         return ranges
-    index_of: list[int] = []
-    for position, char in enumerate(text):
-        index_of.extend((position, position) if ord(char) >= 0x10000 else (position,))
-    index_of.append(len(text))
-    return [(index_of[start], index_of[end]) for start, end in ranges]
+    # UTF-16 offset where each astral character starts: its index plus the astral chars before it
+    starts = [index + n for n, index in enumerate(astral)]
+
+    def convert(unit: int) -> int:
+        return unit - bisect.bisect_left(starts, unit)
+
+    return [(convert(start), convert(end)) for start, end in ranges]
 
 
 def _elide(text: str, start: int, metrics: QFontMetricsF, width: float) -> ShownLine:
@@ -220,7 +244,7 @@ class Heuristic:
         """Which fields are longer than the heuristic (for a warning beside the preview)."""
         found = []
         if self.title_chars and len(title) > self.title_chars:
-            found.append(f"title {len(title)}/{self.title_chars}")
+            found.append("title")
         if self.body_chars and len(body) > self.body_chars:
-            found.append(f"body {len(body)}/{self.body_chars}")
+            found.append("body")
         return found

@@ -42,7 +42,7 @@ def paint(painter: QPainter, state: StateSpec, ctx: RenderContext, meas: Measure
 
 def paint_silent(painter: QPainter, state: StateSpec, ctx: RenderContext) -> None:
     bg = QColor("#1c1c1e") if ctx.dark else QColor("#eceff3")
-    painter.fillRect(QRectF(0, 0, state.width, state.height), bg)
+    base.fill_canvas(painter, bg)
     font = preview_font(FontRole.APPLE if state.group != "Android" else FontRole.ANDROID, 13)
     height = min(state.height - 24, 110)
     base.notice(

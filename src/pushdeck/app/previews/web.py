@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QConicalGradient, QFont, QPainter, QPen
 from pushdeck.app.fonts import FontRole, preview_font
 from pushdeck.app.previews import android, base
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
-from pushdeck.app.previews.layout import Heuristic, TextBox, layout_text
+from pushdeck.app.previews.layout import Heuristic, TextBox, label_width, layout_text
 
 MAX_ACTIONS = 2  # Notification.maxActions in Chrome
 WIN_W, TOAST_W, TOAST_X = 400, 364, 18
@@ -216,9 +216,8 @@ def _banner_measure(ctx: RenderContext, chrome: bool) -> Measured:
     f = _mac_fonts()
     width = BANNER_W - MAC_TEXT_X - 12
     thumb = (THUMB + 8,) if chrome and ctx.message.web_icon else ()
-    from PySide6.QtGui import QFontMetricsF
 
-    stamp = QFontMetricsF(f["meta"]).horizontalAdvance(ctx.time_label) + 8
+    stamp = label_width(ctx.time_label, f["meta"]) + 8
     blocks = {
         "title": layout_text(
             ctx.message.title, f["title"], TextBox(width, 1, (stamp + (thumb[0] if thumb else 0),))
@@ -303,7 +302,7 @@ def _ca_measure(ctx: RenderContext) -> Measured:
 
 
 def _ca_paint(p: QPainter, ctx: RenderContext, meas: Measured) -> None:
-    p.fillRect(QRectF(0, 0, android.W, 600), android._colors(ctx)["shade"])
+    base.fill_canvas(p, android._colors(ctx)["shade"])
     limited = ctx.message
     if len(limited.actions) > MAX_ACTIONS:
         from dataclasses import replace

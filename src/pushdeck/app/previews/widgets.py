@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -36,7 +36,7 @@ def block_summary(name: str, block: TextLayoutResult) -> str:
     if block.truncated:
         return (
             f"{name}: {shown} of {block.needed_lines} lines shown — cut after "
-            f"{block.cut} of {len(block.source)} characters"
+            f"{block.cut} characters"
         )
     return f"{name}: {shown} line{'s' if shown != 1 else ''}, fits"
 
@@ -75,6 +75,32 @@ def _wrapped_height(font: QFont, width: float, text: str) -> float:
     return _wrapped_height_cached(key, width, text)
 
 
+def canvas_key(
+    state: StateSpec, ctx: RenderContext, meas: Measured, scale: float
+) -> tuple[object, ...]:
+    """Everything a state's picture depends on: the shown lines, not the full texts."""
+    shown = tuple(
+        (key, tuple(line.text for line in block.lines)) for key, block in meas.blocks.items()
+    )
+
+    return (
+        state.key,
+        scale,
+        ctx.dark,
+        ctx.app_name,
+        ctx.site,
+        ctx.time_label,
+        ctx.look_key,
+        bool(ctx.message.data),
+        ctx.message.is_silent,
+        shown,
+        meas.header,
+        meas.notes,
+        getattr(ctx.images, "generation", 0),
+        id(ctx.images),
+    )
+
+
 class PreviewCard(QWidget):
     """One state of one platform, with its measurements underneath.
 
@@ -94,6 +120,10 @@ class PreviewCard(QWidget):
         self._meas = Measured({})
         self._caption: list[tuple[str, str]] = []
         self._canvas_h = state.height
+        self._canvas: QImage | None = None
+        self._caption_cache: QImage | None = None
+        self._caption_key: tuple[object, ...] = ()
+        self._canvas_key: tuple[object, ...] = ()
         self._caption_font = QFont()
         self._caption_font.setPixelSize(CAPTION_FONT_PX)
         self._bold_font = QFont(self._caption_font)
@@ -143,13 +173,60 @@ class PreviewCard(QWidget):
             return
         painter = QPainter(self)
         try:
-            painter.save()
-            painter.scale(self._zoom, self._zoom)
-            render.paint(painter, self.state, self._ctx, self._meas)
-            painter.restore()
-            self._paint_caption(painter, self._canvas_h * self._zoom + 4)
+            painter.drawImage(0, 0, self._canvas_image())
+            painter.drawImage(0, round(self._canvas_h * self._zoom), self._caption_image())
         finally:
             painter.end()
+
+    def _caption_image(self) -> QImage:
+        """The caption, re-rendered only when its text (or the palette) changed."""
+        color = self.palette().color(self.palette().ColorRole.WindowText)
+        dpr = self.devicePixelRatioF()
+        key = (tuple(self._caption), self.width(), color.rgba(), dpr)
+        if self._caption_cache is None or key != self._caption_key:
+            height = max(1, self.height() - round(self._canvas_h * self._zoom))
+            image = QImage(
+                round(self.width() * dpr),
+                round(height * dpr),
+                QImage.Format.Format_ARGB32_Premultiplied,
+            )
+            image.setDevicePixelRatio(dpr)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)
+            try:
+                painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+                self._paint_caption(painter, 4)
+            finally:
+                painter.end()
+            self._caption_cache, self._caption_key = image, key
+        return self._caption_cache
+
+    def _canvas_image(self) -> QImage:
+        """The painted state, re-rendered only when what it shows changed.
+
+        Typing at the end of a long body changes nothing visible in most states (they are
+        already cut), so those cards just blit their cached image; this keeps a keystroke
+        within one frame with every preview on screen.
+        """
+        assert self._ctx is not None
+        scale = self._zoom * self.devicePixelRatioF()
+        key = canvas_key(self.state, self._ctx, self._meas, scale)
+        if self._canvas is None or key != self._canvas_key:
+            image = QImage(
+                round(self.state.width * scale),
+                round(self._canvas_h * scale),
+                QImage.Format.Format_ARGB32_Premultiplied,
+            )
+            image.setDevicePixelRatio(self.devicePixelRatioF())
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)
+            try:
+                painter.scale(self._zoom, self._zoom)
+                render.paint(painter, self.state, self._ctx, self._meas)
+            finally:
+                painter.end()
+            self._canvas, self._canvas_key = image, key
+        return self._canvas
 
     def _paint_caption(self, painter: QPainter, y: float) -> None:
         pal = self.palette()
