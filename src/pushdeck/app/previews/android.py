@@ -106,9 +106,12 @@ def measure_card(ctx: RenderContext, card: Card) -> Measured:
         f"⟨{ctx.message.title_loc_key}⟩" if ctx.message.title_loc_key else ""
     )
     body = ctx.message.body or (f"⟨{ctx.message.body_loc_key}⟩" if ctx.message.body_loc_key else "")
+    body_reserve: tuple[float, ...] = (right, right)
+    if not title and not card.header:  # the text moves up to the "· now" row
+        body_reserve = (title_reserve, right)
     blocks = {
         "title": layout_text(title, f["title"], TextBox(TEXT_W, 1, (title_reserve,))),
-        "body": layout_text(body, f["body"], TextBox(TEXT_W, card.body_lines, (right,) * 2)),
+        "body": layout_text(body, f["body"], TextBox(TEXT_W, card.body_lines, body_reserve)),
     }
     notes = []
     if ctx.message.data:
@@ -121,7 +124,7 @@ def measure_card(ctx: RenderContext, card: Card) -> Measured:
 
 def card_height(ctx: RenderContext, meas: Measured, card: Card) -> float:
     b = meas.blocks
-    lines = int(card.header) + max(1, len(b["title"].lines)) + len(b["body"].lines)
+    lines = max(1, int(card.header) + len(b["title"].lines) + len(b["body"].lines))
     height = max(16 + lines * LINE + 16, 16 + ICON + 16)
     if card.picture and ctx.message.image_url:
         height += (CARD_W - TEXT_X - PAD_R) / 2 + 10
@@ -154,11 +157,12 @@ def paint_card(
             p, _meta_text(ctx, card), f["meta"], c["body"], QRectF(x, ty, TEXT_W, LINE)
         )
         ty += LINE
-    title = meas.blocks["title"]
+    title, body = meas.blocks["title"], meas.blocks["body"]
     if card.header:
-        base.draw_block(p, title, f["title"], c["title"], x, ty, line_height=LINE)
+        ty = base.draw_block(p, title, f["title"], c["title"], x, ty, line_height=LINE)
     else:  # "Title · now": the title view wraps its text, so even RTL titles sit at the start
-        used = title.lines[0].width if title.lines else 0
+        first = title if title.lines else body  # no title: the text takes the first row
+        used = first.lines[0].width if first.lines else 0
         if title.lines:
             base.text_in(
                 p,
@@ -168,10 +172,11 @@ def paint_card(
                 c["title"],
                 rtl=title.rtl,
             )
-        meta = (SEP if title.lines else "") + ctx.time_label
+        meta = (SEP if first.lines else "") + ctx.time_label
         base.draw_single(p, meta, f["meta"], c["body"], QRectF(x + used, ty, 120, LINE))
-    ty += LINE
-    ty = base.draw_block(p, meas.blocks["body"], f["body"], c["body"], x, ty, line_height=LINE)
+        if title.lines:
+            ty += LINE
+    ty = base.draw_block(p, body, f["body"], c["body"], x, ty, line_height=LINE)
     ref = _large_icon_ref(ctx, card)
     if ref:
         base.image_box(

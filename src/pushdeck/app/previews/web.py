@@ -218,11 +218,14 @@ def _banner_measure(ctx: RenderContext, chrome: bool) -> Measured:
     thumb = (THUMB + 8,) if chrome and ctx.message.web_icon else ()
 
     stamp = label_width(ctx.time_label, f["meta"]) + 8
+    body_reserve = thumb * 2
+    if not ctx.message.title and not chrome:  # the text moves up beside the timestamp
+        body_reserve = (stamp + (thumb[0] if thumb else 0), *thumb)
     blocks = {
         "title": layout_text(
             ctx.message.title, f["title"], TextBox(width, 1, (stamp + (thumb[0] if thumb else 0),))
         ),
-        "body": layout_text(ctx.message.body, f["body"], TextBox(width, 2, thumb * 2)),
+        "body": layout_text(ctx.message.body, f["body"], TextBox(width, 2, body_reserve)),
     }
     image = "macOS banners do not show the image" if ctx.message.image_url else ""
     notes = _notes(ctx, actions=chrome, image=image)
