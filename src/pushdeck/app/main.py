@@ -38,7 +38,8 @@ def build_window(
 
 def run_app(workspace: Path | None, argv: list[str]) -> int:
     """Open the main window on ``workspace`` (or the last one, or the welcome page)."""
-    app = QApplication.instance() or QApplication(argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv)
     app.setApplicationName("Pushdeck")
     app.setOrganizationName("Pushdeck")
     app.setApplicationDisplayName("Pushdeck")

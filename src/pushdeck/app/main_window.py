@@ -5,6 +5,8 @@ Feature logic lives in the pages (composer, previews); this file only wires them
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
@@ -137,16 +139,22 @@ class MainWindow(QMainWindow):
             self.prefs_action.setShortcut(QKeySequence("Ctrl+,"))
         go = bar.addMenu("&Go")
         for index, name in enumerate(PAGES):
-            self._action(go, name, QKeySequence(f"Ctrl+{index + 1}"), lambda i=index: self.go_to(i))
+            self._action(go, name, QKeySequence(f"Ctrl+{index + 1}"), partial(self.go_to, index))
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About Pushdeck", None, self._show_about)
         self._fill_recent()
 
-    def _action(self, menu: QMenu, text: str, shortcut: object, slot: object) -> QAction:
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        shortcut: QKeySequence | QKeySequence.StandardKey | None,
+        slot: Callable[[], object],
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcut(shortcut)  # type: ignore[arg-type]
-        action.triggered.connect(lambda _=False: slot())  # type: ignore[operator]
+            action.setShortcut(shortcut)
+        action.triggered.connect(lambda _=False: slot())
         menu.addAction(action)
         return action
 

@@ -26,6 +26,10 @@ from pushdeck.core.model import Action
 from pushdeck.core.templating import locale_chain
 
 
+def _cell_text(item: QTableWidgetItem | None) -> str:
+    return item.text() if item is not None else ""
+
+
 class _TableEditor(QWidget):
     """A table with Add / Remove buttons; subclasses map rows to and from the draft."""
 
@@ -56,10 +60,7 @@ class _TableEditor(QWidget):
 
     def rows(self) -> list[list[str]]:
         return [
-            [
-                (self.table.item(r, c).text() if self.table.item(r, c) else "")
-                for c in range(self.table.columnCount())
-            ]
+            [_cell_text(self.table.item(r, c)) for c in range(self.table.columnCount())]
             for r in range(self.table.rowCount())
         ]
 

@@ -98,7 +98,7 @@ def _meta_text(ctx: RenderContext, card: Card) -> str:
 
 def measure_card(ctx: RenderContext, card: Card) -> Measured:
     f = _fonts()
-    right = LARGE_ICON + 8 if _large_icon_ref(ctx, card) else 0
+    right = LARGE_ICON + 8.0 if _large_icon_ref(ctx, card) else 0.0
     title_reserve = right
     if not card.header:  # "Title · now": the time follows the title on its line
         title_reserve += label_width(SEP + ctx.time_label, f["meta"])

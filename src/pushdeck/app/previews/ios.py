@@ -7,6 +7,8 @@ at 1 logical pixel per point. Inter stands in for SF Pro.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath
 
@@ -105,7 +107,7 @@ def measure_card(
     stamp = base_time_width(ctx, f["time"]) + 8
     title = _title_text(ctx)
     has_thumb = thumb and bool(ctx.message.image_url)
-    thumb_room = (THUMB + 10,) * body_lines if has_thumb else ()
+    thumb_room: tuple[float, ...] = (THUMB + 10.0,) * body_lines if has_thumb else ()
     # With a header line the timestamp sits on it, but a thumbnail still narrows the title.
     title_reserve = ((THUMB + 10,) if has_thumb else ()) if header_line else (stamp,)
     blocks = {"title": layout_text(title, f["title"], TextBox(width, 1, title_reserve))}
@@ -409,7 +411,7 @@ def _actions_height(ctx: RenderContext, meas: Measured) -> float:
     return 16 + _card_height(meas) + (_menu_height(ctx) if ctx.message.actions else 82) + 16
 
 
-def _card_canvas(top: float) -> object:
+def _card_canvas(top: float) -> Callable[[RenderContext, Measured], float]:
     return lambda ctx, meas: top + _card_height(meas) + 16
 
 

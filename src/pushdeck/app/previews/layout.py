@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QTextLayout, QTextOption
@@ -135,7 +136,7 @@ def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
     clean = text.replace("\r", " ").replace("\n", _LINE_SEPARATOR)
     rtl = is_rtl(clean)
     raw, widths = _break_lines(clean, font, box, rtl)
-    common = {
+    common: dict[str, Any] = {
         "source": text,
         "rtl": rtl,
         "line_height": metrics.lineSpacing(),

@@ -84,7 +84,7 @@ def _toast_measure(ctx: RenderContext, show_image: bool) -> Measured:
 def _toast_height(ctx: RenderContext, meas: Measured, show_image: bool) -> float:
     b = meas.blocks
     text = (len(b["title"].lines) + len(b["body"].lines)) * 20 + 18
-    height = 44 + max(48, text) + 14
+    height = 44.0 + max(48, text) + 14
     if show_image and ctx.message.image_url:
         height += (TOAST_W - 32) / 2 + 12
     if ctx.message.actions:

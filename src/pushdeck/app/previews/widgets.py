@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.previews import ALL_STATES, STATES_BY_KEY, render
-from pushdeck.app.previews.base import Measured, RenderContext, StateSpec, font_key, text_in
-from pushdeck.app.previews.layout import TextLayoutResult
+from pushdeck.app.previews.base import Measured, RenderContext, StateSpec, text_in
+from pushdeck.app.previews.layout import TextLayoutResult, font_key
 from pushdeck.app.threads import assert_gui_thread
 
 CAPTION_FONT_PX = 11
@@ -349,7 +349,9 @@ class FocusView(QWidget):
         if self._ctx is None:
             raise RuntimeError("Nothing to export yet")
         image = render.render_image(self.card.state, self._ctx, scale)
-        if not image.save(str(path), "PNG"):
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(path.suffix + ".png")
+        if not image.save(str(path)):  # the format comes from the .png suffix
             raise OSError(f"Could not write {path}")
         return path
 
@@ -384,7 +386,7 @@ class PreviewPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(self.grid)
         scroll.setWidgetResizable(False)
-        self.scroll = scroll
+        self.scroll_area = scroll
         from PySide6.QtWidgets import QTabWidget
 
         self.tabs = QTabWidget()
