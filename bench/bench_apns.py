@@ -43,7 +43,7 @@ def serve(directory: Path) -> None:
     async def main() -> None:
         fake = FakeApns(
             pki, topic=TOPIC, team_id=TEAM, key_id=KID, public_key=key.public_key(),  # type: ignore[union-attr,arg-type]
-            max_concurrent_streams=1000, record=False,
+            max_concurrent_streams=1000, record=False, lean=True,
         )  # fmt: skip
         await fake.start()
         print(fake.server.port, flush=True)

@@ -87,6 +87,7 @@ class FakeApns:
         client_ca: Path | None = None,
         max_concurrent_streams: int | None = None,
         record: bool = True,
+        lean: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.topic, self.team_id, self.key_id = topic, team_id, key_id
@@ -102,7 +103,11 @@ class FakeApns:
         self.record = record
         context = _server_context(pki, client_ca)
         self.server = H2Server(
-            self.handle, context, max_concurrent_streams=max_concurrent_streams, record=record
+            self.handle,
+            context,
+            max_concurrent_streams=max_concurrent_streams,
+            record=record,
+            lean=lean,
         )
 
     @property

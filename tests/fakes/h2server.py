@@ -36,6 +36,9 @@ Fault injection (all optional, safe to call while running on the same loop):
   connection abruptly without answering it (nothing is known about its delivery).
 - ``drop_connections()``: close every open connection now (simulates idle loss).
 
+``lean=True`` (benchmarks): skip h2's per-character header validation and huffman
+coding so the server costs less CPU than the client it measures.
+
 Observation: ``requests`` (every request handed to the handler, in order, unless
 ``record=False``), ``count_header(name)`` (a Counter of a header's values, e.g. apns-id for
 duplicate detection), ``max_streams_seen`` (the highest number of streams open at once on
@@ -59,6 +62,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 
 
 @dataclass
@@ -111,14 +115,28 @@ class _ServerH2(h2.connection.H2Connection):
             self._closed_streams[stream_id] = stream.closed_by
 
 
+class _PlainEncoder(hpack.Encoder):
+    def encode(self, headers: Any, huffman: bool = True) -> bytes:
+        return super().encode(headers, huffman=False)
+
+
 class _ServerProtocol(asyncio.Protocol):
     """One accepted connection: h2 state, per-stream buffers, pending handler tasks."""
 
     def __init__(self, server: H2Server, connection_id: int) -> None:
         self.server = server
         self.connection_id = connection_id
-        config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        lean = server.lean
+        config = h2.config.H2Configuration(
+            client_side=False,
+            header_encoding="utf-8",
+            validate_inbound_headers=not lean,
+            validate_outbound_headers=not lean,
+            normalize_outbound_headers=not lean,
+        )
         self.conn = _ServerH2(config=config)
+        if lean:
+            self.conn.encoder = _PlainEncoder()
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, _Stream] = {}
         self.received = 0
@@ -301,8 +319,10 @@ class H2Server:
         *,
         max_concurrent_streams: int | None = None,
         record: bool = True,
+        lean: bool = False,
     ) -> None:
         self.handler = handler
+        self.lean = lean
         self.ssl_context = ssl_context
         self.max_concurrent_streams = max_concurrent_streams
         self.record = record

@@ -3,7 +3,8 @@
 Why not httpx: a push campaign is thousands of tiny POSTs to one origin, and httpx's
 per-request machinery (request/response objects, anyio locks, one write per request)
 costs far more CPU than the bytes on the wire. Here each request is one h2 stream, one
-future and one timer; writes made during the same event-loop iteration are coalesced
+future and a deadline checked by one sweep per connection; writes made during the
+same event-loop iteration are coalesced
 into a single TLS write.
 
 What it guarantees:
@@ -36,6 +37,8 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import hpack
+from hpack.hpack import encode_integer
+from hpack.table import HeaderTable
 
 from pushdeck.core.errors import ProviderTimeoutError, TransportError
 
@@ -49,6 +52,8 @@ _CLIENT_CONFIG = h2.config.H2Configuration(
     # single biggest CPU cost per request, so they are switched off for outbound only.
     validate_outbound_headers=False,
     normalize_outbound_headers=False,
+    # Responses are only read for :status, a few headers and the body.
+    validate_inbound_headers=False,
 )
 
 
@@ -63,7 +68,7 @@ class _LeanH2Connection(h2.connection.H2Connection):
 
     def __init__(self) -> None:
         super().__init__(config=_CLIENT_CONFIG)
-        self.encoder = _PlainEncoder()
+        self.encoder = _CachingEncoder()
 
     @property
     def open_outbound_streams(self) -> int:
@@ -80,11 +85,60 @@ class _LeanH2Connection(h2.connection.H2Connection):
             self._closed_streams[stream_id] = stream.closed_by
 
 
-class _PlainEncoder(hpack.Encoder):
-    """HPACK without huffman coding: a few more header bytes, much less client CPU."""
+class _CountingTable(HeaderTable):
+    """The HPACK dynamic table, counting insertions so cached encodings know when to expire."""
+
+    inserts = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        self.inserts += 1
+        super().add(name, value)
+
+
+class _CachingEncoder(hpack.Encoder):
+    """HPACK encoding that costs a dict lookup per header once a campaign is running.
+
+    - Headers marked never-indexed (the per-request :path and apns-id) are written as
+      plain literals, which changes no state.
+    - Every other header (method, authority, topic, push type, authorization...) is
+      repeated on every request; once it is in the dynamic table its encoding is a fixed
+      index, cached until anything new enters the table (indices shift then).
+    - No huffman coding: a few more bytes on the wire, much less client CPU.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.header_table = _CountingTable()
+        self._cache: dict[tuple[bytes, bytes], bytes] = {}
+        self._cached_at = 0  # table.inserts when the cache was last valid
 
     def encode(self, headers: Any, huffman: bool = True) -> bytes:
-        return super().encode(headers, huffman=False)
+        table = self.header_table
+        assert isinstance(table, _CountingTable)
+        if table.resized:  # a size update must lead the block: let hpack emit it
+            self._cache.clear()
+            return super().encode(headers, huffman=False)
+        parts = []
+        for header in headers:
+            if isinstance(header, hpack.HeaderTuple) and not header.indexable:
+                parts.append(_never_indexed(header[0], header[1]))
+                continue
+            key = (header[0], header[1])
+            if table.inserts != self._cached_at:
+                self._cache.clear()
+                self._cached_at = table.inserts
+            encoded = self._cache.get(key)
+            if encoded is None:
+                encoded = self.add(key, sensitive=False, huffman=False)
+                if table.inserts == self._cached_at:  # already indexed: stable
+                    self._cache[key] = encoded
+            parts.append(encoded)
+        return b"".join(parts)
+
+
+def _never_indexed(name: bytes, value: bytes) -> bytes:
+    # RFC 7541 6.2.3 "Literal Header Field Never Indexed -- New Name", no huffman.
+    return b"\x10" + encode_integer(len(name), 7) + name + encode_integer(len(value), 7) + value
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +153,14 @@ class StreamNotProcessed(Exception):
 
 
 class _Stream:
-    __slots__ = ("body", "future", "headers", "pending", "timer")
+    __slots__ = ("body", "deadline", "future", "headers", "pending")
 
     def __init__(self, future: asyncio.Future[H2Response]) -> None:
         self.future = future
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.pending = b""  # request body still waiting for flow-control window
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # loop time after which the request times out
 
 
 class _Connection(asyncio.Protocol):
@@ -125,6 +179,8 @@ class _Connection(asyncio.Protocol):
         self.goaway_last: int | None = None
         self.goaway_reason = ""
         self.flushed_upto = 0  # highest stream id whose frames were handed to the socket
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweep_every = 1.0
         self._flush_scheduled = False
 
     # -- asyncio callbacks -------------------------------------------------
@@ -146,6 +202,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.accepting = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if not self.ready.done():
             self.ready.set_exception(TransportError(f"Connection closed during setup: {exc}"))
         detail = self.goaway_reason or (str(exc) if exc else "closed by the server")
@@ -197,8 +255,6 @@ class _Connection(asyncio.Protocol):
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
-        if stream.timer is not None:
-            stream.timer.cancel()
         headers = {k.decode(): v.decode("utf-8", "replace") for k, v in stream.headers}
         status = int(headers.pop(":status", "0"))
         if not stream.future.done():
@@ -250,7 +306,10 @@ class _Connection(asyncio.Protocol):
         if body:
             stream.pending = body
             self._send_body(stream_id, stream)
-        stream.timer = self.loop.call_later(timeout, self._timeout, stream_id)
+        stream.deadline = self.loop.time() + timeout
+        if self._sweeper is None:
+            self._sweep_every = min(1.0, timeout / 4)
+            self._sweeper = self.loop.call_later(self._sweep_every, self._sweep)
         self._schedule_flush()
         return future
 
@@ -269,6 +328,16 @@ class _Connection(asyncio.Protocol):
             if stream.pending:
                 self._send_body(stream_id, stream)
 
+    def _sweep(self) -> None:
+        # One timer per connection instead of one per request: a campaign keeps
+        # hundreds of streams open, and timer heap churn showed up in profiles.
+        self._sweeper = None
+        now = self.loop.time()
+        for stream_id in [sid for sid, st in self.streams.items() if st.deadline <= now]:
+            self._timeout(stream_id)
+        if self.streams:
+            self._sweeper = self.loop.call_later(self._sweep_every, self._sweep)
+
     def _timeout(self, stream_id: int) -> None:
         with contextlib.suppress(h2.exceptions.ProtocolError):
             self.h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
@@ -280,8 +349,6 @@ class _Connection(asyncio.Protocol):
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
-        if stream.timer is not None:
-            stream.timer.cancel()
         if not stream.future.done():
             stream.future.set_exception(exc)
 
