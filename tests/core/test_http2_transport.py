@@ -7,12 +7,13 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import hpack
 import pytest
 
 from pushdeck.core.errors import ProviderTimeoutError, TransportError
-from pushdeck.core.providers.http2 import H2Client, client_ssl_context
+from pushdeck.core.providers.http2 import H2Client, _CachingEncoder, client_ssl_context
+from tests.fakes import tls
 from tests.fakes.h2server import H2Server, Request, Response
-from tests.fakes.tls import TestPKI, make_pki
 
 
 def echo(req: Request) -> Response:
@@ -20,18 +21,18 @@ def echo(req: Request) -> Response:
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> TestPKI:
-    return make_pki(tmp_path / "pki")
+def pki(tmp_path: Path) -> tls.TestPKI:
+    return tls.make_pki(tmp_path / "pki")
 
 
 @pytest.fixture
-async def server(pki: TestPKI) -> AsyncIterator[H2Server]:
+async def server(pki: tls.TestPKI) -> AsyncIterator[H2Server]:
     srv = await H2Server(echo, pki.server_context(), max_concurrent_streams=5).start()
     yield srv
     await srv.aclose()
 
 
-def client_for(srv: H2Server, pki: TestPKI, **kw: float) -> H2Client:
+def client_for(srv: H2Server, pki: tls.TestPKI, **kw: float) -> H2Client:
     return H2Client(srv.url, client_ssl_context(str(pki.ca_file)), **kw)  # type: ignore[arg-type]
 
 
@@ -127,3 +128,31 @@ async def test_untrusted_server_certificate_is_refused(server) -> None:  # type:
     client = H2Client(server.url, client_ssl_context())  # no extra CA: the fake is untrusted
     with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
         await post(client, "a")
+
+
+async def test_limit_raised_by_the_server_after_the_first_request_is_used(pki) -> None:  # type: ignore[no-untyped-def]
+    srv = await H2Server(echo, pki.server_context(), max_concurrent_streams=1).start()
+    srv.streams_after_first(8)  # APNs: one stream until the first request is authorized
+    client = client_for(srv, pki)
+    try:
+        results = await asyncio.gather(*(post(client, str(i)) for i in range(60)))
+    finally:
+        await client.aclose()
+        await srv.aclose()
+    assert len(results) == 60 and srv.protocol_errors == 0
+    assert 1 < srv.max_streams_seen <= 8
+
+
+def test_cached_hpack_encodings_decode_correctly_across_table_changes() -> None:
+    encoder, decoder = _CachingEncoder(), hpack.Decoder()
+    fixed = [(b":method", b"POST"), (b"apns-topic", b"com.example"), (b"authorization", b"b1")]
+    blocks = []
+    for i in range(5):
+        path = hpack.NeverIndexedHeaderTuple(b":path", f"/3/device/{i}".encode())
+        extra = [(b"apns-expiration", str(i // 2).encode())]  # new entries shift indices
+        blocks.append([fixed[0], path, *fixed[1:], *extra])
+    encoder.header_table_size = 256  # a SETTINGS_HEADER_TABLE_SIZE change mid-connection
+    blocks.append([*fixed, (b"authorization", b"b2")])
+    for headers in blocks:
+        decoded = decoder.decode(encoder.encode(headers), raw=True)
+        assert [tuple(h) for h in decoded] == [tuple(h) for h in headers]

@@ -35,6 +35,8 @@ Fault injection (all optional, safe to call while running on the same loop):
 - ``drop_after(n)``: after receiving the n-th request on a connection, close the TCP
   connection abruptly without answering it (nothing is known about its delivery).
 - ``drop_connections()``: close every open connection now (simulates idle loss).
+- ``streams_after_first(n)``: like APNs, start with ``max_concurrent_streams`` (e.g. 1)
+  and raise the limit to ``n`` with a SETTINGS frame once the first request is answered.
 
 ``lean=True`` (benchmarks): skip h2's per-character header validation and huffman
 coding so the server costs less CPU than the client it measures.
@@ -142,6 +144,7 @@ class _ServerProtocol(asyncio.Protocol):
         self.received = 0
         self.in_flight: set[int] = set()
         self.goaway_last: int | None = None
+        self.raised = False
         self.window_open = asyncio.Event()
         self.peer_cert: dict[str, Any] | None = None
 
@@ -249,7 +252,15 @@ class _ServerProtocol(asyncio.Protocol):
             self.conn.send_data(stream_id, response.body, end_stream=True)
         self.conn.forget_stream(stream_id)
         self.in_flight.discard(stream_id)
+        self._maybe_raise_streams()
         self._maybe_goaway()
+
+    def _maybe_raise_streams(self) -> None:
+        # APNs allows one stream until a first request succeeds, then raises the limit.
+        raised = self.server._streams_after_first
+        if raised is not None and not self.raised:
+            self.raised = True
+            self.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: raised})
 
     async def _answer_with(self, stream_id: int, response: Response) -> None:
         try:
@@ -335,6 +346,7 @@ class H2Server:
         self._goaway_after: int | None = None
         self._goaway_reason = b""
         self._drop_after: int | None = None
+        self._streams_after_first: int | None = None
         self._server: asyncio.Server | None = None
         self._open: set[_ServerProtocol] = set()
         self._tasks: set[asyncio.Future[None]] = set()
@@ -355,6 +367,9 @@ class H2Server:
 
     def drop_after(self, n: int | None) -> None:
         self._drop_after = n
+
+    def streams_after_first(self, n: int | None) -> None:
+        self._streams_after_first = n
 
     def drop_connections(self) -> None:
         for protocol in list(self._open):
