@@ -65,18 +65,17 @@ async def test_csv_import_reports_rows_and_fields(sent: Workspace, tmp_path: Pat
         "d,opened,C1,zz,2026-05-01T09:00:00Z,\n"
         "e,opened,C1,t1,yesterday,\n"
         "f,action,C1,t2,2026-05-01T09:00:00Z,\n"
-        ",opened,C1,t2,2026-05-01T09:00:00Z,\n"
+        ",opened,C1,t2,2026-05-01T09:00:00Z,\n"  # no id: derived from the fields
         "g,action,C1,t2,2026-05-01T09:00:00+02:00,buy\n"
     )
     report = import_events_file(sent, path)
-    assert report.recorded == 2 and report.rejected == 6
+    assert report.recorded == 3 and report.rejected == 5
     assert [(e.row, e.field) for e in report.errors] == [
         (2, "kind"),
         (3, "campaign"),
         (4, "device"),
         (5, "at"),
         (6, "action_id"),
-        (7, "event_id"),
     ]
     assert "'clicked' is not one of" in report.errors[0].reason
     row = sent.query("SELECT at, action_id FROM events WHERE event_id = 'g'")[0]
@@ -119,3 +118,12 @@ async def test_sandbox_simulation_records_deterministic_events(ws: Workspace) ->
     assert 100 < opened < 200
     again = simulate_campaign_engagement(ws, "C1", open_rate=0.5, now=later, seed=1)
     assert again.recorded == 0 and again.duplicates == first.recorded
+
+
+async def test_missing_event_id_is_derived_and_idempotent(sent: Workspace) -> None:
+    anonymous = {k: v for k, v in event(1).items() if k != "event_id"}
+    first = record_events(sent, [anonymous])
+    again = record_events(sent, [dict(anonymous)])
+    assert (first.recorded, again.duplicates) == (1, 1)
+    later = record_events(sent, [{**anonymous, "at": "2026-05-01T10:00:00Z"}])
+    assert later.recorded == 1

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     token.set_defaults(handler=_token)
     collect = subparsers.add_parser("collect", help="run the local event collector")
     collect.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (local only)")
-    collect.add_argument("--port", type=int, default=8787)
+    collect.add_argument("--port", type=int, default=8765)
     collect.set_defaults(handler=_collect)
 
 

@@ -13,12 +13,14 @@ One event, as a JSON object or a CSV row::
 
 ``campaign`` is the value of ``pushdeck_campaign`` in the payload's data (the name);
 ``variant`` may be omitted (it is taken from the send journal); ``action_id`` is
-required for ``action``.
+required for ``action``. ``event_id`` should be a unique id made by the reporter; when
+it is missing one is derived from the other fields, so a report sent twice counts once.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -130,7 +132,7 @@ def validate_event(raw: Any, resolver: _Resolver) -> tuple[Any, ...]:
     if "__error__" in raw:  # a line of an NDJSON file that is not JSON
         raise _FieldError("(line)", str(raw["__error__"]))
     doc = _normalize(raw)
-    event_id = _required(doc, "event_id")
+    event_id = str(doc.get("event_id") or "").strip() or _derived_id(doc)
     kind = _required(doc, "kind").lower()
     if kind not in {k.value for k in EngagementKind}:
         raise _FieldError("kind", f"{kind!r} is not one of {_KINDS}")
@@ -149,6 +151,12 @@ def validate_event(raw: Any, resolver: _Resolver) -> tuple[Any, ...]:
         raise _FieldError("device", "no device with this token in the campaign's app")
     variant = str(doc.get("variant") or device[1])
     return (event_id, campaign[0], device[0], variant, kind, action_id, at)
+
+
+def _derived_id(doc: Mapping[str, Any]) -> str:
+    """An id for an event sent without one: the same report sent twice gets the same id."""
+    parts = [str(doc.get(k) or "") for k in ("kind", "campaign", "device", "at", "action_id")]
+    return "derived-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 _INSERT = (
