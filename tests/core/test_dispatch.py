@@ -290,3 +290,22 @@ async def test_resume_after_crash_counts_possible_duplicates(ws: Workspace) -> N
 
 def test_notification_ids_are_uuids() -> None:
     assert uuid.UUID(notification_id("C1", "shop", "t1")).version == 5
+
+
+async def test_throttle_spaces_send_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pushdeck.core import dispatch
+
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+
+    monkeypatch.setattr(dispatch.time, "monotonic", lambda: 100.0)
+    monkeypatch.setattr(dispatch.asyncio, "sleep", fake_sleep)
+    throttle = dispatch._Throttle(600)  # one start every 0.1 s
+    for _ in range(4):
+        await throttle.wait()
+    assert slept == [0.1, 0.2, 0.3]  # the first goes at once; each later one has its own slot
+    unlimited = dispatch._Throttle(0)
+    await unlimited.wait()
+    assert slept == [0.1, 0.2, 0.3]
