@@ -165,3 +165,13 @@ def test_bad_workspace_file_shows_an_error_and_stays_on_welcome(qtbot, tmp_path)
     qtbot.wait_until(lambda: "Could not open" in window.welcome.status.text(), timeout=10_000)
     assert window.root.currentWidget() is window.welcome
     window.runner.shutdown()
+
+
+def test_pyside_refcount_workaround_is_active() -> None:
+    import pushdeck.app._compat as compat
+
+    if sys.version_info >= (3, 12):
+        pytest.skip("None, True and False are immortal on 3.12+")
+    assert sys.getrefcount(None) > 1 << 59
+    assert sys.getrefcount(True) > 1 << 59
+    assert not compat.make_none_immortal()  # applied once, at import

@@ -1,4 +1,4 @@
-"""Work around a PySide6 6.12 / CPython 3.11 bug: void Qt calls drop a reference to None.
+"""Work around a PySide6 6.12 / CPython 3.11 bug: Qt calls drop references to None/True/False.
 
 Every call of a Qt method that returns ``void`` (``QPainter.setPen``, ``drawEllipse``, ...)
 decrements ``None``'s reference count without having incremented it. On Python 3.12+
@@ -17,10 +17,11 @@ _HEADROOM = 1 << 60
 
 
 def make_none_immortal() -> bool:
-    """Bump None's refcount far out of reach; return True when the fix was applied."""
+    """Bump the refcounts of None, True and False out of reach; True when applied."""
     if sys.version_info >= (3, 12) or getattr(make_none_immortal, "applied", False):
         return False
-    refcount = ctypes.c_ssize_t.from_address(id(None))
-    refcount.value += _HEADROOM
+    for singleton in (None, True, False):  # bool results are affected the same way
+        refcount = ctypes.c_ssize_t.from_address(id(singleton))
+        refcount.value += _HEADROOM
     make_none_immortal.applied = True  # type: ignore[attr-defined]
     return True

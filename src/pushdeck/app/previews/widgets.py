@@ -121,6 +121,7 @@ class PreviewCard(QWidget):
         self._caption: list[tuple[str, str]] = []
         self._canvas_h = state.height
         self._canvas: QImage | None = None
+        self._shown: tuple[object, ...] = ()
         self._caption_cache: QImage | None = None
         self._caption_key: tuple[object, ...] = ()
         self._canvas_key: tuple[object, ...] = ()
@@ -149,7 +150,12 @@ class PreviewCard(QWidget):
         size = self._compute_size()
         if size != self.size():
             self.setFixedSize(size)
-        self.update()
+        # Repaint only when the picture or the caption changed: typing past a state's cut
+        # changes nothing it shows, so Qt need not repaint it at all.
+        shown = (canvas_key(self.state, ctx, self._meas, self._zoom), tuple(self._caption))
+        if shown != self._shown:
+            self._shown = shown
+            self.update()
 
     def _caption_height(self) -> float:
         metrics = QFontMetricsF(self._caption_font)
@@ -181,17 +187,17 @@ class PreviewCard(QWidget):
     def _caption_image(self) -> QImage:
         """The caption, re-rendered only when its text (or the palette) changed."""
         color = self.palette().color(self.palette().ColorRole.WindowText)
+        window = self.palette().color(self.palette().ColorRole.Window)
         dpr = self.devicePixelRatioF()
-        key = (tuple(self._caption), self.width(), color.rgba(), dpr)
+        key = (tuple(self._caption), self.width(), color.rgba(), window.rgba(), dpr)
         if self._caption_cache is None or key != self._caption_key:
             height = max(1, self.height() - round(self._canvas_h * self._zoom))
+            # Opaque (on the window colour): blitting it is a copy, not a blend.
             image = QImage(
-                round(self.width() * dpr),
-                round(height * dpr),
-                QImage.Format.Format_ARGB32_Premultiplied,
+                round(self.width() * dpr), round(height * dpr), QImage.Format.Format_RGB32
             )
             image.setDevicePixelRatio(dpr)
-            image.fill(Qt.GlobalColor.transparent)
+            image.fill(window)
             painter = QPainter(image)
             try:
                 painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
@@ -212,13 +218,15 @@ class PreviewCard(QWidget):
         scale = self._zoom * self.devicePixelRatioF()
         key = canvas_key(self.state, self._ctx, self._meas, scale)
         if self._canvas is None or key != self._canvas_key:
+            # Every state paints its whole canvas (wallpaper, shade or desktop), so the
+            # image is opaque and blitting it is a plain copy.
             image = QImage(
                 round(self.state.width * scale),
                 round(self._canvas_h * scale),
-                QImage.Format.Format_ARGB32_Premultiplied,
+                QImage.Format.Format_RGB32,
             )
             image.setDevicePixelRatio(self.devicePixelRatioF())
-            image.fill(Qt.GlobalColor.transparent)
+            image.fill(Qt.GlobalColor.white)
             painter = QPainter(image)
             try:
                 painter.scale(self._zoom, self._zoom)
