@@ -178,3 +178,11 @@ def test_dark_toggle_and_focus_export(page, tmp_path, qtbot) -> None:
 
     image = QImage(str(path))
     assert image.width() == 2 * 412  # exported at 2x for sharing
+
+
+def test_focus_view_lists_shown_lines_and_the_hidden_rest(page) -> None:
+    page.model.set_field("body", "word " * 80 + "THE END")
+    page.previews.grid.cards["android.collapsed"].activated.emit("android.collapsed")
+    details = page.previews.focus.details.text()
+    assert "Cut here; not shown" in details
+    assert "THE END" in details  # the hidden rest is listed

@@ -39,7 +39,11 @@ class PayloadPanel(QWidget):
             bar.setAccessibleName(f"{label} payload size")
             bar.setTextVisible(False)
             bar.setMaximumHeight(10)
+            bar.setMinimumWidth(60)
             text = QLabel("—")
+            text.setMinimumWidth(
+                text.fontMetrics().horizontalAdvance("4,096 / 4,096 B (100%) — over!")
+            )
             meters.addWidget(QLabel(label), row, 0)
             meters.addWidget(bar, row, 1)
             meters.addWidget(text, row, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -312,6 +313,27 @@ class PreviewGrid(QWidget):
             card.set_context(ctx)
 
 
+def cut_details(meas: Measured) -> str:
+    """Rich text: each shown line numbered, then the hidden rest struck through."""
+    parts = []
+    for key, block in meas.blocks.items():
+        if not block.source:
+            continue
+        name = _BLOCK_NAMES.get(key, key)
+        lines = "".join(
+            f"<tr><td style='color:gray'>{n}&nbsp;</td><td>{html.escape(line.text)}</td></tr>"
+            for n, line in enumerate(block.lines, 1)
+        )
+        hidden = (
+            f"<div style='color:#b3261e'>Cut here; not shown: "
+            f"<s>{html.escape(block.hidden)}</s></div>"
+            if block.truncated
+            else ""
+        )
+        parts.append(f"<b>{name}</b><table>{lines}</table>{hidden}")
+    return "".join(parts)
+
+
 class FocusView(QWidget):
     """One state, large, with its measurements and an "Export PNG" button."""
 
@@ -341,6 +363,13 @@ class FocusView(QWidget):
         self._holder.addWidget(
             self.card, 0, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
         )
+        self.details = QLabel()
+        self.details.setAccessibleName("Measured lines and cut")
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setMaximumWidth(700)
+        self._holder.addWidget(self.details, 0, Qt.AlignmentFlag.AlignHCenter)
         self._holder.addStretch(1)
         self.picker.currentIndexChanged.connect(self._on_picker_changed)
 
@@ -351,6 +380,7 @@ class FocusView(QWidget):
         assert_gui_thread("FocusView")
         self._ctx = ctx
         self.card.set_context(ctx)
+        self.details.setText(cut_details(self.card.measured))
 
     def export_png(self, path: Path, scale: float = 2.0) -> Path:
         """Save the focused state (without captions) as a PNG at ``scale``; return the path."""
@@ -370,7 +400,7 @@ class FocusView(QWidget):
         self._holder.replaceWidget(old, self.card)
         old.deleteLater()
         if self._ctx is not None:
-            self.card.set_context(self._ctx)
+            self.set_context(self._ctx)
 
     def _on_export_clicked(self) -> None:
         name = f"{self.card.state.key.replace('.', '-')}.png"
