@@ -183,7 +183,6 @@ async def test_auth_failures_are_auth_failure_results(fake, pki, key) -> None:  
 
 
 async def test_check_proves_credentials_without_notifying_anyone(fake, pki, key, provider) -> None:  # type: ignore[no-untyped-def]
-    fake.forced["0" * 64] = "BadDeviceToken"  # what Apple answers for a token no device has
     good = await provider.check()
     bad_prov = ApnsProvider(credential(fake, pki, key, key_id="WRONGKEY00"))
     try:

@@ -95,7 +95,8 @@ class FakeApns:
         self.clock = clock
         self.expire_before = 0.0  # tokens with iat before this are "expired"
         self.dead_tokens: dict[str, int] = {}
-        self.forced: dict[str, str] = {}
+        # Like Apple, a well-formed token that no device has is BadDeviceToken.
+        self.forced: dict[str, str] = {"0" * 64: "BadDeviceToken"}
         self.accepted: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
         self.payloads: list[dict[str, Any]] = []

@@ -518,7 +518,8 @@ class H2Client:
             self._connecting -= 1
             self._wake_all()
         self._conns = [c for c in self._conns if c.accepting]
-        self._conns.append(conn)
+        if conn.accepting:  # it may already have been closed by the server
+            self._conns.append(conn)
 
     async def _open(self) -> _Connection:
         loop = asyncio.get_running_loop()
