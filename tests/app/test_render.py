@@ -63,7 +63,7 @@ def test_long_body_caption_reports_the_measured_cut(fonts, rich_message) -> None
     ctx = RenderContext(rich_message)
     lines = caption_lines(state, ctx, state.measure(ctx))
     body = next(text for kind, text in lines if text.startswith("Body"))
-    assert body.startswith("Body: 2 of ")
+    assert body.startswith("Body: 2 lines shown, more hidden")
     assert "cut after" in body
     assert any(kind == "heuristic" and text.startswith("Heuristic (Braze)") for kind, text in lines)
 

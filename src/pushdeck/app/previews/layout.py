@@ -20,7 +20,6 @@ from PySide6.QtGui import QFont, QFontMetricsF, QTextLayout, QTextOption
 
 ELLIPSIS = "…"
 _LINE_SEPARATOR = "\u2028"
-_MAX_MEASURED_LINES = 60  # enough to say "needs N lines" without laying out a novel
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class TextLayoutResult:
 
     source: str
     lines: tuple[ShownLine, ...]
-    needed_lines: int  # lines the whole text would take (capped at 60)
+    needed_lines: int  # lines laid out: all of them, or max_lines + 1 when cut
     truncated: bool
     cut: int  # number of source characters shown; len(source) when nothing is cut
     rtl: bool
@@ -135,7 +134,8 @@ def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
     metrics = QFontMetricsF(font)
     clean = text.replace("\r", " ").replace("\n", _LINE_SEPARATOR)
     rtl = is_rtl(clean)
-    raw, widths = _break_lines(clean, font, box, rtl)
+    # Lines past the first hidden one change nothing shown: stop there (keeps long bodies cheap).
+    raw, widths = _break_lines(clean, font, box, rtl, limit=box.max_lines + 1)
     common: dict[str, Any] = {
         "source": text,
         "rtl": rtl,
@@ -159,7 +159,13 @@ def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
         return TextLayoutResult(
             lines=tuple(shown), needed_lines=len(raw), truncated=False, cut=len(text), **common
         )
-    last = _elide(clean, raw[box.max_lines - 1][0], metrics, box.line_width(box.max_lines - 1))
+    # The cut line plus the next one is more than fits: no need to elide the whole rest.
+    last = _elide(
+        clean[: raw[box.max_lines][1]],
+        raw[box.max_lines - 1][0],
+        metrics,
+        box.line_width(box.max_lines - 1),
+    )
     shown[-1] = last
     return TextLayoutResult(
         lines=tuple(shown), needed_lines=len(raw), truncated=True, cut=last.end, **common
@@ -167,7 +173,7 @@ def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
 
 
 def _break_lines(
-    text: str, font: QFont, box: TextBox, rtl: bool
+    text: str, font: QFont, box: TextBox, rtl: bool, limit: int
 ) -> tuple[list[tuple[int, int]], list[float]]:
     """(start, end) source ranges of every line ``text`` needs in ``box``, and their widths."""
     layout = QTextLayout(text, font)
@@ -181,7 +187,7 @@ def _break_lines(
     ranges: list[tuple[int, int]] = []
     widths: list[float] = []
     layout.beginLayout()
-    while len(ranges) < _MAX_MEASURED_LINES:
+    while len(ranges) < max(1, limit):
         line = layout.createLine()
         if not line.isValid():
             break

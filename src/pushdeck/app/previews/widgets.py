@@ -36,7 +36,7 @@ def block_summary(name: str, block: TextLayoutResult) -> str:
     shown = len(block.lines)
     if block.truncated:
         return (
-            f"{name}: {shown} of {block.needed_lines} lines shown — cut after "
+            f"{name}: {shown} line{'s' if shown != 1 else ''} shown, more hidden — cut after "
             f"{block.cut} characters"
         )
     return f"{name}: {shown} line{'s' if shown != 1 else ''}, fits"
