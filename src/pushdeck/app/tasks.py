@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from pushdeck.app.threads import assert_gui_thread
 from pushdeck.core.store.workspace import Workspace
@@ -77,6 +77,9 @@ class TaskRunner(QObject):
         self._worker.finished.connect(self._on_worker_finished)
         self._thread.start()
         self.workspace_path: Path | None = None
+        app = QCoreApplication.instance()
+        if app is not None:  # never leave the worker running past the event loop
+            app.aboutToQuit.connect(self.shutdown)
 
     @property
     def worker_thread(self) -> QThread:
