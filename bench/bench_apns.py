@@ -131,8 +131,35 @@ async def client_aioapns(directory: Path, port: int, count: int, workers: int) -
     return {"elapsed": elapsed, "failures": failures}
 
 
+async def client_httpx(directory: Path, port: int, count: int, workers: int) -> dict[str, float]:
+    """The baseline of issue 3: one httpx.AsyncClient(http2=True), JWT signed once."""
+    import httpx
+    import jwt
+
+    key = (directory / "key.p8").read_bytes()
+    token = jwt.encode({"iss": TEAM, "iat": int(time.time())}, key, "ES256", {"kid": KID})
+    base = {"authorization": f"bearer {token}", "apns-topic": TOPIC, "apns-push-type": "alert"}
+    body = b'{"aps":{"alert":{"title":"Hello","body":"A small alert"},"sound":"default"}}'
+    limits = httpx.Limits(max_connections=1)
+    client = httpx.AsyncClient(
+        http2=True, verify=str(directory / "ca.pem"), limits=limits, timeout=60
+    )
+    url = f"https://localhost:{port}/3/device/{TOKEN}"
+    failures = 0
+
+    async def send_one() -> None:
+        nonlocal failures
+        headers = {**base, "apns-id": str(uuid.uuid4())}
+        response = await client.post(url, content=body, headers=headers)
+        failures += response.status_code != 200
+
+    elapsed = await run_workers(count, workers, send_one)
+    await client.aclose()
+    return {"elapsed": elapsed, "failures": failures}
+
+
 def client(name: str, directory: Path, port: int, count: int, workers: int) -> None:
-    run = {"pushdeck": client_pushdeck, "aioapns": client_aioapns}[name]
+    run = {"pushdeck": client_pushdeck, "aioapns": client_aioapns, "httpx": client_httpx}[name]
     result = asyncio.run(run(directory, port, count, workers))
     result["rate"] = count / result["elapsed"]
     # CPU per message does not depend on what else the machine is running.
@@ -160,6 +187,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=1, help="alternate clients this many times")
+    parser.add_argument("--httpx", action="store_true", help="also run a plain httpx baseline")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -182,6 +210,8 @@ def run_all(directory: Path, args: argparse.Namespace) -> None:
     port = server.stdout.readline().strip()
     print(f"{args.count} alerts, {args.workers} concurrent, fake APNs pid {server.pid} :{port}")
     rates: dict[str, list[float]] = {"aioapns": [], "pushdeck": []}
+    if args.httpx:
+        rates["httpx"] = []
     for _ in range(args.rounds):
         for name in rates:
             out = subprocess.run(

@@ -116,6 +116,7 @@ def test_voip_may_use_5120_bytes_but_alerts_only_4096() -> None:
         (Message(title="x", push_type=PushType.BACKGROUND, content_available=True), "push_type"),
         (Message(push_type=PushType.BACKGROUND), "push_type"),
         (Message(body="x", collapse_id="c" * 65), "collapse_id"),
+        (Message(body="x", collapse_id="a\r\nb"), "collapse_id"),
         (Message(body="x", badge=-1), "badge"),
         (Message(body="x", critical_sound=True, critical_volume=2.0), "critical_volume"),
         (Message(body="x", relevance_score=3.0), "relevance_score"),

@@ -95,8 +95,8 @@ def build_headers(
     now: float | None = None,
 ) -> dict[str, str]:
     """The apns-* headers: type, topic with its suffix, priority, expiration, collapse, id."""
-    if not topic:
-        raise PayloadError("No APNs topic (bundle id) is configured (field: topic).")
+    if not topic or not topic.isprintable():
+        raise PayloadError("No valid APNs topic (bundle id) is configured (field: topic).")
     headers = {
         "apns-push-type": push_type.value,
         "apns-topic": topic + TOPIC_SUFFIX[push_type],
@@ -109,6 +109,8 @@ def build_headers(
         expires = 0 if message.ttl_seconds == 0 else int(now or time.time()) + message.ttl_seconds
         headers["apns-expiration"] = str(expires)
     if message.collapse_id:
+        if not message.collapse_id.isprintable():
+            raise PayloadError("The collapse id contains control characters (field: collapse_id).")
         size = len(message.collapse_id.encode())
         if size > MAX_COLLAPSE_ID_BYTES:
             raise PayloadError(
