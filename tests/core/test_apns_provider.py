@@ -225,3 +225,19 @@ def test_unreadable_p8_is_a_credential_error(pki) -> None:  # type: ignore[no-un
     cred = ApnsTokenCredential(key_pem=b"nope", key_id="K", team_id="T", topic=TOPIC)
     with pytest.raises(CredentialError, match=r"\.p8"):
         ApnsProvider(cred)
+
+
+async def test_oversized_raw_payload_is_payload_too_large(provider, fake) -> None:  # type: ignore[no-untyped-def]
+    from pushdeck.core.payloads.apns import ApnsRequest
+
+    body = b'{"aps":{"alert":"' + b"x" * 5000 + b'"}}'
+    headers = {"apns-push-type": "alert", "apns-topic": TOPIC, "apns-priority": "10"}
+    request = ApnsRequest({}, body, headers, PushType.ALERT)
+    result = await provider.send_request(TOKEN, request)
+    assert result.reason == "PayloadTooLarge" and result.http_status == 413
+
+
+def test_providers_satisfy_the_protocol(provider) -> None:  # type: ignore[no-untyped-def]
+    from pushdeck.core.providers.base import Provider
+
+    assert isinstance(provider, Provider) and provider.kind is ProviderKind.APNS

@@ -184,3 +184,15 @@ def test_service_account_without_key_is_a_credential_error() -> None:
     account = {"project_id": "p", "client_email": "a@b", "token_uri": "https://x/token"}
     with pytest.raises(CredentialError, match="private_key"):
         FcmProvider(FcmCredential(service_account=account))
+
+
+async def test_unknown_message_field_is_rejected_like_google(provider) -> None:  # type: ignore[no-untyped-def]
+    bad = {"message": {"token": TOKEN, "priority": "high"}}
+    result = await provider.send_request(FcmRequest(bad, json.dumps(bad).encode()))
+    assert result.status is SendStatus.REJECTED and 'Unknown name "priority"' in result.explanation
+
+
+def test_fcm_provider_satisfies_the_protocol(provider) -> None:  # type: ignore[no-untyped-def]
+    from pushdeck.core.providers.base import Provider
+
+    assert isinstance(provider, Provider) and provider.kind is ProviderKind.FCM
