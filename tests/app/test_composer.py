@@ -186,3 +186,23 @@ def test_focus_view_lists_shown_lines_and_the_hidden_rest(page) -> None:
     details = page.previews.focus.details.text()
     assert "Cut here; not shown" in details
     assert "THE END" in details  # the hidden rest is listed
+
+
+def test_undo_shortcut_goes_to_the_form_wide_stack(page, qtbot) -> None:
+    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtGui import QKeyEvent
+
+    title = page.form.bindings["title"].widget
+    undo = QKeyEvent(
+        QEvent.Type.ShortcutOverride, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+    )
+    assert page.form.eventFilter(title, undo)  # the field does not claim Ctrl+Z
+    assert not undo.isAccepted()
+    letter = QKeyEvent(QEvent.Type.ShortcutOverride, Qt.Key.Key_A, Qt.KeyboardModifier.NoModifier)
+    assert not page.form.eventFilter(title, letter)
+
+
+def test_loc_args_edit_as_a_list(page, qtbot) -> None:
+    args = page.form.bindings["body_loc_args"].widget
+    qtbot.keyClicks(args, "Ana, 3")
+    assert page.model.draft.message.body_loc_args == ("Ana", "3")

@@ -72,6 +72,21 @@ def text(name: str, placeholder: str = "") -> Binding:
     return Binding(name, widget, widget.toPlainText, widget.setPlainText, widget.textChanged)
 
 
+def csv(name: str, placeholder: str = "") -> Binding:
+    """A comma-separated list edited as one line (localization arguments)."""
+    widget = QLineEdit()
+    widget.setPlaceholderText(placeholder)
+    widget.setAccessibleName(name.replace("_", " "))
+
+    def read() -> tuple[str, ...]:
+        return tuple(part.strip() for part in widget.text().split(",") if part.strip())
+
+    def write(value: tuple[str, ...]) -> None:
+        widget.setText(", ".join(value))
+
+    return Binding(name, widget, read, write, widget.textEdited)
+
+
 def check(name: str, label: str) -> Binding:
     widget = QCheckBox(label)
     widget.setAccessibleName(label)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -65,6 +67,10 @@ class ComposerForm(QWidget):
         layout.addWidget(self.tabs)
         for binding in self.bindings.values():
             binding.attach(model)
+            if isinstance(binding.widget, QLineEdit | QPlainTextEdit):
+                binding.widget.installEventFilter(self)
+            if isinstance(binding.widget, QPlainTextEdit):
+                binding.widget.setUndoRedoEnabled(False)
         model.draft_changed.connect(self.show_draft)
         QApplication.instance().focusChanged.connect(self._on_app_focus_changed)  # type: ignore[union-attr]
         self.show_draft(model.draft)
@@ -99,7 +105,9 @@ class ComposerForm(QWidget):
         self._bind(form, "Body:", f.text("body", "The message text"))
         self._bind(form, "Open URL / deep link:", f.line("url", "https://… or myapp://…"))
         self._bind(form, "Title loc-key:", f.line("title_loc_key", "Resolved on the device"))
+        self._bind(form, "Title loc-args:", f.csv("title_loc_args", "Comma-separated"))
         self._bind(form, "Body loc-key:", f.line("body_loc_key"))
+        self._bind(form, "Body loc-args:", f.csv("body_loc_args", "Comma-separated"))
         return page
 
     def _behaviour_tab(self) -> QWidget:
@@ -194,6 +202,18 @@ class ComposerForm(QWidget):
         elif isinstance(target, QLineEdit):
             target.insert(snippet)
             target.textEdited.emit(target.text())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Let Undo/Redo shortcuts reach the form-wide undo stack, not the field's own."""
+        undo_keys = (QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo)
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and any(event.matches(key) for key in undo_keys)
+        ):
+            event.ignore()
+            return True
+        return super().eventFilter(watched, event)
 
     def _on_app_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
         if isinstance(new, QLineEdit | QPlainTextEdit) and self.isAncestorOf(new):

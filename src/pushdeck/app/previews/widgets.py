@@ -142,14 +142,16 @@ class PreviewCard(QWidget):
     def caption(self) -> list[tuple[str, str]]:
         return list(self._caption)
 
-    def set_context(self, ctx: RenderContext) -> None:
+    def set_context(self, ctx: RenderContext) -> bool:
+        """Show ``ctx``; return True when the card changed size."""
         assert_gui_thread("PreviewCard")
         self._ctx = ctx
         self._meas = render.measure(self.state, ctx)
         self._canvas_h = self.state.canvas_height(ctx, self._meas)
         self._caption = caption_lines(self.state, ctx, self._meas)
         size = self._compute_size()
-        if size != self.size():
+        resized = size != self.size()
+        if resized:
             self.setFixedSize(size)
         # Repaint only when the picture or the caption changed: typing past a state's cut
         # changes nothing it shows, so Qt need not repaint it at all.
@@ -157,6 +159,7 @@ class PreviewCard(QWidget):
         if shown != self._shown:
             self._shown = shown
             self.update()
+        return resized
 
     def _caption_height(self) -> float:
         metrics = QFontMetricsF(self._caption_font)
@@ -309,8 +312,11 @@ class PreviewGrid(QWidget):
 
     def set_context(self, ctx: RenderContext) -> None:
         assert_gui_thread("PreviewGrid")
+        resized = False
         for card in self.cards.values():
-            card.set_context(ctx)
+            resized = card.set_context(ctx) or resized
+        if resized:  # only then does the grid's own size need recomputing
+            self.adjustSize()
 
 
 def cut_details(meas: Measured) -> str:
@@ -440,7 +446,6 @@ class PreviewPanel(QWidget):
         self._ctx = ctx
         ctx = replace(ctx, dark=self.dark_box.isChecked())
         self.grid.set_context(ctx)
-        self.grid.adjustSize()
         if self.tabs.currentWidget() is self.focus:
             self.focus.set_context(ctx)
         else:
