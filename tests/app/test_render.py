@@ -12,7 +12,7 @@ from pushdeck.app.previews.base import RenderContext
 from pushdeck.app.previews.images import URL_PLACEHOLDER, ImageCache
 from pushdeck.app.previews.render import render_image
 from pushdeck.app.previews.widgets import PreviewCard, caption_lines
-from pushdeck.core.model import AndroidVisibility, InterruptionLevel, Message
+from pushdeck.core.model import Action, AndroidVisibility, InterruptionLevel, Message
 
 
 def _distinct_colours(image: QImage, step: int = 7) -> int:
@@ -146,3 +146,30 @@ def test_missing_file_reports_an_error(qtbot, fonts, tmp_path) -> None:
     with qtbot.wait_signal(cache.image_ready, timeout=5000):
         cache.image(str(tmp_path / "nope.png"))
     assert cache.status(str(tmp_path / "nope.png")).startswith("Image file not found")
+
+
+EDGE_MESSAGES = [
+    Message(title=" ", body="\n\n\n"),
+    Message(title="\t\u200b\u200f", body="\u202e reversed override \u202c text"),
+    Message(title_loc_key="GAME_INVITE", body_loc_key="GAME_BODY", body_loc_args=("Ana",)),
+    Message(title="🎉" * 80, body="👍🏽" * 300, badge=99999),
+    Message(
+        title="Actions",
+        body="Many actions with long titles",
+        actions=tuple(Action(f"a{i}", "A very long action title " * 3) for i in range(8)),
+        android_color="not-a-colour",
+        android_visibility=AndroidVisibility.PUBLIC,
+        web_require_interaction=True,
+        interruption_level=InterruptionLevel.CRITICAL,
+    ),
+    Message(title="x", image_url="https://cdn.example.com/a.png", web_icon="/nonexistent/icon.png"),
+]
+
+
+@pytest.mark.parametrize("message", EDGE_MESSAGES, ids=range(len(EDGE_MESSAGES)))
+def test_edge_messages_render_everywhere(fonts, message) -> None:
+    for state in ALL_STATES:
+        for dark in (False, True):
+            image = render_image(state, RenderContext(message, dark=dark))
+            assert not image.isNull()
+            assert _distinct_colours(image) > 3, state.key

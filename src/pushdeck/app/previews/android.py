@@ -96,16 +96,23 @@ def _meta_text(ctx: RenderContext, card: Card) -> str:
     return SEP.join(parts)
 
 
+def _title(ctx: RenderContext) -> str:
+    m = ctx.message
+    return m.title or (f"⟨{m.title_loc_key}⟩" if m.title_loc_key else "")
+
+
+def _body(ctx: RenderContext) -> str:
+    m = ctx.message
+    return m.body or (f"⟨{m.body_loc_key}⟩" if m.body_loc_key else "")
+
+
 def measure_card(ctx: RenderContext, card: Card) -> Measured:
     f = _fonts()
     right = LARGE_ICON + 8.0 if _large_icon_ref(ctx, card) else 0.0
     title_reserve = right
     if not card.header:  # "Title · now": the time follows the title on its line
         title_reserve += label_width(SEP + ctx.time_label, f["meta"])
-    title = ctx.message.title or (
-        f"⟨{ctx.message.title_loc_key}⟩" if ctx.message.title_loc_key else ""
-    )
-    body = ctx.message.body or (f"⟨{ctx.message.body_loc_key}⟩" if ctx.message.body_loc_key else "")
+    title, body = _title(ctx), _body(ctx)
     body_reserve: tuple[float, ...] = (right, right)
     if not title and not card.header:  # the text moves up to the "· now" row
         body_reserve = (title_reserve, right)
@@ -206,12 +213,14 @@ def paint_card(
         )
         ty += pic_w / 2 + 10
     if card.actions and ctx.message.actions:
-        ax = x
-        for action in ctx.message.actions[:3]:
-            base.draw_single(
-                p, action.title, f["action"], c["accent"], QRectF(ax, ty + 10, 120, 24)
-            )
-            ax += QFontMetricsF(f["action"]).horizontalAdvance(action.title) + 24
+        ax, right_edge = x, rect.right() - PAD_R
+        actions = ctx.message.actions[:3]  # Android shows at most three actions
+        share = (right_edge - x - 24 * (len(actions) - 1)) / len(actions)
+        metrics = QFontMetricsF(f["action"])
+        for action in actions:
+            title = metrics.elidedText(action.title, Qt.TextElideMode.ElideRight, share)
+            base.draw_single(p, title, f["action"], c["accent"], QRectF(ax, ty + 10, share, 24))
+            ax += metrics.horizontalAdvance(title) + 24
     return rect.bottom()
 
 
@@ -320,8 +329,8 @@ def _launcher_measure(ctx: RenderContext) -> Measured:
     f = _fonts()
     count = ctx.message.badge if ctx.message.badge else 1
     blocks = {
-        "title": layout_text(ctx.message.title, f["title"], TextBox(220, 1)),
-        "body": layout_text(ctx.message.body, f["body"], TextBox(220, 1)),
+        "title": layout_text(_title(ctx), f["title"], TextBox(220, 1)),
+        "body": layout_text(_body(ctx), f["body"], TextBox(220, 1)),
     }
     return Measured(
         blocks,

@@ -9,7 +9,7 @@ to 2 lines and the body to 4; macOS banners show 1 title line and 2 body lines.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QConicalGradient, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QConicalGradient, QFont, QFontMetricsF, QPainter, QPen
 
 from pushdeck.app.fonts import FontRole, preview_font
 from pushdeck.app.previews import android, base
@@ -131,9 +131,10 @@ def _toast_paint(
         for i, action in enumerate(actions):
             button = QRectF(x0 + 16 + i * (width + 8), ty, width, 32)
             base.rounded(p, button, 4, c["button"], c["border"])
-            base.draw_single(
-                p, action.title, f["button"], c["text"], button, Qt.AlignmentFlag.AlignCenter
+            title = QFontMetricsF(f["button"]).elidedText(
+                action.title, Qt.TextElideMode.ElideRight, width - 16
             )
+            base.draw_single(p, title, f["button"], c["text"], button, Qt.AlignmentFlag.AlignCenter)
 
 
 def _browser_icon(p: QPainter, rect: QRectF, browser: str) -> None:
