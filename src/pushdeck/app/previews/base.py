@@ -247,7 +247,7 @@ def gradient_fill(painter: QPainter, rect: QRectF, top: QColor, bottom: QColor) 
     key = (round(rect.width()), max(1, round(height)), top.rgba(), bottom.rgba())
     image = _BACKGROUNDS.get(key)
     if image is None:
-        image = QImage(key[0], key[1], QImage.Format.Format_ARGB32_Premultiplied)
+        image = QImage(key[0], key[1], QImage.Format.Format_RGB32)  # opaque: blits are copies
         grad = QLinearGradient(0, 0, key[0], key[1])
         grad.setColorAt(0, top)
         grad.setColorAt(1, bottom)
