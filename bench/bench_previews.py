@@ -69,6 +69,7 @@ def bench_keystrokes(keys: int) -> dict[str, list[float]]:
     from pushdeck.core.model import Message
 
     page = ComposerPage()
+    page.previews.zoom_box.setCurrentIndex(page.previews.zoom_box.findData(1.0))  # full size
     grid = page.previews.grid
     page.model.set_field("body", "")
     grid.adjustSize()

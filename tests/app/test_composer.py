@@ -206,3 +206,12 @@ def test_loc_args_edit_as_a_list(page, qtbot) -> None:
     args = page.form.bindings["body_loc_args"].widget
     qtbot.keyClicks(args, "Ana, 3")
     assert page.model.draft.message.body_loc_args == ("Ana", "3")
+
+
+def test_zoom_scales_the_pictures_not_the_measurement(page) -> None:
+    card = page.previews.grid.cards["ios.lock"]
+    page.previews.zoom_box.setCurrentIndex(page.previews.zoom_box.findData(1.0))
+    full_width, cut = card.width(), card.measured.blocks["body"].cut
+    page.previews.zoom_box.setCurrentIndex(page.previews.zoom_box.findData(0.5))
+    assert card.width() == full_width // 2
+    assert card.measured.blocks["body"].cut == cut

@@ -69,6 +69,7 @@ class ComposerPage(QWidget):
         self.model.draft_changed.connect(self._on_model_draft_changed)
         self.recipient.currentIndexChanged.connect(lambda _: self.refresh_previews())
         self.variant.currentIndexChanged.connect(lambda _: self.refresh_previews())
+        self.previews.zoom_box.setCurrentIndex(1)  # 75%: all three columns fit beside the form
         self.model.load(STARTER)
 
     def _timer(self, msecs: int, slot: Any) -> QTimer:

@@ -142,6 +142,13 @@ class PreviewCard(QWidget):
     def caption(self) -> list[tuple[str, str]]:
         return list(self._caption)
 
+    def set_zoom(self, zoom: float) -> None:
+        """Draw at ``zoom`` (the text is still measured at the state's real width)."""
+        self._zoom = zoom
+        self._shown = ()
+        self._canvas = None
+        self._caption_cache = None
+
     def set_context(self, ctx: RenderContext) -> bool:
         """Show ``ctx``; return True when the card changed size."""
         assert_gui_thread("PreviewCard")
@@ -310,6 +317,10 @@ class PreviewGrid(QWidget):
             row.addLayout(column)
         row.addStretch(1)
 
+    def set_zoom(self, zoom: float) -> None:
+        for card in self.cards.values():
+            card.set_zoom(zoom)
+
     def set_context(self, ctx: RenderContext) -> None:
         assert_gui_thread("PreviewGrid")
         resized = False
@@ -436,10 +447,27 @@ class PreviewPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(scroll, "All platforms")
         self.tabs.addTab(self.focus, "Focused")
+        self.zoom_box = QComboBox()
+        self.zoom_box.setAccessibleName("Preview zoom")
+        for percent in (50, 75, 100, 125, 150):
+            self.zoom_box.addItem(f"{percent}%", percent / 100)
+        self.zoom_box.setCurrentIndex(2)
+        self.zoom_box.currentIndexChanged.connect(self._on_zoom_box_changed)
+        bar = QHBoxLayout()
+        bar.addWidget(self.dark_box)
+        bar.addStretch(1)
+        bar.addWidget(QLabel("Zoom:"))
+        bar.addWidget(self.zoom_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.dark_box)
+        layout.addLayout(bar)
         layout.addWidget(self.tabs, 1)
+
+    def _on_zoom_box_changed(self, _index: int) -> None:
+        """Zoom draws the grid larger or smaller; measurement stays at the real widths."""
+        self.grid.set_zoom(float(self.zoom_box.currentData()))
+        if self._ctx is not None:
+            self.set_context(self._ctx)
 
     def set_context(self, ctx: RenderContext) -> None:
         assert_gui_thread("PreviewPanel")
