@@ -218,9 +218,9 @@ def paint_card(
         share = (right_edge - x - 24 * (len(actions) - 1)) / len(actions)
         metrics = QFontMetricsF(f["action"])
         for action in actions:
-            title = metrics.elidedText(action.title, Qt.TextElideMode.ElideRight, share)
-            base.draw_single(p, title, f["action"], c["accent"], QRectF(ax, ty + 10, share, 24))
-            ax += metrics.horizontalAdvance(title) + 24
+            label = metrics.elidedText(action.title, Qt.TextElideMode.ElideRight, share)
+            base.draw_single(p, label, f["action"], c["accent"], QRectF(ax, ty + 10, share, 24))
+            ax += metrics.horizontalAdvance(label) + 24
     return rect.bottom()
 
 
