@@ -311,13 +311,80 @@ def run_all(directory: Path, args: argparse.Namespace) -> None:
     print(f"peak RSS growth {args.small} → {args.devices} devices: {growth:.1f} MB (target ≤ 50)")
 
 
+def bench_analytics(rows: int) -> None:
+    """Funnel, per-group and opens-over-time queries on ``rows`` journal rows and events."""
+    import random
+
+    from pushdeck.core import analytics
+    from pushdeck.core.campaigns import create_campaign, spec_from_dict
+    from pushdeck.core.model import App
+    from pushdeck.core.store import Workspace
+    from pushdeck.core.store.apps import add_app
+
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp, Workspace.open(Path(tmp) / "a.pushdeck") as ws:
+        app_id = add_app(ws, App("bench")).id
+        doc = {"name": "A", "app": "bench", "audience": {"all": True}, "message": {"title": "x"}}
+        campaign_id = create_campaign(ws, spec_from_dict(doc)).id
+        ws.conn.execute("UPDATE campaigns SET started_at = '2026-05-01T09:00:00Z'")
+        start = time.perf_counter()
+        with ws.transaction() as conn:
+            conn.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
+                " INSERT INTO devices (id, app_id, platform, provider, token, created_at)"
+                " SELECT i, ?, 'ios', 'apns', printf('%064x', i), '2026-01-01' FROM n",
+                (rows, app_id),
+            )
+            states = ["accepted"] * 90 + ["rejected"] * 4 + ["dead"] * 2 + ["excluded"] * 4
+            conn.executemany(
+                "INSERT INTO journal (campaign_id, device_id, variant, state, platform, locale)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (campaign_id, i, rng.choice("AB"), rng.choice(states),
+                     rng.choice(("ios", "android", "web")), rng.choice(("en", "pt-BR", "de")))
+                    for i in range(1, rows + 1)
+                ),
+            )  # fmt: skip
+            kinds = ["delivered"] * 6 + ["opened"] * 3 + ["action", "dismissed"]
+            conn.executemany(
+                "INSERT INTO events (event_id, campaign_id, device_id, kind, at, received_at)"
+                " VALUES (?, ?, ?, ?, ?, '')",
+                (
+                    (f"e{n}", campaign_id, rng.randint(1, rows), rng.choice(kinds),
+                     f"2026-05-01T{9 + n % 12:02d}:{n % 60:02d}:00Z")
+                    for n in range(rows)
+                ),
+            )  # fmt: skip
+        print(f"{rows} journal rows + {rows} events written in {time.perf_counter() - start:.1f} s")
+        ws.conn.execute("ANALYZE")
+        for label, call in (
+            ("overall funnel", lambda: analytics.overall(ws, "A")),
+            ("funnel by platform", lambda: analytics.funnel(ws, "A", "platform")),
+            ("funnel by variant", lambda: analytics.funnel(ws, "A", "variant")),
+            ("rejection reasons", lambda: analytics.reasons(ws, "A", "rejected")),
+            ("opens per minute", lambda: analytics.opens_over_time(ws, "A")),
+            ("whole report", lambda: analytics.campaign_report(ws, "A")),
+        ):
+            best = min(_timed(call) for _ in range(3))
+            print(f"{label:20s} {best * 1000:8.0f} ms")
+
+
+def _timed(call: Any) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--analytics", type=int, metavar="ROWS", help="time analytics queries")
     args = parser.parse_args()
+    if args.analytics:
+        return bench_analytics(args.analytics)
     if args.serve:
         return serve(args.serve[0], Path(args.serve[1]))
     if args.child:

@@ -57,10 +57,11 @@ def fixture(ws: Workspace) -> Workspace:
     doc = {"name": "C1", "app": "shop", "audience": {"all": True}, "message": {"title": "x"}}
     campaign = create_campaign(ws, spec_from_dict(doc))
     ws.conn.execute("UPDATE campaigns SET started_at = '2026-05-01T09:00:00Z'")
+    ids = dict(ws.query("SELECT token, id FROM devices").__iter__())
     ws.conn.executemany(
         "INSERT INTO journal (campaign_id, device_id, platform, locale, variant, state, reason)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(campaign.id, i, *values) for i, values in JOURNAL.items()],
+        [(campaign.id, ids[f"t{i}"], *values) for i, values in JOURNAL.items()],
     )
     report = record_events(
         ws,

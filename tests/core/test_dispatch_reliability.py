@@ -92,7 +92,7 @@ def inject_faults(fake: FakeApns, seed: int = 11) -> dict[int, int]:
 
 
 def make_campaign(ws: Workspace) -> None:
-    add_devices(ws, [{"token": f"{i:064x}"} for i in range(DEVICES)])
+    add_devices(ws, [{"token": f"ab{i:062x}"} for i in range(DEVICES)])
     doc = {"name": "R", "app": "shop", "audience": {"all": True}, "message": {"title": "Hi"}}
     create_campaign(ws, spec_from_dict(doc))
 
@@ -109,7 +109,8 @@ async def test_faults_and_goaway_every_device_accepted_once(
         )
     finally:
         await provider.aclose()
-    assert summary.counts == {"accepted": DEVICES}
+    rejected = ws.query("SELECT reason, attempts FROM journal WHERE state != 'accepted'")
+    assert summary.counts == {"accepted": DEVICES}, [tuple(r) for r in rejected]
     assert len(fake.accepted) == DEVICES
     assert set(fake.accepted.values()) == {1}  # no apns-id accepted twice
     assert min(injected.values()) > 0 and fake.server.connections >= 2  # faults did happen

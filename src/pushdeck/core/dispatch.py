@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -217,6 +218,8 @@ class _Dispatcher:
         self.last_flush = time.monotonic()
         self.last_poll = 0.0
         self.last_emit = 0.0
+        self.counts: Counter[str] = Counter(counts_by_state(ws, campaign.id))
+        self.duplicated = possibly_duplicated(ws, campaign.id)
 
     # ---- control
 
@@ -287,6 +290,7 @@ class _Dispatcher:
                 self.stop_status = stored
             else:
                 mark_in_flight(conn, self.campaign.id, ids)
+                self._move("queued", "in_flight", len(ids))
         if self.stop_status is not None:
             raise _Stop
         started: set[int] = set()
@@ -297,7 +301,9 @@ class _Dispatcher:
                 started.add(row["id"])
         finally:
             # Rows marked in flight whose send never started are certainly unsent.
-            requeue(self.ws, self.campaign.id, [i for i in ids if i not in started])
+            unsent = [i for i in ids if i not in started]
+            requeue(self.ws, self.campaign.id, unsent)
+            self._move("in_flight", "queued", len(unsent))
 
     async def _spawn(self, row: Any) -> None:
         device = row_to_device(row)
@@ -401,15 +407,40 @@ class _Dispatcher:
         unsent = [o.device_id for o in batch if o.state is JournalState.QUEUED]
         write_outcomes(self.ws, self.campaign.id, finished)
         requeue(self.ws, self.campaign.id, unsent)
+        for outcome in finished:
+            self._move("in_flight", outcome.state.value)
+        self._move("in_flight", "queued", len(unsent))
         self.finished_this_run += len(finished)
         if time.monotonic() - self.last_emit >= self.options.progress_interval:
             self._emit()
 
-    def _emit(self, status: str | None = None) -> None:
+    def _move(self, source: str, target: str, count: int = 1) -> None:
+        """Keep the in-memory counts in step with the journal (no query per event)."""
+        self.counts[source] -= count
+        self.counts[target] += count
+
+    def _emit(self, status: str | None = None, *, exact: bool = False) -> None:
         self.last_emit = time.monotonic()
         if self.on_progress is None:
             return
-        self.on_progress(progress(self.ws, self.campaign, status, self._rate()))
+        if exact:  # after a status change rewrote rows (e.g. cancel): ask the journal
+            self.on_progress(progress(self.ws, self.campaign, status, self._rate()))
+            return
+        counts = {k: v for k, v in self.counts.items() if v}
+        remaining = counts.get("queued", 0) + counts.get("in_flight", 0)
+        rate = self._rate()
+        self.on_progress(
+            Progress(
+                campaign=self.campaign.name,
+                status=status or str(CampaignStatus.SENDING),
+                counts=counts,
+                total=sum(counts.values()),
+                remaining=remaining,
+                rate=rate,
+                eta_seconds=remaining / rate if rate > 0 else None,
+                possibly_duplicated=self.duplicated,
+            )
+        )
 
     def _rate(self) -> float:
         elapsed = time.monotonic() - self.started
@@ -508,13 +539,13 @@ async def send_campaign_async(
         if dispatcher.stop_status is not CampaignStatus.PAUSED or not control.paused:
             break
         set_status(ws, name, CampaignStatus.PAUSED)
-        dispatcher._emit(str(CampaignStatus.PAUSED))
+        dispatcher._emit(str(CampaignStatus.PAUSED), exact=True)
         if not await _wait_resume(control):
             break  # cancelled while paused
         set_status(ws, name, CampaignStatus.SENDING)
     _finish(ws, campaign, dispatcher, control, timezones)
     result = summary(ws, name, elapsed=time.monotonic() - started)
-    dispatcher._emit(result.status)
+    dispatcher._emit(result.status, exact=True)
     if dispatcher.stop_status is CampaignStatus.FAILED:
         raise CredentialError(dispatcher.error)
     return result
@@ -597,6 +628,8 @@ def campaign_status(ws: Workspace, name: str) -> dict[str, Any]:
 def pause_campaign(ws: Workspace, name: str) -> None:
     """Ask a running send (in any process) to stop after its in-flight sends."""
     campaign = get_campaign(ws, name)
+    if campaign.status is CampaignStatus.PAUSED:
+        return  # pausing twice is harmless
     if campaign.status not in (CampaignStatus.SENDING, CampaignStatus.SCHEDULED):
         raise ConfigError(f"Campaign {name!r} is {campaign.status}; only a sending one pauses.")
     set_status(ws, name, CampaignStatus.PAUSED)

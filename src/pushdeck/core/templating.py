@@ -15,7 +15,6 @@ and compiled once per campaign, so rendering per recipient is cheap.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -230,7 +229,19 @@ class Personalizer:
                 k: _compile(v).render(**context) if isinstance(v, str) and _is_template(v) else v
                 for k, v in message.data.items()
             }
-        return dataclasses.replace(message, **changes)
+        return _with(message, changes)
+
+
+def _with(message: Message, changes: Mapping[str, Any]) -> Message:
+    """``dataclasses.replace`` without re-running ``__init__`` over all ~40 fields.
+
+    Per recipient this is the hot path; the changed fields are plain strings/dicts that
+    ``__init__`` would store as they are, so copying the instance dict is equivalent.
+    """
+    copy = object.__new__(Message)
+    copy.__dict__.update(message.__dict__)
+    copy.__dict__.update(changes)
+    return copy
 
 
 @dataclass(frozen=True)
