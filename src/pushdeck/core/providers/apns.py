@@ -12,6 +12,7 @@ failures raise ``TransportError``.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -57,15 +58,13 @@ class ApnsProvider:
         *,
         connections: int = 1,
         timeout: float = 30.0,
-        clock: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.credential = credential
         self.topic = credential.topic
         self.signer: ApnsTokenSigner | None = None
         if isinstance(credential, ApnsTokenCredential):
-            self.signer = (
-                ApnsTokenSigner(credential, clock) if clock else ApnsTokenSigner(credential)
-            )
+            self.signer = ApnsTokenSigner(credential, clock)
             context = client_ssl_context(credential.ca_file)
         else:
             context = cert_ssl_context(credential)
