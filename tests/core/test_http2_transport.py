@@ -156,3 +156,14 @@ def test_cached_hpack_encodings_decode_correctly_across_table_changes() -> None:
     for headers in blocks:
         decoded = decoder.decode(encoder.encode(headers), raw=True)
         assert [tuple(h) for h in decoded] == [tuple(h) for h in headers]
+
+
+async def test_pool_opens_more_connections_only_when_the_first_is_full(server, pki) -> None:  # type: ignore[no-untyped-def]
+    client = H2Client(server.url, client_ssl_context(str(pki.ca_file)), connections=3)
+    try:
+        await post(client, "warm")
+        assert server.connections == 1
+        results = await asyncio.gather(*(post(client, str(i)) for i in range(60)))
+    finally:
+        await client.aclose()
+    assert len(results) == 60 and server.connections == 3 and server.max_streams_seen <= 5
