@@ -241,3 +241,17 @@ def test_providers_satisfy_the_protocol(provider) -> None:  # type: ignore[no-un
     from pushdeck.core.providers.base import Provider
 
     assert isinstance(provider, Provider) and provider.kind is ProviderKind.APNS
+
+
+async def test_a_burst_of_expired_token_answers_re_signs_only_once(fake, pki, key) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    prov = ApnsProvider(credential(fake, pki, key), clock=clock)
+    try:
+        assert (await prov.send(ALERT, device())).accepted
+        fake.expire_before = clock.now + 1
+        clock.now += 5
+        results = await asyncio.gather(*(prov.send(ALERT, device()) for _ in range(30)))
+    finally:
+        await prov.aclose()
+    assert all(r.accepted for r in results)
+    assert prov.signer is not None and prov.signer.signatures == 2  # not one per answer
