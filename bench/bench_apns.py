@@ -51,6 +51,7 @@ def serve(directory: Path) -> None:
         accepted = sum(fake.accepted.values())
         stats = {"accepted": accepted, "rejected": dict(fake.rejections)}
         stats |= {"connections": fake.server.connections, "errors": fake.server.protocol_errors}
+        stats["cpu_us_per_request"] = round(time.process_time() / max(1, accepted) * 1e6)
         print(json.dumps(stats), flush=True)
         await fake.aclose()
 
