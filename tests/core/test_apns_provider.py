@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -34,9 +33,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def pki(tmp_path: Path) -> tls.TestPKI:
-    return tls.make_pki(tmp_path / "pki")
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tls.TestPKI:
+    return tls.make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
@@ -255,3 +254,13 @@ async def test_a_burst_of_expired_token_answers_re_signs_only_once(fake, pki, ke
         await prov.aclose()
     assert all(r.accepted for r in results)
     assert prov.signer is not None and prov.signer.signatures == 2  # not one per answer
+
+
+@pytest.mark.parametrize("reason", ["Shutdown", "IdleTimeout", "UnrelatedKeyIdInToken"])
+async def test_reasons_that_need_a_new_connection_get_one(provider, fake, reason: str) -> None:  # type: ignore[no-untyped-def]
+    fake.forced[TOKEN] = reason
+    first = await provider.send(ALERT, device())
+    del fake.forced[TOKEN]
+    second = await provider.send(ALERT, device())
+    assert first.retryable and first.reason == reason and second.accepted
+    assert fake.server.connections == 2

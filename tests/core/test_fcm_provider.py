@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -31,9 +30,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def pki(tmp_path: Path) -> tls.TestPKI:
-    return tls.make_pki(tmp_path / "pki")
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tls.TestPKI:
+    return tls.make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import hpack
 import pytest
@@ -20,9 +19,9 @@ def echo(req: Request) -> Response:
     return Response(200, {"x-id": req.headers.get("x-id", "")}, req.body[-10:])
 
 
-@pytest.fixture
-def pki(tmp_path: Path) -> tls.TestPKI:
-    return tls.make_pki(tmp_path / "pki")
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tls.TestPKI:
+    return tls.make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

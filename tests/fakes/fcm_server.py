@@ -17,6 +17,7 @@ string data values, TTL format, priority, color, size) and answers google.rpc er
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -74,7 +75,7 @@ class FakeFcm:
         self.project_id = project_id
         self.token_lifetime = token_lifetime
         self.clock = clock
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key = _service_account_key()
         self.email = f"pushdeck@{project_id}.iam.gserviceaccount.com"
         self.access_tokens: dict[str, float] = {}  # token -> expiry
         self.assertions = 0
@@ -197,6 +198,12 @@ class FakeFcm:
     def _authorized(self, header: str) -> bool:
         expiry = self.access_tokens.get(header.removeprefix("Bearer "))
         return header.startswith("Bearer ") and expiry is not None and self.clock() < expiry
+
+
+@functools.cache
+def _service_account_key() -> rsa.RSAPrivateKey:
+    # RSA-2048 generation is slow; one key per test process keeps the suite fast.
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _validate(body: Any) -> dict[str, Any]:

@@ -43,6 +43,8 @@ from pushdeck.core.providers.http2 import (
 _HEX_TOKEN = re.compile(r"[0-9a-fA-F]{8,400}")
 #: A syntactically valid token no device has: APNs answers BadDeviceToken if auth is fine.
 CHECK_TOKEN = "0" * 64
+#: Apple: retry these on a new connection.
+NEW_CONNECTION_REASONS = frozenset({"IdleTimeout", "Shutdown", "UnrelatedKeyIdInToken"})
 
 ApnsCredential = ApnsTokenCredential | ApnsCertCredential
 
@@ -89,7 +91,10 @@ class ApnsProvider:
             # Our clock or Apple's disagree on the token's age: re-sign once and retry.
             self.signer.refresh(_authorization(headers))
             response = await self.client.request(self._headers(token, request), request.body)
-        return interpret(response)
+        result = interpret(response)
+        if result.reason in NEW_CONNECTION_REASONS:
+            self.client.retire_connections()  # so the dispatcher's retry goes elsewhere
+        return result
 
     async def check(self) -> CheckResult:
         """Prove the credentials work: a real request to a token no device has."""

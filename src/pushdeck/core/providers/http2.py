@@ -175,6 +175,7 @@ class _Connection(asyncio.Protocol):
         self.max_streams = 1  # until the server's SETTINGS say otherwise
         self.active = 0  # streams reserved by the pool (open or about to open)
         self.accepting = True
+        self.retiring = False
         self.goaway_last: int | None = None
         self.goaway_reason = ""
         self.flushed_upto = 0  # highest stream id whose frames were handed to the socket
@@ -378,7 +379,11 @@ class _Connection(asyncio.Protocol):
         if data and transport is not None and not transport.is_closing():
             transport.write(data)
             self.flushed_upto = self.h2.highest_outbound_stream_id or 0
-        if self.goaway_last is not None and not self.streams and transport is not None:
+        if self.streams or transport is None:
+            return
+        if self.retiring:
+            self.close()
+        elif self.goaway_last is not None:
             transport.close()
 
     def _abort(self, exc: TransportError) -> None:
@@ -388,13 +393,23 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    def retire(self) -> None:
+        """Open no new streams; close gracefully once the open ones are answered."""
+        self.accepting = False
+        self.retiring = True
+        if not self.streams:
+            self.close()
+
     def close(self) -> None:
         self.accepting = False
-        if self.transport is not None and not self.transport.is_closing():
-            with contextlib.suppress(h2.exceptions.ProtocolError):
-                self.h2.close_connection()
-            self._flush()
-            self.transport.close()
+        self.retiring = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self.h2.close_connection()
+        transport.write(self.h2.data_to_send())
+        transport.close()
 
 
 class _PoolCallback:
@@ -462,6 +477,12 @@ class H2Client:
             "The push service kept closing connections before processing the request.",
             hint="Try again later; if it persists the service may be rejecting this client.",
         )
+
+    def retire_connections(self) -> None:
+        """Finish what is in flight, then use fresh connections for everything new."""
+        for conn in self._conns:
+            conn.retire()
+        self._wake_all()
 
     async def aclose(self) -> None:
         self._closed = True
