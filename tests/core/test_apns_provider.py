@@ -264,3 +264,21 @@ async def test_reasons_that_need_a_new_connection_get_one(provider, fake, reason
     second = await provider.send(ALERT, device())
     assert first.retryable and first.reason == reason and second.accepted
     assert fake.server.connections == 2
+
+
+async def test_a_message_using_every_field_passes_apples_checks(provider, fake) -> None:  # type: ignore[no-untyped-def]
+    from pushdeck.core.model import InterruptionLevel, Priority
+
+    full = Message(
+        title="T", subtitle="S", body="B", sound="alarm.caf", critical_sound=True,
+        critical_volume=0.4, badge=1, thread_id="th", category="CAT", mutable_content=True,
+        interruption_level=InterruptionLevel.CRITICAL, relevance_score=0.9, collapse_id="c1",
+        ttl_seconds=600, priority=Priority.NORMAL, url="app://x", data={"k": {"v": 1}},
+        title_loc_key="TK", title_loc_args=("a",), body_loc_key="BK", body_loc_args=("b",),
+    )  # fmt: skip
+    nid = str(uuid.uuid4())
+    result = await provider.send(full, device(), notification_id=nid)
+    assert result.accepted and fake.accepted[nid] == 1
+    headers = fake.server.requests[0].headers
+    assert headers["apns-priority"] == "5" and headers["apns-collapse-id"] == "c1"
+    assert fake.payloads[0]["aps"]["sound"] == {"critical": 1, "name": "alarm.caf", "volume": 0.4}

@@ -195,3 +195,19 @@ def test_fcm_provider_satisfies_the_protocol(provider) -> None:  # type: ignore[
     from pushdeck.core.providers.base import Provider
 
     assert isinstance(provider, Provider) and provider.kind is ProviderKind.FCM
+
+
+async def test_a_message_using_every_field_passes_googles_checks(provider, fake) -> None:  # type: ignore[no-untyped-def]
+    from pushdeck.core.model import Action, AndroidVisibility, Priority
+
+    full = Message(
+        title="T", body="B", image_url="https://img/x.png", url="https://shop.example/d",
+        sound="default", badge=2, category="OPEN", collapse_id="deal", ttl_seconds=3600,
+        priority=Priority.NORMAL, android_channel_id="deals", android_icon="ic",
+        android_color="#112233", android_visibility=AndroidVisibility.SECRET, android_tag="t",
+        web_icon="https://img/i.png", web_require_interaction=True, actions=(Action("a", "A"),),
+        title_loc_key="TK", body_loc_key="BK", body_loc_args=("x",), data={"n": [1, 2]},
+    )  # fmt: skip
+    assert (await provider.send(full, device())).accepted
+    ((_, message),) = fake.delivered
+    assert message["android"]["notification"]["visibility"] == "SECRET"
