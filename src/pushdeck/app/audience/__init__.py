@@ -1,0 +1,1 @@
+"""The Audience page: the lazy devices table, device details, import and export."""

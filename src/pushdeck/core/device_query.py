@@ -1,0 +1,208 @@
+"""Browsing devices for the app's audience table: search, sort, pages, details.
+
+Everything the table needs is a filter (``DeviceQuery``) compiled to parameterised SQL
+over ``devices d``: free text never becomes SQL, sort keys come from a fixed table.
+Pages are fetched by offset with a stable tie-breaker (``d.id``), so a 1,000,000-row
+table is only ever read one page at a time.
+
+Search syntax (one box, terms AND-ed):
+
+- ``tag:vip`` — the device has the tag ``vip``;
+- ``attr:plan=pro`` — attribute ``plan`` equals ``pro`` (``attr:plan`` — it exists);
+- anything else — the token (or Web Push endpoint) contains the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pushdeck.core.model import Device
+from pushdeck.core.segments import compile_rule
+from pushdeck.core.store import devices as device_store
+from pushdeck.core.store.segments import get_segment
+from pushdeck.core.store.workspace import Workspace
+
+#: Column key -> SQL expression it sorts by (the table's sortable columns).
+SORT_KEYS: dict[str, str] = {
+    "id": "d.id",
+    "app": "d.app_id",
+    "platform": "d.platform",
+    "provider": "d.provider",
+    "token": "d.token",
+    "locale": "d.locale",
+    "timezone": "d.timezone",
+    "opt_in": "d.opt_in",
+    "status": "d.status",
+    "test": "d.test",
+    "created_at": "d.created_at",
+    "last_seen": "d.last_seen",
+}
+_ATTR = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
+
+
+@dataclass(frozen=True)
+class DeviceQuery:
+    """What the table shows: a search text, an optional segment, a sort."""
+
+    search: str = ""
+    segment: str = ""
+    sort: str = "id"
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Compiled:
+    where: str
+    params: tuple[Any, ...]
+    order_by: str
+
+
+def compile_query(ws: Workspace, query: DeviceQuery) -> Compiled:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.segment:
+        rule = compile_rule(get_segment(ws, query.segment).rule)
+        clauses.append(f"({rule.where})")
+        params.extend(rule.params)
+    for term in query.search.split():
+        clause, values = _term(term)
+        clauses.append(clause)
+        params.extend(values)
+    column = SORT_KEYS.get(query.sort, "d.id")
+    direction = "DESC" if query.descending else "ASC"
+    order = f"{column} {direction}, d.id {direction}" if column != "d.id" else f"d.id {direction}"
+    return Compiled(" AND ".join(clauses), tuple(params), order)
+
+
+def _term(term: str) -> tuple[str, list[Any]]:
+    lower = term.lower()
+    if lower.startswith("tag:") and len(term) > 4:
+        return "d.id IN (SELECT device_id FROM device_tags WHERE tag = ?)", [term[4:]]
+    if lower.startswith("attr:") and len(term) > 5:
+        name, sep, value = term[5:].partition("=")
+        if _ATTR.fullmatch(name):
+            path = f'$."{name}"'
+            if not sep:
+                return "json_type(d.attributes, ?) IS NOT NULL", [path]
+            return "CAST(json_extract(d.attributes, ?) AS TEXT) = ?", [path, value]
+    return "instr(lower(d.token), ?) > 0", [lower]
+
+
+def count(ws: Workspace, query: DeviceQuery) -> int:
+    compiled = compile_query(ws, query)
+    return device_store.count_devices(ws, where=compiled.where, params=compiled.params)
+
+
+@dataclass(frozen=True)
+class LastAnswer:
+    campaign: str
+    state: str
+    reason: str
+    at: str
+
+
+def page(ws: Workspace, query: DeviceQuery, offset: int, limit: int) -> list[Device]:
+    compiled = compile_query(ws, query)
+    return device_store.list_devices(
+        ws,
+        where=compiled.where,
+        params=compiled.params,
+        order_by=compiled.order_by,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def last_answers(ws: Workspace, device_ids: Sequence[int]) -> dict[int, LastAnswer]:
+    """The newest journal outcome of each device (one query per page, by primary key)."""
+    if not device_ids:
+        return {}
+    marks = ",".join("?" * len(device_ids))
+    rows = ws.query(
+        "SELECT j.device_id, c.name, j.state, j.reason, coalesce(j.finished_at, j.queued_at, '')"
+        " FROM journal j JOIN campaigns c ON c.id = j.campaign_id"
+        f" WHERE j.campaign_id IN (SELECT id FROM campaigns) AND j.device_id IN ({marks})"
+        " AND j.state NOT IN ('queued', 'excluded', 'control')"
+        " ORDER BY 5",
+        tuple(device_ids),
+    )
+    return {r[0]: LastAnswer(r[1], r[2], r[3], r[4]) for r in rows}
+
+
+@dataclass(frozen=True)
+class DeviceDetails:
+    device: Device
+    sends: list[LastAnswer] = field(default_factory=list)
+    events: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # campaign, kind, action, at
+
+
+def details(ws: Workspace, device_id: int) -> DeviceDetails | None:
+    device = device_store.get_device(ws, device_id)
+    if device is None:
+        return None
+    sends = [
+        LastAnswer(r[0], r[1], r[2], r[3] or "")
+        for r in ws.query(
+            "SELECT c.name, j.state, j.reason, coalesce(j.finished_at, j.queued_at)"
+            " FROM journal j JOIN campaigns c ON c.id = j.campaign_id"
+            " WHERE j.campaign_id IN (SELECT id FROM campaigns) AND j.device_id = ?"
+            " ORDER BY 4 DESC",
+            (device_id,),
+        )
+    ]
+    events = [
+        (r[0] or "", r[1], r[2], r[3])
+        for r in ws.query(
+            "SELECT c.name, e.kind, e.action_id, e.at FROM events e"
+            " LEFT JOIN campaigns c ON c.id = e.campaign_id WHERE e.device_id = ?"
+            " ORDER BY e.at DESC LIMIT 500",
+            (device_id,),
+        )
+    ]
+    return DeviceDetails(device, sends, events)
+
+
+def preview_file(path: Path, rows: int = 10) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """The format, the column names and the first ``rows`` records of a device file."""
+    from pushdeck.core.import_readers import (
+        CountingReader,
+        detect_format,
+        read_csv,
+        read_json_array,
+        read_ndjson,
+    )
+
+    fmt = detect_format(path)
+    records: list[dict[str, Any]] = []
+    columns: dict[str, None] = {}
+    with path.open("rb") as fh:
+        if fmt == "json":
+            reader = read_json_array(CountingReader(fh))
+        elif fmt == "csv":
+            reader = read_csv(fh)
+        else:
+            reader = read_ndjson(fh)
+        for _line, record, _problem in reader:
+            if record is None:
+                continue
+            records.append(record)
+            columns.update(dict.fromkeys(record))
+            if len(records) >= rows:
+                break
+    return fmt, list(columns), records
+
+
+def export_view(ws: Workspace, query: DeviceQuery, path: Path) -> int:
+    """Write the devices matching ``query`` to ``path`` (.ndjson/.jsonl, else CSV)."""
+    from pushdeck.core.exporter import export_devices
+
+    fmt = "ndjson" if path.suffix.lower() in (".ndjson", ".jsonl") else "csv"
+    compiled = compile_query(ws, query)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        return export_devices(ws, out, fmt, where=compiled.where, params=compiled.params)
