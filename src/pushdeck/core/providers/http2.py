@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import ssl
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,7 @@ from hpack.table import HeaderTable
 from pushdeck.core.errors import ProviderTimeoutError, TransportError
 
 Header = tuple[bytes, bytes]
+_log = logging.getLogger(__name__)
 _MAX_UNPROCESSED_RETRIES = 8
 _LAST_SAFE_STREAM_ID = 2**31 - 1 - 2 * 10_000  # stop opening streams well before the limit
 _CLIENT_CONFIG = h2.config.H2Configuration(
@@ -285,7 +287,9 @@ class _Connection(asyncio.Protocol):
         self.goaway_reason = (
             f"GOAWAY {event.error_code!r} {data.decode('utf-8', 'replace')}".strip()
         )
-        for stream_id in [s for s in self.streams if s > self.goaway_last]:
+        unprocessed = [s for s in self.streams if s > self.goaway_last]
+        _log.info("%s; %d request(s) will be sent again", self.goaway_reason, len(unprocessed))
+        for stream_id in unprocessed:
             self._fail(stream_id, StreamNotProcessed(self.goaway_reason))
         self.pool.capacity_changed()
         if not self.streams and self.transport is not None:
@@ -570,6 +574,7 @@ class H2Client:
                 hint="Check the network, the endpoint and, behind a proxy, the extra CA file.",
             ) from exc
         self.connections_opened += 1
+        _log.debug("HTTP/2 connection %d to %s:%d", self.connections_opened, self.host, self.port)
         return conn
 
     def _check_alpn(self, conn: _Connection) -> None:
