@@ -211,3 +211,11 @@ async def test_a_message_using_every_field_passes_googles_checks(provider, fake)
     assert (await provider.send(full, device())).accepted
     ((_, message),) = fake.delivered
     assert message["android"]["notification"]["visibility"] == "SECRET"
+
+
+async def test_non_json_error_from_a_proxy_falls_back_on_the_http_status(provider, fake) -> None:  # type: ignore[no-untyped-def]
+    await provider.send(HELLO, device())  # get the access token first
+    fake.server.fail_next(1, 502, {"content-type": "text/html"}, b"<html>Bad gateway</html>")
+    result = await provider.send(HELLO, device())
+    assert result.status is SendStatus.REJECTED and result.retryable
+    assert result.reason == "502" and result.raw["body"] == {"text": "<html>Bad gateway</html>"}

@@ -111,8 +111,9 @@ def interpret(response: H2Response) -> SendResult:
     if response.status == 200:
         name = str(body.get("name", ""))
         return SendResult(SendStatus.ACCEPTED, ProviderKind.FCM, 200, name, raw=raw)
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    assert isinstance(error, dict)
+    error = body.get("error")
+    if not isinstance(error, dict):
+        error = {}  # e.g. an HTML error page from a proxy: fall back on the HTTP status
     code, rpc_status = fcm_errors.error_code(error), str(error.get("status", ""))
     mapped = fcm_errors.lookup(code, rpc_status, response.status)
     status, explanation = mapped.status, mapped.explanation
