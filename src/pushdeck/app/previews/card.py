@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtCore import QObject, QPoint, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from pushdeck.app.previews import render
@@ -88,8 +97,11 @@ def canvas_key(
     )
 
 
-class PreviewCard(QWidget):
-    """One state of one platform, with its measurements underneath.
+class CardView(QObject):
+    """One state's card without a widget: measurement, cached picture and caption.
+
+    The grid paints many of these in one widget (no per-card widget overhead per keystroke);
+    ``PreviewCard`` wraps one for the focused view.
 
     Signals:
         activated(str): the card was clicked; carries the state key.
@@ -97,28 +109,24 @@ class PreviewCard(QWidget):
 
     activated = Signal(str)
 
-    def __init__(
-        self, state: StateSpec, parent: QWidget | None = None, *, zoom: float = 1.0
-    ) -> None:
-        super().__init__(parent)
+    def __init__(self, state: StateSpec, *, zoom: float = 1.0) -> None:
+        super().__init__()
         self.state = state
         self._zoom = zoom
         self._ctx: RenderContext | None = None
         self._meas = Measured({})
         self._caption: list[tuple[str, str]] = []
         self._canvas_h = state.height
+        self._size = QSize(0, 0)
         self._canvas: QImage | None = None
-        self._shown: tuple[object, ...] = ()
+        self._canvas_key: tuple[object, ...] = ()
         self._caption_cache: QImage | None = None
         self._caption_key: tuple[object, ...] = ()
-        self._canvas_key: tuple[object, ...] = ()
+        self._shown: tuple[object, ...] = ()
         self._caption_font = QFont()
         self._caption_font.setPixelSize(CAPTION_FONT_PX)
         self._bold_font = QFont(self._caption_font)
         self._bold_font.setBold(True)
-        self.setAccessibleName(f"{state.group} preview: {state.label}")
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
 
     @property
     def measured(self) -> Measured:
@@ -128,31 +136,47 @@ class PreviewCard(QWidget):
     def caption(self) -> list[tuple[str, str]]:
         return list(self._caption)
 
+    @property
+    def has_context(self) -> bool:
+        return self._ctx is not None
+
+    def size(self) -> QSize:
+        return QSize(self._size)
+
+    def width(self) -> int:
+        return self._size.width()
+
+    def column_width(self) -> int:
+        """The drawn width at the current zoom, known before any message is shown."""
+        return round(self.state.width * self._zoom)
+
+    def height(self) -> int:
+        return self._size.height()
+
     def set_zoom(self, zoom: float) -> None:
         """Draw at ``zoom`` (the text is still measured at the state's real width)."""
         self._zoom = zoom
         self._shown = ()
         self._canvas = None
         self._caption_cache = None
+        if self._ctx is not None:
+            self._size = self._compute_size()
 
-    def set_context(self, ctx: RenderContext) -> bool:
-        """Show ``ctx``; return True when the card changed size."""
-        assert_gui_thread("PreviewCard")
+    def set_context(self, ctx: RenderContext) -> tuple[bool, bool]:
+        """Measure ``ctx``; return (size changed, picture or caption changed)."""
+        assert_gui_thread("CardView")
         self._ctx = ctx
         self._meas = render.measure(self.state, ctx)
         self._canvas_h = self.state.canvas_height(ctx, self._meas)
         self._caption = caption_lines(self.state, ctx, self._meas)
         size = self._compute_size()
-        resized = size != self.size()
-        if resized:
-            self.setFixedSize(size)
-        # Repaint only when the picture or the caption changed: typing past a state's cut
-        # changes nothing it shows, so Qt need not repaint it at all.
+        resized = size != self._size
+        self._size = size
+        # Typing past a state's cut changes nothing it shows: then it needs no repaint.
         shown = (canvas_key(self.state, ctx, self._meas, self._zoom), tuple(self._caption))
-        if shown != self._shown:
-            self._shown = shown
-            self.update()
-        return resized
+        changed = shown != self._shown
+        self._shown = shown
+        return resized, changed
 
     def _caption_height(self) -> float:
         metrics = QFontMetricsF(self._caption_font)
@@ -168,24 +192,18 @@ class PreviewCard(QWidget):
             round(self._canvas_h * self._zoom + self._caption_height()),
         )
 
-    def sizeHint(self) -> QSize:
-        return self._compute_size()
-
-    def paintEvent(self, event: QPaintEvent) -> None:
+    def paint(self, painter: QPainter, origin: QPoint, palette: QPalette, dpr: float) -> None:
+        """Blit the cached picture and caption at ``origin`` (re-rendering what changed)."""
         if self._ctx is None:
             return
-        painter = QPainter(self)
-        try:
-            painter.drawImage(0, 0, self._canvas_image())
-            painter.drawImage(0, round(self._canvas_h * self._zoom), self._caption_image())
-        finally:
-            painter.end()
+        painter.drawImage(origin, self._canvas_image(dpr))
+        caption_at = QPoint(origin.x(), origin.y() + round(self._canvas_h * self._zoom))
+        painter.drawImage(caption_at, self._caption_image(palette, dpr))
 
-    def _caption_image(self) -> QImage:
+    def _caption_image(self, palette: QPalette, dpr: float) -> QImage:
         """The caption, re-rendered only when its text (or the palette) changed."""
-        color = self.palette().color(self.palette().ColorRole.WindowText)
-        window = self.palette().color(self.palette().ColorRole.Window)
-        dpr = self.devicePixelRatioF()
+        color = palette.color(QPalette.ColorRole.WindowText)
+        window = palette.color(QPalette.ColorRole.Window)
         key = (tuple(self._caption), self.width(), color.rgba(), window.rgba(), dpr)
         if self._caption_cache is None or key != self._caption_key:
             height = max(1, self.height() - round(self._canvas_h * self._zoom))
@@ -198,21 +216,16 @@ class PreviewCard(QWidget):
             painter = QPainter(image)
             try:
                 painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-                self._paint_caption(painter, 4)
+                self._paint_caption(painter, 4, color)
             finally:
                 painter.end()
             self._caption_cache, self._caption_key = image, key
         return self._caption_cache
 
-    def _canvas_image(self) -> QImage:
-        """The painted state, re-rendered only when what it shows changed.
-
-        Typing at the end of a long body changes nothing visible in most states (they are
-        already cut), so those cards just blit their cached image; this keeps a keystroke
-        within one frame with every preview on screen.
-        """
+    def _canvas_image(self, dpr: float) -> QImage:
+        """The painted state, re-rendered only when what it shows changed."""
         assert self._ctx is not None
-        scale = self._zoom * self.devicePixelRatioF()
+        scale = self._zoom * dpr
         key = canvas_key(self.state, self._ctx, self._meas, scale)
         if self._canvas is None or key != self._canvas_key:
             # Every state paints its whole canvas (wallpaper, shade or desktop), so the
@@ -222,7 +235,7 @@ class PreviewCard(QWidget):
                 round(self._canvas_h * scale),
                 QImage.Format.Format_RGB32,
             )
-            image.setDevicePixelRatio(self.devicePixelRatioF())
+            image.setDevicePixelRatio(dpr)
             image.fill(Qt.GlobalColor.white)
             painter = QPainter(image)
             try:
@@ -233,9 +246,7 @@ class PreviewCard(QWidget):
             self._canvas, self._canvas_key = image, key
         return self._canvas
 
-    def _paint_caption(self, painter: QPainter, y: float) -> None:
-        pal = self.palette()
-        text_color = pal.color(pal.ColorRole.WindowText)
+    def _paint_caption(self, painter: QPainter, y: float, text_color: QColor) -> None:
         muted = QColor(text_color)
         muted.setAlpha(170)
         colors = {"measured": text_color, "heuristic": muted, "note": QColor("#c77700")}
@@ -263,6 +274,59 @@ class PreviewCard(QWidget):
                 wrap=True,
             )
             y += used + 1
+
+
+class PreviewCard(QWidget):
+    """One state of one platform as a widget (the focused view), with its measurements.
+
+    Signals:
+        activated(str): the card was clicked; carries the state key.
+    """
+
+    activated = Signal(str)
+
+    def __init__(
+        self, state: StateSpec, parent: QWidget | None = None, *, zoom: float = 1.0
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.view = CardView(state, zoom=zoom)
+        self.view.activated.connect(self.activated)
+        self.setAccessibleName(f"{state.group} preview: {state.label}")
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    @property
+    def measured(self) -> Measured:
+        return self.view.measured
+
+    @property
+    def caption(self) -> list[tuple[str, str]]:
+        return self.view.caption
+
+    def set_zoom(self, zoom: float) -> None:
+        self.view.set_zoom(zoom)
+        self.setFixedSize(self.view.size())
+        self.update()
+
+    def set_context(self, ctx: RenderContext) -> bool:
+        """Show ``ctx``; return True when the card changed size."""
+        resized, changed = self.view.set_context(ctx)
+        if resized:
+            self.setFixedSize(self.view.size())
+        if changed or resized:
+            self.update()
+        return resized
+
+    def sizeHint(self) -> QSize:
+        return self.view.size()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        try:
+            self.view.paint(painter, QPoint(0, 0), self.palette(), self.devicePixelRatioF())
+        finally:
+            painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.activated.emit(self.state.key)

@@ -6,7 +6,8 @@ import html
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QFont, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,6 +25,7 @@ from pushdeck.app.previews import ALL_STATES, STATES_BY_KEY, render
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
 from pushdeck.app.previews.card import (
     _BLOCK_NAMES,
+    CardView,
     PreviewCard,
     block_summary,
     canvas_key,
@@ -32,6 +34,7 @@ from pushdeck.app.previews.card import (
 from pushdeck.app.threads import assert_gui_thread
 
 __all__ = [
+    "CardView",
     "FocusView",
     "PreviewCard",
     "PreviewGrid",
@@ -44,50 +47,94 @@ __all__ = [
 
 
 class PreviewGrid(QWidget):
-    """Every state of every platform, in three columns (iOS, Android, Web).
+    """Every state of every platform, in three columns (iOS, Android, Web), painted by this
+    one widget from each card's cached picture (no widget per card).
 
     Signals:
         state_activated(str): a card was clicked.
     """
 
     state_activated = Signal(str)
+    MARGIN, COLUMN_GAP, CARD_GAP, HEADING = 16, 28, 18, 34
 
     def __init__(
         self, parent: QWidget | None = None, states: tuple[StateSpec, ...] = ALL_STATES
     ) -> None:
         super().__init__(parent)
         self.setAccessibleName("All platform previews")
-        self.cards: dict[str, PreviewCard] = {}
-        row = QHBoxLayout(self)
-        row.setSpacing(28)
-        row.setContentsMargins(16, 12, 16, 16)
-        for group in dict.fromkeys(state.group for state in states):
-            column = QVBoxLayout()
-            column.setSpacing(18)
-            heading = QLabel(group)
-            heading.setStyleSheet("font-size: 16px; font-weight: 600;")
-            column.addWidget(heading)
-            for state in states:
-                if state.group == group:
-                    card = PreviewCard(state, self)
-                    card.activated.connect(self.state_activated)
-                    self.cards[state.key] = card
-                    column.addWidget(card)
-            column.addStretch(1)
-            row.addLayout(column)
-        row.addStretch(1)
+        self.cards: dict[str, CardView] = {}
+        self._groups: dict[str, list[CardView]] = {}
+        self._rects: dict[str, QRect] = {}
+        self._heading_font = QFont()
+        self._heading_font.setPixelSize(16)
+        self._heading_font.setWeight(QFont.Weight.DemiBold)
+        for state in states:
+            card = CardView(state)
+            card.activated.connect(self.state_activated)
+            self.cards[state.key] = card
+            self._groups.setdefault(state.group, []).append(card)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._relayout()
+
+    def card_rect(self, key: str) -> QRect:
+        return QRect(self._rects[key])
 
     def set_zoom(self, zoom: float) -> None:
         for card in self.cards.values():
             card.set_zoom(zoom)
+        self._relayout()
+        self.update()
 
     def set_context(self, ctx: RenderContext) -> None:
         assert_gui_thread("PreviewGrid")
-        resized = False
-        for card in self.cards.values():
-            resized = card.set_context(ctx) or resized
-        if resized:  # only then does the grid's own size need recomputing
-            self.adjustSize()
+        resized, dirty = False, []
+        for key, card in self.cards.items():
+            card_resized, changed = card.set_context(ctx)
+            resized = resized or card_resized
+            if changed:
+                dirty.append(key)
+        if resized:  # positions move: lay out again and repaint everything
+            self._relayout()
+            self.update()
+        else:  # repaint only the cards whose picture or caption changed
+            for key in dirty:
+                self.update(self._rects[key])
+
+    def _relayout(self) -> None:
+        x = self.MARGIN
+        bottom = 0
+        for cards in self._groups.values():
+            y = self.MARGIN + self.HEADING
+            width = max((card.column_width() for card in cards), default=0)
+            for card in cards:
+                self._rects[card.state.key] = QRect(x, y, card.width(), card.height())
+                y += card.height() + self.CARD_GAP
+            bottom = max(bottom, y)
+            x += width + self.COLUMN_GAP
+        self.setFixedSize(x - self.COLUMN_GAP + self.MARGIN, bottom + self.MARGIN)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        try:
+            dpr, palette, area = self.devicePixelRatioF(), self.palette(), event.rect()
+            painter.setFont(self._heading_font)
+            painter.setPen(palette.color(palette.ColorRole.WindowText))
+            for group, cards in self._groups.items():
+                first = self._rects[cards[0].state.key]
+                painter.drawText(QPoint(first.x(), self.MARGIN + 20), group)
+            for key, card in self.cards.items():
+                rect = self._rects[key]
+                if rect.intersects(area):
+                    card.paint(painter, rect.topLeft(), palette, dpr)
+        finally:
+            painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        for key, rect in self._rects.items():
+            if rect.contains(event.position().toPoint()):
+                self.cards[key].activated.emit(key)
+                break
+        super().mousePressEvent(event)
 
 
 def cut_details(meas: Measured) -> str:
