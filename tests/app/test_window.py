@@ -175,3 +175,15 @@ def test_pyside_refcount_workaround_is_active() -> None:
     assert sys.getrefcount(None) > 1 << 59
     assert sys.getrefcount(True) > 1 << 59
     assert not compat.make_none_immortal()  # applied once, at import
+
+
+def test_audience_page_is_in_the_navigation(qtbot, tmp_path) -> None:
+    window = build_window(None, config_dir=tmp_path / "c", demo_path=tmp_path / "d.pushdeck")
+    qtbot.addWidget(window)
+    window.open_workspace(tmp_path / "w.pushdeck")
+    qtbot.wait_until(lambda: window.root.currentIndex() == 1, timeout=20_000)
+    window.go_to(2)
+    assert window.pages.currentWidget() is window.audience
+    assert window.audience.accessibleName() == "Audience"
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=10_000)
+    window.runner.shutdown()

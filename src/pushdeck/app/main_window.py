@@ -58,7 +58,8 @@ class MainWindow(QMainWindow):
         self.nav.addItems(list(PAGES))
         self.nav.setFixedWidth(170)
         self.pages = QStackedWidget()
-        for widget in (self.campaigns, self.composer, *self._placeholders()):
+        self.audience = self._audience_page()
+        for widget in (self.campaigns, self.composer, self.audience, *self._placeholders()):
             self.pages.addWidget(widget)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         main = QWidget()
@@ -84,11 +85,6 @@ class MainWindow(QMainWindow):
     def _placeholders() -> list[QWidget]:
         return [
             PlaceholderPage(
-                "Audience",
-                "Devices, imports and segments will be managed here. "
-                "Until then, use 'pushdeck devices' and 'pushdeck segments' on the command line.",
-            ),
-            PlaceholderPage(
                 "Reports",
                 "Delivery and engagement charts and CSV / HTML / PDF exports will appear here.",
             ),
@@ -97,6 +93,18 @@ class MainWindow(QMainWindow):
                 "APNs, FCM and Web Push credentials (kept in the OS keyring) will be managed here.",
             ),
         ]
+
+    def _audience_page(self) -> QWidget:
+        """The Audience page (its own package); a placeholder if it cannot be loaded."""
+        try:
+            from pushdeck.app.audience.page import AudiencePage
+        except ImportError:
+            return PlaceholderPage(
+                "Audience",
+                "Devices, imports and segments are managed with 'pushdeck devices' and "
+                "'pushdeck segments' on the command line.",
+            )
+        return AudiencePage(self.runner)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -256,6 +264,9 @@ class MainWindow(QMainWindow):
 
     def _on_overview_loaded(self, overview: jobs.Overview) -> None:
         assert_gui_thread("MainWindow")
+        reload = getattr(self.audience, "reload", None)
+        if callable(reload):
+            reload()
         self.root.setCurrentIndex(1)
         self.nav.setCurrentRow(1)
         self.workspace_label.setText(f"{overview.path.name} · {overview.device_count:,} devices")
