@@ -24,7 +24,6 @@ from pushdeck.core.campaigns import get_campaign
 from pushdeck.core.store.workspace import Workspace
 
 GroupBy = Literal["platform", "variant", "locale"] | None
-_GROUP_SQL = {None: "''", "platform": "j.platform", "variant": "j.variant", "locale": "j.locale"}
 
 DEFINITIONS = {
     "targeted": "Devices the audience matched, in any state.",
@@ -95,61 +94,69 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-_JOURNAL_SQL = """
-SELECT {group} AS grp,
-       count(*) AS targeted,
-       sum(j.state = 'excluded') AS excluded,
-       sum(j.state = 'control') AS control,
-       sum(j.state IN ('queued', 'in_flight')) AS queued,
-       sum(j.state = 'skipped') AS skipped,
-       sum(j.state = 'cancelled') AS cancelled,
-       sum(j.state IN ('accepted', 'rejected', 'dead')) AS sent,
-       sum(j.state = 'accepted') AS accepted,
-       sum(j.state = 'rejected') AS rejected,
-       sum(j.state = 'dead') AS dead
-FROM journal j WHERE j.campaign_id = ? GROUP BY grp
+# One pass over the covering index journal_funnel (migration 3): grouped in index
+# order, so SQLite streams it without sorting; at most a few hundred rows come back
+# and are folded into the overall / per-platform / per-variant / per-locale funnels.
+_FUNNEL_SQL = """
+SELECT platform, variant, locale, state, count(*) AS n,
+       sum(delivered_at IS NOT NULL) AS delivered,
+       sum(opened_at IS NOT NULL) AS opened,
+       sum(actions) AS actions,
+       sum(dismissed_at IS NOT NULL) AS dismissed
+FROM journal INDEXED BY journal_funnel
+WHERE campaign_id = ?
+GROUP BY platform, variant, locale, state
 """
+_STATE_FIELDS = {
+    "excluded": "excluded",
+    "control": "control",
+    "queued": "queued",
+    "in_flight": "queued",
+    "skipped": "skipped",
+    "cancelled": "cancelled",
+    "accepted": "accepted",
+    "rejected": "rejected",
+    "dead": "dead",
+}
+_COUNTS = (
+    "targeted", "excluded", "control", "queued", "skipped", "cancelled", "sent", "accepted",
+    "rejected", "dead", "delivered", "opened", "actions", "dismissed",
+)  # fmt: skip
 
-# One row per device first (an index range scan on events(campaign_id, kind, device_id)),
-# then grouped: counting distinct devices without a sort over every event.
-_EVENTS_SQL = """
-WITH per_device AS (
-    SELECT e.device_id,
-           max(e.kind = 'delivered') AS delivered,
-           max(e.kind IN ('opened', 'action')) AS opened,
-           sum(e.kind = 'action') AS actions,
-           max(e.kind = 'dismissed') AS dismissed
-    FROM events e WHERE e.campaign_id = ? GROUP BY e.device_id
-)
-SELECT {group} AS grp, sum(p.delivered), sum(p.opened), sum(p.actions), sum(p.dismissed)
-FROM per_device p JOIN journal j ON j.campaign_id = ? AND j.device_id = p.device_id
-GROUP BY grp
-"""
+
+def _fold(rows: list[Any], by: GroupBy) -> list[FunnelRow]:
+    totals: dict[str, dict[str, int]] = {}
+    for row in rows:
+        key = "" if by is None else row[by]
+        counts = totals.setdefault(key, dict.fromkeys(_COUNTS, 0))
+        counts["targeted"] += row["n"]
+        counts[_STATE_FIELDS.get(row["state"], "queued")] += row["n"]
+        if row["state"] in ("accepted", "rejected", "dead"):
+            counts["sent"] += row["n"]
+        for name in ("delivered", "opened", "actions", "dismissed"):
+            counts[name] += int(row[name] or 0)
+    return [FunnelRow(key, **counts) for key, counts in totals.items()]
 
 
 def funnel(ws: Workspace, name: str, by: GroupBy = None) -> list[FunnelRow]:
     """The funnel of campaign ``name``, overall (one row) or per group, largest first."""
-    campaign_id = get_campaign(ws, name).id
-    group = _GROUP_SQL[by]
-    sent = {r[0]: tuple(r)[1:] for r in ws.query(_JOURNAL_SQL.format(group=group), (campaign_id,))}
-    engaged = {
-        r[0]: tuple(r)[1:]
-        for r in ws.query(_EVENTS_SQL.format(group=group), (campaign_id, campaign_id))
-    }
-    rows = [_row(key, values, engaged.get(key)) for key, values in sent.items()]
+    return _sorted(_fold(_funnel_rows(ws, name), by))
+
+
+def _funnel_rows(ws: Workspace, name: str) -> list[Any]:
+    return ws.query(_FUNNEL_SQL, (get_campaign(ws, name).id,))
+
+
+def _sorted(rows: list[FunnelRow]) -> list[FunnelRow]:
     return sorted(rows, key=lambda r: (-r.targeted, r.group))
 
 
-def _row(key: str, sent: tuple[Any, ...], engaged: tuple[Any, ...] | None) -> FunnelRow:
-    counts = [int(v or 0) for v in (*sent, *(engaged or (0, 0, 0, 0)))]
-    return FunnelRow(key, *counts)
+_EMPTY = FunnelRow("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
 def overall(ws: Workspace, name: str) -> FunnelRow:
-    rows = funnel(ws, name)
-    if rows:
-        return rows[0]
-    return FunnelRow("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    """The whole campaign's funnel (zeros before anything was targeted)."""
+    return (funnel(ws, name) or [_EMPTY])[0]
 
 
 def reasons(ws: Workspace, name: str, state: str) -> list[tuple[str, int]]:
@@ -185,21 +192,18 @@ def opens_over_time(
     name: str,
     *,
     unit: Literal["minute", "hour"] = "minute",
-    kinds: tuple[str, ...] = ("opened", "action"),
 ) -> list[TimePoint]:
-    """First opens per device, bucketed by time since the send started (gaps omitted)."""
+    """First opens (tap or action) per device, by time since the send started (gaps omitted)."""
     campaign = get_campaign(ws, name)
     if campaign.started_at is None:
         return []
     seconds = 60 if unit == "minute" else 3600
-    marks = ", ".join("?" * len(kinds))
     rows = ws.query(
-        "WITH first AS (SELECT device_id, min(at) AS at FROM events"
-        f" WHERE campaign_id = ? AND kind IN ({marks}) GROUP BY device_id)"
-        " SELECT max(0, (CAST(strftime('%s', at) AS INTEGER)"
+        "SELECT max(0, (CAST(strftime('%s', opened_at) AS INTEGER)"
         " - CAST(strftime('%s', ?) AS INTEGER)) / ?) AS bucket, count(*)"
-        " FROM first GROUP BY bucket ORDER BY bucket",
-        (campaign.id, *kinds, campaign.started_at, seconds),
+        " FROM journal INDEXED BY journal_opened"
+        " WHERE campaign_id = ? AND opened_at IS NOT NULL GROUP BY bucket ORDER BY bucket",
+        (campaign.started_at, seconds, campaign.id),
     )
     points: list[TimePoint] = []
     total = 0
@@ -212,15 +216,16 @@ def opens_over_time(
 def campaign_report(ws: Workspace, name: str) -> dict[str, Any]:
     """Everything above for one campaign, JSON-ready (CLI ``--json``, exports)."""
     campaign = get_campaign(ws, name)
+    rows = _funnel_rows(ws, name)  # one index scan for all four funnels
     return {
         "campaign": name,
         "status": str(campaign.status),
         "started_at": campaign.started_at,
         "finished_at": campaign.finished_at,
-        "overall": overall(ws, name).as_dict(),
-        "by_platform": [r.as_dict() for r in funnel(ws, name, "platform")],
-        "by_variant": [r.as_dict() for r in funnel(ws, name, "variant")],
-        "by_locale": [r.as_dict() for r in funnel(ws, name, "locale")],
+        "overall": (_fold(rows, None) or [_EMPTY])[0].as_dict(),
+        "by_platform": [r.as_dict() for r in _sorted(_fold(rows, "platform"))],
+        "by_variant": [r.as_dict() for r in _sorted(_fold(rows, "variant"))],
+        "by_locale": [r.as_dict() for r in _sorted(_fold(rows, "locale"))],
         "excluded_by_reason": dict(reasons(ws, name, "excluded")),
         "rejected_by_reason": dict(reasons(ws, name, "rejected")),
         "dead_by_reason": dict(reasons(ws, name, "dead")),

@@ -170,6 +170,45 @@ ALTER TABLE campaigns ADD COLUMN error TEXT NOT NULL DEFAULT '';
 CREATE INDEX events_campaign_device ON events (campaign_id, kind, device_id);
 """
 
+# Campaign analytics (issue 4): each journal row also carries its device's engagement
+# (first delivery, first open or action, dismissal, action count), kept in step with
+# the events table by a trigger, so a whole campaign funnel — overall and per
+# platform / variant / locale — is one scan of one covering index, not a join of
+# millions of events.
+_V3 = """
+ALTER TABLE journal ADD COLUMN delivered_at TEXT;
+ALTER TABLE journal ADD COLUMN opened_at TEXT;
+ALTER TABLE journal ADD COLUMN dismissed_at TEXT;
+ALTER TABLE journal ADD COLUMN actions INTEGER NOT NULL DEFAULT 0;
+UPDATE journal SET
+    delivered_at = (SELECT min(at) FROM events e WHERE e.campaign_id = journal.campaign_id
+                    AND e.device_id = journal.device_id AND e.kind = 'delivered'),
+    opened_at = (SELECT min(at) FROM events e WHERE e.campaign_id = journal.campaign_id
+                 AND e.device_id = journal.device_id AND e.kind IN ('opened', 'action')),
+    dismissed_at = (SELECT min(at) FROM events e WHERE e.campaign_id = journal.campaign_id
+                    AND e.device_id = journal.device_id AND e.kind = 'dismissed'),
+    actions = (SELECT count(*) FROM events e WHERE e.campaign_id = journal.campaign_id
+               AND e.device_id = journal.device_id AND e.kind = 'action')
+WHERE EXISTS (SELECT 1 FROM events e WHERE e.campaign_id = journal.campaign_id
+              AND e.device_id = journal.device_id);
+CREATE INDEX journal_funnel ON journal (campaign_id, platform, variant, locale, state,
+    delivered_at, opened_at, dismissed_at, actions);
+CREATE INDEX journal_opened ON journal (campaign_id, opened_at) WHERE opened_at IS NOT NULL;
+CREATE TRIGGER events_engagement AFTER INSERT ON events
+WHEN NEW.campaign_id IS NOT NULL AND NEW.device_id IS NOT NULL
+BEGIN
+    UPDATE journal SET
+        delivered_at = CASE WHEN NEW.kind = 'delivered'
+            THEN min(coalesce(delivered_at, NEW.at), NEW.at) ELSE delivered_at END,
+        opened_at = CASE WHEN NEW.kind IN ('opened', 'action')
+            THEN min(coalesce(opened_at, NEW.at), NEW.at) ELSE opened_at END,
+        dismissed_at = CASE WHEN NEW.kind = 'dismissed'
+            THEN min(coalesce(dismissed_at, NEW.at), NEW.at) ELSE dismissed_at END,
+        actions = actions + (NEW.kind = 'action')
+    WHERE campaign_id = NEW.campaign_id AND device_id = NEW.device_id;
+END;
+"""
+
 #: Migration n (1-based) brings a file from user_version n-1 to n.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
