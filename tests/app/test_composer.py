@@ -215,3 +215,9 @@ def test_zoom_scales_the_pictures_not_the_measurement(page) -> None:
     page.previews.zoom_box.setCurrentIndex(page.previews.zoom_box.findData(0.5))
     assert card.width() == full_width // 2
     assert card.measured.blocks["body"].cut == cut
+
+
+def test_loading_a_draft_does_not_autosave_it(page, qtbot) -> None:
+    with qtbot.assert_not_emitted(page.autosave_requested, wait=1000):
+        page.load_document({"message": {"title": "Loaded"}})
+    assert page.model.draft.message.title == "Loaded"

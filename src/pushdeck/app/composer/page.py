@@ -63,6 +63,7 @@ class ComposerPage(QWidget):
         self.problem.setStyleSheet("color: #c5221f;")
         self.problem.setWordWrap(True)
         self._recipients: list[Device] = []
+        self._loading = False
         self._payload_timer = self._timer(PAYLOAD_DELAY_MS, self.refresh_payloads)
         self._autosave_timer = self._timer(AUTOSAVE_DELAY_MS, self._emit_autosave)
         self._build()
@@ -70,7 +71,7 @@ class ComposerPage(QWidget):
         self.recipient.currentIndexChanged.connect(lambda _: self.refresh_previews())
         self.variant.currentIndexChanged.connect(lambda _: self.refresh_previews())
         self.previews.zoom_box.setCurrentIndex(1)  # 75%: all three columns fit beside the form
-        self.model.load(STARTER)
+        self.load_document(None)
 
     def _timer(self, msecs: int, slot: Any) -> QTimer:
         timer = QTimer(self)
@@ -153,7 +154,11 @@ class ComposerPage(QWidget):
 
     def load_document(self, doc: Mapping[str, Any] | None) -> None:
         """Open a saved draft document (or the starter draft when there is none)."""
-        self.model.load(Draft.from_document(doc) if doc else STARTER)
+        self._loading = True  # a draft just read from the workspace needs no autosave
+        try:
+            self.model.load(Draft.from_document(doc) if doc else STARTER)
+        finally:
+            self._loading = False
 
     # --- slots ---------------------------------------------------------------------------------
 
@@ -195,7 +200,8 @@ class ComposerPage(QWidget):
             self._fill_recipients()
         self.refresh_previews()
         self._payload_timer.start()
-        self._autosave_timer.start()
+        if not self._loading:
+            self._autosave_timer.start()
 
     def _on_images_image_ready(self, _ref: str) -> None:
         self.refresh_previews()
