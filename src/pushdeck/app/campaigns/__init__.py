@@ -1,0 +1,1 @@
+"""The Campaigns page: list, review, test sends, sending with live progress."""

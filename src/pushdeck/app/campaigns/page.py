@@ -1,0 +1,294 @@
+"""The Campaigns page: the list, new / open / duplicate / delete, and the running send."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.campaigns.model import ROW_ROLE, CampaignListModel
+from pushdeck.app.campaigns.new_campaign import NewCampaignDialog
+from pushdeck.app.campaigns.review import ReviewDialog
+from pushdeck.app.campaigns.sending import ProgressPanel, SendController
+from pushdeck.app.errors import show_error
+from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.core.campaigns import CampaignSpec
+from pushdeck.core.dispatch import DispatchOptions
+from pushdeck.core.send_review import CampaignRow
+
+#: How often scheduled campaigns are checked (``scheduling.run_due``).
+DUE_CHECK_MS = 30_000
+
+
+class CampaignsPage(QWidget):
+    """Signals:
+    compose_requested(): the user wants to write a new message first.
+    rows_loaded(): the list was (re)loaded.
+    """
+
+    compose_requested = Signal()
+    rows_loaded = Signal()
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        loop: AsyncLoop,
+        spec_source: Callable[[], CampaignSpec],
+        parent: QWidget | None = None,
+        *,
+        options: DispatchOptions | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Campaigns")
+        self.runner, self.loop, self.spec_source = runner, loop, spec_source
+        self.model = CampaignListModel()
+        self.controller = SendController(loop, options)
+        self.table = QTableView()
+        self.table.setAccessibleName("Campaign list")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.empty = QLabel("No campaigns yet. Compose a message, then create a campaign from it.")
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #fff4ce; color: #3b2f00; padding: 8px;")
+        self.banner.setVisible(False)
+        self.resume_button = QPushButton("Resume it")
+        self.resume_button.setVisible(False)
+        self.progress = ProgressPanel(self.controller)
+        self.buttons: dict[str, QPushButton] = {}
+        self._build()
+        self._connect()
+        self.due_timer = QTimer(self, interval=DUE_CHECK_MS)
+        self.due_timer.timeout.connect(self.run_due)
+
+    def _build(self) -> None:
+        bar = QHBoxLayout()
+        for key, text in [
+            ("compose", "Compose a message"),
+            ("new", "New campaign from the draft…"),
+            ("open", "Review / send…"),
+            ("duplicate", "Duplicate…"),
+            ("delete", "Delete…"),
+            ("refresh", "Refresh"),
+        ]:
+            button = QPushButton(text)
+            button.setAccessibleName(text.rstrip("…"))
+            self.buttons[key] = button
+            bar.addWidget(button)
+        bar.addStretch(1)
+        banner = QHBoxLayout()
+        banner.addWidget(self.banner, 1)
+        banner.addWidget(self.resume_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Campaigns</h2>"))
+        layout.addLayout(banner)
+        layout.addLayout(bar)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.progress)
+
+    def _connect(self) -> None:
+        b = self.buttons
+        b["compose"].clicked.connect(self.compose_requested)
+        b["new"].clicked.connect(self.new_campaign)
+        b["open"].clicked.connect(lambda: self.open_campaign(self.selected()))
+        b["duplicate"].clicked.connect(self._on_duplicate_clicked)
+        b["delete"].clicked.connect(self._on_delete_clicked)
+        b["refresh"].clicked.connect(self.reload)
+        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        self.resume_button.clicked.connect(self._on_resume_button_clicked)
+        self.controller.finished.connect(lambda _s: self.reload())
+        self.controller.failed.connect(self._on_controller_failed)
+        self.controller.progress.connect(self._on_controller_progress)
+
+    # --- list --------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.runner.run(_rows, self._on_runner_rows, lambda e: show_error(self, e))
+
+    def set_rows(self, _rows: object = None) -> None:
+        """Compatibility with the window's overview: reload from the workspace."""
+        self.reload()
+
+    def _on_runner_rows(self, result: tuple[list[CampaignRow], list[str]]) -> None:
+        rows, interrupted = result
+        selected = self.selected()
+        self.model.set_rows(rows)
+        self.empty.setVisible(not rows)
+        self.table.resizeColumnsToContents()
+        self.table.setColumnWidth(0, max(self.table.columnWidth(0), 220))
+        self.table.setColumnWidth(1, max(self.table.columnWidth(1), 90))
+        if selected and (row := self.model.row_named(selected)) >= 0:
+            self.table.selectRow(row)
+        stranded = [
+            n for n in interrupted if n != self.controller.campaign or not self.controller.active
+        ]
+        self.resume_button.setVisible(bool(stranded))
+        self.banner.setVisible(bool(stranded))
+        if stranded:
+            self.banner.setText(
+                f"“{stranded[0]}” was interrupted while sending (Pushdeck closed or crashed). "
+                "Resuming sends only to devices that have not been sent to yet."
+            )
+            self.resume_button.setProperty("campaign", stranded[0])
+        self.rows_loaded.emit()
+
+    def selected(self) -> str:
+        indexes = self.table.selectionModel().selectedRows()
+        if not indexes:
+            return ""
+        row: CampaignRow = self.model.data(indexes[0], ROW_ROLE)
+        return row.name
+
+    def select(self, name: str) -> None:
+        row = self.model.row_named(name)
+        if row >= 0:
+            self.table.selectRow(row)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def new_campaign(self) -> NewCampaignDialog:
+        dialog = NewCampaignDialog(self.runner, self.spec_source, self)
+        dialog.created.connect(self._on_new_created)
+        dialog.open()
+        return dialog
+
+    def _on_new_created(self, name: str) -> None:
+        self.reload()
+        self.open_campaign(name)
+
+    def _on_table_double_clicked(self, index: QModelIndex) -> None:
+        row: CampaignRow = self.model.data(index, ROW_ROLE)
+        self.open_campaign(row.name)
+
+    def open_campaign(self, name: str) -> ReviewDialog | None:
+        if not name:
+            return None
+        dialog = ReviewDialog(self.runner, self.loop, name, self)
+        dialog.send_requested.connect(self.send)
+        dialog.scheduled.connect(lambda _w: self._on_review_scheduled())
+        dialog.open()
+        return dialog
+
+    def _on_review_scheduled(self) -> None:
+        self.reload()
+        self.due_timer.start()
+
+    def send(self, name: str) -> None:
+        if self.controller.active:
+            QMessageBox.information(
+                self,
+                "Sending",
+                f"“{self.controller.campaign}” is still sending; wait or cancel it.",
+            )
+            return
+        if self.runner.workspace_path is None:
+            return
+        self.controller.start(self.runner.workspace_path, name)
+        self.banner.setVisible(False)
+        self.resume_button.setVisible(False)
+
+    def _on_resume_button_clicked(self) -> None:
+        self.send(str(self.resume_button.property("campaign")))
+
+    def _on_controller_failed(self, exc: BaseException) -> None:
+        self.reload()
+        show_error(self, exc, "Sending stopped")
+
+    def _on_controller_progress(self, progress: object) -> None:
+        row = self.model.row_named(getattr(progress, "campaign", ""))
+        if row >= 0:
+            status = getattr(progress, "status", "")
+            current = self.model.rows[row]
+            if current.status != status:
+                from dataclasses import replace
+
+                self.model.rows[row] = replace(current, status=status)
+                self.model.dataChanged.emit(self.model.index(row, 1), self.model.index(row, 1))
+
+    def _on_duplicate_clicked(self) -> None:
+        name = self.selected()
+        if not name:
+            return
+        new, ok = QInputDialog.getText(
+            self, "Duplicate campaign", "Name of the copy:", text=f"{name} (copy)"
+        )
+        if ok and new.strip():
+            self.duplicate(name, new.strip())
+
+    def duplicate(self, name: str, new: str) -> None:
+        def job(ctx: WorkerContext) -> None:
+            from pushdeck.core.campaigns import duplicate_campaign
+
+            duplicate_campaign(ctx.require_ws(), name, new)
+
+        self.runner.run(job, lambda _: self.reload(), lambda e: show_error(self, e))
+
+    def _on_delete_clicked(self) -> None:
+        name = self.selected()
+        if not name:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete campaign",
+            f"Delete “{name}”? Only campaigns that never started sending can be deleted.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete(name)
+
+    def delete(self, name: str) -> None:
+        def job(ctx: WorkerContext) -> None:
+            from pushdeck.core.campaigns import delete_campaign
+
+            delete_campaign(ctx.require_ws(), name)
+
+        self.runner.run(job, lambda _: self.reload(), lambda e: show_error(self, e))
+
+    def run_due(self) -> None:
+        """Send scheduled campaigns whose time came (only when nothing else is sending)."""
+        from pushdeck.core.send_review import run_due_in_own_workspace
+
+        path = self.runner.workspace_path
+        if path is None or self.controller.active:
+            return
+        self.loop.submit(
+            run_due_in_own_workspace(path), lambda _r: self.reload(), lambda e: show_error(self, e)
+        )
+
+    # --- closing -------------------------------------------------------------------------------
+
+    def confirm_close(self) -> bool:
+        """Ask before closing mid-send; pause the send (resumable) when the user agrees."""
+        if not self.controller.active:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "A campaign is sending",
+            f"“{self.controller.campaign}” is still sending. Quit anyway? It will be paused "
+            "and Pushdeck offers to resume it next time.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        self.controller.pause()
+        return True
+
+
+def _rows(ctx: WorkerContext) -> tuple[list[CampaignRow], list[str]]:
+    from pushdeck.core.send_review import campaign_rows, interrupted_campaigns
+
+    ws = ctx.require_ws()
+    return campaign_rows(ws), interrupted_campaigns(ws)

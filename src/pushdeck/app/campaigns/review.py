@@ -1,0 +1,296 @@
+"""Review before sending: audience, exclusions, lint, estimate, payloads; test send; send.
+
+Signals:
+    send_requested(str): send the campaign now (the page's controller does it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QDateTime, QTime, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.errors import show_error
+from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.core.send_review import Review, TestPlan, TestResult, estimate_seconds
+
+
+def _table(headers: list[str], rows: Sequence[tuple[object, ...]], name: str) -> QTableWidget:
+    table = QTableWidget(len(rows), len(headers))
+    table.setAccessibleName(name)
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.setItem(
+                r, c, QTableWidgetItem(f"{value:,}" if isinstance(value, int) else str(value))
+            )
+    table.resizeColumnsToContents()
+    return table
+
+
+def _words(seconds: float) -> str:
+    if seconds < 60:
+        n = max(1, round(seconds))
+        return f"about {n} second{'s' if n > 1 else ''}"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} minutes"
+    return f"about {seconds / 3600:.1f} hours"
+
+
+class ReviewDialog(QDialog):
+    """Loads ``send_review.review_campaign`` on the worker and shows it."""
+
+    send_requested = Signal(str)
+    reviewed = Signal()
+    tested = Signal(object)  # list[TestResult]
+    scheduled = Signal(str)
+
+    def __init__(
+        self, runner: TaskRunner, loop: AsyncLoop, name: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.runner, self.loop, self.name = runner, loop, name
+        self.review: Review | None = None
+        self.test_results: list[TestResult] = []
+        self.setWindowTitle(f"Review “{name}”")
+        self.setAccessibleName("Review before sending")
+        self.summary = QLabel("Counting the audience…")
+        self.summary.setWordWrap(True)
+        self.throttle = QSpinBox()
+        self.throttle.setRange(0, 10_000_000)
+        self.throttle.setSingleStep(1000)
+        self.throttle.setSpecialValueText("no limit")
+        self.throttle.setSuffix(" / minute")
+        self.estimate = QLabel()
+        self.tabs = QTabWidget()
+        self.test_button = QPushButton("Send to test devices")
+        self.test_table = _table(["Device", "Result"], [], "Test results")
+        self.schedule_kind = QComboBox()
+        self.schedule_kind.addItems(["Now", "At a time (your clock)", "At a local time per device"])
+        self.when = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
+        self.when.setCalendarPopup(True)
+        self.local_time = QTimeEdit(QTime(9, 0))
+        self.default_zone = QLineEdit("UTC")
+        self.send_button = QPushButton("Send now")
+        self.send_button.setEnabled(False)
+        self._build()
+        self.throttle.valueChanged.connect(self._update_estimate)
+        self.test_button.clicked.connect(self.send_test)
+        self.send_button.clicked.connect(self._on_send_button_clicked)
+        self.schedule_kind.currentIndexChanged.connect(self._on_schedule_kind_changed)
+        self._on_schedule_kind_changed(0)
+        self.resize(900, 680)
+        runner.run(self._review_job, self._on_runner_reviewed, lambda e: show_error(self, e))
+
+    def _build(self) -> None:
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Throttle:"))
+        row.addWidget(self.throttle)
+        row.addWidget(self.estimate, 1)
+        test = QWidget()
+        test_layout = QVBoxLayout(test)
+        test_layout.addWidget(QLabel("Send this message to the app's test devices first:"))
+        test_layout.addWidget(self.test_button)
+        test_layout.addWidget(self.test_table, 1)
+        self.tabs.addTab(test, "Test send")
+        schedule = QFormLayout()
+        schedule.addRow("Send:", self.schedule_kind)
+        schedule.addRow("At:", self.when)
+        schedule.addRow("Local time:", self.local_time)
+        schedule.addRow("Devices with no time zone use:", self.default_zone)
+        bottom = QHBoxLayout()
+        bottom.addLayout(schedule, 1)
+        bottom.addWidget(self.send_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(row)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(bottom)
+
+    def _review_job(self, ctx: WorkerContext) -> Review:
+        from pushdeck.core.send_review import review_campaign
+
+        return review_campaign(ctx.require_ws(), self.name)
+
+    def _on_runner_reviewed(self, review: Review) -> None:
+        self.review = review
+        platforms = ", ".join(f"{n:,} {p}" for p, n in sorted(review.by_platform.items()))
+        excluded = sum(n for _r, n in review.excluded)
+        creds = ", ".join(review.providers) or "none — add one under Apps & credentials"
+        self.summary.setText(
+            f"<h3>{review.campaign}</h3>Audience: {review.audience} in app “{review.app}”. "
+            f"<b>{review.targeted:,}</b> targeted, <b>{review.eligible:,}</b> will be sent "
+            f"({platforms or 'none'}), {excluded:,} excluded. Credentials: {creds}."
+        )
+        self.tabs.insertTab(0, self._audience_tab(review), "Audience")
+        lint = [(s, f, m) for s, f, m in review.lint] or [("ok", "", "No warnings.")]
+        self.tabs.insertTab(1, _table(["Severity", "Field", "Warning"], lint, "Lint warnings"),
+                            f"Warnings ({len(review.lint)})")  # fmt: skip
+        self.tabs.insertTab(2, self._payload_tab(review), "Payloads")
+        self.tabs.setCurrentIndex(0)
+        self.throttle.setValue(review.throttle_per_minute)
+        self._update_estimate()
+        self.send_button.setEnabled(review.eligible > 0 and review.status in _SENDABLE)
+        self.reviewed.emit()
+
+    def _audience_tab(self, review: Review) -> QWidget:
+        page = QWidget()
+        layout = QHBoxLayout(page)
+        platforms = sorted(review.by_platform.items())
+        layout.addWidget(_table(["Platform", "Devices"], platforms, "By platform"))
+        layout.addWidget(_table(["Variant", "Devices (estimate)"], review.by_variant, "By variant"))
+        excluded = review.excluded or [("nobody excluded", 0)]
+        layout.addWidget(_table(["Excluded because", "Devices"], excluded, "Excluded"), 2)
+        return page
+
+    def _payload_tab(self, review: Review) -> QWidget:
+        tabs = QTabWidget()
+        for platform, preview in review.payloads.items():
+            text = QPlainTextEdit()
+            text.setReadOnly(True)
+            head = f"{preview.size:,} of {preview.limit:,} bytes"
+            text.setPlainText(f"// {head}\n{preview.text}" if preview.ok else preview.error)
+            tabs.addTab(text, platform)
+        return tabs
+
+    def _update_estimate(self) -> None:
+        if self.review is None:
+            return
+        seconds = estimate_seconds(self.review.eligible, self.throttle.value())
+        self.estimate.setText(f"Estimated duration: {_words(seconds)}")
+
+    # --- test send ----------------------------------------------------------------------------
+
+    def send_test(self) -> None:
+        self.test_button.setEnabled(False)
+        self.test_button.setText("Sending to test devices…")
+        name = self.name
+
+        def plan(ctx: WorkerContext) -> TestPlan:
+            from pushdeck.core.send_review import plan_test_send
+
+            return plan_test_send(ctx.require_ws(), name)
+
+        self.runner.run(plan, self._on_runner_planned, self._on_test_failed)
+
+    def _on_runner_planned(self, plan: TestPlan) -> None:
+        from pushdeck.core.send_review import send_test
+
+        if not plan.devices:
+            self._on_loop_tested([])
+            return
+        self.loop.submit(send_test(plan), self._on_loop_tested, self._on_test_failed)
+
+    def _on_test_failed(self, exc: BaseException) -> None:
+        self.test_button.setEnabled(True)
+        self.test_button.setText("Send to test devices")
+        show_error(self, exc, "The test send failed")
+
+    def _on_loop_tested(self, results: list[TestResult]) -> None:
+        self.test_results = results
+        self.test_button.setEnabled(True)
+        self.test_button.setText("Send to test devices again")
+        rows = [(r.device, ("✔ " if r.ok else "✘ ") + r.answer) for r in results]
+        if not rows:
+            rows = [("—", "The app has no test devices. Mark some in Audience (device details).")]
+        self.test_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                self.test_table.setItem(r, c, QTableWidgetItem(value))
+        self.test_table.resizeColumnToContents(0)
+        self.tested.emit(results)
+
+    # --- send / schedule ----------------------------------------------------------------------
+
+    def _on_schedule_kind_changed(self, index: int) -> None:
+        self.when.setEnabled(index == 1)
+        self.local_time.setEnabled(index == 2)
+        self.default_zone.setEnabled(index == 2)
+        self.send_button.setText(["Send now", "Schedule", "Schedule"][index])
+
+    def _on_send_button_clicked(self) -> None:
+        index = self.schedule_kind.currentIndex()
+        if index == 0:
+            self._save_throttle_then(lambda: self.send_requested.emit(self.name))
+            return
+        from pushdeck.core.campaigns import ScheduleKind, ScheduleSpec
+
+        if index == 1:
+            moment: datetime = self.when.dateTime().toPython()  # type: ignore[assignment]
+            at = moment.astimezone(UTC)
+            schedule = ScheduleSpec(ScheduleKind.AT, at=at)
+        else:
+            date = self.when.date().toString("yyyy-MM-dd")
+            time = self.local_time.time().toString("HH:mm")
+            schedule = ScheduleSpec(ScheduleKind.LOCAL, None, date, time, self.default_zone.text())
+        self.schedule(schedule)
+
+    def schedule(self, schedule: Any) -> None:
+        name, throttle = self.name, self.throttle.value()
+
+        def job(ctx: WorkerContext) -> str:
+            from dataclasses import replace
+
+            from pushdeck.core.campaigns import get_campaign, update_campaign
+
+            ws = ctx.require_ws()
+            spec = replace(
+                get_campaign(ws, name).spec, schedule=schedule, throttle_per_minute=throttle
+            )
+            return update_campaign(ws, name, spec).scheduled_at or ""
+
+        self.runner.run(job, self._on_runner_scheduled, lambda e: show_error(self, e))
+
+    def _on_runner_scheduled(self, when: str) -> None:
+        self.scheduled.emit(when)
+        self.accept()
+
+    def _save_throttle_then(self, then: object) -> None:
+        name, throttle = self.name, self.throttle.value()
+        if self.review is None or throttle == self.review.throttle_per_minute:
+            then()  # type: ignore[operator]
+            self.accept()
+            return
+
+        def job(ctx: WorkerContext) -> None:
+            from dataclasses import replace
+
+            from pushdeck.core.campaigns import EDITABLE, get_campaign, update_campaign
+
+            ws = ctx.require_ws()
+            campaign = get_campaign(ws, name)
+            if campaign.status in EDITABLE:
+                update_campaign(ws, name, replace(campaign.spec, throttle_per_minute=throttle))
+
+        def done(_: object) -> None:
+            then()  # type: ignore[operator]
+            self.accept()
+
+        self.runner.run(job, done, lambda e: show_error(self, e))
+
+
+_SENDABLE = {"draft", "scheduled", "paused", "failed", "missed", "sending"}

@@ -1,0 +1,210 @@
+"""Sending a campaign from the window: the controller (asyncio loop) and its progress panel.
+
+The send runs on the app's asyncio loop with its own workspace connection; the
+dispatcher's progress callback (on the loop thread) reaches the GUI through a queued
+signal at most five times a second, so 100,000 messages cost the GUI thread a few
+hundred small repaints, not 100,000.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.core.dispatch import DispatchOptions, Progress, SendControl, SendSummary
+
+STATES = [
+    ("accepted", "Accepted"),
+    ("rejected", "Rejected"),
+    ("dead", "Dead tokens"),
+    ("queued", "Waiting"),
+    ("in_flight", "In flight"),
+    ("excluded", "Excluded"),
+    ("control", "Control"),
+    ("skipped", "Skipped"),
+    ("cancelled", "Cancelled"),
+]
+
+
+class SendController(QObject):
+    """At most one send at a time, on the asyncio loop.
+
+    Signals:
+        started(str): a send of this campaign began.
+        progress(object): a dispatch ``Progress`` snapshot (GUI thread).
+        finished(object): the ``SendSummary`` when the send ended or stopped.
+        failed(object): the exception when it could not run (or credentials failed).
+    """
+
+    started = Signal(str)
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, loop: AsyncLoop, options: DispatchOptions | None = None) -> None:
+        super().__init__()
+        self.loop = loop
+        self.options = options
+        self.control: SendControl | None = None
+        self.campaign = ""
+        self.last: Progress | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.control is not None
+
+    def start(self, workspace: Path, name: str) -> None:
+        from pushdeck.core.send_review import send_in_own_workspace
+
+        if self.active:
+            raise RuntimeError(f"{self.campaign!r} is still sending")
+        self.control, self.campaign, self.last = SendControl(), name, None
+        coro = send_in_own_workspace(
+            workspace,
+            name,
+            control=self.control,
+            on_progress=self.progress.emit,
+            options=self.options,
+        )
+        self.loop.submit(coro, self._on_loop_done, self._on_loop_failed)
+        self.started.emit(name)
+
+    def pause(self) -> None:
+        if self.control:
+            self.control.pause()
+
+    def resume(self) -> None:
+        if self.control:
+            self.control.resume()
+
+    def cancel(self) -> None:
+        if self.control:
+            self.control.resume()
+            self.control.cancel()
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.control and self.control.paused)
+
+    def _on_loop_done(self, summary: SendSummary) -> None:
+        self.control = None
+        self.finished.emit(summary)
+
+    def _on_loop_failed(self, exc: BaseException) -> None:
+        self.control = None
+        self.failed.emit(exc)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class ProgressPanel(QFrame):
+    """Live counts by state, rate, ETA, and pause / resume / cancel for the running send."""
+
+    def __init__(self, controller: SendController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.setAccessibleName("Send progress")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setAccessibleName("Sent so far")
+        self.rate = QLabel()
+        self.counts: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        for i, (key, text) in enumerate(STATES):
+            value = QLabel("0")
+            value.setAccessibleName(text)
+            value.setAlignment(Qt.AlignmentFlag.AlignRight)
+            self.counts[key] = value
+            grid.addWidget(QLabel(f"{text}:"), i // 5, (i % 5) * 2)
+            grid.addWidget(value, i // 5, (i % 5) * 2 + 1)
+        self.pause_button = QPushButton("Pause")
+        self.cancel_button = QPushButton("Cancel sending")
+        self.pause_button.clicked.connect(self._on_pause_button_clicked)
+        self.cancel_button.clicked.connect(self.controller.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.rate, 1)
+        buttons.addWidget(self.pause_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.bar)
+        layout.addLayout(grid)
+        layout.addLayout(buttons)
+        controller.started.connect(self._on_controller_started)
+        controller.progress.connect(self.show_progress)
+        controller.finished.connect(self._on_controller_finished)
+        controller.failed.connect(lambda exc: self._stopped(f"Stopped: {exc}"))
+        self.setVisible(False)
+
+    def _on_controller_started(self, name: str) -> None:
+        self.setVisible(True)
+        self.title.setText(f"<b>Sending “{name}”</b> — preparing the audience…")
+        self.bar.setRange(0, 0)
+        self.pause_button.setText("Pause")
+        for button in (self.pause_button, self.cancel_button):
+            button.setEnabled(True)
+
+    def show_progress(self, progress: Progress) -> None:
+        self.controller.last = progress
+        sendable = progress.total - progress.counts.get("excluded", 0)
+        sendable -= progress.counts.get("control", 0)
+        done = sendable - progress.remaining
+        self.bar.setRange(0, max(sendable, 1))
+        self.bar.setValue(max(done, 0))
+        self.bar.setFormat(f"{max(done, 0):,} of {sendable:,} (%p%)")
+        for key, label in self.counts.items():
+            label.setText(f"{progress.counts.get(key, 0):,}")
+        state = "paused" if progress.status == "paused" else progress.status
+        self.title.setText(f"<b>“{progress.campaign}”</b> — {state}")
+        self.rate.setText(
+            f"{progress.rate:,.0f} messages/s · about {_duration(progress.eta_seconds)} left"
+            if progress.status == "sending"
+            else ""
+        )
+
+    def _on_pause_button_clicked(self) -> None:
+        if self.controller.paused:
+            self.controller.resume()
+            self.pause_button.setText("Pause")
+        else:
+            self.controller.pause()
+            self.pause_button.setText("Resume")
+
+    def _on_controller_finished(self, summary: SendSummary) -> None:
+        sent = sum(summary.counts.get(k, 0) for k in ("accepted", "rejected", "dead"))
+        text = f"“{summary.campaign}” {summary.status}: {sent:,} sent"
+        text += f", {summary.counts.get('accepted', 0):,} accepted by the provider"
+        text += f" in {_duration(summary.elapsed)}."
+        if summary.possibly_duplicated:
+            text += f" {summary.possibly_duplicated:,} may have been sent twice (after a crash)."
+        self._stopped(text)
+
+    def _stopped(self, text: str) -> None:
+        self.title.setText(text)
+        self.rate.setText("")
+        if self.bar.maximum() == 0:
+            self.bar.setRange(0, 1)
+        for button in (self.pause_button, self.cancel_button):
+            button.setEnabled(False)

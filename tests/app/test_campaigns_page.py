@@ -1,0 +1,153 @@
+"""Campaigns page: list model, create from a draft, review, test send, send with progress,
+pause/cancel, resume after an interruption, duplicate and delete."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.campaigns.model import CampaignListModel
+from pushdeck.app.campaigns.page import CampaignsPage
+from pushdeck.app.campaigns.review import ReviewDialog
+from pushdeck.app.tasks import TaskRunner
+from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignSpec
+from pushdeck.core.dispatch import DispatchOptions
+from pushdeck.core.model import Message
+from pushdeck.core.send_review import CampaignRow
+
+APP = "Pushdeck Demo"
+
+
+def spec() -> CampaignSpec:
+    return CampaignSpec("draft", APP, Message(title="Hello", body="Hi {{ first_name }}"),
+                        AudienceSpec(AudienceKind.ALL))  # fmt: skip
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    from pushdeck.core.demo import create_demo
+
+    return create_demo(tmp_path / "demo.pushdeck", devices=300)
+
+
+@pytest.fixture
+def runner(qtbot, workspace):
+    runner = TaskRunner()
+    opened: list[object] = []
+    runner.open_workspace(workspace, opened.append)
+    qtbot.wait_until(lambda: bool(opened), timeout=10_000)
+    yield runner
+    runner.shutdown()
+
+
+@pytest.fixture
+def loop():
+    loop = AsyncLoop()
+    yield loop
+    loop.shutdown()
+
+
+@pytest.fixture
+def page(qtbot, runner, loop):
+    options = DispatchOptions(flush_interval=0.05, progress_interval=0.05, status_poll=0.05)
+    page = CampaignsPage(runner, loop, spec, options=options)
+    qtbot.addWidget(page)
+    with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
+        page.reload()
+    return page
+
+
+def run_job(qtbot, runner, fn):
+    box: dict[str, object] = {}
+    runner.run(fn, lambda r: box.setdefault("r", r), lambda e: box.setdefault("e", e))
+    qtbot.wait_until(lambda: bool(box), timeout=10_000)
+    assert "e" not in box, box.get("e")
+    return box["r"]
+
+
+def test_list_model_passes_the_model_tester(qtmodeltester):
+    model = CampaignListModel()
+    model.set_rows([CampaignRow("A", "sent", APP, 10, 9, 8, 2, "2026-01-01T00:00:00Z", "", "")])
+    qtmodeltester.check(model)
+    assert model.data(model.index(0, 2)) == "10"
+
+
+def test_list_shows_the_demo_campaign_with_counts(page):
+    row = page.model.rows[0]
+    assert (row.name, row.status, row.audience) == ("Spring sale (demo)", "sent", 300)
+    assert 0 < row.accepted <= row.sent <= row.audience
+
+
+def test_create_review_test_send_then_send_with_progress(qtbot, page, runner):
+    dialog = page.new_campaign()
+    dialog.name.setText("Welcome")
+    qtbot.wait_until(lambda: dialog.audience.count() > 2, timeout=10_000)
+    dialog.audience.setCurrentIndex(dialog.audience.findText("Segment: iOS users"))
+    with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
+        dialog.create_campaign()
+    review = page.findChildren(ReviewDialog)[-1]  # opened on creation
+    qtbot.wait_until(lambda: review.review is not None, timeout=10_000)
+    assert set(review.review.by_platform) == {"ios"}
+    assert review.review.eligible > 0 and review.send_button.isEnabled()
+    with qtbot.wait_signal(review.tested, timeout=10_000) as tested:
+        review.send_test()
+    results = tested.args[0]
+    assert results and all(r.answer for r in results)
+    assert review.test_table.rowCount() == len(results)
+    progress: list[object] = []
+    page.controller.progress.connect(progress.append)
+    with qtbot.wait_signal(page.controller.finished, timeout=30_000) as finished:
+        review._on_send_button_clicked()
+    summary = finished.args[0]
+    assert summary.status == "sent" and summary.counts["accepted"] > 0
+    assert progress, "progress events reached the GUI thread"
+    sent = sum(summary.counts.get(k, 0) for k in ("accepted", "rejected", "dead"))
+    qtbot.wait_until(lambda: page.model.rows[page.model.row_named("Welcome")].sent == sent,
+                     timeout=10_000)  # fmt: skip
+    assert page.model.rows[page.model.row_named("Welcome")].status == "sent"
+
+
+def test_cancel_stops_a_throttled_send(qtbot, page, runner):
+    def create(ctx):
+        from pushdeck.core.campaigns import create_campaign
+
+        create_campaign(ctx.require_ws(), replace(spec(), name="Slow", throttle_per_minute=600))
+
+    run_job(qtbot, runner, create)
+    with qtbot.wait_signal(page.controller.progress, timeout=10_000):
+        page.send("Slow")
+    assert page.progress.isVisible() or page.progress.isVisibleTo(page)
+    page.controller.pause()
+    assert page.controller.paused
+    with qtbot.wait_signal(page.controller.finished, timeout=20_000) as finished:
+        page.controller.cancel()
+    assert finished.args[0].status == "cancelled"
+    assert finished.args[0].counts.get("cancelled", 0) > 0
+
+
+def test_an_interrupted_campaign_is_offered_for_resume(qtbot, page, runner):
+    def interrupt(ctx):
+        from pushdeck.core.campaigns import CampaignStatus, create_campaign, set_status
+
+        ws = ctx.require_ws()
+        create_campaign(ws, replace(spec(), name="Crashed"))
+        set_status(ws, "Crashed", CampaignStatus.SENDING, started=True)
+
+    run_job(qtbot, runner, interrupt)
+    with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
+        page.reload()
+    assert page.banner.isVisibleTo(page) and "Crashed" in page.banner.text()
+    with qtbot.wait_signal(page.controller.finished, timeout=30_000) as finished:
+        page.resume_button.click()
+    assert finished.args[0].status == "sent"
+
+
+def test_duplicate_and_delete(qtbot, page):
+    with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
+        page.duplicate("Spring sale (demo)", "Spring again")
+    assert page.model.rows[page.model.row_named("Spring again")].status == "draft"
+    with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
+        page.delete("Spring again")
+    assert page.model.row_named("Spring again") == -1
