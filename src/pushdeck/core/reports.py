@@ -1,0 +1,416 @@
+"""The report model: everything a campaign report shows, and its CSV and HTML exports.
+
+``dashboard_data`` assembles one campaign's numbers from ``analytics`` (one index scan
+for all four funnels) and ``report_data``; the Reports page, the PDF and the exports all
+render this one object, so they always agree. Every rate names its numerator and its
+denominator: *accepted by the provider is not delivered*, and *delivered* counts only
+devices whose app reports display. The HTML export is one self-contained file: charts
+come in as PNG bytes (drawn by the app) and are embedded as ``data:`` URIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TextIO
+
+from pushdeck.core import analytics
+from pushdeck.core.analytics import DEFINITIONS, FunnelRow, TimePoint
+from pushdeck.core.campaigns import (
+    AudienceKind,
+    AudienceSpec,
+    Campaign,
+    ScheduleSpec,
+    create_campaign,
+    get_campaign,
+    spec_to_dict,
+)
+from pushdeck.core.errors import ConfigError
+from pushdeck.core.report_data import (
+    CONTROL,
+    DEVICE_COLUMNS,
+    AbResult,
+    ab_test,
+    device_rows,
+    held_out_tokens,
+    reasons_by_state,
+    token_hasher,
+)
+from pushdeck.core.store.workspace import Workspace, utcnow
+
+NOTE = (
+    "Accepted by the provider is not delivered: APNs, FCM and Web Push only say they took "
+    "the message. Confirmed delivery exists only where apps report it."
+)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One funnel bar: a count, and its rate with the denominator named."""
+
+    key: str
+    label: str
+    count: int
+    denominator_key: str | None
+    denominator: int | None
+    definition: str
+
+    @property
+    def rate(self) -> float | None:
+        if not self.denominator:
+            return None
+        return self.count / self.denominator
+
+    @property
+    def rate_text(self) -> str:
+        if self.denominator_key is None:
+            return ""
+        if self.rate is None:
+            return f"no {self.denominator_key} yet"
+        return f"{self.rate * 100:.1f} % of {self.denominator_key}"
+
+
+def stages(row: FunnelRow) -> list[Stage]:
+    """targeted → sent → accepted → delivered → opened, each with its denominator."""
+    return [
+        Stage("targeted", "Targeted", row.targeted, None, None, DEFINITIONS["targeted"]),
+        Stage("sent", "Sent", row.sent, "targeted", row.targeted, DEFINITIONS["sent"]),
+        Stage("accepted", "Accepted", row.accepted, "sent", row.sent, DEFINITIONS["accepted"]),
+        Stage(
+            "delivered",
+            "Delivered",
+            row.delivered,
+            "accepted",
+            row.accepted,
+            DEFINITIONS["delivered"],
+        ),
+        Stage("opened", "Opened", row.opened, "accepted", row.accepted, DEFINITIONS["opened"]),
+    ]
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    campaign: Campaign
+    overall: FunnelRow
+    by_platform: tuple[FunnelRow, ...]
+    by_locale: tuple[FunnelRow, ...]
+    by_variant: tuple[FunnelRow, ...]
+    reasons: Mapping[str, list[tuple[str, int]]]  # state -> [(reason, n)], most first
+    actions: tuple[tuple[str, int], ...]
+    opens_per_minute: tuple[TimePoint, ...]
+    opens_per_hour: tuple[TimePoint, ...]
+    ab: AbResult | None
+    generated_at: str
+
+    @property
+    def name(self) -> str:
+        return self.campaign.name
+
+    @property
+    def stages(self) -> list[Stage]:
+        return stages(self.overall)
+
+
+_EMPTY = FunnelRow("", *([0] * 14))
+
+
+def dashboard_data(ws: Workspace, name: str) -> DashboardData:
+    """Everything the dashboard shows for campaign ``name`` (all aggregates in SQL)."""
+    campaign = get_campaign(ws, name)
+    # analytics' one scan of the covering index journal_funnel, folded four ways.
+    rows = analytics._funnel_rows(ws, name)
+    folded = {by: analytics._sorted(analytics._fold(rows, by)) for by in _DIMENSIONS}
+    per_minute = tuple(analytics.opens_over_time(ws, name, unit="minute"))
+    variants = tuple(folded["variant"]) if campaign.spec.variants else ()
+    return DashboardData(
+        campaign=campaign,
+        overall=(folded[None] or [_EMPTY])[0],
+        by_platform=tuple(folded["platform"]),
+        by_locale=tuple(folded["locale"]),
+        by_variant=variants,
+        reasons=reasons_by_state(ws, campaign.id),
+        actions=tuple(analytics.action_counts(ws, name)),
+        opens_per_minute=per_minute,
+        opens_per_hour=tuple(per_hour(per_minute)),
+        ab=ab_test(variants),
+        generated_at=utcnow(),
+    )
+
+
+_DIMENSIONS: tuple[analytics.GroupBy, ...] = (None, "platform", "locale", "variant")
+
+
+def per_hour(per_minute: Sequence[TimePoint]) -> list[TimePoint]:
+    """Minute buckets folded into hour buckets (floor(s/60)//60 == floor(s/3600))."""
+    hours: dict[int, int] = {}
+    for point in per_minute:
+        hours[point.offset // 60] = hours.get(point.offset // 60, 0) + point.count
+    total, points = 0, []
+    for hour in sorted(hours):
+        total += hours[hour]
+        points.append(TimePoint(hour, hours[hour], total))
+    return points
+
+
+# --------------------------------------------------------------------------- send the winner
+
+
+def send_winner_to_rest(
+    ws: Workspace, name: str, *, variant: str | None = None, new_name: str = ""
+) -> Campaign:
+    """Create (not send) a draft campaign: the winning variant to the held-out devices.
+
+    ``variant`` defaults to the A/B test's significant winner; without one this refuses,
+    rather than send a coin flip to everyone else.
+    """
+    campaign = get_campaign(ws, name)
+    spec = campaign.spec
+    if variant is None:
+        ab = dashboard_data(ws, name).ab
+        if ab is None or ab.winner is None:
+            raise ConfigError(
+                f"Campaign {name!r} has no significant winner.",
+                hint=ab.verdict if ab else "It was not an A/B test.",
+            )
+        variant = ab.winner
+    chosen = next((v for v in spec.variants if v.name == variant), None)
+    if chosen is None:
+        raise ConfigError(f"Campaign {name!r} has no variant {variant!r}.")
+    tokens = held_out_tokens(ws, campaign.id)
+    if not tokens:
+        raise ConfigError(
+            f"Nobody in {name!r} was held out of the test.",
+            hint="'The rest' is the hold-out (control) group; this campaign had none left.",
+        )
+    follow_up = replace(
+        spec,
+        name=new_name or f"{name} – winner {variant}",
+        audience=AudienceSpec(AudienceKind.TOKENS, tokens=tuple(tokens)),
+        variants=(replace(chosen, percent=100.0),),
+        control_percent=0.0,
+        schedule=ScheduleSpec(),
+        description=f"Variant {variant} of {name!r}, sent to the {len(tokens)} held-out devices.",
+    )
+    return create_campaign(ws, follow_up)
+
+
+# --------------------------------------------------------------------------- CSV
+
+FUNNEL_COLUMNS = (
+    "dimension", "group", "targeted", "excluded", "control", "queued", "skipped", "cancelled",
+    "sent", "accepted", "rejected", "dead", "delivered", "opened", "actions", "dismissed",
+    "acceptance_rate", "delivery_rate", "open_rate_of_accepted", "open_rate_of_delivered",
+)  # fmt: skip
+
+
+def write_aggregates_csv(data: DashboardData, out: TextIO) -> None:
+    """The funnel overall and per platform / locale / variant, one row per group."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FUNNEL_COLUMNS)
+    sections = (
+        ("overall", (data.overall,)),
+        ("platform", data.by_platform),
+        ("locale", data.by_locale),
+        ("variant", data.by_variant),
+    )
+    for dimension, rows in sections:
+        for row in rows:
+            values = row.as_dict()
+            cells = [values[c] for c in FUNNEL_COLUMNS[2:]]
+            writer.writerow([dimension, row.group, *("" if v is None else _cell(v) for v in cells)])
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6f}" if isinstance(value, float) else str(value)
+
+
+def write_devices_csv(ws: Workspace, name: str, out: TextIO, *, raw_tokens: bool = False) -> int:
+    """Per-device rows (tokens hashed unless ``raw_tokens``); returns the row count."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(DEVICE_COLUMNS)
+    count = 0
+    for row in device_rows(ws, get_campaign(ws, name).id, raw=raw_tokens):
+        writer.writerow(["" if v is None else v for v in row])
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
+max-width:60em;color:#1d2330;line-height:1.4}h1{margin-bottom:.1em}h2{margin-top:1.8em;
+border-bottom:1px solid #d5dae3;padding-bottom:.2em}table{border-collapse:collapse;
+margin:.6em 0}th,td{padding:.25em .7em;border-bottom:1px solid #e3e7ee;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#f3f5f9}.note{background:#fff7e0;
+border-left:4px solid #e0a800;padding:.5em .8em}.muted{color:#667085}img{max-width:100%}
+dt{font-weight:600}dd{margin:0 0 .5em 1em}pre{background:#f3f5f9;padding:.8em;overflow:auto}
+"""
+
+
+def funnel_table_rows(rows: Sequence[FunnelRow]) -> list[list[str]]:
+    """Rows of a per-group table: counts and the two headline rates."""
+    return [
+        [
+            row.group or "(none)",
+            f"{row.targeted:,}",
+            f"{row.sent:,}",
+            f"{row.accepted:,}",
+            f"{row.delivered:,}",
+            f"{row.opened:,}",
+            percent(row.open_rate_of_accepted),
+            percent(row.open_rate_of_delivered),
+        ]
+        for row in rows
+    ]
+
+
+GROUP_HEADER = (
+    "group", "targeted", "sent", "accepted", "delivered", "opened",
+    "opened ÷ accepted", "opened ÷ delivered",
+)  # fmt: skip
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def message_lines(campaign: Campaign) -> list[tuple[str, str]]:
+    """The message as sent: base fields, then each variant's and locale's changes."""
+    spec = spec_to_dict(campaign.spec)
+    lines = [(f"message.{k}", _show(v)) for k, v in spec["message"].items()]
+    for locale, fields in spec.get("localizations", {}).items():
+        lines += [(f"{locale}: {k}", _show(v)) for k, v in fields.items()]
+    for variant in spec.get("variants", []):
+        changes = variant.get("message", {}) or {"": "(base message)"}
+        label = f"variant {variant['name']} ({variant['percent']:g} %)"
+        lines += [(f"{label} {k}".strip(), _show(v)) for k, v in changes.items()]
+    if campaign.spec.control_percent:
+        lines.append(("hold-out", f"{campaign.spec.control_percent:g} % sent nothing"))
+    return lines
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_show(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_show(v)}" for k, v in value.items())
+    return str(value)
+
+
+def render_html(
+    data: DashboardData, charts: Mapping[str, bytes], preview_png: bytes | None = None
+) -> str:
+    """One self-contained HTML page; ``charts`` maps a caption to PNG bytes."""
+    e = html.escape
+    c = data.campaign
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{e(c.name)} – Pushdeck report</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(c.name)}</h1><p class='muted'>App {e(c.spec.app)} · {e(str(c.status))} · "
+        f"started {e(c.started_at or '–')} · finished {e(c.finished_at or '–')} · "
+        f"report generated {e(data.generated_at)}</p>",
+        f"<p class='note'>{e(NOTE)}</p><h2>Funnel</h2>",
+        _table(
+            ("stage", "count", "rate", "definition"),
+            [[s.label, f"{s.count:,}", s.rate_text, s.definition] for s in data.stages],
+        ),
+    ]
+    for caption, png in charts.items():
+        uri = "data:image/png;base64," + base64.b64encode(png).decode()
+        parts.append(f"<figure><img alt='{e(caption)}' src='{uri}'><figcaption>{e(caption)}"
+                     "</figcaption></figure>")  # fmt: skip
+    for title, rows in (
+        ("By platform", data.by_platform),
+        ("By variant", data.by_variant),
+        ("By locale", data.by_locale),
+    ):
+        if rows:
+            parts += [f"<h2>{title}</h2>", _table(GROUP_HEADER, funnel_table_rows(rows))]
+    if data.ab is not None:
+        parts += [f"<h2>A/B test</h2><p>{e(data.ab.verdict)}</p>", _table(*ab_table(data.ab))]
+    parts += _reasons_html(data)
+    parts.append("<h2>Definitions</h2><dl>")
+    parts += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in DEFINITIONS.items()]
+    parts.append("</dl><h2>The message as sent</h2>")
+    if preview_png:
+        uri = "data:image/png;base64," + base64.b64encode(preview_png).decode()
+        parts.append(f"<img alt='preview' src='{uri}'>")
+    parts.append(_table(("field", "value"), [list(x) for x in message_lines(c)]))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def ab_table(ab: AbResult) -> tuple[tuple[str, ...], list[list[str]]]:
+    header = ("variant", "accepted", "opened", "opened ÷ accepted", "95 % interval")
+    rows = [
+        [
+            s.name,
+            f"{s.accepted:,}",
+            f"{s.opened:,}",
+            percent(s.rate),
+            "–" if s.ci is None else f"{percent(s.ci[0])} – {percent(s.ci[1])}",
+        ]
+        for s in ab.variants
+    ]
+    return header, rows
+
+
+def _reasons_html(data: DashboardData) -> list[str]:
+    parts = ["<h2>Not delivered: reasons</h2>"]
+    titles = {
+        "rejected": "Rejected by the provider",
+        "dead": "Dead tokens (device unregistered)",
+        "excluded": "Excluded before sending",
+        "skipped": "Skipped",
+    }
+    found = False
+    for state, title in titles.items():
+        rows = data.reasons.get(state)
+        if rows:
+            found = True
+            parts += [
+                f"<h3>{title}</h3>",
+                _table(("reason", "devices"), [[r, f"{n:,}"] for r, n in rows]),
+            ]
+    if not found:
+        parts.append("<p>None: every targeted device was sent to and accepted.</p>")
+    if data.actions:
+        parts += [
+            "<h3>Action buttons</h3>",
+            _table(("action", "presses"), [[a, f"{n:,}"] for a, n in data.actions]),
+        ]
+    return parts
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def aggregates_csv_text(data: DashboardData) -> str:
+    buffer = io.StringIO()
+    write_aggregates_csv(data, buffer)
+    return buffer.getvalue()
+
+
+__all__ = [
+    "CONTROL",
+    "NOTE",
+    "DashboardData",
+    "Stage",
+    "aggregates_csv_text",
+    "dashboard_data",
+    "render_html",
+    "send_winner_to_rest",
+    "stages",
+    "token_hasher",
+    "write_aggregates_csv",
+    "write_devices_csv",
+]
