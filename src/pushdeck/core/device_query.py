@@ -206,3 +206,44 @@ def export_view(ws: Workspace, query: DeviceQuery, path: Path) -> int:
     compiled = compile_query(ws, query)
     with path.open("w", encoding="utf-8", newline="") as out:
         return export_devices(ws, out, fmt, where=compiled.where, params=compiled.params)
+
+
+@dataclass(frozen=True)
+class FieldValues:
+    """What the segment builder offers in its pickers, read from the workspace."""
+
+    locales: list[str]
+    timezones: list[str]  # every IANA zone, the ones devices use first
+    tags: list[str]
+    attributes: list[str]
+    apps: list[str]
+
+
+def field_values(ws: Workspace) -> FieldValues:
+    from pushdeck.core.device_fields import known_timezones
+
+    locales = [r[0] for r in ws.query("SELECT DISTINCT locale FROM devices WHERE locale != ''"
+                                      " ORDER BY locale")]  # fmt: skip
+    used = [r[0] for r in ws.query("SELECT DISTINCT timezone FROM devices WHERE timezone != ''"
+                                   " ORDER BY timezone")]  # fmt: skip
+    rest = sorted(known_timezones() - set(used))
+    attributes = [
+        r[0]
+        for r in ws.query(
+            "SELECT DISTINCT j.key FROM (SELECT attributes FROM devices LIMIT 2000) d,"
+            " json_each(d.attributes) j ORDER BY j.key"
+        )
+    ]
+    apps = [r[0] for r in ws.query("SELECT name FROM apps ORDER BY name")]
+    return FieldValues(locales, used + rest, device_store.all_tags(ws), attributes, apps)
+
+
+def segment_usage(ws: Workspace, name: str) -> list[tuple[str, str]]:
+    """(campaign, status) of every campaign whose audience is segment ``name``."""
+    from pushdeck.core.campaigns import AudienceKind, list_campaigns
+
+    return [
+        (c.name, str(c.status))
+        for c in list_campaigns(ws)
+        if c.spec.audience.kind is AudienceKind.SEGMENT and c.spec.audience.segment == name
+    ]

@@ -1,0 +1,1 @@
+"""The segment builder: nested all/any/none groups of typed conditions, live count."""
