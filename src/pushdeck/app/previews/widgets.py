@@ -116,7 +116,7 @@ class PreviewGrid(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         try:
-            dpr, palette, area = self.devicePixelRatioF(), self.palette(), event.rect()
+            dpr, palette, area = self.devicePixelRatioF(), self.palette(), event.region()
             painter.setFont(self._heading_font)
             painter.setPen(palette.color(palette.ColorRole.WindowText))
             for group, cards in self._groups.items():
@@ -124,7 +124,7 @@ class PreviewGrid(QWidget):
                 painter.drawText(QPoint(first.x(), self.MARGIN + 20), group)
             for key, card in self.cards.items():
                 rect = self._rects[key]
-                if rect.intersects(area):
+                if area.intersects(rect):  # the dirty region, not its bounding box
                     card.paint(painter, rect.topLeft(), palette, dpr)
         finally:
             painter.end()
