@@ -62,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(args_list)
+    if args.self_test:  # the packaging smoke test (src/pushdeck/selftest.py)
+        from pushdeck.selftest import main as self_test
+
+        return self_test()
     ctx = Context(args.workspace, debug=args.debug)
     try:
         if args.command is None:
