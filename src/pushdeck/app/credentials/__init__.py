@@ -1,0 +1,1 @@
+"""The Apps & credentials page: apps, per-provider credential forms, checks."""
