@@ -24,9 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app import jobs
+from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.composer.page import ComposerPage
+from pushdeck.app.credentials.page import CredentialsPage
 from pushdeck.app.errors import show_error
-from pushdeck.app.pages import CampaignsPage, PlaceholderPage, WelcomePage
+from pushdeck.app.pages import PlaceholderPage, WelcomePage
 from pushdeck.app.settings import AppSettings
 from pushdeck.app.tasks import TaskRunner
 from pushdeck.app.threads import assert_gui_thread
@@ -51,15 +54,20 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Pushdeck")
         self.setAccessibleName("Pushdeck")
         self.welcome = WelcomePage()
-        self.campaigns = CampaignsPage()
         self.composer = ComposerPage()
+        self.loop = AsyncLoop(self)  # network: sends and credential checks
+        self.campaigns = CampaignsPage(
+            runner, self.loop, lambda: self.composer.model.draft.to_spec()
+        )
         self.nav = QListWidget()
         self.nav.setAccessibleName("Navigation")
         self.nav.addItems(list(PAGES))
         self.nav.setFixedWidth(170)
         self.pages = QStackedWidget()
         self.audience = self._audience_page()
-        for widget in (self.campaigns, self.composer, self.audience, *self._placeholders()):
+        self.credentials = self._credentials_page()
+        pages = (self.campaigns, self.composer, self.audience, *self._placeholders())
+        for widget in (*pages, self.credentials):
             self.pages.addWidget(widget)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         main = QWidget()
@@ -73,6 +81,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.root)
         self.workspace_label = QLabel("No workspace")
         self.statusBar().addPermanentWidget(self.workspace_label)
+        self.statusBar().addPermanentWidget(self.keyring_label)
         self._build_menus()
         self._connect()
         self._apply_appearance()
@@ -88,23 +97,27 @@ class MainWindow(QMainWindow):
                 "Reports",
                 "Delivery and engagement charts and CSV / HTML / PDF exports will appear here.",
             ),
-            PlaceholderPage(
-                "Apps & credentials",
-                "APNs, FCM and Web Push credentials (kept in the OS keyring) will be managed here.",
-            ),
         ]
 
     def _audience_page(self) -> QWidget:
         """The Audience page (its own package); a placeholder if it cannot be loaded."""
         try:
-            from pushdeck.app.audience.page import AudiencePage
+            from pushdeck.app.audience.page import AudiencePage  # noqa: F401
         except ImportError:
             return PlaceholderPage(
                 "Audience",
                 "Devices, imports and segments are managed with 'pushdeck devices' and "
                 "'pushdeck segments' on the command line.",
             )
-        return AudiencePage(self.runner)
+        from pushdeck.app.audience.section import AudienceSection
+
+        return AudienceSection(self.runner)  # devices and segments tabs
+
+    def _credentials_page(self) -> CredentialsPage:
+        page = CredentialsPage(self.runner, self.loop)
+        self.keyring_label = QLabel()
+        page.keyring_changed.connect(self.keyring_label.setText)
+        return page
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -272,6 +285,8 @@ class MainWindow(QMainWindow):
         self.workspace_label.setText(f"{overview.path.name} · {overview.device_count:,} devices")
         self.setWindowTitle(f"{overview.path.name} — Pushdeck")
         self.campaigns.set_rows(overview.campaigns)
+        self.campaigns.due_timer.start()
+        self.credentials.reload()
         self.composer.set_recipients(overview.recipients, overview.attributes)
         try:
             self.composer.load_document(overview.draft)
@@ -310,6 +325,9 @@ class MainWindow(QMainWindow):
             self.resize(1440, 900)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.campaigns.confirm_close():  # a campaign is sending: ask first
+            event.ignore()
+            return
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.sync()
         super().closeEvent(event)

@@ -245,10 +245,15 @@ def campaign_rows(ws: Workspace) -> list[CampaignRow]:
 
 
 def interrupted_campaigns(ws: Workspace) -> list[str]:
-    """Campaigns whose status says ``sending`` though no send runs (a crash, a kill)."""
+    """Campaigns stopped mid-send: ``sending`` though no send runs (a crash, a kill), or
+    ``paused`` (the app was closed while sending). Both resume where they stopped."""
     from pushdeck.core.campaigns import list_campaigns
 
-    return [c.name for c in list_campaigns(ws, status=CampaignStatus.SENDING)]
+    return [
+        c.name
+        for status in (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+        for c in list_campaigns(ws, status=status)
+    ]
 
 
 def providers_for(ws: Workspace, app: str) -> dict[ProviderKind, Any]:

@@ -141,7 +141,7 @@ class CampaignsPage(QWidget):
         self.banner.setVisible(bool(stranded))
         if stranded:
             self.banner.setText(
-                f"“{stranded[0]}” was interrupted while sending (Pushdeck closed or crashed). "
+                f"“{stranded[0]}” stopped mid-send (paused, or Pushdeck closed or crashed). "
                 "Resuming sends only to devices that have not been sent to yet."
             )
             self.resume_button.setProperty("campaign", stranded[0])
