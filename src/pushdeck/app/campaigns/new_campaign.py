@@ -45,6 +45,8 @@ class NewCampaignDialog(QDialog):
         self.name = QLineEdit()
         self.name.setAccessibleName("Campaign name")
         self.name.setPlaceholderText("e.g. Spring sale")
+        self.app = QComboBox()
+        self.app.setAccessibleName("App")
         self.audience = QComboBox()
         self.audience.setAccessibleName("Audience")
         self.throttle = QSpinBox()
@@ -64,6 +66,7 @@ class NewCampaignDialog(QDialog):
         form = QFormLayout(self)
         form.addRow(QLabel("The message is the composer's current draft (title, body, variants)."))
         form.addRow("Name:", self.name)
+        form.addRow("App:", self.app)
         form.addRow("Audience:", self.audience)
         form.addRow("Throttle:", self.throttle)
         form.addRow(self.error)
@@ -71,7 +74,12 @@ class NewCampaignDialog(QDialog):
         self.audience.addItems([TEST_DEVICES, EVERYONE])
         runner.run(_segments, self._on_runner_segments)
 
-    def _on_runner_segments(self, names: list[str]) -> None:
+    def _on_runner_segments(self, result: tuple[list[str], list[str]]) -> None:
+        names, apps = result
+        self.app.addItems(apps)
+        draft_app = self.spec_source().app
+        if draft_app in apps:
+            self.app.setCurrentText(draft_app)
         for name in names:
             self.audience.addItem(f"Segment: {name}", name)
 
@@ -92,6 +100,7 @@ class NewCampaignDialog(QDialog):
         spec = replace(
             self.spec_source(),
             name=name,
+            app=self.app.currentText() or self.spec_source().app,
             audience=self.audience_spec(),
             throttle_per_minute=self.throttle.value(),
         )
@@ -113,7 +122,9 @@ class NewCampaignDialog(QDialog):
         self.error.setText(describe(exc))
 
 
-def _segments(ctx: WorkerContext) -> list[str]:
+def _segments(ctx: WorkerContext) -> tuple[list[str], list[str]]:
+    from pushdeck.core.store.apps import list_apps
     from pushdeck.core.store.segments import list_segments
 
-    return [s.name for s in list_segments(ctx.require_ws())]
+    ws = ctx.require_ws()
+    return [s.name for s in list_segments(ws)], [a.name for a in list_apps(ws)]
