@@ -71,7 +71,7 @@ echo "== tarball"
 tarball="dist/pushdeck-$VERSION-linux-$ARCH.tar.gz"
 rm -f "$tarball"
 tar -C dist -czf "$tarball" pushdeck
-echo "   $tarball: $(du -m "$tarball" | cut -f1) MB compressed, folder $(du -sm "$bundle" | cut -f1) MB"
+echo "   $tarball: $(du -m "$tarball" | cut -f1) MiB compressed, folder $(du -sm "$bundle" | cut -f1) MiB on disk"
 
 if [ "${SKIP_SELF_TEST:-0}" != "1" ]; then
   unpacked="$(mktemp -d)"

@@ -3,8 +3,9 @@
 Run on the PyInstaller bundle in CI so a broken bundle fails the build. In a temporary
 folder it creates the demo workspace, opens the main window on it, renders every preview
 state (light and dark), sends a small campaign to the demo's test devices through the
-sandbox provider, and writes the campaign's report. It prints one line per step (✓ passed,
-✗ failed, – skipped with the reason) and returns 0 only when every required step passed.
+sandbox provider, and writes the campaign's report (HTML and CSV exports). It prints one
+line per step (✓ passed, ✗ failed, – skipped with the reason) and returns 0 only when
+every required step passed.
 
 It never needs an OS keyring: while it runs, keyring access is pointed at keyring's
 ``fail`` backend, so any step that touched a secret would fail loudly.
@@ -278,6 +279,8 @@ def _steps(run: _Run, tmp: Path, devices: int) -> None:
                 image = render_image(spec, ctx)
                 if image.isNull() or not _has_content(image):
                     blank.append(f"{spec.key}{' dark' if dark else ''}")
+                if spec is ALL_STATES[0] and not dark:
+                    state["preview_png"] = _png_bytes(image)
         if blank:
             raise RuntimeError(f"empty render: {', '.join(blank)}")
         groups = sorted({spec.group for spec in ALL_STATES})
@@ -296,8 +299,9 @@ def _steps(run: _Run, tmp: Path, devices: int) -> None:
         return f"{SELF_TEST_CAMPAIGN!r} {summary.status}: {shown}"
 
     def report() -> str:
-        path: Path = _through_worker(state, _report_job(tmp), "the report")
-        return f"{path.name} ({path.stat().st_size:,} bytes)"
+        job = _report_job(tmp, state.get("preview_png"))
+        paths: list[Path] = _through_worker(state, job, "the report")
+        return ", ".join(f"{p.name} ({p.stat().st_size:,} bytes)" for p in paths)
 
     try:
         qt_ok = run.step("Qt starts", qt)
@@ -315,6 +319,18 @@ def _steps(run: _Run, tmp: Path, devices: int) -> None:
             win.runner.shutdown()
             win.deleteLater()
             state["app"].processEvents()
+
+
+def _png_bytes(image: Any) -> bytes:
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise RuntimeError("a preview could not be encoded as PNG")
+    buffer.close()
+    return bytes(data.data())
 
 
 def _has_content(image: Any) -> bool:
@@ -383,20 +399,36 @@ def _send_job(ctx: Any) -> Any:
     return asyncio.run(go())
 
 
-def _report_job(folder: Path) -> Callable[[Any], Path]:
-    """The campaign report as JSON (``analytics.campaign_report``, what exports are built on)."""
+def _report_job(folder: Path, preview_png: bytes | None) -> Callable[[Any], list[Path]]:
+    """The campaign report: HTML and CSV exports (``pushdeck.core.reports``) when this
+    build has them, else the JSON of ``analytics.campaign_report``."""
 
-    def job(ctx: Any) -> Path:
-        from pushdeck.core.analytics import campaign_report
+    def job(ctx: Any) -> list[Path]:
+        ws = ctx.require_ws()
+        try:
+            from pushdeck.core import reports
+        except ImportError:  # an older build: the analytics JSON is the report
+            reports = None  # type: ignore[assignment]
+        if reports is None:
+            from pushdeck.core.analytics import campaign_report
 
-        data = campaign_report(ctx.require_ws(), SELF_TEST_CAMPAIGN)
-        overall = data["overall"]
-        if not overall.get("sent"):
-            raise RuntimeError(f"the report counts nothing sent: {overall}")
-        path = folder / "self-test-report.json"
-        path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        json.loads(path.read_text(encoding="utf-8"))
-        return path
+            data = campaign_report(ws, SELF_TEST_CAMPAIGN)
+            if not data["overall"].get("sent"):
+                raise RuntimeError(f"the report counts nothing sent: {data['overall']}")
+            path = folder / "self-test-report.json"
+            path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+            return [path]
+        dashboard = reports.dashboard_data(ws, SELF_TEST_CAMPAIGN)
+        if not dashboard.overall.sent:
+            raise RuntimeError(f"the report counts nothing sent: {dashboard.overall}")
+        html_path = folder / "self-test-report.html"
+        html_path.write_text(reports.render_html(dashboard, {}, preview_png), encoding="utf-8")
+        csv_path = folder / "self-test-report.csv"
+        with csv_path.open("w", newline="", encoding="utf-8") as out:
+            reports.write_aggregates_csv(dashboard, out)
+        if SELF_TEST_CAMPAIGN not in html_path.read_text(encoding="utf-8"):
+            raise RuntimeError("the HTML report does not name the campaign")
+        return [html_path, csv_path]
 
     return job
 

@@ -43,7 +43,8 @@ def test_self_test_passes_in_process(qapp, tmp_path) -> None:
     ):
         assert re.search(rf"^✓ {re.escape(step)}", text, re.M), text
     assert "self-test passed: 7 passed, 0 failed" in text
-    assert (tmp_path / "self-test-report.json").stat().st_size > 0
+    assert "self-test-report.html" in (tmp_path / "self-test-report.html").read_text()
+    assert (tmp_path / "self-test-report.csv").read_text().startswith("dimension")
     assert (tmp_path / "window.png").stat().st_size > 0
 
 
