@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QModelIndex, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -24,7 +25,7 @@ from pushdeck.app.campaigns.sending import ProgressPanel, SendController
 from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.campaigns import CampaignSpec
-from pushdeck.core.dispatch import DispatchOptions
+from pushdeck.core.dispatch import DispatchOptions, Progress
 from pushdeck.core.send_review import CampaignRow
 
 #: How often scheduled campaigns are checked (``scheduling.run_due``).
@@ -209,16 +210,16 @@ class CampaignsPage(QWidget):
         self.reload()
         show_error(self, exc, "Sending stopped")
 
-    def _on_controller_progress(self, progress: object) -> None:
-        row = self.model.row_named(getattr(progress, "campaign", ""))
+    def _on_controller_progress(self, progress: Progress) -> None:
+        row = self.model.row_named(progress.campaign)
         if row >= 0:
-            status = getattr(progress, "status", "")
+            counts = progress.counts
+            sent = sum(counts.get(k, 0) for k in ("accepted", "rejected", "dead"))
             current = self.model.rows[row]
-            if current.status != status:
-                from dataclasses import replace
-
-                self.model.rows[row] = replace(current, status=status)
-                self.model.dataChanged.emit(self.model.index(row, 1), self.model.index(row, 1))
+            self.model.rows[row] = replace(
+                current, status=progress.status, sent=sent, accepted=counts.get("accepted", 0)
+            )
+            self.model.dataChanged.emit(self.model.index(row, 1), self.model.index(row, 4))
 
     def _on_duplicate_clicked(self) -> None:
         name = self.selected()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.core.dispatch import DispatchOptions, Progress, SendControl, SendSummary
 
+DONE_STATES = ("accepted", "rejected", "dead", "skipped")
 STATES = [
     ("accepted", "Accepted"),
     ("rejected", "Rejected"),
@@ -170,14 +171,14 @@ class ProgressPanel(QFrame):
         self.controller.last = progress
         sendable = progress.total - progress.counts.get("excluded", 0)
         sendable -= progress.counts.get("control", 0)
-        done = sendable - progress.remaining
+        done = sum(progress.counts.get(k, 0) for k in DONE_STATES)
         self.bar.setRange(0, max(sendable, 1))
         self.bar.setValue(max(done, 0))
         self.bar.setFormat(f"{max(done, 0):,} of {sendable:,} (%p%)")
         for key, label in self.counts.items():
             label.setText(f"{progress.counts.get(key, 0):,}")
-        state = "paused" if progress.status == "paused" else progress.status
-        self.title.setText(f"<b>“{progress.campaign}”</b> — {state}")
+        self.title.setText(f"<b>“{progress.campaign}”</b> — {progress.status}")
+        self.pause_button.setText("Resume" if self.controller.paused else "Pause")
         self.rate.setText(
             f"{progress.rate:,.0f} messages/s · about {_duration(progress.eta_seconds)} left"
             if progress.status == "sending"
