@@ -30,6 +30,7 @@ from pushdeck.core.campaigns import (
     spec_to_dict,
 )
 from pushdeck.core.errors import ConfigError
+from pushdeck.core.model import Device, Message, Platform, ProviderKind
 from pushdeck.core.report_data import (
     CONTROL,
     DEVICE_COLUMNS,
@@ -41,6 +42,7 @@ from pushdeck.core.report_data import (
     token_hasher,
 )
 from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.templating import Personalizer
 
 NOTE = (
     "Accepted by the provider is not delivered: APNs, FCM and Web Push only say they took "
@@ -154,6 +156,16 @@ def per_hour(per_minute: Sequence[TimePoint]) -> list[TimePoint]:
         total += hours[hour]
         points.append(TimePoint(hour, hours[hour], total))
     return points
+
+
+def message_as_sent(campaign: Campaign, variant: str = "") -> Message:
+    """The campaign's message for ``variant`` (default: the leading or first one), rendered
+    for a device with no attributes (Liquid defaults apply), in the base language."""
+    spec = campaign.spec
+    if not variant and spec.variants:
+        variant = spec.variants[0].name
+    device = Device(spec.app, Platform.IOS, ProviderKind.APNS, "report-preview")
+    return Personalizer(spec).render(device, variant)
 
 
 # --------------------------------------------------------------------------- send the winner
@@ -407,6 +419,7 @@ __all__ = [
     "Stage",
     "aggregates_csv_text",
     "dashboard_data",
+    "message_as_sent",
     "render_html",
     "send_winner_to_rest",
     "stages",

@@ -1,0 +1,1 @@
+"""The Reports page: campaign dashboard, A/B panel, across-campaigns view, exports."""

@@ -1,0 +1,330 @@
+"""Report charts (pyqtgraph), fed pre-aggregated data from ``pushdeck.core.reports``.
+
+Every chart shows exact values on hover (a read-out in the corner and a tooltip) and
+can be exported as PNG or SVG. SVG goes through ``QSvgGenerator``: pyqtgraph's own SVG
+exporter is broken on Qt 6.11+.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QImage, QPainter, QResizeEvent
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QApplication, QToolTip, QWidget
+
+from pushdeck.core.analytics import FunnelRow, TimePoint
+from pushdeck.core.report_data import AbResult, CampaignSummary
+from pushdeck.core.reports import Stage, percent
+
+BLUE, TEAL, ORANGE, GREY = "#3568d4", "#1a9c8c", "#e07a1f", "#8a94a6"
+PALETTE = (BLUE, TEAL, ORANGE, "#9b59b6", "#c0392b", "#2c3e50", GREY)
+
+
+class Chart(pg.PlotWidget):  # type: ignore[misc]
+    """A plot with a title, a hover read-out and PNG/SVG export.
+
+    Subclasses call ``_set_hover(xs, texts)``: the text of the nearest x shows on hover.
+    """
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent, background="w")
+        self.title = title
+        self.setTitle(title, color="#1d2330", size="11pt")
+        self.setMinimumHeight(220)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        for side in ("left", "bottom"):
+            axis = self.getAxis(side)
+            axis.setPen(pg.mkPen("#667085"))
+            axis.setTextPen(pg.mkPen("#1d2330"))
+        self._hover_x: list[float] = []
+        self._hover_text: list[str] = []
+        self.readout = pg.TextItem(
+            "", color="#1d2330", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220)
+        )
+        self.readout.setZValue(10)
+        self.readout.hide()
+        self.addItem(self.readout, ignoreBounds=True)
+        self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+
+    def has_data(self) -> bool:
+        return bool(self._hover_x)
+
+    def _set_hover(self, xs: Sequence[float], texts: Sequence[str]) -> None:
+        self._hover_x, self._hover_text = list(xs), list(texts)
+
+    def hover_text_at(self, x: float) -> str:
+        """The read-out for the item nearest to data coordinate ``x`` ('' if none)."""
+        if not self._hover_x:
+            return ""
+        index = min(range(len(self._hover_x)), key=lambda i: abs(self._hover_x[i] - x))
+        return self._hover_text[index]
+
+    def _on_scene_mouse_moved(self, pos: QPointF) -> None:
+        view = self.getPlotItem().vb
+        if not view.sceneBoundingRect().contains(pos):
+            self.readout.hide()
+            return
+        point = view.mapSceneToView(pos)
+        text = self.hover_text_at(point.x())
+        if not text:
+            return
+        self.readout.setText(text)
+        (_x0, x1), (_y0, y1) = view.viewRange()
+        self.readout.setPos(x1, y1)
+        self.readout.show()
+        QToolTip.showText(self.mapToGlobal(self.mapFromScene(pos).toPoint()), text, self)
+
+    # --- export ---------------------------------------------------------------------------
+
+    def to_image(self, size: QSize | None = None, scale: float = 2.0) -> QImage:
+        """The chart as an image ``scale`` times its size (works hidden and offscreen)."""
+        if size is not None:
+            self.resize(size)
+        self._lay_out()
+        self.readout.hide()
+        image = QImage(self.size() * scale, QImage.Format.Format_ARGB32)
+        image.fill(Qt.GlobalColor.white)
+        painter = QPainter(image)
+        try:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self._paint(painter, QRectF(image.rect()))
+        finally:
+            painter.end()
+        return image
+
+    def _paint(self, painter: QPainter, target: QRectF) -> None:
+        # The scene, not QWidget.render: the view ignores the painter's scale and DPR.
+        source = self.sceneRect()  # pyqtgraph keeps it equal to the laid-out plot
+        self.scene().render(painter, target, source)
+
+    def _lay_out(self) -> None:
+        """Deliver a resize a hidden widget has pending, so the plot fills its size."""
+        if self.testAttribute(Qt.WidgetAttribute.WA_PendingResizeEvent) or not self.isVisible():
+            QApplication.sendEvent(self, QResizeEvent(self.size(), self.size()))
+            self.setAttribute(Qt.WidgetAttribute.WA_PendingResizeEvent, False)
+
+    def png_bytes(self, size: QSize | None = None) -> bytes:
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        self.to_image(size).save(buffer, "PNG")  # type: ignore[call-overload]  # stub wants bytes; PySide6 takes str
+        return bytes(buffer.data().data())
+
+    def export_png(self, path: Path | str) -> None:
+        if not self.to_image().save(str(path), "PNG"):  # type: ignore[call-overload]  # stub wants bytes; PySide6 takes str
+            raise OSError(f"Could not write {path}.")
+
+    def export_svg(self, path: Path | str) -> None:
+        self._lay_out()
+        self.readout.hide()
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(self.size())
+        generator.setViewBox(QRect(0, 0, self.width(), self.height()))
+        generator.setTitle(self.title)
+        generator.setDescription("Pushdeck report chart")
+        painter = QPainter(generator)
+        try:
+            self._paint(painter, QRectF(0, 0, self.width(), self.height()))
+        finally:
+            painter.end()
+
+    def svg_bytes(self) -> bytes:
+        self._lay_out()
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        generator = QSvgGenerator()
+        generator.setOutputDevice(buffer)
+        generator.setSize(self.size())
+        generator.setViewBox(QRect(0, 0, self.width(), self.height()))
+        painter = QPainter(generator)
+        try:
+            self._paint(painter, QRectF(0, 0, self.width(), self.height()))
+        finally:
+            painter.end()
+        return bytes(data.data())
+
+
+def _ticks(axis: pg.AxisItem, labels: Sequence[str]) -> None:
+    axis.setTicks([[(i, label) for i, label in enumerate(labels)]])
+
+
+class FunnelChart(Chart):
+    """targeted → sent → accepted → delivered → opened, with counts and named rates."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Funnel (bars: devices; label: rate of the named denominator)", parent)
+        self.getAxis("left").setLabel("devices")
+        self._labels: list[pg.TextItem] = []
+
+    def set_stages(self, stages: Sequence[Stage]) -> None:
+        self.clear_bars()
+        xs = list(range(len(stages)))
+        heights = [s.count for s in stages]
+        colors = [BLUE, BLUE, TEAL, TEAL, ORANGE][: len(stages)]
+        bars = pg.BarGraphItem(
+            x=xs, height=heights, width=0.6, brushes=colors, pens=[None] * len(xs)
+        )
+        self.addItem(bars)
+        _ticks(self.getAxis("bottom"), [s.label for s in stages])
+        top = max(heights, default=0) or 1
+        for x, stage in zip(xs, stages, strict=True):
+            text = f"{stage.count:,}" + (f"\n{stage.rate_text}" if stage.rate_text else "")
+            label = pg.TextItem(text, color="#1d2330", anchor=(0.5, 1))
+            label.setPos(x, stage.count + top * 0.02)
+            self.addItem(label)
+            self._labels.append(label)
+        self.setYRange(0, top * 1.25, padding=0)
+        self.setXRange(-0.6, len(stages) - 0.4, padding=0)
+        self._set_hover(
+            xs,
+            [
+                f"{s.label}: {s.count:,}"
+                + (f" = {s.rate_text} ({s.count:,} ÷ {s.denominator:,})" if s.denominator else "")
+                + f"\n{s.definition}"
+                for s in stages
+            ],
+        )
+
+    def clear_bars(self) -> None:
+        for item in list(self.getPlotItem().items):
+            if item is not self.readout:
+                self.removeItem(item)
+        self._labels.clear()
+
+
+class OpensChart(Chart):
+    """First opens per minute or hour since the send (bars) and cumulative % of accepted (line)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Opens since the send", parent)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(BLUE))
+        self.addItem(self.bars)
+        plot = self.getPlotItem()
+        plot.showAxis("right")
+        self.cumulative_view = pg.ViewBox()
+        self.cumulative_view.setMouseEnabled(False, False)
+        plot.scene().addItem(self.cumulative_view)
+        plot.getAxis("right").linkToView(self.cumulative_view)
+        plot.getAxis("right").setLabel("cumulative, % of accepted", color=ORANGE)
+        self.cumulative_view.setXLink(plot)
+        self.curve = pg.PlotDataItem(pen=pg.mkPen(ORANGE, width=2))
+        self.cumulative_view.addItem(self.curve)
+        plot.vb.sigResized.connect(self._sync_views)
+        self.getAxis("left").setLabel("first opens per bucket (devices)", color=BLUE)
+
+    def _sync_views(self) -> None:
+        self.cumulative_view.setGeometry(self.getPlotItem().vb.sceneBoundingRect())
+
+    def set_points(self, points: Sequence[TimePoint], accepted: int, unit: str) -> None:
+        xs = [p.offset for p in points]
+        counts = [p.count for p in points]
+        cumulative = [100 * p.cumulative / accepted if accepted else 0.0 for p in points]
+        self.bars.setOpts(x=xs, height=counts, width=0.8)
+        self.curve.setData(xs, cumulative)
+        self.getAxis("bottom").setLabel(f"{unit}s since the send started")
+        last = max(xs, default=1)
+        self.setXRange(-0.5, last + 0.5, padding=0.02)
+        self.setYRange(0, max(counts, default=1) * 1.1, padding=0)
+        self.cumulative_view.setYRange(0, max(cumulative, default=1) * 1.1 or 1, padding=0)
+        self._sync_views()
+        self._set_hover(
+            xs,
+            [
+                f"{unit} {p.offset}: {p.count:,} first opens; cumulative {p.cumulative:,}"
+                + (
+                    f" = {percent(p.cumulative / accepted)} of {accepted:,} accepted"
+                    if accepted
+                    else ""
+                )
+                for p in points
+            ],
+        )
+
+
+class GroupChart(Chart):
+    """Open rate (opened ÷ accepted) per platform / locale / variant, with 95 % intervals."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.getAxis("left").setLabel("opened ÷ accepted (%)")
+
+    def set_rows(self, rows: Sequence[FunnelRow], ab: AbResult | None = None) -> None:
+        self.getPlotItem().clear()
+        self.addItem(self.readout, ignoreBounds=True)
+        rows = [r for r in rows if r.accepted]
+        xs = list(range(len(rows)))
+        rates = [100 * (r.open_rate_of_accepted or 0.0) for r in rows]
+        brushes = [PALETTE[i % len(PALETTE)] for i in xs]
+        self.addItem(
+            pg.BarGraphItem(x=xs, height=rates, width=0.6, brushes=brushes, pens=[None] * len(xs))
+        )
+        _ticks(self.getAxis("bottom"), [r.group or "(none)" for r in rows])
+        intervals = {s.name: s.ci for s in ab.variants} if ab else {}
+        top = max(rates, default=1.0)
+        if intervals:
+            lows = [100 * (intervals.get(r.group) or (0, 0))[0] for r in rows]
+            highs = [100 * (intervals.get(r.group) or (0, 0))[1] for r in rows]
+            error = pg.ErrorBarItem(
+                x=np.array(xs, dtype=float),
+                y=np.array(rates),
+                top=np.array(highs) - np.array(rates),
+                bottom=np.array(rates) - np.array(lows),
+                beam=0.2,
+                pen=pg.mkPen("#1d2330", width=1.5),
+            )
+            self.addItem(error)
+            top = max([*highs, top])
+        for x, rate in zip(xs, rates, strict=True):  # inside the bar: clear of the interval
+            label = pg.TextItem(f"{rate:.1f} %", color="w", anchor=(0.5, 0.5))
+            label.setPos(x, rate / 2)
+            self.addItem(label)
+        self.setYRange(0, top * 1.2 or 1, padding=0)
+        self.setXRange(-0.6, max(len(rows), 1) - 0.4, padding=0)
+        texts = []
+        for row in rows:
+            text = (
+                f"{row.group or '(none)'}: {row.opened:,} opened ÷ {row.accepted:,} accepted"
+                f" = {percent(row.open_rate_of_accepted)}; {row.targeted:,} targeted,"
+                f" {row.delivered:,} delivered (reported by apps)"
+            )
+            ci = intervals.get(row.group)
+            if ci:
+                text += f"; 95 % interval {percent(ci[0])} – {percent(ci[1])}"
+            texts.append(text)
+        self._set_hover(xs, texts)
+
+
+class TrendChart(Chart):
+    """Open rate (opened ÷ accepted) by campaign, in start order."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Open rate by campaign (opened ÷ accepted)", parent)
+        self.getAxis("left").setLabel("%")
+        self.curve = self.plot([], [], pen=pg.mkPen(BLUE, width=2), symbol="o", symbolBrush=BLUE)
+
+    def set_rows(self, rows: Sequence[CampaignSummary]) -> None:
+        xs = list(range(len(rows)))
+        ys = [100 * (r.open_rate or 0.0) for r in rows]
+        self.curve.setData(xs, ys)
+        _ticks(self.getAxis("bottom"), [f"{r.name[:18]} ({r.started_at[5:10]})" for r in rows])
+        self.setXRange(-0.5, max(len(rows), 1) - 0.5, padding=0.05)
+        self.setYRange(0, max(ys, default=1) * 1.2 or 1, padding=0)
+        self._set_hover(
+            xs,
+            [
+                f"{r.name} ({r.started_at[:16]}): {r.opened:,} opened ÷ {r.accepted:,} accepted"
+                f" = {percent(r.open_rate)}"
+                for r in rows
+            ],
+        )
+
+
+__all__ = ["Chart", "FunnelChart", "GroupChart", "OpensChart", "TrendChart"]
