@@ -1,0 +1,96 @@
+"""Reports page on the demo workspace: loads, charts have data, exports are valid files."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QMessageBox
+
+from pushdeck.app.reports.page import ReportsPage
+from pushdeck.app.tasks import TaskRunner
+from pushdeck.core.demo import create_demo
+from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return create_demo(tmp_path_factory.mktemp("demo") / "demo.pushdeck")
+
+
+@pytest.fixture
+def page(qtbot, demo_file: Path, tmp_path: Path):
+    path = tmp_path / "demo.pushdeck"
+    shutil.copy(demo_file, path)
+    runner = TaskRunner()
+    widget = ReportsPage(runner)
+    qtbot.addWidget(widget)
+    widget.resize(1300, 900)
+    widget.show()
+    with qtbot.wait_signal(widget.data_loaded, timeout=15_000):
+        runner.open_workspace(path)
+    yield widget
+    widget.timer.stop()
+    runner.shutdown()
+
+
+def _coloured_pixels(image: QImage) -> int:
+    small = image.scaled(200, 100)
+    return sum(
+        1
+        for x in range(small.width())
+        for y in range(small.height())
+        if small.pixelColor(x, y).saturation() > 80
+    )
+
+
+def test_page_shows_the_demo_campaign(page: ReportsPage) -> None:
+    data = page.data
+    assert data is not None and page.picker.currentText() == DEMO_CAMPAIGN
+    assert data.overall.targeted == 3000 and data.overall.accepted > 0
+    assert page.funnel.has_data() and page.opens.has_data()
+    assert page.platform_chart.has_data() and page.variant_chart.has_data()
+    opened = page.funnel.hover_text_at(4)
+    assert opened.startswith(f"Opened: {data.overall.opened:,}")
+    assert f"÷ {data.overall.accepted:,}" in opened and "of accepted" in opened
+    assert page.reasons.rowCount() >= 3  # rejected and dead reasons, action presses
+    assert "of accepted" in page.definitions.item(4, 2).text()
+    assert page.verdict.text() == data.ab.verdict  # type: ignore[union-attr]
+    assert page.across.rowCount() == 1
+
+
+def test_chart_exports_are_valid_png_and_svg(page: ReportsPage, tmp_path: Path) -> None:
+    png, svg = tmp_path / "funnel.png", tmp_path / "funnel.svg"
+    page.funnel.export_png(png)
+    page.funnel.export_svg(svg)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = QImage(str(png))
+    assert image.width() >= page.funnel.width() and _coloured_pixels(image) > 100
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    assert QSvgRenderer(str(svg)).isValid()
+    assert "3,000" in svg.read_text(encoding="utf-8")  # the bar labels are text, not pixels
+
+
+def test_send_the_winner_creates_the_follow_up(qtbot, page: ReportsPage, monkeypatch) -> None:
+    ab = page.data.ab  # type: ignore[union-attr]
+    assert ab is not None and ab.winner == "B"  # the demo's B opens 17 % vs A 12 %
+    assert page.winner_button.isEnabled()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.wait_signal(page.follow_up_created, timeout=10_000) as blocker:
+        page.winner_button.click()
+    assert blocker.args == [f"{DEMO_CAMPAIGN} – winner B"]
+
+
+def test_pdf_and_csv_export_from_the_page(qtbot, page: ReportsPage, tmp_path: Path) -> None:
+    pdf = tmp_path / "r.pdf"
+    page.export_report("pdf", pdf)
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    csv_path = tmp_path / "r.csv"
+    page.export_report("csv", csv_path)
+    qtbot.wait_until(csv_path.exists, timeout=10_000)
+    qtbot.wait_until(lambda: "overall" in csv_path.read_text(), timeout=10_000)
