@@ -26,20 +26,22 @@ from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.segments import get_segment
 from pushdeck.core.store.workspace import Workspace
 
-#: Column key -> SQL expression it sorts by (the table's sortable columns).
-SORT_KEYS: dict[str, str] = {
-    "id": "d.id",
-    "app": "d.app_id",
-    "platform": "d.platform",
-    "provider": "d.provider",
-    "token": "d.token",
-    "locale": "d.locale",
-    "timezone": "d.timezone",
-    "opt_in": "d.opt_in",
-    "status": "d.status",
-    "test": "d.test",
-    "created_at": "d.created_at",
-    "last_seen": "d.last_seen",
+#: Column key -> SQL expressions it sorts by (the table's sortable columns). Platform and
+#: token sort within the app columns of their indexes, so deep pages walk an index
+#: instead of sorting a million rows (one app: the same order as the bare column).
+SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "id": ("d.id",),
+    "app": ("d.app_id",),
+    "platform": ("d.platform", "d.app_id"),
+    "provider": ("d.provider",),
+    "token": ("d.app_id", "d.token"),
+    "locale": ("d.locale",),
+    "timezone": ("d.timezone",),
+    "opt_in": ("d.opt_in",),
+    "status": ("d.status",),
+    "test": ("d.test",),
+    "created_at": ("d.created_at",),
+    "last_seen": ("d.last_seen",),
 }
 _ATTR = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 
@@ -72,9 +74,9 @@ def compile_query(ws: Workspace, query: DeviceQuery) -> Compiled:
         clause, values = _term(term)
         clauses.append(clause)
         params.extend(values)
-    column = SORT_KEYS.get(query.sort, "d.id")
     direction = "DESC" if query.descending else "ASC"
-    order = f"{column} {direction}, d.id {direction}" if column != "d.id" else f"d.id {direction}"
+    columns = [c for c in SORT_KEYS.get(query.sort, ()) if c != "d.id"] + ["d.id"]
+    order = ", ".join(f"{c} {direction}" for c in columns)
     return Compiled(" AND ".join(clauses), tuple(params), order)
 
 
@@ -106,15 +108,30 @@ class LastAnswer:
 
 
 def page(ws: Workspace, query: DeviceQuery, offset: int, limit: int) -> list[Device]:
+    """Rows ``offset`` to ``offset + limit`` of the query's order.
+
+    Ids first (a covering-index walk for indexed sorts: deep offsets in a million rows
+    take milliseconds), then only those rows are read and decoded.
+    """
+    import json
+
     compiled = compile_query(ws, query)
-    return device_store.list_devices(
-        ws,
-        where=compiled.where,
-        params=compiled.params,
-        order_by=compiled.order_by,
-        limit=limit,
-        offset=offset,
-    )
+    where = f"WHERE {compiled.where}" if compiled.where else ""
+    ids = [
+        r[0]
+        for r in ws.query(
+            f"SELECT d.id FROM devices d {where} ORDER BY {compiled.order_by} LIMIT ? OFFSET ?",
+            (*compiled.params, limit, offset),
+        )
+    ]
+    if not ids:
+        return []
+    rows = device_store.list_devices(
+        ws, where="d.id IN (SELECT value FROM json_each(?))", params=(json.dumps(ids),),
+        limit=len(ids),
+    )  # fmt: skip
+    by_id = {d.id: d for d in rows}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def last_answers(ws: Workspace, device_ids: Sequence[int]) -> dict[int, LastAnswer]:
