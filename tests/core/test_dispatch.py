@@ -314,3 +314,14 @@ async def test_throttle_spaces_send_starts(monkeypatch: pytest.MonkeyPatch) -> N
     unlimited = dispatch._Throttle(0)
     await unlimited.wait()
     assert slept == [0.1, 0.2, 0.3]
+
+
+async def test_unexpected_provider_error_is_recorded_not_lost(ws: Workspace) -> None:
+    add_devices(ws, [{"token": "boom"}, {"token": "ok"}])
+    make_campaign(ws)
+    fake = FakeProvider(script={"boom": [ValueError("bug in a provider")]})  # type: ignore[list-item]
+    summary = await send_campaign_async(ws, "C1", providers={ProviderKind.APNS: fake}, options=FAST)
+    assert summary.status == "sent"
+    assert summary.counts == {"accepted": 1, "rejected": 1}
+    reasons = [r["reason"] for r in journal_rows(ws, 1) if r["state"] == "rejected"]
+    assert reasons == ["Internal error: ValueError('bug in a provider')"]

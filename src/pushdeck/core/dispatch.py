@@ -39,7 +39,13 @@ from pushdeck.core.campaigns import (
     get_campaign,
     set_status,
 )
-from pushdeck.core.errors import ConfigError, CredentialError, PayloadError, TransportError
+from pushdeck.core.errors import (
+    ConfigError,
+    CredentialError,
+    PayloadError,
+    PushdeckError,
+    TransportError,
+)
 from pushdeck.core.journal import (
     JournalState,
     Outcome,
@@ -333,13 +339,19 @@ class _Dispatcher:
             )
             return
         nid = notification_id(self.campaign.name, device.app, device.token)
-        outcome = await self._attempts(device, message, nid, attempts)
-        if outcome is not None:
-            self._record(outcome)
+        try:
+            outcome = await self._attempts(device, message, nid, attempts)
+        except PushdeckError as exc:  # e.g. a device the provider cannot address at all
+            outcome = Outcome(device.id, JournalState.REJECTED, attempts + 1, reason=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave the row in flight
+            outcome = Outcome(
+                device.id, JournalState.REJECTED, attempts + 1, reason=f"Internal error: {exc!r}"
+            )
+        self._record(outcome)
 
     async def _attempts(
         self, device: Device, message: Message, nid: str, attempts: int
-    ) -> Outcome | None:
+    ) -> Outcome:
         assert device.id is not None
         provider = self.providers[device.provider]
         last_reason = ""
