@@ -30,6 +30,7 @@ from pushdeck.app.composer.page import ComposerPage
 from pushdeck.app.credentials.page import CredentialsPage
 from pushdeck.app.errors import show_error
 from pushdeck.app.pages import PlaceholderPage, WelcomePage
+from pushdeck.app.reports.page import ReportsPage
 from pushdeck.app.settings import AppSettings
 from pushdeck.app.tasks import TaskRunner
 from pushdeck.app.threads import assert_gui_thread
@@ -66,7 +67,8 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.audience = self._audience_page()
         self.credentials = self._credentials_page()
-        pages = (self.campaigns, self.composer, self.audience, *self._placeholders())
+        self.reports = ReportsPage(runner)
+        pages = (self.campaigns, self.composer, self.audience, self.reports)
         for widget in (*pages, self.credentials):
             self.pages.addWidget(widget)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
@@ -89,15 +91,6 @@ class MainWindow(QMainWindow):
         self.restore_geometry()
 
     # --- assembly ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _placeholders() -> list[QWidget]:
-        return [
-            PlaceholderPage(
-                "Reports",
-                "Delivery and engagement charts and CSV / HTML / PDF exports will appear here.",
-            ),
-        ]
 
     def _audience_page(self) -> QWidget:
         """The Audience page (its own package); a placeholder if it cannot be loaded."""

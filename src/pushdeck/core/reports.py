@@ -14,6 +14,7 @@ import base64
 import csv
 import html
 import io
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
@@ -24,6 +25,7 @@ from pushdeck.core.campaigns import (
     AudienceKind,
     AudienceSpec,
     Campaign,
+    CampaignStatus,
     ScheduleSpec,
     create_campaign,
     get_campaign,
@@ -120,9 +122,57 @@ class DashboardData:
 _EMPTY = FunnelRow("", *([0] * 14))
 
 
-def dashboard_data(ws: Workspace, name: str) -> DashboardData:
+class ReportCache:
+    """Dashboard data reused while nothing that feeds it has changed.
+
+    A campaign that is not sending changes only through new events (the events trigger
+    updates its journal rows) or a status change, so its data is keyed by the campaign
+    row's status and times plus the newest event id (``max(rowid)``: O(1)). A sending
+    campaign is always recomputed. Use one cache per workspace thread.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, int], tuple[tuple[Any, ...], DashboardData]] = (
+            OrderedDict()
+        )
+
+    def get(self, key: tuple[str, int], signature: tuple[Any, ...]) -> DashboardData | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != signature:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: tuple[str, int], signature: tuple[Any, ...], data: DashboardData) -> None:
+        self._entries[key] = (signature, data)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+def dashboard_data(ws: Workspace, name: str, cache: ReportCache | None = None) -> DashboardData:
     """Everything the dashboard shows for campaign ``name`` (all aggregates in SQL)."""
     campaign = get_campaign(ws, name)
+    if cache is None or campaign.status is CampaignStatus.SENDING:
+        return _compute(ws, campaign)
+    key = (str(ws.path), campaign.id)
+    signature = (
+        campaign.status,
+        campaign.updated_at,
+        campaign.started_at,
+        campaign.finished_at,
+        ws.scalar("SELECT max(rowid) FROM events"),
+    )
+    data = cache.get(key, signature)
+    if data is None:
+        data = _compute(ws, campaign)
+        cache.put(key, signature, data)
+    return data
+
+
+def _compute(ws: Workspace, campaign: Campaign) -> DashboardData:
+    name = campaign.name
     # analytics' one scan of the covering index journal_funnel, folded four ways.
     rows = analytics._funnel_rows(ws, name)
     folded = {by: analytics._sorted(analytics._fold(rows, by)) for by in _DIMENSIONS}
@@ -416,6 +466,7 @@ __all__ = [
     "CONTROL",
     "NOTE",
     "DashboardData",
+    "ReportCache",
     "Stage",
     "aggregates_csv_text",
     "dashboard_data",

@@ -40,6 +40,7 @@ from pushdeck.core.report_data import CampaignSummary, across_campaigns
 from pushdeck.core.reports import (
     NOTE,
     DashboardData,
+    ReportCache,
     ab_table,
     dashboard_data,
     percent,
@@ -117,6 +118,7 @@ class ReportsPage(QWidget):
         super().__init__(parent)
         self.tasks = tasks
         self.data: DashboardData | None = None
+        self.cache = ReportCache()  # used only inside jobs, on the workspace thread
         self._loading = False
         self._wanted = ""
         self.picker = QComboBox()
@@ -286,8 +288,11 @@ class ReportsPage(QWidget):
         if not name or self._loading:
             return
         self._loading = True
+        cache = self.cache
         self.tasks.run(
-            lambda ctx: dashboard_data(ctx.require_ws(), name), self._on_data, self._on_load_error
+            lambda ctx: dashboard_data(ctx.require_ws(), name, cache),
+            self._on_data,
+            self._on_load_error,
         )
 
     def _on_campaigns_loaded(self, names: list[str]) -> None:
