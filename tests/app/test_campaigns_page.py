@@ -151,3 +151,50 @@ def test_duplicate_and_delete(qtbot, page):
     with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
         page.delete("Spring again")
     assert page.model.row_named("Spring again") == -1
+
+
+def test_schedule_at_a_time_and_at_local_time(qtbot, page, runner):
+    def create(ctx):
+        from pushdeck.core.campaigns import create_campaign
+
+        create_campaign(ctx.require_ws(), replace(spec(), name="Later"))
+
+    run_job(qtbot, runner, create)
+    review = page.open_campaign("Later")
+    qtbot.wait_until(lambda: review.review is not None, timeout=10_000)
+    review.schedule_kind.setCurrentIndex(2)
+    assert review.send_button.text() == "Schedule" and review.local_time.isEnabled()
+    with qtbot.wait_signal(review.scheduled, timeout=10_000) as scheduled:
+        review._on_send_button_clicked()
+    assert scheduled.args[0]  # the first moment any time zone is due
+    qtbot.wait_until(lambda: page.model.row_named("Later") >= 0
+                     and page.model.rows[page.model.row_named("Later")].status == "scheduled",
+                     timeout=10_000)  # fmt: skip
+    assert page.due_timer.isActive()
+
+
+def test_closing_mid_send_asks_and_pauses(qtbot, page, runner, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    def create(ctx):
+        from pushdeck.core.campaigns import create_campaign
+
+        create_campaign(ctx.require_ws(), replace(spec(), name="Long", throttle_per_minute=600))
+
+    run_job(qtbot, runner, create)
+    with qtbot.wait_signal(page.controller.progress, timeout=10_000):
+        page.send("Long")
+    asked: list[str] = []
+    answer = QMessageBox.StandardButton.No
+
+    def question(_parent, _title, text, *args):
+        asked.append(text)
+        return answer
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    assert not page.confirm_close() and not page.controller.paused
+    answer = QMessageBox.StandardButton.Yes
+    assert page.confirm_close() and page.controller.paused
+    assert "Long" in asked[0]
+    with qtbot.wait_signal(page.controller.finished, timeout=20_000):
+        page.controller.cancel()
