@@ -349,9 +349,7 @@ class _Dispatcher:
             )
         self._record(outcome)
 
-    async def _attempts(
-        self, device: Device, message: Message, nid: str, attempts: int
-    ) -> Outcome:
+    async def _attempts(self, device: Device, message: Message, nid: str, attempts: int) -> Outcome:
         assert device.id is not None
         provider = self.providers[device.provider]
         last_reason = ""
