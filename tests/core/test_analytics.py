@@ -139,3 +139,36 @@ def test_report_is_json_ready_and_names_denominators(fixture: Workspace) -> None
     assert report["overall"]["open_rate_of_accepted"] == 0.8
     assert report["definitions"]["open_rate_of_delivered"].startswith("opened ÷ delivered")
     assert report["rejected_by_reason"] == {"BadDeviceToken": 1, "InvalidRegistration": 1}
+
+
+def test_migration_backfills_engagement_of_existing_events(tmp_path: object) -> None:
+    """A workspace sent and reported before migration 3 gets its journal rollups."""
+    import sqlite3
+    from pathlib import Path
+
+    from pushdeck.core.store.schema import APPLICATION_ID, MIGRATIONS
+    from pushdeck.core.store.workspace import _statements
+
+    path = Path(str(tmp_path)) / "old.pushdeck"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:2]:
+        for statement in _statements(script):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 2")
+    conn.executescript(
+        "INSERT INTO apps (id, name, created_at) VALUES (1, 'shop', '');"
+        "INSERT INTO devices (id, app_id, platform, provider, token, created_at)"
+        " VALUES (1, 1, 'ios', 'apns', 't1', '');"
+        "INSERT INTO campaigns (id, name, app_id, status, spec, created_at, updated_at)"
+        " VALUES (1, 'C1', 1, 'sent', '{}', '', '');"
+        "INSERT INTO journal (campaign_id, device_id, state) VALUES (1, 1, 'accepted');"
+        "INSERT INTO events (event_id, campaign_id, device_id, kind, at, received_at) VALUES"
+        " ('a', 1, 1, 'action', '2026-05-01T09:05:00Z', ''),"
+        " ('b', 1, 1, 'opened', '2026-05-01T09:02:00Z', ''),"
+        " ('c', 1, 1, 'delivered', '2026-05-01T09:00:01Z', '');"
+    )
+    conn.close()
+    with Workspace.open(path) as ws:
+        row = ws.query("SELECT delivered_at, opened_at, dismissed_at, actions FROM journal")[0]
+    assert tuple(row) == ("2026-05-01T09:00:01Z", "2026-05-01T09:02:00Z", None, 1)
