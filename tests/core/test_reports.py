@@ -21,6 +21,7 @@ from pushdeck.core.report_data import (
     wilson_interval,
 )
 from pushdeck.core.reports import (
+    ReportCache,
     dashboard_data,
     render_html,
     send_winner_to_rest,
@@ -246,3 +247,36 @@ def test_across_campaigns_filters(ws: Workspace) -> None:
     assert across_campaigns(ws, since="2026-06") == []
     assert across_campaigns(ws, app="other") == []
     assert across_campaigns(ws, segment="vip") == []
+
+
+def test_cache_reuses_data_until_an_event_or_status_changes(ws: Workspace) -> None:
+    build(ws)
+    cache = ReportCache()
+    first = dashboard_data(ws, "C1", cache)
+    assert dashboard_data(ws, "C1", cache) is first
+    device = ws.scalar("SELECT id FROM devices WHERE token = 't4'")
+    with ws.transaction() as conn:
+        conn.execute(
+            "INSERT INTO events (event_id, campaign_id, device_id, kind, at, received_at)"
+            " VALUES ('late', 1, ?, 'opened', '2026-05-01T12:00:00Z', '2026-05-01T12:00:00Z')",
+            (device,),
+        )
+    second = dashboard_data(ws, "C1", cache)
+    assert second is not first and second.overall.opened == first.overall.opened + 1
+    ws.conn.execute("UPDATE campaigns SET status = 'sending' WHERE name = 'C1'")
+    assert dashboard_data(ws, "C1", cache) is not dashboard_data(ws, "C1", cache)
+
+
+def test_reason_and_action_queries_use_the_report_indexes(ws: Workspace) -> None:
+    build(ws)
+    plans = [
+        " ".join(r[3] for r in ws.query("EXPLAIN QUERY PLAN " + sql))
+        for sql in (
+            "SELECT state, reason, count(*) FROM journal WHERE campaign_id = 1"
+            " AND state IN ('rejected', 'dead', 'excluded', 'skipped') GROUP BY state, reason",
+            "SELECT action_id, count(*) FROM events WHERE campaign_id = 1 AND kind = 'action'"
+            " GROUP BY action_id",
+        )
+    ]
+    assert "COVERING INDEX journal_reasons" in plans[0]
+    assert "COVERING INDEX events_actions" in plans[1]

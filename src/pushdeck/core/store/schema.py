@@ -209,6 +209,16 @@ BEGIN
 END;
 """
 
+# Reports (issue 7): the dashboard's reason and action-button counts read only small
+# partial indexes (rows in a not-sent state; action events) instead of looking up every
+# matching row: 90 + 70 ms → a few ms at 1,000,000 recipients. Partial, so accepted
+# sends and non-action events (almost all writes) do not maintain them.
+_V4 = """
+CREATE INDEX journal_reasons ON journal (campaign_id, state, reason)
+    WHERE state IN ('rejected', 'dead', 'excluded', 'skipped');
+CREATE INDEX events_actions ON events (campaign_id, kind, action_id) WHERE kind = 'action';
+"""
+
 #: Migration n (1-based) brings a file from user_version n-1 to n.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
