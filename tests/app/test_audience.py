@@ -160,3 +160,17 @@ def make_wizard(qtbot, runner):
     qtbot.addWidget(wizard)
     qtbot.wait_until(lambda: wizard.app_box.count() == 1, timeout=10_000)
     return wizard
+
+
+def test_nothing_is_queried_before_a_workspace_opens(qtbot):
+    runner = TaskRunner()
+    try:
+        page = AudiencePage(runner)  # sorts its table on construction
+        qtbot.addWidget(page)
+        failures: list[object] = []
+        page.model.failed.connect(failures.append)
+        page.apply_filter()
+        qtbot.wait(100)
+        assert runner.pending == 0 and not failures
+    finally:
+        runner.shutdown()

@@ -121,6 +121,8 @@ class DeviceTableModel(QAbstractTableModel):
         self.query = query
         self._generation += 1
         generation = self._generation
+        if self.runner.workspace_path is None:
+            return  # nothing to count yet; the page reloads when a workspace opens
         self.runner.run(
             _count_job(query),
             lambda n: self._on_runner_counted(generation, n),

@@ -147,6 +147,7 @@ class SegmentsPage(QWidget):
     ) -> None:
         segments, values = result
         self.segments = {s.name: s for s in segments}
+        self._debounce.start()  # the rule shown is counted in this workspace
         self.builder.set_values(values)
         self.list.blockSignals(True)
         self.list.clear()
@@ -183,6 +184,8 @@ class SegmentsPage(QWidget):
     def recount(self) -> None:
         self._generation += 1
         generation, rule, name = self._generation, self.builder.rule(), self.current_name()
+        if self.runner.workspace_path is None:
+            return  # counted once a workspace opens (reload)
 
         def job(ctx: WorkerContext) -> tuple[int, list[Device], str, list[tuple[str, str]]]:
             from pushdeck.core.device_query import segment_usage
