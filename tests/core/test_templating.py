@@ -102,3 +102,14 @@ def test_render_for_device_returns_every_platform_payload() -> None:
     assert '"Oi Ana"' in preview.payloads["ios"]
     assert '"Oi Ana"' in preview.payloads["web"]
     assert CAMPAIGN_KEY in preview.payloads["ios"]
+
+
+def test_rendering_reuses_output_only_for_identical_values() -> None:
+    doc = {**DOC, "message": {"title": "{{ first_name }} in {{ device.city }}", "body": "{{ n }}"}}
+    personalizer = Personalizer(spec_from_dict(doc))
+    first = personalizer.render(device("de", first_name="Ana", city="Porto", n=1))
+    same_name = personalizer.render(device("de", first_name="Ana", city="Rio", n=2))
+    other = personalizer.render(device("de", first_name="Bo", city="Rio", n=1))
+    assert (first.title, first.body) == ("Ana in Porto", "1")
+    assert (same_name.title, same_name.body) == ("Ana in Rio", "2")
+    assert (other.title, other.body) == ("Bo in Rio", "1")

@@ -54,6 +54,15 @@ def _compile(source: str) -> Any:
     return _ENV.from_string(source)
 
 
+@lru_cache(maxsize=4096)
+def _roots(source: str) -> tuple[str, ...]:
+    """The top-level variables a template reads (``first_name``, ``device``, …)."""
+    return tuple(_compile(source).global_variables())
+
+
+_RENDER_CACHE = 50_000  # rendered texts kept per campaign; cleared when full
+
+
 def _is_template(value: str) -> bool:
     return "{{" in value or "{%" in value
 
@@ -184,6 +193,7 @@ class Personalizer:
             self._base["ttl_seconds"] = spec.ttl_seconds
         self._variants = {v.name: v for v in spec.variants}
         self._cache: dict[tuple[str, str], tuple[Message, bool]] = {}
+        self._rendered: dict[tuple[str, tuple[Any, ...]], str] = {}
 
     def localized(self, variant: str, locale: str) -> tuple[Message, bool]:
         """The message for (variant, locale) before Liquid, and whether it has templates."""
@@ -223,13 +233,31 @@ class Personalizer:
         for name in TEMPLATED_FIELDS:
             value = getattr(message, name)
             if value and _is_template(value):
-                changes[name] = _compile(value).render(**context)
+                changes[name] = self._render(value, context)
         if any(isinstance(v, str) and _is_template(v) for v in message.data.values()):
             changes["data"] = {
-                k: _compile(v).render(**context) if isinstance(v, str) and _is_template(v) else v
+                k: self._render(v, context) if isinstance(v, str) and _is_template(v) else v
                 for k, v in message.data.items()
             }
         return _with(message, changes)
+
+    def _render(self, source: str, context: Mapping[str, Any]) -> str:
+        """Render, reusing the output for devices whose referenced values are the same.
+
+        Audiences repeat first names, cities, plans…: the output depends only on the
+        variables the template reads, so identical plain values give identical text.
+        """
+        template = _compile(source)
+        values = tuple(context.get(name) for name in _roots(source))
+        if not all(v is None or isinstance(v, str | int | float) for v in values):
+            return str(template.render(**context))
+        key = (source, values)
+        cached = self._rendered.get(key)
+        if cached is None:
+            if len(self._rendered) >= _RENDER_CACHE:
+                self._rendered.clear()
+            cached = self._rendered[key] = str(template.render(**context))
+        return cached
 
 
 def _with(message: Message, changes: Mapping[str, Any]) -> Message:
