@@ -584,11 +584,17 @@ def _finish(
         set_status(ws, name, CampaignStatus.FAILED, error=dispatcher.error)
     elif stop is CampaignStatus.PAUSED:
         set_status(ws, name, CampaignStatus.PAUSED)
-    elif counts_by_state(ws, campaign.id).get("queued", 0) == 0:
+    elif _unfinished(ws, campaign.id) == 0:
         set_status(ws, name, CampaignStatus.SENT, finished=True)
     elif timezones is not None:
         # Local-time schedule: the zones due now are done, later ones wait their turn.
         set_status(ws, name, CampaignStatus.SCHEDULED)
+
+
+def _unfinished(ws: Workspace, campaign_id: int) -> int:
+    """Rows still queued or in flight (never 'sent' while any is: a resume finishes them)."""
+    counts = counts_by_state(ws, campaign_id)
+    return counts.get("queued", 0) + counts.get("in_flight", 0)
 
 
 def send_campaign(
