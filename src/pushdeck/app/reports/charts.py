@@ -262,7 +262,8 @@ class GroupChart(Chart):
         rows = [r for r in rows if r.accepted]
         xs = list(range(len(rows)))
         rates = [100 * (r.open_rate_of_accepted or 0.0) for r in rows]
-        brushes = [PALETTE[i % len(PALETTE)] for i in xs]
+        many = len(rows) > 5  # one colour and no in-bar labels; hover gives the values
+        brushes = [BLUE if many else PALETTE[i % len(PALETTE)] for i in xs]
         self.addItem(
             pg.BarGraphItem(x=xs, height=rates, width=0.6, brushes=brushes, pens=[None] * len(xs))
         )
@@ -282,7 +283,8 @@ class GroupChart(Chart):
             )
             self.addItem(error)
             top = max([*highs, top])
-        for x, rate in zip(xs, rates, strict=True):  # inside the bar: clear of the interval
+        labelled = [] if many else list(zip(xs, rates, strict=True))
+        for x, rate in labelled:  # inside the bar: clear of the interval bars
             label = pg.TextItem(f"{rate:.1f} %", color="w", anchor=(0.5, 0.5))
             label.setPos(x, rate / 2)
             self.addItem(label)
