@@ -94,3 +94,25 @@ def test_pdf_and_csv_export_from_the_page(qtbot, page: ReportsPage, tmp_path: Pa
     page.export_report("csv", csv_path)
     qtbot.wait_until(csv_path.exists, timeout=10_000)
     qtbot.wait_until(lambda: "overall" in csv_path.read_text(), timeout=10_000)
+
+
+def test_charts_follow_new_events_live(qtbot, page: ReportsPage) -> None:
+    before = page.data.overall.opened  # type: ignore[union-attr]
+
+    def add_open(ctx) -> None:  # type: ignore[no-untyped-def]
+        ws = ctx.require_ws()
+        campaign_id, device_id = ws.query(
+            "SELECT campaign_id, device_id FROM journal WHERE state = 'accepted'"
+            " AND opened_at IS NULL LIMIT 1"
+        )[0]
+        with ws.transaction() as conn:
+            conn.execute(
+                "INSERT INTO events (event_id, campaign_id, device_id, kind, at, received_at)"
+                " VALUES ('live-1', ?, ?, 'opened', ?3, ?3)",
+                (campaign_id, device_id, "2026-01-01T00:00:00Z"),
+            )
+
+    page.tasks.run(add_open)
+    page.timer.setInterval(50)
+    qtbot.wait_until(lambda: page.data.overall.opened == before + 1, timeout=10_000)  # type: ignore[union-attr]
+    assert page.funnel.hover_text_at(4).startswith(f"Opened: {before + 1:,}")
