@@ -325,3 +325,27 @@ async def test_unexpected_provider_error_is_recorded_not_lost(ws: Workspace) -> 
     assert summary.counts == {"accepted": 1, "rejected": 1}
     reasons = [r["reason"] for r in journal_rows(ws, 1) if r["state"] == "rejected"]
     assert reasons == ["Internal error: ValueError('bug in a provider')"]
+
+
+async def test_a_second_sender_is_refused_while_the_first_is_alive(ws: Workspace) -> None:
+    import json as _json
+    import os
+    import socket
+    import time as _time
+
+    add_devices(ws, [{"token": "t1"}])
+    make_campaign(ws)
+    campaign = get_campaign(ws, "C1")
+    live = {"token": "x", "pid": os.getpid(), "host": socket.gethostname(), "at": _time.time()}
+    key = f"campaign_sender:{campaign.id}"
+    ws.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, _json.dumps(live)))
+    fake = FakeProvider()
+    with pytest.raises(ConfigError, match="being sent by another Pushdeck process"):
+        await send_campaign_async(ws, "C1", providers={ProviderKind.APNS: fake}, options=FAST)
+    assert not fake.received
+    # A lease left by a killed process (no such pid) is taken over.
+    dead = {**live, "pid": 2**22 + 4321}
+    ws.conn.execute("UPDATE meta SET value = ? WHERE key = ?", (_json.dumps(dead), key))
+    summary = await send_campaign_async(ws, "C1", providers={ProviderKind.APNS: fake}, options=FAST)
+    assert summary.counts == {"accepted": 1}
+    assert ws.scalar("SELECT count(*) FROM meta WHERE key = ?", (key,)) == 0  # released

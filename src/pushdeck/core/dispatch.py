@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from pushdeck.core import sender_lease
 from pushdeck.core.audience import audience_rule, exclusion_sql
 from pushdeck.core.campaigns import (
     SENDABLE,
@@ -224,6 +225,7 @@ class _Dispatcher:
         self.last_flush = time.monotonic()
         self.last_poll = 0.0
         self.last_emit = 0.0
+        self.lease = ""  # this sender's lease token, renewed while sending
         self.counts: Counter[str] = Counter(counts_by_state(ws, campaign.id))
         self.duplicated = possibly_duplicated(ws, campaign.id)
 
@@ -405,9 +407,13 @@ class _Dispatcher:
             self._flush()
 
     async def _flush_periodically(self) -> None:
+        renewed = time.monotonic()
         while True:
             await asyncio.sleep(self.options.flush_interval)
             self._flush()
+            if self.lease and time.monotonic() - renewed > sender_lease.HEARTBEAT:
+                sender_lease.renew(self.ws, self.campaign.id, self.lease)
+                renewed = time.monotonic()
 
     def _flush(self) -> None:
         if not self.buffer:
@@ -536,15 +542,36 @@ async def send_campaign_async(
             f"Campaign {name!r} is {campaign.status} and cannot be sent.",
             hint=f"Duplicate it ('pushdeck campaigns duplicate {name} NEW') to send again.",
         )
-    control = control or SendControl()
+    lease = sender_lease.acquire(ws, campaign.id, name)
+    try:
+        return await _send(
+            ws, campaign, providers, on_progress, control or SendControl(), options, timezones,
+            lease,
+        )  # fmt: skip
+    finally:
+        sender_lease.release(ws, campaign.id, lease)
+
+
+async def _send(
+    ws: Workspace,
+    campaign: Campaign,
+    providers: Mapping[ProviderKind, Provider],
+    on_progress: ProgressCallback | None,
+    control: SendControl,
+    options: DispatchOptions | None,
+    timezones: Collection[str] | None,
+    lease: str,
+) -> SendSummary:
+    name = campaign.name
     started = time.monotonic()
     set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
     materialize(ws, campaign, providers.keys())
-    recover_in_flight(ws, campaign.id)
+    recover_in_flight(ws, campaign.id)  # safe: the lease says no other sender is alive
     while True:
         dispatcher = _Dispatcher(
             ws, campaign, providers, options or DispatchOptions(), control, on_progress, timezones
         )
+        dispatcher.lease = lease
         await dispatcher.run()
         if dispatcher.stop_status is not CampaignStatus.PAUSED or not control.paused:
             break
