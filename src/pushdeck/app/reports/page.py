@@ -48,6 +48,8 @@ from pushdeck.core.reports import (
     write_aggregates_csv,
     write_devices_csv,
 )
+from pushdeck.core.store.apps import list_apps
+from pushdeck.core.store.segments import list_segments
 
 POLL_MS = 4000
 LIVE = {CampaignStatus.SENDING, CampaignStatus.PAUSED}
@@ -266,11 +268,25 @@ class ReportsPage(QWidget):
     def reload(self) -> None:
         """Reload the campaign list (and the shown campaign) from the workspace."""
 
-        def job(ctx: WorkerContext) -> list[str]:
-            return [c.name for c in list_campaigns(ctx.require_ws()) if c.started_at]
+        def job(ctx: WorkerContext) -> tuple[list[str], list[str], list[str]]:
+            ws = ctx.require_ws()
+            return (
+                [c.name for c in list_campaigns(ws) if c.started_at],
+                [a.name for a in list_apps(ws)],
+                [s.name for s in list_segments(ws)],
+            )
 
-        self.tasks.run(job, self._on_campaigns_loaded, self._on_error)
+        self.tasks.run(job, self._on_lists_loaded, self._on_error)
         self.reload_across()
+
+    def _on_lists_loaded(self, lists: tuple[list[str], list[str], list[str]]) -> None:
+        names, apps, segments = lists
+        for combo, items in ((self.app_filter, apps), (self.segment_filter, segments)):
+            current = combo.currentText()
+            combo.clear()
+            combo.addItems(["", *items])
+            combo.setCurrentText(current)
+        self._on_campaigns_loaded(names)
 
     def show_campaign(self, name: str) -> None:
         """Show the report of campaign ``name``."""
