@@ -151,6 +151,16 @@ def _sorted(rows: list[FunnelRow]) -> list[FunnelRow]:
     return sorted(rows, key=lambda r: (-r.targeted, r.group))
 
 
+def funnel_rows(ws: Workspace, name: str) -> list[Any]:
+    """The raw grouped rows (platform, variant, locale, state, counts) of one scan."""
+    return _funnel_rows(ws, name)
+
+
+def fold(rows: list[Any], by: GroupBy = None) -> list[FunnelRow]:
+    """Funnels from ``funnel_rows`` for one grouping, largest first (no new query)."""
+    return _sorted(_fold(rows, by))
+
+
 _EMPTY = FunnelRow("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
