@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -478,11 +479,15 @@ class ReportsPage(QWidget):
             writer: Callable[[DashboardData, Path], None] = (
                 export.export_pdf if kind == "pdf" else export.export_html
             )
+            # Charts are widgets, so this runs here: about half a second, under a wait cursor.
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
                 writer(data, path)
             except OSError as exc:
+                QApplication.restoreOverrideCursor()
                 show_error(self, exc)
                 return
+            QApplication.restoreOverrideCursor()
             self.status.setText(f"Saved {path}")
             return
         name = data.name
