@@ -299,9 +299,11 @@ def _steps(run: _Run, tmp: Path, devices: int) -> None:
         return f"{SELF_TEST_CAMPAIGN!r} {summary.status}: {shown}"
 
     def report() -> str:
-        job = _report_job(tmp, state.get("preview_png"))
-        paths: list[Path] = _through_worker(state, job, "the report")
-        return ", ".join(f"{p.name} ({p.stat().st_size:,} bytes)" for p in paths)
+        data = _through_worker(state, _report_data_job, "the report data")
+        charts = _chart_pngs(data)
+        paths = _write_report(tmp, data, charts, state.get("preview_png"))
+        shown = ", ".join(f"{p.name} ({p.stat().st_size:,} bytes)" for p in paths)
+        return f"{shown}; charts: {', '.join(charts) or 'none in this build'}"
 
     try:
         qt_ok = run.step("Qt starts", qt)
@@ -399,38 +401,63 @@ def _send_job(ctx: Any) -> Any:
     return asyncio.run(go())
 
 
-def _report_job(folder: Path, preview_png: bytes | None) -> Callable[[Any], list[Path]]:
-    """The campaign report: HTML and CSV exports (``pushdeck.core.reports``) when this
-    build has them, else the JSON of ``analytics.campaign_report``."""
+def _report_data_job(ctx: Any) -> Any:
+    """On the worker: the report model (``pushdeck.core.reports``), or in a build without
+    it the JSON-ready ``analytics.campaign_report``."""
+    ws = ctx.require_ws()
+    try:
+        from pushdeck.core import reports
+    except ImportError:  # an older build: the analytics JSON is the report
+        from pushdeck.core.analytics import campaign_report
 
-    def job(ctx: Any) -> list[Path]:
-        ws = ctx.require_ws()
-        try:
-            from pushdeck.core import reports
-        except ImportError:  # an older build: the analytics JSON is the report
-            reports = None  # type: ignore[assignment]
-        if reports is None:
-            from pushdeck.core.analytics import campaign_report
+        return campaign_report(ws, SELF_TEST_CAMPAIGN)
+    return reports.dashboard_data(ws, SELF_TEST_CAMPAIGN)
 
-            data = campaign_report(ws, SELF_TEST_CAMPAIGN)
-            if not data["overall"].get("sent"):
-                raise RuntimeError(f"the report counts nothing sent: {data['overall']}")
-            path = folder / "self-test-report.json"
-            path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-            return [path]
-        dashboard = reports.dashboard_data(ws, SELF_TEST_CAMPAIGN)
-        if not dashboard.overall.sent:
-            raise RuntimeError(f"the report counts nothing sent: {dashboard.overall}")
-        html_path = folder / "self-test-report.html"
-        html_path.write_text(reports.render_html(dashboard, {}, preview_png), encoding="utf-8")
-        csv_path = folder / "self-test-report.csv"
-        with csv_path.open("w", newline="", encoding="utf-8") as out:
-            reports.write_aggregates_csv(dashboard, out)
-        if SELF_TEST_CAMPAIGN not in html_path.read_text(encoding="utf-8"):
-            raise RuntimeError("the HTML report does not name the campaign")
-        return [html_path, csv_path]
 
-    return job
+def _chart_pngs(data: Any) -> dict[str, bytes]:
+    """On the GUI thread: the report's funnel chart as PNG (pyqtgraph and numpy in use)."""
+    if isinstance(data, dict):
+        return {}
+    try:
+        from pushdeck.app.reports.charts import FunnelChart
+    except ImportError as exc:
+        if exc.name and exc.name.startswith("pushdeck"):
+            return {}  # the app's report charts are not in this build
+        raise
+    from PySide6.QtCore import QSize
+
+    chart = FunnelChart()
+    try:
+        chart.set_stages(data.stages)
+        png = chart.png_bytes(QSize(640, 360))
+    finally:
+        chart.deleteLater()
+    if not png.startswith(b"\x89PNG"):
+        raise RuntimeError("the funnel chart did not render")
+    return {"Funnel": png}
+
+
+def _write_report(
+    folder: Path, data: Any, charts: dict[str, bytes], preview_png: bytes | None
+) -> list[Path]:
+    if isinstance(data, dict):
+        if not data["overall"].get("sent"):
+            raise RuntimeError(f"the report counts nothing sent: {data['overall']}")
+        path = folder / "self-test-report.json"
+        path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+        return [path]
+    from pushdeck.core import reports
+
+    if not data.overall.sent:
+        raise RuntimeError(f"the report counts nothing sent: {data.overall}")
+    html_path = folder / "self-test-report.html"
+    html_path.write_text(reports.render_html(data, charts, preview_png), encoding="utf-8")
+    csv_path = folder / "self-test-report.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as out:
+        reports.write_aggregates_csv(data, out)
+    if SELF_TEST_CAMPAIGN not in html_path.read_text(encoding="utf-8"):
+        raise RuntimeError("the HTML report does not name the campaign")
+    return [html_path, csv_path]
 
 
 def main(out: TextIO | None = None) -> int:

@@ -38,6 +38,7 @@ def test_self_test_passes_in_process(qapp, tmp_path) -> None:
     ):
         assert re.search(rf"^✓ {re.escape(step)}", text, re.M), text
     assert "self-test passed: 7 passed, 0 failed" in text
+    assert "charts: Funnel" in text  # pyqtgraph and numpy really drew the report chart
     from pushdeck.selftest import SELF_TEST_CAMPAIGN
 
     assert SELF_TEST_CAMPAIGN in (tmp_path / "self-test-report.html").read_text(encoding="utf-8")
