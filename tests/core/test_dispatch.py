@@ -119,6 +119,8 @@ async def test_retryable_errors_are_retried_then_bounded(ws: Workspace) -> None:
     assert down["attempts"] == 4 and "Gave up after 4 attempts" in down["reason"]
     assert fake.attempts["down"] == 4
     assert net["state"] == "accepted" and net["attempts"] == 2
+    # The transport error left the first send's fate unknown: reported, not hidden.
+    assert net["possibly_duplicated"] == 1 and summary.possibly_duplicated == 1
 
 
 async def test_auth_failure_stops_at_once_and_resume_finishes(ws: Workspace) -> None:

@@ -135,3 +135,70 @@ async def test_auth_failure_stops_against_fake_apns(
     assert sum(fake.rejections.values()) <= OPTIONS.chunk_size  # not one per device
     status = campaign_status(ws, "R")
     assert status["status"] == "failed" and status["counts"]["queued"] == DEVICES
+
+
+async def test_fcm_and_web_push_fakes_with_faults(ws: Workspace, pki: tls.TestPKI) -> None:
+    """The same faults against FCM (OAuth + validation) and Web Push (VAPID + decryption)."""
+    from collections import Counter
+
+    from pushdeck.core.credentials import FcmCredential, WebPushCredential
+    from pushdeck.core.webpush_crypto import generate_vapid_keys
+    from tests.fakes.fcm_server import FakeFcm
+    from tests.fakes.webpush_server import FakeWebPushService
+
+    fcm = await FakeFcm(pki).start()
+    web = await FakeWebPushService(pki).start()
+    try:
+        subs = [web.subscribe() for _ in range(150)]
+        add_devices(ws, [{"token": f"fcm-token-{i:020d}", "provider": "fcm"} for i in range(300)])
+        add_devices(
+            ws,
+            [
+                {"token": s.endpoint, "provider": "webpush", "p256dh": s.p256dh, "auth": s.auth}
+                for s in subs
+            ],
+        )
+        doc = {"name": "R", "app": "shop", "audience": {"all": True}, "message": {"title": "Hi"}}
+        create_campaign(ws, spec_from_dict(doc))
+        injected = [inject_faults(fcm, seed=3), inject_faults(web, seed=5)]  # type: ignore[arg-type]
+        fcm.server.goaway_after(100)
+        web.server.goaway_after(100)
+        keys = generate_vapid_keys()
+        providers = {
+            ProviderKind.FCM: create_provider(
+                FcmCredential(fcm.service_account(), fcm.url, str(pki.ca_file))
+            ),
+            ProviderKind.WEBPUSH: create_provider(
+                WebPushCredential(
+                    keys.private_key_pem, keys.public_key, "mailto:t@example.com", str(pki.ca_file)
+                )
+            ),
+        }
+        try:
+            summary = await send_campaign_async(ws, "R", providers=providers, options=OPTIONS)
+        finally:
+            for provider in providers.values():
+                await provider.aclose()
+    finally:
+        await fcm.aclose()
+        await web.aclose()
+    assert summary.counts == {"accepted": 450}
+    fcm_seen = Counter(token for token, _ in fcm.delivered)
+    web_seen = Counter(r.subscription_id for r in web.received)
+    assert len(fcm_seen) == 300 and set(fcm_seen.values()) == {1}
+    assert len(web_seen) == 150
+    assert all(sum(i.values()) > 0 for i in injected)
+    # On GOAWAY the Web Push client (httpx) fails every open stream, including ones the
+    # service had processed; the dispatcher retries and counts each such device as
+    # possibly duplicated, so every duplicate the service saw is in the report.
+    endpoints = {s.endpoint.rsplit("/", 1)[1]: s.endpoint for s in subs}
+    flagged = {
+        r[0]
+        for r in ws.query(
+            "SELECT d.token FROM journal j JOIN devices d ON d.id = j.device_id"
+            " WHERE j.possibly_duplicated > 0"
+        )
+    }
+    duplicated = {endpoints[sub] for sub, count in web_seen.items() if count > 1}
+    assert duplicated <= flagged
+    assert campaign_status(ws, "R")["possibly_duplicated"] == len(flagged)

@@ -226,6 +226,7 @@ class _Dispatcher:
         self.last_poll = 0.0
         self.last_emit = 0.0
         self.lease = ""  # this sender's lease token, renewed while sending
+        self.unknown: Counter[int] = Counter()  # device id -> transport errors so far
         self.counts: Counter[str] = Counter(counts_by_state(ws, campaign.id))
         self.duplicated = possibly_duplicated(ws, campaign.id)
 
@@ -365,6 +366,8 @@ class _Dispatcher:
             except PayloadError as exc:
                 return Outcome(device.id, JournalState.SKIPPED, attempts, reason=exc.message)
             except TransportError as exc:
+                # The request may have reached the service: a retry may duplicate it.
+                self.unknown[device.id] += 1
                 last_reason = f"TransportError: {exc.message}"
                 await self._backoff(attempts, None)
                 continue
@@ -402,6 +405,10 @@ class _Dispatcher:
     # ---- journal writes
 
     def _record(self, outcome: Outcome) -> None:
+        unknown = self.unknown.pop(outcome.device_id, 0)
+        if unknown:
+            outcome = replace(outcome, unknown_sends=unknown)
+            self.duplicated += 1
         self.buffer.append(outcome)
         if len(self.buffer) >= self.options.flush_every:
             self._flush()

@@ -62,6 +62,8 @@ class Outcome:
     # dead-token hygiene: mark the device unregistered with this reason and time
     unregister_reason: str = ""
     unregister_at: str = ""
+    # sends whose outcome was unknown (transport error) before a retry: maybe duplicates
+    unknown_sends: int = 0
 
 
 def recover_in_flight(ws: Workspace, campaign_id: int) -> int:
@@ -107,6 +109,7 @@ def write_outcomes(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome])
             o.http_status,
             o.reason,
             now,
+            o.unknown_sends,
             campaign_id,
             o.device_id,
         )
@@ -120,7 +123,8 @@ def write_outcomes(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome])
     with ws.transaction() as conn:
         conn.executemany(
             "UPDATE journal SET state = ?, attempts = ?, provider_id = ?, http_status = ?,"
-            " reason = ?, finished_at = ? WHERE campaign_id = ? AND device_id = ?",
+            " reason = ?, finished_at = ?, possibly_duplicated = possibly_duplicated + ?"
+            " WHERE campaign_id = ? AND device_id = ?",
             rows,
         )
         if dead:
@@ -147,7 +151,7 @@ def counts_by_state(ws: Workspace, campaign_id: int) -> dict[str, int]:
 
 
 def possibly_duplicated(ws: Workspace, campaign_id: int) -> int:
-    """Devices re-sent after a crash left their first send's outcome unknown."""
+    """Devices sent again after an unknown outcome: a crash, or a transport error."""
     return int(
         ws.scalar(
             "SELECT count(*) FROM journal WHERE campaign_id = ? AND possibly_duplicated > 0",
