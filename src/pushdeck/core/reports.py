@@ -307,8 +307,8 @@ _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;
 max-width:60em;color:#1d2330;line-height:1.4}h1{margin-bottom:.1em}h2{margin-top:1.8em;
 border-bottom:1px solid #d5dae3;padding-bottom:.2em}table{border-collapse:collapse;
-margin:.6em 0}th,td{padding:.25em .7em;border-bottom:1px solid #e3e7ee;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f3f5f9}.note{background:#fff7e0;
+margin:.6em 0}th,td{padding:.25em .7em;border-bottom:1px solid #e3e7ee;text-align:left}
+td.n{text-align:right;white-space:nowrap}th{background:#f3f5f9}.note{background:#fff7e0;
 border-left:4px solid #e0a800;padding:.5em .8em}.muted{color:#667085}img{max-width:100%}
 dt{font-weight:600}dd{margin:0 0 .5em 1em}pre{background:#f3f5f9;padding:.8em;overflow:auto}
 """
@@ -452,8 +452,14 @@ def _reasons_html(data: DashboardData) -> list[str]:
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell_html(c) for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell_html(text: str) -> str:
+    """Numbers and rates right-aligned (class n), words left."""
+    numeric = bool(text) and (text[0].isdigit() or text == "–")
+    return f"<td class='n'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>"
 
 
 def aggregates_csv_text(data: DashboardData) -> str:
