@@ -27,15 +27,17 @@ def page(qtbot, demo_file: Path, tmp_path: Path):
     path = tmp_path / "demo.pushdeck"
     shutil.copy(demo_file, path)
     runner = TaskRunner()
-    widget = ReportsPage(runner)
-    qtbot.addWidget(widget)
+    widget = ReportsPage(runner)  # closed below, after its last job came back
     widget.resize(1300, 900)
     widget.show()
     with qtbot.wait_signal(widget.data_loaded, timeout=15_000):
         runner.open_workspace(path)
     yield widget
     widget.timer.stop()
+    qtbot.wait_until(lambda: runner.pending == 0, timeout=15_000)
     runner.shutdown()
+    widget.close()
+    widget.deleteLater()
 
 
 def _coloured_pixels(image: QImage) -> int:

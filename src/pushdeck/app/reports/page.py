@@ -329,6 +329,7 @@ class ReportsPage(QWidget):
         if name:
             self._wanted = name
             self._loading = False
+            self.timer.start()  # again, if a failed load stopped it
             self.refresh()
 
     def _on_timer_timeout(self) -> None:
