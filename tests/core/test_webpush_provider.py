@@ -226,7 +226,7 @@ async def test_untrusted_server_is_a_transport_error(
 ) -> None:
     provider = WebPushProvider(replace(credential, ca_file=""))  # system CAs only
     try:
-        with pytest.raises(TransportError):
+        with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
             await provider.send(MESSAGE, device(service.subscribe()))
     finally:
         await provider.aclose()
@@ -236,8 +236,10 @@ async def test_dropped_connection_is_a_transport_error(
     service: FakeWebPushService, provider: WebPushProvider
 ) -> None:
     service.server.drop_after(1)
-    with pytest.raises(TransportError, match="Could not reach"):
+    with pytest.raises(TransportError, match="lost before the server answered") as info:
         await provider.send(MESSAGE, device(service.subscribe()))
+    assert service.url in info.value.message  # which push service, of the many
+    assert "unknown" in info.value.hint  # written, never answered: not retried blindly
 
 
 async def test_check_good_mismatched_and_bad_subject(credential: WebPushCredential) -> None:
@@ -379,3 +381,44 @@ async def test_concurrent_sends_multiplex_on_one_connection(
     assert got == {f"n{i}" for i in range(40)}
     assert service.server.connections == 1
     assert service.server.max_streams_seen > 1
+
+
+async def test_plain_http_endpoint_is_rejected_without_a_request(
+    service: FakeWebPushService, provider: WebPushProvider
+) -> None:
+    sub = service.subscribe()
+    insecure = replace(sub, endpoint=sub.endpoint.replace("https://", "http://"))
+    result = await provider.send(MESSAGE, device(insecure))
+    assert (result.status, result.reason) == (SendStatus.REJECTED, "InvalidSubscription")
+    assert service.server.requests == [] and provider.origins == []
+
+
+async def test_one_client_per_origin_bounded_and_closed(
+    pki: tls.TestPKI, credential: WebPushCredential
+) -> None:
+    import asyncio
+
+    fakes = [await FakeWebPushService(pki).start() for _ in range(3)]
+    a, b, c = fakes
+    provider = WebPushProvider(credential, max_origins=2)
+    try:
+        for fake in fakes:  # three push services, one after the other
+            assert (await provider.send(MESSAGE, device(fake.subscribe()))).accepted
+        assert provider.origins == [b.url, c.url]  # the least recently used one was closed
+        assert (await provider.send(MESSAGE, device(a.subscribe()))).accepted
+        assert a.server.connections == 2  # a was reopened; b is now the one closed
+        assert provider.origins == [c.url, a.url]
+        # Concurrent sends to all three: none is closed under a request in flight.
+        results = await asyncio.gather(
+            *(provider.send(MESSAGE, device(f.subscribe())) for f in fakes for _ in range(5))
+        )
+        assert all(r.accepted for r in results)
+        assert len(provider.origins) <= 2
+        assert [len(f.received) for f in fakes] == [7, 6, 6]
+    finally:
+        await provider.aclose()
+        for fake in fakes:
+            await fake.aclose()
+    assert provider.origins == []
+    with pytest.raises(TransportError, match="closed"):
+        await provider.send(MESSAGE, device(a.subscribe()))

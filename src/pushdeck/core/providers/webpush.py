@@ -1,21 +1,32 @@
 """Web Push provider (RFC 8030 delivery, RFC 8291 encryption, RFC 8292 VAPID).
 
-One shared ``httpx.AsyncClient(http2=True)`` serves every push service (FCM, Mozilla,
-Apple, …): the endpoint is per subscription. The VAPID JWT is cached per origin by
-``VapidSigner``; encryption is fresh per message.
+    provider = create_provider(WebPushCredential(private_key_pem, public_key, "mailto:…"))
+    result = await provider.send(message, device)     # device.subscription holds the keys
+    await provider.aclose()
+
+Subscriptions point at many push services (fcm.googleapis.com,
+updates.push.services.mozilla.com, web.push.apple.com, …), so there is one lean HTTP/2
+client (``providers.http2.H2Client``) per push-service origin, created on first use and
+kept in a small LRU; an origin evicted from it is closed once it has nothing in flight.
+Through ``H2Client`` a GOAWAY costs no duplicate: requests the service provably did not
+process (stream id above GOAWAY's last_stream_id, REFUSED_STREAM, never written) are sent
+again transparently, and a request written but never answered raises ``TransportError``
+(delivery unknown). The VAPID JWT is cached per origin by ``VapidSigner``; encryption is
+fresh per message. Every answer becomes a ``SendResult``; only transport failures raise.
 """
 
 from __future__ import annotations
 
 import json
 import ssl
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
-import httpx
+from hpack import NeverIndexedHeaderTuple
 
 from pushdeck.core.credentials import Credential, WebPushCredential
 from pushdeck.core.errors import (
@@ -35,15 +46,19 @@ from pushdeck.core.model import (
 )
 from pushdeck.core.payloads.webpush import WebPushRequest, build_webpush
 from pushdeck.core.providers.base import CheckResult, Provider, register
+from pushdeck.core.providers.http2 import H2Client, H2Response, Header, client_ssl_context
 from pushdeck.core.webpush_crypto import (
     VapidSigner,
     encrypt,
+    origin_of,
     receiver_keys,
     subject_problem,
     vapid_keys_match,
 )
 
 KIND = ProviderKind.WEBPUSH
+#: Push-service origins kept connected at once (a campaign rarely reaches more than 4-5).
+MAX_ORIGINS = 16
 
 
 @dataclass(frozen=True)
@@ -119,10 +134,11 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def interpret(response: httpx.Response) -> SendResult:
+def interpret(response: H2Response) -> SendResult:
     """Turn the push service's HTTP answer into a ``SendResult`` (pure)."""
-    code = response.status_code
-    raw = {"status": code, "headers": dict(response.headers), "body": response.text[:2000]}
+    code = response.status
+    text = response.body[:2000].decode("utf-8", "replace")
+    raw = {"status": code, "headers": dict(response.headers), "body": text}
     if code in (200, 201, 202):
         location = response.headers.get("location", "")
         return SendResult(SendStatus.ACCEPTED, KIND, code, provider_id=location, raw=raw)
@@ -137,7 +153,7 @@ def interpret(response: httpx.Response) -> SendResult:
         meaning.status,
         KIND,
         code,
-        reason=_service_reason(response) or meaning.reason,
+        reason=_service_reason(response.body) or meaning.reason,
         explanation=meaning.explanation,
         retryable=meaning.retryable,
         retry_after=retry_after_seconds(response.headers.get("retry-after")),
@@ -145,15 +161,15 @@ def interpret(response: httpx.Response) -> SendResult:
     )
 
 
-def _service_reason(response: httpx.Response) -> str:
+def _service_reason(body: bytes) -> str:
     # Apple answers {"reason": "BadJwtToken"}; Mozilla autopush {"errno": 102, "message": ..}.
     try:
-        body = json.loads(response.content)
+        doc = json.loads(body)
     except ValueError:
         return ""
-    if not isinstance(body, dict):
+    if not isinstance(doc, dict):
         return ""
-    reason = body.get("reason") or body.get("error") or ""
+    reason = doc.get("reason") or doc.get("error") or ""
     return str(reason) if isinstance(reason, str | int) else ""
 
 
@@ -184,11 +200,26 @@ def subscription_from_json(data: str | bytes | Mapping[str, Any]) -> WebPushSubs
 
 
 def ssl_context(ca_file: str) -> ssl.SSLContext:
-    """System trust plus, when given, an extra CA: verification is never switched off."""
-    context = ssl.create_default_context()
-    if ca_file:
-        context.load_verify_locations(cafile=ca_file)
-    return context
+    """System trust plus, when given, an extra CA (HTTP/2 only): verification is never off."""
+    return client_ssl_context(ca_file)
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One message's notification JSON and its fixed HTTP/2 headers (built once)."""
+
+    request: WebPushRequest
+    headers: tuple[Header, ...]
+
+
+class _Origin:
+    """One push service's client and how many sends are using it right now."""
+
+    __slots__ = ("busy", "client")
+
+    def __init__(self, client: H2Client) -> None:
+        self.client = client
+        self.busy = 0
 
 
 class WebPushProvider:
@@ -200,19 +231,19 @@ class WebPushProvider:
         self,
         credential: WebPushCredential,
         *,
-        client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
-        max_connections: int = 100,
+        connections: int = 1,
+        max_origins: int = MAX_ORIGINS,
     ) -> None:
         self.credential = credential
+        self.timeout = timeout
+        self.connections = connections
+        self.max_origins = max(1, max_origins)
         self._signer: VapidSigner | None = None
-        self._last_built: tuple[Message, WebPushRequest] | None = None
-        self._client = client or httpx.AsyncClient(
-            http2=True,
-            verify=ssl_context(credential.ca_file),
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections),
-        )
+        self._last_built: tuple[Message, _Built] | None = None
+        self._context: ssl.SSLContext | None = None
+        self._origins: OrderedDict[str, _Origin] = OrderedDict()  # least recently used first
+        self._closed = False
 
     @property
     def signer(self) -> VapidSigner:
@@ -221,8 +252,25 @@ class WebPushProvider:
             self._signer = VapidSigner(self.credential.private_key_pem, self.credential.subject)
         return self._signer
 
+    @property
+    def origins(self) -> list[str]:
+        """The push-service origins with an open client, least recently used first."""
+        return list(self._origins)
+
     def prepare(self, message: Message, device: Device) -> tuple[str, dict[str, str], bytes]:
         """Endpoint, headers and encrypted body for one send (no I/O)."""
+        subscription, built, body = self._encrypt(message, device)
+        headers = {
+            **built.request.headers,
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+            "Authorization": self.signer.authorization(subscription.endpoint),
+        }
+        return subscription.endpoint, headers, body
+
+    def _encrypt(
+        self, message: Message, device: Device
+    ) -> tuple[WebPushSubscription, _Built, bytes]:
         subscription = device.subscription
         if subscription is None:
             raise ValidationError(
@@ -230,17 +278,15 @@ class WebPushProvider:
                 field="subscription",
                 hint="Import the full PushSubscription JSON (endpoint, keys.p256dh, keys.auth).",
             )
-        request = self._build(message)
-        body = encrypt(request.body, receiver_keys(subscription.p256dh, subscription.auth))
-        headers = {
-            **request.headers,
-            "Content-Encoding": "aes128gcm",
-            "Content-Type": "application/octet-stream",
-            "Authorization": self.signer.authorization(subscription.endpoint),
-        }
-        return subscription.endpoint, headers, body
+        if not subscription.endpoint.startswith("https://"):
+            raise ValidationError(
+                f"endpoint {subscription.endpoint!r} is not an https URL.", field="endpoint"
+            )
+        built = self._build(message)
+        body = encrypt(built.request.body, receiver_keys(subscription.p256dh, subscription.auth))
+        return subscription, built, body
 
-    def _build(self, message: Message) -> WebPushRequest:
+    def _build(self, message: Message) -> _Built:
         # A campaign without personalization hands the same Message object to every
         # device: build (and budget-check) it once. Identity, not equality, so a
         # personalized message is never mistaken for another.
@@ -248,30 +294,89 @@ class WebPushProvider:
         if last is not None and last[0] is message:
             return last[1]
         request = build_webpush(message)
-        self._last_built = (message, request)
-        return request
+        headers = (
+            *((name.lower().encode(), value.encode()) for name, value in request.headers.items()),
+            (b"content-encoding", b"aes128gcm"),
+            (b"content-type", b"application/octet-stream"),
+        )
+        built = _Built(request, headers)
+        self._last_built = (message, built)
+        return built
 
     async def send(
         self, message: Message, device: Device, *, notification_id: str = ""
     ) -> SendResult:
         """POST the encrypted message. Raises only for bad input and transport failures."""
         try:
-            endpoint, headers, body = self.prepare(message, device)
+            subscription, built, body = self._encrypt(message, device)
+            endpoint = subscription.endpoint
+            origin = origin_of(endpoint)
         except ValidationError as exc:
             return _invalid_subscription(exc)
+        authorization = self.signer.authorization(endpoint)
+        entry = await self._acquire(origin)
+        client = entry.client
+        headers: list[Header] = [
+            (b":method", b"POST"),
+            (b":scheme", b"https"),
+            (b":authority", client.authority),
+            # Unique per subscription: never worth a place in the HPACK table.
+            NeverIndexedHeaderTuple(b":path", (endpoint[len(origin) :] or "/").encode()),
+            *built.headers,
+            (b"authorization", authorization.encode()),
+        ]
         try:
-            response = await self._client.post(endpoint, headers=headers, content=body)
-        except httpx.TimeoutException as exc:
+            response = await client.request(headers, body)
+        except ProviderTimeoutError as exc:
             raise ProviderTimeoutError(
-                f"The push service at {endpoint} did not answer in time.",
+                f"The push service at {origin} did not answer in time.",
                 hint="Delivery is unknown; retrying may send a duplicate.",
             ) from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(
-                f"Could not reach the push service at {endpoint}: {exc}",
-                hint="Check the network, proxy and extra CA settings.",
-            ) from exc
+        except TransportError as exc:
+            raise type(exc)(f"Push service {origin}: {exc.message}", hint=exc.hint) from exc
+        finally:
+            entry.busy -= 1
+            if len(self._origins) > self.max_origins:
+                await self._evict()  # what was busy when the bound was passed
         return interpret(response)
+
+    async def _acquire(self, origin: str) -> _Origin:
+        """The client for ``origin`` (created on first use), marked busy."""
+        if self._closed:
+            raise TransportError("The Web Push provider is closed.")
+        entry = self._origins.get(origin)
+        if entry is None:
+            client = H2Client(
+                origin,
+                self._ssl_context(),
+                connections=self.connections,
+                connect_timeout=min(10.0, self.timeout),
+                request_timeout=self.timeout,
+            )
+            entry = self._origins[origin] = _Origin(client)
+            entry.busy += 1  # before evicting, so the new client is never the one closed
+            await self._evict()
+            return entry
+        self._origins.move_to_end(origin)
+        entry.busy += 1
+        return entry
+
+    async def _evict(self) -> None:
+        # Close the least recently used idle origins beyond the bound. An origin with
+        # sends in flight is never closed under them (the bound may be exceeded briefly).
+        excess = len(self._origins) - self.max_origins
+        for origin, entry in list(self._origins.items()):
+            if excess <= 0:
+                break
+            if entry.busy == 0:
+                del self._origins[origin]
+                excess -= 1
+                await entry.client.aclose()
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = client_ssl_context(self.credential.ca_file)
+        return self._context
 
     async def check(self) -> CheckResult:
         """Key pair consistent and subject valid; no network, nobody is notified."""
@@ -293,12 +398,15 @@ class WebPushProvider:
         return CheckResult(True, "VAPID key pair is consistent and the subject is valid.")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        origins, self._origins = self._origins, OrderedDict()
+        for entry in origins.values():
+            await entry.client.aclose()
 
 
 @register(KIND)
 def create_webpush_provider(credential: Credential, **options: Any) -> Provider:
-    """Registry factory: ``create_provider(WebPushCredential(...), client=..., timeout=...)``."""
+    """Registry factory: ``create_provider(WebPushCredential(...), timeout=..., ...)``."""
     if not isinstance(credential, WebPushCredential):
         raise ConfigError(f"The Web Push provider needs a WebPushCredential, not {credential!r}.")
     return WebPushProvider(credential, **options)
