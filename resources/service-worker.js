@@ -1,14 +1,24 @@
 /* Pushdeck example service worker.
  *
  * Shows the notification Pushdeck sends (docs/web-push-payload.md) and reports what the
- * user did with it to an event collector. Register it from your page with
+ * user did with it to Pushdeck's event collector (docs/engagement-events.md). Register it
+ * from your page with
  *   navigator.serviceWorker.register("/service-worker.js")
  * and subscribe with your VAPID public key as applicationServerKey.
  */
 
-// Where "opened" / "action" / "dismissed" events go. Point this at Pushdeck's local
-// collector (or your own endpoint that forwards to it).
+// Where "opened" / "action" / "dismissed" events go: Pushdeck's local collector
+// (`pushdeck --workspace W collect --port 8765`), or your own endpoint that forwards to it.
 const COLLECTOR_URL = "http://127.0.0.1:8765/events";
+// The collector's bearer token for your workspace. Print it with
+//   pushdeck --workspace W events token
+// (`--rotate` replaces it; then update it here). It only lets a caller add engagement
+// events to that workspace.
+const COLLECTOR_TOKEN = "paste-the-output-of-pushdeck-events-token-here";
+// A report that fails on the network or with a 5xx/429 is sent again, with the same
+// event_id, so the collector never counts it twice.
+const REPORT_ATTEMPTS = 3;
+const RETRY_DELAY_MS = 1000;
 
 self.addEventListener("push", (event) => {
   let payload = {};
@@ -34,13 +44,13 @@ self.addEventListener("notificationclick", (event) => {
   notification.close();
   // An action button reports "action" with its id; a click on the body reports "opened".
   const kind = event.action ? "action" : "opened";
-  const tasks = [report(kind, data, event.action || "")];
+  const tasks = [report(kind, notification, event.action || "")];
   if (data.url) tasks.push(openUrl(data.url));
   event.waitUntil(Promise.all(tasks));
 });
 
 self.addEventListener("notificationclose", (event) => {
-  event.waitUntil(report("dismissed", event.notification.data || {}, ""));
+  event.waitUntil(report("dismissed", event.notification, ""));
 });
 
 async function openUrl(url) {
@@ -52,24 +62,81 @@ async function openUrl(url) {
   return self.clients.openWindow(url);
 }
 
-async function report(kind, data, actionId) {
-  const subscription = await self.registration.pushManager.getSubscription();
-  const body = {
-    kind,
-    campaign: data.campaign || "",
-    variant: data.variant || "",
-    action_id: actionId,
-    device_token: subscription ? subscription.endpoint : "",
-    at: new Date().toISOString(),
+// The campaign and A/B variant Pushdeck put in the notification's data.
+function attribution(data) {
+  return {
+    campaign: String(data.pushdeck_campaign || data.campaign || ""),
+    variant: String(data.pushdeck_variant || data.variant || ""),
   };
-  try {
-    await fetch(COLLECTOR_URL, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-      keepalive: true,
-    });
-  } catch (err) {
-    // Reporting is best effort: a lost event must never break the click.
+}
+
+// One event in the collector's shape (docs/engagement-events.md, "The event").
+function engagementEvent(kind, notification, actionId, device, at) {
+  const { campaign, variant } = attribution(notification.data || {});
+  // Stable per (device, campaign, notification tag + timestamp, kind, action): the
+  // same user action on the same notification always gets the same event_id, so a
+  // retried POST, or a browser firing the event twice, is recorded once.
+  const key = [device, campaign, notification.tag || "", notification.timestamp || "",
+               kind, actionId].join("\u001f");
+  return {
+    event_id: "sw-" + hash128(key),
+    kind,
+    campaign,
+    variant,
+    action_id: actionId,
+    device,
+    at,
+  };
+}
+
+async function report(kind, notification, actionId) {
+  const subscription = await self.registration.pushManager.getSubscription();
+  const device = subscription ? subscription.endpoint : "";
+  const body = engagementEvent(kind, notification, actionId, device, new Date().toISOString());
+  if (!body.campaign || !body.device) return; // not from a Pushdeck campaign: nothing to count
+  const init = {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "Authorization": "Bearer " + COLLECTOR_TOKEN,
+    },
+    body: JSON.stringify(body),
+    keepalive: true,
+  };
+  for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
+    try {
+      const response = await fetch(COLLECTOR_URL, init);
+      // 2xx: recorded (or already recorded); other 4xx: a retry would fail the same way.
+      if (!response || !(response.status >= 500 || response.status === 429)) return;
+    } catch (err) {
+      // Network error: the collector may or may not have recorded it; the same
+      // event_id makes another attempt safe.
+    }
+    if (attempt < REPORT_ATTEMPTS) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
+    }
   }
+  // Reporting is best effort: a lost event must never break the click.
+}
+
+// 128-bit non-cryptographic hash (four 32-bit lanes of cyrb-style mixing) as 32 hex
+// digits: enough to make event ids unique, with no dependency on crypto.subtle.
+function hash128(text) {
+  let h1 = 0x6a09e667, h2 = 0xbb67ae85, h3 = 0x3c6ef372, h4 = 0xa54ff53a;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ c, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ c, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ c, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ c, 2716044179);
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  h1 ^= h2 ^ h3 ^ h4;
+  h2 ^= h1;
+  h3 ^= h1;
+  h4 ^= h1;
+  return [h1, h2, h3, h4].map((h) => (h >>> 0).toString(16).padStart(8, "0")).join("");
 }
