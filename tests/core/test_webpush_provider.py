@@ -422,3 +422,31 @@ async def test_one_client_per_origin_bounded_and_closed(
     assert provider.origins == []
     with pytest.raises(TransportError, match="closed"):
         await provider.send(MESSAGE, device(a.subscribe()))
+
+
+async def test_unanswered_request_is_a_timeout_with_delivery_unknown(
+    service: FakeWebPushService, pki: tls.TestPKI, credential: WebPushCredential
+) -> None:
+    import asyncio
+
+    from pushdeck.core.errors import ProviderTimeoutError
+    from tests.fakes.h2server import H2Server, Request, Response
+
+    never = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        await never.wait()
+        return Response(201)
+
+    silent = await H2Server(hang, pki.server_context()).start()
+    provider = WebPushProvider(credential, timeout=0.3)
+    sub = replace(service.subscribe(), endpoint=f"{silent.url}/push/x")
+    try:
+        with pytest.raises(ProviderTimeoutError, match="did not answer in time") as info:
+            await provider.send(MESSAGE, device(sub))
+    finally:
+        never.set()
+        await provider.aclose()
+        await silent.aclose()
+    assert silent.url in info.value.message and "unknown" in info.value.hint
+    assert len(silent.requests) == 1  # sent once, not retried behind the caller's back

@@ -327,13 +327,11 @@ class WebPushProvider:
         ]
         try:
             response = await client.request(headers, body)
-        except ProviderTimeoutError as exc:
-            raise ProviderTimeoutError(
-                f"The push service at {origin} did not answer in time.",
-                hint="Delivery is unknown; retrying may send a duplicate.",
-            ) from exc
-        except TransportError as exc:
-            raise type(exc)(f"Push service {origin}: {exc.message}", hint=exc.hint) from exc
+        except TransportError as exc:  # ProviderTimeoutError too: the type is kept
+            hint = exc.hint
+            if not hint and isinstance(exc, ProviderTimeoutError):
+                hint = "If the request was sent, its delivery is unknown; retrying may duplicate."
+            raise type(exc)(f"Push service {origin}: {exc.message}", hint=hint) from exc
         finally:
             entry.busy -= 1
             if len(self._origins) > self.max_origins:
