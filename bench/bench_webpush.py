@@ -230,7 +230,7 @@ async def send_pushdeck(
     provider = WebPushProvider(credential)
 
     async def send_one(index: int) -> bool:
-        return (await provider.send(MESSAGE, devices[index])).accepted
+        return bool((await provider.send(MESSAGE, devices[index])).accepted)
 
     try:
         return await timed_sends(len(devices) - 1, concurrency, send_one)
