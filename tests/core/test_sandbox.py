@@ -82,7 +82,8 @@ async def test_rates_are_roughly_honoured_and_reproducible() -> None:
     assert 250 < len(rejected) < 450
     retryable = sum(r.retryable for r in rejected)
     assert 0.6 < retryable / len(rejected) < 0.9
-    assert all(r.http_status == 503 and r.retry_after for r in rejected if r.retryable)
+    # Scattered transient failures carry no service-wide Retry-After (see _unavailable).
+    assert all(r.http_status == 503 and r.retry_after is None for r in rejected if r.retryable)
     replay = await send_all(provider(failure_rate=0.2, dead_rate=0.1, seed=7), 2000)
     assert [r.status for r in replay] == [r.status for r in results]
     other_seed = await send_all(provider(failure_rate=0.2, dead_rate=0.1, seed=8), 2000)

@@ -149,6 +149,10 @@ class SandboxProvider:
         )
 
     def _unavailable(self) -> SendResult:
+        # A scattered transient failure, like a real service's occasional 503: no
+        # Retry-After, so the dispatcher backs off this one send. (A Retry-After is a
+        # service-wide "everyone wait", which at a 1-2 % random rate would stall the
+        # whole provider for a second at a time.)
         return SendResult(
             SendStatus.REJECTED,
             KIND,
@@ -156,7 +160,6 @@ class SandboxProvider:
             reason="ServiceUnavailable",
             explanation="The service is temporarily unavailable; retry later" + _SIMULATED + ".",
             retryable=True,
-            retry_after=1.0,
             raw={"status": 503},
         )
 
