@@ -49,7 +49,7 @@ install -Dm644 packaging/linux/io.pushdeck.Pushdeck.desktop \
 install -Dm644 packaging/linux/io.pushdeck.Pushdeck.metainfo.xml \
   "$bundle/share/metainfo/io.pushdeck.Pushdeck.metainfo.xml"
 for size in 16 24 32 48 64 128 256 512; do
-  install -Dm644 "resources/icons/app/pushdeck-$size.png" \
+  install -Dm644 "src/pushdeck/resources/icons/app/pushdeck-$size.png" \
     "$bundle/share/icons/hicolor/${size}x${size}/apps/io.pushdeck.Pushdeck.png"
 done
 install -Dm644 resources/icons/app/pushdeck.svg \

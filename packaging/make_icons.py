@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ICONS = ROOT / "resources" / "icons" / "app"
+ICONS = ROOT / "src" / "pushdeck" / "resources" / "icons" / "app"
 SVG = ICONS / "pushdeck.svg"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512, 1024)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)

@@ -21,7 +21,7 @@ from pushdeck.core.templating import CAMPAIGN_KEY, VARIANT_KEY
 from tests.core.campaign_helpers import add_devices
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER = ROOT / "resources" / "service-worker.js"
+WORKER = ROOT / "src" / "pushdeck" / "resources" / "service-worker.js"
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="Node.js is not installed")
 #: The fields of one event as ``pushdeck.core.events`` documents them.

@@ -128,7 +128,7 @@ def test_metainfo_names_the_desktop_entry_and_the_current_release() -> None:
 
 
 def test_icon_set_is_complete() -> None:
-    icons = ROOT / "resources" / "icons" / "app"
+    icons = ROOT / "src" / "pushdeck" / "resources" / "icons" / "app"
     assert (icons / "pushdeck.svg").is_file()
     for size in (16, 32, 48, 64, 128, 256, 512, 1024):
         png = icons / f"pushdeck-{size}.png"

@@ -32,14 +32,7 @@ FALLBACKS = (
 
 def fonts_dir() -> Path:
     """The folder holding the bundled font files (repository or installed package)."""
-    here = Path(__file__).resolve()
-    for candidate in (
-        here.parents[3] / "resources" / "fonts",
-        here.parents[1] / "resources" / "fonts",
-    ):
-        if candidate.is_dir():
-            return candidate
-    return here.parents[3] / "resources" / "fonts"
+    return Path(__file__).resolve().parents[1] / "resources" / "fonts"
 
 
 @cache
