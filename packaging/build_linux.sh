@@ -52,7 +52,7 @@ for size in 16 24 32 48 64 128 256 512; do
   install -Dm644 "src/pushdeck/resources/icons/app/pushdeck-$size.png" \
     "$bundle/share/icons/hicolor/${size}x${size}/apps/io.pushdeck.Pushdeck.png"
 done
-install -Dm644 resources/icons/app/pushdeck.svg \
+install -Dm644 src/pushdeck/resources/icons/app/pushdeck.svg \
   "$bundle/share/icons/hicolor/scalable/apps/io.pushdeck.Pushdeck.svg"
 install -Dm755 packaging/linux/install.sh "$bundle/install.sh"
 if command -v desktop-file-validate >/dev/null; then

@@ -1,4 +1,4 @@
-"""Render the app icon set from resources/icons/app/pushdeck.svg.
+"""Render the app icon set from src/pushdeck/resources/icons/app/pushdeck.svg.
 
     python packaging/make_icons.py            # writes next to the SVG
     python packaging/make_icons.py --check    # exit 1 if the committed set is missing sizes
