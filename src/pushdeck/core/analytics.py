@@ -94,19 +94,14 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-# One pass over the covering index journal_funnel (migration 3): grouped in index
-# order, so SQLite streams it without sorting; at most a few hundred rows come back
-# and are folded into the overall / per-platform / per-variant / per-locale funnels.
-# count(x) rather than sum(x IS NOT NULL): same number, measured 15-25 % faster.
+# The grouped counts come from journal_summary (migration 5), which triggers keep equal
+# to a GROUP BY over the journal: a few hundred rows instead of one per recipient, folded
+# into the overall / per-platform / per-variant / per-locale funnels.
 _FUNNEL_SQL = """
-SELECT platform, variant, locale, state, count(*) AS n,
-       count(delivered_at) AS delivered,
-       count(opened_at) AS opened,
-       sum(actions) AS actions,
-       count(dismissed_at) AS dismissed
-FROM journal INDEXED BY journal_funnel
-WHERE campaign_id = ?
-GROUP BY platform, variant, locale, state
+SELECT platform, variant, locale, state, n, delivered, opened, actions, dismissed
+FROM journal_summary
+WHERE campaign_id = ? AND n > 0
+ORDER BY platform, variant, locale, state
 """
 _STATE_FIELDS = {
     "excluded": "excluded",

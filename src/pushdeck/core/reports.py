@@ -173,7 +173,7 @@ def dashboard_data(ws: Workspace, name: str, cache: ReportCache | None = None) -
 
 def _compute(ws: Workspace, campaign: Campaign) -> DashboardData:
     name = campaign.name
-    # analytics' one scan of the covering index journal_funnel, folded four ways.
+    # analytics' grouped counts (the materialized journal_summary), folded four ways.
     rows = analytics._funnel_rows(ws, name)
     folded = {by: analytics._sorted(analytics._fold(rows, by)) for by in _DIMENSIONS}
     per_minute = tuple(analytics.opens_over_time(ws, name, unit="minute"))
