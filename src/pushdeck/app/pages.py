@@ -1,5 +1,4 @@
-"""Simple pages of the main window: welcome (no workspace), campaigns, and clean placeholders
-for the pages later issues fill (Audience, Reports, Apps & credentials)."""
+"""Simple pages of the main window: welcome (no workspace) and a clean placeholder."""
 
 from __future__ import annotations
 
@@ -8,8 +7,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -85,38 +82,3 @@ class PlaceholderPage(QWidget):
         layout.addWidget(heading)
         layout.addWidget(body)
         layout.addStretch(1)
-
-
-class CampaignsPage(QWidget):
-    """The workspace's campaigns (read-only list for now).
-
-    Signals:
-        compose_requested(): the user wants a new message.
-    """
-
-    compose_requested = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAccessibleName("Campaigns")
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Name", "Status", "App", "Created"])
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setAccessibleName("Campaign list")
-        self.empty = QLabel("No campaigns yet. Compose a message to start one.")
-        new = QPushButton("Compose a message")
-        new.setAccessibleName("Compose a message")
-        new.clicked.connect(self.compose_requested)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("<h2>Campaigns</h2>"))
-        layout.addWidget(self.empty)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(new, 0, Qt.AlignmentFlag.AlignLeft)
-
-    def set_rows(self, rows: list[tuple[str, str, str, str]]) -> None:
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                self.table.setItem(r, c, QTableWidgetItem(value))
-        self.empty.setVisible(not rows)
