@@ -114,7 +114,6 @@ def test_preview_web_is_pretty_json_with_compact_size() -> None:
 
 
 def test_preview_ios_uses_the_apns_builder() -> None:
-    pytest.importorskip("pushdeck.core.payloads.apns")
     previews = preview_payloads(Message(title="Hello", body="World"), topic="com.acme.app")
     ios = previews["ios"]
     assert ios.ok, ios.error

@@ -183,8 +183,7 @@ def test_actions_variants_and_only_accepted_sends() -> None:
     assert simulate_engagement(dead, open_rate=1.0, now=T0 + timedelta(days=3)) == []
 
 
-async def test_android_budget_is_enforced_when_the_fcm_builder_exists() -> None:
-    pytest.importorskip("pushdeck.core.payloads.fcm")
+async def test_android_budget_is_enforced_by_the_fcm_builder() -> None:
     ok = await provider().send(MESSAGE, device("a1", Platform.ANDROID))
     assert ok.accepted and ok.raw["bytes"] > 0
     with pytest.raises(PayloadError):

@@ -1,20 +1,18 @@
 """Pure payload builders: Message + Device -> APNs / FCM / Web Push requests.
 
-This is the facade the composer and the dispatcher import. ``build_apns`` and
-``build_fcm`` live in their own modules; they are resolved lazily so this package
-stays importable while either is missing (``preview_payloads`` then says so).
+This is the facade the composer and the dispatcher import; each platform's builder
+lives in its own module.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pushdeck.core.errors import PushdeckError
 from pushdeck.core.model import Message, PushType
+from pushdeck.core.payloads.apns import build_apns
 from pushdeck.core.payloads.budget import (
     APNS_LIMIT,
     APNS_VOIP_LIMIT,
@@ -24,6 +22,7 @@ from pushdeck.core.payloads.budget import (
     check_budget,
     largest_fields,
 )
+from pushdeck.core.payloads.fcm import build_fcm
 from pushdeck.core.payloads.lint import LintWarning, Severity, lint
 from pushdeck.core.payloads.webpush import WebPushRequest, build_webpush, webpush_notification
 
@@ -52,23 +51,6 @@ __all__ = [
 PREVIEW_FCM_TOKEN = ("device-registration-token-" * 7)[:163]
 
 
-def _lazy(module: str, name: str) -> Callable[..., Any]:
-    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return fn
-
-
-def build_apns(message: Message, *, topic: str, notification_id: str = "") -> Any:
-    """APNs payload + headers (``pushdeck.core.payloads.apns.build_apns``)."""
-    fn = _lazy("pushdeck.core.payloads.apns", "build_apns")
-    return fn(message, topic=topic, notification_id=notification_id)
-
-
-def build_fcm(message: Message, token: str, *, validate_only: bool = False) -> Any:
-    """FCM v1 request (``pushdeck.core.payloads.fcm.build_fcm``)."""
-    fn = _lazy("pushdeck.core.payloads.fcm", "build_fcm")
-    return fn(message, token, validate_only=validate_only)
-
-
 @dataclass(frozen=True)
 class PayloadPreview:
     """One platform's payload as the composer shows it, live."""
@@ -87,8 +69,6 @@ class PayloadPreview:
 def _preview(platform: str, limit: int, build: Callable[[], bytes]) -> PayloadPreview:
     try:
         body = build()
-    except ImportError:
-        return PayloadPreview(platform, "", 0, limit, f"The {platform} builder is not available.")
     except (PushdeckError, ValueError, TypeError, KeyError) as exc:
         # The composer calls this on every keystroke: a half-typed message must
         # show its problem, never crash the window.

@@ -76,8 +76,4 @@ def _import_builtin_providers() -> None:
     import importlib
 
     for name in ("apns", "fcm", "webpush", "sandbox"):
-        try:
-            importlib.import_module(f"pushdeck.core.providers.{name}")
-        except ModuleNotFoundError as exc:  # a provider not written yet
-            if exc.name != f"pushdeck.core.providers.{name}":
-                raise
+        importlib.import_module(f"pushdeck.core.providers.{name}")

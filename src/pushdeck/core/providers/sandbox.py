@@ -106,10 +106,7 @@ class SandboxProvider:
                 build_apns(message, topic=self.topic, notification_id=notification_id).body
             )
         if device.platform is Platform.ANDROID:
-            try:
-                return bytes(build_fcm(message, device.token).body)
-            except ImportError:  # the FCM builder is not in this build yet
-                return b""
+            return bytes(build_fcm(message, device.token).body)
         return build_webpush(message).body
 
     def _latency(self, rng: random.Random) -> float:
