@@ -5,6 +5,11 @@ from __future__ import annotations
 import importlib.abc
 import os
 import sys
+from collections.abc import Iterator
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
 
 # Qt must never try to open a real display in tests.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -20,3 +25,34 @@ class _BlockQt(importlib.abc.MetaPathFinder):
 
 if os.environ.get("PUSHDECK_BLOCK_QT") == "1":
     sys.meta_path.insert(0, _BlockQt())
+
+
+class MemoryKeyring(KeyringBackend):
+    """An in-process keyring for UI tests that are about forms, not the Secret Service.
+
+    The real Secret Service is exercised by tests/core/test_secrets.py and the CLI e2e tests.
+    """
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

@@ -5,43 +5,15 @@ from __future__ import annotations
 
 import json
 
-import keyring
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from keyring.backend import KeyringBackend
 from PySide6.QtWidgets import QApplication
 
 from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.credentials.forms import ApnsTokenForm, FcmForm, WebPushForm
 from pushdeck.app.credentials.page import AppDialog, CredentialsPage
 from pushdeck.app.tasks import TaskRunner
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

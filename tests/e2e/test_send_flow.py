@@ -10,11 +10,8 @@ from pathlib import Path
 
 os.environ["PUSHDECK_THREAD_CHECKS"] = "1"
 
-import keyring
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from keyring.backend import KeyringBackend
 
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.credentials.forms import ApnsTokenForm, SandboxForm
@@ -26,31 +23,6 @@ from tests.fakes.apns_server import FakeApns
 TOPIC = "com.example.shop"
 APNS_DEVICES = 6
 SANDBOX_DEVICES = 14
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    yield
-    keyring.set_keyring(previous)
 
 
 def devices_csv(path: Path) -> Path:
