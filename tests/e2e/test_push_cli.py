@@ -15,12 +15,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushdeck.cli import main
+from tests.core import credential_files
 from tests.core.test_secrets import _keyring_or_skip
 from tests.fakes import tls
 from tests.fakes.apns_server import FakeApns
 
 TOKEN = "ab" * 32
 TOPIC = "com.example.shop"
+
+
+def _p8(path: Path) -> Path:
+    credential_files.p8_key(path)
+    return path
 
 
 @pytest.fixture
@@ -30,15 +36,9 @@ def pki(tmp_path: Path) -> tls.TestPKI:
 
 @pytest.fixture
 def apns(pki: tls.TestPKI, tmp_path: Path) -> Iterator[tuple[FakeApns, Path]]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    p8 = tmp_path / "AuthKey.p8"
-    p8.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    p8 = _p8(tmp_path / "AuthKey.p8")
+    key = serialization.load_pem_private_key(p8.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
     fake = FakeApns(
         pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567", public_key=key.public_key()
     )
@@ -52,14 +52,14 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
-def test_push_and_check_against_fake_apns(
-    apns: tuple[FakeApns, Path],
-    pki: tls.TestPKI,
-    tmp_path: Path,
+def _workspace_with_apns(
     capsys: pytest.CaptureFixture[str],
-) -> None:
-    _keyring_or_skip()
-    fake, p8 = apns
+    tmp_path: Path,
+    fake: FakeApns,
+    pki: tls.TestPKI,
+    key_file: Path,
+) -> list[str]:
+    """A workspace whose app 'shop' sends to the fake APNs with ``key_file``."""
     w = ["--workspace", str(tmp_path / "w.pushdeck")]
     assert _cli(capsys, *w, "apps", "add", "shop", "--topic", TOPIC)[0] == 0
     code, _, err = _cli(
@@ -69,7 +69,7 @@ def test_push_and_check_against_fake_apns(
         "set-apns",
         "shop",
         "--key-file",
-        str(p8),
+        str(key_file),
         "--key-id",
         "KEY1234567",
         "--team-id",
@@ -80,6 +80,18 @@ def test_push_and_check_against_fake_apns(
         str(pki.ca_file),
     )
     assert code == 0, err
+    return w
+
+
+def test_push_and_check_against_fake_apns(
+    apns: tuple[FakeApns, Path],
+    pki: tls.TestPKI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _keyring_or_skip()
+    fake, p8 = apns
+    w = _workspace_with_apns(capsys, tmp_path, fake, pki, p8)
 
     code, out, _ = _cli(capsys, *w, "credentials", "check", "shop", "--json")
     assert code == 0 and json.loads(out)[0]["ok"] is True
@@ -120,33 +132,7 @@ def test_push_check_fails_with_a_wrong_key(
 ) -> None:
     _keyring_or_skip()
     fake, _ = apns
-    other = tmp_path / "Other.p8"
-    other.write_bytes(
-        ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    w = ["--workspace", str(tmp_path / "w.pushdeck")]
-    _cli(capsys, *w, "apps", "add", "shop", "--topic", TOPIC)
-    _cli(
-        capsys,
-        *w,
-        "credentials",
-        "set-apns",
-        "shop",
-        "--key-file",
-        str(other),
-        "--key-id",
-        "KEY1234567",
-        "--team-id",
-        "TEAM123456",
-        "--endpoint",
-        fake.url,
-        "--ca-file",
-        str(pki.ca_file),
-    )
+    w = _workspace_with_apns(capsys, tmp_path, fake, pki, _p8(tmp_path / "Other.p8"))
     code, out, _ = _cli(capsys, *w, "credentials", "check", "shop")
     assert code == 1 and "FAILED" in out
     code, out, _ = _cli(capsys, *w, "push", "shop", "--token", TOKEN, "--title", "x")
