@@ -26,8 +26,9 @@ from pushdeck.core.dispatch import (
 )
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import ProviderKind
-from pushdeck.core.providers.base import Provider, create_provider
+from pushdeck.core.providers.base import Provider
 from pushdeck.core.scheduling import RunDueReport, run_due
+from pushdeck.core.secrets import open_providers
 from pushdeck.core.store.workspace import Workspace
 from pushdeck.core.templating import check_templates
 
@@ -72,12 +73,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def providers_for(ws: Workspace, app: str) -> dict[ProviderKind, Provider]:
     """A provider for every credential the app has (none is an error worth saying)."""
-    from pushdeck.core.secrets import list_records, load_credential
-
-    providers: dict[ProviderKind, Provider] = {}
-    for record in list_records(ws, app):
-        kind = ProviderKind(record.provider)
-        providers[kind] = create_provider(load_credential(ws, app, kind))
+    providers = open_providers(ws, app)
     if not providers:
         raise ConfigError(
             f"App {app!r} has no credentials, so nothing can be sent.",

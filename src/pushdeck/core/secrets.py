@@ -31,6 +31,7 @@ from pushdeck.core.credentials import (
 )
 from pushdeck.core.errors import ConfigError, CredentialError, KeyringUnavailableError
 from pushdeck.core.model import ApnsEnvironment, ProviderKind
+from pushdeck.core.providers.base import Provider
 from pushdeck.core.store.apps import get_app
 from pushdeck.core.store.workspace import Workspace, utcnow
 
@@ -241,3 +242,16 @@ def _assemble(ws: Workspace, record: CredentialRecord, secret: dict[str, Any]) -
             record.ca_file,
         )
     raise CredentialError(f"Unknown credential kind {record.kind!r} in the workspace.")
+
+
+def open_providers(ws: Workspace, app: str) -> dict[ProviderKind, Provider]:
+    """A ready provider for every credential ``app`` has (empty when it has none).
+
+    The caller owns them: ``await provider.aclose()`` each when done.
+    """
+    from pushdeck.core.providers.base import create_provider  # keeps provider imports lazy
+
+    return {
+        record.provider: create_provider(load_credential(ws, app, record.provider))
+        for record in list_records(ws, app)
+    }

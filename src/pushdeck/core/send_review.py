@@ -257,14 +257,9 @@ def interrupted_campaigns(ws: Workspace) -> list[str]:
 
 
 def providers_for(ws: Workspace, app: str) -> dict[ProviderKind, Any]:
-    from pushdeck.core.providers.base import create_provider
-    from pushdeck.core.secrets import list_records, load_credential
+    from pushdeck.core.secrets import open_providers
 
-    providers = {}
-    for record in list_records(ws, app):
-        kind = ProviderKind(record.provider)
-        providers[kind] = create_provider(load_credential(ws, app, kind))
-    return providers
+    return dict(open_providers(ws, app))
 
 
 async def send_in_own_workspace(
