@@ -230,12 +230,12 @@ class CardView(QObject):
         if self._canvas is None or key != self._canvas_key:
             # Every state paints its whole canvas (wallpaper, shade or desktop), so the
             # image is opaque and blitting it is a plain copy.
-            image = QImage(
-                round(self.state.width * scale),
-                round(self._canvas_h * scale),
-                QImage.Format.Format_RGB32,
-            )
-            image.setDevicePixelRatio(dpr)
+            size = QSize(round(self.state.width * scale), round(self._canvas_h * scale))
+            image = self._canvas
+            if image is None or image.size() != size or image.devicePixelRatio() != dpr:
+                image = QImage(size, QImage.Format.Format_RGB32)
+                image.setDevicePixelRatio(dpr)
+            # else: painted over in place (a fresh buffer per keystroke costs page faults)
             image.fill(Qt.GlobalColor.white)
             painter = QPainter(image)
             try:

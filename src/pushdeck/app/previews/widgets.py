@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
-from PySide6.QtGui import QFont, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QFont, QMouseEvent, QPainter, QPaintEvent, QPalette, QRegion
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -74,6 +74,9 @@ class PreviewGrid(QWidget):
             self.cards[state.key] = card
             self._groups.setdefault(state.group, []).append(card)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        # paintEvent fills what the cards leave uncovered itself: Qt need not clear the whole
+        # dirty region (a full-grid fill per frame) before the opaque card pictures cover it.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._relayout()
 
     def card_rect(self, key: str) -> QRect:
@@ -117,6 +120,14 @@ class PreviewGrid(QWidget):
         painter = QPainter(self)
         try:
             dpr, palette, area = self.devicePixelRatioF(), self.palette(), event.region()
+            uncovered = QRegion(area)
+            if dpr == 1.0:  # card pictures cover their rectangles exactly (no fractional edge)
+                for key, card in self.cards.items():
+                    if card.has_context:
+                        uncovered -= self._rects[key]
+            painter.setClipRegion(uncovered)
+            painter.fillRect(uncovered.boundingRect(), palette.brush(QPalette.ColorRole.Window))
+            painter.setClipping(False)
             painter.setFont(self._heading_font)
             painter.setPen(palette.color(palette.ColorRole.WindowText))
             for group, cards in self._groups.items():
@@ -125,6 +136,10 @@ class PreviewGrid(QWidget):
             for key, card in self.cards.items():
                 rect = self._rects[key]
                 if area.intersects(rect):  # the dirty region, not its bounding box
+                    # A dirty region of several cards is a complex clip, through which the
+                    # raster engine blends image by image span; clipped to the one card's
+                    # rectangle (inside the region) the blit is a plain copy.
+                    painter.setClipRect(rect)
                     card.paint(painter, rect.topLeft(), palette, dpr)
         finally:
             painter.end()
