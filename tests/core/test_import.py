@@ -152,9 +152,9 @@ def test_json_array_and_ndjson(ws: Workspace, tmp_path: Path) -> None:
 def test_interrupted_import_keeps_whole_batches_and_can_be_rerun(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pushdeck.core import importer
+    from pushdeck.core import import_loop
 
-    monkeypatch.setattr(importer, "BATCH", 10)
+    monkeypatch.setattr(import_loop, "BATCH", 10)
     src = _write(
         tmp_path / "many.csv", "token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(35))
     )
@@ -174,9 +174,9 @@ def test_interrupted_import_keeps_whole_batches_and_can_be_rerun(
 def test_crash_inside_a_batch_leaves_no_partial_batch(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pushdeck.core import importer
+    from pushdeck.core import import_loop
 
-    monkeypatch.setattr(importer, "BATCH", 10)
+    monkeypatch.setattr(import_loop, "BATCH", 10)
     real = device_store.upsert_devices
     calls = {"n": 0}
 
@@ -184,7 +184,7 @@ def test_crash_inside_a_batch_leaves_no_partial_batch(
         calls["n"] += 1
         if calls["n"] == 2:
             with w.transaction() as conn:
-                conn.executemany(device_store._UPSERT, records[:5])
+                conn.executemany(device_store._UPSERT, map(device_store._ROW, records[:5]))
                 raise RuntimeError("power cut")
         return real(w, records)
 
@@ -246,11 +246,11 @@ def _device_indexes(ws: Workspace) -> set[str]:
 def test_bulk_load_rebuilds_indexes_and_a_crash_mid_load_is_repaired_on_open(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pushdeck.core import importer
+    from pushdeck.core import import_staged, importer
 
     expected = _device_indexes(ws)
     assert len(expected) >= 8
-    monkeypatch.setattr(importer, "BULK_BYTES", 0)
+    monkeypatch.setattr(import_staged, "STAGED_BYTES", 0)
     src = _write(
         tmp_path / "bulk.csv", "token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(30))
     )

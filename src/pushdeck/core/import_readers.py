@@ -54,6 +54,7 @@ class _Lines:
         self.too_long: dict[int, int] = {}
         self.bad_bytes: set[int] = set()
         self.bytes_read = 0
+        self.crossed_stop = False  # see read_csv's stop_line
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -86,32 +87,44 @@ class _Lines:
                 return skipped
 
 
-def read_csv(fh: IO[bytes], progress: _Lines | None = None) -> Iterator[Parsed]:
+def read_csv(
+    fh: IO[bytes],
+    progress: _Lines | None = None,
+    *,
+    columns: list[str] | None = None,
+    stop_line: int | None = None,
+) -> Iterator[Parsed]:
+    """Rows of a CSV file as dicts keyed by the header's column names.
+
+    For reading a file in parts (``import_staged``): ``columns`` is the header of a part
+    that starts after it, and ``stop_line`` ends the part cleanly before the record that
+    starts on that line. A quoted field can only be told from a record boundary by
+    reading from the top, so if a record runs across ``stop_line`` the split was not a
+    boundary: ``lines.crossed_stop`` is set and reading goes on to the end of the file.
+    """
     lines = progress or _Lines(fh)
     csv.field_size_limit(MAX_LINE)
     reader = csv.reader(lines)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ValidationError("The file is empty.", field="header") from None
-    except csv.Error as exc:
-        raise ValidationError(f"Line 1 (the header) cannot be read: {exc}.") from None
-    columns = [h.strip() for h in header]
-    if not any(columns):
-        raise ValidationError("Line 1 should be a header naming the columns; it is empty.")
-    start = lines.number
+    if columns is None:
+        columns = read_header(reader)
     while True:
         start = lines.number + 1
+        if start == stop_line and not lines.crossed_stop:
+            return
         try:
-            row = next(reader)
+            row: list[str] | None = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
+            row, error = None, str(exc)
+        if stop_line is not None and start < stop_line <= lines.number:
+            lines.crossed_stop = True
+        if row is None:
             yield (
                 start,
                 None,
                 (
-                    f"cannot parse CSV ({exc}); check the quoting from line {start} "
+                    f"cannot parse CSV ({error}); check the quoting from line {start} "
                     f"to line {lines.number}"
                 ),
             )
@@ -135,6 +148,20 @@ def read_csv(fh: IO[bytes], progress: _Lines | None = None) -> Iterator[Parsed]:
         yield start, dict(zip(columns, row, strict=True)), ""
 
 
+def read_header(reader: Iterator[list[str]]) -> list[str]:
+    """The column names from a CSV reader's first record, or a clear error."""
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValidationError("The file is empty.", field="header") from None
+    except csv.Error as exc:
+        raise ValidationError(f"Line 1 (the header) cannot be read: {exc}.") from None
+    columns = [h.strip() for h in header]
+    if not any(columns):
+        raise ValidationError("Line 1 should be a header naming the columns; it is empty.")
+    return columns
+
+
 def _line_problem(lines: _Lines, start: int) -> str:
     for number in range(start, lines.number + 1):
         if number in lines.too_long:
@@ -145,9 +172,15 @@ def _line_problem(lines: _Lines, start: int) -> str:
     return ""
 
 
-def read_ndjson(fh: IO[bytes], progress: _Lines | None = None) -> Iterator[Parsed]:
+def read_ndjson(
+    fh: IO[bytes], progress: _Lines | None = None, *, stop_line: int | None = None
+) -> Iterator[Parsed]:
+    """One device object per line; a part read for ``import_staged`` ends before ``stop_line``."""
     lines = progress or _Lines(fh)
-    for text in lines:
+    while lines.number + 1 != stop_line:
+        text = next(lines, None)
+        if text is None:
+            return
         number = lines.number
         problem = _line_problem(lines, number)
         if problem:

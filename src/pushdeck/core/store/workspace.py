@@ -20,6 +20,8 @@ from pushdeck.core.errors import WorkspaceError
 from pushdeck.core.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: Upper bound on how much of the workspace file SQLite reads through a memory map.
+MMAP_BYTES = 1 << 30
 
 
 def utcnow() -> str:
@@ -116,6 +118,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         # Random-order index inserts (tokens) thrash the default 2 MB page cache on large
         # imports; 64 MB keeps the hot index pages resident.
         conn.execute("PRAGMA cache_size = -65536")
+        # Segment counts visit rows all over a large table; reading them through a memory
+        # map instead of copying each page into the cache halves a 1M-device count.
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         return conn
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(f"Cannot open workspace {path}: {exc}.") from exc
