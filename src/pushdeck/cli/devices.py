@@ -71,7 +71,8 @@ def _import(ctx: Context, args: argparse.Namespace) -> int:
     )
 
     def on_progress(p: Progress) -> None:
-        bar.update(p.bytes_read, f"{p.rows:,} rows")
+        saving = " read; saving to the workspace" if p.phase == "saving" else ""
+        bar.update(p.bytes_read, f"{p.rows:,} rows{saving}")
 
     report = import_devices(
         ctx.workspace(),

@@ -36,7 +36,6 @@ from pushdeck.core.importer import ALIASES, ImportReport, Progress
 FILE_FILTER = "Device files (*.csv *.tsv *.json *.ndjson *.jsonl);;All files (*)"
 NOT_IMPORTED = "— not imported —"
 CANCEL_NOTE = " Batches read before the cancel were kept; importing the file again completes it."
-CANCEL_NOTE = " Batches read before the cancel were kept; importing the file again completes it."
 
 
 class _Relay(QObject):
@@ -317,7 +316,10 @@ class ImportWizard(QDialog):
         if progress.total_bytes:
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(1000 * progress.bytes_read / progress.total_bytes))
-        if not self._cancel.is_set():
+        if progress.phase == "saving":
+            self.bar.setRange(0, 0)  # one transaction: no fraction to show, only that it works
+            self.progress_label.setText(f"Saving {progress.rows:,} rows to the workspace…")
+        elif not self._cancel.is_set():
             self.progress_label.setText(f"Importing… {progress.rows:,} rows read")
 
     def _on_runner_import_failed(self, exc: BaseException) -> None:
