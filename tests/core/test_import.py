@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import json
 from pathlib import Path
 
@@ -278,3 +279,41 @@ def test_bulk_load_rebuilds_indexes_and_a_crash_mid_load_is_repaired_on_open(
     assert _device_indexes(reopened) == expected
     assert reopened.scalar("SELECT count(*) FROM meta WHERE key = 'pending_indexes'") == 0
     reopened.close()
+
+
+def test_block_reading_gives_the_same_lines_as_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pushdeck.core import import_readers
+    from pushdeck.core.import_readers import _Lines
+
+    monkeypatch.setattr(import_readers, "MAX_LINE", 300)
+    good = "".join(f"{i:064x},ios,ünïcödé 🎉\n" for i in range(40))
+    data = (
+        codecs.BOM_UTF8
+        + good.encode()
+        + b"caf\xe9,ios\n"  # not UTF-8
+        + good.encode()
+        + b"x" * 1000  # over-long, spanning several blocks
+        + b"\n"
+        + good.encode()
+        + b'"quoted\r\nfield",\x0bvertical tab\x1cfile sep\xe2\x80\xa8line sep\n'
+        + b"no newline at the end"
+    )
+    src = tmp_path / "lines.csv"
+    src.write_bytes(data)
+
+    class LineByLine(_Lines):
+        def _load_block(self) -> bool:
+            return False
+
+    def read(kind: type[_Lines], block: int) -> tuple[list[str], dict[int, int], set[int]]:
+        monkeypatch.setattr(kind, "BLOCK", block)
+        with src.open("rb") as fh:
+            lines = kind(fh)
+            return list(lines), lines.too_long, lines.bad_bytes
+
+    expected = read(LineByLine, 1)
+    assert len(expected[0]) == 125 and expected[1] and expected[2]
+    for block in (7, 64, 500, 1 << 20):
+        assert read(_Lines, block) == expected, block
