@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Protocol
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -258,6 +258,125 @@ def gradient_fill(painter: QPainter, rect: QRectF, top: QColor, bottom: QColor) 
     painter.drawImage(QRectF(rect.x(), rect.y(), key[0], key[1]), image)
 
 
+class LayerError(Exception):
+    """A background pass read the deferred block's text or drew it in an unusual painter
+    state: this canvas is painted whole instead (see ``DeferredBlock``)."""
+
+
+class _DeferredLine:
+    """A shown line whose text is not known in a background pass: reading it fails."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> object:
+        raise LayerError(f"line.{name}")
+
+    def __eq__(self, other: object) -> bool:
+        raise LayerError("line ==")
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        raise LayerError("str(line)")
+
+
+@dataclass(frozen=True)
+class DeferredDraw:
+    """Where a background pass would have drawn the deferred block's lines."""
+
+    font: QFont
+    color: QColor
+    x: float
+    y: float
+    line_height: float
+    hints: QPainter.RenderHint
+    opacity: float
+    mode: QPainter.CompositionMode
+    direction: Qt.LayoutDirection
+    band: QRect  # canvas pixels the lines may ink: their rows, half a row above and below
+    before: QImage  # those pixels when the lines would have been drawn
+
+
+class DeferredBlock:
+    """Stands in for a state's body in a *background pass*: everything but the body's lines.
+
+    It shows only how many lines the body has (``lines`` of that length); any read of a
+    line's text or geometry, or of any other attribute, raises ``LayerError``, so a
+    background that paints without error provably depends on the body through its line
+    count alone (and what the caller keys it on). ``draw_block`` given this block draws
+    nothing and records the call; the lines are drawn later over the finished background,
+    in the same painter state (checked here: the canvas's own transform and clip).
+    """
+
+    #: Logical pixels beside the lines' boxes where a glyph may still ink (overhang).
+    SIDE_MARGIN = 6.0
+
+    def __init__(
+        self, count: int, width: float, canvas: QImage, transform: QTransform, clip: QRectF
+    ) -> None:
+        """``width``: the widest line box the real block has; ``canvas``: the image painted;
+        ``transform`` and ``clip``: the canvas painter's own (any other state fails)."""
+        self.lines = tuple(_DeferredLine() for _ in range(count))
+        self.draws: list[DeferredDraw] = []
+        self._width, self._canvas = width, canvas
+        self._transform, self._clip = transform, clip
+
+    def __getattr__(self, name: str) -> object:
+        raise LayerError(f"block.{name}")
+
+    def defer(
+        self,
+        painter: QPainter,
+        font: QFont,
+        color: QColor,
+        x: float,
+        y: float,
+        line_height: float | None,
+    ) -> float:
+        if line_height is None:
+            raise LayerError("line_height from the block")
+        if painter.worldTransform() != self._transform or not painter.hasClipping():
+            raise LayerError("painter transformed")
+        if painter.backgroundMode() != Qt.BGMode.TransparentMode:
+            raise LayerError("text background filled")
+        clip = painter.clipPath()
+        bounds, canvas = clip.boundingRect(), self._clip
+        if clip.elementCount() != 5 or (
+            max(
+                abs(bounds.x() - canvas.x()),
+                abs(bounds.y() - canvas.y()),
+                abs(bounds.width() - canvas.width()),
+                abs(bounds.height() - canvas.height()),
+            )
+            > 1e-6
+        ):
+            raise LayerError("painter clipped")  # not just the canvas rectangle
+        margin = self.SIDE_MARGIN
+        area = QRectF(
+            x - margin,
+            y - line_height / 2,
+            self._width + 2 * margin,
+            line_height * (len(self.lines) + 1),
+        )
+        band = painter.deviceTransform().mapRect(area).toAlignedRect() & self._canvas.rect()
+        self.draws.append(
+            DeferredDraw(
+                QFont(font),
+                QColor(color),
+                x,
+                y,
+                line_height,
+                painter.renderHints(),
+                painter.opacity(),
+                painter.compositionMode(),
+                painter.layoutDirection(),
+                band,
+                self._canvas.copy(band),
+            )
+        )
+        return y + line_height * len(self.lines)
+
+
 def draw_block(
     painter: QPainter,
     block: TextLayoutResult,
@@ -269,6 +388,8 @@ def draw_block(
     line_height: float | None = None,
 ) -> float:
     """Draw the shown lines of ``block`` from (x, y); right-aligned when RTL. Returns new y."""
+    if isinstance(block, DeferredBlock):
+        return block.defer(painter, font, color, x, y, line_height)
     step = line_height or block.line_height
     align = (
         Qt.AlignmentFlag.AlignRight if block.rtl else Qt.AlignmentFlag.AlignLeft

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
+from typing import cast
 
 from PySide6.QtCore import QObject, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
@@ -18,12 +20,22 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from pushdeck.app.previews import render
-from pushdeck.app.previews.base import Measured, RenderContext, StateSpec, text_in
+from pushdeck.app.previews.base import (
+    DeferredBlock,
+    DeferredDraw,
+    LayerError,
+    Measured,
+    RenderContext,
+    StateSpec,
+    draw_block,
+    text_in,
+)
 from pushdeck.app.previews.layout import TextLayoutResult, font_key
 from pushdeck.app.threads import assert_gui_thread
 
 CAPTION_FONT_PX = 11
 _BLOCK_NAMES = {"title": "Title", "subtitle": "Subtitle", "body": "Body"}
+BODY = "body"
 
 
 def block_summary(name: str, block: TextLayoutResult) -> str:
@@ -78,7 +90,28 @@ def canvas_key(
     shown = tuple(
         (key, tuple(line.text for line in block.lines)) for key, block in meas.blocks.items()
     )
+    return _key(state, ctx, meas, scale, shown)
 
+
+def background_key(
+    state: StateSpec, ctx: RenderContext, meas: Measured, scale: float
+) -> tuple[object, ...]:
+    """``canvas_key`` without the body's text: its line count and line boxes instead."""
+    shown = tuple(
+        (
+            key,
+            ("lines", tuple(line.available for line in block.lines))
+            if key == BODY
+            else tuple(line.text for line in block.lines),
+        )
+        for key, block in meas.blocks.items()
+    )
+    return _key(state, ctx, meas, scale, shown)
+
+
+def _key(
+    state: StateSpec, ctx: RenderContext, meas: Measured, scale: float, shown: tuple[object, ...]
+) -> tuple[object, ...]:
     return (
         state.key,
         scale,
@@ -120,6 +153,9 @@ class CardView(QObject):
         self._size = QSize(0, 0)
         self._canvas: QImage | None = None
         self._canvas_key: tuple[object, ...] = ()
+        # The canvas without the body's lines, and where they go (see _background).
+        self._background_key: tuple[object, ...] = ()
+        self._layers: tuple[QImage, tuple[DeferredDraw, ...]] | None = None
         self._caption_cache: QImage | None = None
         self._caption_key: tuple[object, ...] = ()
         self._shown: tuple[object, ...] = ()
@@ -230,21 +266,96 @@ class CardView(QObject):
         if self._canvas is None or key != self._canvas_key:
             # Every state paints its whole canvas (wallpaper, shade or desktop), so the
             # image is opaque and blitting it is a plain copy.
-            size = QSize(round(self.state.width * scale), round(self._canvas_h * scale))
-            image = self._canvas
-            if image is None or image.size() != size or image.devicePixelRatio() != dpr:
-                image = QImage(size, QImage.Format.Format_RGB32)
-                image.setDevicePixelRatio(dpr)
-            # else: painted over in place (a fresh buffer per keystroke costs page faults)
-            image.fill(Qt.GlobalColor.white)
-            painter = QPainter(image)
-            try:
-                painter.scale(self._zoom, self._zoom)
-                render.paint(painter, self.state, self._ctx, self._meas)
-            finally:
-                painter.end()
+            layers = self._background(scale, dpr)
+            if layers is not None:  # typing in the body: its lines over the cached rest
+                image = self._compose(*layers)
+            else:
+                size = QSize(round(self.state.width * scale), round(self._canvas_h * scale))
+                old = self._canvas
+                if old is None or old.size() != size or old.devicePixelRatio() != dpr:
+                    image = QImage(size, QImage.Format.Format_RGB32)
+                    image.setDevicePixelRatio(dpr)
+                else:  # painted over in place (a fresh buffer per keystroke costs page faults)
+                    image = old
+                image.fill(Qt.GlobalColor.white)
+                painter = QPainter(image)
+                try:
+                    painter.scale(self._zoom, self._zoom)
+                    render.paint(painter, self.state, self._ctx, self._meas)
+                finally:
+                    painter.end()
             self._canvas, self._canvas_key = image, key
         return self._canvas
+
+    def _background(
+        self, scale: float, dpr: float
+    ) -> tuple[QImage, tuple[DeferredDraw, ...]] | None:
+        """The canvas painted without the body's lines, and the deferred draws of them.
+
+        Painted by the state itself with a ``DeferredBlock`` for the body, so it provably
+        depends on the body through its line boxes only (the key); None when the state
+        reads the body's text to paint, draws it in another painter state, or paints over
+        where the lines ink afterwards (then drawing them last would not be the same).
+        """
+        assert self._ctx is not None
+        body = self._meas.blocks.get(BODY)
+        if body is None or not body.lines or self._ctx.message.is_silent:
+            return None
+        key = background_key(self.state, self._ctx, self._meas, scale)
+        if key == self._background_key:
+            return self._layers
+        self._background_key, self._layers = key, None
+        image = QImage(
+            round(self.state.width * scale),
+            round(self._canvas_h * scale),
+            QImage.Format.Format_RGB32,
+        )
+        image.setDevicePixelRatio(dpr)
+        image.fill(Qt.GlobalColor.white)
+        painter = QPainter(image)
+        try:
+            painter.scale(self._zoom, self._zoom)
+            width = max(line.available for line in body.lines)
+            clip = QRectF(0, 0, self.state.width, self._canvas_h)
+            deferred = DeferredBlock(len(body.lines), width, image, painter.worldTransform(), clip)
+            stand_in = cast(TextLayoutResult, deferred)  # draw_block knows it
+            meas = replace(self._meas, blocks={**self._meas.blocks, BODY: stand_in})
+            render.paint(painter, self.state, self._ctx, meas)
+        except LayerError:
+            return None
+        finally:
+            painter.end()
+        if any(image.copy(draw.band) != draw.before for draw in deferred.draws):
+            return None
+        self._layers = (image, tuple(deferred.draws))
+        return self._layers
+
+    def _compose(self, background: QImage, draws: tuple[DeferredDraw, ...]) -> QImage:
+        """The background with the body's lines drawn as the state would have drawn them."""
+        image = background.copy()
+        painter = QPainter(image)
+        try:
+            painter.scale(self._zoom, self._zoom)  # the canvas painter's state, as checked
+            painter.setClipRect(QRectF(0, 0, self.state.width, self._canvas_h))
+            body = self._meas.blocks[BODY]
+            for draw in draws:
+                painter.setRenderHints(painter.renderHints(), False)
+                painter.setRenderHints(draw.hints)
+                painter.setOpacity(draw.opacity)
+                painter.setCompositionMode(draw.mode)
+                painter.setLayoutDirection(draw.direction)
+                draw_block(
+                    painter,
+                    body,
+                    draw.font,
+                    draw.color,
+                    draw.x,
+                    draw.y,
+                    line_height=draw.line_height,
+                )
+        finally:
+            painter.end()
+        return image
 
     def _paint_caption(self, painter: QPainter, y: float, text_color: QColor) -> None:
         muted = QColor(text_color)
