@@ -107,9 +107,8 @@ def upsert_from_staging(ws: Workspace, schemas: Sequence[str]) -> tuple[int, int
             (before,),
         )
         conn.execute(trigger)
-        inserted = conn.execute("SELECT count(*) FROM devices WHERE id > ?", (before,)).fetchone()[
-            0
-        ]
+        # New rows take rowids max + 1, max + 2, ... so the new maximum counts them.
+        inserted = conn.execute("SELECT coalesce(max(id), 0) FROM devices").fetchone()[0] - before
     return inserted, changed - inserted
 
 
