@@ -293,3 +293,25 @@ def test_attribute_json_written_directly_matches_the_json_encoder() -> None:
         for b in values[:4] + values[-3:]:
             raw = {"attr.a": a, "attr.b": b, "attr.c": "\\n\t"}
             assert plan._attributes_json(raw) == plan._attributes_dict_json(raw), raw
+
+
+def test_token_fast_path_agrees_with_the_full_checks() -> None:
+    from pushdeck.core import device_fields as f
+
+    plan = RowPlan(auto_mapping(["token", "platform"]))
+    fcm = "f" * 60 + ":APA91b" + "x_Y-z" * 20
+    tokens = ["a1" * 32, "A1" * 32, " " + "a1" * 32, "<a1a1 " + "a1" * 30 + ">", "a1" * 32 + "a"]
+    tokens += [fcm, f" {fcm} ", fcm[:50], fcm + "!", "", "   "]
+    for provider, check in (("apns", f.check_apns_token), ("fcm", f.check_fcm_token)):
+        for token in tokens:
+            try:
+                expected: object = (check(token) if token.strip() else "missing", "", "")
+            except f.FieldError as exc:
+                expected = exc.reason
+            try:
+                got: object = plan._token_fields({"token": token}, provider)
+            except f.FieldError as exc:
+                got = "missing" if exc.reason == "is missing" else exc.reason
+            if expected == ("missing", "", ""):
+                expected = "missing"
+            assert got == expected, (provider, token)

@@ -132,6 +132,7 @@ class RowPlan:
         self._locale, self._timezone, self._tags = c["locale"], c["timezone"], c["tags"]
         self._test, self._attributes = c["test"], c["attributes"]
         self._created_at, self._last_seen = c["created_at"], c["last_seen"]
+        self._token = c["token"]
 
     def value(self, raw: Mapping[str, Any], name: str) -> Any:
         column = self.column[name]
@@ -182,6 +183,13 @@ class RowPlan:
         }
 
     def _token_fields(self, raw: Mapping[str, Any], provider: str) -> tuple[str, str, str]:
+        token = raw.get(self._token) if self._token else None
+        # The common case, a clean native token: already what the checks would return.
+        if type(token) is str:
+            if provider == "apns" and f.APNS_TOKEN.fullmatch(token) and not len(token) % 2:
+                return token, "", ""
+            if provider == "fcm" and f.FCM_TOKEN.fullmatch(token):
+                return token, "", ""
         get = self.value
         if provider == "webpush":
             if get(raw, "subscription"):
@@ -198,8 +206,6 @@ class RowPlan:
         if not token.strip():
             raise f.FieldError("token", "is missing")
         if provider == "apns":
-            if _CLEAN_APNS.fullmatch(token) and not len(token) % 2:
-                return token, "", ""  # already what check_apns_token would return
             return f.check_apns_token(token), "", ""
         if provider == "fcm":
             return f.check_fcm_token(token), "", ""
@@ -230,10 +236,10 @@ class RowPlan:
         return _ENCODER.encode(attrs) if attrs else "{}"
 
 
-_CLEAN_APNS = f.APNS_TOKEN
-
 
 def _opt_in_value(opt_in: Any) -> str:
+    if type(opt_in) is str:
+        return _opt_in_text(opt_in)
     if isinstance(opt_in, OptIn):
         return opt_in.value
     if isinstance(opt_in, bool):
