@@ -3,7 +3,8 @@
 Usage: python bench/bench_import.py [--rows 1000000] [--keep DIR]
 
 Runs, each in a fresh subprocess so peak RSS is the step's own:
-  1. Pushdeck's importer on a generated CSV (validation, mapping, upsert, tag triggers);
+  1. Pushdeck's importer on a generated CSV (validation, mapping, upsert, tags; a file this
+     large takes the staged path: two reader processes, then one merge);
   2. a plain ``sqlite3.executemany`` of the same, already-parsed rows into the same schema
      (the floor: no validation, no upsert);
   3. counting a typical segment (platform + locale prefix + tag) on the imported workspace.
@@ -48,18 +49,29 @@ def generate(path: Path, rows: int) -> None:
 
 
 def step_import(csv_path: str, ws_path: str) -> dict[str, float]:
-    from pushdeck.core.importer import import_devices
+    from pushdeck.core.importer import Progress, import_devices
     from pushdeck.core.model import App
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
 
     ws = Workspace.open(ws_path)
     add_app(ws, App("bench"))
+    saving_at: list[float] = []
+
+    def on_progress(progress: Progress) -> None:
+        if progress.phase == "saving" and not saving_at:
+            saving_at.append(time.perf_counter())
+
     start = time.perf_counter()
-    report = import_devices(ws, Path(csv_path), "bench")
+    report = import_devices(ws, Path(csv_path), "bench", progress=on_progress)
     elapsed = time.perf_counter() - start
     assert report.inserted > 0 and report.rejected_count == 0, report.as_dict()
-    return {"seconds": elapsed, "rows": report.inserted}
+    return {
+        "seconds": elapsed,
+        "read_seconds": (saving_at or [start])[0] - start,
+        "rows": report.inserted,
+        "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
 
 
 def step_plain(csv_path: str, ws_path: str) -> dict[str, float]:
@@ -152,8 +164,10 @@ def main() -> None:
         count = run_step("count", csv_path, Path(tmp) / "a.pushdeck")
     print(f"rows: {args.rows:,}  csv: {size:.0f} MB")
     print(
-        f"pushdeck import: {imp['seconds']:.1f} s  ({args.rows / imp['seconds']:,.0f} rows/s), "
-        f"peak RSS {imp['peak_rss_mb']:.0f} MB"
+        f"pushdeck import: {imp['seconds']:.1f} s  ({args.rows / imp['seconds']:,.0f} rows/s): "
+        f"reading and checking {imp['read_seconds']:.1f} s, saving "
+        f"{imp['seconds'] - imp['read_seconds']:.1f} s; peak RSS {imp['peak_rss_mb']:.0f} MB "
+        f"(second reader {imp['child_rss_mb']:.0f} MB)"
     )
     print(
         f"plain executemany: {plain['seconds']:.1f} s, peak RSS {plain['peak_rss_mb']:.0f} MB "
