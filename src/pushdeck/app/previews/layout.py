@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -65,6 +65,9 @@ class TextLayoutResult:
     rtl: bool
     line_height: float
     ascent: float
+    #: How many leading source characters decide this result (see ``layout_text``); -1 when
+    #: every character may matter.
+    reach: int = field(default=-1, compare=False, repr=False)
 
     @property
     def hidden(self) -> str:
@@ -93,14 +96,36 @@ def layout_text(text: str, font: QFont, box: TextBox) -> TextLayoutResult:
     Lines wrap at word boundaries, or anywhere inside a word too long for a line (long
     URLs), never inside a grapheme cluster. When the text needs more than
     ``box.max_lines`` lines, the last shown line is elided at its measured width.
+
+    Typing past a cut re-measures nothing: lines are broken greedily, so a cut result
+    depends only on the text up to the end of the first hidden line (the elided line is
+    that line's start plus the next line). When the previous result for this font and box
+    was cut and the new text starts with those characters and one more, the result is the
+    same (``reach``; only left-to-right paragraphs, see ``_settled_reach``).
     """
     key = font_key(font)
     if key not in _FONTS:
         _FONTS[key] = QFont(font)
-    return _layout_cached(text, key, box)
+    slot = (key, box)
+    last = _LAST.get(slot)
+    if last is not None:
+        if last.source == text:
+            return last
+        reach = last.reach
+        if 0 < reach <= len(text) and text[:reach] == last.source[:reach]:
+            result = replace(last, source=text)
+            _LAST[slot] = result
+            return result
+    result = _layout_cached(text, key, box)
+    if len(_LAST) > 512:
+        _LAST.clear()
+    _LAST[slot] = result
+    return result
 
 
 _FONTS: dict[str, QFont] = {}
+#: The latest result per (font, box): what the next keystroke most likely extends.
+_LAST: dict[tuple[str, TextBox], TextLayoutResult] = {}
 _FONT_KEYS: dict[int, tuple[QFont, str]] = {}
 
 
@@ -168,8 +193,43 @@ def _layout_cached(text: str, font_key: str, box: TextBox) -> TextLayoutResult:
     )
     shown[-1] = last
     return TextLayoutResult(
-        lines=tuple(shown), needed_lines=len(raw), truncated=True, cut=last.end, **common
+        lines=tuple(shown),
+        needed_lines=len(raw),
+        truncated=True,
+        cut=last.end,
+        reach=_settled_reach(clean, raw[box.max_lines][1]),
+        **common,
     )
+
+
+# Characters whose bidi class is R, AL or AN, or an explicit embedding, override or isolate
+# (every such code point lies in these ranges; tests check it against unicodedata).
+_RTL_OR_EXPLICIT = re.compile(
+    "[\u0590-\u08ff\u200f\u202a-\u202e\u2066-\u2069\ufb1d-\ufdff\ufe70-\ufeff"
+    "\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
+
+
+def _settled_reach(clean: str, end: int) -> int:
+    """How many leading characters decide a cut layout whose first hidden line ends at
+    ``end``: through that line and one character more (the break after it and any
+    shaping across it), or -1 when later text could still change the earlier lines.
+
+    That is when the paragraph's direction or bidi levels are not settled by the prefix:
+    it must start (first strong character) left-to-right and hold nothing right-to-left or
+    explicit, so its levels are all 0 whatever follows. Right-to-left text always re-lays.
+    """
+    reach = end + 1
+    if reach > len(clean):
+        return -1
+    prefix = clean[:reach]
+    if _RTL_OR_EXPLICIT.search(prefix):
+        return -1
+    for char in prefix:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return reach
+    return -1  # no strong character yet: the direction comes from later text
 
 
 def _break_lines(
