@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QImage
 
 from pushdeck.app.previews import ALL_STATES, STATES_BY_KEY
 from pushdeck.app.previews.base import RenderContext
-from pushdeck.app.previews.images import URL_PLACEHOLDER, ImageCache
+from pushdeck.app.previews.images import LOADING, ImageCache
 from pushdeck.app.previews.render import render_image
 from pushdeck.app.previews.widgets import PreviewCard, caption_lines
 from pushdeck.core.model import Action, AndroidVisibility, InterruptionLevel, Message
@@ -138,7 +138,7 @@ def test_file_image_loads_in_background(qtbot, fonts, tmp_path) -> None:
         pass
     loaded = cache.image(str(path))
     assert loaded is not None and loaded.width() == 40
-    assert cache.status("https://cdn.example.com/a.png") == URL_PLACEHOLDER
+    assert cache.status("https://cdn.example.com/a.png") == LOADING
 
 
 def test_missing_file_reports_an_error(qtbot, fonts, tmp_path) -> None:
@@ -173,3 +173,17 @@ def test_edge_messages_render_everywhere(fonts, message) -> None:
             image = render_image(state, RenderContext(message, dark=dark))
             assert not image.isNull()
             assert _distinct_colours(image) > 3, state.key
+
+
+def test_url_image_is_fetched_off_the_gui_thread_and_errors_are_shown(qtbot, fonts) -> None:
+    from tests.fakes.image_server import image_server
+
+    cache = ImageCache()
+    with image_server() as server:
+        for ref in (f"{server}/pic.png", f"{server}/gone.png", f"{server}/page"):
+            with qtbot.wait_signal(cache.image_ready, timeout=10000):
+                assert cache.image(ref) is None  # never blocks: the fetch runs in the pool
+    picture = cache.image(f"{server}/pic.png")
+    assert picture is not None and (picture.width(), picture.height()) == (1, 1)
+    assert cache.status(f"{server}/gone.png").endswith("answered HTTP 404.")
+    assert "not an image" in cache.status(f"{server}/page")

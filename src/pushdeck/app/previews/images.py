@@ -1,8 +1,9 @@
 """Background image loading for previews, with a cache and a status for each reference.
 
-Files load on Qt's global thread pool (QImage is safe off the GUI thread); the result comes
-back through a queued signal. URLs are not fetched: the core has no download helper yet, and
-the app never does network I/O itself, so URL images show a clear placeholder.
+Files and URLs load on Qt's global thread pool (QImage is safe off the GUI thread; URLs are
+fetched by the core's ``media.fetch_image``, since the app does no network I/O itself); the
+result comes back through a queued signal. Until then a preview shows "Loading image…", and
+afterwards the image or what went wrong.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from urllib.parse import unquote, urlparse
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-URL_PLACEHOLDER = "Image loads from its URL on the device (not fetched in previews)"
+from pushdeck.core.errors import PushdeckError
+from pushdeck.core.media import fetch_image
+
+LOADING = "Loading image…"
 
 
 def local_path(ref: str) -> Path | None:
@@ -31,16 +35,27 @@ class _Relay(QObject):
 
 
 class _LoadJob(QRunnable):
-    def __init__(self, ref: str, path: Path, relay: _Relay) -> None:
+    def __init__(self, ref: str, path: Path | None, relay: _Relay) -> None:
         super().__init__()
         self._ref, self._path, self._relay = ref, path, relay
 
     def run(self) -> None:
-        image = QImage(str(self._path))
-        error = "" if not image.isNull() else f"Can't read image: {self._path.name}"
-        if not self._path.exists():
-            error = f"Image file not found: {self._path.name}"
+        if self._path is None:
+            image, error = self._fetch()
+        else:
+            image = QImage(str(self._path))
+            error = "" if not image.isNull() else f"Can't read image: {self._path.name}"
+            if not self._path.exists():
+                error = f"Image file not found: {self._path.name}"
         self._relay.loaded.emit(self._ref, image, error)
+
+    def _fetch(self) -> tuple[QImage, str]:
+        try:
+            data = fetch_image(self._ref)
+        except PushdeckError as exc:
+            return QImage(), exc.message
+        image = QImage.fromData(data)
+        return image, "" if not image.isNull() else "The image could not be decoded."
 
 
 class ImageCache(QObject):
@@ -65,18 +80,13 @@ class ImageCache(QObject):
     def image(self, ref: str) -> QImage | None:
         if ref in self._images:
             return self._images[ref]
-        path = local_path(ref)
-        if path is not None and ref not in self._errors and ref not in self._pending:
+        if ref not in self._errors and ref not in self._pending:
             self._pending.add(ref)
-            self._pool.start(_LoadJob(ref, path, self._relay))
+            self._pool.start(_LoadJob(ref, local_path(ref), self._relay))
         return None
 
     def status(self, ref: str) -> str:
-        if ref in self._errors:
-            return self._errors[ref]
-        if local_path(ref) is None:
-            return URL_PLACEHOLDER
-        return "Loading image…"
+        return self._errors.get(ref, LOADING)
 
     def wait_idle(self, msecs: int = 5000) -> None:
         """Wait for pending loads (tests and screenshots)."""
