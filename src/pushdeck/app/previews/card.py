@@ -159,6 +159,7 @@ class CardView(QObject):
         self._caption_cache: QImage | None = None
         self._caption_key: tuple[object, ...] = ()
         self._shown: tuple[object, ...] = ()
+        self._ctx_key: tuple[object, ...] = ()
         self._caption_font = QFont()
         self._caption_font.setPixelSize(CAPTION_FONT_PX)
         self._bold_font = QFont(self._caption_font)
@@ -209,7 +210,8 @@ class CardView(QObject):
         resized = size != self._size
         self._size = size
         # Typing past a state's cut changes nothing it shows: then it needs no repaint.
-        shown = (canvas_key(self.state, ctx, self._meas, self._zoom), tuple(self._caption))
+        self._ctx_key = canvas_key(self.state, ctx, self._meas, self._zoom)
+        shown = (self._ctx_key, tuple(self._caption))
         changed = shown != self._shown
         self._shown = shown
         return resized, changed
@@ -262,7 +264,9 @@ class CardView(QObject):
         """The painted state, re-rendered only when what it shows changed."""
         assert self._ctx is not None
         scale = self._zoom * dpr
-        key = canvas_key(self.state, self._ctx, self._meas, scale)
+        key = self._ctx_key  # computed by set_context at the zoom: the same at device scale 1
+        if key[1:2] != (scale,):  # (the scale is the key's second item)
+            key = canvas_key(self.state, self._ctx, self._meas, scale)
         if self._canvas is None or key != self._canvas_key:
             # Every state paints its whole canvas (wallpaper, shade or desktop), so the
             # image is opaque and blitting it is a plain copy.

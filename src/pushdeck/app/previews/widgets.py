@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QFont, QMouseEvent, QPainter, QPaintEvent, QPalette, QRegion
@@ -65,6 +67,7 @@ class PreviewGrid(QWidget):
         self.cards: dict[str, CardView] = {}
         self._groups: dict[str, list[CardView]] = {}
         self._rects: dict[str, QRect] = {}
+        self._gaps: list[QRect] = []  # what no card covers: margins, headings, gaps
         self._heading_font = QFont()
         self._heading_font.setPixelSize(16)
         self._heading_font.setWeight(QFont.Weight.DemiBold)
@@ -115,19 +118,23 @@ class PreviewGrid(QWidget):
             bottom = max(bottom, y)
             x += width + self.COLUMN_GAP
         self.setFixedSize(x - self.COLUMN_GAP + self.MARGIN, bottom + self.MARGIN)
+        uncovered = QRegion(self.rect())
+        for key, card in self.cards.items():
+            if card.has_context:  # painted: its picture covers its rectangle
+                uncovered -= self._rects[key]
+        self._gaps = list(cast(Iterable[QRect], uncovered))  # QRegion iterates its rects
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         try:
             dpr, palette, area = self.devicePixelRatioF(), self.palette(), event.region()
-            uncovered = QRegion(area)
-            if dpr == 1.0:  # card pictures cover their rectangles exactly (no fractional edge)
-                for key, card in self.cards.items():
-                    if card.has_context:
-                        uncovered -= self._rects[key]
-            painter.setClipRegion(uncovered)
-            painter.fillRect(uncovered.boundingRect(), palette.brush(QPalette.ColorRole.Window))
-            painter.setClipping(False)
+            window = palette.brush(QPalette.ColorRole.Window)
+            if dpr == 1.0:  # card pictures cover their rectangles exactly: fill the gaps
+                for gap in self._gaps:
+                    if area.intersects(gap):
+                        painter.fillRect(gap, window)
+            else:  # a fractional edge may show beside a card: fill everything under it
+                painter.fillRect(area.boundingRect(), window)
             painter.setFont(self._heading_font)
             painter.setPen(palette.color(palette.ColorRole.WindowText))
             for group, cards in self._groups.items():
