@@ -99,7 +99,7 @@ def test_typing_forward_and_back_matches_fresh_layout(fonts, reuse_counter, name
             for end in range(len(text) - 1, -1, -1):
                 _check(text[:end], font, box, reuse_counter)
     if name in ("latin", "url", "cjk"):  # long left-to-right texts: most keystrokes reuse
-        assert reuse_counter["laid_out"] < reuse_counter["calls"] * 0.6
+        assert reuse_counter["laid_out"] < reuse_counter["calls"] * 0.7
     elif name not in ("arabic", "hebrew", "mixed_rtl_late"):
         assert reuse_counter["laid_out"] < reuse_counter["calls"]
     if name in ("arabic", "hebrew"):  # right-to-left paragraphs are always laid out afresh
