@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -282,3 +283,44 @@ async def test_a_message_using_every_field_passes_apples_checks(provider, fake) 
     headers = fake.server.requests[0].headers
     assert headers["apns-priority"] == "5" and headers["apns-collapse-id"] == "c1"
     assert fake.payloads[0]["aps"]["sound"] == {"critical": 1, "name": "alarm.caf", "volume": 0.4}
+
+
+async def test_each_device_goes_to_its_own_environments_host(
+    pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pushdeck.core.model import ApnsEnvironment
+    from pushdeck.core.providers import apns
+
+    servers = {}
+    for environment in ApnsEnvironment:
+        server = FakeApns(
+            pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567",
+            public_key=key.public_key(),
+        )  # fmt: skip
+        await server.start()
+        servers[environment] = server
+    tokens = {env: ("ab" if env is ApnsEnvironment.SANDBOX else "cd") * 32 for env in servers}
+    for env, server in servers.items():
+        server.device_tokens = {tokens[env]}
+    monkeypatch.setattr(apns, "APNS_HOSTS", {env: s.url for env, s in servers.items()})
+    cred = credential(servers[ApnsEnvironment.PRODUCTION], pki, key)
+    prov = create_provider(dataclasses.replace(cred, endpoint=""))  # Apple's hosts, patched
+    try:
+        message = Message(title="Hi", body="both environments")
+        for env, token in tokens.items():
+            dev = Device(
+                app="demo", platform=Platform.IOS, provider=ProviderKind.APNS,
+                token=token, environment=env,
+            )  # fmt: skip
+            result = await prov.send(message, dev)
+            assert result.status is SendStatus.ACCEPTED, (env, result)
+        # a bare token (no device) goes to the credential's own environment
+        bare = await prov.send_request(
+            tokens[ApnsEnvironment.SANDBOX], apns.build_apns(message, topic=TOPIC)
+        )
+        assert bare.reason == "BadDeviceToken"
+    finally:
+        await prov.aclose()
+        for server in servers.values():
+            await server.aclose()
+    assert [sum(s.accepted.values()) for s in servers.values()] == [1, 1]

@@ -97,6 +97,9 @@ class FakeApns:
         self.dead_tokens: dict[str, int] = {}
         # Like Apple, a well-formed token that no device has is BadDeviceToken.
         self.forced: dict[str, str] = {"0" * 64: "BadDeviceToken"}
+        # When set, the tokens registered in this server's environment; like Apple, any
+        # other token (one from the other environment, say) is BadDeviceToken.
+        self.device_tokens: set[str] | None = None
         self.accepted: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
         self.payloads: list[dict[str, Any]] = []
@@ -135,6 +138,8 @@ class FakeApns:
             return Response(410, {"apns-id": apns_id}, json.dumps(body).encode())
         if token in self.forced:
             return _error(self.forced[token], apns_id)
+        if self.device_tokens is not None and token not in self.device_tokens:
+            return _error("BadDeviceToken", apns_id)
         self.accepted[apns_id] += 1
         if self.record:
             self.payloads.append(payload)

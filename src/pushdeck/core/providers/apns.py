@@ -26,7 +26,14 @@ from pushdeck.core.credentials import (
     Credential,
 )
 from pushdeck.core.errors import CredentialError
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.model import (
+    ApnsEnvironment,
+    Device,
+    Message,
+    ProviderKind,
+    SendResult,
+    SendStatus,
+)
 from pushdeck.core.payloads.apns import ApnsRequest, build_apns
 from pushdeck.core.providers import apns_reasons
 from pushdeck.core.providers.apns_auth import ApnsTokenSigner, cert_ssl_context
@@ -70,30 +77,52 @@ class ApnsProvider:
             context = client_ssl_context(credential.ca_file)
         else:
             context = cert_ssl_context(credential)
-        origin = credential.endpoint or APNS_HOSTS[credential.environment]
-        self.client = H2Client(
-            origin.rstrip("/"), context, connections=connections, request_timeout=timeout
-        )
+        self._context, self._connections, self._timeout = context, connections, timeout
+        self._clients: dict[str, H2Client] = {}
+        #: The credential's own environment: where checks and bare-token sends go.
+        self.client = self.client_for(credential.environment)
+
+    def client_for(self, environment: ApnsEnvironment) -> H2Client:
+        """The connection pool for a device's APNs environment.
+
+        Devices carry their own environment: a build from Xcode or TestFlight registers
+        a sandbox token, the App Store build a production one, and a token sent to the
+        other host fails with BadDeviceToken. A token key works on both hosts, so each
+        device goes to its own (a certificate may be single-environment; APNs then
+        answers BadCertificateEnvironment, which is reported). A custom endpoint is
+        the one host for every device.
+        """
+        origin = (self.credential.endpoint or APNS_HOSTS[environment]).rstrip("/")
+        if origin not in self._clients:
+            self._clients[origin] = H2Client(
+                origin, self._context, connections=self._connections, request_timeout=self._timeout
+            )
+        return self._clients[origin]
 
     async def send(
         self, message: Message, device: Device, *, notification_id: str = ""
     ) -> SendResult:
         request = build_apns(message, topic=self.topic, notification_id=notification_id)
-        return await self.send_request(device.token, request)
+        return await self.send_request(
+            device.token, request, client=self.client_for(device.environment)
+        )
 
-    async def send_request(self, token: str, request: ApnsRequest) -> SendResult:
+    async def send_request(
+        self, token: str, request: ApnsRequest, *, client: H2Client | None = None
+    ) -> SendResult:
         """Send a prebuilt request (``pushdeck push --payload`` and the benchmark use this)."""
         if not _HEX_TOKEN.fullmatch(token):
             return _bad_token_locally(token)
-        headers = self._headers(token, request)
-        response = await self.client.request(headers, request.body)
+        client = client or self.client
+        headers = self._headers(token, request, client)
+        response = await client.request(headers, request.body)
         if self.signer is not None and _reason(response) == "ExpiredProviderToken":
             # Our clock or Apple's disagree on the token's age: re-sign once and retry.
             self.signer.refresh(_authorization(headers))
-            response = await self.client.request(self._headers(token, request), request.body)
+            response = await client.request(self._headers(token, request, client), request.body)
         result = interpret(response)
         if result.reason in NEW_CONNECTION_REASONS:
-            self.client.retire_connections()  # so the dispatcher's retry goes elsewhere
+            client.retire_connections()  # so the dispatcher's retry goes elsewhere
         return result
 
     async def check(self) -> CheckResult:
@@ -104,14 +133,15 @@ class ApnsProvider:
         return check_outcome(result)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
 
-    def _headers(self, token: str, request: ApnsRequest) -> list[Header]:
+    def _headers(self, token: str, request: ApnsRequest, client: H2Client) -> list[Header]:
         # The path and the id are unique per request: never put them in the HPACK table.
         headers: list[Header] = [
             (b":method", b"POST"),
             (b":scheme", b"https"),
-            (b":authority", self.client.authority),
+            (b":authority", client.authority),
             NeverIndexedHeaderTuple(b":path", b"/3/device/" + token.encode()),
         ]
         for name, value in request.headers.items():
