@@ -211,7 +211,9 @@ async def _send_native(
         push_type = resolve_push_type(probe)
         headers = build_headers(probe, push_type, provider.topic, notification_id, None)
         result: SendResult = await provider.send_request(
-            device.token, ApnsRequest(native, body, headers, push_type)
+            device.token,
+            ApnsRequest(native, body, headers, push_type),
+            client=provider.client_for(device.environment),
         )
         return result
     if "message" in native and provider.kind is ProviderKind.FCM:
