@@ -287,12 +287,17 @@ def test_a_failed_merge_leaves_nothing_and_the_indexes_and_trigger_in_place(
 
 
 def test_attribute_json_written_directly_matches_the_json_encoder() -> None:
-    plan = RowPlan(auto_mapping(["token", "platform", "attr.b", "attr.a", "attr.c"]))
+    columns = ["token", "platform", "attr.b", "attr.a", "attr.c"]
+    by_name = RowPlan(auto_mapping(columns))
+    by_position = RowPlan(auto_mapping(columns), columns)
     values = ["12", "-3", "1.50", "true", "False", " x ", "Ana", "ünï 🎉", 'quo"te', "", "1e5"]
     for a in values:
         for b in values[:4] + values[-3:]:
-            raw = {"attr.a": a, "attr.b": b, "attr.c": "\\n\t"}
-            assert plan._attributes_json(raw) == plan._attributes_dict_json(raw), raw
+            raw = {"token": "", "platform": "ios", "attr.b": b, "attr.a": a, "attr.c": "\\n\t"}
+            expected = by_name._attributes_dict_json(raw)
+            assert by_name._attributes_json(raw, raw.get) == expected, raw
+            fields = list(raw.values())
+            assert by_position._attributes_json(fields, fields.__getitem__) == expected, raw
 
 
 def test_token_fast_path_agrees_with_the_full_checks() -> None:
@@ -309,7 +314,7 @@ def test_token_fast_path_agrees_with_the_full_checks() -> None:
             except f.FieldError as exc:
                 expected = exc.reason
             try:
-                got: object = plan._token_fields({"token": token}, provider)
+                got: object = plan._token_fields({"token": token}, provider, {"token": token}.get)
             except f.FieldError as exc:
                 got = "missing" if exc.reason == "is missing" else exc.reason
             if expected == ("missing", "", ""):

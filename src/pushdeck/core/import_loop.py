@@ -15,8 +15,7 @@ from typing import Any
 
 from pushdeck.core import device_fields as f
 from pushdeck.core.errors import ValidationError
-from pushdeck.core.import_readers import Parsed
-from pushdeck.core.import_rows import RowPlan, auto_mapping
+from pushdeck.core.import_rows import Row, RowPlan, auto_mapping
 
 BATCH = 5000
 REPORT_KEEP = 1000  # rejected rows kept in memory; all of them go to the report file
@@ -107,12 +106,14 @@ class RowLoop:
     resolved: dict[str, str] | None = None
     #: Where the first row's unused columns are recorded (the part that starts the file).
     columns_report: ImportReport | None = None
+    #: The CSV header: CSV rows are lists of fields in this order (JSON rows are dicts).
+    columns: list[str] | None = None
     rows: int = 0
     _plans: dict[tuple[str, ...], RowPlan] = field(default_factory=dict)
 
     def run(
         self,
-        parsed: Iterable[Parsed],
+        parsed: Iterable[tuple[int, Row | None, str]],
         after_batch: Callable[[], bool],
     ) -> bool:
         """Read every row; return True when ``after_batch`` asked to stop early."""
@@ -124,7 +125,9 @@ class RowLoop:
                 self.reject(Rejected(line, "row", problem))
                 continue
             if self.resolved is None:
-                self.resolved = resolve_mapping(list(raw), self.override, self.columns_report)
+                self.resolved = resolve_mapping(
+                    self.columns or list(raw), self.override, self.columns_report
+                )
             if plan is None or self.fmt != "csv":  # JSON rows may differ in keys
                 plan = self._plan_for(raw)
             try:
@@ -144,10 +147,10 @@ class RowLoop:
             self.flush(batch)
         return False
 
-    def _plan_for(self, raw: Mapping[str, Any]) -> RowPlan:
+    def _plan_for(self, raw: Row) -> RowPlan:
         assert self.resolved is not None
         if self.fmt == "csv":
-            return RowPlan(self.resolved)
+            return RowPlan(self.resolved, self.columns)
         keys = tuple(raw)
         if keys not in self._plans:
             self._plans[keys] = RowPlan({**auto_mapping(list(keys)), **(self.override or {})})

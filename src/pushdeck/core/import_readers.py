@@ -97,10 +97,7 @@ class _Lines:
             not text
             or (start == 0 and text.startswith("\ufeff"))
             # a UTF-8 character is at most 4 bytes: only then are byte lengths needed
-            or (
-                max(map(len, parts)) * 4 > MAX_LINE
-                and max(map(len, data.split(b"\n"))) > MAX_LINE
-            )
+            or (max(map(len, parts)) * 4 > MAX_LINE and max(map(len, data.split(b"\n"))) > MAX_LINE)
         )
         if unusual:
             self.fh.seek(start)
@@ -142,14 +139,12 @@ class _Lines:
                 return skipped
 
 
-def read_csv(
-    fh: IO[bytes],
-    progress: _Lines | None = None,
-    *,
-    columns: list[str] | None = None,
-    stop_line: int | None = None,
-) -> Iterator[Parsed]:
-    """Rows of a CSV file as dicts keyed by the header's column names.
+class CsvRows:
+    """The records of a CSV file as lists of fields, after its header (``columns``).
+
+    Iterating yields ``(line, fields | None, problem)``. Lists, not dicts: the import
+    reads fields by position (``RowPlan`` with columns), which a million-row file
+    notices; ``read_csv`` gives dicts keyed by column name for everything else.
 
     For reading a file in parts (``import_staged``): ``columns`` is the header of a part
     that starts after it, and ``stop_line`` ends the part cleanly before the record that
@@ -157,50 +152,72 @@ def read_csv(
     reading from the top, so if a record runs across ``stop_line`` the split was not a
     boundary: ``lines.crossed_stop`` is set and reading goes on to the end of the file.
     """
-    lines = progress or _Lines(fh)
-    csv.field_size_limit(MAX_LINE)
-    reader = csv.reader(lines)
-    if columns is None:
-        columns = read_header(reader)
-    while True:
-        start = lines.number + 1
-        if start == stop_line and not lines.crossed_stop:
-            return
-        try:
-            row: list[str] | None = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            row, error = None, str(exc)
-        if stop_line is not None and start < stop_line <= lines.number:
-            lines.crossed_stop = True
-        if row is None:
-            yield (
-                start,
-                None,
-                (
-                    f"cannot parse CSV ({error}); check the quoting from line {start} "
-                    f"to line {lines.number}"
-                ),
-            )
-            continue
-        problem = _line_problem(lines, start) if lines.too_long or lines.bad_bytes else ""
-        if problem:
-            yield start, None, problem
-            continue
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if len(row) != len(columns):
-            yield (
-                start,
-                None,
-                (
-                    f"has {len(row)} fields but the header has {len(columns)}; "
-                    "check commas and quoting"
-                ),
-            )
-            continue
-        yield start, dict(zip(columns, row, strict=True)), ""
+
+    def __init__(
+        self,
+        fh: IO[bytes],
+        lines: _Lines | None = None,
+        *,
+        columns: list[str] | None = None,
+        stop_line: int | None = None,
+    ) -> None:
+        self.lines = lines or _Lines(fh)
+        csv.field_size_limit(MAX_LINE)
+        self.reader = csv.reader(self.lines)
+        self.columns = read_header(self.reader) if columns is None else columns
+        self.stop_line = stop_line
+
+    def __iter__(self) -> Iterator[tuple[int, list[str] | None, str]]:
+        lines, reader, stop_line, width = self.lines, self.reader, self.stop_line, len(self.columns)
+        while True:
+            start = lines.number + 1
+            if start == stop_line and not lines.crossed_stop:
+                return
+            try:
+                row: list[str] | None = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                row, error = None, str(exc)
+            if stop_line is not None and start < stop_line <= lines.number:
+                lines.crossed_stop = True
+            if row is None:
+                yield (
+                    start,
+                    None,
+                    (
+                        f"cannot parse CSV ({error}); check the quoting from line {start} "
+                        f"to line {lines.number}"
+                    ),
+                )
+                continue
+            problem = _line_problem(lines, start) if lines.too_long or lines.bad_bytes else ""
+            if problem:
+                yield start, None, problem
+                continue
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # a blank line
+            if len(row) != width:
+                yield (
+                    start,
+                    None,
+                    (f"has {len(row)} fields but the header has {width}; check commas and quoting"),
+                )
+                continue
+            yield start, row, ""
+
+
+def read_csv(
+    fh: IO[bytes],
+    progress: _Lines | None = None,
+    *,
+    columns: list[str] | None = None,
+    stop_line: int | None = None,
+) -> Iterator[Parsed]:
+    """Rows of a CSV file as dicts keyed by the header's column names (see ``CsvRows``)."""
+    rows = CsvRows(fh, progress, columns=columns, stop_line=stop_line)
+    for line, row, problem in rows:
+        yield line, None if row is None else dict(zip(rows.columns, row, strict=True)), problem
 
 
 def read_header(reader: Iterator[list[str]]) -> list[str]:

@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from pushdeck.core import device_fields as f
 from pushdeck.core.errors import ValidationError
@@ -106,25 +106,40 @@ def _test_flag(value: str) -> int:
     return int(f.parse_bool("test", value))
 
 
+#: A row as read: a dict of column name → value (JSON), or a CSV record's list of fields.
+Row = Mapping[str, Any] | Sequence[str]
+Key = str | int
+
+
 class RowPlan:
     """One mapping compiled for speed: which column feeds which field.
 
     Built once per file (per key set for JSON rows); ``record`` is the per-row hot path
-    of a million-row import (about 16 µs of Python a row before this was tuned), so it
-    reads columns by precomputed name and caches the parsing, and the JSON encoding, of
-    the values that repeat across rows: platform, locale, time zone, tag lists and
-    attribute values.
+    of a million-row import (about 16 µs of Python a row before this was tuned). Given
+    the CSV header (``columns``), it reads fields by position from the record's list;
+    otherwise by name from a dict. It caches the parsing, and the JSON encoding, of the
+    values that repeat across rows: platform, locale, time zone, tag lists and attribute
+    values.
     """
 
-    def __init__(self, mapping: Mapping[str, str]) -> None:
-        self.column = {name: mapping.get(name) for name in ALIASES}
-        self.attribute_columns = sorted(
-            (key[5:], column) for key, column in mapping.items() if key.startswith("attr.")
+    def __init__(self, mapping: Mapping[str, str], columns: Sequence[str] | None = None) -> None:
+        self.positional = columns is not None
+        position = {name: index for index, name in enumerate(columns or ())}
+
+        def key(column: str | None) -> Key | None:
+            if column is None or not self.positional:
+                return column
+            return position.get(column)
+
+        self.column = {name: key(mapping.get(name)) for name in ALIASES}
+        attributes = sorted(
+            (name[5:], key(column)) for name, column in mapping.items() if name.startswith("attr.")
         )
+        self.attribute_columns = [(name, k) for name, k in attributes if k is not None]
         # With only attr.NAME columns (no JSON attributes column), the attribute object
         # can be written directly: its keys are known and already in sorted order.
         self._attribute_keys = [
-            (_ENCODER.encode(name) + ": ", column) for name, column in self.attribute_columns
+            (_ENCODER.encode(name) + ": ", k) for name, k in self.attribute_columns
         ]
         c = self.column
         self._platform, self._provider = c["platform"], c["provider"]
@@ -134,14 +149,19 @@ class RowPlan:
         self._created_at, self._last_seen = c["created_at"], c["last_seen"]
         self._token = c["token"]
 
-    def value(self, raw: Mapping[str, Any], name: str) -> Any:
-        column = self.column[name]
-        return None if column is None else raw.get(column)
+    def getter(self, raw: Row) -> Callable[[Any], Any]:
+        if self.positional:
+            return cast(Sequence[str], raw).__getitem__
+        return cast(Mapping[str, Any], raw).get
 
-    def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        get = raw.get
-        platform_raw = get(self._platform) if self._platform else None
-        provider_raw = get(self._provider) if self._provider else None
+    def value(self, raw: Row, name: str) -> Any:
+        k = self.column[name]
+        return None if k is None else self.getter(raw)(k)
+
+    def record(self, raw: Row) -> dict[str, Any]:
+        get = self.getter(raw)
+        platform_raw = None if self._platform is None else get(self._platform)
+        provider_raw = None if self._provider is None else get(self._provider)
         if platform_raw:
             platform = _platform_text(str(platform_raw))
             provider = _provider_text(str(provider_raw)) if provider_raw else _PROVIDER_OF[platform]
@@ -154,55 +174,57 @@ class RowPlan:
             platform = _PLATFORM_OF[provider]
         else:
             raise f.FieldError("platform", "is missing; it must be ios, android or web")
-        token, p256dh, auth = self._token_fields(raw, provider)
-        opt_in = get(self._opt_in) if self._opt_in else None
-        tags = get(self._tags) if self._tags else None
-        created_at = get(self._created_at) if self._created_at else None
-        last_seen = get(self._last_seen) if self._last_seen else None
+        token, p256dh, auth = self._token_fields(raw, provider, get)
+        opt_in = None if self._opt_in is None else get(self._opt_in)
+        tags = None if self._tags is None else get(self._tags)
+        created_at = None if self._created_at is None else get(self._created_at)
+        last_seen = None if self._last_seen is None else get(self._last_seen)
+        environment = None if self._environment is None else get(self._environment)
+        locale = None if self._locale is None else get(self._locale)
+        timezone = None if self._timezone is None else get(self._timezone)
+        test = None if self._test is None else get(self._test)
         return {
             "platform": platform,
             "provider": provider,
             "token": token,
             "p256dh": p256dh,
             "auth": auth,
-            "environment": _environment_text(
-                str((get(self._environment) if self._environment else None) or "")
-            ),
+            "environment": _environment_text(str(environment or "")),
             "opt_in": _opt_in_value(opt_in),
-            "locale": f.check_locale(str((get(self._locale) if self._locale else None) or "")),
-            "timezone": _timezone_text(
-                str((get(self._timezone) if self._timezone else None) or "")
-            ),
+            "locale": f.check_locale(str(locale or "")),
+            "timezone": _timezone_text(str(timezone or "")),
             "tags": (_tags_json(tags) if type(tags) is str else _tags_json_any(tags))
             if tags
             else "[]",
-            "attributes": self._attributes_json(raw),
-            "test": _test_flag(str((get(self._test) if self._test else None) or "")),
+            "attributes": self._attributes_json(raw, get),
+            "test": _test_flag(str(test or "")),
             "created_at": f.parse_time("created_at", created_at) if created_at else None,
             "last_seen": f.parse_time("last_seen", last_seen) if last_seen else None,
         }
 
-    def _token_fields(self, raw: Mapping[str, Any], provider: str) -> tuple[str, str, str]:
-        token = raw.get(self._token) if self._token else None
+    def _token_fields(
+        self, raw: Row, provider: str, get: Callable[[Any], Any]
+    ) -> tuple[str, str, str]:
+        token = None if self._token is None else get(self._token)
         # The common case, a clean native token: already what the checks would return.
         if type(token) is str:
             if provider == "apns" and f.APNS_TOKEN.fullmatch(token) and not len(token) % 2:
                 return token, "", ""
             if provider == "fcm" and f.FCM_TOKEN.fullmatch(token):
                 return token, "", ""
-        get = self.value
+        value = self.value
         if provider == "webpush":
-            if get(raw, "subscription"):
-                return f.parse_subscription_json(get(raw, "subscription"))
-            endpoint = get(raw, "endpoint") or get(raw, "token")
+            if value(raw, "subscription"):
+                return f.parse_subscription_json(value(raw, "subscription"))
+            endpoint = value(raw, "endpoint") or token
             if endpoint:
                 return f.check_subscription(
-                    str(endpoint), str(get(raw, "p256dh") or ""), str(get(raw, "auth") or "")
+                    str(endpoint), str(value(raw, "p256dh") or ""), str(value(raw, "auth") or "")
                 )
             raise f.FieldError(
                 "subscription", "a web device needs a subscription or endpoint, p256dh and auth"
             )
-        token = str(get(raw, "token") or "")
+        token = str(token or "")
         if not token.strip():
             raise f.FieldError("token", "is missing")
         if provider == "apns":
@@ -211,11 +233,11 @@ class RowPlan:
             return f.check_fcm_token(token), "", ""
         return f.check_sandbox_token(token), "", ""
 
-    def _attributes_json(self, raw: Mapping[str, Any]) -> str:
+    def _attributes_json(self, raw: Row, get: Callable[[Any], Any]) -> str:
         if self._attributes is None:
             parts = []
             for key, column in self._attribute_keys:
-                value = raw.get(column)
+                value = get(column)
                 if value is None or value == "":
                     continue
                 if type(value) is not str:
@@ -224,17 +246,17 @@ class RowPlan:
             return "{" + ", ".join(parts) + "}" if parts else "{}"
         return self._attributes_dict_json(raw)
 
-    def _attributes_dict_json(self, raw: Mapping[str, Any]) -> str:
+    def _attributes_dict_json(self, raw: Row) -> str:
+        get = self.getter(raw)
         attrs: dict[str, Any] = {}
         base = self.value(raw, "attributes")
         if base:
             attrs.update(_attribute_object(base))
         for name, column in self.attribute_columns:
-            value = raw.get(column)
+            value = get(column)
             if value is not None and value != "":
                 attrs[name] = f.coerce_attribute(value)
         return _ENCODER.encode(attrs) if attrs else "{}"
-
 
 
 def _opt_in_value(opt_in: Any) -> str:

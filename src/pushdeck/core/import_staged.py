@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,13 +51,13 @@ from pushdeck.core.import_loop import (
 from pushdeck.core.import_readers import (
     MAX_LINE,
     CountingReader,
-    Parsed,
+    CsvRows,
     _Lines,
-    read_csv,
     read_header,
     read_json_array,
     read_ndjson,
 )
+from pushdeck.core.import_rows import Row
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.workspace import Workspace, utcnow
 
@@ -229,6 +229,7 @@ def read_part(
                 flush=stage.add,
                 resolved=spec.resolved,
                 columns_report=columns_report,
+                columns=rows.columns if isinstance(rows, CsvRows) else None,
             )
 
             def bytes_read() -> int:
@@ -249,14 +250,14 @@ def read_part(
 
 def _part_rows(
     fh: IO[bytes], spec: PartSpec
-) -> tuple[Iterator[Parsed], _Lines | None, CountingReader | None]:
+) -> tuple[Iterable[tuple[int, Row | None, str]], _Lines | None, CountingReader | None]:
     if spec.fmt == "json":
         counter = CountingReader(fh)
         return read_json_array(counter), None, counter
     lines = _Lines(fh)
     lines.number = spec.first_line - 1
     if spec.fmt == "csv":
-        return read_csv(fh, lines, columns=spec.columns, stop_line=spec.stop_line), lines, None
+        return CsvRows(fh, lines, columns=spec.columns, stop_line=spec.stop_line), lines, None
     return read_ndjson(fh, lines, stop_line=spec.stop_line), lines, None
 
 

@@ -11,7 +11,7 @@ parts, merged in token order in one transaction); smaller ones upsert batch by b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,13 +20,13 @@ from pushdeck.core.errors import ValidationError
 from pushdeck.core.import_loop import ImportReport, Progress, Rejected, RejectWriter, RowLoop
 from pushdeck.core.import_readers import (
     CountingReader,
+    CsvRows,
     _Lines,
     detect_format,
-    read_csv,
     read_json_array,
     read_ndjson,
 )
-from pushdeck.core.import_rows import ALIASES, auto_mapping, parse_mapping
+from pushdeck.core.import_rows import ALIASES, Row, auto_mapping, parse_mapping
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.apps import get_app
 from pushdeck.core.store.workspace import Workspace, utcnow
@@ -51,6 +51,7 @@ class _Source:
         self.total = path.stat().st_size
         self._lines: _Lines | None = None
         self._counter: CountingReader | None = None
+        self.columns: list[str] | None = None  # a CSV file's header, once rows() has read it
 
     @property
     def bytes_read(self) -> int:
@@ -58,13 +59,16 @@ class _Source:
             return self._lines.bytes_read
         return self._counter.bytes_read if self._counter is not None else 0
 
-    def rows(self, fh: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    def rows(self, fh: IO[bytes]) -> Iterable[tuple[int, Row | None, str]]:
+        """The file's rows: dicts for JSON, lists of fields (see ``columns``) for CSV."""
         if self.fmt == "json":
             self._counter = CountingReader(fh)
             return read_json_array(self._counter)
         self._lines = _Lines(fh)
         if self.fmt == "csv":
-            return read_csv(fh, self._lines)
+            rows = CsvRows(fh, self._lines)
+            self.columns = rows.columns
+            return rows
         return read_ndjson(fh, self._lines)
 
 
@@ -126,7 +130,9 @@ def _import(
         return bool(should_cancel and should_cancel())
 
     with source.path.open("rb") as fh:
-        report.cancelled = loop.run(source.rows(fh), after_batch)
+        rows = source.rows(fh)
+        loop.columns = source.columns
+        report.cancelled = loop.run(rows, after_batch)
     report.rows = loop.rows
     if progress and not report.cancelled:
         progress(Progress(report.rows, source.total, source.total))
