@@ -80,6 +80,8 @@ class PreviewGrid(QWidget):
         # paintEvent fills what the cards leave uncovered itself: Qt need not clear the whole
         # dirty region (a full-grid fill per frame) before the opaque card pictures cover it.
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        # Growing or shrinking repaints nothing by itself: set_context updates what moved.
+        self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
         self._relayout()
 
     def card_rect(self, key: str) -> QRect:
@@ -99,9 +101,17 @@ class PreviewGrid(QWidget):
             resized = resized or card_resized
             if changed:
                 dirty.append(key)
-        if resized:  # positions move: lay out again and repaint everything
+        if resized:  # positions move: lay out again, repaint what changed or moved
+            before = dict(self._rects)
             self._relayout()
-            self.update()
+            area = QRegion()
+            for key, rect in self._rects.items():
+                old = before.get(key)
+                if old != rect or key in dirty:
+                    area += rect
+                    if old is not None:
+                        area += old  # (now a gap, or another card's, also repainted)
+            self.update(area)
         else:  # repaint only the cards whose picture or caption changed
             for key in dirty:
                 self.update(self._rects[key])
