@@ -320,3 +320,19 @@ def test_token_fast_path_agrees_with_the_full_checks() -> None:
             if expected == ("missing", "", ""):
                 expected = "missing"
             assert got == expected, (provider, token)
+
+
+def test_without_a_second_process_one_reader_reads_the_whole_file(
+    tmp_path: Path, staged: list[import_staged.PartSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_processes(*args: object, **kwargs: object) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(import_staged.subprocess, "Popen", no_processes)
+    src = _messy_csv(tmp_path / "devices.csv", 400)
+    reference, expected = _serial(tmp_path, src)
+    ws = _workspace(tmp_path / "staged.pushdeck")
+    report = import_devices(ws, src, "shop")
+    assert len(staged) == 1  # tried, and fell back
+    assert _summary(report) == _summary(expected)
+    assert _devices(ws) == _devices(reference)

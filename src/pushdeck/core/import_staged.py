@@ -35,7 +35,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -173,7 +173,12 @@ def _read_parts(
     should_cancel: Callable[[], bool] | None,
 ) -> tuple[list[str], int, bool]:
     """Read both parts at once; return the staging files to merge, rows read, cancelled."""
-    helper = _SecondPart(second) if second else None
+    helper = None
+    if second is not None:
+        try:
+            helper = _SecondPart(second)
+        except OSError:  # no second process to be had: this one reads the whole file
+            first = replace(first, stop_line=None)
     cancel_requested = False
 
     def stop() -> bool:
