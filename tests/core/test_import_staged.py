@@ -336,3 +336,22 @@ def test_without_a_second_process_one_reader_reads_the_whole_file(
     assert len(staged) == 1  # tried, and fell back
     assert _summary(report) == _summary(expected)
     assert _devices(ws) == _devices(reference)
+
+
+def test_too_little_disk_for_staging_is_refused_before_anything_is_read(
+    tmp_path: Path, staged: list[import_staged.PartSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from pushdeck.core.errors import WorkspaceError
+
+    src = _messy_csv(tmp_path / "devices.csv", 300)
+    ws = _workspace(tmp_path / "w.pushdeck")
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(
+        import_staged.shutil, "disk_usage", lambda _: usage._replace(free=src.stat().st_size)
+    )
+    with pytest.raises(WorkspaceError, match="Not enough free disk space") as caught:
+        import_devices(ws, src, "shop")
+    assert "MB are free" in str(caught.value) and not staged
+    assert device_store.count_devices(ws) == 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from pushdeck.core.errors import ValidationError
+from pushdeck.core.errors import ValidationError, WorkspaceError
 from pushdeck.core.import_loop import (
     ImportReport,
     Progress,
@@ -120,6 +121,7 @@ def import_large(
         else None
     )
     now = utcnow()
+    _check_free_space(ws.path.parent, total)
     with tempfile.TemporaryDirectory(prefix=".pushdeck-import-", dir=ws.path.parent) as tmp:
 
         def spec(index: int, start: int, first_line: int, stop: int | None) -> PartSpec:
@@ -162,6 +164,22 @@ def import_large(
     report.inserted, report.updated = inserted, updated
     report.unchanged = staged - inserted - updated
     return report
+
+
+#: Staging files take about 1.6 times the CSV's size (measured at 1,000,000 devices).
+STAGING_PER_BYTE = 1.6
+
+
+def _check_free_space(folder: Path, file_bytes: int) -> None:
+    """Refuse up front, rather than fail half-way, when the staging files cannot fit."""
+    needed = int(file_bytes * STAGING_PER_BYTE)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise WorkspaceError(
+            f"Not enough free disk space in {folder} to import this file: it needs about "
+            f"{needed / 1e6:,.0f} MB for temporary files and {free / 1e6:,.0f} MB are free.",
+            hint="Free some space on that disk, or import the file in smaller pieces.",
+        )
 
 
 def _read_parts(
