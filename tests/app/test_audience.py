@@ -153,6 +153,28 @@ def test_import_wizard_previews_maps_imports_and_reports_rejects(qtbot, runner, 
     assert len(saved.read_text().splitlines()) == 4
 
 
+def test_import_wizard_takes_the_staged_path_for_large_files(qtbot, runner, tmp_path, monkeypatch):
+    """A second reader process started from the worker thread; the wizard says when it saves."""
+    from pushdeck.core import import_staged
+
+    monkeypatch.setattr(import_staged, "STAGED_BYTES", 0)
+    monkeypatch.setattr(import_staged, "PARALLEL_BYTES", 0)
+    wizard = make_wizard(qtbot, runner)
+    source = write_devices(tmp_path / "big.csv", 400, bad=5, token="token")
+    with qtbot.wait_signal(wizard.previewed):
+        wizard.load_file(source)
+    labels: list[str] = []
+    original = wizard.progress_label.setText
+    monkeypatch.setattr(
+        wizard.progress_label, "setText", lambda text: (labels.append(text), original(text))
+    )
+    with qtbot.wait_signal(wizard.finished_import, timeout=30_000) as blocker:
+        wizard.start_import()
+    report = blocker.args[0]
+    assert (report.rows, report.imported, report.rejected_count) == (405, 400, 5)
+    assert any(text.startswith("Saving") for text in labels)
+
+
 def make_wizard(qtbot, runner):
     from pushdeck.app.audience.import_wizard import ImportWizard
 
