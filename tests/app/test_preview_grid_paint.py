@@ -38,3 +38,32 @@ def test_window_shows_what_a_fresh_paint_shows_while_typing(qtbot, fonts) -> Non
         checked += 1
     assert len(sizes) > 3  # cards grew and shrank: the grid moved cards and resized
     assert checked > 100
+
+
+def test_gap_rectangles_tile_exactly_what_no_card_covers(qtbot, fonts, rich_message) -> None:
+    from dataclasses import replace
+
+    from PySide6.QtGui import QRegion
+
+    from pushdeck.app.previews.base import RenderContext
+    from pushdeck.app.previews.widgets import PreviewGrid
+
+    grid = PreviewGrid()
+    qtbot.addWidget(grid)
+    contexts = [None] + [
+        RenderContext(replace(rich_message, body=rich_message.body[:end])) for end in (0, 9, 90)
+    ]
+    for zoom in (1.0, 0.75, 0.5):
+        grid.set_zoom(zoom)
+        for ctx in contexts:
+            if ctx is not None:
+                grid.set_context(ctx)
+            uncovered = QRegion(grid.rect())
+            for key, card in grid.cards.items():
+                if card.has_context:
+                    uncovered -= grid.card_rect(key)
+            tiled = QRegion()
+            for gap in grid._gaps:
+                assert not tiled.intersects(gap)  # no pixel filled twice
+                tiled += gap
+            assert tiled == uncovered

@@ -9,6 +9,7 @@ the expand button in the right column, "Title · now" on the first line.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
@@ -39,6 +40,7 @@ class Card:
     large_icon: str = "image"  # "image" (message image) | "web" (web icon) | ""
 
 
+@cache  # shared, like preview_font's fonts: callers only read it
 def _fonts() -> dict[str, QFont]:
     return {
         "title": preview_font(FontRole.ANDROID, 14, QFont.Weight.Medium),

@@ -8,6 +8,7 @@ at 1 logical pixel per point. Inter stands in for SF Pro.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath
@@ -25,6 +26,7 @@ THUMB = 38
 SEMI = QFont.Weight.DemiBold
 
 
+@cache  # shared, like preview_font's fonts: callers only read it
 def _fonts() -> dict[str, QFont]:
     return {
         "title": preview_font(FontRole.APPLE, 15, SEMI),

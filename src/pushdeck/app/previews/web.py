@@ -8,6 +8,8 @@ to 2 lines and the body to 4; macOS banners show 1 title line and 2 body lines.
 
 from __future__ import annotations
 
+from functools import cache
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QConicalGradient, QFont, QFontMetricsF, QPainter, QPen
 
@@ -36,6 +38,7 @@ def _notes(ctx: RenderContext, *, actions: bool = True, image: str = "") -> tupl
 # --- Windows toast -------------------------------------------------------------------------
 
 
+@cache  # shared, like preview_font's fonts: callers only read it
 def _win_fonts() -> dict[str, QFont]:
     return {
         "title": preview_font(FontRole.WINDOWS, 14, QFont.Weight.DemiBold),
@@ -181,6 +184,7 @@ def _toast_state(
 # --- macOS banner ---------------------------------------------------------------------------
 
 
+@cache  # shared, like preview_font's fonts: callers only read it
 def _mac_fonts() -> dict[str, QFont]:
     return {
         "title": preview_font(FontRole.APPLE, 13, QFont.Weight.DemiBold),

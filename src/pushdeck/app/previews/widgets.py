@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import cast
 
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QFont, QMouseEvent, QPainter, QPaintEvent, QPalette, QRegion
@@ -119,6 +117,7 @@ class PreviewGrid(QWidget):
     def _relayout(self) -> None:
         x = self.MARGIN
         bottom = 0
+        spans = []
         for cards in self._groups.values():
             y = self.MARGIN + self.HEADING
             width = max((card.column_width() for card in cards), default=0)
@@ -126,13 +125,30 @@ class PreviewGrid(QWidget):
                 self._rects[card.state.key] = QRect(x, y, card.width(), card.height())
                 y += card.height() + self.CARD_GAP
             bottom = max(bottom, y)
+            spans.append((x, width, cards))
             x += width + self.COLUMN_GAP
         self.setFixedSize(x - self.COLUMN_GAP + self.MARGIN, bottom + self.MARGIN)
-        uncovered = QRegion(self.rect())
-        for key, card in self.cards.items():
-            if card.has_context:  # painted: its picture covers its rectangle
-                uncovered -= self._rects[key]
-        self._gaps = list(cast(Iterable[QRect], uncovered))  # QRegion iterates its rects
+        self._gaps = self._uncovered(spans)
+
+    def _uncovered(self, spans: list[tuple[int, int, list[CardView]]]) -> list[QRect]:
+        """What no card covers, in few rectangles (one fill each): the heading band, then
+        per column the strips beside and below each card, the margins and gaps included."""
+        total_w, total_h = self.width(), self.height()
+        top = self.MARGIN + self.HEADING
+        gaps, left = [QRect(0, 0, total_w, top)], 0
+        for index, (x, width, cards) in enumerate(spans):
+            last = index == len(spans) - 1
+            right = total_w if last else x + width + self.COLUMN_GAP  # the next column's x
+            rects = [self._rects[card.state.key] for card in cards]
+            for n, rect in enumerate(rects):
+                gaps.append(QRect(left, rect.y(), rect.x() - left, rect.height()))
+                end = rect.x() + rect.width()
+                gaps.append(QRect(end, rect.y(), right - end, rect.height()))
+                gap_top = rect.y() + rect.height()
+                gap_end = rects[n + 1].y() if n + 1 < len(rects) else total_h
+                gaps.append(QRect(left, gap_top, right - left, gap_end - gap_top))
+            left = right
+        return [gap for gap in gaps if not gap.isEmpty()]
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
