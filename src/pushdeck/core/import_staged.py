@@ -3,11 +3,11 @@
 Why (1,000,000 devices, ``bench/README.md``): upserting 5,000-row batches put every row
 at a random place of the (app, token) index, and committing each batch rewrote
 thousands of index pages: 50–60 s, most of it SQLite. Reading and checking a row costs
-~16 µs of Python, and the machine has two cores. So a large file is
+10–13 µs of Python, and the machine has two cores. So a large file is
 
 1. split near its middle, at a line start (for CSV, one with an even number of quote
    characters before it, since a quoted field may hold a newline);
-2. read as two parts at once, this process taking the first and a spawned one the
+2. read as two parts at once, this process taking the first and a second Python process the
    second. Each validates its rows exactly as a small import does (``RowLoop``) and
    appends them, and its rejected rows, to its own staging SQLite file: no indexes, no
    journal, nothing but appends. The first part ends at the split only if a record
