@@ -355,3 +355,32 @@ def test_too_little_disk_for_staging_is_refused_before_anything_is_read(
         import_devices(ws, src, "shop")
     assert "MB are free" in str(caught.value) and not staged
     assert device_store.count_devices(ws) == 0
+
+
+def test_a_hostile_file_read_in_two_parts_reports_exactly_what_one_reader_does(
+    tmp_path: Path, staged: list[import_staged.PartSpec]
+) -> None:
+    good = [f"{i:064x},ios,en,Europe/Paris\n".encode() for i in range(300)]
+    path = tmp_path / "hostile.csv"
+    with path.open("wb") as fh:
+        fh.write(b"token,platform,locale,timezone\n")
+        fh.writelines(good[:100])
+        fh.write(b"xyz,ios,en,Europe/Paris\n")  # bad APNs token
+        fh.write(b"a" * (6 * 1024 * 1024) + b",ios,en,UTC\n")  # an over-long line
+        fh.writelines(good[100:150])
+        fh.write(b"short,android,en,Europe/Paris\n")  # bad FCM token
+        fh.write(("ab" * 32 + ",ios,en\xe9,UTC\n").encode("latin-1"))  # not UTF-8
+        fh.write(b"a" * (5 * 1024 * 1024) + b",ios,en,UTC\n")  # over-long, second half
+        fh.writelines(good[150:200])
+        fh.write(b"cd" * 32 + b",ios,en\n")  # a field missing
+        fh.write(b'"' + b"ef" * 32 + b",ios,en,UTC\n")  # a quote never closed...
+        fh.writelines(good[200:])  # ...swallows the rest: one broken record
+    reference, expected = _serial(tmp_path, path)
+    ws = _workspace(tmp_path / "staged.pushdeck")
+    report = import_devices(ws, path, "shop", report_file=tmp_path / "rejected.csv")
+
+    assert len(staged) == 1
+    assert _summary(report) == _summary(expected)
+    assert report.inserted == 200 and report.rejected_count == 7
+    assert {r.field for r in report.rejected} >= {"token", "row"}
+    assert _devices(ws) == _devices(reference)
