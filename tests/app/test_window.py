@@ -187,3 +187,27 @@ def test_audience_page_is_in_the_navigation(qtbot, tmp_path) -> None:
     assert window.audience.accessibleName() == "Audience"
     qtbot.wait_until(lambda: window.runner.pending == 0, timeout=10_000)
     window.runner.shutdown()
+
+
+def test_audience_columns_are_remembered_across_runs(qtbot, tmp_path) -> None:
+    from pushdeck.app.audience.page import COLUMNS
+
+    config = tmp_path / "c"
+    first = build_window(None, config_dir=config, demo_path=tmp_path / "d.pushdeck")
+    qtbot.addWidget(first)
+    table, actions = first.audience.devices.table, first.audience.devices._column_actions
+    token = [key for key, _h, _s in COLUMNS].index("token")
+    shown = [c for c in range(len(COLUMNS)) if not table.isColumnHidden(c)]
+    hide = next(c for c in shown if c != token)
+    actions[hide].setChecked(False)  # what the Columns menu does
+    table.setColumnWidth(token, 417)
+    first.close()
+    first.runner.shutdown()
+
+    second = build_window(None, config_dir=config, demo_path=tmp_path / "d.pushdeck")
+    qtbot.addWidget(second)
+    table, actions = second.audience.devices.table, second.audience.devices._column_actions
+    assert table.isColumnHidden(hide) and not actions[hide].isChecked()
+    assert table.columnWidth(token) == 417
+    assert all(actions[c].isChecked() for c in shown if c != hide)
+    second.runner.shutdown()

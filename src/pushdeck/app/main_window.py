@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app import jobs
 from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.audience.section import AudienceSection
 from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.composer.page import ComposerPage
 from pushdeck.app.credentials.page import CredentialsPage
 from pushdeck.app.errors import show_error
-from pushdeck.app.pages import PlaceholderPage, WelcomePage
+from pushdeck.app.pages import WelcomePage
 from pushdeck.app.reports.page import ReportsPage
 from pushdeck.app.settings import AppSettings
 from pushdeck.app.tasks import TaskRunner
@@ -37,6 +38,7 @@ from pushdeck.app.threads import assert_gui_thread
 
 WORKSPACE_FILTER = "Pushdeck workspace (*.pushdeck);;All files (*)"
 PAGES = ("Campaigns", "Compose", "Audience", "Reports", "Apps & credentials")
+AUDIENCE_COLUMNS = "audience/columns"  # the device table's shown columns, widths and order
 
 
 class MainWindow(QMainWindow):
@@ -65,7 +67,7 @@ class MainWindow(QMainWindow):
         self.nav.addItems(list(PAGES))
         self.nav.setFixedWidth(170)
         self.pages = QStackedWidget()
-        self.audience = self._audience_page()
+        self.audience = AudienceSection(self.runner)  # devices and segments tabs
         self.credentials = self._credentials_page()
         self.reports = ReportsPage(runner)
         pages = (self.campaigns, self.composer, self.audience, self.reports)
@@ -91,20 +93,6 @@ class MainWindow(QMainWindow):
         self.restore_geometry()
 
     # --- assembly ------------------------------------------------------------------------------
-
-    def _audience_page(self) -> QWidget:
-        """The Audience page (its own package); a placeholder if it cannot be loaded."""
-        try:
-            from pushdeck.app.audience.page import AudiencePage  # noqa: F401
-        except ImportError:
-            return PlaceholderPage(
-                "Audience",
-                "Devices, imports and segments are managed with 'pushdeck devices' and "
-                "'pushdeck segments' on the command line.",
-            )
-        from pushdeck.app.audience.section import AudienceSection
-
-        return AudienceSection(self.runner)  # devices and segments tabs
 
     def _credentials_page(self) -> CredentialsPage:
         page = CredentialsPage(self.runner, self.loop)
@@ -270,9 +258,7 @@ class MainWindow(QMainWindow):
 
     def _on_overview_loaded(self, overview: jobs.Overview) -> None:
         assert_gui_thread("MainWindow")
-        reload = getattr(self.audience, "reload", None)
-        if callable(reload):
-            reload()
+        self.audience.reload()
         self.root.setCurrentIndex(1)
         self.nav.setCurrentRow(1)
         self.workspace_label.setText(f"{overview.path.name} · {overview.device_count:,} devices")
@@ -316,11 +302,13 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1440, 900)
+        self.audience.devices.restore_columns_state(self.qsettings.value(AUDIENCE_COLUMNS))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.campaigns.confirm_close():  # a campaign is sending: ask first
             event.ignore()
             return
         self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue(AUDIENCE_COLUMNS, self.audience.devices.columns_state())
         self.qsettings.sync()
         super().closeEvent(event)

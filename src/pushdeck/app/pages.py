@@ -1,8 +1,8 @@
-"""Simple pages of the main window: welcome (no workspace) and a clean placeholder."""
+"""The welcome page of the main window, shown while no workspace is open."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -66,19 +66,3 @@ class WelcomePage(QWidget):
         outer.addWidget(box, 2)
         outer.addStretch(1)
         self.demo_button.setDefault(True)
-
-
-class PlaceholderPage(QWidget):
-    """A clean, honest page for a feature that a later release fills in."""
-
-    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAccessibleName(title)
-        heading = QLabel(f"<h2>{title}</h2>")
-        body = QLabel(text)
-        body.setWordWrap(True)
-        body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addWidget(body)
-        layout.addStretch(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -89,15 +89,31 @@ class AudiencePage(QWidget):
         layout.addWidget(self.table, 1)
 
     def _build_columns_menu(self) -> None:
+        self._column_actions = []
         for column, (key, header, _sortable) in enumerate(COLUMNS):
             action = self.columns_menu.addAction(header)
             action.setCheckable(True)
             action.setChecked(key not in DEFAULT_HIDDEN)
             self.table.setColumnHidden(column, key in DEFAULT_HIDDEN)
             action.toggled.connect(lambda on, c=column: self.table.setColumnHidden(c, not on))
+            self._column_actions.append(action)
         widths = {"token": 300, "answer": 180, "tags": 160, "status": 110, "timezone": 140}
         for column, (key, _h, _s) in enumerate(COLUMNS):
             self.table.setColumnWidth(column, widths.get(key, 90))
+
+    # --- remembered columns ------------------------------------------------------------------
+
+    def columns_state(self) -> QByteArray:
+        """Which columns are shown, their widths and order (for the window's settings)."""
+        return self.table.horizontalHeader().saveState()
+
+    def restore_columns_state(self, state: object) -> None:
+        """Put back what ``columns_state`` saved; anything unusable keeps the defaults."""
+        header = self.table.horizontalHeader()
+        if not isinstance(state, QByteArray) or state.isEmpty() or not header.restoreState(state):
+            return
+        for column, action in enumerate(self._column_actions):
+            action.setChecked(not self.table.isColumnHidden(column))
 
     def _connect(self) -> None:
         self.search.textChanged.connect(lambda _t: self._debounce.start())
