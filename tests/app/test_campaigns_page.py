@@ -144,6 +144,44 @@ def test_an_interrupted_campaign_is_offered_for_resume(qtbot, page, runner):
     assert finished.args[0].status == "sent"
 
 
+def test_a_missed_schedule_waits_for_a_decision_send_now_or_cancel(
+    qtbot, page, runner, monkeypatch
+):
+    from PySide6.QtWidgets import QMessageBox
+
+    def miss(ctx):
+        from pushdeck.core.campaigns import CampaignStatus, create_campaign, set_status
+
+        ws = ctx.require_ws()
+        for name in ("Flash sale", "Weekly digest"):
+            create_campaign(ws, replace(spec(), name=name))
+            set_status(ws, name, CampaignStatus.MISSED, error="The scheduled time passed")
+
+    run_job(qtbot, runner, miss)
+    with qtbot.wait_signal(page.decision_needed, timeout=10_000) as needed:
+        page.reload()
+    first = str(page.cancel_missed_button.property("campaign"))
+    assert needed.args[0] == page.banner.text()  # the window shows it and brings the page up
+    with qtbot.assert_not_emitted(page.decision_needed):  # once per campaign, not per reload
+        with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
+            page.reload()
+    second = ({"Flash sale", "Weekly digest"} - {first}).pop()
+    assert page.banner.isVisibleTo(page) and f"“{first}”" in page.banner.text()
+    assert "1 more" in page.banner.text() and page.send_missed_button.isVisibleTo(page)
+    assert not page.resume_button.isVisibleTo(page)
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
+        page.cancel_missed_button.click()
+    assert page.model.rows[page.model.row_named(first)].status == "cancelled"
+    assert f"“{second}”" in page.banner.text() and "more" not in page.banner.text()
+
+    with qtbot.wait_signal(page.controller.finished, timeout=30_000) as finished:
+        page.send_missed_button.click()
+    assert finished.args[0].status == "sent"
+    qtbot.wait_until(lambda: not page.banner.isVisibleTo(page), timeout=10_000)
+
+
 def test_duplicate_and_delete(qtbot, page):
     with qtbot.wait_signal(page.rows_loaded, timeout=10_000):
         page.duplicate("Spring sale (demo)", "Spring again")

@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         self.welcome.new_requested.connect(self.new_workspace)
         self.welcome.open_requested.connect(self.open_workspace_dialog)
         self.campaigns.compose_requested.connect(lambda: self.go_to(1))
+        self.campaigns.decision_needed.connect(self._on_campaigns_decision_needed)
         self.composer.autosave_requested.connect(self._on_composer_autosave_requested)
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(lambda _scheme: self._apply_appearance())
@@ -174,6 +175,10 @@ class MainWindow(QMainWindow):
     def go_to(self, index: int) -> None:
         if self.root.currentIndex() == 1:
             self.nav.setCurrentRow(index)
+
+    def _on_campaigns_decision_needed(self, text: str) -> None:
+        self.go_to(0)  # the banner with its buttons is on the Campaigns page
+        self.statusBar().showMessage(text, 15_000)
 
     def show_welcome(self, status: str = "") -> None:
         self.root.setCurrentIndex(0)

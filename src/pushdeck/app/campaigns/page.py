@@ -40,6 +40,9 @@ class CampaignsPage(QWidget):
 
     compose_requested = Signal()
     rows_loaded = Signal()
+    #: A campaign needs the user (a send to resume, a missed schedule): the banner's text.
+    #: Emitted once per campaign, so the window can bring this page forward once.
+    decision_needed = Signal(str)
 
     def __init__(
         self,
@@ -69,8 +72,15 @@ class CampaignsPage(QWidget):
         self.banner.setVisible(False)
         self.resume_button = QPushButton("Resume it")
         self.resume_button.setVisible(False)
+        # A scheduled campaign whose time passed while Pushdeck was closed: never sent on
+        # its own (it may be stale by now); the user decides.
+        self.send_missed_button = QPushButton("Send now")
+        self.cancel_missed_button = QPushButton("Cancel it")
+        for button in (self.send_missed_button, self.cancel_missed_button):
+            button.setVisible(False)
         self.progress = ProgressPanel(self.controller)
         self.buttons: dict[str, QPushButton] = {}
+        self._announced: set[str] = set()  # campaigns decision_needed was emitted for
         self._build()
         self._connect()
         self.due_timer = QTimer(self, interval=DUE_CHECK_MS)
@@ -94,6 +104,8 @@ class CampaignsPage(QWidget):
         banner = QHBoxLayout()
         banner.addWidget(self.banner, 1)
         banner.addWidget(self.resume_button)
+        banner.addWidget(self.send_missed_button)
+        banner.addWidget(self.cancel_missed_button)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Campaigns</h2>"))
         layout.addLayout(banner)
@@ -112,6 +124,8 @@ class CampaignsPage(QWidget):
         b["refresh"].clicked.connect(self.reload)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.resume_button.clicked.connect(self._on_resume_button_clicked)
+        self.send_missed_button.clicked.connect(self._on_send_missed_button_clicked)
+        self.cancel_missed_button.clicked.connect(self._on_cancel_missed_button_clicked)
         self.controller.finished.connect(lambda _s: self.reload())
         self.controller.failed.connect(self._on_controller_failed)
         self.controller.progress.connect(self._on_controller_progress)
@@ -125,8 +139,8 @@ class CampaignsPage(QWidget):
         """Compatibility with the window's overview: reload from the workspace."""
         self.reload()
 
-    def _on_runner_rows(self, result: tuple[list[CampaignRow], list[str]]) -> None:
-        rows, interrupted = result
+    def _on_runner_rows(self, result: tuple[list[CampaignRow], list[str], list[str]]) -> None:
+        rows, interrupted, missed = result
         selected = self.selected()
         self.model.set_rows(rows)
         self.empty.setVisible(not rows)
@@ -138,15 +152,34 @@ class CampaignsPage(QWidget):
         stranded = [
             n for n in interrupted if n != self.controller.campaign or not self.controller.active
         ]
+        self._show_banner(stranded, missed)
+        self.rows_loaded.emit()
+
+    def _show_banner(self, stranded: list[str], missed: list[str]) -> None:
+        """One decision at a time: a send to resume first, then a missed schedule."""
+        missed = [n for n in missed if n != self.controller.campaign or not self.controller.active]
         self.resume_button.setVisible(bool(stranded))
-        self.banner.setVisible(bool(stranded))
+        self.send_missed_button.setVisible(not stranded and bool(missed))
+        self.cancel_missed_button.setVisible(not stranded and bool(missed))
+        self.banner.setVisible(bool(stranded or missed))
+        subject = stranded[0] if stranded else (missed[0] if missed else "")
         if stranded:
             self.banner.setText(
                 f"“{stranded[0]}” stopped mid-send (paused, or Pushdeck closed or crashed). "
                 "Resuming sends only to devices that have not been sent to yet."
             )
             self.resume_button.setProperty("campaign", stranded[0])
-        self.rows_loaded.emit()
+        elif missed:
+            more = f" ({len(missed) - 1} more after it)" if len(missed) > 1 else ""
+            self.banner.setText(
+                f"“{missed[0]}” was scheduled for a time that passed while Pushdeck was not "
+                f"running, so nothing was sent{more}. Send it now, or cancel it?"
+            )
+            self.send_missed_button.setProperty("campaign", missed[0])
+            self.cancel_missed_button.setProperty("campaign", missed[0])
+        if subject and subject not in self._announced:
+            self._announced.add(subject)
+            self.decision_needed.emit(self.banner.text())
 
     def selected(self) -> str:
         indexes = self.table.selectionModel().selectedRows()
@@ -205,6 +238,27 @@ class CampaignsPage(QWidget):
 
     def _on_resume_button_clicked(self) -> None:
         self.send(str(self.resume_button.property("campaign")))
+
+    def _on_send_missed_button_clicked(self) -> None:
+        self.send(str(self.send_missed_button.property("campaign")))
+
+    def _on_cancel_missed_button_clicked(self) -> None:
+        name = str(self.cancel_missed_button.property("campaign"))
+        answer = QMessageBox.question(
+            self,
+            "Cancel campaign",
+            f"Cancel “{name}”? Nothing of it was sent; it stays in the list as cancelled.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.cancel_missed(name)
+
+    def cancel_missed(self, name: str) -> None:
+        def job(ctx: WorkerContext) -> None:
+            from pushdeck.core.dispatch import cancel_campaign
+
+            cancel_campaign(ctx.require_ws(), name)
+
+        self.runner.run(job, lambda _: self.reload(), lambda e: show_error(self, e))
 
     def _on_controller_failed(self, exc: BaseException) -> None:
         self.reload()
@@ -288,8 +342,10 @@ class CampaignsPage(QWidget):
         return True
 
 
-def _rows(ctx: WorkerContext) -> tuple[list[CampaignRow], list[str]]:
+def _rows(ctx: WorkerContext) -> tuple[list[CampaignRow], list[str], list[str]]:
+    from pushdeck.core.scheduling import missed_campaigns
     from pushdeck.core.send_review import campaign_rows, interrupted_campaigns
 
     ws = ctx.require_ws()
-    return campaign_rows(ws), interrupted_campaigns(ws)
+    missed = [c.name for c in missed_campaigns(ws)]
+    return campaign_rows(ws), interrupted_campaigns(ws), missed
