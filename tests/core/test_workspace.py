@@ -98,3 +98,46 @@ def test_failed_migration_leaves_the_file_as_it_was(
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half'").fetchone()[0] == 0
     conn.close()
+
+
+def test_a_write_waits_out_another_connections_long_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large import's merge holds the write lock for seconds while a send writes its
+    journal on another connection: the send's write must wait, not fail."""
+    import threading
+    import time
+
+    from pushdeck.core.store import workspace as workspace_module
+
+    path = tmp_path / "w.pushdeck"
+    sender = Workspace.open(path)
+    hold = 1.5
+    configured = workspace_module.BUSY_TIMEOUT_MS
+    monkeypatch.setattr(workspace_module, "BUSY_TIMEOUT_MS", 0)
+    impatient = Workspace.open(path)  # what a zero timeout would do: fail at once
+    locked = threading.Event()
+
+    def long_merge() -> None:
+        importer = Workspace.open(path)  # SQLite connections stay in their own thread
+        with importer.transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('merge', 'running')")
+            locked.set()
+            time.sleep(hold)
+        importer.close()
+
+    thread = threading.Thread(target=long_merge)
+    thread.start()
+    assert locked.wait(5)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        impatient.conn.execute("INSERT INTO meta (key, value) VALUES ('impatient', 'x')")
+    start = time.monotonic()
+    with sender.transaction() as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('journal', 'flushed')")
+    waited = time.monotonic() - start
+    thread.join()
+    assert waited > hold / 2
+    assert sender.scalar("SELECT value FROM meta WHERE key = 'journal'") == "flushed"
+    assert configured / 1000 >= 30  # well past an 11 s merge of 1,000,000 devices
+    for ws in (sender, impatient):
+        ws.close()
