@@ -6,6 +6,7 @@ its own: the staged path must give the same devices, tags and report for any fil
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import sqlite3
@@ -246,7 +247,7 @@ def test_a_failing_second_reader_is_reported_and_nothing_is_imported(
     src = _messy_csv(tmp_path / "devices.csv", 300)
     ws = _workspace(tmp_path / "w.pushdeck")
     spec = import_staged.PartSpec(
-        str(tmp_path / "gone.csv"), "csv", 10, 2, None, ["token"], {"token": "token"},
+        str(tmp_path / "gone.csv"), "csv", 10, 2, None, ["token"], ",", {"token": "token"},
         None, 1, "2026-01-01T00:00:00Z", str(tmp_path / "part.sqlite"),
     )  # fmt: skip
     helper = import_staged._SecondPart(spec)
@@ -384,3 +385,35 @@ def test_a_hostile_file_read_in_two_parts_reports_exactly_what_one_reader_does(
     assert report.inserted == 200 and report.rejected_count == 7
     assert {r.field for r in report.rejected} >= {"token", "row"}
     assert _devices(ws) == _devices(reference)
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_semicolon_tab_and_pipe_files_import_like_comma_files(
+    tmp_path: Path, staged: list[import_staged.PartSpec], delimiter: str
+) -> None:
+    """Spreadsheets in comma-decimal locales save "CSV" with semicolons; .tsv uses tabs."""
+    comma = _messy_csv(tmp_path / "comma.csv", 300)
+    rows = list(csv.reader(comma.read_text(encoding="utf-8").splitlines(keepends=True)))
+    other = tmp_path / "other.csv"
+    with other.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    reference, expected = _serial(tmp_path, comma)
+
+    ws = _workspace(tmp_path / "staged.pushdeck")
+    report = import_devices(ws, other, "shop")  # in two parts (the fixture)
+    assert len(staged) == 1 and staged[0].delimiter == delimiter
+    assert _summary(report) == {**_summary(expected), "file": str(other)}
+    assert _devices(ws) == _devices(reference) and _tags(ws) == _tags(reference)
+
+    small = _workspace(tmp_path / "small.pushdeck")
+    assert _summary(_batch_import(small, other)) == _summary(report)  # one batch at a time
+
+
+def test_the_delimiter_comes_from_the_header_outside_quotes() -> None:
+    from pushdeck.core.import_readers import sniff_delimiter
+
+    assert sniff_delimiter("token,platform,tags\n") == ","
+    assert sniff_delimiter("token;platform;tags\n") == ";"
+    assert sniff_delimiter("token\tplatform\n") == "\t"
+    assert sniff_delimiter('"a;b;c",platform\n') == ","  # semicolons inside quotes
+    assert sniff_delimiter("token\n") == ","  # one column: nothing to tell, comma

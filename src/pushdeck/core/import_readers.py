@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,11 +160,18 @@ class CsvRows:
         lines: _Lines | None = None,
         *,
         columns: list[str] | None = None,
+        delimiter: str | None = None,
         stop_line: int | None = None,
     ) -> None:
         self.lines = lines or _Lines(fh)
         csv.field_size_limit(MAX_LINE)
-        self.reader = csv.reader(self.lines)
+        source: Iterator[str] = self.lines
+        if delimiter is None:  # reading from the header: it tells the delimiter
+            first = next(self.lines, "")
+            delimiter = sniff_delimiter(first)
+            source = itertools.chain([first] if first else [], self.lines)
+        self.delimiter = delimiter
+        self.reader = csv.reader(source, delimiter=delimiter)
         self.columns = read_header(self.reader) if columns is None else columns
         self.stop_line = stop_line
 
@@ -212,12 +220,27 @@ def read_csv(
     progress: _Lines | None = None,
     *,
     columns: list[str] | None = None,
+    delimiter: str | None = None,
     stop_line: int | None = None,
 ) -> Iterator[Parsed]:
     """Rows of a CSV file as dicts keyed by the header's column names (see ``CsvRows``)."""
-    rows = CsvRows(fh, progress, columns=columns, stop_line=stop_line)
+    rows = CsvRows(fh, progress, columns=columns, delimiter=delimiter, stop_line=stop_line)
     for line, row, problem in rows:
         yield line, None if row is None else dict(zip(rows.columns, row, strict=True)), problem
+
+
+#: Field separators seen in device files: commas; semicolons from spreadsheets in locales
+#: whose decimal mark is a comma (Excel's "CSV"); tabs (.tsv, copied cells); pipes.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The separator a file's header line uses: the most frequent of ``DELIMITERS``
+    outside quotes (column names hold none of them), a comma when there is none."""
+    outside = header_line.split('"')[::2]  # the text between quoted stretches
+    counts = {d: sum(part.count(d) for part in outside) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # ties: the earlier, comma first
+    return best if counts[best] else ","
 
 
 def read_header(reader: Iterator[list[str]]) -> list[str]:

@@ -24,7 +24,6 @@ running it again completes it. A JSON array is one value, so it is read in one p
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -50,11 +49,9 @@ from pushdeck.core.import_loop import (
     resolve_mapping,
 )
 from pushdeck.core.import_readers import (
-    MAX_LINE,
     CountingReader,
     CsvRows,
     _Lines,
-    read_header,
     read_json_array,
     read_ndjson,
 )
@@ -80,6 +77,7 @@ class PartSpec:
     first_line: int  # that line's number in the file
     stop_line: int | None  # the part ends before the record starting on this line
     columns: list[str] | None  # the CSV header, for a part that starts after it
+    delimiter: str  # the CSV field separator, as the header showed it
     resolved: dict[str, str] | None  # the CSV mapping, resolved once from the header
     override: dict[str, str] | None  # the user's mapping (JSON rows resolve per key set)
     app_id: int
@@ -113,7 +111,7 @@ def import_large(
 ) -> ImportReport:
     """Import a large file by the staged path described in the module docstring."""
     total = path.stat().st_size
-    columns = csv_columns(path) if fmt == "csv" else None
+    columns, delimiter = csv_header(path) if fmt == "csv" else (None, ",")
     resolved = resolve_mapping(columns, override, report) if columns is not None else None
     split = (
         find_split(path, fmt)
@@ -132,6 +130,7 @@ def import_large(
                 first_line,
                 stop,
                 None if index == 0 else columns,
+                delimiter,
                 resolved if (index == 0 or fmt == "csv") else {},  # {}: no first-row check
                 dict(override) if override else None,
                 app_id,
@@ -280,7 +279,14 @@ def _part_rows(
     lines = _Lines(fh)
     lines.number = spec.first_line - 1
     if spec.fmt == "csv":
-        return CsvRows(fh, lines, columns=spec.columns, stop_line=spec.stop_line), lines, None
+        rows = CsvRows(
+            fh,
+            lines,
+            columns=spec.columns,
+            delimiter=None if spec.columns is None else spec.delimiter,
+            stop_line=spec.stop_line,
+        )
+        return rows, lines, None
     return read_ndjson(fh, lines, stop_line=spec.stop_line), lines, None
 
 
@@ -475,11 +481,11 @@ def _attached(ws: Workspace, stages: list[str]) -> Iterator[list[str]]:
             ws.conn.execute(f"DETACH DATABASE {schema}")
 
 
-def csv_columns(path: Path) -> list[str]:
-    """The header of a CSV file (the same checks as a full read)."""
-    csv.field_size_limit(MAX_LINE)
+def csv_header(path: Path) -> tuple[list[str], str]:
+    """The columns and field delimiter of a CSV file (the same checks as a full read)."""
     with path.open("rb") as fh:
-        return read_header(csv.reader(_Lines(fh)))
+        rows = CsvRows(fh)
+        return rows.columns, rows.delimiter
 
 
 def find_split(path: Path, fmt: str) -> Split | None:
