@@ -136,7 +136,8 @@ class CampaignsPage(QWidget):
         self.runner.run(_rows, self._on_runner_rows, lambda e: show_error(self, e))
 
     def set_rows(self, _rows: object = None) -> None:
-        """Compatibility with the window's overview: reload from the workspace."""
+        """A workspace was opened (the window's overview): reload from it."""
+        self._announced.clear()  # another workspace: its decisions are new
         self.reload()
 
     def _on_runner_rows(self, result: tuple[list[CampaignRow], list[str], list[str]]) -> None:
