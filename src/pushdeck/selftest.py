@@ -173,7 +173,7 @@ def startup_probe(out: TextIO | None = None) -> int:
         app.processEvents()
         print(f"startup-probe: main window shown at {time.time():.3f}", file=out, flush=True)
         window.close()
-        window.runner.shutdown()
+        window.shutdown()
     return 0
 
 
@@ -318,7 +318,7 @@ def _steps(run: _Run, tmp: Path, devices: int) -> None:
         win = state.get("window")
         if win is not None:
             win.close()
-            win.runner.shutdown()
+            win.shutdown()
             win.deleteLater()
             state["app"].processEvents()
 

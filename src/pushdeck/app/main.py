@@ -50,7 +50,7 @@ def run_app(workspace: Path | None, argv: list[str]) -> int:
     try:
         return app.exec()
     finally:
-        window.runner.shutdown()
+        window.shutdown()
 
 
 if __name__ == "__main__":  # pragma: no cover - manual runs

@@ -309,6 +309,15 @@ class MainWindow(QMainWindow):
             self.resize(1440, 900)
         self.audience.devices.restore_columns_state(self.qsettings.value(AUDIENCE_COLUMNS))
 
+    def shutdown(self) -> None:
+        """Stop the network loop and the SQLite worker (after the window closed).
+
+        Leaving either thread running into interpreter exit lets Qt objects be destroyed
+        under it, which can crash the process on its way out.
+        """
+        self.loop.shutdown()
+        self.runner.shutdown()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.campaigns.confirm_close():  # a campaign is sending: ask first
             event.ignore()
