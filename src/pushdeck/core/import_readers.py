@@ -14,7 +14,8 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -361,3 +362,51 @@ def _read_chunk(text: IO[str]) -> str:
             f"The JSON file contains bytes that are not UTF-8 (near byte {exc.start}).",
             hint="Save the file as UTF-8.",
         ) from None
+
+
+@dataclass
+class FileRows:
+    """The parsed rows of a device file (or of one part of it), and how far reading got."""
+
+    rows: Iterable[tuple[int, Any, str]]  # dicts for JSON, lists of fields for CSV
+    columns: list[str] | None  # the CSV header the lists follow; None for JSON
+    _lines: _Lines | None
+    _counter: CountingReader | None
+
+    @property
+    def bytes_read(self) -> int:
+        """For progress (whole blocks ahead of the row being checked)."""
+        if self._lines is not None:
+            return self._lines.bytes_read
+        return self._counter.bytes_read if self._counter is not None else 0
+
+    @property
+    def crossed_stop(self) -> bool:
+        """A record ran across ``stop_line`` (see ``CsvRows``)."""
+        return self._lines is not None and self._lines.crossed_stop
+
+
+def open_rows(
+    fh: IO[bytes],
+    fmt: str,
+    *,
+    first_line: int = 1,
+    columns: list[str] | None = None,
+    delimiter: str | None = None,
+    stop_line: int | None = None,
+) -> FileRows:
+    """Rows of a CSV, JSON-array or NDJSON file read from ``fh``'s position on.
+
+    A part that starts after the top (``import_staged``) gives the number of its first
+    line, and for CSV the header's ``columns`` and ``delimiter``; it ends before
+    ``stop_line``. A JSON array is one value and is always read whole.
+    """
+    if fmt == "json":
+        counter = CountingReader(fh)
+        return FileRows(read_json_array(counter), None, None, counter)
+    lines = _Lines(fh)
+    lines.number = first_line - 1
+    if fmt == "csv":
+        rows = CsvRows(fh, lines, columns=columns, delimiter=delimiter, stop_line=stop_line)
+        return FileRows(rows, rows.columns, lines, None)
+    return FileRows(read_ndjson(fh, lines, stop_line=stop_line), None, lines, None)

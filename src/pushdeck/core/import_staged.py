@@ -33,11 +33,11 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pushdeck.core.errors import ValidationError, WorkspaceError
 from pushdeck.core.import_loop import (
@@ -48,14 +48,7 @@ from pushdeck.core.import_loop import (
     RowLoop,
     resolve_mapping,
 )
-from pushdeck.core.import_readers import (
-    CountingReader,
-    CsvRows,
-    _Lines,
-    read_json_array,
-    read_ndjson,
-)
-from pushdeck.core.import_rows import Row
+from pushdeck.core.import_readers import CsvRows, open_rows
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.workspace import Workspace, utcnow
 
@@ -241,7 +234,14 @@ def read_part(
     try:
         with open(spec.path, "rb") as fh:
             fh.seek(spec.start)
-            rows, lines, counter = _part_rows(fh, spec)
+            source = open_rows(
+                fh,
+                spec.fmt,
+                first_line=spec.first_line,
+                columns=spec.columns,
+                delimiter=None if spec.columns is None else spec.delimiter,
+                stop_line=spec.stop_line,
+            )
             loop = RowLoop(
                 spec.fmt,
                 spec.app_id,
@@ -251,43 +251,20 @@ def read_part(
                 flush=stage.add,
                 resolved=spec.resolved,
                 columns_report=columns_report,
-                columns=rows.columns if isinstance(rows, CsvRows) else None,
+                columns=source.columns,
             )
 
-            def bytes_read() -> int:
-                return lines.bytes_read if lines else (counter.bytes_read if counter else 0)
-
             def after_batch() -> bool:
-                advance(loop.rows, bytes_read())
+                advance(loop.rows, source.bytes_read)
                 return stop()
 
-            cancelled = loop.run(rows, after_batch)
-            advance(loop.rows, bytes_read())
-        result = PartResult(loop.rows, bool(lines and lines.crossed_stop), cancelled)
+            cancelled = loop.run(source.rows, after_batch)
+            advance(loop.rows, source.bytes_read)
+        result = PartResult(loop.rows, source.crossed_stop, cancelled)
         stage.finish(result)
         return result
     finally:
         stage.close()
-
-
-def _part_rows(
-    fh: IO[bytes], spec: PartSpec
-) -> tuple[Iterable[tuple[int, Row | None, str]], _Lines | None, CountingReader | None]:
-    if spec.fmt == "json":
-        counter = CountingReader(fh)
-        return read_json_array(counter), None, counter
-    lines = _Lines(fh)
-    lines.number = spec.first_line - 1
-    if spec.fmt == "csv":
-        rows = CsvRows(
-            fh,
-            lines,
-            columns=spec.columns,
-            delimiter=None if spec.columns is None else spec.delimiter,
-            stop_line=spec.stop_line,
-        )
-        return rows, lines, None
-    return read_ndjson(fh, lines, stop_line=spec.stop_line), lines, None
 
 
 class Stage:

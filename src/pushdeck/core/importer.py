@@ -11,22 +11,15 @@ parts, merged in token order in one transaction); smaller ones upsert batch by b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pushdeck.core import import_staged
 from pushdeck.core.errors import ValidationError
 from pushdeck.core.import_loop import ImportReport, Progress, Rejected, RejectWriter, RowLoop
-from pushdeck.core.import_readers import (
-    CountingReader,
-    CsvRows,
-    _Lines,
-    detect_format,
-    read_json_array,
-    read_ndjson,
-)
-from pushdeck.core.import_rows import ALIASES, Row, auto_mapping, parse_mapping
+from pushdeck.core.import_readers import detect_format, open_rows
+from pushdeck.core.import_rows import ALIASES, auto_mapping, parse_mapping
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.apps import get_app
 from pushdeck.core.store.workspace import Workspace, utcnow
@@ -40,36 +33,6 @@ __all__ = [
     "import_devices",
     "parse_mapping",
 ]
-
-
-class _Source:
-    """Opens a device file and yields parsed rows, tracking bytes read for progress."""
-
-    def __init__(self, path: Path, fmt: str) -> None:
-        self.path = path
-        self.fmt = fmt
-        self.total = path.stat().st_size
-        self._lines: _Lines | None = None
-        self._counter: CountingReader | None = None
-        self.columns: list[str] | None = None  # a CSV file's header, once rows() has read it
-
-    @property
-    def bytes_read(self) -> int:
-        if self._lines is not None:
-            return self._lines.bytes_read
-        return self._counter.bytes_read if self._counter is not None else 0
-
-    def rows(self, fh: IO[bytes]) -> Iterable[tuple[int, Row | None, str]]:
-        """The file's rows: dicts for JSON, lists of fields (see ``columns``) for CSV."""
-        if self.fmt == "json":
-            self._counter = CountingReader(fh)
-            return read_json_array(self._counter)
-        self._lines = _Lines(fh)
-        if self.fmt == "csv":
-            rows = CsvRows(fh, self._lines)
-            self.columns = rows.columns
-            return rows
-        return read_ndjson(fh, self._lines)
 
 
 def import_devices(
@@ -96,15 +59,15 @@ def import_devices(
             return import_staged.import_large(
                 ws, path, fmt, app_id, mapping, report, writer, progress, should_cancel
             )
-        source = _Source(path, fmt)
-        return _import(ws, source, app_id, mapping, report, writer, progress, should_cancel)
+        return _import(ws, path, fmt, app_id, mapping, report, writer, progress, should_cancel)
     finally:
         writer.close()
 
 
 def _import(
     ws: Workspace,
-    source: _Source,
+    path: Path,
+    fmt: str,
     app_id: int,
     mapping: Mapping[str, str] | None,
     report: ImportReport,
@@ -113,29 +76,30 @@ def _import(
     should_cancel: Callable[[], bool] | None,
 ) -> ImportReport:
     """Upsert batch by batch: each batch is one transaction."""
-    loop = RowLoop(
-        source.fmt,
-        app_id,
-        utcnow(),
-        mapping,
-        reject=writer.add,
-        flush=lambda batch: _flush(ws, batch, report),
-        columns_report=report,
-    )
+    total = path.stat().st_size
+    with path.open("rb") as fh:
+        source = open_rows(fh, fmt)
+        loop = RowLoop(
+            fmt,
+            app_id,
+            utcnow(),
+            mapping,
+            reject=writer.add,
+            flush=lambda batch: _flush(ws, batch, report),
+            columns_report=report,
+            columns=source.columns,
+        )
 
-    def after_batch() -> bool:
-        report.rows = loop.rows
-        if progress:
-            progress(Progress(report.rows, source.bytes_read, source.total))
-        return bool(should_cancel and should_cancel())
+        def after_batch() -> bool:
+            report.rows = loop.rows
+            if progress:
+                progress(Progress(report.rows, source.bytes_read, total))
+            return bool(should_cancel and should_cancel())
 
-    with source.path.open("rb") as fh:
-        rows = source.rows(fh)
-        loop.columns = source.columns
-        report.cancelled = loop.run(rows, after_batch)
+        report.cancelled = loop.run(source.rows, after_batch)
     report.rows = loop.rows
     if progress and not report.cancelled:
-        progress(Progress(report.rows, source.total, source.total))
+        progress(Progress(report.rows, total, total))
     return report
 
 
