@@ -213,7 +213,7 @@ async def _send_native(
         result: SendResult = await provider.send_request(
             device.token,
             ApnsRequest(native, body, headers, push_type),
-            client=provider.client_for(device.environment),
+            environment=device.environment,
         )
         return result
     if "message" in native and provider.kind is ProviderKind.FCM:

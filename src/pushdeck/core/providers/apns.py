@@ -103,17 +103,16 @@ class ApnsProvider:
         self, message: Message, device: Device, *, notification_id: str = ""
     ) -> SendResult:
         request = build_apns(message, topic=self.topic, notification_id=notification_id)
-        return await self.send_request(
-            device.token, request, client=self.client_for(device.environment)
-        )
+        return await self.send_request(device.token, request, environment=device.environment)
 
     async def send_request(
-        self, token: str, request: ApnsRequest, *, client: H2Client | None = None
+        self, token: str, request: ApnsRequest, *, environment: ApnsEnvironment | None = None
     ) -> SendResult:
-        """Send a prebuilt request (``pushdeck push --payload`` and the benchmark use this)."""
+        """Send a prebuilt request (``pushdeck push --payload`` and the benchmark use this)
+        to the host of ``environment`` (default: the credential's)."""
         if not _HEX_TOKEN.fullmatch(token):
             return _bad_token_locally(token)
-        client = client or self.client
+        client = self.client if environment is None else self.client_for(environment)
         headers = self._headers(token, request, client)
         response = await client.request(headers, request.body)
         if self.signer is not None and _reason(response) == "ExpiredProviderToken":
