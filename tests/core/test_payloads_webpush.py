@@ -122,7 +122,6 @@ def test_preview_ios_uses_the_apns_builder() -> None:
 
 
 def test_preview_android_uses_the_fcm_builder() -> None:
-    pytest.importorskip("pushdeck.core.payloads.fcm")
     android = preview_payloads(Message(title="Hello", data={"k": 1}))["android"]
     assert android.ok, android.error
     payload = json.loads(android.text)
