@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from pushdeck.core.csv_cells import read_cell
 from pushdeck.core.errors import ValidationError
 
 MAX_LINE = 64 * 1024  # a device row is well under 4 KiB; anything longer is broken
@@ -213,7 +214,9 @@ class CsvRows:
                     (f"has {len(row)} fields but the header has {width}; check commas and quoting"),
                 )
                 continue
-            yield start, row, ""
+            # Cells our exports escaped against spreadsheet formulas ('=…, '-5) read back
+            # as they were written (csv_cells); the check is one character per cell.
+            yield start, [read_cell(c) if c[:1] == "'" else c for c in row], ""
 
 
 def read_csv(
