@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 
 
-def override_dns(monkeypatch: pytest.MonkeyPatch, names: Mapping[str, str]) -> list[str]:
-    """Resolve each of ``names`` (host → IP address); return the list of names asked for."""
+def override_dns(
+    monkeypatch: pytest.MonkeyPatch, names: Mapping[str, str | list[str]]
+) -> list[str]:
+    """Resolve each of ``names`` (host → IP address or addresses, in order); return the
+    list of names asked for."""
     real = socket.getaddrinfo
     asked: list[str] = []
 
@@ -23,7 +26,9 @@ def override_dns(monkeypatch: pytest.MonkeyPatch, names: Mapping[str, str]) -> l
         name = host.decode() if isinstance(host, bytes) else host
         if name in names:
             asked.append(name)
-            return real(names[name], port, *args, **kwargs)
+            answer = names[name]
+            addresses = [answer] if isinstance(answer, str) else answer
+            return [info for a in addresses for info in real(a, port, *args, **kwargs)]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
