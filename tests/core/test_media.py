@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from pushdeck.core import netguard
 from pushdeck.core.errors import TransportError, ValidationError
 from pushdeck.core.media import fetch_image
 from pushdeck.core.netguard import AddressRefused
+from tests.fakes import tls
 from tests.fakes.image_server import PNG, image_server
 from tests.fakes.resolver import override_dns
 
@@ -111,6 +113,19 @@ def test_a_name_resolving_to_loopback_is_refused_before_connecting(
     assert seen == ["/pic.png"]  # only the opted-in fetch reached the server
 
 
+def test_https_connects_to_the_checked_address_and_verifies_the_host_name(
+    allow_local_endpoints: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pki = tls.make_pki(tmp_path)
+    override_dns(monkeypatch, {tls.TEST_HOST: "127.0.0.1"})
+    with image_server(tls=pki.server_context(alpn=("http/1.1",))) as url:
+        port = url.rsplit(":", 1)[1]
+        named = f"https://{tls.TEST_HOST}:{port}/pic.png"
+        assert fetch_image(named, context=pki.client_context()) == PNG
+        with pytest.raises(TransportError, match="could not be fetched"):
+            fetch_image(named)  # the system trust store does not know the test CA
+
+
 def test_a_redirect_to_a_loopback_server_is_refused_at_that_hop(
     loopback_plays_public: None,
 ) -> None:
@@ -128,6 +143,6 @@ def test_a_redirect_to_a_loopback_server_is_refused_at_that_hop(
 
 def test_a_drip_feeding_server_is_cut_off_at_the_deadline(server: str) -> None:
     # Every byte comes within the per-read timeout; only an overall deadline ends it.
-    with pytest.raises(TransportError, match="took longer than the 1 seconds allowed"):
+    with pytest.raises(TransportError, match="took longer than the 1 s allowed for one image"):
         fetch_image(f"{server}/drip.png", deadline=1.0)
     assert fetch_image(f"{server}/pic.png", deadline=1.0) == PNG  # the next image is fine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,14 +77,20 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def image_server(host: str = "127.0.0.1", seen: list[str] | None = None) -> Iterator[str]:
+def image_server(
+    host: str = "127.0.0.1",
+    seen: list[str] | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
     """Serves /pic.png, /moved (→ /pic.png), /to?url=U (→ U), /page (HTML), /big.png and
     /drip.png (one byte at a time, about 15 s in all); 404 otherwise. Each request's path
-    is appended to ``seen``."""
+    is appended to ``seen``. With ``tls`` (a server context) it speaks HTTPS."""
     httpd = _Server(host, seen if seen is not None else [])
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://{host}:{httpd.server_address[1]}"
+    yield f"{'https' if tls else 'http'}://{host}:{httpd.server_address[1]}"
     httpd.stopping.set()
     httpd.shutdown()
     httpd.server_close()

@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 from pushdeck.core import netguard
@@ -73,21 +74,37 @@ def fetch_image(
 
 
 class _PinnedConnection(http.client.HTTPConnection):
-    """HTTP(S) to one already checked address; the Host header and TLS name the host."""
+    """HTTP(S) to one already checked address; the Host header and TLS name the host.
+
+    ``watch`` is called with the socket as soon as it exists, before the TLS handshake,
+    so that the deadline covers the handshake too.
+    """
 
     def __init__(
-        self, host: str, port: int, address: str, timeout: float, tls: ssl.SSLContext | None
+        self,
+        host: str,
+        port: int,
+        address: str,
+        timeout: float,
+        tls: ssl.SSLContext | None,
+        watch: Callable[[socket.socket], None],
     ) -> None:
         super().__init__(host, port, timeout=timeout)
         self.default_port = 443 if tls is not None else 80  # Host: without a default port
         self.address = address
         self.tls = tls
+        self.watch = watch
 
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
         if self.tls is not None:
-            sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+            sock = self.tls.wrap_socket(
+                sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
         self.sock = sock
+        self.watch(sock)
+        if isinstance(sock, ssl.SSLSocket):
+            sock.do_handshake()
 
 
 class _Get:
@@ -134,10 +151,9 @@ class _Get:
     ) -> http.client.HTTPResponse:
         error: Exception | None = None
         for address in addresses:  # in the resolver's order, as a connection to a name would
-            self.conn = _PinnedConnection(host, port, address, self._wait(), tls)
+            self.conn = _PinnedConnection(host, port, address, self._wait(), tls, self._arm)
             try:
                 self.conn.connect()
-                self._arm(self.conn)
                 headers = {"User-Agent": "Pushdeck preview", "Accept": "image/*"}
                 self.conn.request("GET", path, headers=headers)
                 self.response = self.conn.getresponse()
@@ -184,10 +200,9 @@ class _Get:
             raise self._failure(None, cut=True)
         return min(self.timeout, remaining)
 
-    def _arm(self, conn: _PinnedConnection) -> None:
+    def _arm(self, sock: socket.socket) -> None:
         # Per-read timeouts do not bound a server that sends one byte just in time, again
         # and again: at the deadline the socket is shut down, which ends any read.
-        sock = conn.sock
         remaining = max(0.0, self.ends_at - time.monotonic())
 
         def cut() -> None:
@@ -204,8 +219,8 @@ class _Get:
     def _failure(self, exc: Exception | None, *, cut: bool = False) -> TransportError:
         if cut or self.cut.is_set():
             return TransportError(
-                f"{_short(self.url)} took longer than the {self.allowed:g} seconds allowed "
-                "for one image.",
+                f"{_short(self.url)} took longer than the {self.allowed:g} s allowed for "
+                "one image.",
                 hint="The server is too slow for a preview; host the image somewhere faster.",
             )
         reason = getattr(exc, "reason", None) or exc
