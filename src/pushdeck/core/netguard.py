@@ -62,6 +62,10 @@ _NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){
 _LOCAL_SUFFIXES = (".localhost", ".local", ".home.arpa", ".internal", ".lan")
 
 
+#: How ``url_problem`` starts a problem with the URL's form rather than its address.
+_FORM_PROBLEMS = ("must ", "is not a valid URL", "has no host")
+
+
 class AddressRefused(ValidationError):
     """A URL from outside points at this machine or a private network."""
 
@@ -167,6 +171,8 @@ def url_problem(url: str, *, schemes: Sequence[str] = ("https",)) -> str:
 
 def refusal(what: str, problem: str, *, field: str) -> AddressRefused:
     """The error for a refused URL or address, with what to do about it."""
+    if problem.startswith(_FORM_PROBLEMS):  # not about the address: the URL itself
+        return AddressRefused(f"{what} {problem}.", field=field)
     return AddressRefused(
         f"{what} {problem}: Pushdeck connects only to public addresses.",
         field=field,
