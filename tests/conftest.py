@@ -56,3 +56,10 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def allow_local_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake servers listen on 127.0.0.1, which Pushdeck refuses for Web Push endpoints
+    and preview images (core.netguard): tests against them opt in, as a lab would."""
+    monkeypatch.setenv("PUSHDECK_ALLOW_LOCAL_ENDPOINTS", "1")

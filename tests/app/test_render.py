@@ -175,6 +175,7 @@ def test_edge_messages_render_everywhere(fonts, message) -> None:
             assert _distinct_colours(image) > 3, state.key
 
 
+@pytest.mark.usefixtures("allow_local_endpoints")  # the image server is on 127.0.0.1
 def test_url_image_is_fetched_off_the_gui_thread_and_errors_are_shown(qtbot, fonts) -> None:
     from tests.fakes.image_server import image_server
 

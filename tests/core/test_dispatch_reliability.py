@@ -137,6 +137,7 @@ async def test_auth_failure_stops_against_fake_apns(
     assert status["status"] == "failed" and status["counts"]["queued"] == DEVICES
 
 
+@pytest.mark.usefixtures("allow_local_endpoints")  # the fake push service is on 127.0.0.1
 async def test_fcm_and_web_push_fakes_with_faults(ws: Workspace, pki: tls.TestPKI) -> None:
     """The same faults against FCM (OAuth + validation) and Web Push (VAPID + decryption)."""
     from collections import Counter

@@ -317,3 +317,55 @@ def test_block_reading_gives_the_same_lines_as_line_by_line(
     assert len(expected[0]) == 125 and expected[1] and expected[2]
     for block in (7, 64, 500, 1 << 20):
         assert read(_Lines, block) == expected, block
+
+
+HOSTILE_ENDPOINTS = {
+    "https://127.0.0.1:8443/push/a": "127.0.0.1 is a loopback address",
+    "https://localhost/push/b": "localhost names this machine",
+    "https://[::1]/push/c": "::1 is a loopback address",
+    "https://10.20.30.40/push/d": "10.20.30.40 is a private address",
+    "https://192.168.1.10/push/e": "192.168.1.10 is a private address",
+    "https://169.254.169.254/latest/meta-data": "169.254.169.254 is a link-local address",
+    "https://[fc00::1]/push/f": "fc00::1 is a unique-local address",
+    "https://[fe80::1%25eth0]/push/g": "is a link-local address",
+    "https://0.0.0.0/push/h": "0.0.0.0 is an unspecified address",
+    "https://2130706433/push/i": "2130706433 is a loopback address",
+    "https://0x7f.0.0.1/push/j": "0x7f.0.0.1 is a loopback address",
+    "https://[::ffff:10.0.0.1]/push/k": "is a private address (as 10.0.0.1)",
+    "https://router/push/l": "single-label name",
+    "https://printer.local/push/m": "names this machine or the local network",
+    "https://user:pass@fcm.googleapis.com/fcm/send/n": "user name or password",
+}
+
+
+def test_subscriptions_pointing_into_the_local_network_are_rejected_with_the_reason(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PUSHDECK_ALLOW_LOCAL_ENDPOINTS", raising=False)
+    keys = _subscription()["keys"]
+    assert isinstance(keys, dict)
+    good = [
+        "https://fcm.googleapis.com/fcm/send/abc",
+        "https://updates.push.services.mozilla.com/wpush/v2/abc",
+        "https://web.push.apple.com/QGx1",
+        "https://wns2-par02p.notify.windows.com/w/?token=abc",
+    ]
+    rows = [*good, *HOSTILE_ENDPOINTS]
+    text = "platform,endpoint,p256dh,auth\n" + "".join(
+        f"web,{endpoint},{keys['p256dh']},{keys['auth']}\n" for endpoint in rows
+    )
+    report_file = tmp_path / "rejected.csv"
+    report = import_devices(ws, _write(tmp_path / "web.csv", text), "shop", report_file=report_file)
+    assert report.inserted == len(good)
+    rejected = {r.line: (r.field, r.reason) for r in report.rejected}
+    for line, (endpoint, why) in enumerate(HOSTILE_ENDPOINTS.items(), start=2 + len(good)):
+        field, reason = rejected[line]
+        assert field == "endpoint" and why in reason, (endpoint, reason)
+        assert "PUSHDECK_ALLOW_LOCAL_ENDPOINTS=1" in reason
+    assert report.rejected_count == len(HOSTILE_ENDPOINTS)
+    assert sorted(d.token for d in device_store.list_devices(ws)) == sorted(good)
+    # The same file in a lab that opted in: only the user info is still refused.
+    monkeypatch.setenv("PUSHDECK_ALLOW_LOCAL_ENDPOINTS", "1")
+    lab = import_devices(ws, _write(tmp_path / "web.csv", text), "shop")
+    assert [r.field for r in lab.rejected] == ["endpoint"]
+    assert "user name or password" in lab.rejected[0].reason

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keyring
@@ -211,3 +214,76 @@ def test_no_keyring_is_a_clear_refusal_never_plaintext(
     assert "No usable OS keyring" in err and "PYTHON_KEYRING_BACKEND" in err
     with Workspace.open(workspace_file) as ws:
         assert ws.scalar("SELECT count(*) FROM credentials") == 0
+
+
+def _files_holding(home: Path, needle: str) -> list[Path]:
+    """Files under ``home`` holding ``needle`` as written or base64-encoded (the way
+    keyrings.alt's plain-text file keeps values)."""
+    found = []
+    for path in home.rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", "replace")
+        squeezed = "".join(text.split())  # base64 split over indented lines
+        decoded = ""
+        for chunk in squeezed.replace("=", "= ").split():
+            try:
+                decoded += base64.b64decode(chunk + "=" * (-len(chunk) % 4)).decode("latin-1")
+            except ValueError:
+                continue
+        if needle in text or needle in decoded:
+            found.append(path)
+    return found
+
+
+def _set_apns_in_fresh_process(
+    tmp_path: Path, home: Path, key_file: Path, extra_env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND", "XDG_DATA_HOME")
+        and not k.startswith(("XDG_CONFIG", "GNOME_KEYRING"))
+    }
+    env.update({"HOME": str(home), **extra_env})
+    run = [sys.executable, "-m", "pushdeck", "--workspace", str(tmp_path / "w.pushdeck")]
+    if not (tmp_path / "w.pushdeck").exists():
+        subprocess.run([*run, "apps", "add", "shop", "--topic", "com.ex.a"], env=env, check=True)
+    return subprocess.run(
+        [
+            *run, "credentials", "set-apns", "shop", "--key-file", str(key_file),
+            "--key-id", "ABC123DEFG", "--team-id", "TEAM123456",
+        ],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_a_plaintext_keyring_is_refused_unless_chosen_explicitly(tmp_path: Path) -> None:
+    pytest.importorskip("keyrings.alt", reason="installed with the dev extras")
+    home = tmp_path / "home"
+    home.mkdir()
+    key_file = tmp_path / "keys" / "AuthKey.p8"
+    key_file.parent.mkdir()
+    pem = files.p8_key(key_file).decode()
+    body_line = pem.splitlines()[1]  # random base64, unique to this key
+
+    # No Secret Service (no D-Bus session): keyring would pick keyrings.alt's plain file.
+    refused = _set_apns_in_fresh_process(tmp_path, home, key_file, {})
+    assert refused.returncode == 1, refused.stderr
+    assert "keeps secrets unencrypted" in refused.stderr
+    assert "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _files_holding(home, body_line) == []
+    with Workspace.open(tmp_path / "w.pushdeck") as ws:
+        assert ws.scalar("SELECT count(*) FROM credentials") == 0
+
+    # The user's explicit choice is honoured, with one warning saying what it means.
+    chosen = _set_apns_in_fresh_process(
+        tmp_path,
+        home,
+        key_file,
+        {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"},
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stderr.count("UNENCRYPTED") == 1
+    assert len(_files_holding(home, body_line)) == 1  # where the user chose to keep it

@@ -24,6 +24,9 @@ from tests.fakes.webpush_server import FakeWebPushService
 KEYS = generate_vapid_keys()
 COUNT = 100
 
+# The fake push service listens on 127.0.0.1: opt in, as a lab would (core.netguard).
+pytestmark = pytest.mark.usefixtures("allow_local_endpoints")
+
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> tls.TestPKI:

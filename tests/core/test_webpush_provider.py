@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pushdeck.core import netguard
 from pushdeck.core.credentials import WebPushCredential
 from pushdeck.core.errors import TransportError
 from pushdeck.core.model import (
@@ -25,6 +26,7 @@ from pushdeck.core.providers.base import Provider, create_provider
 from pushdeck.core.providers.webpush import WebPushProvider, retry_after_seconds
 from pushdeck.core.webpush_crypto import generate_vapid_keys
 from tests.fakes import tls
+from tests.fakes.resolver import override_dns
 from tests.fakes.webpush_server import FakeWebPushService
 
 MESSAGE = Message(
@@ -36,6 +38,9 @@ MESSAGE = Message(
     priority=Priority.NORMAL,
 )
 KEYS = generate_vapid_keys()
+
+# The fake push service listens on 127.0.0.1: opt in, as a lab would (core.netguard).
+pytestmark = pytest.mark.usefixtures("allow_local_endpoints")
 
 
 @pytest.fixture(scope="module")
@@ -391,6 +396,65 @@ async def test_plain_http_endpoint_is_rejected_without_a_request(
     result = await provider.send(MESSAGE, device(insecure))
     assert (result.status, result.reason) == (SendStatus.REJECTED, "InvalidSubscription")
     assert service.server.requests == [] and provider.origins == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:{port}",
+        "localhost:{port}",
+        "[::1]:{port}",
+        "2130706433:{port}",
+        "[::ffff:127.0.0.1]:{port}",
+        "10.0.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "[fc00::1]",
+        "0.0.0.0:{port}",
+        "user:pass@push.pushdeck.test:{port}",
+    ],
+)
+async def test_local_endpoints_are_refused_without_a_connection(
+    service: FakeWebPushService,
+    provider: WebPushProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    host: str,
+) -> None:
+    monkeypatch.delenv(netguard.ALLOW_LOCAL_ENV)
+    sub = service.subscribe()
+    path = sub.endpoint.split("/", 3)[3]
+    hostile = replace(sub, endpoint=f"https://{host.format(port=service.server.port)}/{path}")
+    result = await provider.send(MESSAGE, device(hostile))
+    assert (result.status, result.reason) == (SendStatus.REJECTED, "EndpointNotAllowed")
+    assert "public addresses" in result.explanation or "user:password" in result.explanation
+    assert not result.retryable
+    assert service.server.connections == 0 and provider.origins == []
+
+
+async def test_a_name_resolving_to_loopback_is_refused_before_connecting_unless_opted_in(
+    service: FakeWebPushService,
+    provider: WebPushProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A public-looking name whose DNS answer is 127.0.0.1: only the resolved address,
+    # checked at connect time, can tell.
+    monkeypatch.delenv(netguard.ALLOW_LOCAL_ENV)
+    asked = override_dns(monkeypatch, {tls.TEST_HOST: "127.0.0.1"})
+    sub = service.subscribe(application_server_key=KEYS.public_key)
+    named = replace(sub, endpoint=sub.endpoint.replace("127.0.0.1", tls.TEST_HOST))
+    refused = await provider.send(MESSAGE, device(named))
+    assert (refused.status, refused.reason) == (SendStatus.REJECTED, "EndpointNotAllowed")
+    assert f"{tls.TEST_HOST} resolves to 127.0.0.1, a loopback address" in refused.explanation
+    assert asked == [tls.TEST_HOST]
+    assert service.server.connections == 0 and service.received == []
+
+    monkeypatch.setenv(netguard.ALLOW_LOCAL_ENV, "1")  # a lab, on purpose
+    accepted = await provider.send(MESSAGE, device(named))
+    assert accepted.accepted, accepted
+    # Connected to the checked address, with TLS and :authority naming the host (the
+    # certificate was verified for it and the fake checked the VAPID audience against it).
+    assert service.server.connections == 1 and len(service.received) == 1
+    assert service.received[0].jwt_claims["aud"] == f"https://{tls.TEST_HOST}:{service.server.port}"
 
 
 async def test_one_client_per_origin_bounded_and_closed(

@@ -174,3 +174,27 @@ def test_push_through_sandbox_needs_no_keyring(
         str(bad),
     )
     assert code == 1 and "titel is not a message field" in err
+
+
+def test_a_hostile_answer_is_printed_as_capped_plain_text(
+    apns: tuple[FakeApns, Path],
+    pki: tls.TestPKI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _keyring_or_skip()
+    fake, p8 = apns
+    w = _workspace_with_apns(capsys, tmp_path, fake, pki, p8)
+    hostile = "=cmd|' /C calc'!A0<b>bold</b>\x1b[2J\x1b]0;pwned\x07" + "R" * 200_000
+    fake.server.fail_next(2, 400, {}, json.dumps({"reason": hostile}).encode())
+
+    code, out, _ = _cli(capsys, *w, "push", "shop", "--token", TOKEN, "--title", "x")
+    assert code == 1 and "REJECTED" in out
+    assert "\x1b" not in out and "\x07" not in out and len(out) < 5_000
+    reason = next(line for line in out.splitlines() if line.startswith("  reason: "))
+    assert reason.startswith("  reason: =cmd|' /C calc'!A0<b>bold</b>") and len(reason) <= 520
+
+    code, out, _ = _cli(capsys, *w, "push", "shop", "--token", TOKEN, "--title", "x", "--json")
+    result = json.loads(out)
+    assert code == 1 and len(out) < 10_000
+    assert result["reason"].startswith("=cmd|") and len(result["reason"]) <= 2_000

@@ -77,6 +77,7 @@ class Request:
     connection_id: int = 0
     raw_headers: list[tuple[str, str]] = field(default_factory=list)
     peer_cert: dict[str, Any] | None = None
+    authority: str = ""  # the :authority pseudo-header (host[:port] the client addressed)
 
 
 @dataclass
@@ -237,6 +238,7 @@ class _ServerProtocol(asyncio.Protocol):
             connection_id=self.connection_id,
             raw_headers=plain,
             peer_cert=self.peer_cert,
+            authority=pseudo.get(":authority", ""),
         )
 
     def _send_now(self, stream_id: int, response: Response) -> None:

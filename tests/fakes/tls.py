@@ -17,6 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+#: A public-looking name the certificate also covers; tests resolve it to 127.0.0.1 by
+#: patching ``socket.getaddrinfo`` (see tests/fakes/resolver.py).
+TEST_HOST = "push.pushdeck.test"
+
 
 @dataclass(frozen=True)
 class TestPKI:
@@ -40,7 +44,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def make_pki(directory: Path) -> TestPKI:
-    """Create a CA and a server certificate for 127.0.0.1 and localhost in ``directory``."""
+    """A CA and a server certificate for 127.0.0.1, localhost and TEST_HOST in ``directory``."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -80,7 +84,11 @@ def make_pki(directory: Path) -> TestPKI:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.DNSName(TEST_HOST),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )

@@ -101,7 +101,10 @@ class FakeWebPushService:
             return Response(404, {}, b'{"reason":"NotFound"}')
         if browser.gone:
             return Response(410, {}, b'{"reason":"Unregistered"}')
-        auth = self._check_vapid(request.headers.get("authorization", ""), browser)
+        # The JWT's audience is the origin the request was addressed to (a name that
+        # resolves here, or 127.0.0.1 itself).
+        origin = f"https://{request.authority}" if request.authority else self.url
+        auth = self._check_vapid(request.headers.get("authorization", ""), browser, origin)
         if isinstance(auth, Response):
             return auth
         problem = self._check_headers(request)
@@ -135,7 +138,9 @@ class FakeWebPushService:
             return '{"reason":"BadTopic"}'
         return ""
 
-    def _check_vapid(self, value: str, browser: Browser) -> dict[str, object] | Response:
+    def _check_vapid(
+        self, value: str, browser: Browser, origin: str
+    ) -> dict[str, object] | Response:
         match = re.fullmatch(r"vapid t=([^,\s]+),\s*k=([A-Za-z0-9_-]+)", value)
         if not value:
             return Response(401, {}, b'{"reason":"MissingAuthorization"}')
@@ -150,7 +155,7 @@ class FakeWebPushService:
                 token,
                 public,
                 algorithms=["ES256"],
-                audience=self.url,
+                audience=origin,
                 options={"require": ["aud", "exp"]},
             )
         except (jwt.PyJWTError, ValueError):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
 from pushdeck.cli.context import Context, ProgressBar
+from pushdeck.core.csv_cells import safe_writer
 from pushdeck.core.exporter import export_devices
 from pushdeck.core.importer import Progress, import_devices, parse_mapping
 from pushdeck.core.store import devices as device_store
@@ -148,7 +148,7 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
             ]
         )
         return 0
-    writer = csv.writer(sys.stdout, delimiter="\t")
+    writer = safe_writer(sys.stdout, delimiter="\t")
     writer.writerow(["ID", "APP", "PLATFORM", "TOKEN", "LOCALE", "TIMEZONE", "TAGS", "STATUS"])
     for d in devices:
         token = d.token if len(d.token) <= 24 else d.token[:21] + "…"

@@ -34,6 +34,7 @@ from pushdeck.core.model import (
 from pushdeck.core.providers.base import create_provider
 from pushdeck.core.store.apps import get_app
 from pushdeck.core.store.workspace import Workspace
+from pushdeck.core.untrusted import capped, provider_json, provider_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -231,7 +232,9 @@ async def _send_native(
 
 
 def _print(ctx: Context, result: SendResult, as_json: bool) -> None:
-    fields = asdict(result)
+    # The answer is the provider's text: printed as capped plain text, never as
+    # terminal escapes or megabytes (core.untrusted).
+    fields = capped(asdict(result))
     fields["status"] = result.status.value
     fields["provider"] = result.provider.value
     if as_json:
@@ -241,8 +244,8 @@ def _print(ctx: Context, result: SendResult, as_json: bool) -> None:
     print(f"{verdict} by {result.provider.value} (HTTP {result.http_status})")
     for key in ("provider_id", "reason", "explanation", "retry_after", "token_dead_since"):
         if fields.get(key):
-            print(f"  {key}: {fields[key]}")
+            print(f"  {key}: {provider_text(fields[key])}")
     if result.retryable:
         print("  retryable: yes")
     if result.raw:
-        print("  raw: " + json.dumps(result.raw, default=str, ensure_ascii=False))
+        print("  raw: " + provider_json(result.raw))

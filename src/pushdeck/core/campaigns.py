@@ -23,6 +23,7 @@ from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Message
 from pushdeck.core.store.apps import get_app
 from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.untrusted import MAX_PROVIDER_TEXT, provider_text
 
 
 class CampaignStatus(StrEnum):
@@ -550,7 +551,7 @@ def set_status(
     params: list[Any] = [str(status), now]
     if error is not None:
         sets.append("error = ?")
-        params.append(error)
+        params.append(provider_text(error, 4 * MAX_PROVIDER_TEXT))  # may quote a provider
     if started:
         sets.append("started_at = coalesce(started_at, ?)")
         params.append(now)

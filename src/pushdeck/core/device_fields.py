@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from pushdeck.core import netguard
 from pushdeck.core.model import ApnsEnvironment, OptIn, Platform, ProviderKind
 
 APNS_TOKEN = re.compile(r"[0-9a-f]{64,200}")
@@ -101,6 +102,14 @@ def check_subscription(endpoint: str, p256dh: str, auth: str) -> tuple[str, str,
     parts = urlsplit(endpoint.strip())
     if parts.scheme != "https" or not parts.netloc:
         raise FieldError("endpoint", f"a push endpoint must be an https URL (got {endpoint!r})")
+    problem = netguard.url_problem(endpoint)
+    if problem:
+        # Checked again, on the resolved addresses, before every connection.
+        raise FieldError(
+            "endpoint",
+            f"{problem}; Pushdeck sends only to public push services "
+            f"({netguard.ALLOW_LOCAL_ENV}=1 lifts this for a test rig)",
+        )
     try:
         point = b64url_decode(p256dh)
     except (binascii.Error, ValueError):

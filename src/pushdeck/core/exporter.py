@@ -1,12 +1,16 @@
-"""Device export to CSV or NDJSON, in the same column names the importer reads."""
+"""Device export to CSV or NDJSON, in the same column names the importer reads.
+
+CSV cells that a spreadsheet would take for a formula are written with a leading ``'``
+(``csv_cells``); the importer reads them back to the original text.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from typing import IO, Any
 
+from pushdeck.core.csv_cells import safe_writer
 from pushdeck.core.model import Device, ProviderKind
 from pushdeck.core.store.devices import iter_devices
 from pushdeck.core.store.workspace import Workspace
@@ -63,7 +67,7 @@ def export_devices(
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
             if writer is None:
-                writer = csv.writer(out)
+                writer = safe_writer(out)
                 writer.writerow([*COLUMNS, "attributes"])
             writer.writerow(
                 [
@@ -73,5 +77,5 @@ def export_devices(
             )
         count += 1
     if fmt == "csv" and writer is None:
-        csv.writer(out).writerow([*COLUMNS, "attributes"])
+        safe_writer(out).writerow([*COLUMNS, "attributes"])
     return count

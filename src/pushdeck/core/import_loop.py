@@ -7,13 +7,13 @@ and reject bad ones the same way, so a file gives the same report on either path
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pushdeck.core import device_fields as f
+from pushdeck.core.csv_cells import safe_writer
 from pushdeck.core.errors import ValidationError
 from pushdeck.core.import_rows import Row, RowPlan, auto_mapping
 
@@ -73,7 +73,7 @@ class RejectWriter:
     def __init__(self, report: ImportReport, path: Path | None) -> None:
         self.report = report
         self.fh = path.open("w", newline="", encoding="utf-8") if path else None
-        self.csv = csv.writer(self.fh) if self.fh else None
+        self.csv = safe_writer(self.fh) if self.fh else None
         if self.csv:
             self.csv.writerow(["line", "field", "reason"])
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from pushdeck.core.csv_cells import read_cell
 from pushdeck.core.errors import ValidationError
 
 MAX_LINE = 64 * 1024  # a device row is well under 4 KiB; anything longer is broken
@@ -213,6 +214,11 @@ class CsvRows:
                     (f"has {len(row)} fields but the header has {width}; check commas and quoting"),
                 )
                 continue
+            # Cells our exports escaped against spreadsheet formulas ('=…, '-5) read back
+            # as they were written (csv_cells). One scan of the joined row first: a
+            # per-cell check cost 8 times more on rows without any apostrophe.
+            if "'" in "".join(row):
+                row = [read_cell(c) if c[:1] == "'" else c for c in row]
             yield start, row, ""
 
 

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.untrusted import provider_text
 
 
 class JournalState(StrEnum):
@@ -99,15 +100,19 @@ def requeue(ws: Workspace, campaign_id: int, device_ids: Collection[int]) -> Non
 
 
 def write_outcomes(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
-    """Record a batch of outcomes (and unregister dead devices) in one transaction."""
+    """Record a batch of outcomes (and unregister dead devices) in one transaction.
+
+    Reasons and ids quote the provider's answer, which is untrusted: they are stored as
+    one line of capped plain text (``untrusted.provider_text``).
+    """
     now = utcnow()
     rows = [
         (
             o.state.value,
             o.attempts,
-            o.provider_id,
+            provider_text(o.provider_id) if o.provider_id else "",
             o.http_status,
-            o.reason,
+            provider_text(o.reason) if o.reason else "",
             now,
             o.unknown_sends,
             campaign_id,
@@ -116,7 +121,7 @@ def write_outcomes(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome])
         for o in outcomes
     ]
     dead = [
-        (o.unregister_reason, o.unregister_at or now, o.device_id)
+        (provider_text(o.unregister_reason), o.unregister_at or now, o.device_id)
         for o in outcomes
         if o.unregister_reason
     ]

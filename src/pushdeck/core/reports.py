@@ -11,7 +11,6 @@ come in as PNG bytes (drawn by the app) and are embedded as ``data:`` URIs.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 from collections import OrderedDict
@@ -31,6 +30,7 @@ from pushdeck.core.campaigns import (
     get_campaign,
     spec_to_dict,
 )
+from pushdeck.core.csv_cells import safe_writer
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import Device, Message, Platform, ProviderKind
 from pushdeck.core.report_data import (
@@ -271,7 +271,7 @@ FUNNEL_COLUMNS = (
 
 def write_aggregates_csv(data: DashboardData, out: TextIO) -> None:
     """The funnel overall and per platform / locale / variant, one row per group."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(out, lineterminator="\n")
     writer.writerow(FUNNEL_COLUMNS)
     sections = (
         ("overall", (data.overall,)),
@@ -292,7 +292,7 @@ def _cell(value: Any) -> str:
 
 def write_devices_csv(ws: Workspace, name: str, out: TextIO, *, raw_tokens: bool = False) -> int:
     """Per-device rows (tokens hashed unless ``raw_tokens``); returns the row count."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(out, lineterminator="\n")
     writer.writerow(DEVICE_COLUMNS)
     count = 0
     for row in device_rows(ws, get_campaign(ws, name).id, raw=raw_tokens):

@@ -6,12 +6,20 @@ The secret itself (the .p8, the .p12 and its password, the service account's
 private key, the VAPID private key) is written only to the keyring. When no
 usable keyring backend exists we refuse, with the fixes named; we never fall back
 to storing secrets in plain text.
+
+"Usable" is stricter than what the keyring library picks by itself: with
+``keyrings.alt`` installed and no Secret Service running, it selects a file backend
+that keeps secrets unencrypted. Backends that keep secrets in plain text are refused
+unless the user chose one explicitly with ``PYTHON_KEYRING_BACKEND`` (then a warning,
+once per process); backends that store nothing (null, fail) are always refused.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -20,6 +28,7 @@ from typing import Any, Protocol
 import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
+from keyring.backends.chainer import ChainerBackend
 
 from pushdeck.core.credentials import (
     ApnsCertCredential,
@@ -43,7 +52,7 @@ NO_KEYRING_HINT = (
     "enabled) in your desktop session; on a headless server run inside 'dbus-run-session' "
     "with 'gnome-keyring-daemon --unlock'; or choose another backend with the "
     "PYTHON_KEYRING_BACKEND environment variable (see 'keyring --list-backends'). "
-    "Pushdeck never stores secrets in plain text."
+    "Pushdeck never stores secrets in plain text unless you choose such a backend."
 )
 
 
@@ -53,13 +62,69 @@ class SecretBackend(Protocol):
     def delete_password(self, service: str, username: str) -> None: ...
 
 
+_log = logging.getLogger(__name__)
+_warned_plaintext = False
+#: Backends that keep secrets unencrypted in a file (any class named like these too).
+PLAINTEXT_BACKENDS = frozenset(
+    {"keyrings.alt.file.PlaintextKeyring", "keyrings.alt.pyfs.PlaintextKeyring"}
+)
+#: Backends that store nothing: a secret "saved" there is gone.
+EMPTY_BACKENDS = frozenset({"keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"})
+
+
+def _dotted(backend: KeyringBackend) -> str:
+    return type(backend).__module__ + "." + type(backend).__name__
+
+
+def _keeps_plaintext(backend: KeyringBackend) -> bool:
+    name = type(backend).__name__.lower()
+    return _dotted(backend) in PLAINTEXT_BACKENDS or "plaintext" in name or "uncrypted" in name
+
+
+def _stores_nothing(backend: KeyringBackend) -> bool:
+    return _dotted(backend) in EMPTY_BACKENDS or float(backend.priority) <= 0
+
+
+def _chosen_explicitly(backend: KeyringBackend) -> bool:
+    chosen = os.environ.get("PYTHON_KEYRING_BACKEND", "").strip()
+    return bool(chosen) and chosen.rsplit(".", 1)[-1] == type(backend).__name__
+
+
 def keyring_backend() -> KeyringBackend:
-    """The usable OS keyring backend, or KeyringUnavailableError naming the fixes."""
+    """The usable OS keyring backend, or KeyringUnavailableError naming the fixes.
+
+    When keyring chains several backends, the first one that keeps secrets encrypted is
+    used; a plain-text backend only when ``PYTHON_KEYRING_BACKEND`` names it.
+    """
+    global _warned_plaintext
     backend = keyring.get_keyring()
-    name = type(backend).__module__ + "." + type(backend).__name__
-    if "fail" in name or "null" in name.lower() or float(backend.priority) <= 0:
-        raise KeyringUnavailableError("No usable OS keyring was found.", hint=NO_KEYRING_HINT)
-    return backend
+    chain = list(backend.backends) if isinstance(backend, ChainerBackend) else [backend]
+    for candidate in chain:  # highest priority first
+        if _stores_nothing(candidate):
+            continue
+        if not _keeps_plaintext(candidate):
+            return candidate
+        if _chosen_explicitly(candidate):
+            if not _warned_plaintext:
+                _warned_plaintext = True
+                where = getattr(candidate, "file_path", "") or "a file"
+                _log.warning(
+                    "PYTHON_KEYRING_BACKEND chose %s: Pushdeck's credentials are stored "
+                    "UNENCRYPTED in %s, readable by anything that can read that file.",
+                    _dotted(candidate),
+                    where,
+                )
+            return candidate
+    plaintext = [_dotted(b) for b in chain if _keeps_plaintext(b)]
+    if plaintext:
+        raise KeyringUnavailableError(
+            f"No usable OS keyring was found: the only backend available, {plaintext[0]}, "
+            "keeps secrets unencrypted in a file, and Pushdeck does not store credentials "
+            "there unless you choose it.",
+            hint=f"{NO_KEYRING_HINT} To accept plain text anyway, set "
+            f"PYTHON_KEYRING_BACKEND={plaintext[0]}.",
+        )
+    raise KeyringUnavailableError("No usable OS keyring was found.", hint=NO_KEYRING_HINT)
 
 
 def backend_name() -> str:

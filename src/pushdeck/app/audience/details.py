@@ -101,6 +101,7 @@ class DeviceDialog(QDialog):
         ]
         for label, value in rows:
             field = QLabel(str(value))
+            field.setTextFormat(Qt.TextFormat.PlainText)  # a provider's reason is not markup
             field.setWordWrap(True)
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields.addRow(f"{label}:", field)

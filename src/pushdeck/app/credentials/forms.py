@@ -7,6 +7,7 @@ the non-secret facts the workspace keeps.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -142,7 +143,7 @@ class ProviderForm(QWidget):
     def show_problem(self, field: str, text: str) -> None:
         label = self.errors.get(field)
         if label is None:
-            self.result.setText(f"<span style='color:#b00020'>{text}</span>")
+            self.result.setText(f"<span style='color:#b00020'>{html.escape(text)}</span>")
             return
         if field in ("endpoint", "ca_file"):
             self.advanced.setChecked(True)

@@ -7,6 +7,7 @@ Signals:
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -335,16 +336,20 @@ class CredentialsPage(QWidget):
     def _on_loop_checked(self, result: CheckResult) -> None:
         self.check_button.setEnabled(True)
         mark = "✔ Works" if result.ok else "✘ Does not work"
-        details = f" — {result.details}" if result.details else ""
+        # The summary and details may quote the provider's answer: text, never markup.
+        details = f" — {html.escape(result.details)}" if result.details else ""
         color = "#0a6b2d" if result.ok else "#b00020"
         self.check_result.setText(
-            f"<span style='color:{color}'><b>{mark}:</b> {result.summary}{details}</span>"
+            f"<span style='color:{color}'><b>{mark}:</b> {html.escape(result.summary)}"
+            f"{details}</span>"
         )
         self.checked.emit(result)
 
     def _on_check_failed(self, exc: BaseException) -> None:
         self.check_button.setEnabled(True)
-        self.check_result.setText(f"<span style='color:#b00020'>{describe(exc)}</span>")
+        self.check_result.setText(
+            f"<span style='color:#b00020'>{html.escape(describe(exc))}</span>"
+        )
 
     def _on_remove_clicked(self) -> None:
         from PySide6.QtWidgets import QMessageBox

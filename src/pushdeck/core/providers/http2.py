@@ -25,7 +25,7 @@ import json
 import logging
 import ssl
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +43,8 @@ from hpack.table import HeaderTable
 from pushdeck.core.errors import ProviderTimeoutError, TransportError
 
 Header = tuple[bytes, bytes]
+#: ``resolve(host, port)`` -> the addresses to connect to, in order (see ``H2Client``).
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 _log = logging.getLogger(__name__)
 _MAX_UNPROCESSED_RETRIES = 8
 _LAST_SAFE_STREAM_ID = 2**31 - 1 - 2 * 10_000  # stop opening streams well before the limit
@@ -440,7 +442,11 @@ class H2Client:
         connections: int = 1,
         connect_timeout: float = 10.0,
         request_timeout: float = 30.0,
+        resolve: Resolver | None = None,
     ) -> None:
+        """``resolve``, when given, picks the addresses each new connection goes to (the
+        Web Push provider passes one that admits only public addresses); TLS and
+        ``:authority`` still name the origin's host."""
         parts = urlsplit(origin)
         if parts.scheme != "https" or not parts.hostname:
             raise TransportError(f"Not an https origin: {origin!r}")
@@ -451,6 +457,7 @@ class H2Client:
         self.size = max(1, connections)
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
+        self.resolve = resolve
         self._conns: list[_Connection] = []
         self._connecting = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -557,13 +564,10 @@ class H2Client:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(loop, self._callback),
-                    self.host,
-                    self.port,
-                    ssl=self.ssl_context,
-                    server_hostname=self.host,
-                )
+                targets = [self.host]
+                if self.resolve is not None:
+                    targets = list(await self.resolve(self.host, self.port))
+                conn = await self._connect_to(loop, targets)
                 self._check_alpn(conn)
                 await conn.ready
         except TimeoutError as exc:
@@ -576,6 +580,25 @@ class H2Client:
         self.connections_opened += 1
         _log.debug("HTTP/2 connection %d to %s:%d", self.connections_opened, self.host, self.port)
         return conn
+
+    async def _connect_to(
+        self, loop: asyncio.AbstractEventLoop, targets: Sequence[str]
+    ) -> _Connection:
+        # The first target that answers, in order, as create_connection does for a name.
+        for index, target in enumerate(targets):
+            try:
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(loop, self._callback),
+                    target,
+                    self.port,
+                    ssl=self.ssl_context,
+                    server_hostname=self.host,
+                )
+                return conn
+            except OSError:
+                if index == len(targets) - 1:
+                    raise
+        raise TransportError(f"{self.host} has no address to connect to.")
 
     def _check_alpn(self, conn: _Connection) -> None:
         assert conn.transport is not None

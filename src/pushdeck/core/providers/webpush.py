@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from hpack import NeverIndexedHeaderTuple
 
+from pushdeck.core import netguard
 from pushdeck.core.credentials import Credential, WebPushCredential
 from pushdeck.core.errors import (
     ConfigError,
@@ -282,6 +283,9 @@ class WebPushProvider:
             raise ValidationError(
                 f"endpoint {subscription.endpoint!r} is not an https URL.", field="endpoint"
             )
+        problem = netguard.url_problem(subscription.endpoint)
+        if problem:  # the resolved addresses are checked again when connecting
+            raise netguard.refusal("The endpoint", problem, field="endpoint")
         built = self._build(message)
         body = encrypt(built.request.body, receiver_keys(subscription.p256dh, subscription.auth))
         return subscription, built, body
@@ -327,6 +331,8 @@ class WebPushProvider:
         ]
         try:
             response = await client.request(headers, body)
+        except netguard.AddressRefused as exc:  # from the resolver, before any connection
+            return _invalid_subscription(exc)
         except TransportError as exc:  # ProviderTimeoutError too: the type is kept
             hint = exc.hint
             if not hint and isinstance(exc, ProviderTimeoutError):
@@ -350,6 +356,7 @@ class WebPushProvider:
                 connections=self.connections,
                 connect_timeout=min(10.0, self.timeout),
                 request_timeout=self.timeout,
+                resolve=netguard.resolve_public,
             )
             entry = self._origins[origin] = _Origin(client)
             entry.busy += 1  # before evicting, so the new client is never the one closed
@@ -414,6 +421,14 @@ def _invalid_subscription(exc: ValidationError) -> SendResult:
     # A malformed subscription can never work: a permanent rejection of this device,
     # not an exception that would stop the whole campaign.
     detail: dict[str, Any] = {"field": exc.field, "message": exc.message}
+    if isinstance(exc, netguard.AddressRefused):
+        return SendResult(
+            SendStatus.REJECTED,
+            KIND,
+            reason="EndpointNotAllowed",
+            explanation=f"{exc.message} {exc.hint}",
+            raw=detail,
+        )
     return SendResult(
         SendStatus.REJECTED,
         KIND,
