@@ -361,3 +361,26 @@ async def test_a_second_sender_is_refused_while_the_first_is_alive(ws: Workspace
     summary = await send_campaign_async(ws, "C1", providers={ProviderKind.APNS: fake}, options=FAST)
     assert summary.counts == {"accepted": 1}
     assert ws.scalar("SELECT count(*) FROM meta WHERE key = ?", (key,)) == 0  # released
+
+
+async def test_a_local_time_run_leaves_waiting_devices_scheduled_for_the_next_run_due(
+    ws: Workspace,
+) -> None:
+    add_devices(ws, [{"token": f"p{i}", "timezone": "Europe/Paris"} for i in range(3)])
+    add_devices(ws, [{"token": f"t{i}", "timezone": "Asia/Tokyo"} for i in range(3)])
+    make_campaign(ws)
+    unavailable = result(
+        SendStatus.REJECTED, http_status=503, reason="ServiceUnavailable", retryable=True
+    )
+    fake = FakeProvider(script={"p0": [unavailable, unavailable, result(SendStatus.ACCEPTED)]})
+    options = DispatchOptions(backoff_base=0.001, flush_interval=0.01, max_attempts=2)
+    summary = await send_campaign_async(
+        ws, "C1", providers={ProviderKind.APNS: fake}, options=options, timezones={"Europe/Paris"}
+    )
+    # Paris is due: two sent, one waits on its provider; Tokyo's turn has not come.
+    assert summary.status == "scheduled" and summary.counts == {"accepted": 2, "queued": 4}
+    assert "1 device got only temporary failures" in summary.error
+    summary = await send_campaign_async(
+        ws, "C1", providers={ProviderKind.APNS: fake}, options=options, timezones={"Europe/Paris"}
+    )
+    assert summary.counts == {"accepted": 3, "queued": 3} and summary.error == ""
