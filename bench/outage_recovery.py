@@ -36,6 +36,10 @@ TOPIC = "com.example.shop"
 async def run(devices: int, outage: float, kind: str, request_timeout: float) -> dict[str, object]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
+    from tests.core.campaign_helpers import add_devices
+    from tests.fakes import tls
+    from tests.fakes.apns_server import FakeApns, outage_response
+    from tests.fakes.h2server import Request
 
     from pushdeck.core.campaigns import create_campaign, spec_from_dict
     from pushdeck.core.credentials import ApnsTokenCredential
@@ -44,10 +48,6 @@ async def run(devices: int, outage: float, kind: str, request_timeout: float) ->
     from pushdeck.core.providers.base import create_provider
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
-    from tests.core.campaign_helpers import add_devices
-    from tests.fakes import tls
-    from tests.fakes.apns_server import FakeApns, outage_response
-    from tests.fakes.h2server import Request
 
     tmp = Path(tempfile.mkdtemp(prefix="pushdeck-outage-"))
     pki = tls.make_pki(tmp / "pki")
