@@ -236,3 +236,16 @@ def test_closing_mid_send_asks_and_pauses(qtbot, page, runner, monkeypatch):
     assert "Long" in asked[0]
     with qtbot.wait_signal(page.controller.finished, timeout=20_000):
         page.controller.cancel()
+
+
+def test_progress_panel_says_in_plain_words_that_a_provider_is_down(qtbot, page):
+    from pushdeck.core.dispatch import Progress, SendSummary
+
+    panel = page.progress
+    notice = "APNs unavailable since 14:02 (503 ServiceUnavailable); retrying in 30 s"
+    counts = {"accepted": 10, "queued": 90}
+    panel.show_progress(Progress("Spring", "sending", counts, 100, 90, 0.0, None, 0, notice))
+    assert panel.rate.text() == notice
+    error = "APNs unavailable since 2026-03-01 14:02 (503 ServiceUnavailable); stopped waiting"
+    panel._on_controller_finished(SendSummary("Spring", "paused", counts, 0, error=error))
+    assert "paused" in panel.title.text() and error in panel.title.text()

@@ -5,6 +5,7 @@
     fake.dead_tokens[token] = ms  # 410 Unregistered with that timestamp
     fake.forced[token] = "TooManyRequests"   # answer that token with any reason code
     fake.server.goaway_after(5) / fail_next(...)  # transport faults (see h2server)
+    fake.server.outage_while(path, outage_response(503))  # down while the file exists
     fake.accepted                 # Counter of apns-id values answered 200 (duplicates!)
 
 Token auth: the ES256 JWT is verified against the team's public key (alg, kid, iss,
@@ -259,6 +260,13 @@ def _error(reason: str, apns_id: str) -> Response:
     if status == 410:
         body["timestamp"] = int(time.time() * 1000)
     return Response(status, headers, json.dumps(body).encode())
+
+
+def outage_response(status: int = 503, retry_after: str | None = None) -> Response:
+    """What APNs answers while it is down or throttling (for ``server.outage_while``)."""
+    reason = {429: "TooManyRequests", 500: "InternalServerError"}.get(status, "ServiceUnavailable")
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    return Response(status, headers, json.dumps({"reason": reason}).encode())
 
 
 def _server_context(pki: TestPKI, client_ca: Path | None) -> ssl.SSLContext:

@@ -7,6 +7,7 @@
     fake.dead_tokens.add(token)           # 404 UNREGISTERED
     fake.forced[token] = "QUOTA_EXCEEDED" # answer that token with any FCM error code
     fake.delivered                        # [(token, message)] accepted (not validate_only)
+    fake.server.outage_while(path, outage_response(503))  # down while the file exists
 
 Token endpoint: verifies the RS256 assertion against the account's public key (iss,
 aud = token_uri, scope, exp - iat <= 1 h) and issues tokens that expire after
@@ -250,6 +251,16 @@ def _rpc_error(http: int, status: str, message: str, details: list[Any] | None =
     if http in (429, 503):
         headers["retry-after"] = "17"
     return Response(http, headers, json.dumps({"error": error}).encode())
+
+
+def outage_response(status: int = 503, retry_after: str | None = None) -> Response:
+    """What Google answers while FCM (and its token endpoint) is down or throttling."""
+    rpc = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}.get(status, "UNAVAILABLE")
+    error = {"code": status, "message": "The service is currently unavailable.", "status": rpc}
+    headers = {"content-type": "application/json"}
+    if retry_after is not None:
+        headers["retry-after"] = retry_after
+    return Response(status, headers, json.dumps({"error": error}).encode())
 
 
 def _fcm_error(code: str) -> Response:

@@ -59,6 +59,12 @@ class Received:
     jwt_claims: dict[str, object] = field(default_factory=dict)
 
 
+def outage_response(status: int = 503, retry_after: str | None = None) -> Response:
+    """What a push service answers while it is down or rate limiting."""
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    return Response(status, headers, b"")
+
+
 class FakeWebPushService:
     def __init__(self, pki: TestPKI, *, max_body: int = 4096) -> None:
         self.server = H2Server(self.handle, pki.server_context())

@@ -211,15 +211,9 @@ def load_for_check(ws: Workspace, app: str, provider: ProviderKind) -> Credentia
 
 async def run_check(credential: Credential) -> CheckResult:
     """The provider's own check, without notifying anyone (on the asyncio loop)."""
-    from pushdeck.core.providers.base import create_provider
+    from pushdeck.core.credential_checks import check_with_provider
 
-    provider = create_provider(credential)
-    try:
-        return await provider.check()
-    except Exception as exc:  # noqa: BLE001 - a failed check is an answer, in words
-        return CheckResult(False, f"The check could not complete: {exc}")
-    finally:
-        await provider.aclose()
+    return await check_with_provider(credential)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@
     ├── PayloadError              a payload cannot be built (e.g. over the byte budget)
     ├── SegmentError              a segment rule is malformed
     └── TransportError            the network failed (not a provider's answer)
-        └── ProviderTimeoutError
+        ├── ProviderTimeoutError  a request was written and not answered in time
+        └── NotSentError          the request never reached the provider (DNS, refused,
+                                  TLS handshake, nothing written): certainly not delivered
 
 A provider *rejecting* a message is not an error: it is a ``SendResult``.
 Messages say what failed, why, and what to do, in that order.
@@ -68,3 +70,12 @@ class TransportError(PushdeckError):
 
 class ProviderTimeoutError(TransportError):
     """The provider did not answer in time."""
+
+
+class NotSentError(TransportError):
+    """The request never reached the provider, so it was certainly not delivered.
+
+    A name that does not resolve, a refused connection, a failed TLS handshake, or a
+    request never written before its connection died. Sending it again cannot
+    duplicate anything, unlike a ``TransportError`` after the request was written.
+    """

@@ -335,10 +335,14 @@ class CredentialsPage(QWidget):
 
     def _on_loop_checked(self, result: CheckResult) -> None:
         self.check_button.setEnabled(True)
-        mark = "✔ Works" if result.ok else "✘ Does not work"
+        if result.ok:
+            mark, color = "✔ Works", "#0a6b2d"
+        elif result.conclusive:
+            mark, color = "✘ Does not work", "#b00020"
+        else:  # no network, DNS, TLS, provider down: nothing known about the credential
+            mark, color = "⚠ Could not check", "#8a5300"
         # The summary and details may quote the provider's answer: text, never markup.
         details = f" — {html.escape(result.details)}" if result.details else ""
-        color = "#0a6b2d" if result.ok else "#b00020"
         self.check_result.setText(
             f"<span style='color:{color}'><b>{mark}:</b> {html.escape(result.summary)}"
             f"{details}</span>"

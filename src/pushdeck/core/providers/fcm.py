@@ -6,7 +6,9 @@
     await provider.aclose()
 
 Every FCM answer becomes a ``SendResult`` (see ``fcm_errors``); only transport
-failures raise ``TransportError``.
+failures raise ``TransportError`` (``NotSentError`` when the message never left, e.g.
+no connection, or no access token because Google's token endpoint was unreachable).
+A 5xx/429 from the token endpoint is a transient result, not an auth failure.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pushdeck.core.credentials import FCM_ENDPOINT, Credential, FcmCredential
-from pushdeck.core.errors import CredentialError
+from pushdeck.core.errors import CredentialError, NotSentError, TransportError
 from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
 from pushdeck.core.payloads.fcm import FcmRequest, build_fcm
 from pushdeck.core.providers import fcm_errors
-from pushdeck.core.providers.base import CheckResult, register
+from pushdeck.core.providers.base import (
+    CheckResult,
+    inconclusive_check,
+    register,
+    retry_after_header,
+)
 from pushdeck.core.providers.fcm_auth import GoogleAccessToken, TokenRefused
 from pushdeck.core.providers.http2 import (
     H2Client,
     H2Response,
     client_ssl_context,
     json_object,
-    retry_after,
 )
 
 #: Shaped like a registration token but belonging to no device.
@@ -76,14 +82,25 @@ class FcmProvider:
     async def send_request(self, request: FcmRequest) -> SendResult:
         """Send a prebuilt body; refresh the access token once if Google says 401."""
         try:
-            token = await self.tokens.get()
+            token = await self._access_token()
             response = await self._post(token, request.body)
             if response.status == 401 and not _fcm_code(response):
                 self.tokens.invalidate(token)
-                response = await self._post(await self.tokens.get(), request.body)
+                response = await self._post(await self._access_token(), request.body)
         except TokenRefused as refused:
             return _token_refused(refused)
         return interpret(response)
+
+    async def _access_token(self) -> str:
+        try:
+            return await self.tokens.get()
+        except NotSentError:
+            raise
+        except TransportError as exc:
+            # Whatever happened to the token request, the message itself never left.
+            raise NotSentError(
+                f"Could not get an access token from Google: {exc.message}", hint=exc.hint
+            ) from exc
 
     async def check(self) -> CheckResult:
         """A ``validate_only`` send to a token no device has: proves auth and project."""
@@ -127,7 +144,7 @@ def interpret(response: H2Response) -> SendResult:
         reason=code or rpc_status or str(response.status),
         explanation=explanation,
         retryable=mapped.retryable,
-        retry_after=retry_after(response.headers),
+        retry_after=retry_after_header(response.headers),
         raw=raw,
     )
 
@@ -145,6 +162,19 @@ def _fcm_code(response: H2Response) -> str:
 
 
 def _token_refused(refused: TokenRefused) -> SendResult:
+    if refused.status == 429 or refused.status >= 500:
+        # Google's sign-in service is down or throttling: the service account is not
+        # the problem, and the message was never sent. Transient, not an auth failure.
+        return SendResult(
+            SendStatus.REJECTED,
+            ProviderKind.FCM,
+            http_status=refused.status,
+            reason="OAUTH_UNAVAILABLE",
+            explanation=f"Google's sign-in service answered {refused.status} ({refused.reason}); "
+            "the message was not sent. Pushdeck retries later.",
+            retryable=True,
+            raw={"status": refused.status, "reason": refused.reason},
+        )
     return SendResult(
         SendStatus.AUTH_FAILURE,
         ProviderKind.FCM,
@@ -169,6 +199,8 @@ def check_outcome(result: SendResult) -> CheckResult:
         return CheckResult(
             False, f"FCM refused the credentials: {result.reason}.", result.explanation
         )
+    if result.retryable:
+        return inconclusive_check("FCM", result)
     return CheckResult(
         False,
         f"Unexpected FCM answer to the check: {result.http_status} {result.reason}.",
