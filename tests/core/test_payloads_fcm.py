@@ -38,8 +38,10 @@ def test_full_message_fills_every_block() -> None:
     assert fcm["apns"]["headers"]["apns-collapse-id"] == "deal"
     assert fcm["apns"]["payload"] == {
         "aps": {"alert": {"title": "T", "body": "B"}, "badge": 4, "sound": "default",
-                "category": "OPEN_DEAL"},
+                "category": "OPEN_DEAL", "mutable-content": 1},
+        "image_url": "https://img/x.png",
     }  # fmt: skip
+    assert fcm["apns"]["fcm_options"] == {"image": "https://img/x.png"}
     assert fcm["webpush"] == {
         "headers": {"Urgency": "normal", "TTL": "600", "Topic": "deal"},
         "notification": {

@@ -53,6 +53,8 @@ MESSAGE_FIELDS = {
     "name", "data", "notification", "android", "webpush", "apns", "fcm_options",
     "token", "topic", "condition",
 }  # fmt: skip
+APNS_FIELDS = {"headers", "payload", "fcm_options", "live_activity_token"}
+APNS_FCM_OPTIONS = {"analytics_label", "image"}
 _TTL = re.compile(r"\d+(\.\d{1,9})?s")
 _FCM_TOKEN = re.compile(r"[A-Za-z0-9_:\-]{20,4096}")
 
@@ -222,6 +224,7 @@ def _validate(body: Any) -> dict[str, Any]:
         if not isinstance(value, str):
             raise _Invalid(f"Invalid value at 'message.data[{key}].value'", f"message.data[{key}]")
     _validate_android(message.get("android") or {})
+    _validate_apns(message.get("apns") or {})
     if len(json.dumps(message, separators=(",", ":")).encode()) > 4096:
         raise _Invalid("Message is too big", "message")
     return message
@@ -238,6 +241,18 @@ def _validate_android(android: dict[str, Any]) -> None:
         raise _Invalid("Invalid color format", "message.android.notification.color")
     if notification.get("visibility", "PRIVATE") not in ("PRIVATE", "PUBLIC", "SECRET"):
         raise _Invalid("Invalid visibility", "message.android.notification.visibility")
+
+
+def _validate_apns(apns: dict[str, Any]) -> None:
+    unknown = set(apns) - APNS_FIELDS
+    if unknown:
+        raise _Invalid(f"Unknown name \"{unknown.pop()}\" at 'message.apns'", "message.apns")
+    options = apns.get("fcm_options") or {}
+    if set(options) - APNS_FCM_OPTIONS:
+        raise _Invalid("Unknown name in message.apns.fcm_options", "message.apns.fcm_options")
+    headers = apns.get("headers") or {}
+    if not all(isinstance(v, str) for v in headers.values()):
+        raise _Invalid("Invalid value at 'message.apns.headers'", "message.apns.headers")
 
 
 def _ok(name: str) -> Response:

@@ -172,6 +172,9 @@ class App:
     apns_topic: str = ""  # bundle id
     android_package: str = ""
     web_origin: str = ""
+    #: The iOS app ships a Notification Service Extension: only then does iOS show
+    #: images (the extension downloads ``image_url`` and attaches it).
+    has_service_extension: bool = False
     id: int | None = None
 
 

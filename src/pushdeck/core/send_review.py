@@ -76,6 +76,7 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
 
     campaign = get_campaign(ws, name)
     spec = campaign.spec
+    app = get_app(ws, spec.app)
     available = available_providers(ws, spec.app)
     rule = audience_rule(ws, spec)
     case, case_params = exclusion_sql(available)
@@ -105,9 +106,10 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
         by_variant=_variant_split(campaign, eligible),
         excluded=[(EXCLUSION_TEXT[Exclusion(k)], v) for k, v in sorted(excluded.items())],
         lint=[
-            (str(w.severity), w.field, f"{w.message} {w.hint}".strip()) for w in lint(spec.message)
+            (str(w.severity), w.field, f"{w.message} {w.hint}".strip())
+            for w in lint(spec.message, app)
         ],
-        payloads=preview_payloads(spec.message, topic=get_app(ws, spec.app).apns_topic or "app"),
+        payloads=preview_payloads(spec.message, topic=app.apns_topic or "app"),
         providers=[p.value for p in available],
         throttle_per_minute=throttle,
         estimated_seconds=estimate_seconds(eligible, throttle),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pushdeck.core.errors import PushdeckError
 from pushdeck.core.model import Message, PushType
-from pushdeck.core.payloads.apns import build_apns
+from pushdeck.core.payloads.apns import build_apns, needs_service_extension
 from pushdeck.core.payloads.budget import (
     APNS_LIMIT,
     APNS_VOIP_LIMIT,
@@ -42,6 +42,7 @@ __all__ = [
     "check_budget",
     "largest_fields",
     "lint",
+    "needs_service_extension",
     "preview_payloads",
     "webpush_notification",
 ]

@@ -33,6 +33,9 @@ TOPIC_SUFFIX: Mapping[PushType, str] = {
 }
 _PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1"}
 MAX_COLLAPSE_ID_BYTES = 64
+#: The top-level payload key that carries ``image_url`` to the app's Notification Service
+#: Extension (docs/ios-images.md). iOS itself never downloads it.
+IMAGE_KEY = "image_url"
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,27 @@ def build_payload(message: Message, push_type: PushType) -> dict[str, Any]:
     payload: dict[str, Any] = {"aps": build_aps(message, push_type)}
     if message.url and "url" not in message.data:
         payload["url"] = message.url  # the deep link the app opens on tap
+    if needs_service_extension(message, push_type) and IMAGE_KEY not in message.data:
+        payload[IMAGE_KEY] = message.image_url
     payload.update(message.data)
     return payload
+
+
+def needs_service_extension(message: Message, push_type: PushType | None = None) -> bool:
+    """True when iOS can show this message's image only through the app's Notification
+    Service Extension: an alert with ``image_url`` (iOS never downloads images itself).
+
+    The builder then sets ``mutable-content: 1`` so the extension runs; previews and lint
+    use it to say the image depends on the app.
+    """
+    if not message.image_url:
+        return False
+    if push_type is None:
+        try:
+            push_type = resolve_push_type(message)
+        except PayloadError:
+            return False
+    return push_type is PushType.ALERT
 
 
 def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
@@ -161,7 +183,7 @@ def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
     _put(aps, "category", message.category)
     if message.content_available:
         aps["content-available"] = 1
-    if message.mutable_content:
+    if message.mutable_content or needs_service_extension(message, push_type):
         aps["mutable-content"] = 1
     if message.interruption_level is not None:
         aps["interruption-level"] = message.interruption_level.value

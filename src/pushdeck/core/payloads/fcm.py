@@ -15,7 +15,12 @@ from typing import Any
 
 from pushdeck.core.errors import PayloadError
 from pushdeck.core.model import Message, Priority
-from pushdeck.core.payloads.apns import build_headers, build_payload, resolve_push_type
+from pushdeck.core.payloads.apns import (
+    build_headers,
+    build_payload,
+    needs_service_extension,
+    resolve_push_type,
+)
 from pushdeck.core.payloads.budget import FCM_LIMIT, check_budget
 
 MAX_TTL_SECONDS = 2_419_200  # four weeks: FCM's maximum and default
@@ -157,7 +162,12 @@ def build_apns_block(message: Message) -> dict[str, Any]:
     payload.pop("url", None)  # custom data travels in FCM's top-level data instead
     for key in message.data:
         payload.pop(key, None)
-    return {"headers": headers, "payload": payload}
+    block: dict[str, Any] = {"headers": headers, "payload": payload}
+    if needs_service_extension(message, push_type):
+        # Firebase's documented form: the image in apns.fcm_options.image and
+        # mutable-content 1 in aps (build_payload set it), for the app's extension.
+        block["fcm_options"] = {"image": message.image_url}
+    return block
 
 
 def build_webpush(message: Message) -> dict[str, Any]:

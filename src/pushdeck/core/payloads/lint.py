@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from pushdeck.core.model import InterruptionLevel, Message, Priority, PushType
+from pushdeck.core.model import App, InterruptionLevel, Message, Priority, PushType
+from pushdeck.core.payloads.apns import needs_service_extension
 from pushdeck.core.payloads.webpush import WEB_TOPIC_RE
 
 
@@ -33,6 +34,8 @@ class LintWarning:
 
 
 Check = Callable[[Message], Iterator[LintWarning]]
+#: Checks that also need the app's declared facts (``None`` when the app is not known).
+AppCheck = Callable[[Message, App | None], Iterator[LintWarning]]
 
 # Heuristics from reference/previews.md (Braze): iOS lock screen fits ~35 title chars
 # next to "now"; Chrome on macOS and on Android show 35; Safari macOS 38.
@@ -310,6 +313,25 @@ def check_url(m: Message) -> Iterator[LintWarning]:
         )
 
 
+def check_ios_image(m: Message, app: App | None) -> Iterator[LintWarning]:
+    # Without the app (a bare message) nothing is known about its extension: the
+    # previews say that the image depends on it.
+    if app is None or not app.apns_topic or app.has_service_extension:
+        return
+    if needs_service_extension(m):
+        yield _w(
+            "ios-image-no-extension",
+            Severity.WARNING,
+            "image_url",
+            f"The app {app.name!r} has not declared a Notification Service Extension: iOS "
+            "devices will show this notification without its image.",
+            "Add the extension (docs/ios-images.md), then mark the app with "
+            f"'pushdeck apps update {app.name} --has-nse'.",
+        )
+
+
+APP_CHECKS: tuple[AppCheck, ...] = (check_ios_image,)
+
 CHECKS: tuple[Check, ...] = (
     check_nothing_to_show,
     check_background_priority,
@@ -331,8 +353,10 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def lint(message: Message) -> list[LintWarning]:
-    """Every warning for ``message``, errors first, in a stable order."""
+def lint(message: Message, app: App | None = None) -> list[LintWarning]:
+    """Every warning for ``message`` (sent for ``app`` when given), errors first, in a
+    stable order."""
     found = [w for check in CHECKS for w in check(message)]
+    found += [w for app_check in APP_CHECKS for w in app_check(message, app)]
     rank = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     return sorted(found, key=lambda w: rank[w.severity])

@@ -294,5 +294,12 @@ BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# Platform fidelity (issue 14): whether the iOS app has a Notification Service Extension
+# (without one iOS shows no image; lint warns). A non-secret fact of the app, so it
+# lives on the apps row.
+_V6 = """
+ALTER TABLE apps ADD COLUMN has_service_extension INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
