@@ -240,6 +240,10 @@ def _check_payload(body: bytes, push_type: str) -> dict[str, Any]:
         raise _Reject("PayloadEmpty")
     if push_type == "background" and (aps.get("content-available") != 1 or "alert" in aps):
         raise _Reject("InvalidPushType")
+    if push_type in ("widgets", "controls") and (
+        aps.get("content-changed") is not True or "alert" in aps
+    ):
+        raise _Reject("InvalidPushType")  # a reload push: {"aps": {"content-changed": true}}
     return payload
 
 

@@ -87,6 +87,8 @@ class PushType(StrEnum):
     MDM = "mdm"
     LIVEACTIVITY = "liveactivity"
     PUSHTOTALK = "pushtotalk"
+    WIDGETS = "widgets"  # WidgetKit reload (iOS 26+), with the widget push token
+    CONTROLS = "controls"  # Control Center control reload (iOS 18+), with its push token
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,12 @@ TOPIC_SUFFIX: Mapping[PushType, str] = {
     PushType.LOCATION: ".location-query",
     PushType.MDM: "",  # the MDM topic is the certificate's UID, used as given
     PushType.PUSHTOTALK: ".voip-ptt",
+    PushType.WIDGETS: ".push-type.widgets",
+    PushType.CONTROLS: ".push-type.controls",
 }
+#: Push types that only ask the system to reload something: ``aps`` is
+#: ``{"content-changed": true}`` and nothing is shown.
+RELOAD_TYPES = frozenset({PushType.WIDGETS, PushType.CONTROLS})
 _PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1"}
 MAX_COLLAPSE_ID_BYTES = 64
 #: The top-level payload key that carries ``image_url`` to the app's Notification Service
@@ -81,13 +86,70 @@ def resolve_push_type(message: Message) -> PushType:
             "The message has nothing to show and is not a background update (field: body).",
             hint="Add a title or body, or turn on content-available for a silent update.",
         )
-    if message.push_type is PushType.BACKGROUND and (visible or not message.content_available):
+    push_type = PushType(message.push_type)  # also accepts the plain string value
+    if push_type is PushType.BACKGROUND and (visible or not message.content_available):
         raise PayloadError(
             "A background push must carry content-available and nothing visible "
             "(field: push_type).",
             hint="Remove title/body/badge/sound, or send it as an alert push.",
         )
-    return PushType(message.push_type)  # also accepts the plain string value
+    if push_type in RELOAD_TYPES and visible:
+        raise PayloadError(
+            f"A {push_type.value} push only reloads; it cannot show a title, body, badge or "
+            "sound (field: push_type).",
+            hint="Send the alert as a separate push.",
+        )
+    return push_type
+
+
+def push_type_from_aps(aps: Mapping[str, Any]) -> PushType:
+    """The push type a native ``aps`` dictionary calls for, read from all of it.
+
+    ``content-state`` or ``event`` make a Live Activity push (which may also carry an
+    alert); ``alert``, ``badge`` or ``sound`` an alert (a badge-only or sound-only
+    payload is a valid alert); ``content-changed`` a widgets reload; ``content-available``
+    alone a background push. Other types (VoIP, location, complication, controls, …)
+    cannot be told from the payload and must be named.
+    """
+    if not isinstance(aps, Mapping):
+        raise PayloadError("The payload's 'aps' must be a JSON object (field: aps).")
+    if "content-state" in aps or "event" in aps:
+        return PushType.LIVEACTIVITY
+    if any(key in aps for key in ("alert", "badge", "sound")):
+        return PushType.ALERT
+    if aps.get("content-changed") is True:
+        return PushType.WIDGETS
+    if aps.get("content-available") == 1:
+        return PushType.BACKGROUND
+    raise PayloadError(
+        "The payload's aps has nothing that tells its push type (no alert, badge, sound, "
+        "content-available, content-state or event) (field: aps).",
+        hint="Name it with --push-type (voip, location, complication, controls, …).",
+    )
+
+
+def native_apns_request(
+    payload: Mapping[str, Any],
+    *,
+    topic: str,
+    push_type: PushType | None = None,
+    notification_id: str = "",
+    now: float | None = None,
+) -> ApnsRequest:
+    """An APNs request for a payload written by hand (``pushdeck push --payload``).
+
+    The body is sent byte for byte as the JSON given (compact); the push type comes
+    from ``push_type`` or from the whole ``aps`` (``push_type_from_aps``), and the topic
+    suffix and priority follow from it exactly as for a composed message.
+    """
+    aps = payload.get("aps")
+    if not isinstance(aps, Mapping):
+        raise PayloadError("A native APNs payload needs an 'aps' object (field: aps).")
+    kind = PushType(push_type) if push_type is not None else push_type_from_aps(aps)
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    check_budget("APNs", body, APNS_VOIP_LIMIT if kind is PushType.VOIP else APNS_LIMIT, payload)
+    headers = build_headers(Message(), kind, topic, notification_id, now)
+    return ApnsRequest(payload, body, headers, kind)
 
 
 def build_headers(
@@ -183,6 +245,8 @@ def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
     _put(aps, "category", message.category)
     if message.content_available:
         aps["content-available"] = 1
+    if push_type in RELOAD_TYPES:
+        aps["content-changed"] = True
     if message.mutable_content or needs_service_extension(message, push_type):
         aps["mutable-content"] = 1
     if message.interruption_level is not None:

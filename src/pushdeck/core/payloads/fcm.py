@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import Message, Priority
+from pushdeck.core.model import Message, Priority, PushType
 from pushdeck.core.payloads.apns import (
     build_headers,
     build_payload,
     needs_service_extension,
+    push_type_from_aps,
     resolve_push_type,
 )
 from pushdeck.core.payloads.budget import FCM_LIMIT, check_budget
@@ -168,6 +169,20 @@ def build_apns_block(message: Message) -> dict[str, Any]:
         # mutable-content 1 in aps (build_payload set it), for the app's extension.
         block["fcm_options"] = {"image": message.image_url}
     return block
+
+
+def type_native_apns_block(message: dict[str, Any], push_type: PushType | None) -> None:
+    """Give a hand-written FCM message's ``apns`` block the push type its ``aps`` calls
+    for (or ``push_type``), unless it already names one in ``apns-push-type``."""
+    apns = message.get("apns")
+    payload = apns.get("payload") if isinstance(apns, dict) else None
+    aps = payload.get("aps") if isinstance(payload, dict) else None
+    if not isinstance(apns, dict) or not isinstance(aps, dict):
+        return
+    headers = apns.setdefault("headers", {})
+    if not isinstance(headers, dict) or "apns-push-type" in headers:
+        return
+    headers["apns-push-type"] = (push_type or push_type_from_aps(aps)).value
 
 
 def build_webpush(message: Message) -> dict[str, Any]:
