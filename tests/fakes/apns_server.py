@@ -217,6 +217,9 @@ class FakeApns:
         priority = headers.get("apns-priority", "10")
         if priority not in ("10", "5", "1") or (push_type == "background" and priority == "10"):
             raise _Reject("BadPriority")
+        # Apple: Live Activity pushes take 5 or 10 only; a location query is never deferred.
+        if push_type in ("liveactivity", "location") and priority == "1":
+            raise _Reject("BadPriority")
         if not headers.get("apns-expiration", "0").isdigit():
             raise _Reject("BadExpirationDate")
         if len(headers.get("apns-collapse-id", "").encode()) > 64:

@@ -62,11 +62,19 @@ class InterruptionLevel(StrEnum):
 
 
 class Priority(StrEnum):
-    """Delivery priority; maps to apns-priority 10/5, FCM HIGH/NORMAL, Web Push Urgency."""
+    """Delivery priority asked for; ``Message.priority = None`` lets each platform choose.
+
+    Per platform (payloads/apns.py, fcm.py, webpush.py): HIGH → apns-priority 10, FCM
+    HIGH, Urgency high; NORMAL → 5, NORMAL, normal; LOW → 1, NORMAL, low; VERY_LOW → 1,
+    NORMAL, very-low. APNs background pushes always get 5, Live Activity and location
+    pushes never 1. Unset: 10 on APNs (5 for background), FCM HIGH only when a
+    notification is shown (NORMAL for data-only), Urgency normal.
+    """
 
     HIGH = "high"
     NORMAL = "normal"
     LOW = "low"  # APNs 1, Web Push "low"; FCM has no low and uses NORMAL
+    VERY_LOW = "very-low"  # Web Push "very-low"; APNs 1, FCM NORMAL
 
 
 class AndroidVisibility(StrEnum):
@@ -127,7 +135,7 @@ class Message:
     relevance_score: float | None = None
     collapse_id: str = ""  # apns-collapse-id, FCM collapse_key, Web Push Topic
     ttl_seconds: int | None = None  # None = provider default
-    priority: Priority = Priority.HIGH
+    priority: Priority | None = None  # None = each platform's right default (see Priority)
     content_available: bool = False  # silent / background update
     mutable_content: bool = False
     push_type: PushType | None = None  # None = derived from the content

@@ -10,13 +10,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.credentials import ApnsTokenCredential, FcmCredential
+from pushdeck.core.credentials import ApnsTokenCredential, FcmCredential, WebPushCredential
+from pushdeck.core.model import Device, Platform, ProviderKind, WebPushSubscription
 from pushdeck.core.providers.apns import ApnsProvider
 from pushdeck.core.providers.base import create_provider
 from pushdeck.core.providers.fcm import FcmProvider
+from pushdeck.core.providers.webpush import WebPushProvider
+from pushdeck.core.webpush_crypto import generate_vapid_keys
 from tests.fakes import tls
 from tests.fakes.apns_server import FakeApns
 from tests.fakes.fcm_server import FakeFcm
+from tests.fakes.webpush_server import FakeWebPushService
 
 TOPIC = "com.example.app"
 APNS_TOKEN = "a1" * 32
@@ -89,3 +93,28 @@ async def fcm(fake_fcm: FakeFcm, pki: tls.TestPKI) -> AsyncIterator[FcmProvider]
     assert isinstance(provider, FcmProvider)
     yield provider
     await provider.aclose()
+
+
+@pytest.fixture
+async def push_service(pki: tls.TestPKI) -> AsyncIterator[FakeWebPushService]:
+    service = await FakeWebPushService(pki).start()
+    yield service
+    await service.aclose()
+
+
+@pytest.fixture
+async def webpush(pki: tls.TestPKI) -> AsyncIterator[WebPushProvider]:
+    keys = generate_vapid_keys()
+    credential = WebPushCredential(
+        keys.private_key_pem, keys.public_key, "mailto:ops@shop.example.com",
+        ca_file=str(pki.ca_file),
+    )  # fmt: skip
+    provider = WebPushProvider(credential)
+    yield provider
+    await provider.aclose()
+
+
+def web_device(subscription: WebPushSubscription) -> Device:
+    return Device(
+        "shop", Platform.WEB, ProviderKind.WEBPUSH, subscription.endpoint, subscription=subscription
+    )

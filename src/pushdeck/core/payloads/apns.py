@@ -36,7 +36,10 @@ TOPIC_SUFFIX: Mapping[PushType, str] = {
 #: Push types that only ask the system to reload something: ``aps`` is
 #: ``{"content-changed": true}`` and nothing is shown.
 RELOAD_TYPES = frozenset({PushType.WIDGETS, PushType.CONTROLS})
-_PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1"}
+_PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1", Priority.VERY_LOW: "1"}
+#: Apple: a Live Activity push takes priority 5 or 10, and a location query is never
+#: deferred to priority 1 either; a lower one asked for becomes 5.
+_NEVER_PRIORITY_1 = frozenset({PushType.LIVEACTIVITY, PushType.LOCATION})
 MAX_COLLAPSE_ID_BYTES = 64
 #: The top-level payload key that carries ``image_url`` to the app's Notification Service
 #: Extension (docs/ios-images.md). iOS itself never downloads it.
@@ -165,8 +168,7 @@ def build_headers(
     headers = {
         "apns-push-type": push_type.value,
         "apns-topic": topic + TOPIC_SUFFIX[push_type],
-        # Apple: background pushes must use priority 5; 10 is an error.
-        "apns-priority": "5" if push_type is PushType.BACKGROUND else _PRIORITY[message.priority],
+        "apns-priority": apns_priority(message, push_type),
     }
     if message.ttl_seconds is not None:
         if message.ttl_seconds < 0:
@@ -187,6 +189,19 @@ def build_headers(
     if apns_id:
         headers["apns-id"] = apns_id
     return headers
+
+
+def apns_priority(message: Message, push_type: PushType) -> str:
+    """The apns-priority for ``message`` as ``push_type``: what was asked, within Apple's
+    rules (background always 5; Live Activity and location never 1); unset → 10."""
+    if push_type is PushType.BACKGROUND:
+        return "5"  # Apple: background pushes must use priority 5; 10 is an error
+    if message.priority is None:
+        return "10"
+    value = _PRIORITY[Priority(message.priority)]
+    if value == "1" and push_type in _NEVER_PRIORITY_1:
+        return "5"
+    return value
 
 
 def canonical_uuid(value: str) -> str:

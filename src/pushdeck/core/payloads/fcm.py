@@ -23,12 +23,12 @@ from pushdeck.core.payloads.apns import (
     resolve_push_type,
 )
 from pushdeck.core.payloads.budget import FCM_LIMIT, check_budget
+from pushdeck.core.payloads.webpush import web_urgency
 
 MAX_TTL_SECONDS = 2_419_200  # four weeks: FCM's maximum and default
 RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type"})
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _WEBPUSH_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_URGENCY = {Priority.HIGH: "high", Priority.NORMAL: "normal", Priority.LOW: "low"}
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,7 @@ def _check_data_key(key: str) -> None:
 
 
 def build_android(message: Message) -> dict[str, Any]:
-    android: dict[str, Any] = {
-        "priority": "HIGH" if message.priority is Priority.HIGH else "NORMAL"
-    }
+    android: dict[str, Any] = {"priority": android_priority(message)}
     if message.ttl_seconds is not None:
         android["ttl"] = f"{_ttl(message.ttl_seconds)}s"
     if message.collapse_id:
@@ -114,6 +112,15 @@ def build_android(message: Message) -> dict[str, Any]:
     if notification:
         android["notification"] = notification
     return android
+
+
+def android_priority(message: Message) -> str:
+    """FCM's delivery priority: HIGH when asked, or by default when a notification is
+    shown; NORMAL otherwise. Firebase deprioritises apps whose high-priority messages
+    show nothing, so data-only and background messages default to NORMAL."""
+    if message.priority is None:
+        return "NORMAL" if message.is_silent else "HIGH"
+    return "HIGH" if message.priority is Priority.HIGH else "NORMAL"
 
 
 def build_android_notification(message: Message) -> dict[str, Any]:
@@ -186,7 +193,7 @@ def type_native_apns_block(message: dict[str, Any], push_type: PushType | None) 
 
 
 def build_webpush(message: Message) -> dict[str, Any]:
-    headers: dict[str, str] = {"Urgency": _URGENCY[message.priority]}
+    headers: dict[str, str] = {"Urgency": web_urgency(message)}
     if message.ttl_seconds is not None:
         headers["TTL"] = str(_ttl(message.ttl_seconds))
     if message.collapse_id:

@@ -55,19 +55,52 @@ def _w(code: str, severity: Severity, field: str, message: str, hint: str = "") 
     return LintWarning(code, severity, field, message, hint)
 
 
-def _is_background(m: Message) -> bool:
-    return m.push_type is PushType.BACKGROUND or (m.content_available and m.is_silent)
-
-
 def check_background_priority(m: Message) -> Iterator[LintWarning]:
-    if _is_background(m) and m.priority is Priority.HIGH:
+    # The builder already sends APNs background pushes with priority 5 (Apple's rule),
+    # so this is no error: it is about Android, where HIGH is honoured as asked.
+    if m.is_silent and m.priority is Priority.HIGH:
         yield _w(
             "background-high-priority",
-            Severity.ERROR,
+            Severity.WARNING,
             "priority",
-            "A background (content-available) push is set to high priority; APNs rejects "
-            "background pushes sent with apns-priority 10.",
-            "Set priority to normal for background updates.",
+            "High priority on a message that shows nothing: Firebase deprioritises apps "
+            "whose high-priority messages show no notification (iOS background pushes are "
+            "sent with priority 5 whatever is asked, as Apple requires).",
+            "Leave priority unset: data-only and background messages then go as NORMAL.",
+        )
+
+
+def check_push_type_content(m: Message) -> Iterator[LintWarning]:
+    # The same contradictions the APNs builder refuses (resolve_push_type).
+    visible = not m.is_silent or m.badge is not None or bool(m.sound)
+    if m.push_type is PushType.BACKGROUND and (visible or not m.content_available):
+        yield _w(
+            "push-type-contradicts-content",
+            Severity.ERROR,
+            "push_type",
+            "A background push must carry content-available and nothing visible; iOS "
+            "devices cannot be sent this message.",
+            "Remove title/body/badge/sound, or leave the push type unset.",
+        )
+    elif m.push_type in (PushType.WIDGETS, PushType.CONTROLS) and visible:
+        yield _w(
+            "push-type-contradicts-content",
+            Severity.ERROR,
+            "push_type",
+            f"A {m.push_type.value} push only reloads; it cannot show a title, body, badge "
+            "or sound.",
+            "Send the alert as a separate push.",
+        )
+
+
+def check_never_priority_1(m: Message) -> Iterator[LintWarning]:
+    low = m.priority in (Priority.LOW, Priority.VERY_LOW)
+    if low and m.push_type in (PushType.LIVEACTIVITY, PushType.LOCATION):
+        yield _w(
+            "priority-raised-to-5",
+            Severity.INFO,
+            "priority",
+            f"A {m.push_type.value} push never goes with apns-priority 1; Pushdeck sends 5.",
         )
 
 
@@ -84,6 +117,10 @@ def check_content_available_mixed(m: Message) -> Iterator[LintWarning]:
 
 
 def check_nothing_to_show(m: Message) -> Iterator[LintWarning]:
+    if m.push_type not in (None, PushType.ALERT):
+        return  # VoIP, location, widgets, …: the push type says what it is for
+    if m.is_silent and (m.badge is not None or m.sound):
+        return  # a badge-only or sound-only alert is valid on iOS
     if m.is_silent and not m.content_available:
         yield _w(
             "empty-message",
@@ -228,7 +265,7 @@ def check_badge(m: Message) -> Iterator[LintWarning]:
 
 
 def check_ttl(m: Message) -> Iterator[LintWarning]:
-    if m.ttl_seconds == 0 and m.priority is Priority.LOW:
+    if m.ttl_seconds == 0 and m.priority in (Priority.LOW, Priority.VERY_LOW):
         yield _w(
             "ttl-zero-low-priority",
             Severity.WARNING,
@@ -335,6 +372,8 @@ APP_CHECKS: tuple[AppCheck, ...] = (check_ios_image,)
 CHECKS: tuple[Check, ...] = (
     check_nothing_to_show,
     check_background_priority,
+    check_push_type_content,
+    check_never_priority_1,
     check_content_available_mixed,
     check_collapse_id,
     check_https_media,

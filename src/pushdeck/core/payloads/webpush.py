@@ -19,7 +19,12 @@ from pushdeck.core.payloads.budget import WEBPUSH_LIMIT, Budget, check_budget
 
 #: Four weeks: what push services keep at most in practice (RFC 8030 needs *some* TTL).
 DEFAULT_TTL = 2_419_200
-_URGENCY = {Priority.HIGH: "high", Priority.NORMAL: "normal", Priority.LOW: "low"}
+_URGENCY = {
+    Priority.HIGH: "high",
+    Priority.NORMAL: "normal",
+    Priority.LOW: "low",
+    Priority.VERY_LOW: "very-low",
+}
 # RFC 8030 §5.4: a Topic is at most 32 characters of the URL-safe base64 alphabet.
 WEB_TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -68,10 +73,16 @@ def webpush_headers(message: Message) -> dict[str, str]:
             f"ttl_seconds is {ttl}; Web Push needs a TTL of 0 or more seconds.",
             hint="Use 0 to deliver only to browsers online right now, or leave it unset.",
         )
-    headers = {"TTL": str(ttl), "Urgency": _URGENCY[message.priority]}
+    headers = {"TTL": str(ttl), "Urgency": web_urgency(message)}
     if message.collapse_id:
         headers["Topic"] = web_topic(message.collapse_id)
     return headers
+
+
+def web_urgency(message: Message) -> str:
+    """RFC 8030 Urgency: normal unless the message asks for another (high only when
+    asked: it spends the device's battery)."""
+    return "normal" if message.priority is None else _URGENCY[Priority(message.priority)]
 
 
 def web_topic(collapse_id: str) -> str:
