@@ -53,6 +53,7 @@ MESSAGE_FIELDS = {
     "name", "data", "notification", "android", "webpush", "apns", "fcm_options",
     "token", "topic", "condition",
 }  # fmt: skip
+PAYLOAD_LIMIT = 4096
 APNS_FIELDS = {"headers", "payload", "fcm_options", "live_activity_token"}
 APNS_FCM_OPTIONS = {"analytics_label", "image"}
 _TTL = re.compile(r"\d+(\.\d{1,9})?s")
@@ -225,9 +226,22 @@ def _validate(body: Any) -> dict[str, Any]:
             raise _Invalid(f"Invalid value at 'message.data[{key}].value'", f"message.data[{key}]")
     _validate_android(message.get("android") or {})
     _validate_apns(message.get("apns") or {})
-    if len(json.dumps(message, separators=(",", ":")).encode()) > 4096:
+    if _payload_size(message) > PAYLOAD_LIMIT:
         raise _Invalid("Message is too big", "message")
     return message
+
+
+def _payload_size(message: dict[str, Any]) -> int:
+    """FCM's 4096-byte limit is on the payload a device gets, notification + data (the
+    Android block's merged in), as UTF-8 JSON; not on the request with its token and
+    per-platform options."""
+    android = message.get("android") or {}
+    counted: dict[str, Any] = {}
+    for part in ("notification", "data"):
+        merged = {**(message.get(part) or {}), **(android.get(part) or {})}
+        if merged:
+            counted[part] = merged
+    return len(json.dumps(counted, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def _validate_android(android: dict[str, Any]) -> None:

@@ -22,7 +22,17 @@ from pushdeck.core.payloads.apns import (
     push_type_from_aps,
     resolve_push_type,
 )
-from pushdeck.core.payloads.budget import FCM_LIMIT, check_budget
+from pushdeck.core.payloads.budget import (
+    APNS_LIMIT,
+    APNS_VOIP_LIMIT,
+    FCM_LIMIT,
+    Budget,
+    check_budget,
+    compact,
+    fcm_android_payload,
+    fcm_apns_payload,
+    fcm_webpush_payload,
+)
 from pushdeck.core.payloads.webpush import web_urgency
 
 MAX_TTL_SECONDS = 2_419_200  # four weeks: FCM's maximum and default
@@ -40,6 +50,9 @@ class FcmRequest:
 
     payload: Mapping[str, Any]
     body: bytes
+    #: FCM's 4096-byte payload budget as FCM counts it (notification + data), which is
+    #: what Android devices receive; see ``budget.fcm_android_payload``.
+    budget: Budget | None = None  # None for a hand-written body sent as is
 
 
 def build_fcm(message: Message, token: str, *, validate_only: bool = False) -> FcmRequest:
@@ -51,8 +64,23 @@ def build_fcm(message: Message, token: str, *, validate_only: bool = False) -> F
     body: dict[str, Any] = {"message": fcm}
     if validate_only:
         body["validate_only"] = True
-    check_budget("FCM", _dumps(fcm), FCM_LIMIT, fcm)
-    return FcmRequest(body, _dumps(body))
+    budget = check_fcm_budgets(fcm, message)
+    return FcmRequest(body, _dumps(body), budget)
+
+
+def check_fcm_budgets(fcm: Mapping[str, Any], message: Message) -> Budget:
+    """Check each platform's payload as FCM and the services behind it count it; return
+    the FCM (Android) budget. Raises ``PayloadError`` naming the platform over its limit."""
+    android = fcm_android_payload(fcm)
+    budget = check_budget("FCM", compact(android), FCM_LIMIT, android)
+    apns = fcm_apns_payload(fcm)
+    if apns is not None:
+        voip = message.push_type is PushType.VOIP
+        check_budget("FCM → APNs", compact(apns), APNS_VOIP_LIMIT if voip else APNS_LIMIT, apns)
+    web = fcm_webpush_payload(fcm)
+    if web is not None:
+        check_budget("FCM → Web Push", compact(web), FCM_LIMIT, web)
+    return budget
 
 
 def build_message(message: Message) -> dict[str, Any]:
@@ -170,6 +198,7 @@ def build_apns_block(message: Message) -> dict[str, Any]:
     payload.pop("url", None)  # custom data travels in FCM's top-level data instead
     for key in message.data:
         payload.pop(key, None)
+    _drop_common_text(payload["aps"], "alert", build_notification(message))
     block: dict[str, Any] = {"headers": headers, "payload": payload}
     if needs_service_extension(message, push_type):
         # Firebase's documented form: the image in apns.fcm_options.image and
@@ -205,6 +234,9 @@ def build_webpush(message: Message) -> dict[str, Any]:
         headers["Topic"] = message.collapse_id
     webpush: dict[str, Any] = {"headers": headers}
     notification = build_web_notification(message)
+    holder = {"notification": notification}
+    _drop_common_text(holder, "notification", build_notification(message))
+    notification = holder.get("notification", {})
     if notification:
         webpush["notification"] = notification
     if message.url.startswith("https://"):
@@ -229,6 +261,20 @@ def build_web_notification(message: Message) -> dict[str, Any]:
     if message.actions:
         notification["actions"] = [_web_action(a.id, a.title, a.icon) for a in message.actions]
     return notification
+
+
+def _drop_common_text(parent: dict[str, Any], key: str, common: Mapping[str, str]) -> None:
+    """Leave out of ``parent[key]`` the title and body that the common ``notification``
+    already carries (FCM copies them into the apns and webpush forms itself); an
+    override that differs stays. Removes ``parent[key]`` when nothing else is left."""
+    block = parent.get(key)
+    if not isinstance(block, dict):
+        return
+    for field in ("title", "body"):
+        if field in common and block.get(field) == common[field]:
+            del block[field]
+    if not block:
+        del parent[key]
 
 
 def _web_action(action: str, title: str, icon: str) -> dict[str, str]:
