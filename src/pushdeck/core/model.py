@@ -99,6 +99,22 @@ class PushType(StrEnum):
     CONTROLS = "controls"  # Control Center control reload (iOS 18+), with its push token
 
 
+class LiveActivityEvent(StrEnum):
+    """What a Live Activity push does (``aps.event``)."""
+
+    START = "start"  # push-to-start (iOS 17.2+): needs attributes-type and attributes
+    UPDATE = "update"
+    END = "end"
+
+
+class TokenKind(StrEnum):
+    """Which APNs token a device row holds; each kind accepts different pushes."""
+
+    DEVICE = "device"  # the app's device token (alerts, background, …)
+    LIVEACTIVITY = "liveactivity"  # one Live Activity's push token (updates, end)
+    PUSHTOSTART = "pushtostart"  # the app's push-to-start token (Live Activity start)
+
+
 @dataclass(frozen=True)
 class Action:
     """A notification action button (iOS category action, Android action, web action)."""
@@ -157,6 +173,17 @@ class Message:
     title_loc_args: tuple[str, ...] = ()
     body_loc_key: str = ""
     body_loc_args: tuple[str, ...] = ()
+    # Live Activity (iOS): set ``live_activity_event`` to make the message one
+    live_activity_event: LiveActivityEvent | None = None
+    content_state: Mapping[str, Any] = field(default_factory=dict)  # the ContentState JSON
+    stale_date: int | None = None  # UNIX seconds: shown as out of date after this
+    dismissal_date: int | None = None  # UNIX seconds: an ended activity leaves then
+    activity_attributes_type: str = ""  # push-to-start: the ActivityAttributes type name
+    activity_attributes: Mapping[str, Any] = field(default_factory=dict)  # push-to-start
+
+    @property
+    def is_live_activity(self) -> bool:
+        return self.live_activity_event is not None
 
     @property
     def is_silent(self) -> bool:
@@ -213,6 +240,7 @@ class Device:
     status: DeviceStatus = DeviceStatus.ACTIVE
     status_reason: str = ""
     status_at: datetime | None = None
+    token_kind: TokenKind = TokenKind.DEVICE  # which pushes this token accepts
     id: int | None = None
 
 

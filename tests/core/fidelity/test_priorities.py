@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import Device, Message, Platform, Priority, ProviderKind, PushType
+from pushdeck.core.model import (
+    Device,
+    LiveActivityEvent,
+    Message,
+    Platform,
+    Priority,
+    ProviderKind,
+    PushType,
+)
 from pushdeck.core.payloads import Severity, build_apns, build_fcm, build_webpush, lint
 from pushdeck.core.payloads.apns import ApnsRequest, build_headers
 from tests.core.fidelity.conftest import APNS_TOKEN, FCM_TOKEN, TOPIC, web_device
@@ -13,7 +23,7 @@ from tests.core.fidelity.conftest import APNS_TOKEN, FCM_TOKEN, TOPIC, web_devic
 ALERT = Message(title="Order shipped")
 DATA_ONLY = Message(data={"sync": "1"})
 BACKGROUND = Message(content_available=True, data={"sync": "1"})
-LIVE = Message(push_type=PushType.LIVEACTIVITY, body="2-1")
+LIVE = Message(live_activity_event=LiveActivityEvent.UPDATE, content_state={"score": "2-1"})
 
 
 @pytest.mark.parametrize(
@@ -26,7 +36,7 @@ LIVE = Message(push_type=PushType.LIVEACTIVITY, body="2-1")
         (BACKGROUND, "5"),
         (Message(content_available=True, priority=Priority.HIGH), "5"),  # Apple's rule wins
         (LIVE, "10"),
-        (Message(push_type=PushType.LIVEACTIVITY, body="x", priority=Priority.LOW), "5"),
+        (replace(LIVE, priority=Priority.LOW), "5"),
         (Message(push_type=PushType.LOCATION, priority=Priority.VERY_LOW), "5"),
     ],
 )
@@ -102,16 +112,19 @@ def test_background_at_high_priority_is_explained_not_blocked() -> None:
 
 async def test_apns_accepts_what_the_builder_chose(apns, fake_apns) -> None:  # type: ignore[no-untyped-def]
     device = Device("shop", Platform.IOS, ProviderKind.APNS, APNS_TOKEN)
+    live_token = "b2" * 32
+    fake_apns.live_activity_tokens.add(live_token)
     background = Message(content_available=True, priority=Priority.HIGH)
-    live = Message(push_type=PushType.LIVEACTIVITY, body="x", priority=Priority.LOW)
-    for message in (background, live):
-        result = await apns.send(message, device)
-        assert result.accepted, result
+    result = await apns.send(background, device)
+    assert result.accepted, result
+    live = replace(LIVE, priority=Priority.LOW)
+    result = await apns.send(live, replace(device, token=live_token))
+    assert result.accepted, result
     assert [r.headers["apns-priority"] for r in fake_apns.server.requests] == ["5", "5"]
 
 
 async def test_fake_apns_refuses_priority_1_for_live_activities(apns, fake_apns) -> None:  # type: ignore[no-untyped-def]
-    message = Message(push_type=PushType.LIVEACTIVITY, body="x")
+    message = LIVE
     built = build_apns(message, topic=TOPIC)
     headers = {**build_headers(message, PushType.LIVEACTIVITY, TOPIC), "apns-priority": "1"}
     result = await apns.send_request(

@@ -125,16 +125,18 @@ def test_cli_sends_native_payloads_with_the_type_they_call_for(
     assert main([*w, "credentials", "set-apns", "shop", "--key-file", str(p8),
                  "--key-id", "KEY1234567", "--team-id", "TEAM123456",
                  "--endpoint", fake.url, "--ca-file", str(pki.ca_file)]) == 0  # fmt: skip
+    live_token = "c3" * 32  # a Live Activity's own push token
+    fake.live_activity_tokens.add(live_token)
     sent = []
-    for name, payload, extra in [
-        ("badge", {"aps": {"badge": 7}}, []),
-        ("live", {"aps": LIVE}, []),
-        ("widget", {"aps": {"content-changed": True}}, ["--push-type", "controls"]),
+    for name, token, payload, extra in [
+        ("badge", APNS_TOKEN, {"aps": {"badge": 7}}, []),
+        ("live", live_token, {"aps": LIVE}, []),
+        ("widget", APNS_TOKEN, {"aps": {"content-changed": True}}, ["--push-type", "controls"]),
     ]:
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(payload))
         capsys.readouterr()
-        code = main([*w, "push", "shop", "--token", APNS_TOKEN, "--payload", str(path),
+        code = main([*w, "push", "shop", "--token", token, "--payload", str(path),
                      "--json", *extra])  # fmt: skip
         out = json.loads(capsys.readouterr().out)
         assert code == 0 and out["status"] == "accepted", out

@@ -24,6 +24,7 @@ from pushdeck.core.payloads.budget import (
 )
 from pushdeck.core.payloads.fcm import build_fcm
 from pushdeck.core.payloads.lint import LintWarning, Severity, lint
+from pushdeck.core.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.payloads.webpush import WebPushRequest, build_webpush, webpush_notification
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "PayloadPreview",
     "Severity",
     "WebPushRequest",
+    "accepted_token_kinds",
     "build_apns",
     "build_fcm",
     "build_webpush",
@@ -93,9 +95,19 @@ def preview_payloads(
         request = build_fcm(message, PREVIEW_FCM_TOKEN)
         return request.body, request.budget.size if request.budget else len(request.body)
 
+    if message.is_live_activity:
+        android_preview = PayloadPreview(
+            "android",
+            "",
+            0,
+            FCM_LIMIT,
+            "Live Activities exist only on iOS; Android devices are not sent this message.",
+        )
+    else:
+        android_preview = _preview("android", FCM_LIMIT, android)
     return {
         "ios": _preview("ios", apns_limit, lambda: _sized(build_apns(message, topic=topic).body)),
-        "android": _preview("android", FCM_LIMIT, android),
+        "android": android_preview,
         "web": _preview("web", WEBPUSH_LIMIT, lambda: _sized(build_webpush(message).body)),
     }
 

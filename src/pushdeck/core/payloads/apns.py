@@ -18,6 +18,7 @@ from typing import Any
 from pushdeck.core.errors import PayloadError
 from pushdeck.core.model import Message, Priority, PushType
 from pushdeck.core.payloads.budget import APNS_LIMIT, APNS_VOIP_LIMIT, check_budget
+from pushdeck.core.payloads.live_activity import build_live_activity_aps
 
 #: apns-topic suffix per push type (appended to the bundle id).
 TOPIC_SUFFIX: Mapping[PushType, str] = {
@@ -69,7 +70,7 @@ def build_apns(
     as is (over budget, push type contradicting the content, bad values).
     """
     push_type = resolve_push_type(message)
-    payload = build_payload(message, push_type)
+    payload = build_payload(message, push_type, now)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     limit = APNS_VOIP_LIMIT if push_type is PushType.VOIP else APNS_LIMIT
     check_budget("APNs", body, limit, payload)
@@ -80,6 +81,13 @@ def build_apns(
 def resolve_push_type(message: Message) -> PushType:
     """The message's push type, or the one its content implies."""
     visible = not message.is_silent or message.badge is not None or bool(message.sound)
+    if message.is_live_activity:
+        if message.push_type not in (None, PushType.LIVEACTIVITY):
+            raise PayloadError(
+                "A Live Activity start, update or end is sent as push type liveactivity "
+                "(field: push_type)."
+            )
+        return PushType.LIVEACTIVITY
     if message.push_type is None:
         if visible:
             return PushType.ALERT
@@ -214,11 +222,17 @@ def canonical_uuid(value: str) -> str:
         return ""
 
 
-def build_payload(message: Message, push_type: PushType) -> dict[str, Any]:
+def build_payload(
+    message: Message, push_type: PushType, now: float | None = None
+) -> dict[str, Any]:
     """The JSON object: ``aps`` plus the custom data at top level."""
     if "aps" in message.data:
         raise PayloadError("Custom data cannot use the key 'aps' (field: data.aps).")
-    payload: dict[str, Any] = {"aps": build_aps(message, push_type)}
+    if push_type is PushType.LIVEACTIVITY:
+        aps = build_live_activity_aps(message, time.time() if now is None else now)
+    else:
+        aps = build_aps(message, push_type)
+    payload: dict[str, Any] = {"aps": aps}
     if message.url and "url" not in message.data:
         payload["url"] = message.url  # the deep link the app opens on tap
     if needs_service_extension(message, push_type) and IMAGE_KEY not in message.data:

@@ -55,11 +55,30 @@ class FcmRequest:
     budget: Budget | None = None  # None for a hand-written body sent as is
 
 
-def build_fcm(message: Message, token: str, *, validate_only: bool = False) -> FcmRequest:
-    """Build the v1 ``messages:send`` body for one registration ``token``."""
+def build_fcm(
+    message: Message, token: str, *, validate_only: bool = False, live_activity_token: str = ""
+) -> FcmRequest:
+    """Build the v1 ``messages:send`` body for one registration ``token``.
+
+    A Live Activity message also needs ``live_activity_token`` (the activity's push
+    token, or the push-to-start token for a start): FCM reaches the app by ``token`` and
+    hands the Live Activity payload on with ``apns.live_activity_token``.
+    """
     if not token:
         raise PayloadError("No FCM registration token was given (field: token).")
     fcm = build_message(message)
+    if message.is_live_activity:
+        if not live_activity_token:
+            raise PayloadError(
+                "A Live Activity through FCM needs the activity's push token (or the "
+                "push-to-start token) besides the app's registration token "
+                "(field: live_activity_token)."
+            )
+        fcm["apns"]["live_activity_token"] = live_activity_token
+    elif live_activity_token:
+        raise PayloadError(
+            "A Live Activity token only receives Live Activity pushes (field: live_activity_token)."
+        )
     fcm["token"] = token
     body: dict[str, Any] = {"message": fcm}
     if validate_only:
@@ -85,6 +104,15 @@ def check_fcm_budgets(fcm: Mapping[str, Any], message: Message) -> Budget:
 
 def build_message(message: Message) -> dict[str, Any]:
     """The ``message`` object without its target."""
+    if message.is_live_activity:
+        # iOS only: no common notification (iOS would show it as an ordinary alert),
+        # no Android or web form; the activity's alert is inside aps.
+        live: dict[str, Any] = {}
+        data = build_data(message)
+        if data:
+            live["data"] = data
+        live["apns"] = build_apns_block(message)
+        return live
     fcm: dict[str, Any] = {}
     notification = build_notification(message)
     if notification:
@@ -189,7 +217,7 @@ def build_apns_block(message: Message) -> dict[str, Any]:
     would drop it, so the block is left out and FCM sends the data alone.
     """
     invisible = message.is_silent and message.badge is None and not message.sound
-    if invisible and not message.content_available:
+    if invisible and not message.content_available and not message.is_live_activity:
         return {}
     push_type = resolve_push_type(message)
     headers = build_headers(message, push_type, topic="fcm")
@@ -198,7 +226,8 @@ def build_apns_block(message: Message) -> dict[str, Any]:
     payload.pop("url", None)  # custom data travels in FCM's top-level data instead
     for key in message.data:
         payload.pop(key, None)
-    _drop_common_text(payload["aps"], "alert", build_notification(message))
+    if not message.is_live_activity:
+        _drop_common_text(payload["aps"], "alert", build_notification(message))
     block: dict[str, Any] = {"headers": headers, "payload": payload}
     if needs_service_extension(message, push_type):
         # Firebase's documented form: the image in apns.fcm_options.image and

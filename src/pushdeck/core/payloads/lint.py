@@ -117,6 +117,16 @@ def check_content_available_mixed(m: Message) -> Iterator[LintWarning]:
 
 
 def check_nothing_to_show(m: Message) -> Iterator[LintWarning]:
+    if m.is_live_activity:
+        yield _w(
+            "live-activity-ios-only",
+            Severity.INFO,
+            "live_activity_event",
+            "A Live Activity reaches only iOS devices with a matching token (an update or "
+            "end: Live Activity tokens; a start: push-to-start tokens); other devices are "
+            "excluded.",
+        )
+        return
     if m.push_type not in (None, PushType.ALERT):
         return  # VoIP, location, widgets, …: the push type says what it is for
     if m.is_silent and (m.badge is not None or m.sound):
@@ -181,7 +191,7 @@ def check_https_media(m: Message) -> Iterator[LintWarning]:
 
 
 def check_android_channel(m: Message) -> Iterator[LintWarning]:
-    if not m.is_silent and not m.android_channel_id:
+    if not m.is_silent and not m.android_channel_id and not m.is_live_activity:
         yield _w(
             "android-channel-missing",
             Severity.INFO,
@@ -289,7 +299,7 @@ def check_mutable_content(m: Message) -> Iterator[LintWarning]:
 
 def check_relevance(m: Message) -> Iterator[LintWarning]:
     score = m.relevance_score
-    if score is not None and not 0.0 <= score <= 1.0:
+    if score is not None and not 0.0 <= score <= 1.0 and not m.is_live_activity:
         yield _w(
             "relevance-out-of-range",
             Severity.WARNING,

@@ -59,6 +59,11 @@ def webpush_notification(message: Message) -> dict[str, Any]:
 
 def build_webpush(message: Message) -> WebPushRequest:
     """Build the plaintext and headers; raise ``PayloadError`` if it cannot be sent as is."""
+    if message.is_live_activity:
+        raise PayloadError(
+            "Live Activities exist only on iOS; browsers are not sent this message "
+            "(field: live_activity_event)."
+        )
     notification = webpush_notification(message)
     body = encode_json(notification)
     budget = check_budget("Web Push", body, WEBPUSH_LIMIT, notification)

@@ -17,6 +17,7 @@ from pushdeck.core.model import (
     OptIn,
     Platform,
     ProviderKind,
+    TokenKind,
     WebPushSubscription,
 )
 from pushdeck.core.store.workspace import MMAP_BYTES, Workspace, utcnow
@@ -37,6 +38,7 @@ _COLUMNS = (
     "test",
     "created_at",
     "last_seen",
+    "token_kind",
 )
 _UPDATED = [c for c in _COLUMNS if c not in ("app_id", "token", "created_at", "last_seen")]
 # Update only when something really changed, so re-importing a file is a no-op.
@@ -191,6 +193,7 @@ def row_to_device(row: sqlite3.Row, app_name: str = "") -> Device:
         status=DeviceStatus(row["status"]),
         status_reason=row["status_reason"],
         status_at=_time(row["status_at"]),
+        token_kind=TokenKind(row["token_kind"]),
         id=row["id"],
     )
 
