@@ -124,6 +124,7 @@ class Action:
     destructive: bool = False
     foreground: bool = True
     icon: str = ""  # web only
+    url: str = ""  # web: the page the action opens (declarative Web Push needs one)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,11 @@ class Message:
     web_badge: str = ""
     web_require_interaction: bool = False
     web_tag: str = ""
+    #: Send the Declarative Web Push form (``{"web_push": 8030, …}``): Safari 18.4+ shows it
+    #: with no service worker; docs/web-push-payload.md. Needs ``url`` (opened on click).
+    web_declarative: bool = False
+    #: Pad every Web Push body to the full 4096 bytes, so its length tells nothing.
+    web_padding: bool = False
     # Custom data delivered to the app (FCM turns every value into a string)
     data: Mapping[str, Any] = field(default_factory=dict)
     # Localization keys resolved on the device (iOS loc-key / Android title_loc_key)

@@ -146,7 +146,8 @@ def check_nothing_to_show(m: Message) -> Iterator[LintWarning]:
             Severity.INFO,
             "content_available",
             "Browsers must show a notification for every push; a silent message sent to "
-            "the web shows the browser's generic 'site updated' notice.",
+            "the web shows the browser's generic 'site updated' notice, and Safari may "
+            "revoke the subscription of a site whose pushes show nothing.",
         )
 
 
@@ -332,6 +333,17 @@ def check_fcm_data_keys(m: Message) -> Iterator[LintWarning]:
             )
 
 
+def check_declarative(m: Message) -> Iterator[LintWarning]:
+    if m.web_declarative and not urlsplit(m.url).scheme.startswith("http"):
+        yield _w(
+            "declarative-needs-url",
+            Severity.ERROR,
+            "url",
+            "A declarative Web Push needs an http(s) URL to open on click; Safari drops it "
+            "otherwise, and Pushdeck refuses to build it.",
+        )
+
+
 def check_url(m: Message) -> Iterator[LintWarning]:
     if not m.url:
         return
@@ -399,6 +411,7 @@ CHECKS: tuple[Check, ...] = (
     check_sound,
     check_fcm_data_keys,
     check_url,
+    check_declarative,
 )
 
 

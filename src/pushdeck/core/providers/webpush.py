@@ -283,7 +283,11 @@ class WebPushProvider:
                 f"endpoint {subscription.endpoint!r} is not an https URL.", field="endpoint"
             )
         built = self._build(message)
-        body = encrypt(built.request.body, receiver_keys(subscription.p256dh, subscription.auth))
+        body = encrypt(
+            built.request.body,
+            receiver_keys(subscription.p256dh, subscription.auth),
+            padding=built.request.padding,
+        )
         return subscription, built, body
 
     def _build(self, message: Message) -> _Built:
