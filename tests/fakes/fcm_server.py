@@ -57,6 +57,13 @@ PAYLOAD_LIMIT = 4096
 APNS_FIELDS = {"headers", "payload", "fcm_options", "live_activity_token"}
 APNS_FCM_OPTIONS = {"analytics_label", "image"}
 _TTL = re.compile(r"\d+(\.\d{1,9})?s")
+# google.protobuf.Timestamp in JSON: RFC 3339, UTC "Z", up to nanoseconds.
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
+_LABEL = re.compile(r"[a-zA-Z0-9\-_.~%]{1,50}")
+_NOTIFICATION_PRIORITIES = {
+    "PRIORITY_UNSPECIFIED", "PRIORITY_MIN", "PRIORITY_LOW", "PRIORITY_DEFAULT",
+    "PRIORITY_HIGH", "PRIORITY_MAX",
+}  # fmt: skip
 _FCM_TOKEN = re.compile(r"[A-Za-z0-9_:\-]{20,4096}")
 
 
@@ -226,6 +233,9 @@ def _validate(body: Any) -> dict[str, Any]:
             raise _Invalid(f"Invalid value at 'message.data[{key}].value'", f"message.data[{key}]")
     _validate_android(message.get("android") or {})
     _validate_apns(message.get("apns") or {})
+    label = (message.get("fcm_options") or {}).get("analytics_label")
+    if label is not None and not _LABEL.fullmatch(label):
+        raise _Invalid("Invalid analytics_label", "message.fcm_options.analytics_label")
     if _payload_size(message) > PAYLOAD_LIMIT:
         raise _Invalid("Message is too big", "message")
     return message
@@ -255,6 +265,22 @@ def _validate_android(android: dict[str, Any]) -> None:
         raise _Invalid("Invalid color format", "message.android.notification.color")
     if notification.get("visibility", "PRIVATE") not in ("PRIVATE", "PUBLIC", "SECRET"):
         raise _Invalid("Invalid visibility", "message.android.notification.visibility")
+    priority = notification.get("notification_priority", "PRIORITY_UNSPECIFIED")
+    if priority not in _NOTIFICATION_PRIORITIES:
+        raise _Invalid(
+            "Invalid notification_priority", "message.android.notification.notification_priority"
+        )
+    if "event_time" in notification and not _TIMESTAMP.fullmatch(notification["event_time"]):
+        raise _Invalid("Invalid value at 'event_time'", "message.android.notification.event_time")
+    flags = (
+        (notification.get("sticky"), "notification.sticky"),
+        (android.get("bandwidth_constrained_ok"), "bandwidth_constrained_ok"),
+    )
+    for flag, where in flags:
+        if flag is not None and not isinstance(flag, bool):
+            raise _Invalid(
+                f"Invalid value at 'message.android.{where}'", f"message.android.{where}"
+            )
 
 
 def _validate_apns(apns: dict[str, Any]) -> None:

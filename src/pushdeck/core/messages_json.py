@@ -14,6 +14,7 @@ from typing import Any
 from pushdeck.core.errors import ValidationError
 from pushdeck.core.model import (
     Action,
+    AndroidNotificationPriority,
     AndroidVisibility,
     InterruptionLevel,
     LiveActivityEvent,
@@ -28,6 +29,7 @@ _ENUMS: dict[str, type[Enum]] = {
     "push_type": PushType,
     "android_visibility": AndroidVisibility,
     "live_activity_event": LiveActivityEvent,
+    "android_notification_priority": AndroidNotificationPriority,
 }
 _TUPLES = {"title_loc_args", "body_loc_args"}
 _MAPPINGS = {"data", "content_state", "activity_attributes"}

@@ -83,6 +83,16 @@ class AndroidVisibility(StrEnum):
     SECRET = "secret"
 
 
+class AndroidNotificationPriority(StrEnum):
+    """Android's display priority (pre-Android 8 devices; channels decide on 8+)."""
+
+    MIN = "min"
+    LOW = "low"
+    DEFAULT = "default"
+    HIGH = "high"
+    MAX = "max"
+
+
 class PushType(StrEnum):
     """APNs push types Pushdeck can send (apns-push-type)."""
 
@@ -140,8 +150,15 @@ class Message:
     body: str = ""
     image_url: str = ""
     url: str = ""  # deep link (apps) or click URL (web)
+    # Per-platform text: replaces title / body on that platform only ("" = the common one)
+    ios_title: str = ""
+    ios_body: str = ""
+    android_title: str = ""
+    android_body: str = ""
+    web_title: str = ""
+    web_body: str = ""
     # Behaviour
-    sound: str = ""  # "" = silent alert, "default", or a bundled sound name
+    sound: str = ""  # iOS: "" = silent alert, "default", or a sound file in the app bundle
     critical_sound: bool = False  # iOS critical alert sound (needs Apple's entitlement)
     critical_volume: float = 1.0
     badge: int | None = None  # None leaves the badge alone, 0 clears it
@@ -156,12 +173,22 @@ class Message:
     content_available: bool = False  # silent / background update
     mutable_content: bool = False
     push_type: PushType | None = None  # None = derived from the content
+    target_content_id: str = ""  # iOS: the window/content to bring forward on tap
+    filter_criteria: str = ""  # iOS Focus filter this notification belongs to
+    analytics_label: str = ""  # FCM: fcm_options.analytics_label (Firebase reports)
     # Android
     android_channel_id: str = ""
     android_icon: str = ""
     android_color: str = ""  # "#RRGGBB"
     android_visibility: AndroidVisibility | None = None
     android_tag: str = ""
+    #: Android sound: a res/raw file name or "default" ("" = "default" when ``sound`` is
+    #: "default", else none). On Android 8+ the channel's sound wins.
+    android_sound: str = ""
+    android_notification_priority: AndroidNotificationPriority | None = None
+    android_sticky: bool = False  # stays when tapped
+    android_event_time: str = ""  # RFC 3339; when the event happened (shown as the time)
+    android_bandwidth_constrained_ok: bool = False  # deliver on bandwidth-constrained networks
     # Web
     web_icon: str = ""
     web_badge: str = ""
@@ -195,7 +222,10 @@ class Message:
     def is_silent(self) -> bool:
         """True when nothing will be shown: a background update with no visible content."""
         visible = self.title or self.subtitle or self.body or self.title_loc_key
-        return not visible and not self.body_loc_key
+        overrides = (
+            self.ios_title or self.ios_body or self.android_title or self.android_body
+        ) or (self.web_title or self.web_body)
+        return not visible and not self.body_loc_key and not overrides
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,12 @@ def build_apns(
     """
     push_type = resolve_push_type(message)
     payload = build_payload(message, push_type, now)
+    if push_type is PushType.ALERT and not {"alert", "badge", "sound"} & set(payload["aps"]):
+        raise PayloadError(
+            "Nothing would be shown on iOS: the message's text is for other platforms only "
+            "(field: ios_title).",
+            hint="Set a title or body for iOS, or leave iOS devices out of the audience.",
+        )
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     limit = APNS_VOIP_LIMIT if push_type is PushType.VOIP else APNS_LIMIT
     check_budget("APNs", body, limit, payload)
@@ -280,6 +286,8 @@ def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
         aps["mutable-content"] = 1
     if message.interruption_level is not None:
         aps["interruption-level"] = message.interruption_level.value
+    _put(aps, "target-content-id", message.target_content_id)
+    _put(aps, "filter-criteria", message.filter_criteria)
     if message.relevance_score is not None:
         _check_relevance(message.relevance_score, push_type)
         aps["relevance-score"] = message.relevance_score
@@ -288,9 +296,9 @@ def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
 
 def build_alert(message: Message) -> dict[str, Any]:
     alert: dict[str, Any] = {}
-    _put(alert, "title", message.title)
+    _put(alert, "title", message.ios_title or message.title)
     _put(alert, "subtitle", message.subtitle)
-    _put(alert, "body", message.body)
+    _put(alert, "body", message.ios_body or message.body)
     _put(alert, "title-loc-key", message.title_loc_key)
     if message.title_loc_args:
         alert["title-loc-args"] = list(message.title_loc_args)

@@ -11,10 +11,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import Message, Priority, PushType
+from pushdeck.core.model import AndroidNotificationPriority, Message, Priority, PushType
 from pushdeck.core.payloads.apns import (
     build_headers,
     build_payload,
@@ -38,6 +39,7 @@ from pushdeck.core.payloads.webpush import web_urgency
 MAX_TTL_SECONDS = 2_419_200  # four weeks: FCM's maximum and default
 RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type"})
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_ANALYTICS_LABEL = re.compile(r"[a-zA-Z0-9\-_.~%]{1,50}")
 _WEBPUSH_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -125,7 +127,19 @@ def build_message(message: Message) -> dict[str, Any]:
     if apns:
         fcm["apns"] = apns
     fcm["webpush"] = build_webpush(message)
+    if message.analytics_label:
+        fcm["fcm_options"] = {"analytics_label": analytics_label(message.analytics_label)}
     return fcm
+
+
+def analytics_label(label: str) -> str:
+    """``label`` checked against FCM's pattern (it refuses the whole message otherwise)."""
+    if not _ANALYTICS_LABEL.fullmatch(label):
+        raise PayloadError(
+            f"The analytics label {label!r} must be 1-50 letters, digits or - _ . ~ % "
+            "(field: analytics_label)."
+        )
+    return label
 
 
 def build_notification(message: Message) -> dict[str, str]:
@@ -164,6 +178,8 @@ def build_android(message: Message) -> dict[str, Any]:
         android["ttl"] = f"{_ttl(message.ttl_seconds)}s"
     if message.collapse_id:
         android["collapse_key"] = message.collapse_id
+    if message.android_bandwidth_constrained_ok:
+        android["bandwidth_constrained_ok"] = True
     notification = build_android_notification(message)
     if notification:
         android["notification"] = notification
@@ -188,15 +204,18 @@ def build_android_notification(message: Message) -> dict[str, Any]:
             f"The Android color {message.android_color!r} is not #rrggbb (field: android_color)."
         )
     pairs = (
+        ("title", message.android_title),  # overrides the common notification's
+        ("body", message.android_body),
         ("channel_id", message.android_channel_id),
         ("icon", message.android_icon),
         ("color", message.android_color),
         ("tag", message.android_tag),
         ("click_action", message.category),
         ("image", message.image_url),
-        ("sound", message.sound),
+        ("sound", android_sound(message)),
         ("title_loc_key", message.title_loc_key),
         ("body_loc_key", message.body_loc_key),
+        ("event_time", _event_time(message.android_event_time)),
     )
     notification.update((key, value) for key, value in pairs if value)
     if message.title_loc_args:
@@ -205,9 +224,38 @@ def build_android_notification(message: Message) -> dict[str, Any]:
         notification["body_loc_args"] = list(message.body_loc_args)
     if message.android_visibility is not None:
         notification["visibility"] = message.android_visibility.value.upper()
+    if message.android_notification_priority is not None:
+        level = AndroidNotificationPriority(message.android_notification_priority)
+        notification["notification_priority"] = f"PRIORITY_{level.value.upper()}"
+    if message.android_sticky:
+        notification["sticky"] = True
     if message.badge is not None:
         notification["notification_count"] = message.badge
     return notification
+
+
+def android_sound(message: Message) -> str:
+    """The Android sound: its own field, else "default" when the iOS sound is "default"
+    (an iOS file such as chime.caf means nothing on Android)."""
+    if message.android_sound:
+        return message.android_sound
+    return "default" if message.sound == "default" else ""
+
+
+def _event_time(value: str) -> str:
+    """RFC 3339 in UTC with a "Z", as FCM's Timestamp wants it ("" stays "")."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise PayloadError(
+            f"The event time {value!r} is not an RFC 3339 time with an offset, like "
+            "2026-05-01T09:30:00Z (field: android_event_time)."
+        )
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def build_apns_block(message: Message) -> dict[str, Any]:
@@ -277,8 +325,8 @@ def build_web_notification(message: Message) -> dict[str, Any]:
     if message.is_silent:
         return {}
     pairs = (
-        ("title", message.title),
-        ("body", message.body),
+        ("title", message.web_title or message.title),
+        ("body", message.web_body or message.body),
         ("icon", message.web_icon),
         ("image", message.image_url),
         ("badge", message.web_badge),

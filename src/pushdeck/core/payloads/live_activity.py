@@ -85,8 +85,8 @@ def build_live_activity_aps(message: Message, now: float) -> dict[str, Any]:
 def live_activity_alert(message: Message) -> dict[str, Any]:
     """The optional alert shown with a Live Activity push (title, body and sound)."""
     alert: dict[str, Any] = {}
-    title = _text(message.title, message.title_loc_key, message.title_loc_args)
-    body = _text(message.body, message.body_loc_key, message.body_loc_args)
+    title = _text(message.ios_title or message.title, message.title_loc_key, message.title_loc_args)
+    body = _text(message.ios_body or message.body, message.body_loc_key, message.body_loc_args)
     if title:
         alert["title"] = title
     if body:

@@ -43,8 +43,8 @@ class WebPushRequest:
 
 def webpush_notification(message: Message) -> dict[str, Any]:
     """The notification JSON for ``message`` (no budget check; see ``build_webpush``)."""
-    options: dict[str, Any] = {"title": message.title}
-    _put(options, "body", message.body)
+    options: dict[str, Any] = {"title": message.web_title or message.title}
+    _put(options, "body", message.web_body or message.body)
     _put(options, "icon", message.web_icon)
     _put(options, "badge", message.web_badge)
     _put(options, "image", message.image_url)
@@ -91,15 +91,16 @@ def declarative_notification(message: Message) -> dict[str, Any]:
     (top level) sets the app icon's badge; ``mutable`` lets a service worker change the
     notification before it is shown.
     """
-    if not message.title:
+    title = message.web_title or message.title
+    if not title:
         raise PayloadError("A declarative Web Push needs a title (field: title).")
     if not _is_web_url(message.url):
         raise PayloadError(
             "A declarative Web Push needs an http(s) URL to open on click (field: url).",
             hint="Safari drops a declarative message without one.",
         )
-    notification: dict[str, Any] = {"title": message.title, "navigate": message.url}
-    _put(notification, "body", message.body)
+    notification: dict[str, Any] = {"title": title, "navigate": message.url}
+    _put(notification, "body", message.web_body or message.body)
     _put(notification, "icon", message.web_icon)
     _put(notification, "badge", message.web_badge)
     _put(notification, "image", message.image_url)
