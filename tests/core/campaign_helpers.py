@@ -40,7 +40,6 @@ def add_devices(ws: Workspace, rows: Iterable[dict[str, Any]], app: str = "shop"
                 "test": int(row.get("test", False)),
                 "created_at": utcnow(),
                 "last_seen": row.get("last_seen"),
-                "token_kind": row.get("token_kind", "device"),
             }
         )
     upsert_devices(ws, records)

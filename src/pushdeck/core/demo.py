@@ -108,7 +108,6 @@ def demo_devices(count: int, seed: int = 7, now: datetime | None = None) -> list
                     sort_keys=True,
                 ),
                 "test": 1 if index < 5 else 0,
-                "token_kind": "device",
                 "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "last_seen": seen.strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
