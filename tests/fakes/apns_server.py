@@ -101,6 +101,9 @@ class FakeApns:
         # When set, the tokens registered in this server's environment; like Apple, any
         # other token (one from the other environment, say) is BadDeviceToken.
         self.device_tokens: set[str] | None = None
+        # Live Activity and push-to-start tokens: like Apple, they accept only pushes
+        # of type liveactivity (and any other token none): DeviceTokenNotForTopic.
+        self.live_activity_tokens: set[str] = set()
         self.accepted: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
         self.payloads: list[dict[str, Any]] = []
@@ -141,6 +144,9 @@ class FakeApns:
             return _error(self.forced[token], apns_id)
         if self.device_tokens is not None and token not in self.device_tokens:
             return _error("BadDeviceToken", apns_id)
+        is_live = req.headers.get("apns-push-type") == "liveactivity"
+        if is_live != (token in self.live_activity_tokens):
+            return _error("DeviceTokenNotForTopic", apns_id)
         self.accepted[apns_id] += 1
         if self.record:
             self.payloads.append(payload)
@@ -218,6 +224,9 @@ class FakeApns:
         priority = headers.get("apns-priority", "10")
         if priority not in ("10", "5", "1") or (push_type == "background" and priority == "10"):
             raise _Reject("BadPriority")
+        # Apple: Live Activity pushes take 5 or 10 only; a location query is never deferred.
+        if push_type in ("liveactivity", "location") and priority == "1":
+            raise _Reject("BadPriority")
         if not headers.get("apns-expiration", "0").isdigit():
             raise _Reject("BadExpirationDate")
         if len(headers.get("apns-collapse-id", "").encode()) > 64:
@@ -241,7 +250,26 @@ def _check_payload(body: bytes, push_type: str) -> dict[str, Any]:
         raise _Reject("PayloadEmpty")
     if push_type == "background" and (aps.get("content-available") != 1 or "alert" in aps):
         raise _Reject("InvalidPushType")
+    if push_type == "liveactivity":
+        _check_live_activity(aps)
+    if push_type in ("widgets", "controls") and (
+        aps.get("content-changed") is not True or "alert" in aps
+    ):
+        raise _Reject("InvalidPushType")  # a reload push: {"aps": {"content-changed": true}}
     return payload
+
+
+def _check_live_activity(aps: dict[str, Any]) -> None:
+    """ActivityKit's rules for the aps of a Live Activity push."""
+    event = aps.get("event")
+    if event not in ("start", "update", "end") or not isinstance(aps.get("timestamp"), int):
+        raise _Reject("InvalidPushType")  # not a Live Activity payload
+    if event in ("start", "update") and not isinstance(aps.get("content-state"), dict):
+        raise _Reject("InvalidPushType")
+    if event == "start" and not (aps.get("attributes-type") and "attributes" in aps):
+        raise _Reject("InvalidPushType")
+    if "content-available" in aps or "badge" in aps:
+        raise _Reject("InvalidPushType")
 
 
 def _is_canonical_uuid(value: str) -> bool:

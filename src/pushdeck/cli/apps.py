@@ -1,12 +1,18 @@
-"""``pushdeck apps``: add and list apps."""
+"""``pushdeck apps``: add, update and list apps."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from pushdeck.cli.context import Context
 from pushdeck.core.model import App
-from pushdeck.core.store.apps import add_app, list_apps
+from pushdeck.core.store.apps import add_app, get_app, list_apps, update_app
+
+_NSE_HELP = (
+    "the iOS app has a Notification Service Extension (needed for images on iOS; "
+    "lint warns about images otherwise)"
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +23,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--topic", default="", help="APNs topic (the iOS bundle id)")
     add.add_argument("--android-package", default="", help="Android package name")
     add.add_argument("--web-origin", default="", help="https origin of the web app")
+    add.add_argument("--has-nse", action="store_true", help=_NSE_HELP)
     add.set_defaults(handler=_add)
+    update = verbs.add_parser("update", help="change an app's identities or settings")
+    update.add_argument("name")
+    update.add_argument("--topic", help="APNs topic (the iOS bundle id)")
+    update.add_argument("--android-package", help="Android package name")
+    update.add_argument("--web-origin", help="https origin of the web app")
+    update.add_argument(
+        "--has-nse", action=argparse.BooleanOptionalAction, default=None, help=_NSE_HELP
+    )
+    update.set_defaults(handler=_update)
     lst = verbs.add_parser("list", help="list apps")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=_list)
@@ -31,9 +47,27 @@ def _add(ctx: Context, args: argparse.Namespace) -> int:
             apns_topic=args.topic,
             android_package=args.android_package,
             web_origin=args.web_origin,
+            has_service_extension=args.has_nse,
         ),
     )
     print(app.name)
+    return 0
+
+
+def _update(ctx: Context, args: argparse.Namespace) -> int:
+    ws = ctx.workspace()
+    app = get_app(ws, args.name)
+    changes = {
+        field: value
+        for field, value in (
+            ("apns_topic", args.topic),
+            ("android_package", args.android_package),
+            ("web_origin", args.web_origin),
+            ("has_service_extension", args.has_nse),
+        )
+        if value is not None
+    }
+    print(update_app(ws, replace(app, **changes)).name)
     return 0
 
 
@@ -47,13 +81,23 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
                     "topic": a.apns_topic,
                     "android_package": a.android_package,
                     "web_origin": a.web_origin,
+                    "has_service_extension": a.has_service_extension,
                 }
                 for a in apps
             ]
         )
     else:
         ctx.table(
-            [[a.name, a.apns_topic, a.android_package, a.web_origin] for a in apps],
-            ["NAME", "APNS TOPIC", "ANDROID PACKAGE", "WEB ORIGIN"],
+            [
+                [
+                    a.name,
+                    a.apns_topic,
+                    a.android_package,
+                    a.web_origin,
+                    "yes" if a.has_service_extension else "no",
+                ]
+                for a in apps
+            ],
+            ["NAME", "APNS TOPIC", "ANDROID PACKAGE", "WEB ORIGIN", "NSE"],
         )
     return 0

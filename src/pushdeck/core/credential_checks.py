@@ -153,18 +153,17 @@ def check_service_account(raw: bytes, source: str = "the service account file") 
 
 
 def check_vapid(private_pem: bytes, subject: str, source: str = "the VAPID key") -> Checked:
-    """A VAPID key pair (P-256) and a mailto: or https: subject."""
+    """A VAPID key pair (P-256) and a mailto: or https: subject on a real domain (trimmed)."""
     try:
         key = serialization.load_pem_private_key(private_pem, password=None)
     except (ValueError, TypeError):
         raise CredentialError(f"{source} is not a PEM private key.") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise CredentialError(f"{source} is not a P-256 key; VAPID requires P-256 (ES256).")
-    if not (subject.startswith(("mailto:", "https://"))):
-        raise CredentialError(
-            f"The VAPID subject {subject!r} must start with mailto: or https://.",
-            hint="Push services use it to contact you, e.g. mailto:ops@example.com.",
-        )
+    from pushdeck.core.webpush_crypto import clean_subject
+
+    # The same rule the Web Push provider's check applies (webpush_crypto.subject_problem).
+    subject = clean_subject(subject)
     return Checked({"public_key": vapid_public_key(key), "subject": subject})
 
 

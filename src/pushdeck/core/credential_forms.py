@@ -182,11 +182,11 @@ def save_webpush(
 ) -> Saved:
     if not private_key_pem.strip():
         raise ValidationError("Generate a key or import a .pem file.", field="file")
-    if not subject.strip().startswith(("mailto:", "https://")):
-        raise ValidationError(
-            "The contact must start with mailto: or https:// (push services use it to reach you).",
-            field="subject",
-        )
+    from pushdeck.core.webpush_crypto import subject_problem
+
+    problem = subject_problem(subject)  # the one rule for saving and checking
+    if problem:
+        raise ValidationError(problem, field="subject")
     try:
         checked = checks.check_vapid(private_key_pem.encode(), subject.strip())
     except CredentialError as exc:

@@ -81,6 +81,7 @@ from pushdeck.core.model import (
     SendResult,
     SendStatus,
 )
+from pushdeck.core.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.provider_health import HealthPolicy, RouteHealth, RouteState
 from pushdeck.core.providers.base import Provider
 from pushdeck.core.store.devices import row_to_device
@@ -200,7 +201,7 @@ def materialize(ws: Workspace, campaign: Campaign, available: Collection[Provide
         return 0
     spec = campaign.spec
     rule = audience_rule(ws, spec)
-    case, case_params = exclusion_sql(available)
+    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
     # Variant assignment runs inside SQLite so materializing a million devices never
     # loads them into Python.
     ws.conn.create_function(
@@ -211,10 +212,10 @@ def materialize(ws: Workspace, campaign: Campaign, available: Collection[Provide
     )
     sql = (
         "INSERT OR IGNORE INTO journal (campaign_id, device_id, variant, state, reason,"
-        " platform, locale, timezone, queued_at)"
+        " platform, locale, timezone, token_kind, queued_at)"
         f" SELECT ?, d.id, pushdeck_arm(a.name, d.token), CASE WHEN ({case}) != '' THEN"
         " 'excluded' WHEN pushdeck_arm(a.name, d.token) = 'control' THEN 'control'"
-        f" ELSE 'queued' END, {case}, d.platform, d.locale, d.timezone, ?"
+        f" ELSE 'queued' END, {case}, d.platform, d.locale, d.timezone, d.token_kind, ?"
         f" FROM devices d JOIN apps a ON a.id = d.app_id WHERE {rule.where}"
     )
     now = utcnow()
@@ -497,6 +498,12 @@ class _Dispatcher:
             self._record(
                 Outcome(device.id, JournalState.SKIPPED, attempts, reason=f"Template: {exc}")
             )
+            return
+        if device.token_kind not in accepted_token_kinds(message):
+            # A variant or localization changed what the message is (say, into a Live
+            # Activity update): this token cannot take it, so it is never sent.
+            reason = f"Token kind {device.token_kind.value} does not take this message."
+            self._record(Outcome(device.id, JournalState.SKIPPED, attempts, reason=reason))
             return
         nid = notification_id(self.campaign.name, device.app, device.token)
         try:

@@ -26,7 +26,7 @@ from typing import Any
 
 from pushdeck.core.device_fields import known_timezones
 from pushdeck.core.errors import SegmentError
-from pushdeck.core.model import DeviceStatus, OptIn, Platform, ProviderKind
+from pushdeck.core.model import DeviceStatus, OptIn, Platform, ProviderKind, TokenKind
 
 Rule = Mapping[str, Any]
 
@@ -36,6 +36,7 @@ _ENUM_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "opt_in": ("d.opt_in", tuple(o.value for o in OptIn)),
     "status": ("d.status", tuple(s.value for s in DeviceStatus)),
     "environment": ("d.environment", ("sandbox", "production")),
+    "token_kind": ("d.token_kind", tuple(k.value for k in TokenKind)),
 }
 FIELD_OPS: dict[str, tuple[str, ...]] = {
     **{name: ("=", "!=", "in") for name in _ENUM_FIELDS},

@@ -23,6 +23,7 @@ from pushdeck.core.credentials import Credential
 from pushdeck.core.dispatch import DispatchOptions, ProgressCallback, SendControl, SendSummary
 from pushdeck.core.model import Device, ProviderKind
 from pushdeck.core.payloads import PayloadPreview
+from pushdeck.core.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.store.workspace import Workspace
 
 #: Sends per second assumed for an unthrottled estimate (HTTP/2, 64 concurrent streams).
@@ -76,9 +77,10 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
 
     campaign = get_campaign(ws, name)
     spec = campaign.spec
+    app = get_app(ws, spec.app)
     available = available_providers(ws, spec.app)
     rule = audience_rule(ws, spec)
-    case, case_params = exclusion_sql(available)
+    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
     rows = ws.query(
         f"SELECT {case} AS reason, d.platform, count(*) FROM devices d WHERE {rule.where}"
         " GROUP BY reason, d.platform",
@@ -105,9 +107,10 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
         by_variant=_variant_split(campaign, eligible),
         excluded=[(EXCLUSION_TEXT[Exclusion(k)], v) for k, v in sorted(excluded.items())],
         lint=[
-            (str(w.severity), w.field, f"{w.message} {w.hint}".strip()) for w in lint(spec.message)
+            (str(w.severity), w.field, f"{w.message} {w.hint}".strip())
+            for w in lint(spec.message, app)
         ],
-        payloads=preview_payloads(spec.message, topic=get_app(ws, spec.app).apns_topic or "app"),
+        payloads=preview_payloads(spec.message, topic=app.apns_topic or "app"),
         providers=[p.value for p in available],
         throttle_per_minute=throttle,
         estimated_seconds=estimate_seconds(eligible, throttle),
@@ -192,7 +195,15 @@ async def _one_test(
         why = plan.problems.get(device.provider, f"no {device.provider} credential for the app")
         return TestResult(_label(device), False, f"Not sent: {why}")
     try:
-        result = await provider.send(personalizer.render(device), device)
+        message = personalizer.render(device)
+        if device.token_kind not in accepted_token_kinds(message):
+            return TestResult(
+                _label(device),
+                False,
+                f"Not sent: a {device.token_kind} token does not take "
+                "this message (Live Activity pushes and alerts use different tokens).",
+            )
+        result = await provider.send(message, device)
     except Exception as exc:  # noqa: BLE001 - transport failures become an answer
         return TestResult(_label(device), False, f"Not sent: {exc}")
     if result.accepted:

@@ -121,7 +121,7 @@ class ComposerForm(QWidget):
         self._bind(form, "Badge:", f.optional_int("badge", 99999, "Leave unchanged"))
         self._bind(form, "Interruption level:", f.choice("interruption_level", InterruptionLevel))
         self._bind(form, "Relevance score:", f.number("relevance_score", 0.0, 1.0, optional=True))
-        self._bind(form, "Priority:", f.choice("priority", Priority, optional=False))
+        self._bind(form, "Priority:", f.choice("priority", Priority))
         self._bind(
             form, "Time to live (s):", f.optional_int("ttl_seconds", 2_419_200, "Provider default")
         )

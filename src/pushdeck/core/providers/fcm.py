@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 
 from pushdeck.core.credentials import FCM_ENDPOINT, Credential, FcmCredential
 from pushdeck.core.errors import CredentialError, NotSentError, TransportError
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus, TokenKind
 from pushdeck.core.payloads.fcm import FcmRequest, build_fcm
+from pushdeck.core.payloads.live_activity import FCM_TOKEN_ATTRIBUTE
 from pushdeck.core.providers import fcm_errors
 from pushdeck.core.providers.base import (
     CheckResult,
@@ -76,7 +77,17 @@ class FcmProvider:
         notification_id: str = "",
         validate_only: bool = False,
     ) -> SendResult:
-        request = build_fcm(message, device.token, validate_only=validate_only)
+        token, live_activity_token = device.token, ""
+        if device.token_kind is not TokenKind.DEVICE:
+            # A Live Activity (or push-to-start) token through FCM: FCM reaches the app by
+            # its registration token, kept with the device, and hands the token on.
+            live_activity_token = device.token
+            token = str(device.attributes.get(FCM_TOKEN_ATTRIBUTE, ""))
+            if not token:
+                return _no_registration_token(device)
+        request = build_fcm(
+            message, token, validate_only=validate_only, live_activity_token=live_activity_token
+        )
         return await self.send_request(request)
 
     async def send_request(self, request: FcmRequest) -> SendResult:
@@ -159,6 +170,17 @@ def _invalid_argument(error: dict[str, Any], text: str) -> tuple[SendStatus, str
 def _fcm_code(response: H2Response) -> str:
     error = json_object(response.body).get("error")
     return fcm_errors.error_code(error) if isinstance(error, dict) else ""
+
+
+def _no_registration_token(device: Device) -> SendResult:
+    return SendResult(
+        SendStatus.REJECTED,
+        ProviderKind.FCM,
+        reason="MissingRegistrationToken",
+        explanation=f"This {device.token_kind} token is reached through FCM, which also needs "
+        f"the app's FCM registration token: import it in an attr.{FCM_TOKEN_ATTRIBUTE} column.",
+        raw={"token": device.token[:80]},
+    )
 
 
 def _token_refused(refused: TokenRefused) -> SendResult:

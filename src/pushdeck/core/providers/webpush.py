@@ -276,7 +276,11 @@ class WebPushProvider:
         if problem:  # the resolved addresses are checked again when connecting
             raise netguard.refusal("The endpoint", problem, field="endpoint")
         built = self._build(message)
-        body = encrypt(built.request.body, receiver_keys(subscription.p256dh, subscription.auth))
+        body = encrypt(
+            built.request.body,
+            receiver_keys(subscription.p256dh, subscription.auth),
+            padding=built.request.padding,
+        )
         return subscription, built, body
 
     def _build(self, message: Message) -> _Built:

@@ -17,6 +17,7 @@ from pushdeck.core.model import (
     OptIn,
     Platform,
     ProviderKind,
+    TokenKind,
     WebPushSubscription,
 )
 from pushdeck.core.store.workspace import MMAP_BYTES, Workspace, utcnow
@@ -37,6 +38,7 @@ _COLUMNS = (
     "test",
     "created_at",
     "last_seen",
+    "token_kind",
 )
 _UPDATED = [c for c in _COLUMNS if c not in ("app_id", "token", "created_at", "last_seen")]
 # Update only when something really changed, so re-importing a file is a no-op.
@@ -53,6 +55,17 @@ _UPSERT = (
 )
 # Records are dicts; SQLite binds positional parameters about twice as fast as named ones.
 _ROW = itemgetter(*_COLUMNS)
+
+
+def _rows(records: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each record's values in ``_COLUMNS`` order."""
+    try:
+        return list(map(_ROW, records))
+    except KeyError:
+        # Records made before token kinds existed (scripts, benchmarks) hold device tokens.
+        return [_ROW({"token_kind": "device", **record}) for record in records]
+
+
 _TOKEN = _COLUMNS.index("token")
 STAGING_TABLE = f"CREATE TABLE staging ({', '.join(_COLUMNS)})"
 _STAGING_INSERT = f"INSERT INTO staging VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -60,14 +73,14 @@ _STAGING_INSERT = f"INSERT INTO staging VALUES ({', '.join('?' for _ in _COLUMNS
 
 def stage_devices(conn: sqlite3.Connection, records: Sequence[dict[str, Any]]) -> None:
     """Append validated records to a staging table (see ``upsert_from_staging``)."""
-    conn.executemany(_STAGING_INSERT, map(_ROW, records))
+    conn.executemany(_STAGING_INSERT, _rows(records))
 
 
 def upsert_devices(ws: Workspace, records: Sequence[dict[str, Any]]) -> tuple[int, int]:
     """Insert or update ``records`` in one transaction; return (inserted, updated)."""
     # Token order turns random inserts into the (app, token) index into one sweep per
     # batch. The sort is stable, so a token repeated in the batch still ends last-wins.
-    rows = sorted(map(_ROW, records), key=itemgetter(_TOKEN))
+    rows = sorted(_rows(records), key=itemgetter(_TOKEN))
     with ws.transaction() as conn:
         before = conn.execute("SELECT coalesce(max(id), 0) FROM devices").fetchone()[0]
         cursor = conn.executemany(_UPSERT, rows)
@@ -191,6 +204,7 @@ def row_to_device(row: sqlite3.Row, app_name: str = "") -> Device:
         status=DeviceStatus(row["status"]),
         status_reason=row["status_reason"],
         status_at=_time(row["status_at"]),
+        token_kind=TokenKind(row["token_kind"]),
         id=row["id"],
     )
 

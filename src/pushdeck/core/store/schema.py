@@ -294,5 +294,22 @@ BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# Platform fidelity (issue 14): whether the iOS app has a Notification Service Extension
+# (without one iOS shows no image; lint warns). A non-secret fact of the app, so it
+# lives on the apps row.
+_V6 = """
+ALTER TABLE apps ADD COLUMN has_service_extension INTEGER NOT NULL DEFAULT 0;
+"""
+
+# Live Activities (issue 14): which APNs token a device row holds (the app's device
+# token, a Live Activity's push token, or the app's push-to-start token), so a campaign
+# sends each kind only what it accepts; the journal keeps the kind as sent. The partial
+# index serves segments on the (few) Live Activity tokens without weighing on imports.
+_V7 = """
+ALTER TABLE devices ADD COLUMN token_kind TEXT NOT NULL DEFAULT 'device';
+CREATE INDEX devices_token_kind ON devices (token_kind) WHERE token_kind <> 'device';
+ALTER TABLE journal ADD COLUMN token_kind TEXT NOT NULL DEFAULT 'device';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
