@@ -134,6 +134,8 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
         print(f"{summary.campaign}: {summary.status} ({counts})")
         if summary.possibly_duplicated:
             print(f"possibly duplicated after a crash: {summary.possibly_duplicated}")
+        if summary.error:
+            print(summary.error, file=sys.stderr)
     return 0 if summary.status in ("sent", "paused") else 1
 
 

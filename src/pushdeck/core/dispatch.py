@@ -59,11 +59,13 @@ from pushdeck.core.journal import (
     requeue,
     write_outcomes,
 )
+from pushdeck.core.liquid_env import TemplateError
 from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
 from pushdeck.core.providers.base import Provider
+from pushdeck.core.render_guard import RenderGuard, campaign_nothing_sent
 from pushdeck.core.store.devices import row_to_device
 from pushdeck.core.store.workspace import Workspace, utcnow
-from pushdeck.core.templating import Personalizer
+from pushdeck.core.templating import Personalizer, require_valid_templates
 from pushdeck.core.variants import arm_for_bucket, bucket, notification_id
 
 
@@ -212,6 +214,8 @@ class _Dispatcher:
         self.on_progress = on_progress
         self.timezones = timezones
         self.personalizer = Personalizer(campaign.spec)
+        # Stops the send when most renders fail.
+        self.render_guard = RenderGuard.for_campaign(ws, campaign, self.personalizer.render)
         self.throttle = _Throttle(campaign.spec.throttle_per_minute)
         self.semaphores = {k: asyncio.Semaphore(options.concurrency) for k in providers}
         self.gates: dict[ProviderKind, float] = {}  # Retry-After: no sends before this
@@ -334,13 +338,19 @@ class _Dispatcher:
 
     async def _deliver(self, device: Device, variant: str, attempts: int) -> None:
         assert device.id is not None
+        if self.render_guard.stopped:  # spawned before the stop: certainly not sent
+            self._record(_requeue_outcome(device.id, attempts))
+            return
         try:
             message = self.personalizer.render(device, variant)
         except Exception as exc:  # noqa: BLE001 - a template failing for one device skips it
-            self._record(
-                Outcome(device.id, JournalState.SKIPPED, attempts, reason=f"Template: {exc}")
-            )
+            reason = f"Template: {exc}"
+            self._record(Outcome(device.id, JournalState.SKIPPED, attempts, reason=reason))
+            stop = self.render_guard.failure(reason)
+            if stop and self.stop_status is None:
+                self.error, self.stop_status = stop, CampaignStatus.FAILED
             return
+        self.render_guard.success()
         nid = notification_id(self.campaign.name, device.app, device.token)
         try:
             outcome = await self._attempts(device, message, nid, attempts)
@@ -571,6 +581,7 @@ async def _send(
 ) -> SendSummary:
     name = campaign.name
     started = time.monotonic()
+    require_valid_templates(campaign.spec)  # a campaign saved before today's checks
     set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
     materialize(ws, campaign, providers.keys())
     recover_in_flight(ws, campaign.id)  # safe: the lease says no other sender is alive
@@ -591,7 +602,9 @@ async def _send(
     result = summary(ws, name, elapsed=time.monotonic() - started)
     dispatcher._emit(result.status, exact=True)
     if dispatcher.stop_status is CampaignStatus.FAILED:
-        raise CredentialError(dispatcher.error)
+        raise (TemplateError if dispatcher.render_guard.stopped else CredentialError)(
+            dispatcher.error
+        )
     return result
 
 
@@ -619,7 +632,11 @@ def _finish(
     elif stop is CampaignStatus.PAUSED:
         set_status(ws, name, CampaignStatus.PAUSED)
     elif _unfinished(ws, campaign.id) == 0:
-        set_status(ws, name, CampaignStatus.SENT, finished=True)
+        nothing_sent = campaign_nothing_sent(ws, name, counts_by_state(ws, campaign.id))
+        if nothing_sent:  # every recipient skipped: not a success
+            set_status(ws, name, CampaignStatus.FAILED, error=nothing_sent)
+        else:
+            set_status(ws, name, CampaignStatus.SENT, finished=True)
     elif timezones is not None:
         # Local-time schedule: the zones due now are done, later ones wait their turn.
         set_status(ws, name, CampaignStatus.SCHEDULED)
