@@ -109,7 +109,7 @@ def test_include_and_render_are_refused_in_one_line(ws: Workspace, tag: str) -> 
         ('{% assign s = "ab" %}{% for i in (1..40) %}{% assign s = s | append: s %}{% endfor %}'
          "{{ s | size }}", "exceeds 65,536"),
         ("{{ (1..100000000) | join }}", "exceeds 65,536"),
-        ("{% for i in (1..9000) %}0123456789{% endfor %}", "longer than 65,536 bytes"),
+        ("{% for i in (1..9000) %}0123456789{% endfor %}", "longer than 65,536 characters"),
         ("{{ x }}" + " " * MAX_SOURCE_CHARS, "the limit is 16,384"),
     ],
 )  # fmt: skip

@@ -20,7 +20,8 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from io import StringIO
+from typing import Any, TextIO
 
 from liquid import BoundTemplate, Environment, RenderContext
 from liquid.exceptions import (
@@ -31,6 +32,7 @@ from liquid.exceptions import (
     OutputStreamLimitError,
     ResourceLimitError,
 )
+from liquid.output import LimitedStringIO
 from liquid.stream import TokenStream
 from liquid.tag import Tag
 from liquid.undefined import UNDEFINED
@@ -41,8 +43,8 @@ from pushdeck.core.errors import ValidationError
 MAX_SOURCE_CHARS = 16_384
 #: Loop iterations per field (the product of nested loops' lengths).
 LOOP_ITERATION_LIMIT = 10_000
-#: UTF-8 bytes one field may render to.
-OUTPUT_LIMIT_BYTES = 65_536
+#: Characters one field may render to.
+OUTPUT_LIMIT_CHARS = 65_536
 #: Characters (or items) in any value a filter returns or receives.
 MAX_VALUE_SIZE = 65_536
 #: ``sys.getsizeof`` bytes of a template's assigned variables.
@@ -94,11 +96,31 @@ def deadline(seconds: float = RENDER_SECONDS) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+_SIZED = frozenset({str, list, tuple, dict, range})
+
+
 def _size(value: object) -> int:
-    """Characters of a string, items of a sequence; 0 for everything else."""
-    if isinstance(value, str | list | tuple | dict | range):
-        return len(value)
-    return 0
+    """Characters of a string, items of a sequence; 0 for everything else.
+
+    ``type() in`` rather than ``isinstance``: this runs for every filter argument of
+    every recipient, and filters only ever make these exact types.
+    """
+    return len(value) if type(value) in _SIZED else 0  # type: ignore[arg-type]
+
+
+class _CharLimitedIO(LimitedStringIO):
+    """The output limit counted in characters (x4 bounds the UTF-8 bytes).
+
+    python-liquid's LimitedStringIO encodes every write to count bytes; on the send
+    path that is a measurable share of a render, and characters bound memory as well.
+    """
+
+    def write(self, text: str) -> int:
+        if text:
+            self.size += len(text)
+            if self.size > self.limit:
+                raise OutputStreamLimitError("output stream limit reached", token=None)
+        return StringIO.write(self, text)
 
 
 class _BoundedContext(RenderContext):
@@ -127,15 +149,21 @@ class _BoundedContext(RenderContext):
         self.check_time()
         super().raise_for_loop_limit(length)
 
+    def get_buffer(self, buf: TextIO | None = None) -> StringIO:
+        carry = buf.size if isinstance(buf, LimitedStringIO) else 0
+        return _CharLimitedIO(limit=OUTPUT_LIMIT_CHARS - carry)
+
     def filter(self, name: str, token: Any) -> Callable[..., object]:
         self.check_time()
         func = super().filter(name, token=token)
 
         def bounded(left: object, *args: object, **kwargs: object) -> object:
-            for value in (left, *args, *kwargs.values()):
-                if _size(value) > MAX_VALUE_SIZE:
-                    raise RenderLimitError(f"{name}: value too large", token=token)
-            _check_product(name, left, args)
+            if _size(left) > MAX_VALUE_SIZE or any(_size(v) > MAX_VALUE_SIZE for v in args):
+                raise RenderLimitError(f"{name}: value too large", token=token)
+            if kwargs and any(_size(v) > MAX_VALUE_SIZE for v in kwargs.values()):
+                raise RenderLimitError(f"{name}: value too large", token=token)
+            if name in _PRODUCT_FILTERS:
+                _check_product(name, left, args)
             result = func(left, *args, **kwargs)
             if _size(result) > MAX_VALUE_SIZE:
                 raise RenderLimitError(f"{name}: value too large", token=token)
@@ -143,6 +171,9 @@ class _BoundedContext(RenderContext):
             return result
 
         return bounded
+
+
+_PRODUCT_FILTERS = frozenset({"join", "replace"})
 
 
 def _check_product(name: str, left: object, args: tuple[object, ...]) -> None:
@@ -161,12 +192,15 @@ def _check_product(name: str, left: object, args: tuple[object, ...]) -> None:
 class _BoundedTemplate(BoundTemplate):
     context_class = _BoundedContext
 
+    def _get_buffer(self) -> StringIO:
+        return _CharLimitedIO(limit=OUTPUT_LIMIT_CHARS)
+
 
 class MessageEnvironment(Environment):
     """Strict filters, no include/render, resource limits on every render."""
 
     loop_iteration_limit = LOOP_ITERATION_LIMIT
-    output_stream_limit = OUTPUT_LIMIT_BYTES
+    output_stream_limit = OUTPUT_LIMIT_CHARS  # enforced by _CharLimitedIO
     local_namespace_limit = LOCAL_NAMESPACE_LIMIT
     template_class = _BoundedTemplate
 
@@ -236,7 +270,7 @@ def limit_message(exc: LiquidError) -> str:
     if isinstance(exc, LoopIterationLimitError):
         return f"the loops run more than {LOOP_ITERATION_LIMIT:,} times in one message"
     if isinstance(exc, OutputStreamLimitError):
-        return f"the text rendered is longer than {OUTPUT_LIMIT_BYTES:,} bytes"
+        return f"the text rendered is longer than {OUTPUT_LIMIT_CHARS:,} characters"
     if isinstance(exc, LocalNamespaceLimitError):
         return f"assigned variables grow beyond {LOCAL_NAMESPACE_LIMIT:,} bytes"
     text = str(exc.message or "")
@@ -263,7 +297,7 @@ __all__ = [
     "ENV",
     "LOOP_ITERATION_LIMIT",
     "MAX_SOURCE_CHARS",
-    "OUTPUT_LIMIT_BYTES",
+    "OUTPUT_LIMIT_CHARS",
     "RENDER_SECONDS",
     "MessageEnvironment",
     "TemplateError",
