@@ -59,7 +59,6 @@ from pushdeck.core.journal import (
     requeue,
     write_outcomes,
 )
-from pushdeck.core.liquid_env import TemplateError
 from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
 from pushdeck.core.providers.base import Provider
 from pushdeck.core.render_guard import RenderGuard, campaign_nothing_sent
@@ -601,10 +600,8 @@ async def _send(
     _finish(ws, campaign, dispatcher, control, timezones)
     result = summary(ws, name, elapsed=time.monotonic() - started)
     dispatcher._emit(result.status, exact=True)
-    if dispatcher.stop_status is CampaignStatus.FAILED:
-        raise (TemplateError if dispatcher.render_guard.stopped else CredentialError)(
-            dispatcher.error
-        )
+    if dispatcher.stop_status is CampaignStatus.FAILED and not dispatcher.render_guard.stopped:
+        raise CredentialError(dispatcher.error)
     return result
 
 
