@@ -35,6 +35,7 @@ from liquid.exceptions import (
 from liquid.output import LimitedStringIO
 from liquid.stream import TokenStream
 from liquid.tag import Tag
+from liquid.undefined import UNDEFINED
 
 from pushdeck.core.errors import ValidationError
 
@@ -123,11 +124,7 @@ class _CharLimitedIO(LimitedStringIO):
 
 
 class _BoundedContext(RenderContext):
-    """A render context that checks the deadline and the size of filter values.
-
-    The deadline is checked where work can repeat: filters, assignments and loops
-    (not on every variable lookup: that is the hot path of a plain ``{{ name }}``).
-    """
+    """A render context that checks the deadline and the size of filter values."""
 
     __slots__ = ("_deadline",)
 
@@ -139,6 +136,10 @@ class _BoundedContext(RenderContext):
     def check_time(self) -> None:
         if time.monotonic() > self._deadline:
             raise RenderLimitError("time limit reached", token=None)
+
+    def get(self, path: list[object], *, token: Any, default: object = UNDEFINED) -> object:
+        self.check_time()
+        return super().get(path, token=token, default=default)
 
     def assign(self, key: str, val: Any) -> None:
         self.check_time()
