@@ -153,8 +153,8 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
     else:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
         print(f"{summary.campaign}: {summary.status} ({counts})")
-        if summary.error:
-            print(f"why: {summary.error}")
+        if summary.error:  # a failure is an error (stderr); a pause's reason is a status
+            print(f"why: {summary.error}", file=sys.stderr if summary.status == "failed" else None)
         if summary.possibly_duplicated:
             print(
                 f"possibly duplicated: {summary.possibly_duplicated} (a request was written "

@@ -12,7 +12,7 @@ from pushdeck.core.csv_cells import safe_writer
 from pushdeck.core.exporter import export_devices
 from pushdeck.core.importer import Progress, import_devices, parse_mapping
 from pushdeck.core.store import devices as device_store
-from pushdeck.core.store.segments import audience_filter, get_segment
+from pushdeck.core.store.segments import audience_filter, usable
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _filter(ctx: Context, args: argparse.Namespace) -> tuple[str, tuple[object, ...]]:
     ws = ctx.workspace()
     if args.segment:
-        compiled = audience_filter(ws, get_segment(ws, args.segment).rule, args.app)
+        compiled = audience_filter(ws, usable(ws, args.segment).rule, args.app)
         return compiled.where, compiled.params
     if args.app:
         return "d.app_id = (SELECT id FROM apps WHERE name = ?)", (args.app,)

@@ -19,7 +19,7 @@ from pushdeck.core.campaigns import AudienceKind, CampaignSpec
 from pushdeck.core.model import Device, DeviceStatus, OptIn, ProviderKind, TokenKind
 from pushdeck.core.segments import CompiledRule
 from pushdeck.core.store.devices import iter_devices
-from pushdeck.core.store.segments import audience_filter, get_segment
+from pushdeck.core.store.segments import audience_filter, usable
 from pushdeck.core.store.workspace import Workspace
 
 
@@ -58,7 +58,7 @@ def audience_rule(ws: Workspace, spec: CampaignSpec) -> CompiledRule:
         )
     parts: list[Any] = list(_ANY_STATE)
     if audience.kind is AudienceKind.SEGMENT:
-        parts.append(get_segment(ws, audience.segment).rule)
+        parts.append(usable(ws, audience.segment).rule)  # names a broken segment
     elif audience.kind is AudienceKind.TEST:
         parts.append({"field": "test", "op": "=", "value": True})
     return audience_filter(ws, {"all": parts}, spec.app)

@@ -427,6 +427,7 @@ def create_campaign(ws: Workspace, spec: CampaignSpec) -> Campaign:
     """Store a new campaign: 'scheduled' when it has a time, else 'draft'."""
     get_app(ws, spec.app)  # a clear error for an unknown app
     _check_audience_exists(ws, spec)
+    _check_templates(spec)
     status = (
         CampaignStatus.DRAFT if spec.schedule.kind is ScheduleKind.NOW else CampaignStatus.SCHEDULED
     )
@@ -451,6 +452,14 @@ def _check_audience_exists(ws: Workspace, spec: CampaignSpec) -> None:
         from pushdeck.core.store.segments import get_segment
 
         get_segment(ws, spec.audience.segment)
+
+
+def _check_templates(spec: CampaignSpec) -> None:
+    """Every template must render for any recipient: refuse it when it is saved, not
+    per device at send time. Imported lazily: templating imports this module."""
+    from pushdeck.core.templating import require_valid_templates
+
+    require_valid_templates(spec)
 
 
 def _dump(spec: CampaignSpec) -> str:
@@ -500,6 +509,7 @@ def update_campaign(ws: Workspace, name: str, spec: CampaignSpec) -> Campaign:
     check_spec(spec)
     get_app(ws, spec.app)
     _check_audience_exists(ws, spec)
+    _check_templates(spec)
     try:
         with ws.transaction() as conn:
             conn.execute(

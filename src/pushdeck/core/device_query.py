@@ -23,7 +23,7 @@ from typing import Any
 from pushdeck.core.model import Device
 from pushdeck.core.segments import compile_rule
 from pushdeck.core.store import devices as device_store
-from pushdeck.core.store.segments import get_segment
+from pushdeck.core.store.segments import usable
 from pushdeck.core.store.workspace import Workspace
 
 #: Column key -> SQL expressions it sorts by (the table's sortable columns). Platform and
@@ -67,7 +67,7 @@ def compile_query(ws: Workspace, query: DeviceQuery) -> Compiled:
     clauses: list[str] = []
     params: list[Any] = []
     if query.segment:
-        rule = compile_rule(get_segment(ws, query.segment).rule)
+        rule = compile_rule(usable(ws, query.segment).rule)
         clauses.append(f"({rule.where})")
         params.extend(rule.params)
     for term in query.search.split():

@@ -84,9 +84,10 @@ from pushdeck.core.model import (
 from pushdeck.core.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.provider_health import HealthPolicy, RouteHealth, RouteState
 from pushdeck.core.providers.base import Provider
+from pushdeck.core.render_guard import RenderGuard, campaign_nothing_sent
 from pushdeck.core.store.devices import row_to_device
 from pushdeck.core.store.workspace import Workspace, utcnow
-from pushdeck.core.templating import Personalizer
+from pushdeck.core.templating import Personalizer, require_valid_templates
 from pushdeck.core.variants import arm_for_bucket, bucket, notification_id
 
 
@@ -247,6 +248,8 @@ class _Dispatcher:
         self.on_progress = on_progress
         self.timezones = timezones
         self.personalizer = Personalizer(campaign.spec)
+        # Stops the send when most renders fail.
+        self.render_guard = RenderGuard.for_campaign(ws, campaign, self.personalizer.render)
         self.throttle = _Throttle(campaign.spec.throttle_per_minute)
         self.semaphores = {k: asyncio.Semaphore(options.concurrency) for k in providers}
         self.policy = HealthPolicy(
@@ -492,12 +495,17 @@ class _Dispatcher:
 
     async def _deliver(self, device: Device, variant: str, attempts: int) -> None:
         assert device.id is not None
+        if self.render_guard.stopped:  # spawned before the stop: certainly not sent
+            self._record(_requeue_outcome(device.id, attempts))
+            return
         try:
             message = self.personalizer.render(device, variant)
         except Exception as exc:  # noqa: BLE001 - a template failing for one device skips it
-            self._record(
-                Outcome(device.id, JournalState.SKIPPED, attempts, reason=f"Template: {exc}")
-            )
+            reason = f"Template: {exc}"
+            self._record(Outcome(device.id, JournalState.SKIPPED, attempts, reason=reason))
+            stop = self.render_guard.failure(reason)
+            if stop and self.stop_status is None:
+                self.error, self.stop_status = stop, CampaignStatus.FAILED
             return
         if device.token_kind not in accepted_token_kinds(message):
             # A variant or localization changed what the message is (say, into a Live
@@ -505,6 +513,7 @@ class _Dispatcher:
             reason = f"Token kind {device.token_kind.value} does not take this message."
             self._record(Outcome(device.id, JournalState.SKIPPED, attempts, reason=reason))
             return
+        self.render_guard.success()
         nid = notification_id(self.campaign.name, device.app, device.token)
         try:
             outcome = await self._attempts(device, message, nid, attempts)
@@ -776,6 +785,7 @@ async def _send(
 ) -> SendSummary:
     name = campaign.name
     started = time.monotonic()
+    require_valid_templates(campaign.spec)  # a campaign saved before today's checks
     set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
     materialize(ws, campaign, providers.keys())
     recover_in_flight(ws, campaign.id)  # safe: the lease says no other sender is alive
@@ -795,7 +805,7 @@ async def _send(
     _finish(ws, campaign, dispatcher, control, timezones)
     result = summary(ws, name, elapsed=time.monotonic() - started)
     dispatcher._emit(result.status, exact=True)
-    if dispatcher.stop_status is CampaignStatus.FAILED:
+    if dispatcher.stop_status is CampaignStatus.FAILED and not dispatcher.render_guard.stopped:
         raise CredentialError(dispatcher.error)
     return result
 
@@ -824,7 +834,11 @@ def _finish(
     elif stop is CampaignStatus.PAUSED and not dispatcher.outage_stop:
         set_status(ws, name, CampaignStatus.PAUSED)  # asked for (button, another process)
     elif (unfinished := _unfinished(ws, campaign.id)) == 0:
-        set_status(ws, name, CampaignStatus.SENT, finished=True)
+        nothing_sent = campaign_nothing_sent(ws, name, counts_by_state(ws, campaign.id))
+        if nothing_sent:  # every recipient skipped: not a success
+            set_status(ws, name, CampaignStatus.FAILED, error=nothing_sent)
+        else:
+            set_status(ws, name, CampaignStatus.SENT, finished=True)
     elif timezones is not None:
         # Local-time schedule: the zones due now are done, later ones wait their turn
         # (and 'run-due' retries devices left waiting on a provider with them).
