@@ -429,6 +429,7 @@ from pushdeck.core.importer import import_devices
 from pushdeck.core.store import Workspace
 
 import_staged.STAGED_BYTES = import_staged.PARALLEL_BYTES = 0
+import os; os.umask(0o022)  # staging files are owner-only whatever the umask
 ws = Workspace.open(sys.argv[1])
 
 def progress(_):
@@ -500,6 +501,9 @@ def test_a_killed_import_ends_its_helper_and_the_next_import_removes_its_staging
         (folder,) = tmp_path.glob(".pushdeck-import-*")
         _wait_for_rows(folder / "part1.sqlite")  # the helper is reading its half
         assert _alive(helper)
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in folder.iterdir()}
+        assert {"part0.sqlite", "part1.sqlite", "part1.sqlite.log", "owner.lock"} <= set(modes)
+        assert modes == dict.fromkeys(modes, "0o600") and folder.stat().st_mode & 0o777 == 0o700
     finally:
         importer.kill()  # kill -9, mid-import
         importer.wait()

@@ -11,6 +11,7 @@ from pathlib import Path
 from pushdeck.cli.context import Context, ProgressBar
 from pushdeck.core.exporter import export_devices
 from pushdeck.core.importer import Progress, import_devices, parse_mapping
+from pushdeck.core.paths import open_private
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.segments import audience_filter, get_segment
 
@@ -119,7 +120,7 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
     if str(args.file) == "-":
         count = export_devices(ctx.workspace(), sys.stdout, fmt, where=where, params=params)
     else:
-        with args.file.open("w", newline="", encoding="utf-8") as fh:
+        with open_private(args.file, "w", newline="", encoding="utf-8") as fh:
             count = export_devices(ctx.workspace(), fh, fmt, where=where, params=params)
     print(f"{count:,} devices exported.", file=sys.stderr)
     return 0

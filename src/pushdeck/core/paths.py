@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 import platformdirs
 
@@ -53,6 +53,12 @@ def demo_workspace_path() -> Path:
 # folders already carry an owner-only ACL, which new files inherit; nothing is changed there.
 
 PRIVATE_MODE = 0o600
+
+
+@overload
+def open_private(path: Path, mode: Literal["w"] = "w", **kwargs: Any) -> TextIO: ...
+@overload
+def open_private(path: Path, mode: Literal["wb"], **kwargs: Any) -> BinaryIO: ...
 
 
 def open_private(path: Path, mode: str = "w", **kwargs: Any) -> IO[Any]:
