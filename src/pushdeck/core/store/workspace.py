@@ -303,6 +303,19 @@ def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
 # --------------------------------------------------------------------------- integrity
 
 
+def damaged_row(what: str, table: str, row_id: object, problem: str) -> WorkspaceError:
+    """A stored row this Pushdeck cannot read (edited outside it, or a newer version's).
+
+    ``what`` names the object for the user ("campaign 'Spring sale'").
+    """
+    return WorkspaceError(
+        f"The stored {what} cannot be read: {problem}.",
+        hint="The workspace was changed outside Pushdeck (or by a newer version). "
+        f"Restore it from a backup, or correct row {row_id} of the table '{table}' with "
+        "sqlite3; the rest of the workspace is usable.",
+    )
+
+
 def damaged(path: Path, problem: str) -> WorkspaceError:
     """The error for a workspace SQLite cannot read back whole: what to do, in order."""
     backups = sorted(path.parent.glob(f"{path.name}.v*.bak"))
