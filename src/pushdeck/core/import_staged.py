@@ -28,6 +28,7 @@ workspace open removes folders whose lock is free.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -42,7 +43,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.errors import ValidationError, WorkspaceError
+from pushdeck.core.errors import ValidationError, WorkspaceError, is_disk_full
 from pushdeck.core.import_loop import (
     ImportReport,
     Progress,
@@ -113,6 +114,33 @@ def import_large(
     should_cancel: Callable[[], bool] | None,
 ) -> ImportReport:
     """Import a large file by the staged path described in the module docstring."""
+    try:
+        return _import_large(
+            ws, path, fmt, app_id, override, report, writer, progress, should_cancel
+        )
+    except (OSError, sqlite3.Error, ValidationError) as exc:
+        if not is_disk_full(exc):
+            raise
+        raise WorkspaceError(
+            f"The disk holding {ws.path} is full: nothing of {path.name} was saved (a large "
+            "file is saved in one step, once all of it is read).",
+            hint="Free some space on that disk and run the import again: beside the devices "
+            f"themselves it needs about {path.stat().st_size * STAGING_PER_BYTE / 1e6:,.0f} MB "
+            "for temporary files.",
+        ) from exc
+
+
+def _import_large(
+    ws: Workspace,
+    path: Path,
+    fmt: str,
+    app_id: int,
+    override: Mapping[str, str] | None,
+    report: ImportReport,
+    writer: RejectWriter,
+    progress: Callable[[Progress], None] | None,
+    should_cancel: Callable[[], bool] | None,
+) -> ImportReport:
     total = path.stat().st_size
     columns, delimiter = csv_header(path) if fmt == "csv" else (None, ",")
     resolved = resolve_mapping(columns, override, report) if columns is not None else None
@@ -360,14 +388,17 @@ def _exit_with_parent() -> None:
     os._exit(3)  # not SystemExit: the main thread may be anywhere; the folder is cleaned
 
 
+#: How a second reader reports that the disk filled up (its error_kind).
+DISK_FULL = "DiskFull"
+
+
 def record_failure(stage: Path, exc: BaseException) -> None:
     """Leave the reason a part failed in its staging file, for the process that merges."""
     message = str(exc) if isinstance(exc, ValidationError) else traceback.format_exc()
+    kind = DISK_FULL if is_disk_full(exc) else type(exc).__name__
     conn = sqlite3.connect(stage, isolation_level=None)
     try:
-        conn.execute(
-            "INSERT INTO result (error, error_kind) VALUES (?, ?)", (message, type(exc).__name__)
-        )
+        conn.execute("INSERT INTO result (error, error_kind) VALUES (?, ?)", (message, kind))
     except sqlite3.Error:
         pass  # the staging file itself is broken; the exit code still reports the failure
     finally:
@@ -454,6 +485,8 @@ class _SecondPart:
             detail = row[3] if row and row[3] else self._log_tail()
             if row and row[4] == "ValidationError":
                 raise ValidationError(detail)
+            if (row and row[4] == DISK_FULL) or "database or disk is full" in detail:
+                raise OSError(errno.ENOSPC, "No space left on device", self.spec.stage)
             raise ValidationError(
                 f"Reading the second half of {self.spec.path} failed: {detail}",
                 hint="Run the import again; if it fails again, report it with this message.",

@@ -140,7 +140,20 @@ def bulk_load(ws: Workspace) -> Iterator[None]:
     ws.conn.execute("PRAGMA mmap_size = 0")
     try:
         yield
-    finally:
+    except BaseException:
+        # The load failed (a full disk, say): rebuild what we can, but never let a second
+        # failure here bury the first. Indexes still missing stay recorded in meta, and
+        # the next open rebuilds them.
+        try:
+            _finish_bulk_load(ws)
+        except sqlite3.Error:
+            pass
+        raise
+    _finish_bulk_load(ws)
+
+
+def _finish_bulk_load(ws: Workspace) -> None:
+    try:
         ws.conn.execute("PRAGMA wal_autocheckpoint = 1000")
         restore_pending_indexes(ws)
         # Statistics from a sample: enough for the planner, and seconds cheaper.
@@ -149,6 +162,7 @@ def bulk_load(ws: Workspace) -> Iterator[None]:
         ws.conn.execute("PRAGMA analysis_limit = 0")
         # The load was one large transaction; give its write-ahead log back to the disk.
         ws.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
         ws.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 

@@ -90,7 +90,13 @@ class Workspace:
         workspace = cls(path, conn)
         from pushdeck.core.store.devices import restore_pending_indexes  # avoids a cycle
 
-        restore_pending_indexes(workspace)
+        try:
+            restore_pending_indexes(workspace)
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                workspace.close()
+                raise
+            # Still recorded: the next open rebuilds them. Until then queries are slower.
         # A large import killed mid-way leaves its staging folder (up to 1.6x the file).
         remove_abandoned_scratch_dirs(path.parent)
         return workspace
