@@ -105,3 +105,22 @@ def test_debug_still_shows_the_traceback(workspace: Path) -> None:
     corrupt(workspace, "UPDATE campaigns SET spec = '{broken' WHERE name = 'Spring'")
     result = pushdeck(workspace, "--debug", "campaigns", "list")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_the_workspace_file_itself_is_never_imported_from_or_exported_over(
+    workspace: Path,
+) -> None:
+    import hashlib
+
+    before = hashlib.sha256(workspace.read_bytes()).hexdigest()
+    for args in (
+        ["devices", "import", str(workspace), "--app", "shop"],
+        ["devices", "export", str(workspace)],
+        ["devices", "export", str(workspace.with_name("w.pushdeck-wal"))],
+        ["report", "Spring", "--format", "csv", "-o", str(workspace)],
+    ):
+        result = pushdeck(workspace, *args)
+        message = one_message(result)
+        assert "it is the workspace's own file" in message, args
+    assert hashlib.sha256(workspace.read_bytes()).hexdigest() == before
+    assert pushdeck(workspace, "devices", "count").stdout.strip() == "3"

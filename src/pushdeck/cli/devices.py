@@ -120,6 +120,7 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
     if str(args.file) == "-":
         count = export_devices(ctx.workspace(), sys.stdout, fmt, where=where, params=params)
     else:
+        ctx.workspace().refuse_own_file(args.file, "export devices to")
         with open_private(args.file, "w", newline="", encoding="utf-8") as fh:
             count = export_devices(ctx.workspace(), fh, fmt, where=where, params=params)
     print(f"{count:,} devices exported.", file=sys.stderr)

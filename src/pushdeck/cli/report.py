@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _report(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace(create=False)
+    if str(args.output) != "-":
+        ws.refuse_own_file(args.output, "write the report to")
     if args.raw_tokens and not args.per_device:
         print("pushdeck: --raw-tokens applies only with --per-device", file=sys.stderr)
         return 2

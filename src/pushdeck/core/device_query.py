@@ -222,6 +222,7 @@ def export_view(ws: Workspace, query: DeviceQuery, path: Path) -> int:
 
     fmt = "ndjson" if path.suffix.lower() in (".ndjson", ".jsonl") else "csv"
     compiled = compile_query(ws, query)
+    ws.refuse_own_file(path, "export devices to")
     with open_private(path, encoding="utf-8", newline="") as out:
         return export_devices(ws, out, fmt, where=compiled.where, params=compiled.params)
 

@@ -53,6 +53,9 @@ def import_devices(
     assert app_id is not None
     if not path.is_file():
         raise ValidationError(f"{path} does not exist or is not a file.")
+    ws.refuse_own_file(path, "import devices from")
+    if report_file is not None:
+        ws.refuse_own_file(report_file, "write rejected rows to")
     fmt = fmt or detect_format(path)
     report = ImportReport(str(path))
     writer = RejectWriter(report, report_file)

@@ -114,6 +114,24 @@ class Workspace:
         finally:
             self.conn.close()
 
+    def refuse_own_file(self, path: Path, action: str) -> None:
+        """Refuse to read or write ``path`` outside SQLite if it is this workspace's file.
+
+        Opening it would drop SQLite's locks (see the module docstring); writing it would
+        destroy the workspace. ``action`` says what was asked ("import devices from").
+        """
+        own = [self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))]
+        for candidate in own:
+            try:
+                same = os.path.samefile(path, candidate)  # compares stat results: no open
+            except OSError:
+                continue
+            if same:
+                raise WorkspaceError(
+                    f"Cannot {action} {path}: it is the workspace's own file.",
+                    hint="Choose another file; the workspace was left untouched.",
+                )
+
     def __enter__(self) -> Workspace:
         return self
 
