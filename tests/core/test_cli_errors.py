@@ -31,7 +31,9 @@ def one_message(result: subprocess.CompletedProcess[str]) -> str:
     """The single error message of a failed command (and that it is single)."""
     assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("pushdeck: ") and result.stderr.count("pushdeck: ") == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("pushdeck: ")
+    assert [line for line in lines if line.startswith("pushdeck: ")] == lines[:1]
     assert len(result.stderr.splitlines()) <= 3, result.stderr  # message, and what to do
     return result.stderr
 

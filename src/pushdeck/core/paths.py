@@ -53,6 +53,7 @@ def demo_workspace_path() -> Path:
 # folders already carry an owner-only ACL, which new files inherit; nothing is changed there.
 
 PRIVATE_MODE = 0o600
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation at this level
 
 
 @overload
@@ -109,9 +110,6 @@ def _restrict(fd: int) -> None:
     # existing file keeps its mode. Set it outright, on regular files only.
     if sys.platform != "win32" and stat.S_ISREG(os.fstat(fd).st_mode):
         os.fchmod(fd, PRIVATE_MODE)
-
-
-_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation at this level
 
 
 # --------------------------------------------------------------------------- scratch folders
