@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pushdeck import __version__
 from pushdeck.cli.context import Context
-from pushdeck.core.errors import PushdeckError
+from pushdeck.core.errors import PushdeckError, WorkspaceError, is_disk_full
 
 #: Verb-group modules under pushdeck.cli, in --help order.
 COMMAND_MODULES = (
@@ -85,8 +85,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (e.g. '| head'): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # one message, never a traceback without --debug
+        if args.debug:
+            raise
+        print(f"pushdeck: {_unexpected(exc, ctx)}", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         ctx.close()
+
+
+def _unexpected(exc: Exception, ctx: Context) -> PushdeckError:
+    """What to say about an error no command turned into a message of its own."""
+    if is_disk_full(exc):
+        where = getattr(exc, "filename", None) or ctx.workspace_path
+        return WorkspaceError(
+            f"The disk holding {where} is full; the command stopped and its last change "
+            "was not saved.",
+            hint="Free some space on that disk and run it again.",
+        )
+    detail = str(exc) or "no details"
+    return PushdeckError(
+        f"Unexpected error: {type(exc).__name__}: {detail}",
+        hint="Run the command again with --debug for the details, and please report it.",
+    )
 
 
 def _open_app(ctx: Context, argv: list[str]) -> int:

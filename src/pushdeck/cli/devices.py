@@ -11,6 +11,7 @@ from pushdeck.cli.context import Context, ProgressBar
 from pushdeck.core.csv_cells import safe_writer
 from pushdeck.core.exporter import export_devices
 from pushdeck.core.importer import Progress, import_devices, parse_mapping
+from pushdeck.core.paths import open_private
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.segments import audience_filter, usable
 
@@ -119,7 +120,8 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
     if str(args.file) == "-":
         count = export_devices(ctx.workspace(), sys.stdout, fmt, where=where, params=params)
     else:
-        with args.file.open("w", newline="", encoding="utf-8") as fh:
+        ctx.workspace().refuse_own_file(args.file, "export devices to")
+        with open_private(args.file, "w", newline="", encoding="utf-8") as fh:
             count = export_devices(ctx.workspace(), fh, fmt, where=where, params=params)
     print(f"{count:,} devices exported.", file=sys.stderr)
     return 0

@@ -18,11 +18,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.errors import ConfigError, ValidationError
+from pushdeck.core.errors import ConfigError, PushdeckError, ValidationError
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Message
 from pushdeck.core.store.apps import get_app
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import Workspace, damaged_row, utcnow
 from pushdeck.core.untrusted import MAX_PROVIDER_TEXT, provider_text
 
 
@@ -404,8 +404,8 @@ def format_utc(moment: datetime) -> str:
 def _row_to_campaign(row: sqlite3.Row) -> Campaign:
     return Campaign(
         id=row["id"],
-        spec=spec_from_dict(json.loads(row["spec"])),
-        status=CampaignStatus(row["status"]),
+        spec=_stored_spec(row),
+        status=_stored_status(row["status"], row["name"], row["id"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         scheduled_at=row["scheduled_at"],
@@ -413,6 +413,33 @@ def _row_to_campaign(row: sqlite3.Row) -> Campaign:
         finished_at=row["finished_at"],
         error=row["error"],
     )
+
+
+def _stored_spec(row: sqlite3.Row) -> CampaignSpec:
+    """The spec column, or an error naming the campaign (never a bare JSONDecodeError)."""
+    what = f"campaign {row['name']!r}"
+    try:
+        return spec_from_dict(json.loads(row["spec"]))
+    except (ValueError, PushdeckError) as exc:  # not JSON, or JSON that is no campaign
+        problem = getattr(exc, "message", None) or str(exc)
+        raise damaged_row(
+            what, "campaigns", row["id"], f"its spec is not valid ({problem})"
+        ) from exc
+    except TypeError as exc:  # not text at all (a number or a blob)
+        raise damaged_row(what, "campaigns", row["id"], f"its spec is not text ({exc})") from exc
+
+
+def _stored_status(value: object, name: str, row_id: object) -> CampaignStatus:
+    try:
+        return CampaignStatus(str(value))
+    except ValueError:
+        known = ", ".join(s.value for s in CampaignStatus)
+        raise damaged_row(
+            f"campaign {name!r}",
+            "campaigns",
+            row_id,
+            f"its status {value!r} is not one this Pushdeck knows ({known})",
+        ) from None
 
 
 def _first_due(spec: CampaignSpec) -> str | None:
@@ -574,7 +601,10 @@ def set_status(
 
 def current_status(ws: Workspace, campaign_id: int) -> CampaignStatus:
     """The status as stored now (another process may have paused or cancelled it)."""
-    return CampaignStatus(ws.scalar("SELECT status FROM campaigns WHERE id = ?", (campaign_id,)))
+    row = ws.query("SELECT name, status FROM campaigns WHERE id = ?", (campaign_id,))
+    if not row:
+        raise ConfigError(f"There is no campaign with id {campaign_id}.")
+    return _stored_status(row[0]["status"], row[0]["name"], campaign_id)
 
 
 def now_utc() -> datetime:

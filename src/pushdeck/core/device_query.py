@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.model import Device
+from pushdeck.core.paths import open_private
 from pushdeck.core.segments import compile_rule
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.segments import usable
@@ -221,7 +222,8 @@ def export_view(ws: Workspace, query: DeviceQuery, path: Path) -> int:
 
     fmt = "ndjson" if path.suffix.lower() in (".ndjson", ".jsonl") else "csv"
     compiled = compile_query(ws, query)
-    with path.open("w", encoding="utf-8", newline="") as out:
+    ws.refuse_own_file(path, "export devices to")
+    with open_private(path, encoding="utf-8", newline="") as out:
         return export_devices(ws, out, fmt, where=compiled.where, params=compiled.params)
 
 

@@ -19,6 +19,9 @@ Messages say what failed, why, and what to do, in that order.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 
 class PushdeckError(Exception):
     """Base of every user-facing Pushdeck error."""
@@ -79,3 +82,22 @@ class NotSentError(TransportError):
     request never written before its connection died. Sending it again cannot
     duplicate anything, unlike a ``TransportError`` after the request was written.
     """
+
+
+#: errno values that mean "no room left" (EFBIG: a file size limit, RLIMIT_FSIZE).
+_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk, a quota or a size limit is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error):
+            if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                return True
+        elif isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -37,6 +37,7 @@ from pushdeck.app.errors import show_error
 from pushdeck.app.reports.charts import Chart, FunnelChart, GroupChart, OpensChart, TrendChart
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.campaigns import CampaignStatus, list_campaigns
+from pushdeck.core.paths import open_private
 from pushdeck.core.report_data import CampaignSummary, across_campaigns
 from pushdeck.core.reports import (
     NOTE,
@@ -494,7 +495,7 @@ class ReportsPage(QWidget):
         name = data.name
 
         def job(ctx: WorkerContext) -> Path:
-            with path.open("w", encoding="utf-8", newline="") as out:
+            with open_private(path, encoding="utf-8", newline="") as out:
                 if kind == "devices":
                     write_devices_csv(ctx.require_ws(), name, out)
                 else:

@@ -15,6 +15,7 @@ from PySide6.QtCore import QMarginsF, QUrl
 from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
 from pushdeck.core.analytics import DEFINITIONS
+from pushdeck.core.paths import create_private_file
 from pushdeck.core.reports import (
     GROUP_HEADER,
     NOTE,
@@ -37,6 +38,7 @@ _IMAGE_WIDTH = 500  # 1/96 in: print_() lays A4 out 1,053 px wide at 200 dpi (â‰
 def write_pdf(
     data: DashboardData, charts: Mapping[str, QImage], preview: QImage | None, path: Path
 ) -> None:
+    create_private_file(path)  # Qt truncates it and keeps its owner-only mode
     writer = QPdfWriter(str(path))
     writer.setTitle(f"{data.name} â€“ Pushdeck report")
     writer.setCreator("Pushdeck")

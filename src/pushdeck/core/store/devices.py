@@ -20,7 +20,7 @@ from pushdeck.core.model import (
     TokenKind,
     WebPushSubscription,
 )
-from pushdeck.core.store.workspace import MMAP_BYTES, Workspace, utcnow
+from pushdeck.core.store.workspace import MMAP_BYTES, Workspace, damaged_row, utcnow
 
 _COLUMNS = (
     "app_id",
@@ -153,7 +153,20 @@ def bulk_load(ws: Workspace) -> Iterator[None]:
     ws.conn.execute("PRAGMA mmap_size = 0")
     try:
         yield
-    finally:
+    except BaseException:
+        # The load failed (a full disk, say): rebuild what we can, but never let a second
+        # failure here bury the first. Indexes still missing stay recorded in meta, and
+        # the next open rebuilds them.
+        try:
+            _finish_bulk_load(ws)
+        except sqlite3.Error:
+            pass
+        raise
+    _finish_bulk_load(ws)
+
+
+def _finish_bulk_load(ws: Workspace) -> None:
+    try:
         ws.conn.execute("PRAGMA wal_autocheckpoint = 1000")
         restore_pending_indexes(ws)
         # Statistics from a sample: enough for the planner, and seconds cheaper.
@@ -162,6 +175,7 @@ def bulk_load(ws: Workspace) -> Iterator[None]:
         ws.conn.execute("PRAGMA analysis_limit = 0")
         # The load was one large transaction; give its write-ahead log back to the disk.
         ws.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
         ws.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
@@ -181,32 +195,37 @@ def _time(value: str | None) -> datetime | None:
 
 
 def row_to_device(row: sqlite3.Row, app_name: str = "") -> Device:
-    provider = ProviderKind(row["provider"])
-    subscription = None
-    if provider is ProviderKind.WEBPUSH:
-        subscription = WebPushSubscription(row["token"], row["p256dh"], row["auth"])
-    keys = row.keys()
-    return Device(
-        app=app_name or (row["app"] if "app" in keys else ""),
-        platform=Platform(row["platform"]),
-        provider=provider,
-        token=row["token"],
-        subscription=subscription,
-        environment=ApnsEnvironment(row["environment"]),
-        opt_in=OptIn(row["opt_in"]),
-        locale=row["locale"],
-        timezone=row["timezone"],
-        tags=tuple(json.loads(row["tags"])),
-        attributes=json.loads(row["attributes"]),
-        test=bool(row["test"]),
-        created_at=_time(row["created_at"]),
-        last_seen=_time(row["last_seen"]),
-        status=DeviceStatus(row["status"]),
-        status_reason=row["status_reason"],
-        status_at=_time(row["status_at"]),
-        token_kind=TokenKind(row["token_kind"]),
-        id=row["id"],
-    )
+    try:
+        provider = ProviderKind(row["provider"])
+        subscription = None
+        if provider is ProviderKind.WEBPUSH:
+            subscription = WebPushSubscription(row["token"], row["p256dh"], row["auth"])
+        keys = row.keys()
+        return Device(
+            app=app_name or (row["app"] if "app" in keys else ""),
+            platform=Platform(row["platform"]),
+            provider=provider,
+            token=row["token"],
+            subscription=subscription,
+            environment=ApnsEnvironment(row["environment"]),
+            opt_in=OptIn(row["opt_in"]),
+            locale=row["locale"],
+            timezone=row["timezone"],
+            tags=tuple(json.loads(row["tags"])),
+            attributes=json.loads(row["attributes"]),
+            test=bool(row["test"]),
+            created_at=_time(row["created_at"]),
+            last_seen=_time(row["last_seen"]),
+            status=DeviceStatus(row["status"]),
+            status_reason=row["status_reason"],
+            status_at=_time(row["status_at"]),
+            token_kind=TokenKind(row["token_kind"]),
+            id=row["id"],
+        )
+    except (ValueError, TypeError, AttributeError) as exc:  # a row changed outside Pushdeck
+        token = str(row["token"])
+        shown = token if len(token) <= 20 else f"{token[:16]}…"
+        raise damaged_row(f"device {shown}", "devices", row["id"], str(exc)) from exc
 
 
 _SELECT = "SELECT d.*, a.name AS app FROM devices d JOIN apps a ON a.id = d.app_id"
