@@ -51,8 +51,9 @@ BODY_TIMEOUT = 30.0
 LINGER_TIMEOUT = 2.0
 #: An answer the client does not read within this is dropped.
 WRITE_TIMEOUT = 10.0
-#: Connections waiting for the kernel to hand them over (listen backlog).
-BACKLOG = 1024
+#: Connections the kernel holds until they are accepted; asyncio also accepts up to this
+#: many in one go before any handler runs, so it counts against file descriptors too.
+BACKLOG = 128
 
 
 def collector_token(ws: Workspace, *, rotate: bool = False) -> str:
@@ -70,7 +71,12 @@ def collector_token(ws: Workspace, *, rotate: bool = False) -> str:
 
 
 def default_max_connections() -> int:
-    """Open connections allowed at once: well inside this process's file descriptors."""
+    """Open connections allowed at once: well inside this process's file descriptors.
+
+    Past the limit, accept() fails and asyncio stops accepting for a second, real
+    clients included; half the descriptors left after a burst of accepts keeps clear
+    of it (416 with the common limit of 1,024).
+    """
     try:
         import resource
     except ImportError:  # Windows: no such limit on sockets
@@ -78,7 +84,7 @@ def default_max_connections() -> int:
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return 512
-    return max(8, min(512, (soft - 64) // 2))
+    return max(8, min(512, (soft - 64 - BACKLOG) // 2))
 
 
 class RateLimitedLog:
@@ -165,6 +171,9 @@ class Collector:
         self.body_timeout = body_timeout
         self.log = log or RateLimitedLog()
         self._open: dict[_Connection, None] = {}  # insertion order: oldest first
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._evicted = 0
+        self._evictions_noted = -60.0
         self._ws: Workspace | None = None
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -202,6 +211,7 @@ class Collector:
             async with self._server:
                 await self._server.serve_forever()
         finally:
+            await self._close_connections()
             self._ws.close()
 
     def start(self) -> Collector:
@@ -233,6 +243,13 @@ class Collector:
         if self._thread is not None:
             self._thread.join(10)
 
+    async def _close_connections(self) -> None:
+        """Stop the handlers still running (e.g. lingering) while the loop can run them."""
+        for task in self._handlers:
+            task.cancel()
+        if self._handlers:
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+
     def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         # e.g. "socket.accept() out of system resource": once per accept attempt, so
         # without a limit a file-descriptor shortage writes megabytes a minute.
@@ -242,6 +259,9 @@ class Collector:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Connection(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         self._open[conn] = None
         if len(self._open) > self.max_connections:
             self._evict(conn)
@@ -257,6 +277,7 @@ class Collector:
                 await self._send(reader, conn, error(500, "internal error; see the log"))
         finally:
             self._open.pop(conn, None)
+            self._handlers.discard(task)
             writer.transport.abort()
 
     def _evict(self, newcomer: _Connection) -> None:
@@ -266,7 +287,14 @@ class Collector:
         victim.evicted = True
         self._open.pop(victim, None)
         victim.writer.transport.abort()
-        self.log(f"more than {self.max_connections} connections open: closing the oldest idle ones")
+        self._evicted += 1
+        now = time.monotonic()
+        if now - self._evictions_noted >= 60:  # one line a minute, whatever the flood
+            self.log(
+                f"more than {self.max_connections} connections open: closed "
+                f"{self._evicted} idle or slow ones (oldest first)"
+            )
+            self._evictions_noted, self._evicted = now, 0
 
     async def _send(
         self, reader: asyncio.StreamReader, conn: _Connection, answer: Response

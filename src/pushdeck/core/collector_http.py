@@ -39,7 +39,7 @@ _REASONS = {
     505: "HTTP Version Not Supported",
 }
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP/(\d)\.(\d)")
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP/(\d)\.(\d)")
 _DIGITS = re.compile(r"[0-9]{1,12}")
 _SINGLE = frozenset({"content-length", "host", "authorization"})
 
