@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import (
@@ -299,20 +299,44 @@ def _write(ws: Workspace, rows: list[tuple[Any, ...]], report: EventReport) -> N
 
 
 def read_events_file(path: Path) -> Iterator[Any]:
-    """Rows of a CSV (header row) or NDJSON file, lazily; JSON errors become rows."""
+    """Rows of a CSV (header row) or NDJSON file, lazily; unreadable rows become errors.
+
+    The file is as untrusted as a post to the collector: a line that is not JSON, is
+    nested 100,000 deep, or holds a 50 MB CSV field costs that row only, and bytes
+    that are not UTF-8 reach validation as invalid text (rejected per field).
+    """
     suffix = path.suffix.lower()
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        if suffix == ".csv":
-            yield from csv.DictReader(handle)
-            return
-        if suffix not in (".ndjson", ".jsonl", ".json"):
+    if suffix not in (".csv", ".ndjson", ".jsonl", ".json"):
+        raise ConfigError(
+            f"{path.name}: unknown event file type {suffix!r}.",
+            hint="Use .csv (with a header row) or .ndjson (one JSON object per line).",
+        )
+    with path.open("rb") as raw:
+        if raw.read(2) in (b"\xff\xfe", b"\xfe\xff"):
             raise ConfigError(
-                f"{path.name}: unknown event file type {suffix!r}.",
-                hint="Use .csv (with a header row) or .ndjson (one JSON object per line).",
+                f"{path.name} is UTF-16 text; events files are read as UTF-8.",
+                hint="Save it as UTF-8 (e.g. 'CSV UTF-8' in a spreadsheet) and import again.",
             )
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        if suffix == ".csv":
+            yield from _csv_rows(handle)
+            return
         for line in handle:
             if line.strip():
                 yield _json_line(line)
+
+
+def _csv_rows(handle: TextIO) -> Iterator[Any]:
+    reader = csv.DictReader(handle)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over csv's 128 KB limit; the reader goes on
+            yield {"__error__": f"unreadable CSV row ({exc})"}
+            continue
+        yield row
 
 
 def _json_line(line: str) -> Any:
@@ -320,6 +344,10 @@ def _json_line(line: str) -> Any:
         return json.loads(line)
     except json.JSONDecodeError as exc:
         return {"__error__": f"invalid JSON ({exc.msg} at column {exc.colno})"}
+    except RecursionError:
+        return {"__error__": "invalid JSON (nested too deeply)"}
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        return {"__error__": f"invalid JSON ({str(exc)[:80]})"}
 
 
 def import_events_file(ws: Workspace, path: Path | str) -> EventReport:
