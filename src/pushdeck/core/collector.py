@@ -244,9 +244,13 @@ class Collector:
             self._thread.join(10)
 
     async def _close_connections(self) -> None:
-        """Stop the handlers still running (e.g. lingering) while the loop can run them."""
-        for task in self._handlers:
-            task.cancel()
+        """End the connections still open (e.g. lingering) while the loop can run them.
+
+        Their sockets are aborted rather than their tasks cancelled: asyncio's stream
+        server reports a cancelled handler as an error.
+        """
+        for conn in list(self._open):
+            conn.writer.transport.abort()
         if self._handlers:
             await asyncio.gather(*self._handlers, return_exceptions=True)
 
