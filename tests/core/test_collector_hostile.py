@@ -302,13 +302,16 @@ def test_the_host_header_must_name_the_collector(workspace: Path) -> None:
         collector.stop()
 
 
-def test_listening_everywhere_accepts_addresses_not_foreign_names() -> None:
+def test_addresses_pass_the_host_check_foreign_names_do_not() -> None:
     everywhere = HostCheck("0.0.0.0")
     assert everywhere.allows("192.168.1.20:8765") and everywhere.allows("[fe80::1]:8765")
     assert everywhere.allows("localhost") and everywhere.allows(socket.gethostname())
     assert not everywhere.allows("evil.example") and not everywhere.allows("evil.example:8765")
-    assert not HostCheck("127.0.0.1").allows("192.168.1.20")
-    assert HostCheck("192.168.1.20").allows("192.168.1.20:8765")
+    loopback = HostCheck("127.0.0.1")
+    assert loopback.allows("10.0.2.2:8765")  # the Android emulator's name for the host
+    assert not loopback.allows("workstation.lan:8765")  # a name it does not listen on
+    assert not HostCheck("192.168.1.20").allows("localhost")
+    assert not loopback.allows("[::1") and not loopback.allows("")
 
 
 def test_collect_on_a_network_address_warns_about_clear_text(workspace: Path) -> None:

@@ -170,10 +170,11 @@ class HostCheck:
 
     A web page on evil.example can re-point its own name at 127.0.0.1 and have the
     browser post to the collector; the browser still sends ``Host: evil.example``.
-    So a request must name an address the collector listens on (or a name given
-    with ``--allow-host``, e.g. the reverse proxy's). Listening on every interface,
-    any IP literal and this computer's own names are accepted: a rebinding page can
-    only ever send a name it controls.
+    So a name in ``Host`` must be one the collector listens on: ``localhost`` on
+    loopback, this computer's own names on every interface, or one given with
+    ``--allow-host`` (e.g. a reverse proxy's). An IP address is always accepted:
+    rebinding needs a name the attacker controls, and an address is what a phone on
+    the LAN or an Android emulator (10.0.2.2 is the host's loopback) sends.
     """
 
     listen_host: str
@@ -194,9 +195,7 @@ class HostCheck:
         host = _split_host(header)
         if host is None:
             return False
-        if host in self.names:
-            return True
-        return self.any_address and _is_ip_literal(host)
+        return host in self.names or _is_ip_literal(host)
 
 
 def _host_name(host: str) -> str:

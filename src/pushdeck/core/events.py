@@ -48,6 +48,7 @@ from pushdeck.core.store.workspace import Workspace
 
 BATCH = 5000
 _KINDS = ", ".join(k.value for k in EngagementKind)
+_KIND_VALUES = frozenset(k.value for k in EngagementKind)
 _ALIASES = {"device_token": "device", "token": "device", "pushdeck_campaign": "campaign"}
 _MAX_ERRORS = 1000  # a broken file reports its first thousand problems, not a million
 
@@ -193,7 +194,7 @@ def validate_event(raw: Any, resolver: _Resolver) -> tuple[Any, ...]:
     doc = _normalize(raw)
     event_id = _text(doc, "event_id")
     kind = _text(doc, "kind", required=True).lower()
-    if kind not in {k.value for k in EngagementKind}:
+    if kind not in _KIND_VALUES:
         raise _FieldError("kind", f"{_shown(kind)} is not one of {_KINDS}")
     action_id = _text(doc, "action_id")
     if kind == EngagementKind.ACTION and not action_id:
