@@ -116,24 +116,24 @@ def request(
 
 def hostile_batch() -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
     """1,000 good events with hostile ones between them; the expected (index, field)s."""
-    bad: list[tuple[str, dict[str, Any]]] = [
-        ("campaign", {"campaign": "²"}),  # a digit to str.isdigit, not to int()
-        ("campaign", {"campaign": 2**70}),  # a number beyond 64 bits
-        ("campaign", {"campaign": "99999999999999999999999"}),  # ... spelled as digits
-        ("device", {"device": "\ud800"}),  # a lone surrogate: not storable text
-        ("kind", {"kind": {"nested": [1, [2, [3]]]}}),
-        ("at", {"at": 1714550400}),
-        ("at", {"at": "9999-12-31T23:59:59-05:00"}),  # overflows when moved to UTC
-        ("event_id", {"event_id": "x" * 10_000}),
-        ("variant", {"variant": ["A"]}),
-        ("kind", {"kind": float("inf")}),
-        ("(event)", {}),  # replaced by a non-object below
+    bad: list[tuple[str, Any]] = [
+        ("campaign", event(0, campaign="²")),  # a digit to str.isdigit, not to int()
+        ("campaign", event(0, campaign=2**70)),  # a number beyond 64 bits
+        ("campaign", event(0, campaign="99999999999999999999999")),  # ... as digits
+        ("device", event(0, device="\ud800")),  # a lone surrogate: not storable text
+        ("kind", event(0, kind={"nested": [1, [2, [3]]]})),
+        ("at", event(0, at=1714550400)),
+        ("at", event(0, at="9999-12-31T23:59:59-05:00")),  # overflows when moved to UTC
+        ("event_id", event(0, event_id="x" * 10_000)),
+        ("variant", event(0, variant=["A"])),
+        ("kind", event(0, kind=float("inf"))),
+        ("(event)", ["not", "an", "object"]),
+        ("kind", {"__error__": "x" * 100_000}),  # the file reader's old marker: just a key
     ]
-    events: list[dict[str, Any]] = [event(i) for i in range(1000)]
+    events: list[Any] = [event(i) for i in range(1000)]
     expected = []
-    for n, (field, override) in enumerate(bad):
-        index = 50 + n * 90
-        hostile: Any = event(10_000 + n, **override) if override else ["not", "an", "object"]
+    for n, (field, hostile) in enumerate(bad):
+        index = 50 + n * 80
         events.insert(index, hostile)
         expected.append((index, field))
     return events, expected
@@ -144,7 +144,7 @@ def test_a_hostile_event_in_a_batch_costs_only_itself(server: Collector, workspa
     answer = post(server, {"events": events})
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["received"], body["recorded"], body["rejected"]) == (1011, 1000, 11)
+    assert (body["received"], body["recorded"], body["rejected"]) == (1012, 1000, 12)
     assert [(e["row"], e["field"]) for e in body["errors"]] == expected
     reasons = {e["field"]: e["reason"] for e in body["errors"]}
     assert "beyond 64 bits" in reasons["campaign"] or "no campaign" in reasons["campaign"]
@@ -167,7 +167,7 @@ def test_events_import_rejects_the_same_hostile_events(workspace: Path, tmp_path
     assert "Traceback" not in done.stderr
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
-    assert (report["recorded"], report["rejected"]) == (1000, 11)
+    assert (report["recorded"], report["rejected"]) == (1000, 12)
     # File rows count from 1, batch indexes from 0.
     assert [(e["row"] - 1, e["field"]) for e in report["errors"]] == expected
 

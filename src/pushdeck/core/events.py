@@ -173,6 +173,16 @@ def _parse_time(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A row of an events file that could not be parsed (reported, never recorded).
+
+    A type of its own, not a marker key, so nothing a client posts can pose as one.
+    """
+
+    reason: str
+
+
 class _FieldError(Exception):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason)
@@ -187,10 +197,10 @@ def validate_event(raw: Any, resolver: _Resolver) -> tuple[Any, ...]:
     (or a 64-bit number), and the event must fit the send journal — the campaign sent
     to this device, the send was not refused, and the time is not in the future.
     """
+    if isinstance(raw, UnreadableRow):  # a line of a file that could not be read
+        raise _FieldError("(line)", raw.reason)
     if not isinstance(raw, Mapping):
         raise _FieldError("(event)", "an event must be a JSON object")
-    if "__error__" in raw:  # a line of an NDJSON file that is not JSON
-        raise _FieldError("(line)", str(raw["__error__"]))
     doc = _normalize(raw)
     event_id = _text(doc, "event_id")
     kind = _text(doc, "kind", required=True).lower()
@@ -205,7 +215,7 @@ def validate_event(raw: Any, resolver: _Resolver) -> tuple[Any, ...]:
     if campaign is None:
         raise _FieldError("campaign", f"no campaign named {_shown(name)}")
     send = resolver.send(campaign, _text(doc, "device", required=True))
-    _check_journal(send, kind)
+    _check_journal(send)
     assert send is not None
     variant = _text(doc, "variant") or send.variant
     event_id = event_id or _derived_id(doc)  # only now: every field it uses is checked
@@ -227,7 +237,7 @@ def _event_time(value: str, now: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_journal(send: SendRecord | None, kind: str) -> None:
+def _check_journal(send: SendRecord | None) -> None:
     """Engagement is only possible where a notification may have reached the device."""
     if send is None:
         raise _FieldError("device", "no device with this token in the campaign's app")
@@ -237,7 +247,7 @@ def _check_journal(send: SendRecord | None, kind: str) -> None:
     if state is None:
         reason = "the campaign did not send to this device"
     elif state in _REFUSED:
-        reason = f"the provider refused the send to this device ({state}): nothing to be {kind}"
+        reason = f"the provider refused the send to this device ({state}): it never arrived"
     elif state == "queued":
         reason = "the campaign has not sent to this device yet"
     else:
@@ -335,7 +345,7 @@ def _csv_rows(handle: TextIO) -> Iterator[Any]:
         except StopIteration:
             return
         except csv.Error as exc:  # e.g. a field over csv's 128 KB limit; the reader goes on
-            yield {"__error__": f"unreadable CSV row ({exc})"}
+            yield UnreadableRow(f"unreadable CSV row ({exc})")
             continue
         yield row
 
@@ -344,11 +354,11 @@ def _json_line(line: str) -> Any:
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
-        return {"__error__": f"invalid JSON ({exc.msg} at column {exc.colno})"}
+        return UnreadableRow(f"invalid JSON ({exc.msg} at column {exc.colno})")
     except RecursionError:
-        return {"__error__": "invalid JSON (nested too deeply)"}
+        return UnreadableRow("invalid JSON (nested too deeply)")
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-        return {"__error__": f"invalid JSON ({str(exc)[:80]})"}
+        return UnreadableRow(f"invalid JSON ({str(exc)[:80]})")
 
 
 def import_events_file(ws: Workspace, path: Path | str) -> EventReport:
