@@ -4,7 +4,8 @@
 
 Runs the same load against two versions of the code in one go: ``--before REV``
 (default ``main``, exported with ``git archive`` into a temporary folder) and the
-working tree. For each version, in rounds that alternate between them:
+working tree. For each version, in rounds that alternate between them (and which goes
+first), so a busy stretch of a shared machine does not land on one side only:
 
 - a fresh workspace built by that version: one app, 5,000 APNs devices, one campaign
   whose journal says every device was sent to (accepted);
@@ -205,7 +206,8 @@ def main() -> None:
             label: {name: [] for name in LOADS} for label in trees
         }
         for round_no in range(args.rounds):
-            for label, src in trees.items():
+            order = list(trees.items())
+            for label, src in order if round_no % 2 == 0 else reversed(order):
                 path, token = workspaces[label]
                 rates = measure(src, path, token, round_no)
                 for name, rate in rates.items():
