@@ -15,7 +15,8 @@ first), so a busy stretch of a shared machine does not land on one side only:
   *batch*: 500 posts of 100 events each, 4 clients at once (a relay service);
   every answer is checked (status 200, all recorded).
 
-Printed: events/s per version and load, the median of the rounds.
+Printed: events/s per version and load, and the collector process's CPU time per
+event (from /proc; steadier than wall time on a shared machine), medians of the rounds.
 """
 
 from __future__ import annotations
@@ -172,15 +173,25 @@ async def run_load(
     return recorded / elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(src: Path, workspace: Path, token: str, round_no: int) -> dict[str, float]:
+    """events/s and the collector's CPU µs per event, per load."""
     port = free_port()
     collector = start_collector(src, workspace, port)
     try:
-        rates = {}
+        results = {}
         for name, (posts, per_post, clients) in LOADS.items():
             batches = make_events(f"r{round_no}-{name}", posts, per_post)
-            rates[name] = asyncio.run(run_load(port, token, batches, clients))
-        return rates
+            cpu = cpu_seconds(collector.pid)
+            results[name] = asyncio.run(run_load(port, token, batches, clients))
+            used = cpu_seconds(collector.pid) - cpu
+            results[f"{name} cpu"] = used / (posts * per_post) * 1e6
+        return results
     finally:
         collector.terminate()
         collector.wait(10)
@@ -202,23 +213,28 @@ def main() -> None:
         for label, src in trees.items():
             path = directory / f"{len(workspaces)}.pushdeck"
             workspaces[label] = (path, build_workspace(src, path))
+        columns = [*LOADS, *(f"{name} cpu" for name in LOADS)]
         results: dict[str, dict[str, list[float]]] = {
-            label: {name: [] for name in LOADS} for label in trees
+            label: {name: [] for name in columns} for label in trees
         }
         for round_no in range(args.rounds):
             order = list(trees.items())
             for label, src in order if round_no % 2 == 0 else reversed(order):
                 path, token = workspaces[label]
-                rates = measure(src, path, token, round_no)
-                for name, rate in rates.items():
-                    results[label][name].append(rate)
-                shown = ", ".join(f"{n} {r:,.0f} events/s" for n, r in rates.items())
+                measured = measure(src, path, token, round_no)
+                for name, value in measured.items():
+                    results[label][name].append(value)
+                shown = ", ".join(
+                    f"{n} {measured[n]:,.0f} events/s ({measured[n + ' cpu']:,.0f} µs CPU/event)"
+                    for n in LOADS
+                )
                 print(f"round {round_no + 1}: {label}: {shown}", flush=True)
         print()
-        print("| version | " + " | ".join(f"{n} (median events/s)" for n in LOADS) + " |")
-        print("|---|" + "---:|" * len(LOADS))
+        heads = [f"{n} events/s" for n in LOADS] + [f"{n}: collector CPU µs/event" for n in LOADS]
+        print("| version (medians) | " + " | ".join(heads) + " |")
+        print("|---|" + "---:|" * len(columns))
         for label in trees:
-            cells = " | ".join(f"{statistics.median(results[label][n]):,.0f}" for n in LOADS)
+            cells = " | ".join(f"{statistics.median(results[label][c]):,.0f}" for c in columns)
             print(f"| {label} | {cells} |")
 
 

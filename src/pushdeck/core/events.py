@@ -15,6 +15,11 @@ One event, as a JSON object or a CSV row::
 ``variant`` may be omitted (it is taken from the send journal); ``action_id`` is
 required for ``action``. ``event_id`` should be a unique id made by the reporter; when
 it is missing one is derived from the other fields, so a report sent twice counts once.
+
+Events come from outside (any app, any network), so each is checked field by field
+(text of bounded length, or a number within 64 bits) and against the send journal
+(the campaign sent to the device, the provider did not refuse it, the time is not in
+the future); a bad event is rejected with its index, field and reason, never raised.
 """
 
 from __future__ import annotations
