@@ -132,7 +132,6 @@ class _Connection:
 
     writer: asyncio.StreamWriter
     phase: str = "head"  # head → body → answer → linger
-    evicted: bool = False
 
     @property
     def waiting(self) -> bool:
@@ -288,7 +287,6 @@ class Collector:
         """Over the cap: close the oldest connection that is only waiting (else the oldest)."""
         others = [c for c in self._open if c is not newcomer]
         victim = next((c for c in others if c.waiting), others[0] if others else newcomer)
-        victim.evicted = True
         self._open.pop(victim, None)
         victim.writer.transport.abort()
         self._evicted += 1
