@@ -157,9 +157,8 @@ def test_a_missed_schedule_waits_for_a_decision_send_now_or_cancel(
             create_campaign(ws, replace(spec(), name=name))
             set_status(ws, name, CampaignStatus.MISSED, error="The scheduled time passed")
 
-    run_job(qtbot, runner, miss)
     with qtbot.wait_signal(page.decision_needed, timeout=10_000) as needed:
-        page.reload()
+        run_job(qtbot, runner, miss)  # the page follows the workspace: no reload needed
     first = str(page.cancel_missed_button.property("campaign"))
     assert needed.args[0] == page.banner.text()  # the window shows it and brings the page up
     with qtbot.assert_not_emitted(page.decision_needed):  # once per campaign, not per reload

@@ -46,6 +46,14 @@ def load_overview(ctx: WorkerContext) -> Overview:
     )
 
 
+def count_devices(ctx: WorkerContext) -> tuple[Path, int]:
+    """The open workspace and how many devices it has (the status bar)."""
+    from pushdeck.core.store import devices
+
+    ws = ctx.require_ws()
+    return ws.path, devices.count_devices(ws)
+
+
 def _campaign_rows(ctx: WorkerContext) -> list[tuple[str, str, str, str]]:
     try:
         from pushdeck.core.campaigns import list_campaigns

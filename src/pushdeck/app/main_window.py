@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         self.campaigns.compose_requested.connect(lambda: self.go_to(1))
         self.campaigns.decision_needed.connect(self._on_campaigns_decision_needed)
         self.composer.autosave_requested.connect(self._on_composer_autosave_requested)
+        self.runner.workspace_changed.connect(self._on_workspace_changed)
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(lambda _scheme: self._apply_appearance())
 
@@ -266,7 +267,7 @@ class MainWindow(QMainWindow):
         self.audience.reload()
         self.root.setCurrentIndex(1)
         self.nav.setCurrentRow(1)
-        self.workspace_label.setText(f"{overview.path.name} · {overview.device_count:,} devices")
+        self._show_device_count((overview.path, overview.device_count))
         self.setWindowTitle(f"{overview.path.name} — Pushdeck")
         self.campaigns.set_rows(overview.campaigns)
         self.campaigns.due_timer.start()
@@ -277,6 +278,14 @@ class MainWindow(QMainWindow):
         except ValueError as exc:  # a draft saved by a newer version: keep the starter
             show_error(self, exc)
         self.statusBar().showMessage(f"Opened {overview.path}", 4000)
+
+    def _on_workspace_changed(self, areas: frozenset[str]) -> None:
+        if "devices" in areas:  # imported here, by the CLI or the collector: recount
+            self.runner.run(jobs.count_devices, self._show_device_count)
+
+    def _show_device_count(self, counted: tuple[Path, int]) -> None:
+        path, count = counted
+        self.workspace_label.setText(f"{path.name} · {count:,} devices")
 
     def _on_workspace_failed(self, path: Path, exc: BaseException) -> None:
         self.statusBar().clearMessage()

@@ -246,13 +246,16 @@ def campaign_rows(ws: Workspace) -> list[CampaignRow]:
 
 def interrupted_campaigns(ws: Workspace) -> list[str]:
     """Campaigns stopped mid-send: ``sending`` though no send runs (a crash, a kill), or
-    ``paused`` (the app was closed while sending). Both resume where they stopped."""
+    ``paused`` (the app was closed while sending). Both resume where they stopped. One
+    that a live process is sending right now (the CLI, a worker) is not interrupted."""
     from pushdeck.core.campaigns import list_campaigns
+    from pushdeck.core.sender_lease import is_sending
 
     return [
         c.name
         for status in (CampaignStatus.SENDING, CampaignStatus.PAUSED)
         for c in list_campaigns(ws, status=status)
+        if not is_sending(ws, c.id)
     ]
 
 

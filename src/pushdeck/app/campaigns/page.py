@@ -81,6 +81,7 @@ class CampaignsPage(QWidget):
         self.progress = ProgressPanel(self.controller)
         self.buttons: dict[str, QPushButton] = {}
         self._announced: set[str] = set()  # campaigns decision_needed was emitted for
+        self._reloads = 0  # list reloads queued on the worker, not back yet
         self._build()
         self._connect()
         self.due_timer = QTimer(self, interval=DUE_CHECK_MS)
@@ -127,13 +128,27 @@ class CampaignsPage(QWidget):
         self.send_missed_button.clicked.connect(self._on_send_missed_button_clicked)
         self.cancel_missed_button.clicked.connect(self._on_cancel_missed_button_clicked)
         self.controller.finished.connect(lambda _s: self.reload())
+        self.runner.workspace_changed.connect(self._on_workspace_changed)
         self.controller.failed.connect(self._on_controller_failed)
         self.controller.progress.connect(self._on_controller_progress)
 
     # --- list --------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.runner.run(_rows, self._on_runner_rows, lambda e: show_error(self, e))
+        self._reloads += 1
+        self.runner.run(_rows, self._on_runner_rows, self._on_runner_rows_failed)
+
+    def _on_runner_rows_failed(self, exc: BaseException) -> None:
+        self._reloads -= 1
+        show_error(self, exc)
+
+    def _on_workspace_changed(self, areas: frozenset[str]) -> None:
+        # Created, sent or deleted anywhere (this window, the CLI, a worker); audience sizes
+        # of drafts follow devices and segments. A reload still waiting on the worker runs
+        # after the change was committed (the worker reports changes between jobs), so it
+        # already sees it: no second one.
+        if areas & {"campaigns", "segments", "devices"} and not self._reloads:
+            self.reload()
 
     def set_rows(self, _rows: object = None) -> None:
         """A workspace was opened (the window's overview): reload from it."""
@@ -141,6 +156,7 @@ class CampaignsPage(QWidget):
         self.reload()
 
     def _on_runner_rows(self, result: tuple[list[CampaignRow], list[str], list[str]]) -> None:
+        self._reloads -= 1
         rows, interrupted, missed = result
         selected = self.selected()
         self.model.set_rows(rows)

@@ -183,6 +183,11 @@ class CredentialsPage(QWidget):
         self.remove_button.clicked.connect(self._on_remove_clicked)
         fcm = next(f for f in self.forms if isinstance(f, FcmForm))
         fcm.inspect_requested.connect(self._on_fcm_inspect_requested)
+        self.runner.workspace_changed.connect(self._on_workspace_changed)
+
+    def _on_workspace_changed(self, areas: frozenset[str]) -> None:
+        if "apps" in areas:  # an app or credential added, replaced or checked elsewhere
+            self.reload()
 
     # --- loading -------------------------------------------------------------------------------
 
