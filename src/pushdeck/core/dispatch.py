@@ -47,6 +47,7 @@ from pushdeck.core.errors import (
     PushdeckError,
     TransportError,
 )
+from pushdeck.core.events import record_reported_engagement
 from pushdeck.core.journal import (
     JournalState,
     Outcome,
@@ -271,6 +272,7 @@ class _Dispatcher:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             flusher.cancel()
             self._flush()
+            record_reported_engagement(self.ws, self.providers.values())  # the rest of it
 
     async def _feed(self) -> None:
         after = 0
@@ -430,6 +432,7 @@ class _Dispatcher:
         unsent = [o.device_id for o in batch if o.state is JournalState.QUEUED]
         write_outcomes(self.ws, self.campaign.id, finished)
         requeue(self.ws, self.campaign.id, unsent)
+        record_reported_engagement(self.ws, self.providers.values())  # simulated devices
         for outcome in finished:
             self._move("in_flight", outcome.state.value)
         self._move("in_flight", "queued", len(unsent))
