@@ -126,7 +126,9 @@ def test_a_resend_after_a_crash_never_double_counts(ws: Workspace) -> None:
     # a new provider (a new process) reports the same engagement with the same event ids.
     provider = create_provider(load_credential(ws, APP, ProviderKind.SANDBOX))
     personalizer = Personalizer(campaign.spec)
-    accepted = "d.id IN (SELECT device_id FROM journal WHERE campaign_id = ? AND state = 'accepted')"
+    accepted = (
+        "d.id IN (SELECT device_id FROM journal WHERE campaign_id = ? AND state = 'accepted')"
+    )
     for device in list_devices(ws, where=accepted, params=(campaign.id,), limit=300):
         nid = notification_id("Once", device.app, device.token)
         asyncio.run(provider.send(personalizer.render(device), device, notification_id=nid))
