@@ -45,6 +45,8 @@ class Review:
     providers: list[str]  # credentials the app has
     throttle_per_minute: int
     estimated_seconds: float
+    #: Credentials whose last check failed: (provider, when (UTC), what the provider said).
+    failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _audience_words(campaign: Campaign) -> str:
@@ -62,6 +64,20 @@ def available_providers(ws: Workspace, app: str) -> list[ProviderKind]:
     from pushdeck.core.secrets import list_records
 
     return [ProviderKind(r.provider) for r in list_records(ws, app)]
+
+
+def failed_checks(ws: Workspace, app: str) -> list[tuple[str, str, str]]:
+    """(provider, when, summary) of the app's credentials whose last check failed."""
+    from pushdeck.core.secrets import list_records
+    from pushdeck.core.store.check_results import last_check
+
+    failed = []
+    for record in list_records(ws, app):
+        check = last_check(record.facts)
+        if check is not None and not check.ok:
+            why = f"{check.summary} {check.details}".strip()
+            failed.append((record.provider.value, check.at, why))
+    return failed
 
 
 def estimate_seconds(eligible: int, throttle_per_minute: int) -> float:
@@ -111,6 +127,7 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
         providers=[p.value for p in available],
         throttle_per_minute=throttle,
         estimated_seconds=estimate_seconds(eligible, throttle),
+        failed_checks=failed_checks(ws, spec.app),
     )
 
 

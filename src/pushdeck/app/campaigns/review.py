@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.dates import use_locale_format
 from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.send_review import Review, TestPlan, TestResult, estimate_seconds
@@ -93,6 +94,7 @@ class ReviewDialog(QDialog):
         self.schedule_kind.addItems(["Now", "At a time (your clock)", "At a local time per device"])
         self.when = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
         self.when.setCalendarPopup(True)
+        use_locale_format(self.when)
         self.local_time = QTimeEdit(QTime(9, 0))
         self.default_zone = QLineEdit("UTC")
         self.send_button = QPushButton("Send now")

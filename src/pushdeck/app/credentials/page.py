@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.credentials.forms import FORMS, FcmForm, ProviderForm, WebPushForm
+from pushdeck.app.dates import format_date, format_when
 from pushdeck.app.errors import describe, show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.credential_forms import AppCredentials, Saved
@@ -36,10 +37,12 @@ from pushdeck.core.errors import ValidationError
 from pushdeck.core.model import ProviderKind
 from pushdeck.core.providers.base import CheckResult
 
-HIDDEN_FACTS = {"behaviour", "token_uri"}
+HIDDEN_FACTS = {"behaviour", "token_uri", "last_check"}
 
 
 def _facts(record: Any) -> str:
+    from pushdeck.core.store.check_results import last_check
+
     facts = {k: v for k, v in record.facts.items() if k not in HIDDEN_FACTS}
     if "behaviour" in record.facts:
         b = record.facts["behaviour"]
@@ -47,7 +50,10 @@ def _facts(record: Any) -> str:
             f"{b.get('failure_rate', 0):.0%} refused, {b.get('open_rate', 0):.0%} opened"
         )
     if "expires" in facts:
-        facts["expires"] = str(facts["expires"])[:10]
+        facts["expires"] = format_date(str(facts["expires"]))
+    if (check := last_check(record.facts)) is not None:
+        outcome = "works" if check.ok else f"FAILED ({check.summary})"
+        facts["last check"] = f"{outcome}, {format_when(check.at)}"
     return " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in facts.items())
 
 
@@ -118,6 +124,7 @@ class CredentialsPage(QWidget):
         self.setAccessibleName("Apps & credentials")
         self.runner, self.loop = runner, loop
         self.apps: dict[str, AppCredentials] = {}
+        self._checking: tuple[str, ProviderKind] = ("", ProviderKind.SANDBOX)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setAccessibleName("Keyring problem")
@@ -280,7 +287,7 @@ class CredentialsPage(QWidget):
         form.result.setText(f"Saved; the secret is in the keyring. {warnings}".strip())
         expires = saved.record.facts.get("expires")
         if expires and hasattr(form, "expiry"):
-            form.expiry.setText(f"Expires on {str(expires)[:10]}.")
+            form.expiry.setText(f"Expires on {format_date(str(expires))}.")
         self.reload(select=saved.record.app)
         self.saved.emit(saved)
 
@@ -330,6 +337,7 @@ class CredentialsPage(QWidget):
 
         self.check_result.setText(f"Asking {provider.value}…")
         self.check_button.setEnabled(False)
+        self._checking = (app, provider)
         self.runner.run(job, self._on_runner_loaded_credential, self._on_check_failed)
 
     def _on_runner_loaded_credential(self, credential: Any) -> None:
@@ -345,7 +353,17 @@ class CredentialsPage(QWidget):
         self.check_result.setText(
             f"<span style='color:{color}'><b>{mark}:</b> {result.summary}{details}</span>"
         )
-        self.checked.emit(result)
+        app, provider = self._checking
+
+        def remember(ctx: WorkerContext) -> None:
+            from pushdeck.core.credential_forms import remember_check
+
+            remember_check(ctx.require_ws(), app, provider, result)
+
+        # Kept with the credential: sending warns when its last check failed.
+        self.runner.run(
+            remember, lambda _: self.checked.emit(result), lambda e: show_error(self, e)
+        )
 
     def _on_check_failed(self, exc: BaseException) -> None:
         self.check_button.setEnabled(True)

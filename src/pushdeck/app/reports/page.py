@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.errors import show_error
 from pushdeck.app.reports.charts import Chart, FunnelChart, GroupChart, OpensChart, TrendChart
 from pushdeck.app.tasks import TaskRunner, WorkerContext
@@ -378,7 +379,10 @@ class ReportsPage(QWidget):
         self.data = data
         c, o = data.campaign, data.overall
         live = " · live: updating while it sends" if c.status in LIVE else ""
-        self.status.setText(f"{c.status}{live} · updated {data.generated_at[11:19]} UTC")
+        self.status.setText(
+            f"{c.status}{live} · updated {format_when(data.generated_at, seconds=True)}"
+        )
+        self.status.setToolTip(utc_hint(data.generated_at))
         if not c.started_at:
             self.headline.setText(
                 f"<b>{c.name}</b> — app {c.spec.app}: {c.status}, not sent yet. Its report "
@@ -386,7 +390,7 @@ class ReportsPage(QWidget):
             )
         else:
             self.headline.setText(
-                f"<b>{c.name}</b> — app {c.spec.app}, started {c.started_at or '–'}. "
+                f"<b>{c.name}</b> — app {c.spec.app}, started {format_when(c.started_at)}. "
                 f"{o.targeted:,} targeted, {o.accepted:,} accepted by the providers, "
                 f"<b>{o.opened:,} opened = {percent(o.open_rate_of_accepted)} of accepted</b>; "
                 f"{o.delivered:,} confirmed delivered by apps that report it. "
@@ -460,8 +464,8 @@ class ReportsPage(QWidget):
         _fill(
             self.across,
             [
-                [r.name, r.app, r.started_at, r.audience, f"{r.targeted:,}", f"{r.sent:,}",
-                 f"{r.accepted:,}", f"{r.opened:,}", percent(r.open_rate)]
+                [r.name, r.app, format_when(r.started_at), r.audience, f"{r.targeted:,}",
+                 f"{r.sent:,}", f"{r.accepted:,}", f"{r.opened:,}", percent(r.open_rate)]
                 for r in rows
             ],
         )  # fmt: skip
