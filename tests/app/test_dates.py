@@ -28,6 +28,8 @@ print(utc_hint("2026-12-02T03:06:20Z"))
         ("de_DE.UTF-8", "Europe/Berlin", ["02.12.2026 04:06", "02.12.2026 04:06:20"]),
         ("en_US.UTF-8", "America/New_York", ["12/1/2026 10:06 PM", "12/1/2026 10:06:20 PM"]),
         ("pt_BR.UTF-8", "America/Sao_Paulo", ["02/12/2026 00:06", "02/12/2026 00:06:20"]),
+        # No locale at all (LANG unset, a server): ISO order, never "2 12 2026".
+        ("C", "UTC", ["2026-12-02 03:06", "2026-12-02 03:06:20"]),
     ],
 )
 def test_dates_follow_the_users_locale_and_time_zone(locale, zone, expected) -> None:

@@ -53,3 +53,26 @@ def test_an_import_by_the_cli_process_is_a_device_change(tmp_path: Path) -> None
         )  # fmt: skip
         assert watcher.poll() == {"devices"}
         assert watcher.stamp.devices[0] == 65
+
+
+def test_a_check_from_the_cli_is_remembered_with_the_credential(tmp_path: Path) -> None:
+    from pushdeck.core.model import ProviderKind
+    from pushdeck.core.secrets import get_record
+    from pushdeck.core.store.check_results import last_check
+
+    path = create_demo(tmp_path / "d.pushdeck", devices=20)
+    subprocess.run(
+        [sys.executable, "-m", "pushdeck", "credentials", "check", DEMO_APP.name,
+         "--workspace", str(path)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    with Workspace.open(path) as ws:
+        check = last_check(get_record(ws, DEMO_APP.name, ProviderKind.SANDBOX).facts)
+        watcher = ChangeWatcher(ws)
+        from pushdeck.core.store.check_results import record_check
+
+        record_check(ws, DEMO_APP.name, "sandbox", False, "Refused", "403")
+        assert watcher.poll() == {"apps"}  # the credentials page follows
+        failed = last_check(get_record(ws, DEMO_APP.name, ProviderKind.SANDBOX).facts)
+    assert check is not None and check.ok and check.at.endswith("Z")
+    assert failed is not None and not failed.ok and failed.details == "403"

@@ -39,9 +39,21 @@ def to_local(value: Moment) -> QDateTime | None:
     return moment.toLocalTime() if moment.isValid() else None
 
 
+#: The "C" / POSIX locale (no LANG set, e.g. a server or a CI box) has no real date format
+#: ("4 12 2026"): it gets ISO 8601's order instead, which nobody misreads.
+C_DATE, C_TIME = "yyyy-MM-dd", "HH:mm"
+
+
+def _is_c(locale: QLocale) -> bool:
+    return locale.language() in (QLocale.Language.C, QLocale.Language.AnyLanguage)
+
+
 def date_format(locale: QLocale | None = None) -> str:
     """The locale's short date format with a four-digit year (no "12/2/26")."""
-    fmt = (locale or QLocale()).dateFormat(QLocale.FormatType.ShortFormat)
+    locale = locale or QLocale()
+    if _is_c(locale):
+        return C_DATE
+    fmt = locale.dateFormat(QLocale.FormatType.ShortFormat)
     if "yyyy" not in fmt:
         fmt = fmt.replace("yy", "yyyy")
     return fmt
@@ -49,7 +61,8 @@ def date_format(locale: QLocale | None = None) -> str:
 
 def datetime_format(locale: QLocale | None = None, *, seconds: bool = False) -> str:
     """Date and time in the locale's short forms (hours and minutes, seconds on request)."""
-    time = (locale or QLocale()).timeFormat(QLocale.FormatType.ShortFormat)
+    locale = locale or QLocale()
+    time = C_TIME if _is_c(locale) else locale.timeFormat(QLocale.FormatType.ShortFormat)
     if seconds and ":ss" not in time:
         time = time.replace(":mm", ":mm:ss")
     return f"{date_format(locale)} {time}"

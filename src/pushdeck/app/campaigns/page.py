@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.campaigns.confirm import SendConfirmation
 from pushdeck.app.campaigns.model import ROW_ROLE, CampaignListModel
 from pushdeck.app.campaigns.new_campaign import NewCampaignDialog
 from pushdeck.app.campaigns.review import ReviewDialog
@@ -26,7 +27,7 @@ from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.campaigns import CampaignSpec
 from pushdeck.core.dispatch import DispatchOptions, Progress
-from pushdeck.core.send_review import CampaignRow
+from pushdeck.core.send_review import CampaignRow, Review
 
 #: How often scheduled campaigns are checked (``scheduling.run_due``).
 DUE_CHECK_MS = 30_000
@@ -82,6 +83,7 @@ class CampaignsPage(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         self._announced: set[str] = set()  # campaigns decision_needed was emitted for
         self._reloads = 0  # list reloads queued on the worker, not back yet
+        self.confirmation: SendConfirmation | None = None  # open while asking before a send
         self._build()
         self._connect()
         self.due_timer = QTimer(self, interval=DUE_CHECK_MS)
@@ -257,7 +259,29 @@ class CampaignsPage(QWidget):
         self.send(str(self.resume_button.property("campaign")))
 
     def _on_send_missed_button_clicked(self) -> None:
-        self.send(str(self.send_missed_button.property("campaign")))
+        self.confirm_and_send(str(self.send_missed_button.property("campaign")))
+
+    def confirm_and_send(self, name: str) -> None:
+        """Count the audience now, ask (SendConfirmation), then send."""
+
+        def job(ctx: WorkerContext) -> Review:
+            from pushdeck.core.send_review import review_campaign
+
+            return review_campaign(ctx.require_ws(), name)
+
+        def ask(review: Review) -> None:
+            box = SendConfirmation(review, self)
+            self.confirmation = box
+
+            def answered(button: object) -> None:
+                self.confirmation = None
+                if button is box.send_button:
+                    self.send(name)
+
+            box.buttonClicked.connect(answered)
+            box.open()
+
+        self.runner.run(job, ask, lambda e: show_error(self, e))
 
     def _on_cancel_missed_button_clicked(self) -> None:
         name = str(self.cancel_missed_button.property("campaign"))
