@@ -31,6 +31,8 @@ from pushdeck.core.send_review import CampaignRow, Review
 
 #: How often scheduled campaigns are checked (``scheduling.run_due``).
 DUE_CHECK_MS = 30_000
+#: Statuses of campaigns that never started sending: double-click reviews them.
+UNSENT = {"draft", "scheduled", "missed"}
 
 
 class CampaignsPage(QWidget):
@@ -41,6 +43,8 @@ class CampaignsPage(QWidget):
 
     compose_requested = Signal()
     rows_loaded = Signal()
+    #: A campaign that has started sending was opened: show its report (Reports page).
+    report_requested = Signal(str)
     #: A campaign needs the user (a send to resume, a missed schedule): the banner's text.
     #: Emitted once per campaign, so the window can bring this page forward once.
     decision_needed = Signal(str)
@@ -226,7 +230,10 @@ class CampaignsPage(QWidget):
 
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
         row: CampaignRow = self.model.data(index, ROW_ROLE)
-        self.open_campaign(row.name)
+        if row.status in UNSENT:
+            self.open_campaign(row.name)  # review it, then send or schedule
+        else:
+            self.report_requested.emit(row.name)  # sent (or sending): what happened
 
     def open_campaign(self, name: str) -> ReviewDialog | None:
         if not name:
