@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.audience import EXCLUSION_TEXT, Exclusion, audience_rule, exclusion_sql
-from pushdeck.core.campaigns import AudienceKind, Campaign, CampaignStatus, get_campaign
+from pushdeck.core.campaigns import (
+    AudienceKind,
+    Campaign,
+    CampaignStatus,
+    get_campaign,
+    stale_localizations,
+)
 from pushdeck.core.credentials import Credential
 from pushdeck.core.dispatch import DispatchOptions, ProgressCallback, SendControl, SendSummary
 from pushdeck.core.model import Device, ProviderKind
@@ -92,6 +98,7 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
 
     campaign = get_campaign(ws, name)
     spec = campaign.spec
+    topic = get_app(ws, spec.app).apns_topic or "app"
     available = available_providers(ws, spec.app)
     rule = audience_rule(ws, spec)
     case, case_params = exclusion_sql(available)
@@ -121,14 +128,63 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
         by_variant=_variant_split(campaign, eligible),
         excluded=[(EXCLUSION_TEXT[Exclusion(k)], v) for k, v in sorted(excluded.items())],
         lint=[
-            (str(w.severity), w.field, f"{w.message} {w.hint}".strip()) for w in lint(spec.message)
-        ],
-        payloads=preview_payloads(spec.message, topic=get_app(ws, spec.app).apns_topic or "app"),
+            (str(w.severity), w.field, f"{w.message} {w.hint}".strip())
+            for w in lint(spec.message)
+            if w.code != "payload-too-large"  # checked below for every variant and locale
+        ]
+        + oversize_payloads(spec, topic)
+        + [_stale_warning(locale) for locale in stale_localizations(spec)],
+        payloads=preview_payloads(spec.message, topic=topic),
         providers=[p.value for p in available],
         throttle_per_minute=throttle,
         estimated_seconds=estimate_seconds(eligible, throttle),
         failed_checks=failed_checks(ws, spec.app),
     )
+
+
+def _stale_warning(locale: str) -> tuple[str, str, str]:
+    return (
+        "warning",
+        f"localizations.{locale}",
+        f"{locale} was written before the base message changed: it is sent as written. "
+        "Check that it still says the same, then edit it (or mark it up to date) in the "
+        "composer.",
+    )
+
+
+def oversize_payloads(spec: Any, topic: str = "app") -> list[tuple[str, str, str]]:
+    """Lint errors for every (variant, localization) whose payload is over a platform's
+    limit, as the dispatcher builds it (before personalization, which can only add)."""
+    from pushdeck.core.payloads import preview_payloads
+    from pushdeck.core.templating import Personalizer
+
+    try:
+        personalizer = Personalizer(spec)
+    except Exception:  # noqa: BLE001 - a broken template is reported by the template checks
+        return []
+    names = {"ios": "iOS (APNs)", "android": "Android (FCM)", "web": "Web Push"}
+    problems = []
+    for variant in ["", *(v.name for v in spec.variants)]:
+        for locale in ["", *spec.localizations]:
+            message, _templated = personalizer.localized(variant, locale)
+            where = ", ".join(
+                part
+                for part in (f"variant {variant}" if variant else "", locale and f"{locale}")
+                if part
+            )
+            for platform, preview in preview_payloads(message, topic=topic).items():
+                if preview.over:
+                    problems.append(
+                        (
+                            "error",
+                            f"payload ({where or 'base message'})",
+                            f"The {names.get(platform, platform)} payload is "
+                            f"{preview.size:,} bytes, {preview.over:,} over its "
+                            f"{preview.limit:,}-byte limit: those devices cannot be sent to. "
+                            "Shorten the text or move custom data out of the notification.",
+                        )
+                    )
+    return problems
 
 
 def _variant_split(campaign: Campaign, eligible: int) -> list[tuple[str, int]]:

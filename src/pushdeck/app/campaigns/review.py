@@ -177,7 +177,10 @@ class ReviewDialog(QDialog):
             text = QPlainTextEdit()
             text.setReadOnly(True)
             head = f"{preview.size:,} of {preview.limit:,} bytes"
-            text.setPlainText(f"// {head}\n{preview.text}" if preview.ok else preview.error)
+            if preview.over:
+                head += f": {preview.over:,} bytes over the limit, it cannot be sent"
+            body = f"// {head}\n{preview.text}" if preview.text else ""
+            text.setPlainText(body if preview.ok else f"// {preview.error}\n{body}")
             tabs.addTab(text, platform)
         return tabs
 

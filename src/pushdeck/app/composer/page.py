@@ -42,7 +42,7 @@ STARTER = Draft(
         actions=(Action("shop", "Shop now"), Action("later", "Remind me later")),
     ),
     localizations={"pt-BR": {"title": "Promoção relâmpago: 40% em tudo hoje"}},
-)
+).with_locale_current("pt-BR")
 
 
 class ComposerPage(QWidget):
@@ -184,7 +184,7 @@ class ComposerPage(QWidget):
         layout.addLayout(self.header)
         layout.addWidget(splitter, 1)
         self._fill_recipients()
-        self.form.set_variables(self._attributes)
+        self.form.set_variables(self._attributes, sample_device().attributes)
 
     # --- public API ------------------------------------------------------------------------
 
@@ -218,6 +218,10 @@ class ComposerPage(QWidget):
         template_notes = [
             f"{p.where}: {p.message}"
             for p in check_templates(self.model.draft.to_spec(), self._attributes)
+        ] + [
+            f"{locale} was written before the base message changed: it is sent as written. "
+            "Check it on the Localizations tab."
+            for locale in self.model.draft.stale_locales()
         ]
         try:
             warnings = lint(message)
@@ -229,7 +233,11 @@ class ComposerPage(QWidget):
         """Real devices of the workspace for "preview as", and its attribute names."""
         self._recipients = list(devices)
         self._attributes = list(attributes)
-        self.form.set_variables(self._attributes or list(SAMPLE_ATTRIBUTES))
+        samples: dict[str, object] = {}
+        for device in [*self._recipients, sample_device()]:
+            for name, value in device.attributes.items():
+                samples.setdefault(name, value)
+        self.form.set_variables(self._attributes or list(SAMPLE_ATTRIBUTES), samples)
         self._fill_recipients()
 
     def load_document(self, doc: Mapping[str, Any] | None) -> None:
