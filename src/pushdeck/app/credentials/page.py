@@ -293,9 +293,11 @@ class CredentialsPage(QWidget):
 
     def _on_runner_save_failed(self, form: ProviderForm, exc: BaseException) -> None:
         if isinstance(exc, ValidationError):
-            if exc.field == "keyring":
+            if exc.field == "keyring":  # the banner says what to do, once
                 self.banner.setText(f"<b>No usable keyring.</b> {exc.hint}")
                 self.banner.setVisible(True)
+                form.show_problem("", f"Not saved: {exc.message} (see above).")
+                return
             form.show_problem(exc.field, describe(exc))
         else:
             form.show_problem("", describe(exc))
