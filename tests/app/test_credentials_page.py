@@ -184,3 +184,14 @@ def test_a_stale_problem_goes_when_the_field_is_edited(qtbot, page, tmp_path, me
     qtbot.wait_until(lambda: bool(form.problem("team_id")), timeout=10_000)
     qtbot.keyClicks(form.line("key_id"), "Z")
     assert form.problem("team_id")
+
+
+def test_a_check_is_remembered_and_its_answer_stays_on_screen(qtbot, page):
+    page.records.selectRow(0)
+    with qtbot.wait_signal(page.checked, timeout=10_000):
+        page.check_selected()
+    # Remembering the answer changes the workspace; the page reloads and keeps showing it.
+    with qtbot.wait_signal(page.loaded, timeout=10_000):
+        pass
+    assert "Works" in page.check_result.text()
+    assert "last check: works" in page.records.item(0, 2).text()

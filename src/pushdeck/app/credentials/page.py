@@ -125,6 +125,7 @@ class CredentialsPage(QWidget):
         self.runner, self.loop = runner, loop
         self.apps: dict[str, AppCredentials] = {}
         self._checking: tuple[str, ProviderKind] = ("", ProviderKind.SANDBOX)
+        self._shown_app = ""
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setAccessibleName("Keyring problem")
@@ -261,7 +262,9 @@ class CredentialsPage(QWidget):
             next(f for f in self.forms if isinstance(f, WebPushForm)).show_public_key(
                 str(web.facts.get("public_key", ""))
             )
-        self.check_result.setText("")
+        if name != self._shown_app:  # another app; a reload of this one keeps the answer
+            self.check_result.setText("")
+        self._shown_app = name
 
     def _on_add_app_clicked(self) -> None:
         dialog = AppDialog(self.runner, self)
