@@ -29,10 +29,11 @@ def _window(qtbot, workspace: Path, config: Path):
 
 
 def _close(qtbot, window) -> None:
-    window.campaigns.due_timer.stop()
     qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
     window.close()
     window.shutdown()
+    # Nothing scheduled may reach the stopped network loop later (a closed-loop error).
+    assert not window.campaigns.due_timer.isActive() and not window.reports.timer.isActive()
 
 
 def test_opens_on_campaigns_then_on_the_last_page(qtbot, demo_file: Path, tmp_path: Path) -> None:

@@ -346,8 +346,11 @@ class MainWindow(QMainWindow):
         """Stop the network loop and the SQLite worker (after the window closed).
 
         Leaving either thread running into interpreter exit lets Qt objects be destroyed
-        under it, which can crash the process on its way out.
+        under it, which can crash the process on its way out. The pages' timers stop first:
+        none may hand work to a stopped loop or worker afterwards.
         """
+        self.campaigns.due_timer.stop()
+        self.reports.timer.stop()
         self.loop.shutdown()
         self.runner.shutdown()
 
