@@ -109,7 +109,10 @@ async def test_sandbox_simulation_records_deterministic_events(ws: Workspace) ->
         ws, [{"token": f"s{i}", "provider": "sandbox", "platform": "ios"} for i in range(300)]
     )
     create_campaign(ws, spec_from_dict(CAMPAIGN))
-    sandbox = create_provider(SandboxCredential(latency_ms=0, failure_rate=0, dead_rate=0))
+    # engagement=False: this test is about the explicit simulation, not the one the
+    # sandbox records on every send (tests/core/test_sandbox_campaign_engagement.py).
+    credential = SandboxCredential(latency_ms=0, failure_rate=0, dead_rate=0)
+    sandbox = create_provider(credential, engagement=False)
     await send_campaign_async(ws, "C1", providers={ProviderKind.SANDBOX: sandbox})
     later = datetime.now(UTC) + timedelta(days=3)
     first = simulate_campaign_engagement(ws, "C1", open_rate=0.5, now=later, seed=1)

@@ -56,7 +56,34 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a verb group not built yet
         module.register(subparsers)
+    _accept_global_options_after_commands(subparsers)
     return parser
+
+
+def _accept_global_options_after_commands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Let ``--workspace`` and ``--debug`` follow the command too (``pushdeck devices list
+    --workspace w.pushdeck``), on every command and verb.
+
+    The copies default to SUPPRESS, so a value given before the command is kept when none
+    is given after it; one given after wins.
+    """
+    for parser in {id(p): p for p in subparsers.choices.values()}.values():
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_global_options_after_commands(action)
+        options = {s for a in parser._actions for s in a.option_strings}
+        if "--workspace" not in options:
+            parser.add_argument(
+                "--workspace", metavar="PATH", default=argparse.SUPPRESS,
+                help="workspace file (may also come before the command)",
+            )  # fmt: skip
+        if "--debug" not in options:
+            parser.add_argument(
+                "--debug", action="store_true", default=argparse.SUPPRESS,
+                help="show tracebacks on errors",
+            )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

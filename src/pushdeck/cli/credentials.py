@@ -15,6 +15,7 @@ from typing import Any
 from pushdeck.cli.context import Context
 from pushdeck.core import credential_checks as checks
 from pushdeck.core import secrets
+from pushdeck.core.credential_forms import remember_check
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import ProviderKind
 from pushdeck.core.providers.base import CheckResult
@@ -256,7 +257,9 @@ def _check(ctx: Context, args: argparse.Namespace) -> int:
     results = []
     for record in records:
         credential = secrets.load_credential(ws, args.app, record.provider)
-        results.append((record, asyncio.run(checks.check_with_provider(credential))))
+        result = asyncio.run(checks.check_with_provider(credential))
+        remember_check(ws, args.app, record.provider, result)  # the app warns on a failure
+        results.append((record, result))
     if args.json:
         ctx.print_json(
             [

@@ -8,6 +8,7 @@ immutable, and ``duplicate_campaign`` makes an editable copy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -104,6 +105,26 @@ class CampaignSpec:
     throttle_per_minute: int = 0  # 0 = as fast as the providers allow
     ttl_seconds: int | None = None
     description: str = ""
+    #: Locale -> ``base_fingerprint`` of the base message when that localization was last
+    #: written (the app keeps it), so a translation of older text is noticed before sending.
+    localization_bases: Mapping[str, str] = field(default_factory=dict)
+
+
+def base_fingerprint(message: Message) -> str:
+    """What a translation is written against: the base message's translatable text."""
+    text = "\x1f".join((message.title, message.subtitle, message.body))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def stale_localizations(spec: CampaignSpec) -> list[str]:
+    """Locales whose translation was written for an older base message (as far as known:
+    a localization without a recorded base is not judged)."""
+    current = base_fingerprint(spec.message)
+    return [
+        locale
+        for locale in spec.localizations
+        if locale in spec.localization_bases and spec.localization_bases[locale] != current
+    ]
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,7 @@ _TOP_KEYS = {
     "throttle_per_minute",
     "ttl_seconds",
     "description",
+    "localization_bases",
 }
 _NAME = re.compile(r"[^\x00-\x1f/\\]{1,120}")
 _LOCAL_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -178,9 +200,17 @@ def spec_from_dict(doc: Any) -> CampaignSpec:
         throttle_per_minute=_count(doc.get("throttle_per_minute", 0), "throttle_per_minute"),
         ttl_seconds=None if ttl is None else _count(ttl, "ttl_seconds"),
         description=_text(doc.get("description", ""), "description", empty=True),
+        localization_bases=_bases(doc.get("localization_bases", {})),
     )
     check_spec(spec)
     return spec
+
+
+def _bases(doc: Any) -> dict[str, str]:
+    where = "localization_bases"
+    if not isinstance(doc, Mapping) or not all(isinstance(v, str) for v in doc.values()):
+        raise _invalid(f"{where} must map locales to fingerprints (text).", where)
+    return {normalize_locale(str(k)): v for k, v in doc.items()}
 
 
 def spec_to_dict(spec: CampaignSpec) -> dict[str, Any]:
@@ -193,6 +223,8 @@ def spec_to_dict(spec: CampaignSpec) -> dict[str, Any]:
     }
     if spec.localizations:
         doc["localizations"] = {k: dict(v) for k, v in spec.localizations.items()}
+    if spec.localization_bases:
+        doc["localization_bases"] = dict(spec.localization_bases)
     if spec.variants:
         doc["variants"] = [_variant_to_dict(v) for v in spec.variants]
     if spec.control_percent:

@@ -209,6 +209,13 @@ def load_for_check(ws: Workspace, app: str, provider: ProviderKind) -> Credentia
     return load_credential(ws, app, provider)
 
 
+def remember_check(ws: Workspace, app: str, provider: ProviderKind, result: CheckResult) -> None:
+    """Keep the outcome with the credential (the send confirmation warns about a failure)."""
+    from pushdeck.core.store.check_results import record_check
+
+    record_check(ws, app, provider.value, result.ok, result.summary, result.details)
+
+
 async def run_check(credential: Credential) -> CheckResult:
     """The provider's own check, without notifying anyone (on the asyncio loop)."""
     from pushdeck.core.credential_checks import check_with_provider

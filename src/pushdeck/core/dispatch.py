@@ -59,6 +59,7 @@ from pushdeck.core.errors import (
     PushdeckError,
     TransportError,
 )
+from pushdeck.core.events import record_reported_engagement
 from pushdeck.core.journal import (
     JournalState,
     Outcome,
@@ -325,6 +326,7 @@ class _Dispatcher:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             flusher.cancel()
             self._flush()
+            record_reported_engagement(self.ws, self.providers.values())  # the rest of it
 
     async def _feed(self) -> None:
         while True:
@@ -619,6 +621,7 @@ class _Dispatcher:
         unsent = [o for o in batch if o.state is JournalState.QUEUED]
         write_outcomes(self.ws, self.campaign.id, finished)
         requeue_unfinished(self.ws, self.campaign.id, unsent)
+        record_reported_engagement(self.ws, self.providers.values())  # simulated devices
         for outcome in finished:
             self._move("in_flight", outcome.state.value)
         self._move("in_flight", "queued", len(unsent))

@@ -424,3 +424,17 @@ def event_to_dict(event: EngagementEvent) -> dict[str, Any]:
         "at": event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "action_id": event.action_id,
     }
+
+
+def record_reported_engagement(ws: Workspace, providers: Iterable[object]) -> EventReport:
+    """Record what providers' simulated devices reported (the sandbox), through the same
+    validation as events a real app posts to the collector."""
+    from pushdeck.core.providers.sandbox_engagement import EngagementReporter
+
+    report = EventReport()
+    for provider in providers:
+        if isinstance(provider, EngagementReporter):
+            events = provider.take_engagement()
+            if events:
+                record_events(ws, (event_to_dict(e) for e in events), report=report)
+    return report

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.audience import EXCLUSION_TEXT, Exclusion, audience_rule, exclusion_sql
-from pushdeck.core.campaigns import AudienceKind, Campaign, CampaignStatus, get_campaign
+from pushdeck.core.campaigns import (
+    AudienceKind,
+    Campaign,
+    CampaignStatus,
+    get_campaign,
+    stale_localizations,
+)
 from pushdeck.core.credentials import Credential
 from pushdeck.core.dispatch import DispatchOptions, ProgressCallback, SendControl, SendSummary
 from pushdeck.core.model import Device, ProviderKind
@@ -46,6 +52,8 @@ class Review:
     providers: list[str]  # credentials the app has
     throttle_per_minute: int
     estimated_seconds: float
+    #: Credentials whose last check failed: (provider, when (UTC), what the provider said).
+    failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _audience_words(campaign: Campaign) -> str:
@@ -65,6 +73,20 @@ def available_providers(ws: Workspace, app: str) -> list[ProviderKind]:
     return [ProviderKind(r.provider) for r in list_records(ws, app)]
 
 
+def failed_checks(ws: Workspace, app: str) -> list[tuple[str, str, str]]:
+    """(provider, when, summary) of the app's credentials whose last check failed."""
+    from pushdeck.core.secrets import list_records
+    from pushdeck.core.store.check_results import last_check
+
+    failed = []
+    for record in list_records(ws, app):
+        check = last_check(record.facts)
+        if check is not None and not check.ok:
+            why = f"{check.summary} {check.details}".strip()
+            failed.append((record.provider.value, check.at, why))
+    return failed
+
+
 def estimate_seconds(eligible: int, throttle_per_minute: int) -> float:
     rate = throttle_per_minute / 60.0 if throttle_per_minute > 0 else NOMINAL_RATE
     return eligible / rate
@@ -78,6 +100,7 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
     campaign = get_campaign(ws, name)
     spec = campaign.spec
     app = get_app(ws, spec.app)
+    topic = app.apns_topic or "app"
     available = available_providers(ws, spec.app)
     rule = audience_rule(ws, spec)
     case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
@@ -109,12 +132,61 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
         lint=[
             (str(w.severity), w.field, f"{w.message} {w.hint}".strip())
             for w in lint(spec.message, app)
-        ],
-        payloads=preview_payloads(spec.message, topic=app.apns_topic or "app"),
+            if w.code != "payload-too-large"  # checked below for every variant and locale
+        ]
+        + oversize_payloads(spec, topic)
+        + [_stale_warning(locale) for locale in stale_localizations(spec)],
+        payloads=preview_payloads(spec.message, topic=topic),
         providers=[p.value for p in available],
         throttle_per_minute=throttle,
         estimated_seconds=estimate_seconds(eligible, throttle),
+        failed_checks=failed_checks(ws, spec.app),
     )
+
+
+def _stale_warning(locale: str) -> tuple[str, str, str]:
+    return (
+        "warning",
+        f"localizations.{locale}",
+        f"{locale} was written before the base message changed: it is sent as written. "
+        "Check that it still says the same, then edit it (or mark it up to date) in the "
+        "composer.",
+    )
+
+
+def oversize_payloads(spec: Any, topic: str = "app") -> list[tuple[str, str, str]]:
+    """Lint errors for every (variant, localization) whose payload is over a platform's
+    limit, as the dispatcher builds it (before personalization, which can only add)."""
+    from pushdeck.core.payloads import preview_payloads
+    from pushdeck.core.templating import Personalizer
+
+    try:
+        personalizer = Personalizer(spec)
+    except Exception:  # noqa: BLE001 - a broken template is reported by the template checks
+        return []
+    names = {"ios": "iOS (APNs)", "android": "Android (FCM)", "web": "Web Push"}
+    problems = []
+    for variant in ["", *(v.name for v in spec.variants)]:
+        for locale in ["", *spec.localizations]:
+            message, _templated = personalizer.localized(variant, locale)
+            where = ", ".join(
+                part
+                for part in (f"variant {variant}" if variant else "", locale and f"{locale}")
+                if part
+            )
+            for platform, preview in preview_payloads(message, topic=topic).items():
+                if preview.over:
+                    problems.append(
+                        (
+                            "error",
+                            f"payload ({where or 'base message'})",
+                            f"The {names.get(platform, platform)} payload is "
+                            f"{preview.size:,} bytes, {preview.over:,} over its "
+                            f"{preview.limit:,}-byte limit: those devices cannot be sent to. "
+                            "Shorten the text or move custom data out of the notification.",
+                        )
+                    )
+    return problems
 
 
 def _variant_split(campaign: Campaign, eligible: int) -> list[tuple[str, int]]:
@@ -257,13 +329,16 @@ def campaign_rows(ws: Workspace) -> list[CampaignRow]:
 
 def interrupted_campaigns(ws: Workspace) -> list[str]:
     """Campaigns stopped mid-send: ``sending`` though no send runs (a crash, a kill), or
-    ``paused`` (the app was closed while sending). Both resume where they stopped."""
+    ``paused`` (the app was closed while sending). Both resume where they stopped. One
+    that a live process is sending right now (the CLI, a worker) is not interrupted."""
     from pushdeck.core.campaigns import list_campaigns
+    from pushdeck.core.sender_lease import is_sending
 
     return [
         c.name
         for status in (CampaignStatus.SENDING, CampaignStatus.PAUSED)
         for c in list_campaigns(ws, status=status)
+        if not is_sending(ws, c.id)
     ]
 
 

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QUrl
-from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
+from pushdeck.app.fonts import report_font
 from pushdeck.core.analytics import DEFINITIONS
 from pushdeck.core.paths import create_private_file
 from pushdeck.core.reports import (
@@ -46,7 +47,7 @@ def write_pdf(
     writer.setPageMargins(QMarginsF(18, 18, 18, 18), QPageLayout.Unit.Millimeter)
     writer.setResolution(200)
     document = QTextDocument()
-    document.setDefaultFont(QFont("Noto Sans", 10))
+    document.setDefaultFont(report_font(10))
     document.setDocumentMargin(0)
     for index, image in enumerate(charts.values()):
         document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"chart{index}"), image)

@@ -19,6 +19,7 @@ from pushdeck.core.payloads.budget import (
     FCM_LIMIT,
     WEBPUSH_LIMIT,
     Budget,
+    PayloadTooLargeError,
     check_budget,
     largest_fields,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Budget",
     "LintWarning",
     "PayloadPreview",
+    "PayloadTooLargeError",
     "Severity",
     "WebPushRequest",
     "accepted_token_kinds",
@@ -68,10 +70,20 @@ class PayloadPreview:
     def ok(self) -> bool:
         return not self.error
 
+    @property
+    def over(self) -> int:
+        """Bytes over the platform's limit (0 when it fits or was not built)."""
+        return max(0, self.size - self.limit)
+
 
 def _preview(platform: str, limit: int, build: Callable[[], tuple[bytes, int]]) -> PayloadPreview:
     try:
         body, size = build()
+    except PayloadTooLargeError as exc:
+        # Built, but too big to send: show it, with its real size, so the user sees what
+        # to shorten (the meter goes red with the bytes over).
+        text = json.dumps(json.loads(exc.body), indent=2, ensure_ascii=False)
+        return PayloadPreview(platform, text, exc.size, limit, str(exc))
     except (PushdeckError, ValueError, TypeError, KeyError) as exc:
         # The composer calls this on every keystroke: a half-typed message must
         # show its problem, never crash the window.

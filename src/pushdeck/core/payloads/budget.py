@@ -30,6 +30,24 @@ FCM_LIMIT = 4096
 WEBPUSH_LIMIT = 3993  # 4096-byte record minus RFC 8291 header (86) and padding/tag (17)
 
 
+class PayloadTooLargeError(PayloadError):
+    """A payload over its platform's limit; carries the bytes so they can be shown."""
+
+    def __init__(self, message: str, *, hint: str, platform: str, body: bytes, limit: int) -> None:
+        super().__init__(message, hint=hint)
+        self.platform = platform
+        self.body = body
+        self.limit = limit
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+    @property
+    def over(self) -> int:
+        return self.size - self.limit
+
+
 @dataclass(frozen=True)
 class Budget:
     """How many bytes a payload uses of its platform's limit."""
@@ -122,10 +140,13 @@ def check_budget(platform: str, body: bytes, limit: int, payload: Mapping[str, A
     budget = Budget(platform, len(body), limit)
     if not budget.fits:
         fields = ", ".join(f"{path} ({size} B)" for path, size in largest_fields(payload))
-        raise PayloadError(
+        raise PayloadTooLargeError(
             f"The {platform} payload is {budget.size} bytes; the limit is {limit} bytes "
             f"({budget.size - limit} bytes over). Largest fields: {fields}.",
             hint="Shorten those fields or move data out of the notification; "
             "Pushdeck never truncates a payload silently.",
+            platform=platform,
+            body=bytes(body),
+            limit=limit,
         )
     return budget

@@ -391,7 +391,29 @@ def check_ios_image(m: Message, app: App | None) -> Iterator[LintWarning]:
 
 APP_CHECKS: tuple[AppCheck, ...] = (check_ios_image,)
 
+
+_PLATFORM_NAMES = {"ios": "iOS (APNs)", "android": "Android (FCM)", "web": "Web Push"}
+
+
+def check_payload_size(m: Message) -> Iterator[LintWarning]:
+    """Each platform's payload, built as it will be sent, against its byte limit."""
+    from pushdeck.core.payloads import preview_payloads  # the builders import this module
+
+    for platform, preview in preview_payloads(m).items():
+        if preview.over:
+            yield _w(
+                "payload-too-large",
+                Severity.ERROR,
+                "body",
+                f"The {_PLATFORM_NAMES.get(platform, platform)} payload is {preview.size:,} "
+                f"bytes, {preview.over:,} over its {preview.limit:,}-byte limit: it cannot be "
+                "sent.",
+                "Shorten the title or body, or move custom data out of the notification.",
+            )
+
+
 CHECKS: tuple[Check, ...] = (
+    check_payload_size,
     check_nothing_to_show,
     check_background_priority,
     check_push_type_content,
