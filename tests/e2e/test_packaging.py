@@ -59,6 +59,16 @@ def test_self_test_passes_in_process(qapp, tmp_path) -> None:
     assert (tmp_path / "window.png").stat().st_size > 0
 
 
+def test_the_self_test_window_does_not_outlive_the_run(qapp, tmp_path) -> None:
+    # Its campaigns page re-checks due campaigns every 30 s on a loop the run shut down:
+    # a window left alive raised "Event loop is closed" into whatever ran next.
+    from pushdeck.app.main_window import MainWindow
+    from pushdeck.selftest import run_self_test
+
+    assert run_self_test(io.StringIO(), devices=10, keep=tmp_path) == 0
+    assert not [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow)]
+
+
 def test_a_failing_step_fails_the_run_and_later_steps_are_not_attempted() -> None:
     from pushdeck.selftest import _Run
 
