@@ -12,13 +12,18 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QStackedWidget,
     QWidget,
 )
@@ -30,6 +35,7 @@ from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.composer.page import ComposerPage
 from pushdeck.app.credentials.page import CredentialsPage
 from pushdeck.app.errors import show_error
+from pushdeck.app.help import AboutDialog, DocsDialog, ShortcutsDialog
 from pushdeck.app.pages import WelcomePage
 from pushdeck.app.reports.page import ReportsPage
 from pushdeck.app.settings import AppSettings
@@ -38,6 +44,8 @@ from pushdeck.app.threads import assert_gui_thread
 
 WORKSPACE_FILTER = "Pushdeck workspace (*.pushdeck);;All files (*)"
 PAGES = ("Campaigns", "Compose", "Audience", "Reports", "Apps & credentials")
+#: What the focused widget is asked to do for Edit › Cut/Copy/Paste/Select All.
+CLIPBOARD_SLOTS = {"cut": "cut", "copy": "copy", "paste": "paste", "select_all": "selectAll"}
 AUDIENCE_COLUMNS = "audience/columns"  # the device table's shown columns, widths and order
 
 
@@ -104,8 +112,11 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
+        self.new_campaign_action = self._action(
+            file, "New &campaign…", QKeySequence.StandardKey.New, self.new_campaign
+        )
         self.new_action = self._action(
-            file, "&New workspace…", QKeySequence.StandardKey.New, self.new_workspace
+            file, "&New workspace…", QKeySequence("Ctrl+Shift+N"), self.new_workspace
         )
         self.open_action = self._action(
             file, "&Open workspace…", QKeySequence.StandardKey.Open, self.open_workspace_dialog
@@ -135,6 +146,16 @@ class MainWindow(QMainWindow):
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
         edit.addSeparator()
+        self.clipboard_actions = {
+            slot: self._action(edit, text, keys, partial(self.edit_focused, slot))
+            for slot, text, keys in [
+                ("cut", "Cu&t", QKeySequence.StandardKey.Cut),
+                ("copy", "&Copy", QKeySequence.StandardKey.Copy),
+                ("paste", "&Paste", QKeySequence.StandardKey.Paste),
+                ("select_all", "Select &All", QKeySequence.StandardKey.SelectAll),
+            ]
+        }
+        edit.addSeparator()
         self.prefs_action = self._action(
             edit, "&Preferences…", QKeySequence.StandardKey.Preferences, self.show_preferences
         )
@@ -142,8 +163,13 @@ class MainWindow(QMainWindow):
             self.prefs_action.setShortcut(QKeySequence("Ctrl+,"))
         go = bar.addMenu("&Go")
         for index, name in enumerate(PAGES):
-            self._action(go, name, QKeySequence(f"Ctrl+{index + 1}"), partial(self.go_to, index))
+            label = name.replace("&", "&&")  # "Apps & credentials" shows its "&"
+            self._action(go, label, QKeySequence(f"Ctrl+{index + 1}"), partial(self.go_to, index))
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Pushdeck &documentation", QKeySequence.StandardKey.HelpContents,
+                     self.show_docs)  # fmt: skip
+        self._action(help_menu, "&Keyboard shortcuts", QKeySequence("Ctrl+/"), self.show_shortcuts)
+        help_menu.addSeparator()
         self._action(help_menu, "&About Pushdeck", None, self._show_about)
         self._fill_recent()
 
@@ -226,11 +252,39 @@ class MainWindow(QMainWindow):
             self._apply_appearance()
 
     def _show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Pushdeck",
-            "Pushdeck: compose, preview, send and measure push notifications from your desktop.",
-        )
+        self._open_dialog(AboutDialog(self))
+
+    def show_docs(self) -> None:
+        self._open_dialog(DocsDialog(self))
+
+    def show_shortcuts(self) -> None:
+        self._open_dialog(ShortcutsDialog(self.findChildren(QAction), self))
+
+    def _open_dialog(self, dialog: QDialog) -> None:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_dialog = dialog  # tests look at it
+        dialog.open()
+
+    def edit_focused(self, slot: str) -> None:
+        """Cut/Copy/Paste/Select All on the focused widget (a text field, a combo box's
+        text, a spin box; Copy and Select All on a table copy or select its rows)."""
+        widget = QApplication.focusWidget()
+        if isinstance(widget, QComboBox) and widget.lineEdit() is not None:
+            widget = widget.lineEdit()
+        elif isinstance(widget, QAbstractSpinBox):
+            widget = widget.findChild(QLineEdit)
+        method = CLIPBOARD_SLOTS[slot]
+        if isinstance(widget, QAbstractItemView) and slot == "copy":
+            copy_selected_cells(widget)
+        elif widget is not None and callable(getattr(widget, method, None)):
+            getattr(widget, method)()
+
+    def new_campaign(self) -> None:
+        if self.root.currentIndex() != 1:
+            self.statusBar().showMessage("Open a workspace to make a campaign.", 4000)
+            return
+        self.go_to(0)
+        self.campaigns.new_campaign()
 
     # --- workspaces ------------------------------------------------------------------------------
 
@@ -363,3 +417,13 @@ class MainWindow(QMainWindow):
         self.qsettings.setValue(AUDIENCE_COLUMNS, self.audience.devices.columns_state())
         self.qsettings.sync()
         super().closeEvent(event)
+
+
+def copy_selected_cells(view: QAbstractItemView) -> None:
+    """The selected cells as tab-separated lines (pastes into a spreadsheet)."""
+    indexes = sorted(view.selectedIndexes(), key=lambda i: (i.row(), i.column()))
+    rows: dict[int, list[str]] = {}
+    for index in indexes:
+        rows.setdefault(index.row(), []).append(str(index.data() or ""))
+    if rows:
+        QApplication.clipboard().setText("\n".join("\t".join(r) for r in rows.values()))
