@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
@@ -264,3 +265,100 @@ def test_typing_into_the_composer_body_undoes_word_by_word(qtbot, window) -> Non
     assert body.toPlainText() == "Sale"
     window.redo_action.trigger()
     assert body.toPlainText() == "Sale today"
+
+
+# --- appearance, sidebar, sizes ---------------------------------------------------------
+
+
+@pytest.fixture
+def restore_palette(qapp):
+    palette = qapp.palette()
+    yield
+    qapp.setPalette(palette)
+
+
+def test_dark_mode_is_app_wide_and_remembered(qtbot, window, tmp_path, restore_palette) -> None:
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QComboBox
+
+    from pushdeck.app.appearance import THEME_KEY
+    from pushdeck.app.preferences import PreferencesDialog
+
+    dialog = window.show_preferences()
+    assert isinstance(dialog, PreferencesDialog)
+    box: QComboBox = dialog.theme_box
+    box.setCurrentIndex(box.findData("dark"))
+    dialog.accept()
+    window_color = QApplication.palette().color(QPalette.ColorRole.Window)
+    assert window_color.lightness() < 80  # the whole app, not only the previews
+    table = window.campaigns.table
+    qtbot.wait_until(lambda: table.palette().color(QPalette.ColorRole.Base).lightness() < 80)
+    assert window.composer.previews.dark_box.isChecked()
+    assert window.qsettings.value(THEME_KEY) == "dark"
+    window.set_theme("light")
+    assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 180
+    assert not window.composer.previews.dark_box.isChecked()
+
+
+def test_system_theme_follows_the_os(qtbot, window, monkeypatch, restore_palette) -> None:
+    from PySide6.QtGui import QPalette
+
+    from pushdeck.app import appearance
+
+    window.set_theme("system")
+    monkeypatch.setattr(appearance, "os_is_dark", lambda: True)
+    window._apply_appearance()  # what colorSchemeChanged triggers
+    assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 80
+    monkeypatch.setattr(appearance, "os_is_dark", lambda: False)
+    window._apply_appearance()
+    assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 180
+
+
+def test_the_sidebar_has_sections_and_icons_and_keeps_ctrl_numbers(window) -> None:
+    from pushdeck.app.main_window import PAGE_ROLE, PAGES
+
+    nav = window.nav
+    headers = [
+        nav.item(r).text() for r in range(nav.count()) if nav.item(r).data(PAGE_ROLE) is None
+    ]
+    assert headers == ["MESSAGES", "PEOPLE", "RESULTS", "SETUP"]
+    for row in range(nav.count()):
+        item = nav.item(row)
+        if item.data(PAGE_ROLE) is None:
+            assert not item.flags() & Qt.ItemFlag.ItemIsSelectable
+        else:
+            assert not item.icon().isNull()
+    for index, _name in enumerate(PAGES):
+        window.go_to(index)
+        assert window.pages.currentIndex() == index
+        assert nav.currentItem().text() == PAGES[index]
+
+
+def test_compose_shows_every_tab_at_1440_by_900(qtbot, window) -> None:
+    window.resize(1440, 900)
+    window.go_to(1)
+    qtbot.wait(50)
+    tabs = window.composer.form.tabs
+    bar = tabs.tabBar()
+    assert not tabs.usesScrollButtons()
+    assert all(bar.tabRect(i).right() <= bar.width() for i in range(bar.count()))
+    assert tabs.width() >= bar.sizeHint().width()
+
+
+def test_nothing_is_clipped_at_the_minimum_window_size(qtbot, window) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QCheckBox
+
+    window.resize(window.minimumSizeHint())
+    for index in range(5):
+        window.go_to(index)
+        qtbot.wait(30)
+        page = window.pages.currentWidget()
+        for button in page.findChildren(QAbstractButton):
+            if not button.isVisible() or (isinstance(button, QCheckBox) and not button.text()):
+                continue
+            if button.window() is not window or not button.isVisibleTo(page):
+                continue
+            hint = (
+                button.sizeHint() if not isinstance(button, QCheckBox) else button.minimumSizeHint()
+            )
+            assert button.width() >= hint.width() - 2, (index, button.text(), button.width(), hint)

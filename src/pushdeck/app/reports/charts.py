@@ -82,7 +82,8 @@ class Chart(pg.PlotWidget):  # type: ignore[misc]
         A title wider than the chart would set the plot's minimum width and push its right
         side out of view; category labels wider than their bar would print over each other.
         """
-        title = "<br>".join(_wrap(self.title, self._title_metrics(), max(width - 24, 80)))
+        room = width - self._axes_width()  # the title is centred over the plot area
+        title = "<br>".join(_wrap(self.title, self._title_metrics(), max(int(room) - 16, 80)))
         if title != self._shown_title:
             self._shown_title = title
             self.setTitle(title, color="#1d2330", size="11pt")
@@ -92,8 +93,7 @@ class Chart(pg.PlotWidget):  # type: ignore[misc]
         axis = self.getAxis("bottom")
         metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
         widest = max(metrics.horizontalAdvance(label) for label in labels) + 8
-        view = self.getPlotItem().vb.width()
-        plot_width = view if 0 < view < width else max(width - 90, 40)  # less the axes
+        plot_width = max(width - self._axes_width(), 40)
         (x0, x1), _y = self.getPlotItem().vb.viewRange()
         per_bar = plot_width / max(x1 - x0, 1.0)
         stride = max(1, math.ceil(widest / per_bar))
@@ -101,6 +101,12 @@ class Chart(pg.PlotWidget):  # type: ignore[misc]
         shown = [(i, label) for i, label in enumerate(labels) if i % stride == 0]
         hidden = [(i, "") for i in range(len(labels)) if i % stride]  # hover names them
         axis.setTicks([shown, hidden])
+
+    def _axes_width(self) -> int:
+        """The chart's width that is not plot area: the shown side axes and margins."""
+        plot = self.getPlotItem()
+        sides = [plot.getAxis(side) for side in ("left", "right") if plot.getAxis(side).isVisible()]
+        return int(sum(axis.width() for axis in sides)) + 20
 
     def _title_metrics(self) -> QFontMetrics:
         font = QFont(self.font())
