@@ -167,3 +167,81 @@ async def test_pool_opens_more_connections_only_when_the_first_is_full(server, p
     finally:
         await client.aclose()
     assert len(results) == 60 and server.connections == 3 and server.max_streams_seen <= 5
+
+
+# -- concurrency follows the server (issue 19) --------------------------------------------
+
+
+async def test_one_connection_is_filled_far_beyond_64_streams_when_the_server_allows(pki) -> None:  # type: ignore[no-untyped-def]
+    # APNs-like: 1 stream until the first answer, then 1,000; answers 50 ms after arrival.
+    srv = await H2Server(echo, pki.server_context(), apns_like=True, latency=0.05).start()
+    client = client_for(srv, pki, connections=1)
+    try:
+        results = await asyncio.gather(*(post(client, str(i)) for i in range(600)))
+    finally:
+        await client.aclose()
+        await srv.aclose()
+    assert sorted(r[1] for r in results) == sorted(str(i) for i in range(600))
+    assert srv.connections == 1
+    assert srv.max_streams_seen >= 500  # all but the first wait in one batch, not 64 at a time
+    assert srv.limit_violations == 0 and srv.protocol_errors == 0
+
+
+async def test_never_more_streams_than_the_server_advertised(pki) -> None:  # type: ignore[no-untyped-def]
+    srv = await H2Server(echo, pki.server_context(), max_concurrent_streams=1, latency=0.02).start()
+    srv.streams_after_first(70)
+    client = client_for(srv, pki, connections=2)
+    try:
+        results = await asyncio.gather(*(post(client, str(i)) for i in range(700)))
+    finally:
+        await client.aclose()
+        await srv.aclose()
+    assert len(results) == 700
+    assert srv.limit_violations == 0 and srv.protocol_errors == 0
+    assert max(srv.streams_per_connection.values()) == 70  # filled exactly to the limit
+    assert srv.connections == 2
+
+
+async def test_a_second_connection_opens_only_when_the_first_is_full(pki) -> None:  # type: ignore[no-untyped-def]
+    context = pki.server_context()
+    srv = await H2Server(echo, context, max_concurrent_streams=40, latency=0.05).start()
+    client = client_for(srv, pki, connections=4)
+    try:
+        await post(client, "warm")
+        await asyncio.gather(*(post(client, str(i)) for i in range(40)))
+        assert srv.connections == 1  # 40 fit in the first connection
+        await asyncio.gather(*(post(client, str(i)) for i in range(70)))
+        assert srv.connections == 2  # 70 do not: one more, not the pool's four
+    finally:
+        await client.aclose()
+        await srv.aclose()
+    assert max(srv.streams_per_connection.values()) == 40
+    assert srv.limit_violations == 0 and srv.protocol_errors == 0
+
+
+async def test_connections_start_at_successive_addresses_and_skip_dead_ones(  # type: ignore[no-untyped-def]
+    server, pki, monkeypatch
+) -> None:
+    client = client_for(server, pki, connections=3)
+    dead = "127.0.0.3"  # loopback, but nothing listens there on this port
+
+    async def addresses() -> list[str]:
+        return [dead, "127.0.0.1"]
+
+    monkeypatch.setattr(client, "_addresses", addresses)
+    loop = asyncio.get_running_loop()
+    original = loop.create_connection
+    tried: list[str] = []
+
+    async def recording(factory, host, port, **kw):  # type: ignore[no-untyped-def]
+        tried.append(host)
+        return await original(factory, host, port, **kw)
+
+    monkeypatch.setattr(loop, "create_connection", recording)
+    try:
+        await post(client, "warm")
+        await asyncio.gather(*(post(client, str(i)) for i in range(12)))  # > 5: a second one
+    finally:
+        await client.aclose()
+    assert tried[:3] == [dead, "127.0.0.1", "127.0.0.1"]  # 1st falls through, 2nd starts at B
+    assert server.connections >= 2

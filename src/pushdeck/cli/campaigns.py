@@ -46,7 +46,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         send = verbs.add_parser(verb, help=helptext)
         send.add_argument("name")
         send.add_argument("--json", action="store_true", help="print the outcome as JSON")
-        send.add_argument("--concurrency", type=int, default=64, help="per provider")
+        send.add_argument(
+            "--concurrency",
+            type=int,
+            default=DispatchOptions.concurrency,
+            help="most sends in progress per provider (the connections use what the "
+            "provider allows; lower this to be gentler)",
+        )
         send.set_defaults(handler=_send)
     status = verbs.add_parser("status", help="counts by state, possibly duplicated")
     status.add_argument("name")

@@ -13,6 +13,11 @@ campaign:
    bounded concurrency per provider, a throttle, Retry-After and jittered backoff,
    and their outcomes written back in batches.
 
+Concurrency follows the provider: the dispatcher only bounds how many sends may be
+*waiting or in flight* per provider (``DispatchOptions.concurrency``, memory-sized); how
+many are on the wire at once is the provider's HTTP/2 pool's business, which fills each
+connection to the server's advertised stream limit and opens more connections when full.
+
 An auth failure stops the campaign at once (status ``failed`` with the provider's
 explanation; unsent devices stay queued for a resume). Pause and cancel come from a
 ``SendControl`` (same process) or from the campaign's status in the workspace
@@ -69,7 +74,10 @@ from pushdeck.core.variants import arm_for_bucket, bucket, notification_id
 
 @dataclass(frozen=True)
 class DispatchOptions:
-    concurrency: int = 64  # simultaneous sends per provider
+    # Sends started and not finished per provider (waiting for a stream or in flight).
+    # A bound for memory, not the wire: the provider's connections use what the server
+    # allows (APNs: 1,000 streams per connection, several connections).
+    concurrency: int = 4096
     max_attempts: int = 5  # per device, retries included
     backoff_base: float = 0.5  # seconds; doubles per attempt, full jitter
     backoff_cap: float = 30.0
@@ -213,7 +221,10 @@ class _Dispatcher:
         self.timezones = timezones
         self.personalizer = Personalizer(campaign.spec)
         self.throttle = _Throttle(campaign.spec.throttle_per_minute)
-        self.semaphores = {k: asyncio.Semaphore(options.concurrency) for k in providers}
+        # One send per provider until its first outcome (a refused credential then costs
+        # one request, not thousands), then the whole window (see _task_done).
+        self.semaphores = {k: asyncio.Semaphore(1) for k in providers}
+        self.opened: set[ProviderKind] = set()
         self.gates: dict[ProviderKind, float] = {}  # Retry-After: no sends before this
         self.rng = random.Random(options.seed)
         self.buffer: list[Outcome] = []
@@ -326,7 +337,12 @@ class _Dispatcher:
     def _task_done(self, kind: ProviderKind) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             self.tasks.discard(task)
-            self.semaphores[kind].release()
+            semaphore = self.semaphores[kind]
+            semaphore.release()
+            if kind not in self.opened:
+                self.opened.add(kind)
+                for _ in range(self.options.concurrency - 1):
+                    semaphore.release()
 
         return done
 

@@ -39,6 +39,7 @@ from pushdeck.core.providers import apns_reasons
 from pushdeck.core.providers.apns_auth import ApnsTokenSigner, cert_ssl_context
 from pushdeck.core.providers.base import CheckResult, register
 from pushdeck.core.providers.http2 import (
+    DEFAULT_CONNECTIONS,
     H2Client,
     H2Response,
     Header,
@@ -65,7 +66,7 @@ class ApnsProvider:
         self,
         credential: ApnsCredential,
         *,
-        connections: int = 1,
+        connections: int = DEFAULT_CONNECTIONS,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -6,6 +6,13 @@ costs far more CPU than the bytes on the wire. Here each request is one h2 strea
 future and a deadline checked by one sweep per connection; writes made during the
 same event-loop iteration are coalesced into a single TLS write.
 
+Concurrency follows the server, not a constant: each connection is filled up to the
+server's SETTINGS_MAX_CONCURRENT_STREAMS (APNs: 1 until the first answer, then up to
+1,000; Google's front ends: 100), capped at ``max_streams`` per connection. Only when
+every connection is full does the pool open another one (at most ``connections``; one at
+a time, and not while a fresh connection may still raise its limit after its first
+answer), each to the next of the host's addresses.
+
 What it guarantees:
 - never more streams open than the server's SETTINGS_MAX_CONCURRENT_STREAMS (we wait
   for the server's first SETTINGS before opening any stream);
@@ -23,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import ssl
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -45,6 +53,10 @@ from pushdeck.core.errors import ProviderTimeoutError, TransportError
 Header = tuple[bytes, bytes]
 _log = logging.getLogger(__name__)
 _MAX_UNPROCESSED_RETRIES = 8
+#: Connections per host when the first ones are full (Apple recommends several to APNs).
+DEFAULT_CONNECTIONS = 4
+#: Streams per connection even if the server allows more (h2 treats "no limit" as 2^31).
+DEFAULT_MAX_STREAMS = 1000
 _LAST_SAFE_STREAM_ID = 2**31 - 1 - 2 * 10_000  # stop opening streams well before the limit
 _CLIENT_CONFIG = h2.config.H2Configuration(
     client_side=True,
@@ -167,7 +179,12 @@ class _Stream:
 class _Connection(asyncio.Protocol):
     """One HTTP/2 connection: h2 state plus the futures of its open streams."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, pool: _PoolCallback) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        pool: _PoolCallback,
+        stream_cap: int = DEFAULT_MAX_STREAMS,
+    ) -> None:
         self.loop = loop
         self.pool = pool
         self.h2 = _LeanH2Connection()
@@ -175,7 +192,9 @@ class _Connection(asyncio.Protocol):
         self.streams: dict[int, _Stream] = {}
         self.ready: asyncio.Future[None] = loop.create_future()
         self.max_streams = 1  # until the server's SETTINGS say otherwise
+        self.stream_cap = stream_cap  # our own ceiling, whatever the server allows
         self.active = 0  # streams reserved by the pool (open or about to open)
+        self.answered = False  # a first response came back (APNs raises its limit then)
         self.accepting = True
         self.retiring = False
         self.goaway_last: int | None = None
@@ -257,6 +276,9 @@ class _Connection(asyncio.Protocol):
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
+        if not self.answered:
+            self.answered = True
+            self.pool.capacity_changed()  # the pool may now open another connection
         headers = {k.decode(): v.decode("utf-8", "replace") for k, v in stream.headers}
         status = int(headers.pop(":status", "0"))
         if not stream.future.done():
@@ -264,7 +286,7 @@ class _Connection(asyncio.Protocol):
 
     def _on_settings(self, event: h2.events.RemoteSettingsChanged) -> None:
         changed = event.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
-        self.max_streams = self.h2.remote_settings.max_concurrent_streams
+        self.max_streams = min(self.h2.remote_settings.max_concurrent_streams, self.stream_cap)
         if changed is not None or not self.ready.done():
             self.pool.capacity_changed()
         if not self.ready.done():
@@ -430,14 +452,19 @@ class _PoolCallback:
 
 
 class H2Client:
-    """Requests to one HTTPS origin over a small pool of HTTP/2 connections."""
+    """Requests to one HTTPS origin over a small pool of HTTP/2 connections.
+
+    ``connections`` bounds the pool (more open only when the others are full);
+    ``max_streams`` caps the streams of one connection below what the server allows.
+    """
 
     def __init__(
         self,
         origin: str,
         ssl_context: ssl.SSLContext,
         *,
-        connections: int = 1,
+        connections: int = DEFAULT_CONNECTIONS,
+        max_streams: int = DEFAULT_MAX_STREAMS,
         connect_timeout: float = 10.0,
         request_timeout: float = 30.0,
     ) -> None:
@@ -449,6 +476,7 @@ class H2Client:
         self.authority = parts.netloc.encode()
         self.ssl_context = ssl_context
         self.size = max(1, connections)
+        self.max_streams = max(1, max_streams)
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self._conns: list[_Connection] = []
@@ -504,13 +532,21 @@ class H2Client:
             if conn is not None:
                 conn.active += 1
                 return conn
-            live = sum(1 for c in self._conns if c.accepting)
-            if live + self._connecting < self.size:
+            if self._should_connect():
                 await self._connect()
                 continue
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             await waiter
+
+    def _should_connect(self) -> bool:
+        """Every connection is full: open another, unless one is already on its way,
+        the pool is at its bound, or a connection has not answered yet (APNs raises its
+        limit from 1 to 1,000 after the first answer: no need for more connections)."""
+        if self._connecting:
+            return False
+        live = [c for c in self._conns if c.accepting]
+        return len(live) < self.size and all(c.answered for c in live)
 
     def _pick(self) -> _Connection | None:
         best: _Connection | None = None
@@ -557,13 +593,24 @@ class H2Client:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(loop, self._callback),
-                    self.host,
-                    self.port,
-                    ssl=self.ssl_context,
-                    server_hostname=self.host,
-                )
+                addresses = await self._addresses()
+                # Spread the pool over the host's addresses: each new connection starts
+                # at the next one, and falls through to the others if it cannot connect.
+                start = self.connections_opened % len(addresses)
+                order = addresses[start:] + addresses[:start]
+                for index, address in enumerate(order):
+                    try:
+                        _, conn = await loop.create_connection(
+                            lambda: _Connection(loop, self._callback, self.max_streams),
+                            address,
+                            self.port,
+                            ssl=self.ssl_context,
+                            server_hostname=self.host,
+                        )
+                        break
+                    except OSError:
+                        if index == len(order) - 1:
+                            raise
                 self._check_alpn(conn)
                 await conn.ready
         except TimeoutError as exc:
@@ -576,6 +623,17 @@ class H2Client:
         self.connections_opened += 1
         _log.debug("HTTP/2 connection %d to %s:%d", self.connections_opened, self.host, self.port)
         return conn
+
+    async def _addresses(self) -> list[str]:
+        """The host's addresses (resolved afresh for each new connection), IPv4 and IPv6
+        interleaved in the resolver's order of preference, duplicates dropped."""
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not addresses:
+            raise OSError(f"{self.host} has no address")
+        return addresses
 
     def _check_alpn(self, conn: _Connection) -> None:
         assert conn.transport is not None
