@@ -245,3 +245,18 @@ async def test_connections_start_at_successive_addresses_and_skip_dead_ones(  # 
         await client.aclose()
     assert tried[:3] == [dead, "127.0.0.1", "127.0.0.1"]  # 1st falls through, 2nd starts at B
     assert server.connections >= 2
+
+
+async def test_header_block_larger_than_a_frame_goes_out_as_continuations(server, pki) -> None:  # type: ignore[no-untyped-def]
+    # The client writes HEADERS/CONTINUATION bytes itself: the fake parses them with h2's
+    # full validation, so a malformed frame would fail the request.
+    client = client_for(server, pki)
+    big = "v" * 40_000  # > the 16 kB default frame size: HEADERS + 2 CONTINUATION frames
+    headers = [*client.base_headers(b"POST", b"/send"), (b"x-id", b"c"), (b"x-big", big.encode())]
+    try:
+        response = await client.request(headers, b"body")
+        again = await post(client, "after")  # the HPACK state is still in step
+    finally:
+        await client.aclose()
+    assert response.status == 200 and server.requests[0].headers["x-big"] == big
+    assert again[1] == "after" and server.protocol_errors == 0
