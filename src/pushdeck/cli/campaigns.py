@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Mapping
 
 from pushdeck.cli.context import Context, ProgressBar
+from pushdeck.core import event_loop
 from pushdeck.core.campaigns import (
     create_campaign,
     duplicate_campaign,
@@ -130,7 +130,7 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
             await _close(providers)
 
     try:
-        summary = asyncio.run(run())
+        summary = event_loop.run(run())
     finally:
         bar.finish()
     if args.json:
@@ -184,7 +184,7 @@ def _run_due(ctx: Context, args: argparse.Namespace) -> int:
             for group in opened:
                 await _close(group)
 
-    report = asyncio.run(run())
+    report = event_loop.run(run())
     data = {
         "sent": report.sent,
         "missed": report.missed,

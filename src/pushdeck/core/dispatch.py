@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pushdeck.core import sender_lease
+from pushdeck.core import event_loop, sender_lease
 from pushdeck.core.audience import audience_rule, exclusion_sql
 from pushdeck.core.campaigns import (
     SENDABLE,
@@ -655,8 +655,8 @@ def send_campaign(
     on_progress: ProgressCallback | None = None,
     options: DispatchOptions | None = None,
 ) -> SendSummary:
-    """Blocking form of ``send_campaign_async`` (CLI, demo, scripts)."""
-    return asyncio.run(
+    """Blocking form of ``send_campaign_async`` (CLI, demo, scripts), on uvloop if present."""
+    return event_loop.run(
         send_campaign_async(ws, name, providers=providers, on_progress=on_progress, options=options)
     )
 
