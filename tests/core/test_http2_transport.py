@@ -260,3 +260,75 @@ async def test_header_block_larger_than_a_frame_goes_out_as_continuations(server
         await client.aclose()
     assert response.status == 200 and server.requests[0].headers["x-big"] == big
     assert again[1] == "after" and server.protocol_errors == 0
+
+
+def _answered_in_memory(chunk: int) -> list[tuple[str, int, object]]:
+    """Client and server h2 connections wired in memory; the server's bytes reach the
+    client ``chunk`` bytes at a time. Returns what the client saw, in order."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    from pushdeck.core.providers.http2 import _LeanH2Connection
+
+    client = _LeanH2Connection()
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_frames(server.data_to_send())
+    server.receive_data(client.data_to_send())  # SETTINGS ACK
+    for stream_id in (1, 3, 5, 7, 9):
+        client.send_request_headers(
+            stream_id,
+            [
+                (b":method", b"POST"),
+                (b":scheme", b"https"),
+                (b":authority", b"x"),
+                (b":path", b"/"),
+            ],
+            False,
+        )
+        client.send_body(stream_id, b"hello", True)
+    server.receive_data(client.data_to_send())
+    server.send_headers(1, [(":status", "200"), ("apns-id", "a")], end_stream=True)
+    server.send_headers(3, [(":status", "400"), ("x-big", "b" * 40_000)])  # + CONTINUATION
+    server.send_data(3, b'{"reason":"BadDeviceToken"}', end_stream=True)
+    server.send_headers(5, [(":status", "200")], end_stream=True)
+    server.reset_stream(7)
+    server.send_headers(9, [(":status", "200"), ("apns-id", "z")], end_stream=True)
+    server.ping(b"12345678")
+    wire = server.data_to_send()
+    seen: list[tuple[str, int, object]] = []
+    for start in range(0, len(wire), chunk):
+        for event in client.receive_frames(wire[start : start + chunk]):
+            if isinstance(event, h2.events.ResponseReceived):
+                seen.append(("response", event.stream_id, dict(event.headers).get(b":status")))
+            elif isinstance(event, h2.events.DataReceived):
+                seen.append(("data", event.stream_id, event.data))
+            elif isinstance(event, h2.events.StreamEnded | h2.events.StreamReset):
+                seen.append((type(event).__name__, event.stream_id, None))
+            elif isinstance(event, h2.events.PingReceived):
+                seen.append(("ping", 0, event.ping_data))
+    return seen
+
+
+def test_answers_are_read_the_same_whole_or_in_pieces() -> None:
+    # The client reads most answers without h2's frame objects; split anywhere (TLS
+    # records do), interleaved with CONTINUATION, DATA, RST_STREAM and PING, the events
+    # must be exactly what arrives in one piece.
+    whole = _answered_in_memory(1 << 20)
+    assert [e[:2] for e in whole] == [
+        ("response", 1), ("StreamEnded", 1), ("response", 3), ("data", 3),
+        ("StreamEnded", 3), ("response", 5), ("StreamEnded", 5), ("StreamReset", 7),
+        ("response", 9), ("StreamEnded", 9), ("ping", 0),
+    ]  # fmt: skip
+    for chunk in (1, 7, 9, 10, 4096):
+        pieces = _answered_in_memory(chunk)
+        merged: list[tuple[str, int, object]] = []
+        for event in pieces:  # DATA may arrive in several events when split
+            if merged and event[0] == "data" and merged[-1][:2] == event[:2]:
+                merged[-1] = ("data", event[1], merged[-1][2] + event[2])  # type: ignore[operator]
+            else:
+                merged.append(event)
+        assert merged == whole, chunk

@@ -46,7 +46,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import hpack
-from h2.connection import AllowedStreamIDs, ConnectionInputs
+from h2.connection import AllowedStreamIDs, ConnectionInputs, _decode_headers
 from h2.stream import StreamInputs
 from hpack.hpack import encode_integer
 from hpack.table import HeaderTable
@@ -85,6 +85,8 @@ class _LeanH2Connection(h2.connection.H2Connection):
     def __init__(self) -> None:
         super().__init__(config=_CLIENT_CONFIG)
         self.encoder = _CachingEncoder()
+        self._partial = b""  # the start of a frame whose end has not arrived yet
+        self._continuing = False  # h2 holds a HEADERS block awaiting CONTINUATION
 
     @property
     def open_outbound_streams(self) -> int:
@@ -145,8 +147,67 @@ class _LeanH2Connection(h2.connection.H2Connection):
         self._data_to_send += data
 
 
+    def receive_frames(self, data: bytes) -> list[h2.events.Event]:
+        """h2's ``receive_data``, with a shortcut for the frame most answers are.
+
+        An answer to a push request is usually one HEADERS frame (END_HEADERS, often
+        END_STREAM) on a stream we opened. For those, this decodes the block and hands
+        it to the stream's state machine as h2 does, without building hyperframe
+        objects. Everything else (DATA, SETTINGS, GOAWAY, RST_STREAM, PING, padded or
+        continued headers, closed streams) goes through h2 itself, in arrival order.
+        h2 is only ever given whole frames, so its own buffer never holds a partial one.
+        """
+        buffer = self._partial + data if self._partial else data
+        events: list[h2.events.Event] = []
+        size, pos, slow = len(buffer), 0, 0
+        limit = self.max_inbound_frame_size
+        while size - pos >= 9:
+            length = int.from_bytes(buffer[pos : pos + 3], "big")
+            if length > limit:  # h2 reports the oversized frame as a protocol error
+                pos = size
+                break
+            end = pos + 9 + length
+            if end > size:
+                break
+            kind, flags = buffer[pos + 3], buffer[pos + 4]
+            if kind == _HEADERS and flags & _HEADERS_SHORTCUT_MASK == _END_HEADERS:
+                if slow < pos:
+                    events += super().receive_data(buffer[slow:pos])
+                stream_id = int.from_bytes(buffer[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+                stream = self.streams.get(stream_id)
+                if stream is not None and not stream.closed and not self._continuing:
+                    block = buffer[pos + 9 : end]
+                    events += self._receive_headers(stream, block, bool(flags & _END_STREAM))
+                    slow = end
+                else:
+                    slow = pos  # h2 decides (it knows closed and reset streams)
+            elif kind in (_HEADERS, _CONTINUATION):
+                self._continuing = not flags & _END_HEADERS
+            pos = end
+        self._partial = buffer[pos:]
+        if slow < pos:
+            events += super().receive_data(buffer[slow:pos])
+        return events
+
+    def _receive_headers(
+        self, stream: Any, block: bytes, end_stream: bool
+    ) -> list[h2.events.Event]:
+        # h2's _receive_headers_frame for a stream we opened (so no new-stream checks).
+        try:
+            headers = _decode_headers(self.decoder, block)
+            events = self.state_machine.process_input(ConnectionInputs.RECV_HEADERS)
+            _, stream_events = stream.receive_headers(
+                headers, end_stream, self.config.header_encoding
+            )
+        except h2.exceptions.ProtocolError as exc:
+            self._terminate_connection(exc.error_code)
+            raise
+        return [*events, *stream_events]
+
+
 _DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
-_END_STREAM, _END_HEADERS = 0x1, 0x4
+_END_STREAM, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x4, 0x8, 0x20
+_HEADERS_SHORTCUT_MASK = _END_HEADERS | _PADDED | _PRIORITY
 _FRAME_HEADER = struct.Struct(">HBBBL")
 
 
@@ -270,7 +331,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            events = self.h2.receive_data(data)
+            events = self.h2.receive_frames(data)
         except h2.exceptions.ProtocolError as exc:
             self._abort(TransportError(f"HTTP/2 protocol error from the server: {exc}"))
             return
