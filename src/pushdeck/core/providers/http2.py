@@ -146,7 +146,6 @@ class _LeanH2Connection(h2.connection.H2Connection):
         self._data_to_send += _frame_header(size, _DATA, _END_STREAM if end else 0, stream_id)
         self._data_to_send += data
 
-
     def receive_frames(self, data: bytes) -> list[h2.events.Event]:
         """h2's ``receive_data``, with a shortcut for the frame most answers are.
 
