@@ -225,6 +225,7 @@ class _Dispatcher:
         # one request, not thousands), then the whole window (see _task_done).
         self.semaphores = {k: asyncio.Semaphore(1) for k in providers}
         self.opened: set[ProviderKind] = set()
+        self.done_callbacks: dict[ProviderKind, Callable[[asyncio.Task[None]], None]] = {}
         self.gates: dict[ProviderKind, float] = {}  # Retry-After: no sends before this
         self.rng = random.Random(options.seed)
         self.buffer: list[Outcome] = []
@@ -328,11 +329,15 @@ class _Dispatcher:
     async def _spawn(self, row: Any) -> None:
         device = row_to_device(row)
         kind = device.provider
-        await self.throttle.wait()
+        if self.throttle.interval:
+            await self.throttle.wait()
         await self.semaphores[kind].acquire()
         task = asyncio.create_task(self._deliver(device, row["j_variant"], row["j_attempts"]))
         self.tasks.add(task)
-        task.add_done_callback(self._task_done(kind))
+        done = self.done_callbacks.get(kind)
+        if done is None:
+            done = self.done_callbacks[kind] = self._task_done(kind)
+        task.add_done_callback(done)
 
     def _task_done(self, kind: ProviderKind) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -446,8 +451,8 @@ class _Dispatcher:
         unsent = [o.device_id for o in batch if o.state is JournalState.QUEUED]
         write_outcomes(self.ws, self.campaign.id, finished)
         requeue(self.ws, self.campaign.id, unsent)
-        for outcome in finished:
-            self._move("in_flight", outcome.state.value)
+        for state, count in Counter(o.state.value for o in finished).items():
+            self._move("in_flight", state, count)
         self._move("in_flight", "queued", len(unsent))
         self.finished_this_run += len(finished)
         if time.monotonic() - self.last_emit >= self.options.progress_interval:
