@@ -281,7 +281,8 @@ def run_peer(kind: str, directory: Path, devices: int, workers: int) -> dict[str
     command = [
         sys.executable, __file__, "--peer", kind, str(directory), str(devices), str(workers),
     ]  # fmt: skip
-    env = {**os.environ, "SSL_CERT_FILE": str(directory / "ca.pem")}
+    ca = str(directory / "ca.pem")  # the peers trust the fakes' CA as they would a real one
+    env = {**os.environ, "SSL_CERT_FILE": ca, "REQUESTS_CA_BUNDLE": ca, "CURL_CA_BUNDLE": ca}
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
