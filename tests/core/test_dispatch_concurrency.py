@@ -97,3 +97,16 @@ async def test_refused_credential_costs_one_request_despite_the_wide_window(
     assert sum(fake.rejections.values()) == 1
     queued = ws.scalar("SELECT count(*) FROM journal WHERE state = 'queued'")
     assert queued == DEVICES
+
+
+def test_a_send_streams_sqlite_without_memory_map_and_restores_it(ws: Workspace) -> None:
+    from pushdeck.core.store import send_memory
+
+    def settings() -> tuple[int, int]:
+        return ws.scalar("PRAGMA mmap_size"), ws.scalar("PRAGMA cache_size")
+
+    before = settings()
+    assert before[0] > 0  # the workspace reads through a memory map otherwise
+    with send_memory.streaming(ws):
+        assert settings() == (0, -send_memory.SEND_CACHE_KIB)
+    assert settings() == before
