@@ -153,6 +153,8 @@ def test_cached_hpack_encodings_decode_correctly_across_table_changes() -> None:
         blocks.append([fixed[0], path, *fixed[1:], *extra])
     encoder.header_table_size = 256  # a SETTINGS_HEADER_TABLE_SIZE change mid-connection
     blocks.append([*fixed, (b"authorization", b"b2")])
+    long_path = hpack.NeverIndexedHeaderTuple(b":path", b"/3/device/" + b"ab" * 200)
+    blocks.append([fixed[0], long_path, hpack.NeverIndexedHeaderTuple(b"x" * 130, b"v")])
     for headers in blocks:
         decoded = decoder.decode(encoder.encode(headers), raw=True)
         assert [tuple(h) for h in decoded] == [tuple(h) for h in headers]

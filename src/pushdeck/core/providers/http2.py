@@ -267,8 +267,15 @@ class _CachingEncoder(hpack.Encoder):
 
 
 def _never_indexed(name: bytes, value: bytes) -> bytes:
-    # RFC 7541 6.2.3 "Literal Header Field Never Indexed -- New Name", no huffman.
-    return b"\x10" + encode_integer(len(name), 7) + name + encode_integer(len(value), 7) + value
+    # RFC 7541 6.2.3 "Literal Header Field Never Indexed -- New Name", no huffman. Lengths
+    # under 127 fit the 7-bit prefix in one byte (every :path and apns-id does).
+    n, v = len(name), len(value)
+    if n < 127 and v < 127:
+        return b"\x10" + _BYTE[n] + name + _BYTE[v] + value
+    return b"\x10" + encode_integer(n, 7) + name + encode_integer(v, 7) + value
+
+
+_BYTE = [bytes([i]) for i in range(256)]
 
 
 @dataclass(frozen=True, slots=True)
