@@ -243,6 +243,35 @@ def make_keys(directory: Path) -> None:
 
 # --------------------------------------------------------------------------- runs
 
+# A child's ru_maxrss includes the RSS of the process that forked it (Linux counts the
+# pre-exec copy), and this driver holds whole workspaces while building them. So every
+# measured command is forked by a bare interpreter (-S: a few MB), which reports the
+# command's own CPU time and peak RSS.
+_MEASURE = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps([usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+                  os.waitstatus_to_exitcode(status)]), file=sys.stderr)
+"""
+
+
+def measured(command: list[str], env: dict[str, str]) -> tuple[str, str, float, float, float]:
+    """Run ``command``: (stdout, stderr, wall s, CPU s, peak RSS MB), or exit on failure."""
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", _MEASURE, *command], capture_output=True, text=True,
+        env=env,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    *errors, last = out.stderr.strip().splitlines() or [""]
+    cpu, maxrss, code = json.loads(last)
+    if code:
+        raise SystemExit(f"{' '.join(command[:6])}… failed: {chr(10).join(errors)}")
+    return out.stdout, "\n".join(errors), elapsed, cpu, maxrss / 1024
+
 
 def run_pushdeck(directory: Path, workspace: Path) -> dict[str, float]:
     """The campaign command on a fresh copy of the workspace, wall and CPU from spawn."""
@@ -254,26 +283,15 @@ def run_pushdeck(directory: Path, workspace: Path) -> dict[str, float]:
         sys.executable, "-m", "pushdeck", "--workspace", str(copy),
         "campaigns", "send", "bench", "--json",
     ]  # fmt: skip
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=cli_env(directory),
-    )  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out, err = proc.communicate()
-    if proc.returncode:
-        raise SystemExit(f"campaign command failed: {err}")
-    result = json.loads(out)
-    counts = result["counts"]
+    out, _, elapsed, cpu, rss = measured(command, cli_env(directory))
+    counts = json.loads(out)["counts"]
     total = sum(counts.values())
     return {
         "devices": total,
         "ok": counts.get("accepted", 0),
         "elapsed": elapsed,
-        "cpu_us": (usage.ru_utime + usage.ru_stime) / total * 1e6,
-        "rss_mb": usage.ru_maxrss / 1024,
+        "cpu_us": cpu / total * 1e6,
+        "rss_mb": rss,
     }
 
 
@@ -283,16 +301,9 @@ def run_peer(kind: str, directory: Path, devices: int, workers: int) -> dict[str
     ]  # fmt: skip
     ca = str(directory / "ca.pem")  # the peers trust the fakes' CA as they would a real one
     env = {**os.environ, "SSL_CERT_FILE": ca, "REQUESTS_CA_BUNDLE": ca, "CURL_CA_BUNDLE": ca}
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out, err = proc.communicate()
-    if proc.returncode:
-        raise SystemExit(f"peer failed: {err}")
+    out, _, _, _, rss = measured(command, env)
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    result["rss_mb"] = usage.ru_maxrss / 1024
+    result["rss_mb"] = rss
     return result
 
 
