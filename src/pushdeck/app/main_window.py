@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
         self.campaigns.due_timer.start()
         self.credentials.reload()
         self.composer.set_recipients(overview.recipients, overview.attributes)
+        self.composer.set_apps(overview.apps)
         try:
             self.composer.load_document(overview.draft)
         except ValueError as exc:  # a draft saved by a newer version: keep the starter
