@@ -26,7 +26,8 @@ from pushdeck.core.errors import PushdeckError
 from pushdeck.core.model import LiveActivityEvent
 from pushdeck.core.payloads.live_activity import build_live_activity_aps
 
-GROUP = "Live Activity"
+#: The grid's columns (headings) in the Live Activity tab; platform_text maps both to iOS.
+LOCK_GROUP, ISLAND_GROUP = "Lock Screen", "Dynamic Island"
 APPROXIMATION = "Approximation: the layout is the app's own; Pushdeck shows the content-state keys"
 W, CARD_X, CARD_W, PAD = 393, 16, 361, 14
 ISLAND_W, ISLAND_H = 126, 37  # the island at rest, around the TrueDepth camera
@@ -299,7 +300,7 @@ def _minimal_paint(p: QPainter, ctx: RenderContext, meas: Measured) -> None:
         p,
         "another app's activity",
         f["small"],
-        SECONDARY,
+        QColor(255, 255, 255, 220),
         QRectF(other.x(), other.bottom() + 6, other.width(), 16),
         Qt.AlignmentFlag.AlignCenter,
     )
@@ -360,8 +361,8 @@ def _expanded_paint(p: QPainter, ctx: RenderContext, meas: Measured) -> None:
 STATES: tuple[StateSpec, ...] = (
     StateSpec(
         "la.lock",
-        GROUP,
-        "Lock Screen",
+        LOCK_GROUP,
+        "Live Activity",
         W,
         200,
         None,
@@ -372,8 +373,8 @@ STATES: tuple[StateSpec, ...] = (
     ),
     StateSpec(
         "la.compact",
-        GROUP,
-        "Dynamic Island · compact",
+        ISLAND_GROUP,
+        "compact",
         W,
         64,
         None,
@@ -383,8 +384,8 @@ STATES: tuple[StateSpec, ...] = (
     ),
     StateSpec(
         "la.minimal",
-        GROUP,
-        "Dynamic Island · minimal",
+        ISLAND_GROUP,
+        "minimal",
         W,
         76,
         None,
@@ -394,8 +395,8 @@ STATES: tuple[StateSpec, ...] = (
     ),
     StateSpec(
         "la.expanded",
-        GROUP,
-        "Dynamic Island · expanded",
+        ISLAND_GROUP,
+        "expanded",
         W,
         160,
         None,

@@ -13,7 +13,13 @@ from pushdeck.app.previews.base import RenderContext, StateSpec
 from pushdeck.core.model import Message
 
 #: Preview group -> the prefix of its per-platform fields (Live Activities are iOS only).
-_PREFIX = {"iOS": "ios", "Live Activity": "ios", "Android": "android", "Web": "web"}
+_PREFIX = {
+    "iOS": "ios",
+    "Lock Screen": "ios",
+    "Dynamic Island": "ios",
+    "Android": "android",
+    "Web": "web",
+}
 
 
 def platform_message(group: str, message: Message) -> Message:
