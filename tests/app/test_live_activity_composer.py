@@ -322,3 +322,15 @@ def test_nse_note_reads_the_setting_another_process_saved(qtbot, tmp_path) -> No
     open_and_wait()
     assert NSE_NOTE not in _ios_notes(composer)
     window.runner.shutdown()
+
+
+def test_a_live_activity_card_opens_in_the_focused_view_and_exports(page, tmp_path) -> None:
+    page.model.set_field("live_activity_event", LiveActivityEvent.UPDATE)
+    page.model.set_field("content_state", {"home": 2, "away": 1})
+    page.previews.live_grid.state_activated.emit("la.expanded")
+    focus = page.previews.focus
+    assert page.previews.tabs.currentWidget() is focus
+    assert focus.card.state.key == "la.expanded"
+    assert APPROXIMATION in [text for _, text in focus.card.caption]
+    exported = QImage(str(focus.export_png(tmp_path / "island.png")))
+    assert exported.width() == 2 * focus.card.state.width and _distinct_colours(exported) > 20
