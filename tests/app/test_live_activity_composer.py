@@ -316,12 +316,17 @@ def test_nse_note_reads_the_setting_another_process_saved(qtbot, tmp_path) -> No
         qtbot.wait_until(lambda: window.runner.pending == 0, timeout=30_000)
         composer.model.set_field("image_url", "https://cdn.example.com/goal.jpg")
 
-    open_and_wait()
-    assert NSE_NOTE in _ios_notes(composer)
-    subprocess.run([*cli, "update", "Pushdeck Demo", "--has-nse"], check=True)
-    open_and_wait()
-    assert NSE_NOTE not in _ios_notes(composer)
-    window.runner.shutdown()
+    try:
+        open_and_wait()
+        assert NSE_NOTE in _ios_notes(composer)
+        subprocess.run([*cli, "update", "Pushdeck Demo", "--has-nse"], check=True)
+        open_and_wait()
+        assert NSE_NOTE not in _ios_notes(composer)
+    finally:
+        # no campaigns check may fire in a later test, after this window's loop is gone
+        window.campaigns.due_timer.stop()
+        window.close()
+        window.runner.shutdown()
 
 
 def test_a_live_activity_card_opens_in_the_focused_view_and_exports(page, tmp_path) -> None:
