@@ -427,9 +427,10 @@ def compare(args: argparse.Namespace, directory: Path) -> None:
     try:
         workspace = build_workspace(kind, directory, args.devices)
         peer_name = {"apns": "aioapns", "fcm": "firebase", "webpush": "pywebpush"}[kind]
+        how = "500 per call" if kind == "fcm" else f"{args.peer_workers} in flight"
         print(
             f"{kind}: {args.devices} devices, fake answers after {args.latency_ms:g} ms, "
-            f"{peer_name} with {args.peer_workers} workers; load {os.getloadavg()[0]:.1f}",
+            f"{peer_name} {how}; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         rates: dict[str, list[float]] = {peer_name: [], "pushdeck": []}
