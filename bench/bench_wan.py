@@ -156,9 +156,12 @@ def start_fake(kind: str, directory: Path, latency: float, devices: int) -> subp
 
 
 def cli_env(directory: Path) -> dict[str, str]:
+    # BENCH_PUSHDECK_SRC=/path/to/other/src measures another version of the command (e.g.
+    # an export of the main branch, for before/after numbers in the same conditions).
+    source = os.environ.get("BENCH_PUSHDECK_SRC", str(ROOT / "src"))
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT / "src")]),
+        "PYTHONPATH": os.pathsep.join([str(BENCH), source]),
         "PYTHON_KEYRING_BACKEND": "bench_keyring.FileKeyring",
         "BENCH_KEYRING_FILE": str(directory / "keyring.json"),
     }
