@@ -356,6 +356,7 @@ class _Connection(asyncio.Protocol):
             self._sweeper.cancel()
         if not self.ready.done():
             self.ready.set_exception(TransportError(f"Connection closed during setup: {exc}"))
+            self.ready.exception()  # retrieved: the opener may have timed out and gone
         detail = self.goaway_reason or (str(exc) if exc else "closed by the server")
         for stream_id in list(self.streams):
             if self._unprocessed(stream_id):
