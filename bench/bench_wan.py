@@ -156,9 +156,12 @@ def start_fake(kind: str, directory: Path, latency: float, devices: int) -> subp
 
 
 def cli_env(directory: Path) -> dict[str, str]:
+    # BENCH_PUSHDECK_SRC=/path/to/other/src measures another version of the command (e.g.
+    # an export of the main branch, for before/after numbers in the same conditions).
+    source = os.environ.get("BENCH_PUSHDECK_SRC", str(ROOT / "src"))
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT / "src")]),
+        "PYTHONPATH": os.pathsep.join([str(BENCH), source]),
         "PYTHON_KEYRING_BACKEND": "bench_keyring.FileKeyring",
         "BENCH_KEYRING_FILE": str(directory / "keyring.json"),
     }
@@ -427,9 +430,10 @@ def compare(args: argparse.Namespace, directory: Path) -> None:
     try:
         workspace = build_workspace(kind, directory, args.devices)
         peer_name = {"apns": "aioapns", "fcm": "firebase", "webpush": "pywebpush"}[kind]
+        how = "500 per call" if kind == "fcm" else f"{args.peer_workers} in flight"
         print(
             f"{kind}: {args.devices} devices, fake answers after {args.latency_ms:g} ms, "
-            f"{peer_name} with {args.peer_workers} workers; load {os.getloadavg()[0]:.1f}",
+            f"{peer_name} {how}; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         rates: dict[str, list[float]] = {peer_name: [], "pushdeck": []}

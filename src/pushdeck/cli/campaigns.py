@@ -29,6 +29,7 @@ from pushdeck.core.model import ProviderKind
 from pushdeck.core.providers.base import Provider
 from pushdeck.core.scheduling import RunDueReport, run_due
 from pushdeck.core.secrets import open_providers
+from pushdeck.core.store import send_memory
 from pushdeck.core.store.workspace import Workspace
 from pushdeck.core.templating import check_templates
 
@@ -124,6 +125,7 @@ EXIT_PROVIDER_UNAVAILABLE = 75
 
 def _send(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace()
+    send_memory.stream_from_now_on(ws)  # this process sends, then exits: peak RSS stays flat
     campaign = get_campaign(ws, args.name)
     if args.outage_wait < 0:
         raise ConfigError("--outage-wait must be 0 or more seconds.")

@@ -87,6 +87,11 @@ class _LeanH2Connection(h2.connection.H2Connection):
     later) so ``len(self.streams)`` is the open count, and send headers as plain literals.
     """
 
+    # How a frame for a long-closed stream is treated depends on remembering how it closed;
+    # h2 remembers 65,536 streams per connection (~20 MB over a pool, for a campaign's
+    # whole run). A few windows' worth is plenty: the server answers in order of seconds.
+    MAX_CLOSED_STREAMS = 8192
+
     def __init__(self) -> None:
         super().__init__(config=_CLIENT_CONFIG)
         self.encoder = _CachingEncoder()
@@ -356,6 +361,7 @@ class _Connection(asyncio.Protocol):
             self._sweeper.cancel()
         if not self.ready.done():
             self.ready.set_exception(TransportError(f"Connection closed during setup: {exc}"))
+            self.ready.exception()  # retrieved: the opener may have timed out and gone
         detail = self.goaway_reason or (str(exc) if exc else "closed by the server")
         for stream_id in list(self.streams):
             if self._unprocessed(stream_id):

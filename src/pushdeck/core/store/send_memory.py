@@ -26,10 +26,17 @@ def streaming(ws: Workspace) -> Iterator[None]:
     conn = ws.conn
     mmap_size = int(conn.execute("PRAGMA mmap_size").fetchone()[0])
     cache_size = int(conn.execute("PRAGMA cache_size").fetchone()[0])
-    conn.execute("PRAGMA mmap_size = 0")
-    conn.execute(f"PRAGMA cache_size = -{SEND_CACHE_KIB}")
+    stream_from_now_on(ws)
     try:
         yield
     finally:
         conn.execute(f"PRAGMA cache_size = {cache_size}")
         conn.execute(f"PRAGMA mmap_size = {mmap_size}")
+
+
+def stream_from_now_on(ws: Workspace) -> None:
+    """The same settings for the rest of the connection's life: for a process that only
+    sends and exits (``pushdeck campaigns send``), whose closing ``PRAGMA optimize`` would
+    otherwise read the freshly written journal through the memory map."""
+    ws.conn.execute("PRAGMA mmap_size = 0")
+    ws.conn.execute(f"PRAGMA cache_size = -{SEND_CACHE_KIB}")
