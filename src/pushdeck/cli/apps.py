@@ -1,9 +1,10 @@
-"""``pushdeck apps``: add and list apps."""
+"""``pushdeck apps``: add, update (audience-hygiene defaults) and list apps."""
 
 from __future__ import annotations
 
 import argparse
 
+from pushdeck.cli.app_rules import add_rule_arguments, apply_rule_arguments, print_rules
 from pushdeck.cli.context import Context
 from pushdeck.core.model import App
 from pushdeck.core.store.apps import add_app, list_apps
@@ -18,6 +19,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--android-package", default="", help="Android package name")
     add.add_argument("--web-origin", default="", help="https origin of the web app")
     add.set_defaults(handler=_add)
+    update = verbs.add_parser(
+        "update", help="change an app's defaults: frequency cap, quiet hours, time zone, …"
+    )
+    update.add_argument("name")
+    add_rule_arguments(update)
+    update.set_defaults(handler=_update)
     lst = verbs.add_parser("list", help="list apps")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=_list)
@@ -37,9 +44,22 @@ def _add(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _update(ctx: Context, args: argparse.Namespace) -> int:
+    from pushdeck.core.hygiene import app_rules
+    from pushdeck.core.store.apps import get_app
+
+    get_app(ctx.workspace(), args.name)  # an unknown app is an error, not empty rules
+    rules = apply_rule_arguments(ctx, args)
+    print_rules(args.name, rules if rules is not None else app_rules(ctx.workspace(), args.name))
+    return 0
+
+
 def _list(ctx: Context, args: argparse.Namespace) -> int:
     apps = list_apps(ctx.workspace())
     if args.json:
+        from pushdeck.cli.app_rules import rules_json
+        from pushdeck.core.hygiene import app_rules
+
         ctx.print_json(
             [
                 {
@@ -47,6 +67,7 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
                     "topic": a.apns_topic,
                     "android_package": a.android_package,
                     "web_origin": a.web_origin,
+                    "rules": rules_json(app_rules(ctx.workspace(), a.name)),
                 }
                 for a in apps
             ]

@@ -47,6 +47,7 @@ from pushdeck.core.errors import (
     PushdeckError,
     TransportError,
 )
+from pushdeck.core.hygiene import Clock, SendGate, wait_for_release
 from pushdeck.core.journal import (
     JournalState,
     Outcome,
@@ -81,6 +82,7 @@ class DispatchOptions:
     status_poll: float = 0.5  # seconds between checks for pause/cancel from elsewhere
     progress_interval: float = 0.2  # seconds between progress events (the last always comes)
     seed: int | None = None  # jitter seed (tests); None = system randomness
+    clock: Clock | None = None  # what caps and quiet hours call "now" (tests); None = UTC now
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ class _Dispatcher:
         self.on_progress = on_progress
         self.timezones = timezones
         self.personalizer = Personalizer(campaign.spec)
+        self.gate = SendGate(ws, campaign, options.clock)  # frequency caps, quiet hours
         self.throttle = _Throttle(campaign.spec.throttle_per_minute)
         self.semaphores = {k: asyncio.Semaphore(options.concurrency) for k in providers}
         self.gates: dict[ProviderKind, float] = {}  # Retry-After: no sends before this
@@ -281,6 +284,9 @@ class _Dispatcher:
             if not rows:
                 return
             after = rows[-1]["id"]
+            rows, moved = self.gate.admit(rows)  # held or excluded by caps and quiet hours
+            for state, count in moved.items():
+                self._move("queued", state, count)
             for start in range(0, len(rows), self._chunk()):
                 await self._send_chunk(rows[start : start + self._chunk()])
 
@@ -620,15 +626,16 @@ def _finish(
         set_status(ws, name, CampaignStatus.PAUSED)
     elif _unfinished(ws, campaign.id) == 0:
         set_status(ws, name, CampaignStatus.SENT, finished=True)
-    elif timezones is not None:
+    elif timezones is not None or wait_for_release(ws, campaign):
         # Local-time schedule: the zones due now are done, later ones wait their turn.
+        # Devices held for their quiet hours wait for ``run_due`` to release them.
         set_status(ws, name, CampaignStatus.SCHEDULED)
 
 
 def _unfinished(ws: Workspace, campaign_id: int) -> int:
-    """Rows still queued or in flight (never 'sent' while any is: a resume finishes them)."""
+    """Rows still queued, in flight or held (never 'sent' while any is)."""
     counts = counts_by_state(ws, campaign_id)
-    return counts.get("queued", 0) + counts.get("in_flight", 0)
+    return counts.get("queued", 0) + counts.get("in_flight", 0) + counts.get("held", 0)
 
 
 def send_campaign(
