@@ -1,4 +1,4 @@
-"""Engagement events: delivered, opened, action pressed, dismissed.
+"""Engagement events: delivered, opened, action pressed, dismissed (and converted).
 
 Three ways in, one validation: ``import_events_file`` (CSV / NDJSON), the local
 collector (``record_events`` from its own thread and connection), and the sandbox's
@@ -13,8 +13,10 @@ One event, as a JSON object or a CSV row::
 
 ``campaign`` is the value of ``pushdeck_campaign`` in the payload's data (the name);
 ``variant`` may be omitted (it is taken from the send journal); ``action_id`` is
-required for ``action``. ``event_id`` should be a unique id made by the reporter; when
-it is missing one is derived from the other fields, so a report sent twice counts once.
+required for ``action``. A ``converted`` event (a purchase, with an optional value) is
+checked and stored by ``pushdeck.core.conversions``. ``event_id`` should be a unique id
+made by the reporter; when it is missing one is derived from the other fields, so a
+report sent twice counts once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pushdeck.core.conversions import Checker, ConversionError, is_conversion, record_conversions
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import (
     EngagementEvent,
@@ -39,7 +42,7 @@ from pushdeck.core.model import (
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 BATCH = 5000
-_KINDS = ", ".join(k.value for k in EngagementKind)
+_KINDS = ", ".join([*(k.value for k in EngagementKind), "converted"])
 _ALIASES = {"device_token": "device", "token": "device", "pushdeck_campaign": "campaign"}
 _MAX_ERRORS = 1000  # a broken file reports its first thousand problems, not a million
 
@@ -172,11 +175,15 @@ def record_events(
     report = report or EventReport()
     resolver = _Resolver(ws)
     batch: list[tuple[Any, ...]] = []
+    converted = _Conversions(ws)  # issue 20: 'converted' events have their own table
     for index, raw in enumerate(events, start=first_row):
         report.received += 1
         try:
+            if is_conversion(raw):
+                converted.add(raw, report)
+                continue
             batch.append(validate_event(raw, resolver))
-        except _FieldError as exc:
+        except (_FieldError, ConversionError) as exc:
             report.rejected += 1
             if len(report.errors) < _MAX_ERRORS:
                 report.errors.append(RowError(index, exc.field, exc.reason))
@@ -184,7 +191,28 @@ def record_events(
             _insert(ws, batch, report)
             batch = []
     _insert(ws, batch, report)
+    converted.flush(report)
     return report
+
+
+class _Conversions:
+    """Conversions of a batch: checked by ``conversions``, written alongside events."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.checker = Checker(ws)
+        self.rows: list[tuple[Any, ...]] = []
+
+    def add(self, raw: Any, report: EventReport) -> None:
+        self.rows.append(self.checker.row(raw))
+        if len(self.rows) >= BATCH:
+            self.flush(report)
+
+    def flush(self, report: EventReport) -> None:
+        recorded = record_conversions(self.ws, self.rows)
+        report.recorded += recorded
+        report.duplicates += len(self.rows) - recorded
+        self.rows = []
 
 
 def _insert(ws: Workspace, batch: list[tuple[Any, ...]], report: EventReport) -> None:
