@@ -141,23 +141,26 @@ def test_events_import_reads_conversions_from_csv(shop: Workspace, tmp_path: Pat
 
 def story(ws: Workspace) -> None:
     """The cases of docs/reports.md, "Conversions", one device each."""
-    record(ws, [
-        opened("A", "d1", "2026-11-02T10:00:00Z"),
-        converted("d1", "2026-11-02T11:00:00Z", value=10, currency="EUR"),  # influenced A
-        converted("d1", "2026-11-02T11:30:00Z", value=5, currency="EUR"),  # again A
-        converted("d1", "2026-11-02T11:40:00Z", value=3, currency="USD"),  # again A
-        opened("A", "d2", "2026-11-02T10:00:00Z"),
-        opened("B", "d2", "2026-11-02T10:30:00Z"),
-        converted("d2", "2026-11-02T11:00:00Z"),  # the last opened is B: influenced B
-        opened("A", "d3", "2026-11-02T10:00:00Z"),
-        converted("d3", "2026-11-03T10:00:01Z"),  # 24 h and 1 s later: outside the window
-        converted("d4", "2026-11-02T12:00:00Z", campaign="A", value=19.99,
-                  currency="EUR"),  # direct A, with no open  # fmt: skip
-        opened("A", "d5", "2026-11-02T10:00:00Z"),
-        converted("d5", "2026-11-02T11:00:00Z", campaign="B"),  # direct B, not A
-        opened("A", "d6", "2026-11-02T12:00:00Z"),
-        converted("d6", "2026-11-02T11:00:00Z"),  # before its open: nobody's
-    ])  # fmt: skip
+    record(
+        ws,
+        [
+            opened("A", "d1", "2026-11-02T10:00:00Z"),
+            converted("d1", "2026-11-02T11:00:00Z", value=10, currency="EUR"),  # influenced A
+            converted("d1", "2026-11-02T11:30:00Z", value=5, currency="EUR"),  # again A
+            converted("d1", "2026-11-02T11:40:00Z", value=3, currency="USD"),  # again A
+            opened("A", "d2", "2026-11-02T10:00:00Z"),
+            opened("B", "d2", "2026-11-02T10:30:00Z"),
+            converted("d2", "2026-11-02T11:00:00Z"),  # the last opened is B: influenced B
+            opened("A", "d3", "2026-11-02T10:00:00Z"),
+            converted("d3", "2026-11-03T10:00:01Z"),  # 24 h and 1 s later: outside the window
+            # direct A, with no open
+            converted("d4", "2026-11-02T12:00:00Z", campaign="A", value=19.99, currency="EUR"),
+            opened("A", "d5", "2026-11-02T10:00:00Z"),
+            converted("d5", "2026-11-02T11:00:00Z", campaign="B"),  # direct B, not A
+            opened("A", "d6", "2026-11-02T12:00:00Z"),
+            converted("d6", "2026-11-02T11:00:00Z"),  # before its open: nobody's
+        ],
+    )
 
 
 def test_direct_and_influenced_as_documented(shop: Workspace) -> None:
