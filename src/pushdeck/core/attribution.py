@@ -35,6 +35,7 @@ from pushdeck.core.store import conversions as store
 from pushdeck.core.store.workspace import Workspace
 
 MICROS = Decimal(1_000_000)
+_CLOCK_SLACK = timedelta(days=1)
 
 DEFINITIONS = {
     "conversions": "Conversion events credited to the campaign: direct (the event named the "
@@ -143,9 +144,12 @@ def campaign_conversions(
     window = app_rules(ws, campaign.spec.app).window
     if app_id is None or campaign.started_at is None or not store.any_conversions(ws, app_id):
         return _empty(window, funnels)
-    credited = _credited(ws, campaign, app_id, window)
+    # Only conversions after the campaign started can count (less a day: devices' clocks
+    # are not ours), which bounds the reads to a range of the conversions index.
+    since = _stamp(_parse(campaign.started_at) - _CLOCK_SLACK)
+    credited = _credited(ws, campaign, app_id, window, since)
     grouped = store.conversions_of_group(
-        ws, campaign.id, app_id, campaign.started_at, int(window.total_seconds())
+        ws, campaign.id, app_id, since, int(window.total_seconds())
     )
     overall = _fold(None, credited, grouped, funnels)
     by = {str(d): _fold(d, credited, grouped, funnels) for d in _DIMENSIONS}
@@ -170,11 +174,11 @@ class _Credit:
     direct: bool
 
 
-def _credited(ws: Workspace, campaign: Campaign, app_id: int, window: timedelta) -> list[_Credit]:
-    started = campaign.started_at
-    assert started is not None
+def _credited(
+    ws: Workspace, campaign: Campaign, app_id: int, window: timedelta, since: str
+) -> list[_Credit]:
     credits = [_Credit(r, True) for r in store.named_conversions(ws, campaign.id)]
-    for row in store.conversions_after_opens(ws, campaign.id, app_id, started):
+    for row in store.conversions_after_opens(ws, campaign.id, app_id, since):
         since = _stamp(_parse(row.at) - window)
         if store.last_open(ws, row.device_id, row.at, since) == campaign.id:
             credits.append(_Credit(row, False))
