@@ -7,6 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from pushdeck.core.events import import_events_file, record_events
 from pushdeck.core.hygiene import update_app_rules
 from pushdeck.core.hygiene_rules import parse_window
 from pushdeck.core.model import App, ProviderKind
-from pushdeck.core.reports import dashboard_data, render_html, write_aggregates_csv
+from pushdeck.core.reports import ReportCache, dashboard_data, render_html, write_aggregates_csv
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from tests.core.campaign_helpers import FakeProvider, add_devices
@@ -255,3 +258,35 @@ def test_the_collector_file_format_matches_the_docs(shop: Workspace, tmp_path: P
     event.update(device="d1", campaign="A", at="2026-11-02T11:00:00Z")
     report = record_events(shop, [event])
     assert report.recorded == 1, report.errors
+
+
+def test_a_cached_report_sees_new_conversions(shop: Workspace) -> None:
+    cache = ReportCache()
+    first = dashboard_data(shop, "A", cache)
+    assert dashboard_data(shop, "A", cache) is first
+    record(shop, [converted("d4", "2026-11-02T12:00:00Z", campaign="A")])  # no new event
+    second = dashboard_data(shop, "A", cache)
+    assert second.conversions is not None and second.conversions.overall.direct == 1
+
+
+def test_the_pdf_report_holds_the_conversions(shop: Workspace, tmp_path: Path) -> None:
+    """Through ``pushdeck report --format pdf`` (another process, Qt offscreen)."""
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("poppler-utils not installed")
+    story(shop)
+    out = tmp_path / "a.pdf"
+    done = subprocess.run(
+        [sys.executable, "-m", "pushdeck", "--workspace", str(shop.path), "report", "A",
+         "--format", "pdf", "-o", str(out)], capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = subprocess.run([pdftotext, "-layout", str(out), "-"], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+    # One line per run of words, ligatures (ﬂ, ﬁ) spelled out.
+    words = " ".join(text.replace("\ufb02", "fl").replace("\ufb01", "fi").split())
+    assert "4 conversions credited (1 direct, 3 influenced)" in words
+    assert "34.99 EUR; 3.00 USD" in words
+    assert "(all) 4 1 3 2 28.6 % 20.0 % 34.99 EUR; 3.00 USD" in words  # the table
+    assert "conversion_rate_of_opened converted devices that opened ÷ opened" in words

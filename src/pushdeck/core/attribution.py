@@ -245,6 +245,12 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def conversions_signature(ws: Workspace) -> tuple[object, ...]:
+    """Changes whenever a conversion is recorded or an attribution window changes (for
+    caches of reports)."""
+    return store.signature(ws)
+
+
 def money(value: Decimal, currency: str) -> str:
     """'1,234.50 EUR': two decimals, more only when the value has them."""
     places = max(2, -value.normalize().as_tuple().exponent)  # type: ignore[operator]

@@ -27,6 +27,7 @@ from pushdeck.core.attribution import (
     ConversionReport,
     ConversionRow,
     campaign_conversions,
+    conversions_signature,
     money_text,
 )
 from pushdeck.core.campaigns import (
@@ -174,6 +175,7 @@ def dashboard_data(ws: Workspace, name: str, cache: ReportCache | None = None) -
         campaign.started_at,
         campaign.finished_at,
         ws.scalar("SELECT max(rowid) FROM events"),
+        conversions_signature(ws),  # conversions and the attribution window (issue 20)
     )
     data = cache.get(key, signature)
     if data is None:

@@ -161,3 +161,11 @@ def conversions_of_group(
 
 def any_conversions(ws: Workspace, app_id: int) -> bool:
     return bool(ws.scalar("SELECT EXISTS (SELECT 1 FROM conversions WHERE app_id = ?)", (app_id,)))
+
+
+def signature(ws: Workspace) -> tuple[object, ...]:
+    """The newest conversion and the newest app-rules change (O(1) and one small scan)."""
+    return (
+        ws.scalar("SELECT max(id) FROM conversions"),
+        ws.scalar("SELECT max(updated_at) FROM app_rules"),
+    )
