@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshots/{audience,segments,credentials,campaigns,send}.png.
+"""Regenerate docs/screenshots/{compose,audience,segments,credentials,reports,campaigns-review,
+send-confirm,send,campaigns}.png.
 
     QT_QPA_PLATFORM=offscreen /work/venv/bin/python scripts/screenshots_screens.py [--out DIR]
 
@@ -61,6 +62,14 @@ def main() -> None:
     wait(lambda: window.root.currentIndex() == 1, 60_000)
     wait(idle)
 
+    window.go_to(1)  # Compose: the draft, its app, "Review & send…"
+    wait(idle)
+    shoot("compose")
+
+    window.show_report("Spring sale (demo)")  # Reports: the demo's A/B test
+    wait(lambda: window.reports.data is not None)
+    shoot("reports")
+
     window.go_to(2)  # Audience: devices
     devices = window.audience.devices
     devices.search.setText("tag:vip")
@@ -113,6 +122,13 @@ def main() -> None:
     review.grab().save(str(args.out / "campaigns-review.png"))
     review.throttle.setValue(6000)
     review._on_send_button_clicked()
+    wait(lambda: review.confirmation is not None)
+    confirmation = review.confirmation
+    assert confirmation is not None
+    wait(lambda: False, 200)
+    confirmation.grab().save(str(args.out / "send-confirm.png"))
+    print(f"wrote {args.out / 'send-confirm'}.png")  # noqa: T201
+    confirmation.send_button.click()
     wait(lambda: page.controller.last is not None and page.controller.last.done > 150, 30_000)
     page.controller.pause()
     wait(lambda: page.controller.last is not None and page.controller.last.status == "paused")

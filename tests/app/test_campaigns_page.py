@@ -100,6 +100,8 @@ def test_create_review_test_send_then_send_with_progress(qtbot, page, runner):
     page.controller.progress.connect(progress.append)
     with qtbot.wait_signal(page.controller.finished, timeout=30_000) as finished:
         review._on_send_button_clicked()
+        assert review.confirmation is not None  # asks first (tests/app/test_send_confirm.py)
+        review.confirmation.send_button.click()
     summary = finished.args[0]
     assert summary.status == "sent" and summary.counts["accepted"] > 0
     assert progress, "progress events reached the GUI thread"
@@ -157,9 +159,8 @@ def test_a_missed_schedule_waits_for_a_decision_send_now_or_cancel(
             create_campaign(ws, replace(spec(), name=name))
             set_status(ws, name, CampaignStatus.MISSED, error="The scheduled time passed")
 
-    run_job(qtbot, runner, miss)
     with qtbot.wait_signal(page.decision_needed, timeout=10_000) as needed:
-        page.reload()
+        run_job(qtbot, runner, miss)  # the page follows the workspace: no reload needed
     first = str(page.cancel_missed_button.property("campaign"))
     assert needed.args[0] == page.banner.text()  # the window shows it and brings the page up
     with qtbot.assert_not_emitted(page.decision_needed):  # once per campaign, not per reload
@@ -178,6 +179,8 @@ def test_a_missed_schedule_waits_for_a_decision_send_now_or_cancel(
 
     with qtbot.wait_signal(page.controller.finished, timeout=30_000) as finished:
         page.send_missed_button.click()
+        qtbot.wait_until(lambda: page.confirmation is not None, timeout=10_000)
+        page.confirmation.send_button.click()
     assert finished.args[0].status == "sent"
     qtbot.wait_until(lambda: not page.banner.isVisibleTo(page), timeout=10_000)
 
@@ -236,3 +239,16 @@ def test_closing_mid_send_asks_and_pauses(qtbot, page, runner, monkeypatch):
     assert "Long" in asked[0]
     with qtbot.wait_signal(page.controller.finished, timeout=20_000):
         page.controller.cancel()
+
+
+def test_progress_panel_says_in_plain_words_that_a_provider_is_down(qtbot, page):
+    from pushdeck.core.dispatch import Progress, SendSummary
+
+    panel = page.progress
+    notice = "APNs unavailable since 14:02 (503 ServiceUnavailable); retrying in 30 s"
+    counts = {"accepted": 10, "queued": 90}
+    panel.show_progress(Progress("Spring", "sending", counts, 100, 90, 0.0, None, 0, notice))
+    assert panel.rate.text() == notice
+    error = "APNs unavailable since 2026-03-01 14:02 (503 ServiceUnavailable); stopped waiting"
+    panel._on_controller_finished(SendSummary("Spring", "paused", counts, 0, error=error))
+    assert "paused" in panel.title.text() and error in panel.title.text()

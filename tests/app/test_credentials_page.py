@@ -141,3 +141,57 @@ def test_add_app_validates_identities(qtbot, page, runner):
     dialog.edits["web_origin"].setText("https://shop.example.com")
     with qtbot.wait_signal(dialog.added, timeout=10_000):
         dialog.add()
+
+
+def _shown_texts(widget) -> str:
+    from PySide6.QtWidgets import QLabel
+
+    return "\n".join(
+        label.text() for label in widget.findChildren(QLabel) if label.isVisibleTo(widget)
+    )
+
+
+def test_a_problem_and_its_hint_are_shown_once(qtbot, page, tmp_path, memory_keyring):
+    form = form_of(page, ApnsTokenForm)
+    bad = tmp_path / "AuthKey_ABC123DEFG.p8"
+    bad.write_text("not a key")
+    form.line("file").setText(str(bad))
+    form.line("key_id").setText("ABC123DEFG")
+    form.line("team_id").setText("TEAM123456")
+    page.save_form(form)
+    qtbot.wait_until(lambda: bool(form.problem("file")), timeout=10_000)
+    shown = _shown_texts(page)
+    assert shown.count("not a PEM private key") == 1
+    assert shown.count("Apple Developer > Keys") == 1  # the hint, once
+    assert "→" not in form.problem("file")  # not the CLI's "message → hint" form
+
+
+def test_a_stale_problem_goes_when_the_field_is_edited(qtbot, page, tmp_path, memory_keyring):
+    form = form_of(page, ApnsTokenForm)
+    form.line("file").setText(str(p8(tmp_path)))
+    form.line("key_id").setText("short")
+    form.line("team_id").setText("TEAM123456")
+    page.save_form(form)
+    qtbot.wait_until(lambda: bool(form.problem("key_id")), timeout=10_000)
+    form.line("key_id").setFocus()
+    qtbot.keyClicks(form.line("key_id"), "X")  # the user starts fixing it
+    assert form.problem("key_id") == ""
+    assert "10 capital letters" not in _shown_texts(page)
+    # A problem under another field stays until that one is edited.
+    form.line("team_id").setText("bad")
+    form.line("key_id").setText("ABC123DEFG")
+    page.save_form(form)
+    qtbot.wait_until(lambda: bool(form.problem("team_id")), timeout=10_000)
+    qtbot.keyClicks(form.line("key_id"), "Z")
+    assert form.problem("team_id")
+
+
+def test_a_check_is_remembered_and_its_answer_stays_on_screen(qtbot, page):
+    page.records.selectRow(0)
+    with qtbot.wait_signal(page.checked, timeout=10_000):
+        page.check_selected()
+    # Remembering the answer changes the workspace; the page reloads and keeps showing it.
+    with qtbot.wait_signal(page.loaded, timeout=10_000):
+        pass
+    assert "Works" in page.check_result.text()
+    assert "last check: works" in page.records.item(0, 2).text()

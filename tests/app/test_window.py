@@ -117,7 +117,7 @@ def test_window_smoke_first_run_then_demo(qtbot, tmp_path) -> None:
     window.welcome.demo_button.click()
     qtbot.wait_until(lambda: window.root.currentIndex() == 1, timeout=60_000)
     assert "3,000 devices" in window.workspace_label.text()
-    assert window.pages.currentWidget() is window.composer
+    assert window.pages.currentWidget() is window.campaigns  # not a nameless draft
     assert window.composer.recipient.count() > 10  # real devices to preview as
     assert "first_name" in window.composer._attributes
     # undo is wired to the composer

@@ -103,3 +103,16 @@ class FakeProvider:
 
 def result(status: SendStatus, **kwargs: Any) -> SendResult:
     return SendResult(status, ProviderKind.APNS, **kwargs)
+
+
+def send_through_fake(ws: Workspace, name: str, **script: list[SendResult]) -> FakeProvider:
+    """Send campaign ``name`` to every provider kind through one FakeProvider (a journal
+    for engagement events to be checked against); ``script`` scripts tokens' answers."""
+    import asyncio
+
+    from pushdeck.core.dispatch import send_campaign_async
+
+    fake = FakeProvider(script=dict(script))
+    providers: dict[ProviderKind, Any] = {kind: fake for kind in ProviderKind}
+    asyncio.run(send_campaign_async(ws, name, providers=providers))
+    return fake

@@ -13,7 +13,7 @@ from pushdeck.core.collector import Collector, collector_token
 from pushdeck.core.model import App
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
-from tests.core.campaign_helpers import add_devices
+from tests.core.campaign_helpers import add_devices, send_through_fake
 
 
 @pytest.fixture
@@ -24,6 +24,7 @@ def collector(tmp_path: Path) -> Iterator[tuple[Collector, Path]]:
         add_devices(ws, [{"token": "t1"}, {"token": "t2"}])
         doc = {"name": "C1", "app": "shop", "audience": {"all": True}, "message": {"title": "x"}}
         create_campaign(ws, spec_from_dict(doc))
+        send_through_fake(ws, "C1")  # events are checked against the send journal
         token = collector_token(ws)
     server = Collector(path, port=0, token=token).start()
     yield server, path

@@ -87,7 +87,7 @@ async def test_control_group_is_not_sent(ws: Workspace) -> None:
     assert variants == {"A", "B"}
 
 
-async def test_retryable_errors_are_retried_then_bounded(ws: Workspace) -> None:
+async def test_retryable_errors_are_retried_then_wait_never_rejected(ws: Workspace) -> None:
     add_devices(ws, [{"token": "flaky"}, {"token": "down"}, {"token": "net"}, {"token": "ok"}])
     make_campaign(ws)
     unavailable = result(
@@ -103,7 +103,7 @@ async def test_retryable_errors_are_retried_then_bounded(ws: Workspace) -> None:
     fake = FakeProvider(
         script={
             "flaky": [unavailable, throttled, result(SendStatus.ACCEPTED, http_status=200)],
-            "down": [unavailable],
+            "down": [*[unavailable] * 4, result(SendStatus.ACCEPTED)],
             "net": [TransportError("reset"), result(SendStatus.ACCEPTED)],  # type: ignore[list-item]
         }
     )
@@ -111,16 +111,26 @@ async def test_retryable_errors_are_retried_then_bounded(ws: Workspace) -> None:
     summary = await send_campaign_async(
         ws, "C1", providers={ProviderKind.APNS: fake}, options=options
     )
-    assert summary.counts == {"accepted": 3, "rejected": 1}
+    # A device that only ever failed transiently is not rejected and the campaign is
+    # not 'sent': it waits, paused with the reason, for the next send.
+    assert summary.counts == {"accepted": 3, "queued": 1} and summary.status == "paused"
+    assert "1 device got only temporary failures (last: 503 ServiceUnavailable)" in summary.error
     ids = dict(ws.query("SELECT token, id FROM devices").__iter__())
     rows = {r["device_id"]: r for r in journal_rows(ws, 1)}
     flaky, down, net = rows[ids["flaky"]], rows[ids["down"]], rows[ids["net"]]
     assert flaky["attempts"] == 3 and flaky["state"] == "accepted"
-    assert down["attempts"] == 4 and "Gave up after 4 attempts" in down["reason"]
+    assert down["state"] == "queued" and down["attempts"] == 4
+    assert "Waiting after 4 temporary failures" in down["reason"]
     assert fake.attempts["down"] == 4
     assert net["state"] == "accepted" and net["attempts"] == 2
     # The transport error left the first send's fate unknown: reported, not hidden.
     assert net["possibly_duplicated"] == 1 and summary.possibly_duplicated == 1
+    # The next send retries it (its fifth answer is an acceptance).
+    summary = await send_campaign_async(
+        ws, "C1", providers={ProviderKind.APNS: fake}, options=options
+    )
+    assert summary.status == "sent" and summary.counts == {"accepted": 4} and not summary.error
+    assert fake.attempts["down"] == 5 and len(fake.received) == 4
 
 
 async def test_auth_failure_stops_at_once_and_resume_finishes(ws: Workspace) -> None:
@@ -351,3 +361,26 @@ async def test_a_second_sender_is_refused_while_the_first_is_alive(ws: Workspace
     summary = await send_campaign_async(ws, "C1", providers={ProviderKind.APNS: fake}, options=FAST)
     assert summary.counts == {"accepted": 1}
     assert ws.scalar("SELECT count(*) FROM meta WHERE key = ?", (key,)) == 0  # released
+
+
+async def test_a_local_time_run_leaves_waiting_devices_scheduled_for_the_next_run_due(
+    ws: Workspace,
+) -> None:
+    add_devices(ws, [{"token": f"p{i}", "timezone": "Europe/Paris"} for i in range(3)])
+    add_devices(ws, [{"token": f"t{i}", "timezone": "Asia/Tokyo"} for i in range(3)])
+    make_campaign(ws)
+    unavailable = result(
+        SendStatus.REJECTED, http_status=503, reason="ServiceUnavailable", retryable=True
+    )
+    fake = FakeProvider(script={"p0": [unavailable, unavailable, result(SendStatus.ACCEPTED)]})
+    options = DispatchOptions(backoff_base=0.001, flush_interval=0.01, max_attempts=2)
+    summary = await send_campaign_async(
+        ws, "C1", providers={ProviderKind.APNS: fake}, options=options, timezones={"Europe/Paris"}
+    )
+    # Paris is due: two sent, one waits on its provider; Tokyo's turn has not come.
+    assert summary.status == "scheduled" and summary.counts == {"accepted": 2, "queued": 4}
+    assert "1 device got only temporary failures" in summary.error
+    summary = await send_campaign_async(
+        ws, "C1", providers={ProviderKind.APNS: fake}, options=options, timezones={"Europe/Paris"}
+    )
+    assert summary.counts == {"accepted": 3, "queued": 3} and summary.error == ""

@@ -109,7 +109,10 @@ async def test_sandbox_simulation_records_deterministic_events(ws: Workspace) ->
         ws, [{"token": f"s{i}", "provider": "sandbox", "platform": "ios"} for i in range(300)]
     )
     create_campaign(ws, spec_from_dict(CAMPAIGN))
-    sandbox = create_provider(SandboxCredential(latency_ms=0, failure_rate=0, dead_rate=0))
+    # engagement=False: this test is about the explicit simulation, not the one the
+    # sandbox records on every send (tests/core/test_sandbox_campaign_engagement.py).
+    credential = SandboxCredential(latency_ms=0, failure_rate=0, dead_rate=0)
+    sandbox = create_provider(credential, engagement=False)
     await send_campaign_async(ws, "C1", providers={ProviderKind.SANDBOX: sandbox})
     later = datetime.now(UTC) + timedelta(days=3)
     first = simulate_campaign_engagement(ws, "C1", open_rate=0.5, now=later, seed=1)
@@ -127,3 +130,44 @@ async def test_missing_event_id_is_derived_and_idempotent(sent: Workspace) -> No
     assert (first.recorded, again.duplicates) == (1, 1)
     later = record_events(sent, [{**anonymous, "at": "2026-05-01T10:00:00Z"}])
     assert later.recorded == 1
+
+
+async def test_a_hostile_file_costs_only_its_bad_rows(sent: Workspace, tmp_path: Path) -> None:
+    ndjson = tmp_path / "events.ndjson"
+    ndjson.write_bytes(
+        b"\n".join(
+            [
+                json.dumps(event(1)).encode(),
+                b"[" * 100_000 + b"]" * 100_000,  # nested too deep for any parser's stack
+                b"[" + b"9" * 5000 + b"]",  # a number Python refuses to parse
+                json.dumps(event(2)).replace("C1", "C\\u00b9").encode(),  # "C¹": no such
+                json.dumps(event(3)).encode().replace(b"t3", b"t\xff3"),  # not UTF-8
+                json.dumps(event(4)).encode(),
+            ]
+        )
+    )
+    report = import_events_file(sent, ndjson)
+    assert report.recorded == 2
+    assert [(e.row, e.field) for e in report.errors] == [
+        (2, "(line)"),
+        (3, "(line)"),
+        (4, "campaign"),
+        (5, "device"),
+    ]
+    assert "nested too deeply" in report.errors[0].reason
+
+    table = tmp_path / "events.csv"
+    table.write_text(
+        "event_id,kind,campaign,device,at\n"
+        f"c1,opened,C1,t1,{'x' * 200_000}\n"  # a field over csv's limit
+        "c2,opened,C1,t2,2026-05-01T09:00:00Z\n"
+    )
+    report = import_events_file(sent, table)
+    assert report.recorded == 1 and [(e.row, e.field) for e in report.errors] == [(1, "(line)")]
+
+
+def test_a_utf16_file_is_refused_with_what_to_do(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("event_id,kind\n", encoding="utf-16")
+    with pytest.raises(ConfigError, match="UTF-16"):
+        import_events_file(ws, path)

@@ -95,9 +95,9 @@ def staged(monkeypatch: pytest.MonkeyPatch) -> list[import_staged.PartSpec]:
     started: list[import_staged.PartSpec] = []
     real = import_staged._SecondPart.__init__
 
-    def spy(self: import_staged._SecondPart, spec: import_staged.PartSpec) -> None:
+    def spy(self: import_staged._SecondPart, spec: import_staged.PartSpec, *rest: Any) -> None:
         started.append(spec)
-        real(self, spec)
+        real(self, spec, *rest)
 
     monkeypatch.setattr(import_staged._SecondPart, "__init__", spy)
     return started
@@ -417,3 +417,151 @@ def test_the_delimiter_comes_from_the_header_outside_quotes() -> None:
     assert sniff_delimiter("token\tplatform\n") == "\t"
     assert sniff_delimiter('"a;b;c",platform\n') == ","  # semicolons inside quotes
     assert sniff_delimiter("token\n") == ","  # one column: nothing to tell, comma
+
+
+# --------------------------------------------------------------------------- killed imports
+
+_KILLED_IMPORTER = """
+import sys, time
+from pathlib import Path
+from pushdeck.core import import_staged
+from pushdeck.core.importer import import_devices
+from pushdeck.core.store import Workspace
+
+import_staged.STAGED_BYTES = import_staged.PARALLEL_BYTES = 0
+import os; os.umask(0o022)  # staging files are owner-only whatever the umask
+ws = Workspace.open(sys.argv[1])
+
+def progress(_):
+    print("READING", flush=True)
+    time.sleep(3600)  # held here, mid-import, until kill -9
+
+import_devices(ws, Path(sys.argv[2]), "shop", progress=progress)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _wait_for_rows(stage: Path) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if stage.exists():
+            conn = sqlite3.connect(f"file:{stage}?mode=ro", uri=True)
+            try:
+                if conn.execute("SELECT count(*) FROM staging").fetchone()[0] > 0:
+                    return
+            except sqlite3.Error:
+                pass  # not created yet
+            finally:
+                conn.close()
+        time.sleep(0.02)
+    pytest.fail("the second reader never staged a row")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_a_killed_import_ends_its_helper_and_the_next_import_removes_its_staging_folder(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "w.pushdeck"
+    _workspace(path).close()
+    src = tmp_path / "big.csv"  # each half takes the helper seconds to read
+    src.write_text(
+        "token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(600_000)), encoding="utf-8"
+    )
+    script = tmp_path / "importer.py"
+    script.write_text(_KILLED_IMPORTER, encoding="utf-8")
+    importer = subprocess.Popen(
+        [sys.executable, str(script), str(path), str(src)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert importer.stdout is not None
+        assert importer.stdout.readline().strip() == "READING"
+        (helper,) = _children(importer.pid)
+        (folder,) = tmp_path.glob(".pushdeck-import-*")
+        _wait_for_rows(folder / "part1.sqlite")  # the helper is reading its half
+        assert _alive(helper)
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in folder.iterdir()}
+        assert {"part0.sqlite", "part1.sqlite", "part1.sqlite.log", "owner.lock"} <= set(modes)
+        assert modes == dict.fromkeys(modes, "0o600") and folder.stat().st_mode & 0o777 == 0o700
+    finally:
+        importer.kill()  # kill -9, mid-import
+        importer.wait()
+
+    deadline = time.monotonic() + 5
+    while _alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(helper):
+        os.kill(helper, signal.SIGKILL)
+        pytest.fail("the second reader outlived the importing process")
+    conn = sqlite3.connect(folder / "part1.sqlite")  # it stopped, it did not read on to the end
+    assert conn.execute("SELECT count(*) FROM result").fetchone()[0] == 0
+    conn.close()
+    assert folder.exists()  # nothing ran since to clean it
+
+    small = tmp_path / "small.csv"
+    small.write_text("token,platform\n" + f"{1:064x},ios\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pushdeck", "--workspace", str(path), "devices", "import",
+         str(small), "--app", "shop"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not folder.exists() and not list(tmp_path.glob(".pushdeck-import-*"))
+    with Workspace.open(path) as ws:
+        assert device_store.count_devices(ws) == 1  # the killed import changed nothing
+
+
+def test_a_staging_folder_in_use_is_never_removed_and_one_whose_owner_died_is(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from pushdeck.core import paths
+
+    with paths.scratch_dir(tmp_path) as mine:  # in use by this very process
+        assert paths.remove_abandoned_scratch_dirs(tmp_path) == []
+        assert mine.path.exists()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from pushdeck.core import paths\n"
+            "with paths.scratch_dir(Path(sys.argv[1])) as s:\n"
+            "    print(s.path, flush=True); time.sleep(3600)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    theirs = Path(holder.stdout.readline().strip())
+    try:
+        assert paths.remove_abandoned_scratch_dirs(tmp_path) == []
+        assert theirs.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert paths.remove_abandoned_scratch_dirs(tmp_path) == [theirs]
+    assert not theirs.exists()

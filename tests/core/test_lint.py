@@ -40,7 +40,7 @@ def test_clean_message_has_no_warnings() -> None:
             "background-high-priority",
             "priority",
         ),
-        (with_(push_type=PushType.BACKGROUND), "background-high-priority", "priority"),
+        (with_(push_type=PushType.BACKGROUND), "push-type-contradicts-content", "push_type"),
         (with_(content_available=True), "content-available-with-alert", "content_available"),
         (with_(collapse_id="c" * 65), "collapse-id-too-long", "collapse_id"),
         (with_(collapse_id="has spaces"), "collapse-id-not-web-topic", "collapse_id"),

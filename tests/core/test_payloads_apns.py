@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import InterruptionLevel, Message, Priority, PushType
+from pushdeck.core.model import InterruptionLevel, LiveActivityEvent, Message, Priority, PushType
 from pushdeck.core.payloads.apns import build_apns
 
 TOPIC = "com.example.app"
@@ -83,7 +83,13 @@ def test_silent_update_becomes_background_with_priority_5() -> None:
     ],
 )
 def test_topic_suffix_follows_push_type(push_type: PushType, topic: str) -> None:
-    request = build(Message(body="x", push_type=push_type))
+    message = Message(body="x", push_type=push_type)
+    if push_type is PushType.LIVEACTIVITY:  # a Live Activity is an event with its state
+        message = Message(
+            push_type=push_type, live_activity_event=LiveActivityEvent.UPDATE,
+            content_state={"eta": 5},
+        )  # fmt: skip
+    request = build(message)
     assert request.headers["apns-topic"] == topic
     assert request.headers["apns-push-type"] == push_type.value
 

@@ -36,14 +36,16 @@ def test_full_message_fills_every_block() -> None:
     }  # fmt: skip
     assert fcm["apns"]["headers"]["apns-priority"] == "5"
     assert fcm["apns"]["headers"]["apns-collapse-id"] == "deal"
+    # Title and body travel once, in the common notification; FCM copies them for iOS.
     assert fcm["apns"]["payload"] == {
-        "aps": {"alert": {"title": "T", "body": "B"}, "badge": 4, "sound": "default",
-                "category": "OPEN_DEAL"},
+        "aps": {"badge": 4, "sound": "default", "category": "OPEN_DEAL", "mutable-content": 1},
+        "image_url": "https://img/x.png",
     }  # fmt: skip
+    assert fcm["apns"]["fcm_options"] == {"image": "https://img/x.png"}
     assert fcm["webpush"] == {
         "headers": {"Urgency": "normal", "TTL": "600", "Topic": "deal"},
         "notification": {
-            "title": "T", "body": "B", "icon": "https://img/i.png", "image": "https://img/x.png",
+            "icon": "https://img/i.png", "image": "https://img/x.png",
             "badge": "https://img/b.png", "tag": "w1", "requireInteraction": True,
             "actions": [{"action": "buy", "title": "Buy now"}],
         },

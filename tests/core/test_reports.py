@@ -30,6 +30,7 @@ from pushdeck.core.reports import (
 )
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import add_devices
+from tests.core.report_cases import CASES, build_cases
 
 # token: (platform, locale, variant, state, reason)
 JOURNAL = {
@@ -280,3 +281,27 @@ def test_reason_and_action_queries_use_the_report_indexes(ws: Workspace) -> None
     ]
     assert "COVERING INDEX journal_reasons" in plans[0]
     assert "COVERING INDEX events_actions" in plans[1]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_core_export_works_for_empty_and_unfinished_campaigns(
+    ws: Workspace, name: str
+) -> None:
+    """A draft, nothing accepted, no events, still sending: data, CSV and HTML all work."""
+    build_cases(ws)
+    data = dashboard_data(ws, name)
+    status, states, variants = CASES[name]
+    assert str(data.campaign.status) == status
+    assert data.overall.targeted == len(states)
+    assert data.overall.accepted == states.count("accepted")
+    assert data.overall.opened == 0 and not data.opens_per_minute
+    assert bool(data.by_variant) == (variants and bool(states))
+    aggregates = io.StringIO()
+    write_aggregates_csv(data, aggregates)
+    overall = next(csv.DictReader(io.StringIO(aggregates.getvalue())))
+    rate = "0.000000" if "accepted" in states else ""  # no rate without a denominator
+    assert (overall["targeted"], overall["open_rate_of_accepted"]) == (str(len(states)), rate)
+    devices = io.StringIO()
+    assert write_devices_csv(ws, name, devices) == len(states)
+    page = render_html(data, {"Funnel": b"\x89PNG fake"}, preview_png=None)
+    assert name in page and "Not proof of delivery" in page

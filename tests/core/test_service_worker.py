@@ -18,7 +18,7 @@ from pushdeck.core.payloads import build_webpush
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from pushdeck.core.templating import CAMPAIGN_KEY, VARIANT_KEY
-from tests.core.campaign_helpers import add_devices
+from tests.core.campaign_helpers import add_devices, send_through_fake
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "src" / "pushdeck" / "resources" / "service-worker.js"
@@ -179,6 +179,7 @@ def test_service_worker_reports_to_the_real_collector(tmp_path: Path) -> None:
             "message": {"title": "S"},
         }
         create_campaign(ws, spec_from_dict(doc))
+        send_through_fake(ws, "Spring")  # events are checked against the send journal
         token = collector_token(ws)
     collector = Collector(path, port=0).start()  # reads the workspace's token itself
     try:

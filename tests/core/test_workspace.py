@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,136 @@ def test_a_write_waits_out_another_connections_long_transaction(
     assert configured / 1000 >= 30  # well past an 11 s merge of 1,000,000 devices
     for ws in (sender, impatient):
         ws.close()
+
+
+# --------------------------------------------------------------------------- integrity
+
+
+def _real_workspace(path: Path, devices: int = 3000) -> Path:
+    from pushdeck.core.model import App
+    from pushdeck.core.store.apps import add_app
+    from tests.core.campaign_helpers import add_devices
+
+    with Workspace.open(path) as ws:
+        add_app(ws, App("shop"))
+        add_devices(ws, [{"token": f"{i:064x}", "tags": ["vip"]} for i in range(devices)])
+    Workspace.open(path).close()  # as the user would have: opened again since
+    return path
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_damaged_copy_of_a_real_workspace_is_refused_and_left_byte_identical(
+    tmp_path: Path,
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    original = _real_workspace(tmp_path / "real.pushdeck")
+    damaged = tmp_path / "copy.pushdeck"
+    shutil.copyfile(original, damaged)  # the copy says "checked today" about the original
+    data = bytearray(damaged.read_bytes())
+    page = 4096
+    middle = (len(data) // 2) // page * page
+    data[middle : middle + page] = bytes(b ^ 0xFF for b in data[middle : middle + page])
+    damaged.write_bytes(bytes(data))
+    (tmp_path / "copy.pushdeck.v1.20260101T000000Z.bak").write_bytes(b"")  # a backup beside it
+    before = _sha(damaged)
+
+    with pytest.raises(WorkspaceError) as caught:
+        Workspace.open(damaged)
+    message = str(caught.value)
+    assert str(damaged) in message and "damaged" in message
+    assert "copy.pushdeck.v1.20260101T000000Z.bak" in message and ".recover" in message
+    assert _sha(damaged) == before
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pushdeck", "--workspace", str(damaged), "devices", "count"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and str(damaged) in done.stderr
+    lines = done.stderr.splitlines()
+    assert [ln for ln in lines if ln.startswith("pushdeck: ")] == lines[:1] and len(lines) == 2
+    assert _sha(damaged) == before
+    assert not damaged.with_name("copy.pushdeck-wal").exists()
+    with Workspace.open(original) as ws:  # the original is fine
+        assert ws.scalar("SELECT count(*) FROM devices") == 3000
+
+
+def test_integrity_is_checked_once_a_day_per_file_and_before_every_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    checked: list[Path] = []
+    real = workspace_module._check_integrity
+
+    def spy(conn: sqlite3.Connection, path: Path) -> None:
+        checked.append(path)
+        real(conn, path)
+
+    monkeypatch.setattr(workspace_module, "_check_integrity", spy)
+    path = tmp_path / "w.pushdeck"
+    Workspace.open(path).close()  # new: nothing to check
+    Workspace.open(path).close()  # created today: checked at creation
+    assert checked == []
+    monkeypatch.setattr(workspace_module, "INTEGRITY_CHECK_EVERY", timedelta(0))
+    Workspace.open(path).close()
+    assert checked == [path]
+    monkeypatch.setattr(workspace_module, "INTEGRITY_CHECK_EVERY", timedelta(days=1))
+    Workspace.open(path).close()  # recorded by the check above
+    assert checked == [path]
+    moved = tmp_path / "moved.pushdeck"
+    moved.write_bytes(path.read_bytes())  # a copy: another file, checked on its first open
+    Workspace.open(moved).close()
+    assert checked == [path, moved]
+    extra = "CREATE TABLE later_feature (id INTEGER PRIMARY KEY);"
+    monkeypatch.setattr(workspace_module, "MIGRATIONS", (*schema.MIGRATIONS, extra))
+    monkeypatch.setattr(workspace_module, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+    Workspace.open(path).close()
+    assert checked == [path, moved, path]
+
+
+def test_a_folder_given_as_the_workspace_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="is a folder, not a workspace file"):
+        Workspace.open(tmp_path)
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes (Windows keeps its ACL)")
+def test_workspace_wal_shm_and_backups_are_owner_only_under_a_permissive_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        path = tmp_path / "w.pushdeck"
+        with Workspace.open(path) as ws:
+            ws.conn.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+            made = [path, path.with_name("w.pushdeck-wal"), path.with_name("w.pushdeck-shm")]
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in made}
+            assert modes == dict.fromkeys(modes, 0o600)
+        extra = "CREATE TABLE later_feature (id INTEGER PRIMARY KEY);"
+        monkeypatch.setattr(workspace_module, "MIGRATIONS", (*schema.MIGRATIONS, extra))
+        monkeypatch.setattr(workspace_module, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+        Workspace.open(path).close()
+        (backup,) = tmp_path.glob("w.pushdeck.v*.bak")
+        assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+        touched = tmp_path / "touched.pushdeck"
+        touched.touch()  # an empty file made by the user becomes the workspace
+        Workspace.open(touched).close()
+        assert stat.S_IMODE(touched.stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)

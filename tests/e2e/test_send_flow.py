@@ -153,6 +153,7 @@ def test_import_segment_compose_test_send_and_send(qtbot, tmp_path, memory_keyri
     assert [r.ok for r in results] == [True, True], [r.answer for r in results]
     with qtbot.wait_signal(page.controller.finished, timeout=60_000) as finished:
         review._on_send_button_clicked()
+        review.confirmation.send_button.click()  # the "Send now?" question
     summary = finished.args[0]
     assert summary.status == "sent"
     assert summary.counts["accepted"] == pro

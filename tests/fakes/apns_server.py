@@ -5,6 +5,7 @@
     fake.dead_tokens[token] = ms  # 410 Unregistered with that timestamp
     fake.forced[token] = "TooManyRequests"   # answer that token with any reason code
     fake.server.goaway_after(5) / fail_next(...)  # transport faults (see h2server)
+    fake.server.outage_while(path, outage_response(503))  # down while the file exists
     fake.accepted                 # Counter of apns-id values answered 200 (duplicates!)
 
 Token auth: the ES256 JWT is verified against the team's public key (alg, kid, iss,
@@ -100,6 +101,9 @@ class FakeApns:
         # When set, the tokens registered in this server's environment; like Apple, any
         # other token (one from the other environment, say) is BadDeviceToken.
         self.device_tokens: set[str] | None = None
+        # Live Activity and push-to-start tokens: like Apple, they accept only pushes
+        # of type liveactivity (and any other token none): DeviceTokenNotForTopic.
+        self.live_activity_tokens: set[str] = set()
         self.accepted: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
         self.payloads: list[dict[str, Any]] = []
@@ -140,6 +144,9 @@ class FakeApns:
             return _error(self.forced[token], apns_id)
         if self.device_tokens is not None and token not in self.device_tokens:
             return _error("BadDeviceToken", apns_id)
+        is_live = req.headers.get("apns-push-type") == "liveactivity"
+        if is_live != (token in self.live_activity_tokens):
+            return _error("DeviceTokenNotForTopic", apns_id)
         self.accepted[apns_id] += 1
         if self.record:
             self.payloads.append(payload)
@@ -217,6 +224,9 @@ class FakeApns:
         priority = headers.get("apns-priority", "10")
         if priority not in ("10", "5", "1") or (push_type == "background" and priority == "10"):
             raise _Reject("BadPriority")
+        # Apple: Live Activity pushes take 5 or 10 only; a location query is never deferred.
+        if push_type in ("liveactivity", "location") and priority == "1":
+            raise _Reject("BadPriority")
         if not headers.get("apns-expiration", "0").isdigit():
             raise _Reject("BadExpirationDate")
         if len(headers.get("apns-collapse-id", "").encode()) > 64:
@@ -240,7 +250,26 @@ def _check_payload(body: bytes, push_type: str) -> dict[str, Any]:
         raise _Reject("PayloadEmpty")
     if push_type == "background" and (aps.get("content-available") != 1 or "alert" in aps):
         raise _Reject("InvalidPushType")
+    if push_type == "liveactivity":
+        _check_live_activity(aps)
+    if push_type in ("widgets", "controls") and (
+        aps.get("content-changed") is not True or "alert" in aps
+    ):
+        raise _Reject("InvalidPushType")  # a reload push: {"aps": {"content-changed": true}}
     return payload
+
+
+def _check_live_activity(aps: dict[str, Any]) -> None:
+    """ActivityKit's rules for the aps of a Live Activity push."""
+    event = aps.get("event")
+    if event not in ("start", "update", "end") or not isinstance(aps.get("timestamp"), int):
+        raise _Reject("InvalidPushType")  # not a Live Activity payload
+    if event in ("start", "update") and not isinstance(aps.get("content-state"), dict):
+        raise _Reject("InvalidPushType")
+    if event == "start" and not (aps.get("attributes-type") and "attributes" in aps):
+        raise _Reject("InvalidPushType")
+    if "content-available" in aps or "badge" in aps:
+        raise _Reject("InvalidPushType")
 
 
 def _is_canonical_uuid(value: str) -> bool:
@@ -259,6 +288,13 @@ def _error(reason: str, apns_id: str) -> Response:
     if status == 410:
         body["timestamp"] = int(time.time() * 1000)
     return Response(status, headers, json.dumps(body).encode())
+
+
+def outage_response(status: int = 503, retry_after: str | None = None) -> Response:
+    """What APNs answers while it is down or throttling (for ``server.outage_while``)."""
+    reason = {429: "TooManyRequests", 500: "InternalServerError"}.get(status, "ServiceUnavailable")
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    return Response(status, headers, json.dumps({"reason": reason}).encode())
 
 
 def _server_context(pki: TestPKI, client_ca: Path | None) -> ssl.SSLContext:

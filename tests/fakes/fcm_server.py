@@ -7,6 +7,7 @@
     fake.dead_tokens.add(token)           # 404 UNREGISTERED
     fake.forced[token] = "QUOTA_EXCEEDED" # answer that token with any FCM error code
     fake.delivered                        # [(token, message)] accepted (not validate_only)
+    fake.server.outage_while(path, outage_response(503))  # down while the file exists
 
 Token endpoint: verifies the RS256 assertion against the account's public key (iss,
 aud = token_uri, scope, exp - iat <= 1 h) and issues tokens that expire after
@@ -53,7 +54,17 @@ MESSAGE_FIELDS = {
     "name", "data", "notification", "android", "webpush", "apns", "fcm_options",
     "token", "topic", "condition",
 }  # fmt: skip
+PAYLOAD_LIMIT = 4096
+APNS_FIELDS = {"headers", "payload", "fcm_options", "live_activity_token"}
+APNS_FCM_OPTIONS = {"analytics_label", "image"}
 _TTL = re.compile(r"\d+(\.\d{1,9})?s")
+# google.protobuf.Timestamp in JSON: RFC 3339, UTC "Z", up to nanoseconds.
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
+_LABEL = re.compile(r"[a-zA-Z0-9\-_.~%]{1,50}")
+_NOTIFICATION_PRIORITIES = {
+    "PRIORITY_UNSPECIFIED", "PRIORITY_MIN", "PRIORITY_LOW", "PRIORITY_DEFAULT",
+    "PRIORITY_HIGH", "PRIORITY_MAX",
+}  # fmt: skip
 _FCM_TOKEN = re.compile(r"[A-Za-z0-9_:\-]{20,4096}")
 
 
@@ -222,9 +233,26 @@ def _validate(body: Any) -> dict[str, Any]:
         if not isinstance(value, str):
             raise _Invalid(f"Invalid value at 'message.data[{key}].value'", f"message.data[{key}]")
     _validate_android(message.get("android") or {})
-    if len(json.dumps(message, separators=(",", ":")).encode()) > 4096:
+    _validate_apns(message.get("apns") or {})
+    label = (message.get("fcm_options") or {}).get("analytics_label")
+    if label is not None and not _LABEL.fullmatch(label):
+        raise _Invalid("Invalid analytics_label", "message.fcm_options.analytics_label")
+    if _payload_size(message) > PAYLOAD_LIMIT:
         raise _Invalid("Message is too big", "message")
     return message
+
+
+def _payload_size(message: dict[str, Any]) -> int:
+    """FCM's 4096-byte limit is on the payload a device gets, notification + data (the
+    Android block's merged in), as UTF-8 JSON; not on the request with its token and
+    per-platform options."""
+    android = message.get("android") or {}
+    counted: dict[str, Any] = {}
+    for part in ("notification", "data"):
+        merged = {**(message.get(part) or {}), **(android.get(part) or {})}
+        if merged:
+            counted[part] = merged
+    return len(json.dumps(counted, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def _validate_android(android: dict[str, Any]) -> None:
@@ -238,6 +266,34 @@ def _validate_android(android: dict[str, Any]) -> None:
         raise _Invalid("Invalid color format", "message.android.notification.color")
     if notification.get("visibility", "PRIVATE") not in ("PRIVATE", "PUBLIC", "SECRET"):
         raise _Invalid("Invalid visibility", "message.android.notification.visibility")
+    priority = notification.get("notification_priority", "PRIORITY_UNSPECIFIED")
+    if priority not in _NOTIFICATION_PRIORITIES:
+        raise _Invalid(
+            "Invalid notification_priority", "message.android.notification.notification_priority"
+        )
+    if "event_time" in notification and not _TIMESTAMP.fullmatch(notification["event_time"]):
+        raise _Invalid("Invalid value at 'event_time'", "message.android.notification.event_time")
+    flags = (
+        (notification.get("sticky"), "notification.sticky"),
+        (android.get("bandwidth_constrained_ok"), "bandwidth_constrained_ok"),
+    )
+    for flag, where in flags:
+        if flag is not None and not isinstance(flag, bool):
+            raise _Invalid(
+                f"Invalid value at 'message.android.{where}'", f"message.android.{where}"
+            )
+
+
+def _validate_apns(apns: dict[str, Any]) -> None:
+    unknown = set(apns) - APNS_FIELDS
+    if unknown:
+        raise _Invalid(f"Unknown name \"{unknown.pop()}\" at 'message.apns'", "message.apns")
+    options = apns.get("fcm_options") or {}
+    if set(options) - APNS_FCM_OPTIONS:
+        raise _Invalid("Unknown name in message.apns.fcm_options", "message.apns.fcm_options")
+    headers = apns.get("headers") or {}
+    if not all(isinstance(v, str) for v in headers.values()):
+        raise _Invalid("Invalid value at 'message.apns.headers'", "message.apns.headers")
 
 
 def _ok(name: str) -> Response:
@@ -250,6 +306,16 @@ def _rpc_error(http: int, status: str, message: str, details: list[Any] | None =
     if http in (429, 503):
         headers["retry-after"] = "17"
     return Response(http, headers, json.dumps({"error": error}).encode())
+
+
+def outage_response(status: int = 503, retry_after: str | None = None) -> Response:
+    """What Google answers while FCM (and its token endpoint) is down or throttling."""
+    rpc = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}.get(status, "UNAVAILABLE")
+    error = {"code": status, "message": "The service is currently unavailable.", "status": rpc}
+    headers = {"content-type": "application/json"}
+    if retry_after is not None:
+        headers["retry-after"] = retry_after
+    return Response(status, headers, json.dumps({"error": error}).encode())
 
 
 def _fcm_error(code: str) -> Response:

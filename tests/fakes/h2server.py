@@ -38,6 +38,16 @@ Fault injection (all optional, safe to call while running on the same loop):
 - ``streams_after_first(n)``: like APNs, start with ``max_concurrent_streams`` (e.g. 1)
   and raise the limit to ``n`` with a SETTINGS frame once the first request is answered.
 
+Outage switches, driven by a file so that another thread or process (a CLI under test, a
+script) can turn them on and off by creating and deleting it:
+- ``outage_while(path, response)``: while ``path`` exists every request gets ``response``
+  (a 503, or a 429 storm with ``Retry-After`` in seconds or as an HTTP-date).
+- ``hang_while(path)``: while ``path`` exists requests are read and never answered (a
+  service that accepts connections and then says nothing).
+- ``refuse_while(path)``: while ``path`` exists nothing listens on the port (connection
+  refused) and open connections are dropped.
+``outage_answers`` and ``hung`` count what was answered / swallowed by a switch.
+
 ``lean=True`` (benchmarks): skip h2's per-character header validation and huffman
 coding so the server costs less CPU than the client it measures.
 
@@ -57,6 +67,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import h2.config
@@ -211,6 +222,9 @@ class _ServerProtocol(asyncio.Protocol):
             self._close()
             return
         request = self._make_request(stream_id, stream)
+        if self.server._switch_on(self.server._hang_file):
+            self.server.hung.append(request)  # read, never answered
+            return
         self.in_flight.add(stream_id)
         result = self.server._respond_now(request)
         if isinstance(result, Response):
@@ -349,6 +363,13 @@ class H2Server:
         self._goaway_reason = b""
         self._drop_after: int | None = None
         self._streams_after_first: int | None = None
+        self._outage_file: Path | None = None
+        self._outage_response = Response(503)
+        self._hang_file: Path | None = None
+        self._refuse_file: Path | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self.outage_answers = 0
+        self.hung: list[Request] = []
         self._server: asyncio.Server | None = None
         self._open: set[_ServerProtocol] = set()
         self._tasks: set[asyncio.Future[None]] = set()
@@ -373,6 +394,34 @@ class H2Server:
     def streams_after_first(self, n: int | None) -> None:
         self._streams_after_first = n
 
+    def outage_while(self, path: Path | None, response: Response | None = None) -> None:
+        self._outage_file = path
+        self._outage_response = response or Response(503)
+
+    def hang_while(self, path: Path | None) -> None:
+        self._hang_file = path
+
+    def refuse_while(self, path: Path | None) -> None:
+        """Close the listening socket while ``path`` exists (call on the server's loop)."""
+        self._refuse_file = path
+        if path is not None and self._watcher is None:
+            self._watcher = asyncio.ensure_future(self._watch_refusal())
+
+    @staticmethod
+    def _switch_on(path: Path | None) -> bool:
+        return path is not None and path.exists()
+
+    async def _watch_refusal(self) -> None:
+        while self._refuse_file is not None:
+            refusing = self._switch_on(self._refuse_file)
+            if refusing and self._server is not None:
+                self._server.close()
+                self._server = None
+                self.drop_connections()
+            elif not refusing and self._server is None:
+                await self._listen(self.port)
+            await asyncio.sleep(0.05)
+
     def drop_connections(self) -> None:
         for protocol in list(self._open):
             protocol._close()
@@ -382,14 +431,20 @@ class H2Server:
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> H2Server:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._new_protocol, "127.0.0.1", 0, ssl=self.ssl_context
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listen(0)
         return self
 
+    async def _listen(self, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._new_protocol, "127.0.0.1", port, ssl=self.ssl_context, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
     async def aclose(self) -> None:
+        if self._watcher is not None:
+            self._refuse_file = None
+            self._watcher.cancel()
         if self._server is not None:
             self._server.close()
         self.drop_connections()
@@ -430,6 +485,9 @@ class H2Server:
     def _respond_now(self, request: Request) -> Response | Awaitable[HandlerResult]:
         if self.record:
             self.requests.append(request)
+        if self._switch_on(self._outage_file):
+            self.outage_answers += 1
+            return self._outage_response
         if self._faults:
             return self._faults.pop(0)
         result = self.handler(request)

@@ -33,6 +33,12 @@ _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _URGENCY = {"very-low", "low", "normal", "high"}
 
 
+def _placeholder(sub: str) -> bool:
+    """Like Apple: a contact at a reserved name (localhost, *.test, …) reaches no one."""
+    host = re.sub(r"^(mailto:[^@]*@|https://)", "", sub).split("/")[0].split(":")[0].lower()
+    return host == "localhost" or host.endswith((".localhost", ".invalid", ".test", ".example"))
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -57,6 +63,12 @@ class Received:
     plaintext: bytes
     headers: dict[str, str]
     jwt_claims: dict[str, object] = field(default_factory=dict)
+
+
+def outage_response(status: int = 503, retry_after: str | None = None) -> Response:
+    """What a push service answers while it is down or rate limiting."""
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    return Response(status, headers, b"")
 
 
 class FakeWebPushService:
@@ -164,6 +176,6 @@ class FakeWebPushService:
         sub = str(claims.get("sub", ""))
         if not isinstance(exp, int) or exp > time.time() + 24 * 3600:
             return Response(403, {}, b'{"reason":"BadJwtToken","detail":"exp"}')
-        if not re.fullmatch(r"mailto:[^\s<>]+@[^\s<>]+|https://\S+", sub):
+        if not re.fullmatch(r"mailto:[^\s<>]+@[^\s<>]+|https://\S+", sub) or _placeholder(sub):
             return Response(403, {}, b'{"reason":"BadJwtToken","detail":"sub"}')
         return claims

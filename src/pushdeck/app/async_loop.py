@@ -61,6 +61,13 @@ class AsyncLoop(QObject):
     ) -> Future[Any]:
         """Run ``coro`` on the loop; callbacks run later on the GUI thread."""
         assert_gui_thread("AsyncLoop.submit")
+        if self.loop.is_closed() or not self._thread.is_alive():
+            # Shut down (the app is quitting, or a leftover page's timer fired after its
+            # window closed): nothing may run any more, and nothing is reported back.
+            coro.close()
+            stopped: Future[Any] = Future()
+            stopped.cancel()
+            return stopped
         job_id = next(self._ids)
         self._callbacks[job_id] = (on_done, on_error)
         if len(self._callbacks) == 1:

@@ -23,8 +23,15 @@ from pushdeck.core.errors import PushdeckError
 
 
 def describe(exc: BaseException) -> str:
-    """One user-facing text: what failed, why, and what to do (for core errors)."""
-    text = str(exc) or type(exc).__name__
+    """One user-facing text: what failed, why, and what to do (for core errors), each once.
+
+    (``str()`` of a core error already ends with its hint, for the CLI: the message alone
+    is taken here, so the hint is not printed twice.)
+    """
+    if isinstance(exc, PushdeckError):
+        text = exc.message or type(exc).__name__
+    else:
+        text = str(exc) or type(exc).__name__
     hint = getattr(exc, "hint", "")
     return f"{text}\n\n{hint}" if hint else text
 

@@ -20,6 +20,10 @@ class FontRole(StrEnum):
     WINDOWS = "Open Sans"  # stands in for Segoe UI
 
 
+#: The PDF report's text face (bundled: NotoSans-Regular/Bold/Italic.ttf), so a report lays
+#: out and wraps the same on a machine that has no Noto Sans installed.
+REPORT_FAMILY = "Noto Sans"
+
 #: Families tried after the role's own face, for scripts the bundled faces lack.
 FALLBACKS = (
     "Noto Sans Arabic",
@@ -70,4 +74,15 @@ def _preview_font(role: FontRole, pixel_size: int, weight: QFont.Weight) -> QFon
     font.setWeight(weight)
     font.setHintingPreference(QFont.HintingPreference.PreferNoHinting)
     font.setKerning(True)
+    return font
+
+
+def report_font(point_size: float) -> QFont:
+    """The report's bundled text face at ``point_size`` points (registers the fonts first)."""
+    if REPORT_FAMILY not in load_bundled_fonts():
+        raise OSError(
+            f"The report font {REPORT_FAMILY!r} is missing from {fonts_dir()}; reinstall Pushdeck."
+        )
+    font = QFont(REPORT_FAMILY)
+    font.setPointSizeF(point_size)
     return font

@@ -28,10 +28,12 @@ class Overview:
         default_factory=list
     )  # name, status, app, created
     draft: dict[str, Any] | None = None
+    apps: list[str] = field(default_factory=list)
 
 
 def load_overview(ctx: WorkerContext) -> Overview:
     from pushdeck.core.store import devices, drafts
+    from pushdeck.core.store.apps import list_apps
 
     ws = ctx.require_ws()
     recipients = devices.list_devices(ws, limit=PREVIEW_RECIPIENTS)
@@ -43,7 +45,22 @@ def load_overview(ctx: WorkerContext) -> Overview:
         attributes=attributes,
         campaigns=_campaign_rows(ctx),
         draft=drafts.load_draft(ws, DRAFT_NAME),
+        apps=[a.name for a in list_apps(ws)],
     )
+
+
+def app_names(ctx: WorkerContext) -> list[str]:
+    from pushdeck.core.store.apps import list_apps
+
+    return [a.name for a in list_apps(ctx.require_ws())]
+
+
+def count_devices(ctx: WorkerContext) -> tuple[Path, int]:
+    """The open workspace and how many devices it has (the status bar)."""
+    from pushdeck.core.store import devices
+
+    ws = ctx.require_ws()
+    return ws.path, devices.count_devices(ws)
 
 
 def _campaign_rows(ctx: WorkerContext) -> list[tuple[str, str, str, str]]:

@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         for widget in (*pages, self.credentials):
             self.pages.addWidget(widget)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._remember_page)
         main = QWidget()
         row = QHBoxLayout(main)
         row.setContentsMargins(0, 0, 0, 0)
@@ -165,8 +166,12 @@ class MainWindow(QMainWindow):
         self.welcome.new_requested.connect(self.new_workspace)
         self.welcome.open_requested.connect(self.open_workspace_dialog)
         self.campaigns.compose_requested.connect(lambda: self.go_to(1))
+        self.campaigns.report_requested.connect(self.show_report)
+        self.campaigns.controller.started.connect(lambda _name: self.go_to(0))  # progress
+        self.composer.review_requested.connect(self.campaigns.new_campaign)
         self.campaigns.decision_needed.connect(self._on_campaigns_decision_needed)
         self.composer.autosave_requested.connect(self._on_composer_autosave_requested)
+        self.runner.workspace_changed.connect(self._on_workspace_changed)
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(lambda _scheme: self._apply_appearance())
 
@@ -175,6 +180,16 @@ class MainWindow(QMainWindow):
     def go_to(self, index: int) -> None:
         if self.root.currentIndex() == 1:
             self.nav.setCurrentRow(index)
+
+    def show_report(self, campaign: str) -> None:
+        """The Reports page, showing ``campaign``."""
+        self.go_to(PAGES.index("Reports"))
+        self.reports.show_campaign(campaign)
+
+    def _remember_page(self, row: int) -> None:
+        # Only the user's choice on an open workspace (not the list's own first row).
+        if self.root.currentIndex() == 1 and 0 <= row < len(PAGES):
+            self.settings.last_page = PAGES[row]  # saved with the window state on close
 
     def _on_campaigns_decision_needed(self, text: str) -> None:
         self.go_to(0)  # the banner with its buttons is on the Campaigns page
@@ -264,19 +279,31 @@ class MainWindow(QMainWindow):
     def _on_overview_loaded(self, overview: jobs.Overview) -> None:
         assert_gui_thread("MainWindow")
         self.audience.reload()
+        last = self.settings.last_page
         self.root.setCurrentIndex(1)
-        self.nav.setCurrentRow(1)
-        self.workspace_label.setText(f"{overview.path.name} · {overview.device_count:,} devices")
+        self.nav.setCurrentRow(PAGES.index(last) if last in PAGES else 0)  # Campaigns at first
+        self._show_device_count((overview.path, overview.device_count))
         self.setWindowTitle(f"{overview.path.name} — Pushdeck")
         self.campaigns.set_rows(overview.campaigns)
         self.campaigns.due_timer.start()
         self.credentials.reload()
         self.composer.set_recipients(overview.recipients, overview.attributes)
+        self.composer.set_apps(overview.apps)
         try:
             self.composer.load_document(overview.draft)
         except ValueError as exc:  # a draft saved by a newer version: keep the starter
             show_error(self, exc)
         self.statusBar().showMessage(f"Opened {overview.path}", 4000)
+
+    def _on_workspace_changed(self, areas: frozenset[str]) -> None:
+        if "devices" in areas:  # imported here, by the CLI or the collector: recount
+            self.runner.run(jobs.count_devices, self._show_device_count)
+        if "apps" in areas:
+            self.runner.run(jobs.app_names, self.composer.set_apps)
+
+    def _show_device_count(self, counted: tuple[Path, int]) -> None:
+        path, count = counted
+        self.workspace_label.setText(f"{path.name} · {count:,} devices")
 
     def _on_workspace_failed(self, path: Path, exc: BaseException) -> None:
         self.statusBar().clearMessage()
@@ -287,10 +314,16 @@ class MainWindow(QMainWindow):
     def _on_composer_autosave_requested(self, document: dict) -> None:  # type: ignore[type-arg]
         if self.runner.workspace_path is not None:
             self.runner.run(
-                jobs.save_draft(document),
-                lambda _: self.statusBar().showMessage("Draft saved", 2000),
-                lambda exc: show_error(self, exc),
+                jobs.save_draft(document), self._on_draft_saved, lambda exc: show_error(self, exc)
             )
+
+    def _on_draft_saved(self, _result: object) -> None:
+        from datetime import UTC, datetime
+
+        from pushdeck.app.dates import format_when
+
+        self.composer.mark_saved(f"Saved {format_when(datetime.now(UTC))}")
+        self.statusBar().showMessage("Draft saved", 2000)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -313,8 +346,11 @@ class MainWindow(QMainWindow):
         """Stop the network loop and the SQLite worker (after the window closed).
 
         Leaving either thread running into interpreter exit lets Qt objects be destroyed
-        under it, which can crash the process on its way out.
+        under it, which can crash the process on its way out. The pages' timers stop first:
+        none may hand work to a stopped loop or worker afterwards.
         """
+        self.campaigns.due_timer.stop()
+        self.reports.timer.stop()
         self.loop.shutdown()
         self.runner.shutdown()
 
@@ -323,6 +359,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.settings.save()  # the last page, among others
         self.qsettings.setValue(AUDIENCE_COLUMNS, self.audience.devices.columns_state())
         self.qsettings.sync()
         super().closeEvent(event)

@@ -18,6 +18,7 @@ class AppSettings:
     last_workspace: str = ""
     preview_appearance: str = "system"  # "system" | "light" | "dark"
     path: Path | None = field(default=None, repr=False, compare=False)
+    last_page: str = "Campaigns"  # the page the window opens a workspace on
 
     @classmethod
     def load(cls, path: Path) -> AppSettings:
@@ -35,6 +36,7 @@ class AppSettings:
             str(doc.get("last_workspace", "")),
             appearance if appearance in ("system", "light", "dark") else "system",
             path,
+            str(doc.get("last_page", "Campaigns")),
         )
 
     def save(self) -> None:

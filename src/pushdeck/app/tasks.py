@@ -4,6 +4,11 @@ Widgets never wait for the database. ``run(fn, on_done, on_error)`` queues ``fn(
 to the worker thread; the result (or exception) comes back to the GUI thread through a queued
 signal, where the callbacks run. The worker's ``context.ws`` is the open workspace, opened on
 that thread and only ever used there (``pushdeck.core.store.Workspace`` requires it).
+
+The runner also notices when the workspace changes, whoever changed it (a job of this
+window, a send on the network thread's own connection, the CLI, the collector): after
+each job and once a second it asks the core's ``ChangeWatcher`` on the worker thread, and
+emits ``workspace_changed`` with the areas that changed, which the pages listen to.
 """
 
 from __future__ import annotations
@@ -13,10 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from pushdeck.app.threads import assert_gui_thread
+from pushdeck.core.store.changes import ChangeWatcher
 from pushdeck.core.store.workspace import Workspace
+
+#: How often the worker looks for changes made elsewhere (two integer reads when none).
+WATCH_MS = 1000
 
 Done = Callable[[Any], None]
 Failed = Callable[[BaseException], None]
@@ -38,10 +47,13 @@ class WorkerContext:
 
 class _Worker(QObject):
     finished = Signal(int, object, object)  # job id, result, exception or None
+    changed = Signal(object, object)  # workspace path, frozenset of changed areas
 
     def __init__(self) -> None:
         super().__init__()
         self.context = WorkerContext()
+        self._watcher: ChangeWatcher | None = None
+        self.poll_queued = False  # set by the GUI thread, cleared here: one poll at a time
 
     @Slot(int, object)
     def run_job(self, job_id: int, fn: Callable[[WorkerContext], Any]) -> None:
@@ -51,6 +63,28 @@ class _Worker(QObject):
             self.finished.emit(job_id, None, exc)
         else:
             self.finished.emit(job_id, result, None)
+        self.check_changes()
+
+    @Slot()
+    def poll(self) -> None:
+        self.poll_queued = False
+        self.check_changes()
+
+    def check_changes(self) -> None:
+        ws = self.context.ws
+        if ws is None:
+            self._watcher = None
+            return
+        try:
+            if self._watcher is None or self._watcher.ws is not ws:
+                self._watcher = ChangeWatcher(ws)  # a workspace just opened: the baseline
+                return
+            areas = self._watcher.poll()
+        except Exception:  # noqa: BLE001 - a failed look is retried next time, never fatal
+            self._watcher = None
+            return
+        if areas:
+            self.changed.emit(ws.path, areas)
 
 
 class TaskRunner(QObject):
@@ -58,12 +92,17 @@ class TaskRunner(QObject):
 
     Signals:
         workspace_opened(object): the path of the workspace now open on the worker.
+        workspace_changed(object): a frozenset of the areas of the open workspace that
+            changed ("campaigns", "devices", "segments", "apps", "events"; see
+            ``pushdeck.core.store.changes``), by this window or anyone else.
         busy_changed(bool): jobs are pending (for a status indicator).
     """
 
     workspace_opened = Signal(object)
+    workspace_changed = Signal(object)
     busy_changed = Signal(bool)
     _submit = Signal(int, object)
+    _poll = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -74,9 +113,15 @@ class TaskRunner(QObject):
         self._worker = _Worker()
         self._worker.moveToThread(self._thread)
         self._submit.connect(self._worker.run_job)
+        self._poll.connect(self._worker.poll)
         self._worker.finished.connect(self._on_worker_finished)
+        self._worker.changed.connect(self._on_worker_changed)
         self._thread.start()
         self.workspace_path: Path | None = None
+        self._watch = QTimer(self)
+        self._watch.setInterval(WATCH_MS)
+        self._watch.timeout.connect(self._on_watch_timeout)
+        self._watch.start()
         app = QCoreApplication.instance()
         if app is not None:  # never leave the worker running past the event loop
             app.aboutToQuit.connect(self.shutdown)
@@ -122,6 +167,7 @@ class TaskRunner(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Close the workspace on its own thread, then stop the thread."""
+        self._watch.stop()
         if not self._thread.isRunning():
             return
 
@@ -137,6 +183,17 @@ class TaskRunner(QObject):
     @property
     def pending(self) -> int:
         return len(self._callbacks)
+
+    def _on_watch_timeout(self) -> None:
+        if self.workspace_path is None or self._worker.poll_queued:
+            return  # nothing open, or the last poll still waits behind a long job
+        self._worker.poll_queued = True
+        self._poll.emit()
+
+    def _on_worker_changed(self, path: Path, areas: frozenset[str]) -> None:
+        assert_gui_thread("TaskRunner callbacks")
+        if path == self.workspace_path:  # not a late report about a workspace since closed
+            self.workspace_changed.emit(areas)
 
     def _on_worker_finished(self, job_id: int, result: Any, error: BaseException | None) -> None:
         assert_gui_thread("TaskRunner callbacks")

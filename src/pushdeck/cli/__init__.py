@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pushdeck import __version__
 from pushdeck.cli.context import Context
-from pushdeck.core.errors import PushdeckError
+from pushdeck.core.errors import PushdeckError, WorkspaceError, is_disk_full
 
 #: Verb-group modules under pushdeck.cli, in --help order.
 COMMAND_MODULES = (
@@ -56,7 +56,34 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a verb group not built yet
         module.register(subparsers)
+    _accept_global_options_after_commands(subparsers)
     return parser
+
+
+def _accept_global_options_after_commands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Let ``--workspace`` and ``--debug`` follow the command too (``pushdeck devices list
+    --workspace w.pushdeck``), on every command and verb.
+
+    The copies default to SUPPRESS, so a value given before the command is kept when none
+    is given after it; one given after wins.
+    """
+    for parser in {id(p): p for p in subparsers.choices.values()}.values():
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_global_options_after_commands(action)
+        options = {s for a in parser._actions for s in a.option_strings}
+        if "--workspace" not in options:
+            parser.add_argument(
+                "--workspace", metavar="PATH", default=argparse.SUPPRESS,
+                help="workspace file (may also come before the command)",
+            )  # fmt: skip
+        if "--debug" not in options:
+            parser.add_argument(
+                "--debug", action="store_true", default=argparse.SUPPRESS,
+                help="show tracebacks on errors",
+            )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,8 +112,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (e.g. '| head'): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # one message, never a traceback without --debug
+        if args.debug:
+            raise
+        print(f"pushdeck: {_unexpected(exc, ctx)}", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         ctx.close()
+
+
+def _unexpected(exc: Exception, ctx: Context) -> PushdeckError:
+    """What to say about an error no command turned into a message of its own."""
+    if is_disk_full(exc):
+        where = getattr(exc, "filename", None) or ctx.workspace_path
+        return WorkspaceError(
+            f"The disk holding {where} is full; the command stopped and its last change "
+            "was not saved.",
+            hint="Free some space on that disk and run it again.",
+        )
+    detail = str(exc) or "no details"
+    return PushdeckError(
+        f"Unexpected error: {type(exc).__name__}: {detail}",
+        hint="Run the command again with --debug for the details, and please report it.",
+    )
 
 
 def _open_app(ctx: Context, argv: list[str]) -> int:

@@ -48,6 +48,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         send.add_argument("name")
         send.add_argument("--json", action="store_true", help="print the outcome as JSON")
         send.add_argument("--concurrency", type=int, default=64, help="per provider")
+        send.add_argument(
+            "--outage-wait",
+            type=float,
+            default=DispatchOptions.outage_pause_after,
+            metavar="SECONDS",
+            help="how long to wait for a provider that is down before pausing the campaign "
+            "(default %(default)g; its devices stay queued for the next send)",
+        )
         send.set_defaults(handler=_send)
     review = verbs.add_parser(
         "review", help="before sending: audience, exclusions, caps and quiet hours, estimate"
@@ -110,16 +118,29 @@ def _create(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``campaigns send`` exit code when the campaign paused because a provider was down
+#: or kept failing transiently (EX_TEMPFAIL): its devices wait; run the send again.
+EXIT_PROVIDER_UNAVAILABLE = 75
+
+
 def _send(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace()
     campaign = get_campaign(ws, args.name)
-    options = DispatchOptions(concurrency=args.concurrency)
+    if args.outage_wait < 0:
+        raise ConfigError("--outage-wait must be 0 or more seconds.")
+    options = DispatchOptions(concurrency=args.concurrency, outage_pause_after=args.outage_wait)
     bar = ProgressBar(f"Sending {campaign.name}", 1)
+    told = [""]  # the last outage line printed (without its countdown)
 
     def on_progress(p: Progress) -> None:
         bar.total = max(p.total, 1)
         eta = f" ETA {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
-        bar.update(p.done, f"{p.rate:.0f}/s{eta}")
+        bar.update(p.done, p.notice or f"{p.rate:.0f}/s{eta}")
+        headline = p.notice.split(";")[0]
+        if headline != told[0] and not bar.enabled:
+            # No terminal (cron, a log): one line when a provider goes down or comes back.
+            print(headline or "providers answering again", file=sys.stderr)
+        told[0] = headline
 
     async def run() -> SendSummary:
         providers = providers_for(ws, campaign.spec.app)
@@ -139,8 +160,15 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
     else:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
         print(f"{summary.campaign}: {summary.status} ({counts})")
+        if summary.error:  # a failure is an error (stderr); a pause's reason is a status
+            print(f"why: {summary.error}", file=sys.stderr if summary.status == "failed" else None)
         if summary.possibly_duplicated:
-            print(f"possibly duplicated after a crash: {summary.possibly_duplicated}")
+            print(
+                f"possibly duplicated: {summary.possibly_duplicated} (a request was written "
+                "and not answered, then sent again)"
+            )
+    if summary.status == "paused" and summary.error:
+        return EXIT_PROVIDER_UNAVAILABLE
     return 0 if summary.status in ("sent", "paused") else 1
 
 
@@ -182,9 +210,12 @@ def _status(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     print(f"{status['name']} ({status['app']}): {status['status']}")
     if status["error"]:
-        print(f"error: {status['error']}")
+        print(f"{'why' if status['status'] == 'paused' else 'error'}: {status['error']}")
     rows = [[k, v] for k, v in status["counts"].items() if v]
     ctx.table(rows, ["state", "devices"])
+    if status["waiting"]:
+        print("\nwaiting devices, by their last temporary failure:")
+        ctx.table([[w["devices"], w["reason"]] for w in status["waiting"]], ["devices", "reason"])
     print(f"possibly duplicated: {status['possibly_duplicated']}")
     return 0
 

@@ -15,9 +15,10 @@ from typing import Any
 from pushdeck.cli.context import Context
 from pushdeck.core import credential_checks as checks
 from pushdeck.core import secrets
+from pushdeck.core.credential_forms import remember_check
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import ProviderKind
-from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.base import CheckResult
 
 _PROVIDERS = [p.value for p in ProviderKind]
 
@@ -256,13 +257,16 @@ def _check(ctx: Context, args: argparse.Namespace) -> int:
     results = []
     for record in records:
         credential = secrets.load_credential(ws, args.app, record.provider)
-        results.append((record, asyncio.run(_run_check(credential))))
+        result = asyncio.run(checks.check_with_provider(credential))
+        remember_check(ws, args.app, record.provider, result)  # the app warns on a failure
+        results.append((record, result))
     if args.json:
         ctx.print_json(
             [
                 {
                     "provider": r.provider.value,
                     "ok": res.ok,
+                    "verdict": _verdict(res),
                     "summary": res.summary,
                     "details": res.details,
                 }
@@ -271,18 +275,26 @@ def _check(ctx: Context, args: argparse.Namespace) -> int:
         )
     else:
         for record, res in results:
-            print(f"{record.provider.value}: {'OK' if res.ok else 'FAILED'} — {res.summary}")
+            label = {"ok": "OK", "refused": "FAILED", "not_checked": "NOT CHECKED"}[_verdict(res)]
+            print(f"{record.provider.value}: {label} — {res.summary}")
             if res.details:
                 print(f"  {res.details}")
-    return 0 if all(res.ok for _, res in results) else 1
+    verdicts = {_verdict(res) for _, res in results}
+    if "refused" in verdicts:
+        return EXIT_REFUSED
+    return EXIT_NOT_CHECKED if "not_checked" in verdicts else 0
 
 
-async def _run_check(credential: Any) -> Any:
-    provider = create_provider(credential)
-    try:
-        return await provider.check()
-    finally:
-        await provider.aclose()
+#: ``credentials check`` exit codes: 0 every credential works; 1 a provider refused one
+#: (fix it); 75 (EX_TEMPFAIL) a check could not be made — no network, DNS, TLS, or the
+#: provider unavailable — and nothing is known about the credential yet (try again).
+EXIT_REFUSED, EXIT_NOT_CHECKED = 1, 75
+
+
+def _verdict(result: CheckResult) -> str:
+    if result.ok:
+        return "ok"
+    return "refused" if result.conclusive else "not_checked"
 
 
 def _remove(ctx: Context, args: argparse.Namespace) -> int:

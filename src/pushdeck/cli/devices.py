@@ -11,8 +11,9 @@ from pushdeck.cli.context import Context, ProgressBar
 from pushdeck.core.csv_cells import safe_writer
 from pushdeck.core.exporter import export_devices
 from pushdeck.core.importer import Progress, import_devices, parse_mapping
+from pushdeck.core.paths import open_private
 from pushdeck.core.store import devices as device_store
-from pushdeck.core.store.segments import audience_filter, get_segment
+from pushdeck.core.store.segments import audience_filter, usable
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _filter(ctx: Context, args: argparse.Namespace) -> tuple[str, tuple[object, ...]]:
     ws = ctx.workspace()
     if args.segment:
-        compiled = audience_filter(ws, get_segment(ws, args.segment).rule, args.app)
+        compiled = audience_filter(ws, usable(ws, args.segment).rule, args.app)
         return compiled.where, compiled.params
     if args.app:
         return "d.app_id = (SELECT id FROM apps WHERE name = ?)", (args.app,)
@@ -119,7 +120,8 @@ def _export(ctx: Context, args: argparse.Namespace) -> int:
     if str(args.file) == "-":
         count = export_devices(ctx.workspace(), sys.stdout, fmt, where=where, params=params)
     else:
-        with args.file.open("w", newline="", encoding="utf-8") as fh:
+        ctx.workspace().refuse_own_file(args.file, "export devices to")
+        with open_private(args.file, "w", newline="", encoding="utf-8") as fh:
             count = export_devices(ctx.workspace(), fh, fmt, where=where, params=params)
     print(f"{count:,} devices exported.", file=sys.stderr)
     return 0

@@ -8,7 +8,15 @@ import sys
 
 from pushdeck.cli.context import Context
 from pushdeck.core.collector import Collector, collector_token
+from pushdeck.core.collector_http import is_loopback_host
 from pushdeck.core.events import import_events_file
+
+CLEAR_TEXT_WARNING = (
+    "Warning: --host {host} lets other computers reach the collector over plain HTTP: "
+    "the token and every event cross the network in clear text, readable by anyone on "
+    "the path. Keep it on a network you trust, or put it behind a TLS reverse proxy "
+    "(docs/engagement-events.md, 'Behind TLS') and listen on 127.0.0.1."
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     collect = subparsers.add_parser("collect", help="run the local event collector")
     collect.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (local only)")
     collect.add_argument("--port", type=int, default=8765)
+    collect.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests addressed to NAME (e.g. a TLS reverse proxy's name)",
+    )
     collect.set_defaults(handler=_collect)
 
 
@@ -51,7 +66,15 @@ def _token(ctx: Context, args: argparse.Namespace) -> int:
 def _collect(ctx: Context, args: argparse.Namespace) -> int:
     token = collector_token(ctx.workspace())
     ctx.close()  # the collector opens its own connection
-    collector = Collector(ctx.workspace_path, host=args.host, port=args.port, token=token)
+    collector = Collector(
+        ctx.workspace_path,
+        host=args.host,
+        port=args.port,
+        token=token,
+        allowed_hosts=args.allow_host,
+    )
+    if not is_loopback_host(args.host):
+        print(CLEAR_TEXT_WARNING.format(host=args.host), file=sys.stderr, flush=True)
     print(f"Collecting events on http://{args.host}:{args.port}/events", flush=True)
     print(f"Authorization: Bearer {token}", flush=True)
     print("Press Ctrl+C to stop.", flush=True)

@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from pushdeck.core.model import (
     Message,
     Platform,
     ProviderKind,
+    PushType,
     SendResult,
 )
 from pushdeck.core.providers.base import create_provider
@@ -78,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--data", action="append", default=[], metavar="KEY=VALUE", help="custom data (repeatable)"
     )
     parser.add_argument(
+        "--push-type",
+        choices=[t.value for t in PushType],
+        help="APNs push type (default: read from the message or the whole native aps; "
+        "name it for voip, location, complication, controls, …)",
+    )
+    parser.add_argument(
         "--environment",
         choices=("sandbox", "production"),
         help="APNs environment of this token (default: the credential's)",
@@ -94,7 +101,10 @@ def _push(ctx: Context, args: argparse.Namespace) -> int:
     credential = secrets.load_credential(ws, args.app, provider)
     device = _device(args, platform, provider, credential)
     native, message = _content(args)
-    result = asyncio.run(_send(credential, device, message, native))
+    push_type = PushType(args.push_type) if args.push_type else None
+    if push_type is not None and native is None:
+        message = replace(message, push_type=push_type)
+    result = asyncio.run(_send(credential, device, message, native, push_type))
     _print(ctx, result, args.json)
     return 0 if result.accepted else 1
 
@@ -183,44 +193,46 @@ def _pair(item: str) -> tuple[str, str]:
 
 
 async def _send(
-    credential: Credential, device: Device, message: Message, native: dict[str, Any] | None
+    credential: Credential,
+    device: Device,
+    message: Message,
+    native: dict[str, Any] | None,
+    push_type: PushType | None = None,
 ) -> SendResult:
     provider: Any = create_provider(credential)
     notification_id = str(uuid.uuid4())
     try:
         if native is None:
             return await provider.send(message, device, notification_id=notification_id)  # type: ignore[no-any-return]
-        return await _send_native(provider, device, native, notification_id)
+        return await _send_native(provider, device, native, notification_id, push_type)
     finally:
         await provider.aclose()
 
 
 async def _send_native(
-    provider: Any, device: Device, native: dict[str, Any], notification_id: str
+    provider: Any,
+    device: Device,
+    native: dict[str, Any],
+    notification_id: str,
+    push_type: PushType | None,
 ) -> SendResult:
-    body = json.dumps(native, ensure_ascii=False, separators=(",", ":")).encode()
     if "aps" in native and provider.kind is ProviderKind.APNS:
-        from pushdeck.core.payloads.apns import ApnsRequest, build_headers, resolve_push_type
-        from pushdeck.core.payloads.budget import APNS_LIMIT, check_budget
+        from pushdeck.core.payloads.apns import native_apns_request
 
-        check_budget("APNs", body, APNS_LIMIT, native)
-        aps = native["aps"]
-        probe = Message(
-            title="x" if aps.get("alert") else "",
-            content_available=bool(aps.get("content-available")),
+        # The push type (and with it the topic suffix and priority) is read from the
+        # whole aps unless --push-type names it.
+        request = native_apns_request(
+            native, topic=provider.topic, push_type=push_type, notification_id=notification_id
         )
-        push_type = resolve_push_type(probe)
-        headers = build_headers(probe, push_type, provider.topic, notification_id, None)
         result: SendResult = await provider.send_request(
-            device.token,
-            ApnsRequest(native, body, headers, push_type),
-            environment=device.environment,
+            device.token, request, environment=device.environment
         )
         return result
     if "message" in native and provider.kind is ProviderKind.FCM:
-        from pushdeck.core.payloads.fcm import FcmRequest
+        from pushdeck.core.payloads.fcm import FcmRequest, type_native_apns_block
 
         native["message"].setdefault("token", device.token)
+        type_native_apns_block(native["message"], push_type)
         body = json.dumps(native, ensure_ascii=False, separators=(",", ":")).encode()
         fcm_result: SendResult = await provider.send_request(FcmRequest(native, body))
         return fcm_result

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from pushdeck.cli.context import Context
+from pushdeck.core.paths import open_private
 from pushdeck.core.reports import dashboard_data, write_aggregates_csv, write_devices_csv
 
 
@@ -42,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _report(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace(create=False)
+    if str(args.output) != "-":
+        ws.refuse_own_file(args.output, "write the report to")
     if args.raw_tokens and not args.per_device:
         print("pushdeck: --raw-tokens applies only with --per-device", file=sys.stderr)
         return 2
@@ -64,7 +67,7 @@ def _csv(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace(create=False)
     data = dashboard_data(ws, args.name)  # an unknown campaign fails before any file is made
     to_stdout = str(args.output) == "-"
-    out = sys.stdout if to_stdout else args.output.open("w", encoding="utf-8", newline="")
+    out = sys.stdout if to_stdout else open_private(args.output, encoding="utf-8", newline="")
     try:
         if args.per_device:
             write_devices_csv(ws, args.name, out, raw_tokens=args.raw_tokens)

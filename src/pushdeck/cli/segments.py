@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from typing import Any
 
 from pushdeck.cli.context import Context
-from pushdeck.core.segments import parse_rule
+from pushdeck.core.errors import SegmentError
+from pushdeck.core.segments import MAX_DEPTH, parse_rule
 from pushdeck.core.store.segments import (
     Segment,
     count_rule,
     delete_segment,
-    get_segment,
     list_segments,
     sample_rule,
     save_segment,
+    usable,
 )
 
 RULE_HELP = (
@@ -54,8 +57,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rm.set_defaults(handler=_remove)
 
 
+def _json_rule(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise SegmentError(
+            f"--json-rule nests too deeply to read (a rule nests at most {MAX_DEPTH} levels)."
+        ) from None
+    except ValueError as exc:
+        raise SegmentError(
+            f"--json-rule is not valid JSON: {str(exc)[:120]}.",
+            hint='Example: {"field": "platform", "op": "=", "value": "ios"}',
+        ) from None
+
+
 def _add(ctx: Context, args: argparse.Namespace) -> int:
-    rule = parse_rule(args.rule) if args.rule else json.loads(args.json_rule)
+    rule = parse_rule(args.rule) if args.rule else _json_rule(args.json_rule)
     segment = save_segment(
         ctx.workspace(), Segment(args.name, rule, args.description), replace=args.replace
     )
@@ -64,27 +81,42 @@ def _add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _list(ctx: Context, args: argparse.Namespace) -> int:
+    """Every segment; a broken one is listed as such (never fails the whole list)."""
     ws = ctx.workspace()
-    rows = [(s, count_rule(ws, s.rule)) for s in list_segments(ws)]
+    segments = list_segments(ws)
+    rows = [(s, None if s.problem else count_rule(ws, s.rule)) for s in segments]
     if args.json:
         ctx.print_json(
-            [{"name": s.name, "rule": s.rule, "text": s.text, "count": n} for s, n in rows]
+            [
+                {"name": s.name, "rule": s.rule, "text": s.text, "count": n, "problem": s.problem}
+                for s, n in rows
+            ]
         )
     else:
-        ctx.table([[s.name, f"{n:,}", s.text] for s, n in rows], ["NAME", "DEVICES", "RULE"])
+        ctx.table(
+            [[s.name, "broken" if n is None else f"{n:,}", s.text] for s, n in rows],
+            ["NAME", "DEVICES", "RULE"],
+        )
+    for segment in segments:
+        if segment.problem:
+            print(
+                f"warning: segment {segment.name!r} cannot be used: {segment.problem} Fix it "
+                f"with 'pushdeck segments add {segment.name} --replace --rule ...'.",
+                file=sys.stderr,
+            )
     return 0
 
 
 def _count(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace()
-    count = count_rule(ws, get_segment(ws, args.name).rule, args.app)
+    count = count_rule(ws, usable(ws, args.name).rule, args.app)
     print(json.dumps({"segment": args.name, "count": count}) if args.json else count)
     return 0
 
 
 def _show(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace()
-    segment = get_segment(ws, args.name)
+    segment = usable(ws, args.name)
     count = count_rule(ws, segment.rule)
     sample = sample_rule(ws, segment.rule, limit=args.sample)
     if args.json:

@@ -16,10 +16,10 @@ from enum import StrEnum
 from typing import Any
 
 from pushdeck.core.campaigns import AudienceKind, CampaignSpec
-from pushdeck.core.model import Device, DeviceStatus, OptIn, ProviderKind
+from pushdeck.core.model import Device, DeviceStatus, OptIn, ProviderKind, TokenKind
 from pushdeck.core.segments import CompiledRule
 from pushdeck.core.store.devices import iter_devices
-from pushdeck.core.store.segments import audience_filter, get_segment
+from pushdeck.core.store.segments import audience_filter, usable
 from pushdeck.core.store.workspace import Workspace
 
 
@@ -28,6 +28,7 @@ class Exclusion(StrEnum):
     UNREGISTERED = "unregistered"  # the provider said the token is dead
     INVALID = "invalid"  # the token or subscription is malformed
     NO_CREDENTIAL = "no_credential"  # no credential for this device's provider
+    TOKEN_KIND = "token_kind"  # the token cannot take this message (e.g. alert → Live Activity)
 
 
 EXCLUSION_TEXT = {
@@ -35,6 +36,7 @@ EXCLUSION_TEXT = {
     Exclusion.UNREGISTERED: "token unregistered (dead)",
     Exclusion.INVALID: "invalid token or subscription",
     Exclusion.NO_CREDENTIAL: "no credential for the device's provider",
+    Exclusion.TOKEN_KIND: "token kind does not take this message (Live Activity vs device token)",
 }
 
 # Mentioning opt_in and status explicitly stops the segment compiler from filtering
@@ -56,7 +58,7 @@ def audience_rule(ws: Workspace, spec: CampaignSpec) -> CompiledRule:
         )
     parts: list[Any] = list(_ANY_STATE)
     if audience.kind is AudienceKind.SEGMENT:
-        parts.append(get_segment(ws, audience.segment).rule)
+        parts.append(usable(ws, audience.segment).rule)  # names a broken segment
     elif audience.kind is AudienceKind.TEST:
         parts.append({"field": "test", "op": "=", "value": True})
     return audience_filter(ws, {"all": parts}, spec.app)
@@ -68,21 +70,34 @@ def _json_list(values: Collection[str]) -> str:
     return json.dumps(list(values))
 
 
-def exclusion_sql(available: Collection[ProviderKind]) -> tuple[str, list[Any]]:
-    """A SQL CASE giving each device's exclusion reason ('' when it can receive)."""
+def exclusion_sql(
+    available: Collection[ProviderKind], kinds: Collection[TokenKind] = (TokenKind.DEVICE,)
+) -> tuple[str, list[Any]]:
+    """A SQL CASE giving each device's exclusion reason ('' when it can receive).
+
+    ``kinds`` are the token kinds the message can go to (``accepted_token_kinds``):
+    an alert never goes to a Live Activity token, a Live Activity update only to one.
+    """
     providers = sorted(p.value for p in available)
+    accepted = sorted(k.value for k in kinds)
     marks = ", ".join("?" * len(providers)) or "NULL"
+    kind_marks = ", ".join("?" * len(accepted)) or "NULL"
     sql = (
         "CASE WHEN d.opt_in = 'denied' THEN 'opted_out'"
         " WHEN d.status = 'unregistered' THEN 'unregistered'"
         " WHEN d.status = 'invalid' THEN 'invalid'"
         " WHEN d.provider = 'webpush' AND (d.p256dh = '' OR d.auth = '') THEN 'invalid'"
-        f" WHEN d.provider NOT IN ({marks}) THEN 'no_credential' ELSE '' END"
+        f" WHEN d.provider NOT IN ({marks}) THEN 'no_credential'"
+        f" WHEN d.token_kind NOT IN ({kind_marks}) THEN 'token_kind' ELSE '' END"
     )
-    return sql, providers
+    return sql, [*providers, *accepted]
 
 
-def exclusion_reason(device: Device, available: Collection[ProviderKind]) -> str:
+def exclusion_reason(
+    device: Device,
+    available: Collection[ProviderKind],
+    kinds: Collection[TokenKind] = (TokenKind.DEVICE,),
+) -> str:
     """The same rules as ``exclusion_sql`` for one loaded device."""
     if device.opt_in is OptIn.DENIED:
         return Exclusion.OPTED_OUT.value
@@ -98,6 +113,8 @@ def exclusion_reason(device: Device, available: Collection[ProviderKind]) -> str
         return Exclusion.INVALID.value
     if device.provider not in available:
         return Exclusion.NO_CREDENTIAL.value
+    if device.token_kind not in kinds:
+        return Exclusion.TOKEN_KIND.value
     return ""
 
 
@@ -116,8 +133,10 @@ def count_audience(
     ws: Workspace, spec: CampaignSpec, available: Collection[ProviderKind]
 ) -> AudienceCount:
     """Targeted devices and exclusions by reason, counted in one SQL query."""
+    from pushdeck.core.payloads.live_activity import accepted_token_kinds
+
     rule = audience_rule(ws, spec)
-    case, case_params = exclusion_sql(available)
+    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
     rows = ws.query(
         f"SELECT {case} AS reason, count(*) FROM devices d WHERE {rule.where} GROUP BY reason",
         (*case_params, *rule.params),

@@ -8,6 +8,7 @@ immutable, and ``duplicate_campaign`` makes an editable copy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -18,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.errors import ConfigError, ValidationError
+from pushdeck.core.errors import ConfigError, PushdeckError, ValidationError
 from pushdeck.core.hygiene_rules import (
     FrequencyCap,
     QuietHours,
@@ -28,7 +29,7 @@ from pushdeck.core.hygiene_rules import (
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Message
 from pushdeck.core.store.apps import get_app
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import Workspace, damaged_row, utcnow
 from pushdeck.core.untrusted import MAX_PROVIDER_TEXT, provider_text
 
 
@@ -110,6 +111,9 @@ class CampaignSpec:
     throttle_per_minute: int = 0  # 0 = as fast as the providers allow
     ttl_seconds: int | None = None
     description: str = ""
+    #: Locale -> ``base_fingerprint`` of the base message when that localization was last
+    #: written (the app keeps it), so a translation of older text is noticed before sending.
+    localization_bases: Mapping[str, str] = field(default_factory=dict)
     # Audience hygiene (issue 20): None = the app's default applies, "none" = opted out.
     frequency_cap: FrequencyCap | str | None = None
     quiet_hours: QuietHours | str | None = None
@@ -118,6 +122,23 @@ class CampaignSpec:
 
 #: What an A/B test can be judged by (``ab_metric``).
 AB_METRICS = ("opens", "conversions")
+
+
+def base_fingerprint(message: Message) -> str:
+    """What a translation is written against: the base message's translatable text."""
+    text = "\x1f".join((message.title, message.subtitle, message.body))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def stale_localizations(spec: CampaignSpec) -> list[str]:
+    """Locales whose translation was written for an older base message (as far as known:
+    a localization without a recorded base is not judged)."""
+    current = base_fingerprint(spec.message)
+    return [
+        locale
+        for locale in spec.localizations
+        if locale in spec.localization_bases and spec.localization_bases[locale] != current
+    ]
 
 
 @dataclass(frozen=True)
@@ -153,6 +174,7 @@ _TOP_KEYS = {
     "throttle_per_minute",
     "ttl_seconds",
     "description",
+    "localization_bases",
     "frequency_cap",
     "quiet_hours",
     "ab_metric",
@@ -195,10 +217,18 @@ def spec_from_dict(doc: Any) -> CampaignSpec:
         throttle_per_minute=_count(doc.get("throttle_per_minute", 0), "throttle_per_minute"),
         ttl_seconds=None if ttl is None else _count(ttl, "ttl_seconds"),
         description=_text(doc.get("description", ""), "description", empty=True),
+        localization_bases=_bases(doc.get("localization_bases", {})),
         **_hygiene_fields(doc),
     )
     check_spec(spec)
     return spec
+
+
+def _bases(doc: Any) -> dict[str, str]:
+    where = "localization_bases"
+    if not isinstance(doc, Mapping) or not all(isinstance(v, str) for v in doc.values()):
+        raise _invalid(f"{where} must map locales to fingerprints (text).", where)
+    return {normalize_locale(str(k)): v for k, v in doc.items()}
 
 
 def spec_to_dict(spec: CampaignSpec) -> dict[str, Any]:
@@ -211,6 +241,8 @@ def spec_to_dict(spec: CampaignSpec) -> dict[str, Any]:
     }
     if spec.localizations:
         doc["localizations"] = {k: dict(v) for k, v in spec.localizations.items()}
+    if spec.localization_bases:
+        doc["localization_bases"] = dict(spec.localization_bases)
     if spec.variants:
         doc["variants"] = [_variant_to_dict(v) for v in spec.variants]
     if spec.control_percent:
@@ -446,8 +478,8 @@ def format_utc(moment: datetime) -> str:
 def _row_to_campaign(row: sqlite3.Row) -> Campaign:
     return Campaign(
         id=row["id"],
-        spec=spec_from_dict(json.loads(row["spec"])),
-        status=CampaignStatus(row["status"]),
+        spec=_stored_spec(row),
+        status=_stored_status(row["status"], row["name"], row["id"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         scheduled_at=row["scheduled_at"],
@@ -455,6 +487,33 @@ def _row_to_campaign(row: sqlite3.Row) -> Campaign:
         finished_at=row["finished_at"],
         error=row["error"],
     )
+
+
+def _stored_spec(row: sqlite3.Row) -> CampaignSpec:
+    """The spec column, or an error naming the campaign (never a bare JSONDecodeError)."""
+    what = f"campaign {row['name']!r}"
+    try:
+        return spec_from_dict(json.loads(row["spec"]))
+    except (ValueError, PushdeckError) as exc:  # not JSON, or JSON that is no campaign
+        problem = getattr(exc, "message", None) or str(exc)
+        raise damaged_row(
+            what, "campaigns", row["id"], f"its spec is not valid ({problem})"
+        ) from exc
+    except TypeError as exc:  # not text at all (a number or a blob)
+        raise damaged_row(what, "campaigns", row["id"], f"its spec is not text ({exc})") from exc
+
+
+def _stored_status(value: object, name: str, row_id: object) -> CampaignStatus:
+    try:
+        return CampaignStatus(str(value))
+    except ValueError:
+        known = ", ".join(s.value for s in CampaignStatus)
+        raise damaged_row(
+            f"campaign {name!r}",
+            "campaigns",
+            row_id,
+            f"its status {value!r} is not one this Pushdeck knows ({known})",
+        ) from None
 
 
 def _first_due(spec: CampaignSpec) -> str | None:
@@ -469,6 +528,7 @@ def create_campaign(ws: Workspace, spec: CampaignSpec) -> Campaign:
     """Store a new campaign: 'scheduled' when it has a time, else 'draft'."""
     get_app(ws, spec.app)  # a clear error for an unknown app
     _check_audience_exists(ws, spec)
+    _check_templates(spec)
     status = (
         CampaignStatus.DRAFT if spec.schedule.kind is ScheduleKind.NOW else CampaignStatus.SCHEDULED
     )
@@ -493,6 +553,14 @@ def _check_audience_exists(ws: Workspace, spec: CampaignSpec) -> None:
         from pushdeck.core.store.segments import get_segment
 
         get_segment(ws, spec.audience.segment)
+
+
+def _check_templates(spec: CampaignSpec) -> None:
+    """Every template must render for any recipient: refuse it when it is saved, not
+    per device at send time. Imported lazily: templating imports this module."""
+    from pushdeck.core.templating import require_valid_templates
+
+    require_valid_templates(spec)
 
 
 def _dump(spec: CampaignSpec) -> str:
@@ -546,6 +614,7 @@ def update_campaign(ws: Workspace, name: str, spec: CampaignSpec) -> Campaign:
     check_spec(spec)
     get_app(ws, spec.app)
     _check_audience_exists(ws, spec)
+    _check_templates(spec)
     try:
         with ws.transaction() as conn:
             conn.execute(
@@ -613,7 +682,10 @@ def set_status(
 
 def current_status(ws: Workspace, campaign_id: int) -> CampaignStatus:
     """The status as stored now (another process may have paused or cancelled it)."""
-    return CampaignStatus(ws.scalar("SELECT status FROM campaigns WHERE id = ?", (campaign_id,)))
+    row = ws.query("SELECT name, status FROM campaigns WHERE id = ?", (campaign_id,))
+    if not row:
+        raise ConfigError(f"There is no campaign with id {campaign_id}.")
+    return _stored_status(row[0]["status"], row[0]["name"], campaign_id)
 
 
 def now_utc() -> datetime:

@@ -1,7 +1,12 @@
 """Checks run when a credential is entered: is this file what it claims to be?
 
-Each check returns the facts worth showing (key id, expiry, project id …) and
+Each file check returns the facts worth showing (key id, expiry, project id …) and
 raises ``CredentialError`` that names the file and says what is wrong with it.
+
+``check_with_provider`` asks the provider itself (``pushdeck credentials check``, the
+app's Check button) and keeps two failures apart: the provider *refused* the
+credential (``conclusive``: fix the credential) and the check *could not be made*
+(no network, DNS, TLS, the provider unavailable: ``conclusive=False``, try again).
 """
 
 from __future__ import annotations
@@ -12,14 +17,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from pushdeck.core.errors import CredentialError
+from pushdeck.core.errors import CredentialError, TransportError
+
+if TYPE_CHECKING:
+    from pushdeck.core.credentials import Credential
+    from pushdeck.core.providers.base import CheckResult
 
 _APPLE_ID = re.compile(r"[A-Z0-9]{10}")
 # Apple's APNs certificate extensions (development, production, universal).
@@ -144,18 +153,17 @@ def check_service_account(raw: bytes, source: str = "the service account file") 
 
 
 def check_vapid(private_pem: bytes, subject: str, source: str = "the VAPID key") -> Checked:
-    """A VAPID key pair (P-256) and a mailto: or https: subject."""
+    """A VAPID key pair (P-256) and a mailto: or https: subject on a real domain (trimmed)."""
     try:
         key = serialization.load_pem_private_key(private_pem, password=None)
     except (ValueError, TypeError):
         raise CredentialError(f"{source} is not a PEM private key.") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise CredentialError(f"{source} is not a P-256 key; VAPID requires P-256 (ES256).")
-    if not (subject.startswith(("mailto:", "https://"))):
-        raise CredentialError(
-            f"The VAPID subject {subject!r} must start with mailto: or https://.",
-            hint="Push services use it to contact you, e.g. mailto:ops@example.com.",
-        )
+    from pushdeck.core.webpush_crypto import clean_subject
+
+    # The same rule the Web Push provider's check applies (webpush_crypto.subject_problem).
+    subject = clean_subject(subject)
     return Checked({"public_key": vapid_public_key(key), "subject": subject})
 
 
@@ -175,3 +183,26 @@ def generate_vapid_key() -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+async def check_with_provider(credential: Credential) -> CheckResult:
+    """The provider's own check (nobody is notified), failures told apart in words."""
+    from pushdeck.core.providers.base import CheckResult, create_provider
+
+    try:
+        provider = create_provider(credential)
+    except CredentialError as exc:
+        return CheckResult(False, f"The credential is unusable: {exc.message}", exc.hint)
+    try:
+        return await provider.check()
+    except TransportError as exc:
+        return CheckResult(
+            False,
+            f"Could not check: {exc.message}",
+            exc.hint or "Nothing is known about the credential yet; try again later.",
+            conclusive=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - a failed check is an answer, in words
+        return CheckResult(False, f"The check could not complete: {exc}", conclusive=False)
+    finally:
+        await provider.aclose()

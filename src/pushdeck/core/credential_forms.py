@@ -182,11 +182,11 @@ def save_webpush(
 ) -> Saved:
     if not private_key_pem.strip():
         raise ValidationError("Generate a key or import a .pem file.", field="file")
-    if not subject.strip().startswith(("mailto:", "https://")):
-        raise ValidationError(
-            "The contact must start with mailto: or https:// (push services use it to reach you).",
-            field="subject",
-        )
+    from pushdeck.core.webpush_crypto import subject_problem
+
+    problem = subject_problem(subject)  # the one rule for saving and checking
+    if problem:
+        raise ValidationError(problem, field="subject")
     try:
         checked = checks.check_vapid(private_key_pem.encode(), subject.strip())
     except CredentialError as exc:
@@ -209,17 +209,18 @@ def load_for_check(ws: Workspace, app: str, provider: ProviderKind) -> Credentia
     return load_credential(ws, app, provider)
 
 
+def remember_check(ws: Workspace, app: str, provider: ProviderKind, result: CheckResult) -> None:
+    """Keep the outcome with the credential (the send confirmation warns about a failure)."""
+    from pushdeck.core.store.check_results import record_check
+
+    record_check(ws, app, provider.value, result.ok, result.summary, result.details)
+
+
 async def run_check(credential: Credential) -> CheckResult:
     """The provider's own check, without notifying anyone (on the asyncio loop)."""
-    from pushdeck.core.providers.base import create_provider
+    from pushdeck.core.credential_checks import check_with_provider
 
-    provider = create_provider(credential)
-    try:
-        return await provider.check()
-    except Exception as exc:  # noqa: BLE001 - a failed check is an answer, in words
-        return CheckResult(False, f"The check could not complete: {exc}")
-    finally:
-        await provider.aclose()
+    return await check_with_provider(credential)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ def seed_demo_campaign(ws: Workspace, app: str) -> None:
 async def _send(ws: Workspace, credential: Credential) -> None:
     if isinstance(credential, SandboxCredential):  # the demo need not wait for latency
         credential = replace(credential, latency_ms=0.0)
-    provider = create_provider(credential)
+    # The demo simulates its A/B engagement itself, two days back (seed_demo_campaign).
+    provider = create_provider(credential, engagement=False)
     try:
         await send_campaign_async(
             ws,

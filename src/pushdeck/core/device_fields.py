@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushdeck.core import netguard
-from pushdeck.core.model import ApnsEnvironment, OptIn, Platform, ProviderKind
+from pushdeck.core.model import ApnsEnvironment, OptIn, Platform, ProviderKind, TokenKind
 
 APNS_TOKEN = re.compile(r"[0-9a-f]{64,200}")
 FCM_TOKEN = re.compile(r"[A-Za-z0-9_:\-]{100,4096}")
@@ -57,6 +57,27 @@ def parse_provider(value: str) -> ProviderKind:
     except ValueError:
         raise FieldError(
             "provider", f"{value!r} is not one of apns, fcm, webpush, sandbox"
+        ) from None
+
+
+_TOKEN_KIND_ALIASES = {
+    "": "device",
+    "device_token": "device",
+    "apns": "device",
+    "live_activity": "liveactivity",
+    "activity": "liveactivity",
+    "push_to_start": "pushtostart",
+}
+
+
+@lru_cache(maxsize=64)
+def parse_token_kind(value: str) -> TokenKind:
+    text = value.strip().lower().replace("-", "_")
+    try:
+        return TokenKind(_TOKEN_KIND_ALIASES.get(text, text.replace("_", "")))
+    except ValueError:
+        raise FieldError(
+            "token_kind", f"{value!r} is not one of device, liveactivity, pushtostart"
         ) from None
 
 

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.model import Device
+from pushdeck.core.paths import open_private
 from pushdeck.core.segments import compile_rule
 from pushdeck.core.store import devices as device_store
-from pushdeck.core.store.segments import get_segment
+from pushdeck.core.store.segments import usable
 from pushdeck.core.store.workspace import Workspace
 
 #: Column key -> SQL expressions it sorts by (the table's sortable columns). Platform and
@@ -67,7 +68,7 @@ def compile_query(ws: Workspace, query: DeviceQuery) -> Compiled:
     clauses: list[str] = []
     params: list[Any] = []
     if query.segment:
-        rule = compile_rule(get_segment(ws, query.segment).rule)
+        rule = compile_rule(usable(ws, query.segment).rule)
         clauses.append(f"({rule.where})")
         params.extend(rule.params)
     for term in query.search.split():
@@ -221,7 +222,8 @@ def export_view(ws: Workspace, query: DeviceQuery, path: Path) -> int:
 
     fmt = "ndjson" if path.suffix.lower() in (".ndjson", ".jsonl") else "csv"
     compiled = compile_query(ws, query)
-    with path.open("w", encoding="utf-8", newline="") as out:
+    ws.refuse_own_file(path, "export devices to")
+    with open_private(path, encoding="utf-8", newline="") as out:
         return export_devices(ws, out, fmt, where=compiled.where, params=compiled.params)
 
 

@@ -13,6 +13,17 @@ campaign:
    bounded concurrency per provider, a throttle, Retry-After and jittered backoff,
    and their outcomes written back in batches.
 
+Three kinds of failure are kept apart. A *permanent* answer (bad token, payload
+refused) is final. A *transient* one (5xx, 429, timeout, no connection) never is: the
+device is retried a few times (``max_attempts`` per run) and otherwise stays queued
+with the reason. When most recent answers of a route are transient the route is
+*down* (``provider_health``): nothing more is sent to it but one probe at a time,
+waiting devices spend no tries, the progress says "APNs unavailable since 14:02 …;
+retrying in 30 s", and after ``outage_pause_after`` seconds its devices are left
+queued. A run that leaves devices waiting on a transient failure ends ``paused`` with
+the reason (never ``sent``); ``send`` again (or Resume) sends them. Rows skipped while
+their route was down are picked up by another pass over the queue once it is back.
+
 An auth failure stops the campaign at once (status ``failed`` with the provider's
 explanation; unsent devices stay queued for a resume). Pause and cancel come from a
 ``SendControl`` (same process) or from the campaign's status in the workspace
@@ -43,10 +54,12 @@ from pushdeck.core.campaigns import (
 from pushdeck.core.errors import (
     ConfigError,
     CredentialError,
+    NotSentError,
     PayloadError,
     PushdeckError,
     TransportError,
 )
+from pushdeck.core.events import record_reported_engagement
 from pushdeck.core.hygiene import Clock, SendGate, wait_for_release
 from pushdeck.core.journal import (
     JournalState,
@@ -58,23 +71,44 @@ from pushdeck.core.journal import (
     queued_page,
     recover_in_flight,
     requeue,
+    requeue_unfinished,
+    waiting_reasons,
     write_outcomes,
 )
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.model import (
+    ApnsEnvironment,
+    Device,
+    Message,
+    ProviderKind,
+    SendResult,
+    SendStatus,
+)
+from pushdeck.core.payloads.live_activity import accepted_token_kinds
+from pushdeck.core.provider_health import HealthPolicy, RouteHealth, RouteState
 from pushdeck.core.providers.base import Provider
+from pushdeck.core.render_guard import RenderGuard, campaign_nothing_sent
 from pushdeck.core.store.devices import row_to_device
 from pushdeck.core.store.workspace import Workspace, utcnow
-from pushdeck.core.templating import Personalizer
+from pushdeck.core.templating import Personalizer, require_valid_templates
 from pushdeck.core.variants import arm_for_bucket, bucket, notification_id
 
 
 @dataclass(frozen=True)
 class DispatchOptions:
     concurrency: int = 64  # simultaneous sends per provider
-    max_attempts: int = 5  # per device, retries included
+    max_attempts: int = 5  # per device and run, while its provider is up; then it waits
     backoff_base: float = 0.5  # seconds; doubles per attempt, full jitter
     backoff_cap: float = 30.0
     retry_after_cap: float = 600.0  # longest Retry-After honoured (the demo shortens it)
+    # A provider is "down" when this share of its last `outage_window` answers were
+    # transient (or it sent Retry-After >= 1 s): then only one probe at a time goes out,
+    # `outage_probe_base` s after the last, doubling up to `outage_probe_cap` s, and
+    # after `outage_pause_after` s of outage its devices are left queued (campaign paused).
+    outage_window: int = 20
+    outage_ratio: float = 0.75
+    outage_probe_base: float = 5.0
+    outage_probe_cap: float = 30.0
+    outage_pause_after: float = 300.0
     page_size: int = 1000  # queued rows read at once
     chunk_size: int = 128  # rows committed as in_flight at once (bounds possible duplicates)
     flush_every: int = 500  # outcomes written per transaction
@@ -97,6 +131,9 @@ class Progress:
     rate: float  # outcomes per second in this run
     eta_seconds: float | None
     possibly_duplicated: int
+    #: Plain words about providers that are down, e.g. "APNs unavailable since 14:02
+    #: (503 ServiceUnavailable); retrying in 30 s" ("" while all is well).
+    notice: str = ""
 
     @property
     def done(self) -> int:
@@ -168,7 +205,7 @@ def materialize(ws: Workspace, campaign: Campaign, available: Collection[Provide
         return 0
     spec = campaign.spec
     rule = audience_rule(ws, spec)
-    case, case_params = exclusion_sql(available)
+    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
     # Variant assignment runs inside SQLite so materializing a million devices never
     # loads them into Python.
     ws.conn.create_function(
@@ -179,10 +216,10 @@ def materialize(ws: Workspace, campaign: Campaign, available: Collection[Provide
     )
     sql = (
         "INSERT OR IGNORE INTO journal (campaign_id, device_id, variant, state, reason,"
-        " platform, locale, timezone, queued_at)"
+        " platform, locale, timezone, token_kind, queued_at)"
         f" SELECT ?, d.id, pushdeck_arm(a.name, d.token), CASE WHEN ({case}) != '' THEN"
         " 'excluded' WHEN pushdeck_arm(a.name, d.token) = 'control' THEN 'control'"
-        f" ELSE 'queued' END, {case}, d.platform, d.locale, d.timezone, ?"
+        f" ELSE 'queued' END, {case}, d.platform, d.locale, d.timezone, d.token_kind, ?"
         f" FROM devices d JOIN apps a ON a.id = d.app_id WHERE {rule.where}"
     )
     now = utcnow()
@@ -215,9 +252,27 @@ class _Dispatcher:
         self.timezones = timezones
         self.personalizer = Personalizer(campaign.spec)
         self.gate = SendGate(ws, campaign, options.clock)  # frequency caps, quiet hours
+        # Stops the send when most renders fail.
+        self.render_guard = RenderGuard.for_campaign(ws, campaign, self.personalizer.render)
         self.throttle = _Throttle(campaign.spec.throttle_per_minute)
         self.semaphores = {k: asyncio.Semaphore(options.concurrency) for k in providers}
-        self.gates: dict[ProviderKind, float] = {}  # Retry-After: no sends before this
+        self.policy = HealthPolicy(
+            window=options.outage_window,
+            ratio=options.outage_ratio,
+            probe_base=options.outage_probe_base,
+            probe_cap=options.outage_probe_cap,
+            retry_after_cap=options.retry_after_cap,
+            pause_after=options.outage_pause_after,
+        )
+        self.health: dict[str, RouteHealth] = {}  # by route (see _route)
+        self.deferred = False  # rows were skipped because their route was down
+        self.deferred_routes: set[RouteHealth] = set()  # ... these routes, in this pass
+        # After a complete pass, only the routes it left rows for matter (None: unknown,
+        # the pass stopped early and unread rows may belong to any route).
+        self.pending: set[RouteHealth] | None = None
+        self.settled: set[int] = set()  # device ids left waiting for a later run
+        self.waiting_reason = ""  # the last transient failure of a settled device
+        self.outage_stop = False  # stopped because every route in use gave up
         self.rng = random.Random(options.seed)
         self.buffer: list[Outcome] = []
         self.tasks: set[asyncio.Task[None]] = set()
@@ -274,16 +329,37 @@ class _Dispatcher:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             flusher.cancel()
             self._flush()
+            record_reported_engagement(self.ws, self.providers.values())  # the rest of it
 
     async def _feed(self) -> None:
+        while True:
+            self.deferred, self.deferred_routes = False, set()
+            complete = await self._feed_pass()
+            # Rows skipped (or handed back) while their route was down are still queued:
+            # once one of those routes may be tried again, go over the queue once more.
+            if self.tasks:
+                await asyncio.gather(*list(self.tasks), return_exceptions=True)
+            self._flush()
+            if not self.deferred:
+                return
+            self.pending = set(self.deferred_routes) if complete else None
+            await self._until_a_route_opens()
+
+    async def _feed_pass(self) -> bool:
+        """One pass over the queue; False if it stopped early (every route waiting)."""
         after = 0
         while True:
+            if self._all_routes_blocked():
+                self.deferred = True  # the rest waits for the next pass
+                return False
             rows = queued_page(
                 self.ws, self.campaign.id, after, self.options.page_size, self.timezones
             )
             if not rows:
-                return
+                return True
             after = rows[-1]["id"]
+            if self.settled:
+                rows = [r for r in rows if r["id"] not in self.settled]
             rows, moved = self.gate.admit(rows)  # held or excluded by caps and quiet hours
             for state, count in moved.items():
                 self._move("queued", state, count)
@@ -298,6 +374,9 @@ class _Dispatcher:
 
     async def _send_chunk(self, rows: list[Any]) -> None:
         self._check_stop()
+        rows = self._admit(rows)
+        if not rows:
+            return
         ids = [r["id"] for r in rows]
         with self.ws.transaction() as conn:
             stored = current_status(self.ws, self.campaign.id)
@@ -336,17 +415,113 @@ class _Dispatcher:
 
         return done
 
+    # ---- routes: is the provider up?
+
+    def _route(self, kind: ProviderKind, environment: str, token: str) -> RouteHealth:
+        """The health of the way a device is reached (APNs host, Web Push origin…)."""
+        if kind is ProviderKind.APNS:
+            sandbox = environment == ApnsEnvironment.SANDBOX.value
+            key, label = f"apns:{environment}", "APNs (sandbox)" if sandbox else "APNs"
+        elif kind is ProviderKind.WEBPUSH:
+            origin = "/".join(token.split("/", 3)[:3])  # https://host[:port]
+            key, label = f"webpush:{origin}", f"Web Push service {origin.split('//')[-1]}"
+        else:
+            key, label = kind.value, _LABELS.get(kind, kind.value)
+        health = self.health.get(key)
+        if health is None:
+            health = self.health[key] = RouteHealth(label, self.policy)
+        return health
+
+    def _device_route(self, device: Device) -> RouteHealth:
+        return self._route(device.provider, device.environment.value, device.token)
+
+    def _admit(self, rows: list[Any]) -> list[Any]:
+        """The rows that may be sent now: none to a route that is down, except one probe."""
+        admitted = []
+        for row in rows:
+            health = self._route(ProviderKind(row["provider"]), row["environment"], row["token"])
+            state = health.state()
+            if state is RouteState.GO:
+                admitted.append(row)
+            elif state is RouteState.PROBE:
+                health.start_probe(row["id"])
+                admitted.append(row)
+            elif state is RouteState.WAIT:
+                self._defer(health)  # stays queued; the next pass tries again
+            # GAVE_UP: stays queued for a later run; the campaign ends paused with why
+        return admitted
+
+    def _defer(self, health: RouteHealth) -> None:
+        self.deferred = True
+        self.deferred_routes.add(health)
+
+    def _route_states(self) -> set[RouteState]:
+        """The states of the routes the queued rows may still need; stops the run
+        (paused, with the reason) when every one of them gave up waiting."""
+        routes = self.health.values() if self.pending is None else self.pending
+        states = {h.state() for h in routes}
+        if states == {RouteState.GAVE_UP}:
+            self.outage_stop = True
+            self.stop_status = CampaignStatus.PAUSED
+            raise _Stop
+        return states
+
+    def _all_routes_blocked(self) -> bool:
+        """Every route that matters is down and not due for a probe: stop reading."""
+        if not self.health:
+            return False
+        return self._route_states() <= {RouteState.WAIT, RouteState.GAVE_UP}
+
+    async def _until_a_route_opens(self) -> None:
+        """Between passes: wait until some route that was down may be tried again."""
+        while True:
+            self._check_stop()
+            if self._route_states() & {RouteState.GO, RouteState.PROBE}:
+                return
+            await asyncio.sleep(0.1)
+
+    def _notice(self) -> str:
+        return "; ".join(n for n in (h.notice() for h in self.health.values()) if n)
+
+    def waiting_text(self, unfinished: int) -> str:
+        """Why devices are still queued after this run ("" if none waits on a failure)."""
+        parts = [h.gave_up_text() for h in self.health.values() if h.gave_up]
+        if self.settled:
+            parts.append(
+                f"{_devices(len(self.settled))} got only temporary failures "
+                f"(last: {self.waiting_reason.rstrip('.')})."
+            )
+        if not parts or not unfinished:
+            return ""
+        return (
+            " ".join(parts) + f" {_devices(unfinished)} not sent yet stay queued: run "
+            f"'pushdeck campaigns send {self.campaign.name}' (or Resume in the app) to "
+            "send them."
+        )
+
     # ---- one device
 
     async def _deliver(self, device: Device, variant: str, attempts: int) -> None:
         assert device.id is not None
+        if self.render_guard.stopped:  # spawned before the stop: certainly not sent
+            self._record(_requeue_outcome(device.id, attempts))
+            return
         try:
             message = self.personalizer.render(device, variant)
         except Exception as exc:  # noqa: BLE001 - a template failing for one device skips it
-            self._record(
-                Outcome(device.id, JournalState.SKIPPED, attempts, reason=f"Template: {exc}")
-            )
+            reason = f"Template: {exc}"
+            self._record(Outcome(device.id, JournalState.SKIPPED, attempts, reason=reason))
+            stop = self.render_guard.failure(reason)
+            if stop and self.stop_status is None:
+                self.error, self.stop_status = stop, CampaignStatus.FAILED
             return
+        if device.token_kind not in accepted_token_kinds(message):
+            # A variant or localization changed what the message is (say, into a Live
+            # Activity update): this token cannot take it, so it is never sent.
+            reason = f"Token kind {device.token_kind.value} does not take this message."
+            self._record(Outcome(device.id, JournalState.SKIPPED, attempts, reason=reason))
+            return
+        self.render_guard.success()
         nid = notification_id(self.campaign.name, device.app, device.token)
         try:
             outcome = await self._attempts(device, message, nid, attempts)
@@ -361,56 +536,70 @@ class _Dispatcher:
     async def _attempts(self, device: Device, message: Message, nid: str, attempts: int) -> Outcome:
         assert device.id is not None
         provider = self.providers[device.provider]
-        last_reason = ""
-        while attempts < self.options.max_attempts:
-            await self._wait_gate(device.provider)
+        health = self._device_route(device)
+        tries = 0  # transient failures of this device in this run while its route was up
+        last = ""
+        while True:
+            if health.down and health.prober != device.id:
+                # Its route went down meanwhile: hand the row back without spending a try.
+                self._defer(health)
+                return _unfinished_outcome(device.id, attempts, last)
+            await self._wait_gate(health)
             if self.stop_status is CampaignStatus.FAILED:
                 return _requeue_outcome(device.id, attempts)  # certainly not sent again
             attempts += 1
+            started = time.monotonic()
             try:
                 result = await provider.send(message, device, notification_id=nid)
             except PayloadError as exc:
+                health.end_probe(device.id)
                 return Outcome(device.id, JournalState.SKIPPED, attempts, reason=exc.message)
             except TransportError as exc:
-                # The request may have reached the service: a retry may duplicate it.
-                self.unknown[device.id] += 1
-                last_reason = f"TransportError: {exc.message}"
-                await self._backoff(attempts, None)
-                continue
-            if result.status is SendStatus.AUTH_FAILURE:
-                self._fail(result)
-                return _requeue_outcome(device.id, attempts - 1)
-            if result.retryable:
-                last_reason = result.reason or str(result.http_status)
-                if attempts < self.options.max_attempts:
-                    await self._backoff(attempts, result.retry_after, device.provider)
-                    continue
-                result = replace(result, reason=_gave_up(attempts, last_reason))
-            return _outcome(device, result, attempts)
-        return Outcome(
-            device.id, JournalState.REJECTED, attempts, reason=_gave_up(attempts, last_reason)
-        )
+                if not isinstance(exc, NotSentError):
+                    # Written and not answered: it may have arrived; a retry may duplicate.
+                    self.unknown[device.id] += 1
+                last, retry_after, status = exc.message, None, None
+            else:
+                if result.status is SendStatus.AUTH_FAILURE:
+                    health.end_probe(device.id)
+                    self._fail(result)
+                    return _requeue_outcome(device.id, attempts - 1)
+                if not result.retryable:
+                    health.answered(started)
+                    health.end_probe(device.id)
+                    return _outcome(device, result, attempts)
+                last, retry_after = _transient_words(result), result.retry_after
+                status = result.http_status
+            was_down = health.down
+            health.failed(last, retry_after, started)
+            health.end_probe(device.id)
+            if health.down:
+                self._defer(health)  # tried again in a later pass, once the route is back
+                return _unfinished_outcome(device.id, attempts, last, status)
+            if not was_down:
+                tries += 1
+            if tries >= self.options.max_attempts:
+                self.settled.add(device.id)  # waits for the next run, with the reason
+                self.waiting_reason = last
+                reason = f"Waiting after {tries} temporary failures; last: {last}"
+                return _unfinished_outcome(device.id, attempts, reason, status, final=True)
+            await self._backoff(tries)
 
-    async def _wait_gate(self, kind: ProviderKind) -> None:
-        wait = self.gates.get(kind, 0.0) - time.monotonic()
+    async def _wait_gate(self, health: RouteHealth) -> None:
+        """A short Retry-After (under a second) holds every send of the route."""
+        wait = health.gate - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def _backoff(
-        self, attempt: int, retry_after: float | None, kind: ProviderKind | None = None
-    ) -> None:
-        if retry_after is not None and kind is not None:
-            # The provider asked everyone to wait: hold the whole provider, not one send.
-            hold = min(retry_after, self.options.retry_after_cap)
-            self.gates[kind] = max(self.gates.get(kind, 0.0), time.monotonic() + hold)
-            await self._wait_gate(kind)
-            return
+    async def _backoff(self, attempt: int) -> None:
         ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
         await asyncio.sleep(self.rng.uniform(0, ceiling))
 
     # ---- journal writes
 
     def _record(self, outcome: Outcome) -> None:
+        for health in self.health.values():  # a probe that ended any way at all is over
+            health.end_probe(outcome.device_id)
         unknown = self.unknown.pop(outcome.device_id, 0)
         if unknown:
             outcome = replace(outcome, unknown_sends=unknown)
@@ -424,6 +613,8 @@ class _Dispatcher:
         while True:
             await asyncio.sleep(self.options.flush_interval)
             self._flush()
+            if time.monotonic() - self.last_emit >= 1.0 and self._notice():
+                self._emit()  # a countdown while a provider is down, even if nothing moves
             if self.lease and time.monotonic() - renewed > sender_lease.HEARTBEAT:
                 sender_lease.renew(self.ws, self.campaign.id, self.lease)
                 renewed = time.monotonic()
@@ -433,9 +624,10 @@ class _Dispatcher:
             return
         batch, self.buffer = self.buffer, []
         finished = [o for o in batch if o.state is not JournalState.QUEUED]
-        unsent = [o.device_id for o in batch if o.state is JournalState.QUEUED]
+        unsent = [o for o in batch if o.state is JournalState.QUEUED]
         write_outcomes(self.ws, self.campaign.id, finished)
-        requeue(self.ws, self.campaign.id, unsent)
+        requeue_unfinished(self.ws, self.campaign.id, unsent)
+        record_reported_engagement(self.ws, self.providers.values())  # simulated devices
         for outcome in finished:
             self._move("in_flight", outcome.state.value)
         self._move("in_flight", "queued", len(unsent))
@@ -468,6 +660,7 @@ class _Dispatcher:
                 rate=rate,
                 eta_seconds=remaining / rate if rate > 0 else None,
                 possibly_duplicated=self.duplicated,
+                notice=self._notice(),
             )
         )
 
@@ -476,12 +669,36 @@ class _Dispatcher:
         return self.finished_this_run / elapsed if elapsed > 0 else 0.0
 
 
-def _gave_up(attempts: int, last_reason: str) -> str:
-    return f"Gave up after {attempts} attempts; last: {last_reason}"
+_LABELS = {ProviderKind.FCM: "FCM", ProviderKind.SANDBOX: "Sandbox"}
+
+
+def _devices(count: int) -> str:
+    return f"{count:,} device" + ("" if count == 1 else "s")
+
+
+def _transient_words(result: SendResult) -> str:
+    """ "503 ServiceUnavailable", with the Retry-After the provider asked for."""
+    words = " ".join(str(x) for x in (result.http_status, result.reason) if x) or "failure"
+    if result.retry_after is not None:
+        words += f", Retry-After {result.retry_after:.0f} s"
+    return words
 
 
 def _requeue_outcome(device_id: int, attempts: int) -> Outcome:
     return Outcome(device_id, JournalState.QUEUED, attempts)
+
+
+def _unfinished_outcome(
+    device_id: int,
+    attempts: int,
+    last: str,
+    http_status: int | None = None,
+    *,
+    final: bool = False,
+) -> Outcome:
+    """Back to the queue after a transient failure, with the reason for status displays."""
+    reason = last if final else (f"Not sent yet: {last}" if last else "")
+    return Outcome(device_id, JournalState.QUEUED, attempts, http_status=http_status, reason=reason)
 
 
 def _outcome(device: Device, result: SendResult, attempts: int) -> Outcome:
@@ -577,6 +794,7 @@ async def _send(
 ) -> SendSummary:
     name = campaign.name
     started = time.monotonic()
+    require_valid_templates(campaign.spec)  # a campaign saved before today's checks
     set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
     materialize(ws, campaign, providers.keys())
     recover_in_flight(ws, campaign.id)  # safe: the lease says no other sender is alive
@@ -596,7 +814,7 @@ async def _send(
     _finish(ws, campaign, dispatcher, control, timezones)
     result = summary(ws, name, elapsed=time.monotonic() - started)
     dispatcher._emit(result.status, exact=True)
-    if dispatcher.stop_status is CampaignStatus.FAILED:
+    if dispatcher.stop_status is CampaignStatus.FAILED and not dispatcher.render_guard.stopped:
         raise CredentialError(dispatcher.error)
     return result
 
@@ -622,20 +840,34 @@ def _finish(
         set_status(ws, name, CampaignStatus.CANCELLED, finished=True)
     elif stop is CampaignStatus.FAILED:
         set_status(ws, name, CampaignStatus.FAILED, error=dispatcher.error)
-    elif stop is CampaignStatus.PAUSED:
-        set_status(ws, name, CampaignStatus.PAUSED)
-    elif _unfinished(ws, campaign.id) == 0:
-        set_status(ws, name, CampaignStatus.SENT, finished=True)
+    elif stop is CampaignStatus.PAUSED and not dispatcher.outage_stop:
+        set_status(ws, name, CampaignStatus.PAUSED)  # asked for (button, another process)
+    elif (unfinished := _unfinished(ws, campaign.id)) == 0:
+        nothing_sent = campaign_nothing_sent(ws, name, counts_by_state(ws, campaign.id))
+        if nothing_sent:  # every recipient skipped: not a success
+            set_status(ws, name, CampaignStatus.FAILED, error=nothing_sent)
+        else:
+            set_status(ws, name, CampaignStatus.SENT, finished=True)
     elif timezones is not None or wait_for_release(ws, campaign):
         # Local-time schedule: the zones due now are done, later ones wait their turn.
-        # Devices held for their quiet hours wait for ``run_due`` to release them.
-        set_status(ws, name, CampaignStatus.SCHEDULED)
+        # Devices held for their quiet hours wait for 'run-due' to release them (the
+        # campaign's scheduled_at is the next release), even when others wait on a
+        # provider: 'run-due' retries devices left waiting on a provider with them.
+        # Held devices count as unfinished, so held alone is never 'nothing sent'.
+        waiting = dispatcher.waiting_text(_unfinished(ws, campaign.id, held=False))
+        set_status(ws, name, CampaignStatus.SCHEDULED, error=waiting)
+    elif waiting := dispatcher.waiting_text(unfinished):
+        # Devices wait on a provider that failed transiently: never 'sent'. Paused with
+        # the reason; 'campaigns send' (or Resume) sends them.
+        set_status(ws, name, CampaignStatus.PAUSED, error=waiting)
 
 
-def _unfinished(ws: Workspace, campaign_id: int) -> int:
-    """Rows still queued, in flight or held (never 'sent' while any is)."""
+def _unfinished(ws: Workspace, campaign_id: int, *, held: bool = True) -> int:
+    """Rows still queued, in flight or (unless ``held`` is False) held for quiet hours
+    (never 'sent' while any is)."""
     counts = counts_by_state(ws, campaign_id)
-    return counts.get("queued", 0) + counts.get("in_flight", 0) + counts.get("held", 0)
+    unfinished = counts.get("queued", 0) + counts.get("in_flight", 0)
+    return unfinished + (counts.get("held", 0) if held else 0)
 
 
 def send_campaign(
@@ -676,6 +908,11 @@ def campaign_status(ws: Workspace, name: str) -> dict[str, Any]:
         "targeted": sum(counts.values()),
         "counts": {state.value: counts.get(state.value, 0) for state in JournalState},
         "possibly_duplicated": possibly_duplicated(ws, campaign.id),
+        # Queued devices by their last temporary failure (provider down, throttled…).
+        "waiting": [
+            {"reason": reason, "devices": count}
+            for reason, count in waiting_reasons(ws, campaign.id)
+        ],
         "scheduled_at": campaign.scheduled_at,
         "started_at": campaign.started_at,
         "finished_at": campaign.finished_at,

@@ -9,13 +9,18 @@
     ├── PayloadError              a payload cannot be built (e.g. over the byte budget)
     ├── SegmentError              a segment rule is malformed
     └── TransportError            the network failed (not a provider's answer)
-        └── ProviderTimeoutError
+        ├── ProviderTimeoutError  a request was written and not answered in time
+        └── NotSentError          the request never reached the provider (DNS, refused,
+                                  TLS handshake, nothing written): certainly not delivered
 
 A provider *rejecting* a message is not an error: it is a ``SendResult``.
 Messages say what failed, why, and what to do, in that order.
 """
 
 from __future__ import annotations
+
+import errno
+import sqlite3
 
 
 class PushdeckError(Exception):
@@ -68,3 +73,31 @@ class TransportError(PushdeckError):
 
 class ProviderTimeoutError(TransportError):
     """The provider did not answer in time."""
+
+
+class NotSentError(TransportError):
+    """The request never reached the provider, so it was certainly not delivered.
+
+    A name that does not resolve, a refused connection, a failed TLS handshake, or a
+    request never written before its connection died. Sending it again cannot
+    duplicate anything, unlike a ``TransportError`` after the request was written.
+    """
+
+
+#: errno values that mean "no room left" (EFBIG: a file size limit, RLIMIT_FSIZE).
+_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk, a quota or a size limit is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error):
+            if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                return True
+        elif isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -30,6 +30,7 @@ COLUMNS = (
     "last_seen",
     "status",
     "status_reason",
+    "token_kind",
 )
 
 
@@ -50,6 +51,7 @@ def device_record(device: Device) -> dict[str, Any]:
         "last_seen": device.last_seen.strftime("%Y-%m-%dT%H:%M:%SZ") if device.last_seen else "",
         "status": device.status.value,
         "status_reason": device.status_reason,
+        "token_kind": device.token_kind.value,
     }
 
 

@@ -16,6 +16,7 @@ from pushdeck.core import device_fields as f
 from pushdeck.core.csv_cells import safe_writer
 from pushdeck.core.errors import ValidationError
 from pushdeck.core.import_rows import Row, RowPlan, auto_mapping
+from pushdeck.core.paths import open_private
 
 BATCH = 5000
 REPORT_KEEP = 1000  # rejected rows kept in memory; all of them go to the report file
@@ -72,7 +73,7 @@ class RejectWriter:
 
     def __init__(self, report: ImportReport, path: Path | None) -> None:
         self.report = report
-        self.fh = path.open("w", newline="", encoding="utf-8") if path else None
+        self.fh = open_private(path, newline="", encoding="utf-8") if path else None
         self.csv = safe_writer(self.fh) if self.fh else None
         if self.csv:
             self.csv.writerow(["line", "field", "reason"])

@@ -17,6 +17,7 @@ from pushdeck.core.model import DEFAULT_PROVIDER, OptIn, Platform
 #: Canonical fields and the header names recognised for them without a mapping.
 ALIASES: dict[str, tuple[str, ...]] = {
     "token": ("token", "device_token", "registration_token", "fcm_token", "push_token"),
+    "token_kind": ("token_kind", "token_type"),
     "platform": ("platform", "os"),
     "provider": ("provider",),
     "environment": ("environment", "env", "apns_environment"),
@@ -148,6 +149,7 @@ class RowPlan:
         self._test, self._attributes = c["test"], c["attributes"]
         self._created_at, self._last_seen = c["created_at"], c["last_seen"]
         self._token = c["token"]
+        self._token_kind = c["token_kind"]
 
     def getter(self, raw: Row) -> Callable[[Any], Any]:
         if self.positional:
@@ -174,7 +176,12 @@ class RowPlan:
             platform = _PLATFORM_OF[provider]
         else:
             raise f.FieldError("platform", "is missing; it must be ios, android or web")
-        token, p256dh, auth = self._token_fields(raw, provider, get)
+        kind_raw = None if self._token_kind is None else get(self._token_kind)
+        token_kind = _token_kind_text(str(kind_raw)) if kind_raw else "device"
+        if token_kind == "device":
+            token, p256dh, auth = self._token_fields(raw, provider, get)
+        else:
+            token, p256dh, auth = _live_activity_token(self.value(raw, "token"), platform, provider)
         opt_in = None if self._opt_in is None else get(self._opt_in)
         tags = None if self._tags is None else get(self._tags)
         created_at = None if self._created_at is None else get(self._created_at)
@@ -200,6 +207,7 @@ class RowPlan:
             "test": _test_flag(str(test or "")),
             "created_at": f.parse_time("created_at", created_at) if created_at else None,
             "last_seen": f.parse_time("last_seen", last_seen) if last_seen else None,
+            "token_kind": token_kind,
         }
 
     def _token_fields(
@@ -257,6 +265,25 @@ class RowPlan:
             if value is not None and value != "":
                 attrs[name] = f.coerce_attribute(value)
         return _ENCODER.encode(attrs) if attrs else "{}"
+
+
+@lru_cache(maxsize=64)
+def _token_kind_text(value: str) -> str:
+    return f.parse_token_kind(value).value
+
+
+def _live_activity_token(token: Any, platform: str, provider: str) -> tuple[str, str, str]:
+    """A Live Activity or push-to-start token: APNs hex data whichever way it is sent
+    (through FCM it travels as ``apns.live_activity_token``)."""
+    if platform != "ios" or provider not in ("apns", "fcm", "sandbox"):
+        raise f.FieldError(
+            "token_kind", "Live Activity and push-to-start tokens belong to iOS devices"
+        )
+    if not str(token or "").strip():
+        raise f.FieldError("token", "is missing")
+    if provider == "sandbox":
+        return f.check_sandbox_token(str(token)), "", ""
+    return f.check_apns_token(str(token)), "", ""
 
 
 def _opt_in_value(opt_in: Any) -> str:

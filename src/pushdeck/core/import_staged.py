@@ -20,17 +20,21 @@ thousands of index pages: 50–60 s, most of it SQLite. Reading and checking a r
 An interrupted import changes nothing (staging files are temporary and the merge is one
 transaction); a cancelled one merges the whole batches staged so far. Either way,
 running it again completes it. A JSON array is one value, so it is read in one part.
+A process killed mid-import leaves its staging folder behind: the folder stays locked
+while its owner or the owner's second reader lives (``paths.scratch_dir``), the second
+reader ends when its parent does (its stdin reaches end of file), and the next import or
+workspace open removes folders whose lock is free.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -39,7 +43,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.errors import ValidationError, WorkspaceError
+from pushdeck.core.errors import ValidationError, WorkspaceError, is_disk_full
 from pushdeck.core.import_loop import (
     ImportReport,
     Progress,
@@ -49,6 +53,13 @@ from pushdeck.core.import_loop import (
     resolve_mapping,
 )
 from pushdeck.core.import_readers import CsvRows, open_rows
+from pushdeck.core.paths import (
+    ScratchDir,
+    create_private_file,
+    open_private,
+    remove_abandoned_scratch_dirs,
+    scratch_dir,
+)
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.workspace import Workspace, utcnow
 
@@ -103,6 +114,33 @@ def import_large(
     should_cancel: Callable[[], bool] | None,
 ) -> ImportReport:
     """Import a large file by the staged path described in the module docstring."""
+    try:
+        return _import_large(
+            ws, path, fmt, app_id, override, report, writer, progress, should_cancel
+        )
+    except (OSError, sqlite3.Error, ValidationError) as exc:
+        if not is_disk_full(exc):
+            raise
+        raise WorkspaceError(
+            f"The disk holding {ws.path} is full: nothing of {path.name} was saved (a large "
+            "file is saved in one step, once all of it is read).",
+            hint="Free some space on that disk and run the import again: beside the devices "
+            f"themselves it needs about {path.stat().st_size * STAGING_PER_BYTE / 1e6:,.0f} MB "
+            "for temporary files.",
+        ) from exc
+
+
+def _import_large(
+    ws: Workspace,
+    path: Path,
+    fmt: str,
+    app_id: int,
+    override: Mapping[str, str] | None,
+    report: ImportReport,
+    writer: RejectWriter,
+    progress: Callable[[Progress], None] | None,
+    should_cancel: Callable[[], bool] | None,
+) -> ImportReport:
     total = path.stat().st_size
     columns, delimiter = csv_header(path) if fmt == "csv" else (None, ",")
     resolved = resolve_mapping(columns, override, report) if columns is not None else None
@@ -112,8 +150,10 @@ def import_large(
         else None
     )
     now = utcnow()
+    remove_abandoned_scratch_dirs(ws.path.parent)  # a killed import's folder frees space
     _check_free_space(ws.path.parent, total)
-    with tempfile.TemporaryDirectory(prefix=".pushdeck-import-", dir=ws.path.parent) as tmp:
+    with scratch_dir(ws.path.parent) as scratch:
+        tmp = scratch.path
 
         def spec(index: int, start: int, first_line: int, stop: int | None) -> PartSpec:
             return PartSpec(
@@ -128,12 +168,14 @@ def import_large(
                 dict(override) if override else None,
                 app_id,
                 now,
-                str(Path(tmp) / f"part{index}.sqlite"),
+                str(tmp / f"part{index}.sqlite"),
             )
 
         first = spec(0, 0, 1, split.line if split else None)
         second = spec(1, split.offset, split.line, None) if split else None
-        stages, rows, cancelled = _read_parts(first, second, total, report, progress, should_cancel)
+        stages, rows, cancelled = _read_parts(
+            first, second, scratch, total, report, progress, should_cancel
+        )
         report.rows = rows
         report.cancelled = cancelled
         with _attached(ws, stages) as schemas:
@@ -177,6 +219,7 @@ def _check_free_space(folder: Path, file_bytes: int) -> None:
 def _read_parts(
     first: PartSpec,
     second: PartSpec | None,
+    scratch: ScratchDir,
     total: int,
     report: ImportReport,
     progress: Callable[[Progress], None] | None,
@@ -186,7 +229,7 @@ def _read_parts(
     helper = None
     if second is not None:
         try:
-            helper = _SecondPart(second)
+            helper = _SecondPart(second, scratch)
         except OSError:  # no second process to be had: this one reads the whole file
             first = replace(first, stop_line=None)
     cancel_requested = False
@@ -271,6 +314,7 @@ class Stage:
     """One part's staging file: validated rows, rejected rows, and how the part ended."""
 
     def __init__(self, path: Path) -> None:
+        create_private_file(path)  # owner-only before SQLite writes a row to it
         self.conn = sqlite3.connect(path, isolation_level=None)
         # A scratch file that is thrown away if anything goes wrong: no journal, no fsync.
         self.conn.execute("PRAGMA journal_mode = OFF")
@@ -315,7 +359,10 @@ def part_main() -> None:
 
     The spec comes as JSON in argv; progress goes to stdout as "rows bytes" lines; the
     parent asks it to stop by creating the ``.cancel`` file next to the staging file.
+    Its stdin is a pipe the parent never writes to: end of file means the parent is gone
+    (killed, crashed), and so this process ends too instead of reading on for nobody.
     """
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     spec = PartSpec(**json.loads(sys.argv[1]))
     cancel_file = Path(spec.stage + ".cancel")
 
@@ -330,14 +377,28 @@ def part_main() -> None:
         raise SystemExit(1) from None
 
 
+def _exit_with_parent() -> None:
+    # os.read, not sys.stdin: a daemon thread inside a buffered reader's lock makes the
+    # interpreter's shutdown abort ("could not acquire lock ... at interpreter shutdown").
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass
+    os._exit(3)  # not SystemExit: the main thread may be anywhere; the folder is cleaned
+
+
+#: How a second reader reports that the disk filled up (its error_kind).
+DISK_FULL = "DiskFull"
+
+
 def record_failure(stage: Path, exc: BaseException) -> None:
     """Leave the reason a part failed in its staging file, for the process that merges."""
     message = str(exc) if isinstance(exc, ValidationError) else traceback.format_exc()
+    kind = DISK_FULL if is_disk_full(exc) else type(exc).__name__
     conn = sqlite3.connect(stage, isolation_level=None)
     try:
-        conn.execute(
-            "INSERT INTO result (error, error_kind) VALUES (?, ?)", (message, type(exc).__name__)
-        )
+        conn.execute("INSERT INTO result (error, error_kind) VALUES (?, ?)", (message, kind))
     except sqlite3.Error:
         pass  # the staging file itself is broken; the exit code still reports the failure
     finally:
@@ -357,7 +418,7 @@ class _SecondPart:
     a process with Qt's threads.
     """
 
-    def __init__(self, spec: PartSpec) -> None:
+    def __init__(self, spec: PartSpec, scratch: ScratchDir | None = None) -> None:
         self.spec = spec
         self.cancel_file = Path(spec.stage + ".cancel")
         self.log = Path(spec.stage + ".log")
@@ -369,7 +430,10 @@ class _SecondPart:
                 p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p
             ),
         }
-        with self.log.open("wb") as log:
+        # The helper inherits the scratch folder's lock, so the folder counts as in use
+        # for as long as either process lives.
+        inherit = (scratch.lock_fd,) if scratch is not None and os.name == "posix" else ()
+        with open_private(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
@@ -379,9 +443,10 @@ class _SecondPart:
                 ],
                 stdout=subprocess.PIPE,
                 stderr=log,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # never written: its end of file tells of our death
                 env=env,
                 text=True,
+                pass_fds=inherit,
             )
         self._reader = threading.Thread(target=self._read_progress, daemon=True)
         self._reader.start()
@@ -420,6 +485,8 @@ class _SecondPart:
             detail = row[3] if row and row[3] else self._log_tail()
             if row and row[4] == "ValidationError":
                 raise ValidationError(detail)
+            if (row and row[4] == DISK_FULL) or "database or disk is full" in detail:
+                raise OSError(errno.ENOSPC, "No space left on device", self.spec.stage)
             raise ValidationError(
                 f"Reading the second half of {self.spec.path} failed: {detail}",
                 hint="Run the import again; if it fails again, report it with this message.",
@@ -438,8 +505,9 @@ class _SecondPart:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe:
+                pipe.close()
 
 
 @contextmanager

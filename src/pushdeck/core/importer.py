@@ -11,12 +11,14 @@ parts, merged in token order in one transaction); smaller ones upsert batch by b
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pushdeck.core import import_staged
-from pushdeck.core.errors import ValidationError
+from pushdeck.core.errors import ValidationError, WorkspaceError, is_disk_full
 from pushdeck.core.import_loop import ImportReport, Progress, Rejected, RejectWriter, RowLoop
 from pushdeck.core.import_readers import detect_format, open_rows
 from pushdeck.core.import_rows import ALIASES, auto_mapping, parse_mapping
@@ -51,17 +53,35 @@ def import_devices(
     assert app_id is not None
     if not path.is_file():
         raise ValidationError(f"{path} does not exist or is not a file.")
+    ws.refuse_own_file(path, "import devices from")
+    if report_file is not None:
+        ws.refuse_own_file(report_file, "write rejected rows to")
     fmt = fmt or detect_format(path)
     report = ImportReport(str(path))
     writer = RejectWriter(report, report_file)
     try:
         if path.stat().st_size >= import_staged.STAGED_BYTES:
-            return import_staged.import_large(
+            import_staged.import_large(
                 ws, path, fmt, app_id, mapping, report, writer, progress, should_cancel
             )
-        return _import(ws, path, fmt, app_id, mapping, report, writer, progress, should_cancel)
-    finally:
+        else:
+            _import(ws, path, fmt, app_id, mapping, report, writer, progress, should_cancel)
+    except BaseException:
+        with contextlib.suppress(OSError):  # never bury the real error under this one
+            writer.close()
+        raise
+    try:
         writer.close()
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise WorkspaceError(
+            f"The disk holding {report_file} is full: the devices were imported, but that "
+            "rejected-rows file is incomplete.",
+            hint="Free some space on that disk and run the same import again to write it "
+            "whole (the devices already imported stay as they are).",
+        ) from exc
+    return report
 
 
 def _import(
@@ -77,6 +97,13 @@ def _import(
 ) -> ImportReport:
     """Upsert batch by batch: each batch is one transaction."""
     total = path.stat().st_size
+    saved_rows = 0  # rows of the file read when the last batch was committed
+
+    def flush(batch: list[dict[str, Any]]) -> None:
+        nonlocal saved_rows
+        _flush(ws, batch, report)
+        saved_rows = loop.rows
+
     with path.open("rb") as fh:
         source = open_rows(fh, fmt)
         loop = RowLoop(
@@ -85,7 +112,7 @@ def _import(
             utcnow(),
             mapping,
             reject=writer.add,
-            flush=lambda batch: _flush(ws, batch, report),
+            flush=flush,
             columns_report=report,
             columns=source.columns,
         )
@@ -96,11 +123,35 @@ def _import(
                 progress(Progress(report.rows, source.bytes_read, total))
             return bool(should_cancel and should_cancel())
 
-        report.cancelled = loop.run(source.rows, after_batch)
+        try:
+            report.cancelled = loop.run(source.rows, after_batch)
+        except (OSError, sqlite3.Error) as exc:
+            if not is_disk_full(exc):
+                raise
+            raise disk_full(exc, ws, path, saved_rows, report.imported) from exc
     report.rows = loop.rows
     if progress and not report.cancelled:
         progress(Progress(report.rows, total, total))
     return report
+
+
+def disk_full(
+    exc: BaseException, ws: Workspace, path: Path, saved_rows: int, saved_devices: int
+) -> WorkspaceError:
+    """The one message for an import the disk could not hold: what was kept, what to do."""
+    where = getattr(exc, "filename", None) or ws.path  # the rejected-rows file, or the workspace
+    if saved_rows:
+        kept = (
+            f"the first {saved_rows:,} rows of {path.name} were saved ({saved_devices:,} "
+            f"devices); nothing after row {saved_rows:,} was saved"
+        )
+    else:
+        kept = f"nothing of {path.name} was saved"
+    return WorkspaceError(
+        f"The disk holding {where} is full: {kept}.",
+        hint="Free some space on that disk and run the same import again: what was saved "
+        "stays as it is, and the rest is added.",
+    )
 
 
 def _flush(ws: Workspace, batch: list[dict[str, Any]], report: ImportReport) -> None:

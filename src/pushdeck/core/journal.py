@@ -12,6 +12,11 @@ States::
 A row is committed as ``in_flight`` *before* its send starts and gets its outcome
 afterwards, so after a crash every row still ``in_flight`` is exactly a send whose
 outcome is unknown: it is re-queued and its ``possibly_duplicated`` counter raised.
+
+A transient failure (provider unavailable, throttling, no connection) never makes a
+row final: it goes back to ``queued`` with the failure as its ``reason``, and a later
+``send`` (or Resume) sends it. Only a request that was written and not answered raises
+``possibly_duplicated``; one that never reached the provider does not.
 """
 
 from __future__ import annotations
@@ -104,6 +109,35 @@ def requeue(ws: Workspace, campaign_id: int, device_ids: Collection[int]) -> Non
         )
 
 
+def requeue_unfinished(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
+    """Put rows back in the queue after sends that did not finish them (a transient
+    failure, or a stop before the send), keeping what was learned: attempts so far, the
+    last failure's reason and status, and whether an earlier send may have arrived."""
+    if not outcomes:
+        return
+    rows = [
+        (
+            o.attempts,
+            o.reason,
+            o.reason,
+            o.http_status,
+            o.unknown_sends,
+            campaign_id,
+            o.device_id,
+        )
+        for o in outcomes
+    ]
+    with ws.transaction() as conn:
+        conn.executemany(
+            "UPDATE journal SET state = 'queued', attempts = max(attempts, ?),"
+            " reason = CASE WHEN ? = '' THEN reason ELSE ? END,"
+            " http_status = coalesce(?, http_status),"
+            " possibly_duplicated = possibly_duplicated + ?"
+            " WHERE campaign_id = ? AND device_id = ? AND state = 'in_flight'",
+            rows,
+        )
+
+
 def write_outcomes(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
     """Record a batch of outcomes (and unregister dead devices) in one transaction.
 
@@ -168,6 +202,16 @@ def possibly_duplicated(ws: Workspace, campaign_id: int) -> int:
             (campaign_id,),
         )
     )
+
+
+def waiting_reasons(ws: Workspace, campaign_id: int, limit: int = 5) -> list[tuple[str, int]]:
+    """Why queued devices are still waiting (their last transient failure), most first."""
+    rows = ws.query(
+        "SELECT reason, count(*) AS n FROM journal WHERE campaign_id = ? AND state = 'queued'"
+        " AND reason != '' GROUP BY reason ORDER BY n DESC, reason LIMIT ?",
+        (campaign_id, limit),
+    )
+    return [(r[0], r[1]) for r in rows]
 
 
 def queued_page(

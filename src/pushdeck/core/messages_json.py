@@ -14,8 +14,10 @@ from typing import Any
 from pushdeck.core.errors import ValidationError
 from pushdeck.core.model import (
     Action,
+    AndroidNotificationPriority,
     AndroidVisibility,
     InterruptionLevel,
+    LiveActivityEvent,
     Message,
     Priority,
     PushType,
@@ -26,8 +28,11 @@ _ENUMS: dict[str, type[Enum]] = {
     "priority": Priority,
     "push_type": PushType,
     "android_visibility": AndroidVisibility,
+    "live_activity_event": LiveActivityEvent,
+    "android_notification_priority": AndroidNotificationPriority,
 }
 _TUPLES = {"title_loc_args", "body_loc_args"}
+_MAPPINGS = {"data", "content_state", "activity_attributes"}
 _FIELDS = {f.name: f for f in dataclasses.fields(Message)}
 _DEFAULT = Message()
 
@@ -45,7 +50,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
             value = [_action_to_dict(a) for a in value]
         elif name in _TUPLES:
             value = list(value)
-        elif name == "data":
+        elif name in _MAPPINGS:
             value = dict(value)
         out[name] = value
     return out
@@ -89,7 +94,7 @@ def _convert(key: str, value: Any, where: str) -> Any:
         return tuple(_action_from_dict(a, f"{where}[{i}]") for i, a in enumerate(value))
     if key in _TUPLES:
         return tuple(str(v) for v in value)
-    if key == "data":
+    if key in _MAPPINGS:
         if not isinstance(value, Mapping):
             raise ValidationError(f"{where} must be a JSON object.", field=where)
         return dict(value)

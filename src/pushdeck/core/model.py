@@ -62,17 +62,35 @@ class InterruptionLevel(StrEnum):
 
 
 class Priority(StrEnum):
-    """Delivery priority; maps to apns-priority 10/5, FCM HIGH/NORMAL, Web Push Urgency."""
+    """Delivery priority asked for; ``Message.priority = None`` lets each platform choose.
+
+    Per platform (payloads/apns.py, fcm.py, webpush.py): HIGH → apns-priority 10, FCM
+    HIGH, Urgency high; NORMAL → 5, NORMAL, normal; LOW → 1, NORMAL, low; VERY_LOW → 1,
+    NORMAL, very-low. APNs background pushes always get 5, Live Activity and location
+    pushes never 1. Unset: 10 on APNs (5 for background), FCM HIGH only when a
+    notification is shown (NORMAL for data-only), Urgency normal.
+    """
 
     HIGH = "high"
     NORMAL = "normal"
     LOW = "low"  # APNs 1, Web Push "low"; FCM has no low and uses NORMAL
+    VERY_LOW = "very-low"  # Web Push "very-low"; APNs 1, FCM NORMAL
 
 
 class AndroidVisibility(StrEnum):
     PRIVATE = "private"
     PUBLIC = "public"
     SECRET = "secret"
+
+
+class AndroidNotificationPriority(StrEnum):
+    """Android's display priority (pre-Android 8 devices; channels decide on 8+)."""
+
+    MIN = "min"
+    LOW = "low"
+    DEFAULT = "default"
+    HIGH = "high"
+    MAX = "max"
 
 
 class PushType(StrEnum):
@@ -87,6 +105,24 @@ class PushType(StrEnum):
     MDM = "mdm"
     LIVEACTIVITY = "liveactivity"
     PUSHTOTALK = "pushtotalk"
+    WIDGETS = "widgets"  # WidgetKit reload (iOS 26+), with the widget push token
+    CONTROLS = "controls"  # Control Center control reload (iOS 18+), with its push token
+
+
+class LiveActivityEvent(StrEnum):
+    """What a Live Activity push does (``aps.event``)."""
+
+    START = "start"  # push-to-start (iOS 17.2+): needs attributes-type and attributes
+    UPDATE = "update"
+    END = "end"
+
+
+class TokenKind(StrEnum):
+    """Which APNs token a device row holds; each kind accepts different pushes."""
+
+    DEVICE = "device"  # the app's device token (alerts, background, …)
+    LIVEACTIVITY = "liveactivity"  # one Live Activity's push token (updates, end)
+    PUSHTOSTART = "pushtostart"  # the app's push-to-start token (Live Activity start)
 
 
 @dataclass(frozen=True)
@@ -98,6 +134,7 @@ class Action:
     destructive: bool = False
     foreground: bool = True
     icon: str = ""  # web only
+    url: str = ""  # web: the page the action opens (declarative Web Push needs one)
 
 
 @dataclass(frozen=True)
@@ -113,8 +150,15 @@ class Message:
     body: str = ""
     image_url: str = ""
     url: str = ""  # deep link (apps) or click URL (web)
+    # Per-platform text: replaces title / body on that platform only ("" = the common one)
+    ios_title: str = ""
+    ios_body: str = ""
+    android_title: str = ""
+    android_body: str = ""
+    web_title: str = ""
+    web_body: str = ""
     # Behaviour
-    sound: str = ""  # "" = silent alert, "default", or a bundled sound name
+    sound: str = ""  # iOS: "" = silent alert, "default", or a sound file in the app bundle
     critical_sound: bool = False  # iOS critical alert sound (needs Apple's entitlement)
     critical_volume: float = 1.0
     badge: int | None = None  # None leaves the badge alone, 0 clears it
@@ -125,21 +169,36 @@ class Message:
     relevance_score: float | None = None
     collapse_id: str = ""  # apns-collapse-id, FCM collapse_key, Web Push Topic
     ttl_seconds: int | None = None  # None = provider default
-    priority: Priority = Priority.HIGH
+    priority: Priority | None = None  # None = each platform's right default (see Priority)
     content_available: bool = False  # silent / background update
     mutable_content: bool = False
     push_type: PushType | None = None  # None = derived from the content
+    target_content_id: str = ""  # iOS: the window/content to bring forward on tap
+    filter_criteria: str = ""  # iOS Focus filter this notification belongs to
+    analytics_label: str = ""  # FCM: fcm_options.analytics_label (Firebase reports)
     # Android
     android_channel_id: str = ""
     android_icon: str = ""
     android_color: str = ""  # "#RRGGBB"
     android_visibility: AndroidVisibility | None = None
     android_tag: str = ""
+    #: Android sound: a res/raw file name or "default" ("" = "default" when ``sound`` is
+    #: "default", else none). On Android 8+ the channel's sound wins.
+    android_sound: str = ""
+    android_notification_priority: AndroidNotificationPriority | None = None
+    android_sticky: bool = False  # stays when tapped
+    android_event_time: str = ""  # RFC 3339; when the event happened (shown as the time)
+    android_bandwidth_constrained_ok: bool = False  # deliver on bandwidth-constrained networks
     # Web
     web_icon: str = ""
     web_badge: str = ""
     web_require_interaction: bool = False
     web_tag: str = ""
+    #: Send the Declarative Web Push form (``{"web_push": 8030, …}``): Safari 18.4+ shows it
+    #: with no service worker; docs/web-push-payload.md. Needs ``url`` (opened on click).
+    web_declarative: bool = False
+    #: Pad every Web Push body to the full 4096 bytes, so its length tells nothing.
+    web_padding: bool = False
     # Custom data delivered to the app (FCM turns every value into a string)
     data: Mapping[str, Any] = field(default_factory=dict)
     # Localization keys resolved on the device (iOS loc-key / Android title_loc_key)
@@ -147,12 +206,26 @@ class Message:
     title_loc_args: tuple[str, ...] = ()
     body_loc_key: str = ""
     body_loc_args: tuple[str, ...] = ()
+    # Live Activity (iOS): set ``live_activity_event`` to make the message one
+    live_activity_event: LiveActivityEvent | None = None
+    content_state: Mapping[str, Any] = field(default_factory=dict)  # the ContentState JSON
+    stale_date: int | None = None  # UNIX seconds: shown as out of date after this
+    dismissal_date: int | None = None  # UNIX seconds: an ended activity leaves then
+    activity_attributes_type: str = ""  # push-to-start: the ActivityAttributes type name
+    activity_attributes: Mapping[str, Any] = field(default_factory=dict)  # push-to-start
+
+    @property
+    def is_live_activity(self) -> bool:
+        return self.live_activity_event is not None
 
     @property
     def is_silent(self) -> bool:
         """True when nothing will be shown: a background update with no visible content."""
         visible = self.title or self.subtitle or self.body or self.title_loc_key
-        return not visible and not self.body_loc_key
+        overrides = (
+            self.ios_title or self.ios_body or self.android_title or self.android_body
+        ) or (self.web_title or self.web_body)
+        return not visible and not self.body_loc_key and not overrides
 
 
 @dataclass(frozen=True)
@@ -172,6 +245,9 @@ class App:
     apns_topic: str = ""  # bundle id
     android_package: str = ""
     web_origin: str = ""
+    #: The iOS app ships a Notification Service Extension: only then does iOS show
+    #: images (the extension downloads ``image_url`` and attaches it).
+    has_service_extension: bool = False
     id: int | None = None
 
 
@@ -200,6 +276,7 @@ class Device:
     status: DeviceStatus = DeviceStatus.ACTIVE
     status_reason: str = ""
     status_at: datetime | None = None
+    token_kind: TokenKind = TokenKind.DEVICE  # which pushes this token accepts
     id: int | None = None
 
 

@@ -14,19 +14,26 @@ Text form (what the CLI takes), ``and`` binding tighter than ``or``::
 User text only ever becomes SQL *parameters*: field names come from a fixed table,
 attribute names are checked and passed as JSON-path parameters. Opted-out and
 dead devices are excluded unless the rule itself talks about ``opt_in`` or ``status``.
+
+Text is matched literally: ``contains`` and ``^=`` escape LIKE's ``%`` and ``_`` and
+ignore the case of ASCII letters only (SQLite's LIKE), ``=`` is exact. Every rule that
+parses either compiles or raises SegmentError naming the part: numbers must fit 64
+bits, moments must fall between the years 1 and 9999, and the size and nesting of a
+rule are bounded (SQLite refuses expressions deeper than 1,000; Python recursion).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pushdeck.core.device_fields import known_timezones
 from pushdeck.core.errors import SegmentError
-from pushdeck.core.model import DeviceStatus, OptIn, Platform, ProviderKind
+from pushdeck.core.model import DeviceStatus, OptIn, Platform, ProviderKind, TokenKind
 
 Rule = Mapping[str, Any]
 
@@ -36,6 +43,7 @@ _ENUM_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "opt_in": ("d.opt_in", tuple(o.value for o in OptIn)),
     "status": ("d.status", tuple(s.value for s in DeviceStatus)),
     "environment": ("d.environment", ("sandbox", "production")),
+    "token_kind": ("d.token_kind", tuple(k.value for k in TokenKind)),
 }
 FIELD_OPS: dict[str, tuple[str, ...]] = {
     **{name: ("=", "!=", "in") for name in _ENUM_FIELDS},
@@ -52,6 +60,19 @@ _ATTR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 _DURATION = re.compile(r"(\d+)\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
+#: Conditions in one rule (a longer list of values belongs in ``in (…)`` or a tag).
+MAX_CONDITIONS = 500
+#: Nesting of all/any/not groups (and parentheses in the text form).
+MAX_DEPTH = 32
+#: Values in all the ``in (…)`` lists of one rule.
+MAX_VALUES = 5_000
+#: Characters in one value.
+MAX_VALUE_CHARS = 4_096
+#: SQLite's INTEGER range: a larger number cannot be compared.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: The escape character of every LIKE pattern built here.
+LIKE_ESCAPE = "\\"
+
 
 @dataclass(frozen=True)
 class CompiledRule:
@@ -63,6 +84,7 @@ class CompiledRule:
 
 def compile_rule(rule: Rule, *, now: datetime | None = None) -> CompiledRule:
     """Compile ``rule`` (JSON form) to SQL; raise SegmentError naming what is wrong."""
+    check_shape(rule, slack=_WRAPPING)
     params: list[Any] = []
     moment = now or datetime.now(UTC)
     where = _node(rule, params, moment, "rule")
@@ -73,21 +95,64 @@ def compile_rule(rule: Rule, *, now: datetime | None = None) -> CompiledRule:
     return CompiledRule(where, tuple(params))
 
 
+def _walk(rule: Any) -> Iterator[tuple[Any, int, str]]:
+    """Every node with its depth and place, without recursion (shapes are untrusted)."""
+    stack: list[tuple[Any, int, str]] = [(rule, 0, "rule")]
+    while stack:
+        node, depth, where = stack.pop()
+        yield node, depth, where
+        if not isinstance(node, Mapping):
+            continue
+        if "all" in node or "any" in node:
+            key = "all" if "all" in node else "any"
+            items = node[key]
+            if isinstance(items, list):
+                stack.extend(
+                    (item, depth + 1, f"{where}.{key}[{i}]") for i, item in enumerate(items)
+                )
+        elif "not" in node:
+            stack.append((node["not"], depth + 1, f"{where}.not"))
+
+
+#: Levels and conditions a campaign audience adds around a saved rule.
+_WRAPPING = 4
+
+
+def check_shape(rule: Any, *, slack: int = 0) -> None:
+    """Bound a rule's nesting, conditions and values before anything recurses over it.
+
+    ``slack`` admits the group an audience wraps around a saved rule (saved rules are
+    checked without it).
+    """
+    conditions = values = 0
+    max_depth, max_conditions = MAX_DEPTH + slack, MAX_CONDITIONS + slack
+    max_values = MAX_VALUES + 25 * slack
+    for node, depth, where in _walk(rule):
+        if depth > max_depth:
+            raise SegmentError(
+                f"{where}: the rule nests all/any/not more than {MAX_DEPTH} levels deep.",
+                hint="Simplify it: 'not not X' is X, and nested 'or's can be one list.",
+            )
+        if isinstance(node, Mapping) and not any(k in node for k in ("all", "any", "not")):
+            conditions += 1
+            value = node.get("value")
+            values += len(value) if isinstance(value, list) else 1
+        if conditions > max_conditions:
+            raise SegmentError(
+                f"The rule has more than {MAX_CONDITIONS} conditions (at {where}).",
+                hint="Use one 'in (a, b, …)' condition or tag the devices instead.",
+            )
+        if values > max_values:
+            raise SegmentError(
+                f"The rule lists more than {MAX_VALUES:,} values (at {where}).",
+                hint="Tag those devices and use 'tag has NAME' instead.",
+            )
+
+
 def _mentions(rule: Any, fields: set[str]) -> bool:
-    if isinstance(rule, Mapping):
-        if rule.get("field") in fields:
-            return True
-        return any(
-            _mentions(r, fields) for key in ("all", "any", "not") for r in _children(rule, key)
-        )
-    return False
-
-
-def _children(rule: Mapping[str, Any], key: str) -> list[Any]:
-    value = rule.get(key)
-    if value is None:
-        return []
-    return [value] if key == "not" else list(value)
+    return any(
+        isinstance(node, Mapping) and node.get("field") in fields for node, _, _ in _walk(rule)
+    )
 
 
 def _node(rule: Any, params: list[Any], now: datetime, where: str) -> str:
@@ -142,8 +207,9 @@ def _equality(field: str, op: str, value: Any, params: list[Any], where: str) ->
         raise SegmentError(f"{where}: {field} in … needs a non-empty list of values.")
     checked = [_checked_value(field, v, where) for v in values]
     if op == "starts_with":
-        params.extend([checked[0], f"{checked[0]}-%" if field == "locale" else f"{checked[0]}%"])
-        return f"({column} = ? OR {column} LIKE ?)"
+        prefix = like_literal(checked[0])
+        params.extend([checked[0], f"{prefix}-%" if field == "locale" else f"{prefix}%"])
+        return f"({column} = ? OR {column} LIKE ? ESCAPE '{LIKE_ESCAPE}')"
     params.extend(checked)
     if op == "in":
         return f"{column} IN ({', '.join('?' * len(checked))})"
@@ -166,30 +232,83 @@ def _checked_value(field: str, value: Any, where: str) -> str:
     return text
 
 
+def like_literal(text: str) -> str:
+    """``text`` as a LIKE pattern matching exactly itself (``ESCAPE '\\'``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _attr(name: str, op: str, value: Any, params: list[Any], where: str) -> str:
     if not _ATTR_NAME.fullmatch(name):
         raise SegmentError(f"{where}: attribute name {name!r} must be letters, digits, '_' or '-'.")
-    params.append(f'$."{name}"')
+    path = f'$."{name}"'
+    params.append(path)
     column = "json_extract(d.attributes, ?)"
     if op == "exists":
         return f"{column} IS NOT NULL"
     if op == "not_exists":
         return f"{column} IS NULL"
     if op == "contains":
-        params.append(f"%{_text(value, 'attr.' + name, where)}%")
-        return f"{column} LIKE ?"
+        # A list attribute contains the text when one of its items does (never its JSON
+        # punctuation); a missing attribute matches neither 'contains' nor 'not contains'.
+        pattern = f"%{like_literal(_text(value, 'attr.' + name, where))}%"
+        params.extend([path, pattern, path, pattern])
+        like = f"LIKE ? ESCAPE '{LIKE_ESCAPE}'"
+        return (
+            f"(CASE json_type(d.attributes, ?) WHEN 'object' THEN 0 WHEN 'array' THEN"
+            " EXISTS (SELECT 1 FROM json_each(d.attributes, ?) e"
+            f" WHERE e.type IN ('text', 'integer', 'real') AND CAST(e.value AS TEXT) {like})"
+            f" ELSE CAST({column} AS TEXT) {like} END)"
+        )
     if op in ("<", ">", "<=", ">=") and not isinstance(value, int | float | str):
         raise SegmentError(f"{where}: attr.{name} {op} needs a number or text value.")
     if value is None or isinstance(value, list | dict):
         raise SegmentError(f"{where}: attr.{name} {op} needs a value.")
-    params.append(value)
+    params.append(_comparable(value, f"attr.{name} {op}", where))
     return f"{column} {op} ?"
+
+
+def _comparable(value: Any, part: str, where: str) -> Any:
+    """A value SQLite can compare: integers within 64 bits, finite numbers, bounded text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise SegmentError(
+            f"{where}: {part} {_short(value)}: numbers must be between {INT64_MIN:,} and "
+            f"{INT64_MAX:,}."
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SegmentError(f"{where}: {part} needs a finite number, not {value!r}.")
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        raise SegmentError(
+            f"{where}: {part}: a value is limited to {MAX_VALUE_CHARS:,} characters."
+        )
+    return value
+
+
+def _too_long(where: str, part: str) -> SegmentError:
+    return SegmentError(f"{where}: {part}: a value is limited to {MAX_VALUE_CHARS:,} characters.")
+
+
+def _short(value: Any) -> str:
+    text = str(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge number"
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 def _text(value: Any, field: str, where: str) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool) or value == "":
         raise SegmentError(f"{where}: {field} needs a text value.")
-    return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SegmentError(f"{where}: {field} needs a text value, not {value!r}.")
+    if isinstance(value, int) and abs(value) >= 10**MAX_VALUE_CHARS:
+        raise SegmentError(
+            f"{where}: {field}: a value is limited to {MAX_VALUE_CHARS:,} characters."
+        )
+    text = str(value)
+    if len(text) > MAX_VALUE_CHARS:
+        raise SegmentError(
+            f"{where}: {field}: a value is limited to {MAX_VALUE_CHARS:,} characters."
+        )
+    return text
 
 
 def _bool(value: Any, where: str) -> bool:
@@ -203,21 +322,39 @@ def _bool(value: Any, where: str) -> bool:
 
 
 def _moment(value: Any, now: datetime, field: str, where: str) -> str:
-    text = str(value or "").strip()
+    text = _text(value, field, where).strip() if value not in (None, "") else ""
     match = _DURATION.fullmatch(text)
     if match:
-        delta = timedelta(**{_UNITS[match[2]]: int(match[1])})
-        return (now - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            return _iso(now - timedelta(**{_UNITS[match[2]]: int(match[1])}))
+        except (OverflowError, ValueError):
+            raise SegmentError(
+                f"{where}: {field} within {_short(text)} reaches back before the year 1; "
+                "use a shorter duration (e.g. 3650d for ten years)."
+            ) from None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise SegmentError(
-            f"{where}: {field} needs a duration like 30d, 12h, 2w or a date like 2026-01-31, "
-            f"not {value!r}."
+            f"{where}: {field} needs a duration like 30d, 12h, 2w or a date like 2026-01-31 "
+            f"(years 1 to 9999), not {_short(value)!r}."
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return _iso(moment.astimezone(UTC))
+    except OverflowError:
+        raise SegmentError(
+            f"{where}: {field} {text!r} falls outside the years 1 to 9999 in UTC."
+        ) from None
+
+
+def _iso(moment: datetime) -> str:
+    """The stored timestamp form, zero-padded (``strftime('%Y')`` is not, before 1000)."""
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )
 
 
 # --- the text syntax -------------------------------------------------------------------
@@ -261,6 +398,8 @@ class _Parser:
         self.tokens = tokens
         self.text = text
         self.pos = 0
+        self.depth = 0  # open parentheses and 'not's: bounded before Python recursion is
+        self.conditions = 0
 
     def peek(self) -> str:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else ""
@@ -287,18 +426,35 @@ class _Parser:
         return items[0] if len(items) == 1 else {"all": items}
 
     def term(self) -> dict[str, Any]:
-        if self.peek().lower() == "not":
-            self.take()
-            return {"not": self.term()}
-        if self.peek() == "(":
-            self.take()
-            inner = self.expr()
-            if self.take() != ")":
-                raise SegmentError(f"Missing ')' in rule {self.text!r}.")
-            return inner
+        if self.peek().lower() in ("not", "("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise SegmentError(
+                    f"The rule nests 'not' and parentheses more than {MAX_DEPTH} levels deep "
+                    f"(at token {self.pos + 1}, {self.peek()!r}).",
+                    hint="Simplify it: 'not not X' is X.",
+                )
+            try:
+                return self._nested()
+            finally:
+                self.depth -= 1
         return self.condition()
 
+    def _nested(self) -> dict[str, Any]:
+        if self.take().lower() == "not":
+            return {"not": self.term()}
+        inner = self.expr()
+        if self.take() != ")":
+            raise SegmentError(f"Missing ')' in rule {_short(self.text)!r}.")
+        return inner
+
     def condition(self) -> dict[str, Any]:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise SegmentError(
+                f"The rule has more than {MAX_CONDITIONS} conditions (at token {self.pos + 1}).",
+                hint="Use one 'in (a, b, …)' condition or tag the devices instead.",
+            )
         field = self.take()
         op = self.take()
         op = _SYMBOL_OPS.get(op, op.lower() if op.lower() in _WORD_OPS else op)
@@ -313,9 +469,18 @@ class _Parser:
         if token.startswith('"'):
             return token[1:-1].replace('\\"', '"').replace("\\\\", "\\")
         if re.fullmatch(r"-?\d+", token):
+            if len(token.lstrip("-")) > 30:  # never a 64-bit number (and int() has a limit)
+                raise SegmentError(
+                    f"The number {_short(token)} in rule {_short(self.text)!r} is too large: "
+                    f"numbers must be between {INT64_MIN:,} and {INT64_MAX:,}.",
+                    hint='Quote it to compare it as text: attr.id = "123…".',
+                )
             return int(token)
         if re.fullmatch(r"-?\d+\.\d+", token):
-            return float(token)
+            number = float(token)
+            if not math.isfinite(number):
+                raise SegmentError(f"The number {_short(token)} is too large.")
+            return number
         if token in ("true", "false"):
             return token == "true"
         return token
@@ -335,7 +500,18 @@ class _Parser:
 
 
 def rule_to_text(rule: Rule) -> str:
-    """Render a JSON-form rule back to the text syntax (for display)."""
+    """Render a JSON-form rule back to the text syntax (for display).
+
+    Raises SegmentError when the rule is not a rule (e.g. a stored row edited by hand).
+    """
+    check_shape(rule)
+    try:
+        return _to_text(rule)
+    except (KeyError, TypeError, AttributeError):
+        raise SegmentError("The rule is not in the JSON form of a segment rule.") from None
+
+
+def _to_text(rule: Rule) -> str:
     if "all" in rule or "any" in rule:
         key = "all" if "all" in rule else "any"
         joiner = " and " if key == "all" else " or "
@@ -351,7 +527,7 @@ def rule_to_text(rule: Rule) -> str:
 
 
 def _wrap(rule: Rule, parent: str) -> str:
-    text = rule_to_text(rule)
+    text = _to_text(rule)
     nested = ("any" in rule and parent != "any") or ("all" in rule and parent == "not")
     return f"({text})" if nested else text
 

@@ -19,12 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.audience import EXCLUSION_TEXT, Exclusion, audience_rule, exclusion_sql
-from pushdeck.core.campaigns import AudienceKind, Campaign, CampaignStatus, get_campaign
+from pushdeck.core.campaigns import (
+    AudienceKind,
+    Campaign,
+    CampaignStatus,
+    get_campaign,
+    stale_localizations,
+)
 from pushdeck.core.credentials import Credential
 from pushdeck.core.dispatch import DispatchOptions, ProgressCallback, SendControl, SendSummary
 from pushdeck.core.hygiene import HeldGroup, forecast
 from pushdeck.core.model import Device, ProviderKind
 from pushdeck.core.payloads import PayloadPreview
+from pushdeck.core.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.store.workspace import Workspace
 
 #: Sends per second assumed for an unthrottled estimate (HTTP/2, 64 concurrent streams).
@@ -47,6 +54,8 @@ class Review:
     providers: list[str]  # credentials the app has
     throttle_per_minute: int
     estimated_seconds: float
+    #: Credentials whose last check failed: (provider, when (UTC), what the provider said).
+    failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
     # Audience hygiene (issue 20): the rules in words and the devices quiet hours hold
     # (sent later, still counted in ``eligible``); capped and skipped ones are in excluded.
     rules: list[str] = field(default_factory=list)
@@ -74,6 +83,20 @@ def available_providers(ws: Workspace, app: str) -> list[ProviderKind]:
     return [ProviderKind(r.provider) for r in list_records(ws, app)]
 
 
+def failed_checks(ws: Workspace, app: str) -> list[tuple[str, str, str]]:
+    """(provider, when, summary) of the app's credentials whose last check failed."""
+    from pushdeck.core.secrets import list_records
+    from pushdeck.core.store.check_results import last_check
+
+    failed = []
+    for record in list_records(ws, app):
+        check = last_check(record.facts)
+        if check is not None and not check.ok:
+            why = f"{check.summary} {check.details}".strip()
+            failed.append((record.provider.value, check.at, why))
+    return failed
+
+
 def estimate_seconds(eligible: int, throttle_per_minute: int) -> float:
     rate = throttle_per_minute / 60.0 if throttle_per_minute > 0 else NOMINAL_RATE
     return eligible / rate
@@ -92,9 +115,11 @@ def review_campaign(
 
     campaign = get_campaign(ws, name)
     spec = campaign.spec
+    app = get_app(ws, spec.app)
+    topic = app.apns_topic or "app"
     available = available_providers(ws, spec.app)
     rule = audience_rule(ws, spec)
-    case, case_params = exclusion_sql(available)
+    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
     rows = ws.query(
         f"SELECT {case} AS reason, d.platform, count(*) FROM devices d WHERE {rule.where}"
         " GROUP BY reason, d.platform",
@@ -127,15 +152,65 @@ def review_campaign(
         by_variant=_variant_split(campaign, eligible),
         excluded=excluded_words + sorted(rules.excluded.items()),
         lint=[
-            (str(w.severity), w.field, f"{w.message} {w.hint}".strip()) for w in lint(spec.message)
-        ],
-        payloads=preview_payloads(spec.message, topic=get_app(ws, spec.app).apns_topic or "app"),
+            (str(w.severity), w.field, f"{w.message} {w.hint}".strip())
+            for w in lint(spec.message, app)
+            if w.code != "payload-too-large"  # checked below for every variant and locale
+        ]
+        + oversize_payloads(spec, topic)
+        + [_stale_warning(locale) for locale in stale_localizations(spec)],
+        payloads=preview_payloads(spec.message, topic=topic),
         providers=[p.value for p in available],
         throttle_per_minute=throttle,
         estimated_seconds=estimate_seconds(eligible, throttle),
+        failed_checks=failed_checks(ws, spec.app),
         rules=rules.rules,
         held=rules.held,
     )
+
+
+def _stale_warning(locale: str) -> tuple[str, str, str]:
+    return (
+        "warning",
+        f"localizations.{locale}",
+        f"{locale} was written before the base message changed: it is sent as written. "
+        "Check that it still says the same, then edit it (or mark it up to date) in the "
+        "composer.",
+    )
+
+
+def oversize_payloads(spec: Any, topic: str = "app") -> list[tuple[str, str, str]]:
+    """Lint errors for every (variant, localization) whose payload is over a platform's
+    limit, as the dispatcher builds it (before personalization, which can only add)."""
+    from pushdeck.core.payloads import preview_payloads
+    from pushdeck.core.templating import Personalizer
+
+    try:
+        personalizer = Personalizer(spec)
+    except Exception:  # noqa: BLE001 - a broken template is reported by the template checks
+        return []
+    names = {"ios": "iOS (APNs)", "android": "Android (FCM)", "web": "Web Push"}
+    problems = []
+    for variant in ["", *(v.name for v in spec.variants)]:
+        for locale in ["", *spec.localizations]:
+            message, _templated = personalizer.localized(variant, locale)
+            where = ", ".join(
+                part
+                for part in (f"variant {variant}" if variant else "", locale and f"{locale}")
+                if part
+            )
+            for platform, preview in preview_payloads(message, topic=topic).items():
+                if preview.over:
+                    problems.append(
+                        (
+                            "error",
+                            f"payload ({where or 'base message'})",
+                            f"The {names.get(platform, platform)} payload is "
+                            f"{preview.size:,} bytes, {preview.over:,} over its "
+                            f"{preview.limit:,}-byte limit: those devices cannot be sent to. "
+                            "Shorten the text or move custom data out of the notification.",
+                        )
+                    )
+    return problems
 
 
 def _variant_split(campaign: Campaign, eligible: int) -> list[tuple[str, int]]:
@@ -216,7 +291,15 @@ async def _one_test(
         why = plan.problems.get(device.provider, f"no {device.provider} credential for the app")
         return TestResult(_label(device), False, f"Not sent: {why}")
     try:
-        result = await provider.send(personalizer.render(device), device)
+        message = personalizer.render(device)
+        if device.token_kind not in accepted_token_kinds(message):
+            return TestResult(
+                _label(device),
+                False,
+                f"Not sent: a {device.token_kind} token does not take "
+                "this message (Live Activity pushes and alerts use different tokens).",
+            )
+        result = await provider.send(message, device)
     except Exception as exc:  # noqa: BLE001 - transport failures become an answer
         return TestResult(_label(device), False, f"Not sent: {exc}")
     if result.accepted:
@@ -270,13 +353,16 @@ def campaign_rows(ws: Workspace) -> list[CampaignRow]:
 
 def interrupted_campaigns(ws: Workspace) -> list[str]:
     """Campaigns stopped mid-send: ``sending`` though no send runs (a crash, a kill), or
-    ``paused`` (the app was closed while sending). Both resume where they stopped."""
+    ``paused`` (the app was closed while sending). Both resume where they stopped. One
+    that a live process is sending right now (the CLI, a worker) is not interrupted."""
     from pushdeck.core.campaigns import list_campaigns
+    from pushdeck.core.sender_lease import is_sending
 
     return [
         c.name
         for status in (CampaignStatus.SENDING, CampaignStatus.PAUSED)
         for c in list_campaigns(ws, status=status)
+        if not is_sending(ws, c.id)
     ]
 
 

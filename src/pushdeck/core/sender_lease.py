@@ -87,3 +87,9 @@ def release(ws: Workspace, campaign_id: int, token: str) -> None:
             "DELETE FROM meta WHERE key = ? AND json_extract(value, '$.token') = ?",
             (_key(campaign_id), token),
         )
+
+
+def is_sending(ws: Workspace, campaign_id: int) -> bool:
+    """A live sender (this process or another) holds the campaign's lease right now."""
+    value = ws.scalar("SELECT value FROM meta WHERE key = ?", (_key(campaign_id),))
+    return _held_by_other(value) is not None

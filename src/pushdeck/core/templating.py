@@ -9,8 +9,12 @@ What a device receives is resolved in this order:
    with the device's attributes at top level (``{{ first_name | default: "there" }}``)
    and ``platform``, ``locale``, ``timezone``, ``app``, ``tags`` and ``device``.
 
-Templates are checked when composed (syntax errors block, unknown variables warn)
-and compiled once per campaign, so rendering per recipient is cheap.
+Templates are checked when composed and when a campaign is created or saved: syntax
+errors, unknown filters and tags, ``include``/``render`` and limits a template reaches
+whatever the recipient block; unknown variables warn. They are compiled once per
+campaign, so rendering per recipient is cheap, and every render is bounded
+(``liquid_env``): a template failing for one recipient skips that recipient, and
+``RenderGuard`` stops the send when it fails for most of them.
 """
 
 from __future__ import annotations
@@ -21,11 +25,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from liquid import Environment
-from liquid.exceptions import LiquidError
-
 from pushdeck.core.campaigns import CampaignSpec, VariantSpec, normalize_locale
-from pushdeck.core.errors import PushdeckError, ValidationError
+from pushdeck.core.errors import PushdeckError
+from pushdeck.core.liquid_env import ENV, TemplateError, deadline, render_message, source_problems
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Device, Message
 
@@ -37,7 +39,7 @@ BUILTIN_VARIABLES = frozenset({"platform", "locale", "timezone", "app", "tags", 
 CAMPAIGN_KEY = "pushdeck_campaign"
 VARIANT_KEY = "pushdeck_variant"
 
-_ENV = Environment()
+_ENV = ENV
 
 
 @dataclass(frozen=True)
@@ -128,12 +130,12 @@ def check_templates(
 
 
 def check_source(where: str, source: str, known: Iterable[str]) -> list[TemplateProblem]:
-    """Check one text: a syntax error, or one warning per unknown variable."""
-    try:
-        template = _compile(source)
-    except LiquidError as exc:
-        first_line = str(exc).splitlines()[0]
-        return [TemplateProblem(where, f"Template syntax error: {first_line}", True)]
+    """Check one text: what blocks it (syntax, unknown filter or tag, limits), or one
+    warning per unknown variable."""
+    blocking = source_problems(source)
+    if blocking:
+        return [TemplateProblem(where, f"Template error: {text}", True) for text in blocking]
+    template = _compile(source)
     known_set = set(known)
     return [
         TemplateProblem(
@@ -148,14 +150,18 @@ def check_source(where: str, source: str, known: Iterable[str]) -> list[Template
 
 
 def require_valid_templates(spec: CampaignSpec) -> None:
-    """Raise ValidationError on the first template syntax error (sending is blocked)."""
+    """Raise ValidationError naming the field of the first blocking template problem.
+
+    Called when a campaign is created or saved, and before a send starts.
+    """
     for where, source in spec_sources(spec):
         for problem in check_source(where, source, BUILTIN_VARIABLES):
             if problem.blocking:
-                raise ValidationError(
+                raise TemplateError(
                     f"{where}: {problem.message}",
                     field=where,
-                    hint="Fix the Liquid syntax; see https://shopify.github.io/liquid/.",
+                    hint="Pushdeck supports standard Liquid without include/render; see "
+                    "https://shopify.github.io/liquid/ and docs/campaign-file.md (limits).",
                 )
 
 
@@ -224,24 +230,31 @@ class Personalizer:
         return message, templated
 
     def render(self, device: Device, variant: str = "") -> Message:
-        """Exactly the message ``device`` receives (localized, then personalized)."""
+        """Exactly the message ``device`` receives (localized, then personalized).
+
+        Raises TemplateError naming the field when a template fails for this device
+        (missing data for a filter, a render limit reached).
+        """
         message, templated = self.localized(variant, device.locale)
         if not templated:
             return message
         context = device_context(device)
         changes: dict[str, Any] = {}
-        for name in TEMPLATED_FIELDS:
-            value = getattr(message, name)
-            if value and _is_template(value):
-                changes[name] = self._render(value, context)
-        if any(isinstance(v, str) and _is_template(v) for v in message.data.values()):
-            changes["data"] = {
-                k: self._render(v, context) if isinstance(v, str) and _is_template(v) else v
-                for k, v in message.data.items()
-            }
+        with deadline():  # one time budget for all the fields of this recipient
+            for name in TEMPLATED_FIELDS:
+                value = getattr(message, name)
+                if value and _is_template(value):
+                    changes[name] = self._render(name, value, context)
+            if any(isinstance(v, str) and _is_template(v) for v in message.data.values()):
+                changes["data"] = {
+                    k: self._render(f"data.{k}", v, context)
+                    if isinstance(v, str) and _is_template(v)
+                    else v
+                    for k, v in message.data.items()
+                }
         return _with(message, changes)
 
-    def _render(self, source: str, context: Mapping[str, Any]) -> str:
+    def _render(self, field: str, source: str, context: Mapping[str, Any]) -> str:
         """Render, reusing the output for devices whose referenced values are the same.
 
         Audiences repeat first names, cities, plans…: the output depends only on the
@@ -250,14 +263,21 @@ class Personalizer:
         template = _compile(source)
         values = tuple(context.get(name) for name in _roots(source))
         if not all(v is None or isinstance(v, str | int | float) for v in values):
-            return str(template.render(**context))
+            return _render_field(field, template, context)
         key = (source, values)
         cached = self._rendered.get(key)
         if cached is None:
             if len(self._rendered) >= _RENDER_CACHE:
                 self._rendered.clear()
-            cached = self._rendered[key] = str(template.render(**context))
+            cached = self._rendered[key] = _render_field(field, template, context)
         return cached
+
+
+def _render_field(field: str, template: Any, context: Mapping[str, Any]) -> str:
+    try:
+        return str(template.render(**context))
+    except Exception as exc:  # noqa: BLE001 - any failure (even a filter bug) skips this device
+        raise TemplateError(f"{field}: {render_message(exc)}", field=field) from None
 
 
 def _with(message: Message, changes: Mapping[str, Any]) -> Message:

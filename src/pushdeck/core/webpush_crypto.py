@@ -118,16 +118,19 @@ def encrypt(
     *,
     salt: bytes | None = None,
     private_key: ec.EllipticCurvePrivateKey | None = None,
+    padding: int = 0,
 ) -> bytes:
     """Encrypt one message as a single ``aes128gcm`` record (header ‖ ciphertext).
 
-    ``salt`` and ``private_key`` exist for the RFC test vector only; in normal use both
-    are fresh per call, which is what keeps two identical messages unlinkable.
+    ``padding`` zero bytes follow the delimiter (RFC 8188 §2), so the body's length
+    says less about the message. ``salt`` and ``private_key`` exist for the RFC test
+    vector only; in normal use both are fresh per call, which is what keeps two
+    identical messages unlinkable.
     """
-    if len(plaintext) > MAX_PLAINTEXT:
+    if padding < 0 or len(plaintext) + padding > MAX_PLAINTEXT:
         raise ValidationError(
-            f"The Web Push plaintext is {len(plaintext)} bytes; at most {MAX_PLAINTEXT} fit "
-            "in one 4096-byte record.",
+            f"The Web Push plaintext is {len(plaintext)} bytes (+ {padding} padding); at most "
+            f"{MAX_PLAINTEXT} fit in one 4096-byte record.",
             field="body",
         )
     salt = os.urandom(16) if salt is None else salt
@@ -135,8 +138,8 @@ def encrypt(
     as_public = public_bytes(private_key.public_key())
     secret = private_key.exchange(ec.ECDH(), keys.public_key)
     cek, nonce = derive_key_nonce(secret, keys.auth, keys.public_raw, as_public, salt)
-    # 0x02 = last-record delimiter; no extra padding (size is not hidden, by design).
-    ciphertext = AESGCM(cek).encrypt(nonce, plaintext + b"\x02", None)
+    # 0x02 = last-record delimiter, then the padding (zeros).
+    ciphertext = AESGCM(cek).encrypt(nonce, plaintext + b"\x02" + bytes(padding), None)
     return salt + struct.pack("!IB", RECORD_SIZE, 65) + as_public + ciphertext
 
 
@@ -222,17 +225,58 @@ def vapid_keys_match(private_key_pem: bytes | str, public_key: str) -> bool:
         return False
 
 
+#: Reserved names no one can be reached at (RFC 2606 / RFC 6761). Apple's push service
+#: answers 403 BadJwtToken to a VAPID subject there.
+_PLACEHOLDER_SUFFIXES = (".localhost", ".invalid", ".test", ".example")
+_PLACEHOLDER_NAMES = frozenset({"localhost", "invalid", "test", "example"})
+
+
 def subject_problem(subject: str) -> str:
-    """Why ``subject`` is not a valid VAPID ``sub`` ("" when it is fine)."""
-    parts = urlsplit(subject)
-    if parts.scheme == "mailto":
-        address = parts.path
-        if not address or " " in subject or "<" in subject or "@" not in address:
-            return f"{subject!r} is not a plain mailto: address (e.g. mailto:ops@example.com)."
-        return ""
-    if parts.scheme == "https" and parts.netloc:
-        return ""
-    return f"{subject!r} must be a mailto: or https: contact (Apple rejects others)."
+    """Why ``subject`` is not a valid VAPID ``sub`` ("" when it is fine).
+
+    The one rule for saving a Web Push credential and for checking it: a plain
+    ``mailto:user@host`` or an ``https://host…`` URL (surrounding spaces are ignored,
+    ``clean_subject`` trims them), whose host is a real domain, not a placeholder
+    (``localhost``, ``*.localhost``, ``*.invalid``, ``*.test``, ``*.example``) —
+    Apple's push service refuses those with 403 BadJwtToken.
+    """
+    text = subject.strip()
+    if not text:
+        return "The VAPID subject is empty; use mailto:you@your-domain or https://your-site."
+    if "@" in text and not text.lower().startswith(("mailto:", "https:")):
+        return f"{text!r} is a bare address; write it as mailto:{text}."
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme == "mailto":
+        address = text[len("mailto:") :]
+        local, at, host = address.rpartition("@")
+        if not at or not local or not host or any(c in address for c in " <>,;\t"):
+            return f"{text!r} is not a plain mailto: address (e.g. mailto:ops@your-domain.com)."
+    elif scheme == "https" and parts.hostname:
+        host = parts.hostname
+    else:
+        return f"{text!r} must be a mailto: or https: contact (Apple rejects others)."
+    if _is_placeholder(host):
+        return (
+            f"{text!r} names {host}, a placeholder that reaches no one; Apple's push service "
+            "refuses it (403 BadJwtToken). Use a contact on your real domain."
+        )
+    return ""
+
+
+def clean_subject(subject: str) -> str:
+    """``subject`` trimmed, or ``CredentialError`` saying what is wrong with it."""
+    problem = subject_problem(subject)
+    if problem:
+        raise CredentialError(
+            problem, hint="Push services use it to contact you, e.g. mailto:ops@your-domain.com."
+        )
+    return subject.strip()
+
+
+def _is_placeholder(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    return name in _PLACEHOLDER_NAMES or name.endswith(_PLACEHOLDER_SUFFIXES) or "." not in name
 
 
 # -- VAPID JWT --------------------------------------------------------------------------
@@ -260,7 +304,7 @@ class VapidSigner:
             raise ValueError("RFC 8292: a VAPID JWT expires at most 24 hours ahead")
         self._key = load_vapid_private_key(private_key_pem)
         self.public_key = b64url_encode(public_bytes(self._key.public_key()))
-        self.subject = subject
+        self.subject = subject.strip()  # older workspaces may hold it with spaces
         self._lifetime = lifetime
         self._clock = clock
         self._cache: dict[str, tuple[str, float]] = {}

@@ -21,23 +21,52 @@ const COLLECTOR_TOKEN = "paste-the-output-of-pushdeck-events-token-here";
 const REPORT_ATTEMPTS = 3;
 const RETRY_DELAY_MS = 1000;
 
+// Every push must show a notification: browsers show a generic one otherwise, and
+// Safari may revoke the subscription of a site whose pushes show nothing.
 self.addEventListener("push", (event) => {
   let payload = {};
   try {
     payload = event.data ? event.data.json() : {};
   } catch (err) {
-    // Not JSON: show the raw text rather than nothing (browsers penalise silent pushes).
-    payload = { title: event.data.text() };
+    // Not JSON: show the raw text rather than nothing.
+    payload = { title: event.data ? event.data.text() : "" };
   }
-  const { title = "", ...fields } = payload;
+  const tasks = [];
+  if (payload.web_push === 8030 && payload.notification) {
+    // Declarative Web Push (docs/web-push-payload.md): Safari 18.4+ shows it without
+    // this worker (and, for a "mutable" one, lets the worker replace it); elsewhere
+    // this worker shows the same JSON. The click opens "navigate".
+    const { title = "", navigate = "", ...fields } = payload.notification;
+    const data = { ...(fields.data || {}) };
+    if (navigate && !data.url) data.url = navigate;
+    tasks.push(show(title, { ...fields, data }));
+    if (typeof payload.app_badge === "number" && self.navigator && self.navigator.setAppBadge) {
+      tasks.push(payload.app_badge > 0 ? self.navigator.setAppBadge(payload.app_badge)
+                                       : self.navigator.clearAppBadge());
+    }
+  } else {
+    const { title = "", ...fields } = payload;
+    tasks.push(show(title, fields));
+  }
+  event.waitUntil(Promise.all(tasks));
+});
+
+function show(title, fields) {
   const options = {};
   for (const key of ["body", "icon", "badge", "image", "tag", "requireInteraction",
                      "actions", "data"]) {
     if (fields[key] !== undefined) options[key] = fields[key];
   }
   options.data = options.data || {};
-  event.waitUntil(self.registration.showNotification(title, options));
-});
+  if (Array.isArray(options.actions)) {
+    // Remember where each declarative action goes, for notificationclick.
+    const targets = {};
+    for (const a of options.actions) if (a && a.navigate) targets[a.action] = a.navigate;
+    if (Object.keys(targets).length) options.data = { ...options.data, action_urls: targets };
+    options.actions = options.actions.map(({ navigate, ...rest }) => rest);
+  }
+  return self.registration.showNotification(title, options);
+}
 
 self.addEventListener("notificationclick", (event) => {
   const notification = event.notification;
@@ -46,7 +75,8 @@ self.addEventListener("notificationclick", (event) => {
   // An action button reports "action" with its id; a click on the body reports "opened".
   const kind = event.action ? "action" : "opened";
   const tasks = [report(kind, notification, event.action || "")];
-  if (data.url) tasks.push(openUrl(data.url));
+  const target = (event.action && data.action_urls && data.action_urls[event.action]) || data.url;
+  if (target) tasks.push(openUrl(target));
   event.waitUntil(Promise.all(tasks));
 });
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.device_query import DeviceDetails
@@ -97,11 +98,13 @@ class DeviceDialog(QDialog):
             ("Status", f"{d.status} {d.status_reason}".strip()),
             ("Locale", d.locale or "—"),
             ("Time zone", d.timezone or "—"),
-            ("Last seen", d.last_seen.isoformat() if d.last_seen else "never"),
+            ("Last seen", format_when(d.last_seen, empty="never")),
         ]
         for label, value in rows:
             field = QLabel(str(value))
             field.setTextFormat(Qt.TextFormat.PlainText)  # a provider's reason is not markup
+            if label == "Last seen":
+                field.setToolTip(utc_hint(d.last_seen))
             field.setWordWrap(True)
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields.addRow(f"{label}:", field)

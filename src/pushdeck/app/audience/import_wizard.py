@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from pushdeck.app.errors import describe, show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.importer import ALIASES, ImportReport, Progress
+from pushdeck.core.paths import open_private
 
 FILE_FILTER = "Device files (*.csv *.tsv *.json *.ndjson *.jsonl);;All files (*)"
 NOT_IMPORTED = "— not imported —"
@@ -357,7 +358,8 @@ class ImportWizard(QDialog):
         def job(_ctx: WorkerContext) -> None:
             import shutil
 
-            shutil.copyfile(source, target)
+            with source.open("rb") as src, open_private(target, "wb") as out:
+                shutil.copyfileobj(src, out)
 
         self.runner.run(job, None, lambda e: show_error(self, e))
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
+from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.device_query import DeviceQuery, LastAnswer
 from pushdeck.core.model import Device
@@ -83,8 +84,7 @@ def cell_text(key: str, device: Device, answer: LastAnswer | None) -> str:
         reason = f" ({device.status_reason})" if device.status_reason else ""
         return f"{device.status}{reason}"
     if key in ("last_seen", "created_at"):
-        moment = getattr(device, key)
-        return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+        return format_when(getattr(device, key))
     if key == "token" and device.subscription is not None:
         return device.subscription.endpoint
     return str(getattr(device, key, ""))
@@ -222,7 +222,10 @@ class DeviceTableModel(QAbstractTableModel):
             return device
         number = index.row() // self.page_size
         answer = self._pages[number][1].get(device.id or 0)
-        return cell_text(COLUMNS[index.column()][0], device, answer)
+        key = COLUMNS[index.column()][0]
+        if role == Qt.ItemDataRole.ToolTipRole and key in ("last_seen", "created_at"):
+            return utc_hint(getattr(device, key))
+        return cell_text(key, device, answer)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():

@@ -19,6 +19,13 @@ class AudienceSection(QTabWidget):
         self.addTab(self.segments, "Segments")
         self.segments.segments_changed.connect(self.devices.reload)
         self.devices.devices_changed.connect(self.segments.recount)
+        runner.workspace_changed.connect(self._on_workspace_changed)
+
+    def _on_workspace_changed(self, areas: frozenset[str]) -> None:
+        # Devices imported or segments saved elsewhere (the CLI, the collector, a worker).
+        # The segment editor keeps unsaved edits through this (SegmentsPage.reload).
+        if areas & {"devices", "segments"}:
+            self.reload()
 
     def reload(self) -> None:
         """A workspace opened (or changed): refill both tabs."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.core.send_review import CampaignRow
 
 Index = QModelIndex | QPersistentModelIndex
@@ -23,8 +24,7 @@ HEADERS = [
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def _when(value: str) -> str:
-    return value.replace("T", " ").replace("Z", " UTC")[:20] if value else ""
+DATE_COLUMNS = (6, 7, 8)  # created, scheduled, finished
 
 
 class CampaignListModel(QAbstractTableModel):
@@ -63,6 +63,8 @@ class CampaignListModel(QAbstractTableModel):
         row = self.rows[index.row()]
         if role == ROW_ROLE:
             return row
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() in DATE_COLUMNS:
+            return utc_hint([row.created, row.scheduled, row.finished][index.column() - 6])
         if role == Qt.ItemDataRole.ToolTipRole and row.error:
             return row.error
         if role == Qt.ItemDataRole.TextAlignmentRole and 2 <= index.column() <= 5:
@@ -76,9 +78,9 @@ class CampaignListModel(QAbstractTableModel):
             f"{row.sent:,}",
             f"{row.accepted:,}",
             f"{row.opened:,}",
-            _when(row.created),
-            _when(row.scheduled),
-            _when(row.finished),
+            format_when(row.created),
+            format_when(row.scheduled),
+            format_when(row.finished),
         ]
         return values[index.column()]
 

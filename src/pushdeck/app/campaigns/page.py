@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.campaigns.confirm import SendConfirmation
 from pushdeck.app.campaigns.model import ROW_ROLE, CampaignListModel
 from pushdeck.app.campaigns.new_campaign import NewCampaignDialog
 from pushdeck.app.campaigns.review import ReviewDialog
@@ -26,10 +27,12 @@ from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.campaigns import CampaignSpec
 from pushdeck.core.dispatch import DispatchOptions, Progress
-from pushdeck.core.send_review import CampaignRow
+from pushdeck.core.send_review import CampaignRow, Review
 
 #: How often scheduled campaigns are checked (``scheduling.run_due``).
 DUE_CHECK_MS = 30_000
+#: Statuses of campaigns that never started sending: double-click reviews them.
+UNSENT = {"draft", "scheduled", "missed"}
 
 
 class CampaignsPage(QWidget):
@@ -40,6 +43,8 @@ class CampaignsPage(QWidget):
 
     compose_requested = Signal()
     rows_loaded = Signal()
+    #: A campaign that has started sending was opened: show its report (Reports page).
+    report_requested = Signal(str)
     #: A campaign needs the user (a send to resume, a missed schedule): the banner's text.
     #: Emitted once per campaign, so the window can bring this page forward once.
     decision_needed = Signal(str)
@@ -81,6 +86,8 @@ class CampaignsPage(QWidget):
         self.progress = ProgressPanel(self.controller)
         self.buttons: dict[str, QPushButton] = {}
         self._announced: set[str] = set()  # campaigns decision_needed was emitted for
+        self._reloads = 0  # list reloads queued on the worker, not back yet
+        self.confirmation: SendConfirmation | None = None  # open while asking before a send
         self._build()
         self._connect()
         self.due_timer = QTimer(self, interval=DUE_CHECK_MS)
@@ -127,13 +134,27 @@ class CampaignsPage(QWidget):
         self.send_missed_button.clicked.connect(self._on_send_missed_button_clicked)
         self.cancel_missed_button.clicked.connect(self._on_cancel_missed_button_clicked)
         self.controller.finished.connect(lambda _s: self.reload())
+        self.runner.workspace_changed.connect(self._on_workspace_changed)
         self.controller.failed.connect(self._on_controller_failed)
         self.controller.progress.connect(self._on_controller_progress)
 
     # --- list --------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.runner.run(_rows, self._on_runner_rows, lambda e: show_error(self, e))
+        self._reloads += 1
+        self.runner.run(_rows, self._on_runner_rows, self._on_runner_rows_failed)
+
+    def _on_runner_rows_failed(self, exc: BaseException) -> None:
+        self._reloads -= 1
+        show_error(self, exc)
+
+    def _on_workspace_changed(self, areas: frozenset[str]) -> None:
+        # Created, sent or deleted anywhere (this window, the CLI, a worker); audience sizes
+        # of drafts follow devices and segments. A reload still waiting on the worker runs
+        # after the change was committed (the worker reports changes between jobs), so it
+        # already sees it: no second one.
+        if areas & {"campaigns", "segments", "devices"} and not self._reloads:
+            self.reload()
 
     def set_rows(self, _rows: object = None) -> None:
         """A workspace was opened (the window's overview): reload from it."""
@@ -141,6 +162,7 @@ class CampaignsPage(QWidget):
         self.reload()
 
     def _on_runner_rows(self, result: tuple[list[CampaignRow], list[str], list[str]]) -> None:
+        self._reloads -= 1
         rows, interrupted, missed = result
         selected = self.selected()
         self.model.set_rows(rows)
@@ -208,7 +230,10 @@ class CampaignsPage(QWidget):
 
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
         row: CampaignRow = self.model.data(index, ROW_ROLE)
-        self.open_campaign(row.name)
+        if row.status in UNSENT:
+            self.open_campaign(row.name)  # review it, then send or schedule
+        else:
+            self.report_requested.emit(row.name)  # sent (or sending): what happened
 
     def open_campaign(self, name: str) -> ReviewDialog | None:
         if not name:
@@ -241,7 +266,29 @@ class CampaignsPage(QWidget):
         self.send(str(self.resume_button.property("campaign")))
 
     def _on_send_missed_button_clicked(self) -> None:
-        self.send(str(self.send_missed_button.property("campaign")))
+        self.confirm_and_send(str(self.send_missed_button.property("campaign")))
+
+    def confirm_and_send(self, name: str) -> None:
+        """Count the audience now, ask (SendConfirmation), then send."""
+
+        def job(ctx: WorkerContext) -> Review:
+            from pushdeck.core.send_review import review_campaign
+
+            return review_campaign(ctx.require_ws(), name)
+
+        def ask(review: Review) -> None:
+            box = SendConfirmation(review, self)
+            self.confirmation = box
+
+            def answered(button: object) -> None:
+                self.confirmation = None
+                if button is box.send_button:
+                    self.send(name)
+
+            box.buttonClicked.connect(answered)
+            box.open()
+
+        self.runner.run(job, ask, lambda e: show_error(self, e))
 
     def _on_cancel_missed_button_clicked(self) -> None:
         name = str(self.cancel_missed_button.property("campaign"))

@@ -6,7 +6,7 @@ Signals:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.campaigns.confirm import SendConfirmation
+from pushdeck.app.dates import use_locale_format
 from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.send_review import Review, TestPlan, TestResult, estimate_seconds
@@ -88,6 +90,7 @@ class ReviewDialog(QDialog):
         super().__init__(parent)
         self.runner, self.loop, self.name = runner, loop, name
         self.review: Review | None = None
+        self.confirmation: SendConfirmation | None = None  # open while asking before a send
         self.test_results: list[TestResult] = []
         self.setWindowTitle(f"Review “{name}”")
         self.setAccessibleName("Review before sending")
@@ -106,6 +109,7 @@ class ReviewDialog(QDialog):
         self.schedule_kind.addItems(["Now", "At a time (your clock)", "At a local time per device"])
         self.when = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
         self.when.setCalendarPopup(True)
+        use_locale_format(self.when)
         self.local_time = QTimeEdit(QTime(9, 0))
         self.default_zone = QLineEdit("UTC")
         self.send_button = QPushButton("Send now")
@@ -190,7 +194,10 @@ class ReviewDialog(QDialog):
             text = QPlainTextEdit()
             text.setReadOnly(True)
             head = f"{preview.size:,} of {preview.limit:,} bytes"
-            text.setPlainText(f"// {head}\n{preview.text}" if preview.ok else preview.error)
+            if preview.over:
+                head += f": {preview.over:,} bytes over the limit, it cannot be sent"
+            body = f"// {head}\n{preview.text}" if preview.text else ""
+            text.setPlainText(body if preview.ok else f"// {preview.error}\n{body}")
             tabs.addTab(text, platform)
         return tabs
 
@@ -252,7 +259,9 @@ class ReviewDialog(QDialog):
     def _on_send_button_clicked(self) -> None:
         index = self.schedule_kind.currentIndex()
         if index == 0:
-            self._save_throttle_then(lambda: self.send_requested.emit(self.name))
+            self.confirm_send(
+                lambda: self._save_throttle_then(lambda: self.send_requested.emit(self.name))
+            )
             return
         from pushdeck.core.campaigns import ScheduleKind, ScheduleSpec
 
@@ -265,6 +274,28 @@ class ReviewDialog(QDialog):
             time = self.local_time.time().toString("HH:mm")
             schedule = ScheduleSpec(ScheduleKind.LOCAL, None, date, time, self.default_zone.text())
         self.schedule(schedule)
+
+    def confirm_send(self, then: Callable[[], None]) -> None:
+        """Ask (app, audience per platform, providers, failed checks); ``then`` on "Send"."""
+        if self.review is None:
+            return
+        from dataclasses import replace
+
+        review = replace(
+            self.review,
+            throttle_per_minute=self.throttle.value(),
+            estimated_seconds=estimate_seconds(self.review.eligible, self.throttle.value()),
+        )
+        box = SendConfirmation(review, self)
+        self.confirmation = box
+
+        def answered(button: object) -> None:
+            self.confirmation = None
+            if button is box.send_button:
+                then()
+
+        box.buttonClicked.connect(answered)
+        box.open()
 
     def schedule(self, schedule: Any) -> None:
         name, throttle = self.name, self.throttle.value()

@@ -181,9 +181,12 @@ class ProgressPanel(QFrame):
         self.title.setText(f"<b>“{progress.campaign}”</b> — {progress.status}")
         self.pause_button.setText("Resume" if self.controller.paused else "Pause")
         self.rate.setText(
-            f"{progress.rate:,.0f} messages/s · about {_duration(progress.eta_seconds)} left"
-            if progress.status == "sending"
-            else ""
+            progress.notice  # e.g. "APNs unavailable since 14:02 (503 …); retrying in 30 s"
+            or (
+                f"{progress.rate:,.0f} messages/s · about {_duration(progress.eta_seconds)} left"
+                if progress.status == "sending"
+                else ""
+            )
         )
 
     def _on_pause_button_clicked(self) -> None:
@@ -200,7 +203,12 @@ class ProgressPanel(QFrame):
         text += f", {summary.counts.get('accepted', 0):,} accepted by the provider"
         text += f" in {_duration(summary.elapsed)}."
         if summary.possibly_duplicated:
-            text += f" {summary.possibly_duplicated:,} may have been sent twice (after a crash)."
+            text += (
+                f" {summary.possibly_duplicated:,} may have been sent twice (a request went "
+                "unanswered or Pushdeck stopped mid-send)."
+            )
+        if summary.error and summary.status == "paused":
+            text += f" {summary.error}"  # why devices still wait, and how to resume
         self._stopped(text)
 
     def _stopped(self, text: str) -> None:

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignSpec, VariantSpec
+from pushdeck.core.campaigns import (
+    AudienceKind,
+    AudienceSpec,
+    CampaignSpec,
+    VariantSpec,
+    base_fingerprint,
+    stale_localizations,
+)
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Device, Message, Platform, ProviderKind
 
@@ -28,6 +35,8 @@ class Draft:
     localizations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     variants: tuple[VariantSpec, ...] = ()
     app: str = "Pushdeck Demo"
+    #: Locale -> the base message's fingerprint when that translation was last written.
+    localization_bases: Mapping[str, str] = field(default_factory=dict)
 
     def with_field(self, name: str, value: Any) -> Draft:
         return replace(self, message=replace(self.message, **{name: value}))
@@ -39,12 +48,28 @@ class Draft:
         else:
             fields.pop(name, None)
         locs = {**self.localizations, locale: fields}
-        return replace(self, localizations=locs)
+        return replace(self, localizations=locs).with_locale_current(locale)
+
+    def with_locale(self, locale: str) -> Draft:
+        """A new, empty localization, written against today's base message."""
+        locs = {**self.localizations, locale: {}}
+        return replace(self, localizations=locs).with_locale_current(locale)
+
+    def with_locale_current(self, locale: str) -> Draft:
+        """Record that ``locale`` matches the base message as it is now."""
+        bases = {**self.localization_bases, locale: base_fingerprint(self.message)}
+        return replace(self, localization_bases=bases)
 
     def without_locale(self, locale: str) -> Draft:
         return replace(
-            self, localizations={k: v for k, v in self.localizations.items() if k != locale}
+            self,
+            localizations={k: v for k, v in self.localizations.items() if k != locale},
+            localization_bases={k: v for k, v in self.localization_bases.items() if k != locale},
         )
+
+    def stale_locales(self) -> list[str]:
+        """Translations written before the base message last changed."""
+        return stale_localizations(self.to_spec())
 
     def to_spec(self) -> CampaignSpec:
         """The draft as a campaign spec (what the campaign engine personalizes and sends)."""
@@ -55,6 +80,9 @@ class Draft:
             audience=AudienceSpec(AudienceKind.ALL),
             localizations={k: dict(v) for k, v in self.localizations.items() if v},
             variants=self.variants,
+            localization_bases={
+                k: v for k, v in self.localization_bases.items() if self.localizations.get(k)
+            },
         )
 
     def to_document(self) -> dict[str, Any]:
@@ -63,6 +91,7 @@ class Draft:
             "app": self.app,
             "message": message_to_dict(self.message),
             "localizations": {k: dict(v) for k, v in self.localizations.items()},
+            "localization_bases": dict(self.localization_bases),
             "variants": [
                 {
                     "name": v.name,
@@ -91,6 +120,9 @@ class Draft:
             localizations={str(k): dict(v) for k, v in doc.get("localizations", {}).items()},
             variants=variants,
             app=str(doc.get("app", "Pushdeck Demo")),
+            localization_bases={
+                str(k): str(v) for k, v in doc.get("localization_bases", {}).items()
+            },
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -35,9 +37,37 @@ from pushdeck.core.templating import BUILTIN_VARIABLES
 SOUNDS = [("Silent (no sound)", ""), ("Default", "default")]
 
 
-def variable_snippet(name: str, default: str = "there") -> str:
-    """The Liquid inserted by the variable menu, with a default so it never renders empty."""
-    return f'{{{{ {name} | default: "{default}" }}}}'
+#: Text attributes that hold a person's name: "Hi {{ first_name | default: "there" }}".
+NAME_LIKE = ("first_name", "name", "given_name", "nickname", "display_name")
+
+
+def default_literal(name: str, sample: object = None) -> str:
+    """A Liquid default of the variable's type: a count falls back to 0, a flag to false,
+    a name to "there", other text to nothing (never "there" for a number)."""
+    if isinstance(sample, bool):
+        return "false"
+    if isinstance(sample, int | float):
+        return "0"
+    if name in NAME_LIKE or name.endswith("_name"):
+        return '"there"'
+    return '""'
+
+
+def variable_snippet(name: str, sample: object = None) -> str:
+    """The Liquid inserted by the variable menu, with a default so it never renders empty;
+    ``sample`` is a value the variable has on some device (its type picks the default)."""
+    return f"{{{{ {name} | default: {default_literal(name, sample)} }}}}"
+
+
+def is_local_file(reference: str) -> bool:
+    """An image reference that names a file here, not something a device can download."""
+    text = reference.strip()
+    if not text:
+        return False
+    scheme = text.split(":", 1)[0].lower() if ":" in text else ""
+    if scheme in ("http", "https", "data"):
+        return False
+    return scheme in ("", "file") or len(scheme) == 1  # "C:\\…" is a Windows drive
 
 
 class ComposerForm(QWidget):
@@ -48,6 +78,7 @@ class ComposerForm(QWidget):
         super().__init__(parent)
         self._model = model
         self._last_text: QLineEdit | QPlainTextEdit | None = None
+        self._samples: dict[str, object] = {}  # variable -> a value it has (for its type)
         self.bindings: dict[str, f.Binding] = {}
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Composer sections")
@@ -121,7 +152,7 @@ class ComposerForm(QWidget):
         self._bind(form, "Badge:", f.optional_int("badge", 99999, "Leave unchanged"))
         self._bind(form, "Interruption level:", f.choice("interruption_level", InterruptionLevel))
         self._bind(form, "Relevance score:", f.number("relevance_score", 0.0, 1.0, optional=True))
-        self._bind(form, "Priority:", f.choice("priority", Priority, optional=False))
+        self._bind(form, "Priority:", f.choice("priority", Priority))
         self._bind(
             form, "Time to live (s):", f.optional_int("ttl_seconds", 2_419_200, "Provider default")
         )
@@ -145,8 +176,21 @@ class ComposerForm(QWidget):
         )
         browse = QPushButton("Choose file…")
         browse.setAccessibleName("Choose image file")
+        browse.setToolTip(
+            "A file on this computer shows in the previews only; devices need an https:// URL"
+        )
         browse.clicked.connect(self._on_browse_clicked)
         form.addRow("", browse)
+        self.image_note = QLabel(
+            "⚠ This image is a file on this computer: it shows in the previews only. Devices "
+            "download images from the web, so upload it and paste its https:// address here "
+            "before sending (otherwise the notification arrives without the image)."
+        )
+        self.image_note.setWordWrap(True)
+        self.image_note.setAccessibleName("Local image warning")
+        self.image_note.setStyleSheet("color: #8a4b00;")
+        self.image_note.setVisible(False)
+        form.addRow("", self.image_note)
         self._image_edit = image.widget
         layout = QVBoxLayout(page)
         layout.addLayout(form)
@@ -181,22 +225,31 @@ class ComposerForm(QWidget):
     def show_draft(self, draft: Draft) -> None:
         for binding in self.bindings.values():
             binding.show(draft.message)
+        self.image_note.setVisible(is_local_file(draft.message.image_url))
         self.actions_editor.show_draft(draft)
         self.data_editor.show_draft(draft)
         self.localizations.show_draft(draft)
         self.variants.show_draft(draft)
 
-    def set_variables(self, attributes: list[str]) -> None:
-        """Fill the insert-variable menu: the workspace's device attributes, then built-ins."""
+    def set_variables(
+        self, attributes: list[str], samples: Mapping[str, object] | None = None
+    ) -> None:
+        """Fill the insert-variable menu: the workspace's device attributes, then built-ins.
+
+        ``samples`` maps an attribute to a value it has on some device, so that the default
+        offered fits its type (``purchases | default: 0``, not ``default: "there"``).
+        """
+        self._samples = dict(samples or {})
         self.variable_menu.clear()
         for name in [*attributes, *sorted(BUILTIN_VARIABLES - {"device", "tags"})]:
-            action = self.variable_menu.addAction(f"{name}   →   {variable_snippet(name)}")
+            snippet = variable_snippet(name, self._samples.get(name))
+            action = self.variable_menu.addAction(f"{name}   →   {snippet}")
             action.triggered.connect(lambda _=False, n=name: self.insert_variable(n))
 
     def insert_variable(self, name: str) -> None:
         """Insert the variable at the cursor of the last focused text field (title by default)."""
         target = self._last_text or self.bindings["title"].widget
-        snippet = variable_snippet(name)
+        snippet = variable_snippet(name, self._samples.get(name))
         if isinstance(target, QPlainTextEdit):
             target.insertPlainText(snippet)
         elif isinstance(target, QLineEdit):

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pushdeck.app.composer.draft import Draft, personalize, sample_device
 from pushdeck.app.composer.form import ComposerForm
@@ -33,7 +42,7 @@ STARTER = Draft(
         actions=(Action("shop", "Shop now"), Action("later", "Remind me later")),
     ),
     localizations={"pt-BR": {"title": "Promoção relâmpago: 40% em tudo hoje"}},
-)
+).with_locale_current("pt-BR")
 
 
 class ComposerPage(QWidget):
@@ -41,9 +50,11 @@ class ComposerPage(QWidget):
 
     Signals:
         autosave_requested(object): the draft document to save (debounced after edits).
+        review_requested(): "Review & send…": make a campaign of this draft and review it.
     """
 
     autosave_requested = Signal(object)
+    review_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, images: ImageCache | None = None) -> None:
         super().__init__(parent)
@@ -63,7 +74,9 @@ class ComposerPage(QWidget):
         self.problem.setStyleSheet("color: #c5221f;")
         self.problem.setWordWrap(True)
         self._recipients: list[Device] = []
+        self._apps: list[str] = []
         self._loading = False
+        self._build_header()
         self._payload_timer = self._timer(PAYLOAD_DELAY_MS, self.refresh_payloads)
         self._autosave_timer = self._timer(AUTOSAVE_DELAY_MS, self._emit_autosave)
         self._build()
@@ -79,6 +92,72 @@ class ComposerPage(QWidget):
         timer.setInterval(msecs)
         timer.timeout.connect(slot)
         return timer
+
+    def _build_header(self) -> None:
+        """Which message this is (the workspace's draft), for which app, and what is next."""
+        self.heading = QLabel()
+        self.heading.setAccessibleName("What you are editing")
+        self.app_box = QComboBox()
+        self.app_box.setAccessibleName("The draft's app")
+        self.app_box.setToolTip("The app whose devices and credentials this message is for")
+        self.app_box.setMinimumWidth(180)
+        self.app_box.activated.connect(self._on_app_box_activated)
+        self.saved = QLabel()
+        self.saved.setAccessibleName("Saved")
+        self.saved.setStyleSheet("color: #5f6368;")
+        self.review_button = QPushButton("Review && send…")
+        self.review_button.setAccessibleName("Review and send")
+        self.review_button.setToolTip(
+            "Make a campaign of this draft (name, audience), review it, then send or schedule"
+        )
+        self.review_button.clicked.connect(self.review_requested)
+        bold = self.review_button.font()
+        bold.setBold(True)  # the way forward from here
+        self.review_button.setFont(bold)
+        self.header = QHBoxLayout()
+        self.header.addWidget(self.heading)
+        self.header.addSpacing(12)
+        self.header.addWidget(QLabel("App:"))
+        self.header.addWidget(self.app_box)
+        self.header.addSpacing(12)
+        self.header.addWidget(self.saved)
+        self.header.addStretch(1)
+        self.header.addWidget(self.review_button)
+
+    def _show_header(self, draft: Draft) -> None:
+        def count(n: int, what: str) -> str:
+            return f", {n} {what}{'s' if n != 1 else ''}" if n else ""
+
+        variants = count(len(draft.variants), "A/B variant")
+        locales = count(len(draft.localizations), "translation")
+        self.heading.setText(f"<b>Draft message</b> (not sent yet{variants}{locales})")
+        items = list(self._apps)
+        missing = bool(items) and draft.app not in items
+        if draft.app not in items:
+            items.insert(0, draft.app)
+        if [self.app_box.itemText(i) for i in range(self.app_box.count())] != items:
+            self.app_box.clear()
+            self.app_box.addItems(items)
+        self.app_box.setCurrentText(draft.app)
+        self.app_box.setStyleSheet("color: #b00020;" if missing else "")
+        self.app_box.setToolTip(
+            f"This workspace has no app named “{draft.app}”: pick one before sending."
+            if missing
+            else "The app whose devices and credentials this message is for"
+        )
+
+    def set_apps(self, apps: Sequence[str]) -> None:
+        """The workspace's apps, offered for the draft."""
+        self._apps = list(apps)
+        self._show_header(self.model.draft)
+
+    def mark_saved(self, text: str) -> None:
+        self.saved.setText(text)
+
+    def _on_app_box_activated(self, index: int) -> None:
+        app = self.app_box.itemText(index)
+        if app and app != self.model.draft.app:
+            self.model.edit(lambda d: replace(d, app=app), key="app", text="Change app")
 
     def _build(self) -> None:
         left = QSplitter(Qt.Orientation.Vertical)
@@ -102,9 +181,10 @@ class ComposerPage(QWidget):
         splitter.setSizes([460, 1000])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(splitter)
+        layout.addLayout(self.header)
+        layout.addWidget(splitter, 1)
         self._fill_recipients()
-        self.form.set_variables(self._attributes)
+        self.form.set_variables(self._attributes, sample_device().attributes)
 
     # --- public API ------------------------------------------------------------------------
 
@@ -138,6 +218,10 @@ class ComposerPage(QWidget):
         template_notes = [
             f"{p.where}: {p.message}"
             for p in check_templates(self.model.draft.to_spec(), self._attributes)
+        ] + [
+            f"{locale} was written before the base message changed: it is sent as written. "
+            "Check it on the Localizations tab."
+            for locale in self.model.draft.stale_locales()
         ]
         try:
             warnings = lint(message)
@@ -149,7 +233,11 @@ class ComposerPage(QWidget):
         """Real devices of the workspace for "preview as", and its attribute names."""
         self._recipients = list(devices)
         self._attributes = list(attributes)
-        self.form.set_variables(self._attributes or list(SAMPLE_ATTRIBUTES))
+        samples: dict[str, object] = {}
+        for device in [*self._recipients, sample_device()]:
+            for name, value in device.attributes.items():
+                samples.setdefault(name, value)
+        self.form.set_variables(self._attributes or list(SAMPLE_ATTRIBUTES), samples)
         self._fill_recipients()
 
     def load_document(self, doc: Mapping[str, Any] | None) -> None:
@@ -195,6 +283,7 @@ class ComposerPage(QWidget):
         self.variant.blockSignals(blocked)
 
     def _on_model_draft_changed(self, draft: Draft) -> None:
+        self._show_header(draft)
         self._fill_variants(draft)
         if self.recipient.count() - 2 - len(self._recipients) != len(draft.localizations):
             self._fill_recipients()

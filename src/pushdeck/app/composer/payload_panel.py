@@ -42,7 +42,7 @@ class PayloadPanel(QWidget):
             bar.setMinimumWidth(60)
             text = QLabel("—")
             text.setMinimumWidth(
-                text.fontMetrics().horizontalAdvance("4,096 / 4,096 B (100%) — over!")
+                text.fontMetrics().horizontalAdvance("14,096 / 4,096 B — 10,000 B over!")
             )
             meters.addWidget(QLabel(label), row, 0)
             meters.addWidget(bar, row, 1)
@@ -98,34 +98,51 @@ class PayloadPanel(QWidget):
             )
             if view.toPlainText() != text:
                 view.setPlainText(text)
-            bar = self.meters[key]
-            bar.setRange(0, preview.limit)
-            bar.setValue(min(preview.size, preview.limit))
-            over = preview.size > preview.limit
-            percent = 100 * preview.size / preview.limit if preview.limit else 0
-            label = f"{preview.size:,} / {preview.limit:,} B ({percent:.0f}%)" + (
-                " — over!" if over else ""
-            )
-            self.meter_labels[key].setText(label if preview.ok or preview.size else "not built")
-            self.meter_labels[key].setToolTip(preview.error)
-            bar.setStyleSheet(
-                "QProgressBar::chunk { background: %s; }"
-                % ("#d93025" if over or not preview.ok else "#1e8e3e")
-            )
+            self._show_meter(key, preview)
+
+    def _show_meter(self, key: str, preview: PayloadPreview) -> None:
+        """Green when it fits; red and full when it is over (with the bytes over) or when
+        it cannot be built at all (the reason on hover)."""
+        bar, label = self.meters[key], self.meter_labels[key]
+        bar.setRange(0, preview.limit)
+        percent = 100 * preview.size / preview.limit if preview.limit else 0
+        if preview.over:
+            text = f"{preview.size:,} / {preview.limit:,} B — {preview.over:,} B over!"
+        elif not preview.ok:
+            text = "cannot be built (hover for why)"
+        else:
+            text = f"{preview.size:,} / {preview.limit:,} B ({percent:.0f}%)"
+        bad = preview.over > 0 or not preview.ok
+        bar.setValue(preview.limit if bad else preview.size)
+        label.setText(text)
+        label.setToolTip(preview.error)
+        label.setStyleSheet("color: #c5221f; font-weight: bold;" if bad else "")
+        bar.setStyleSheet(
+            "QProgressBar::chunk { background: %s; }" % ("#d93025" if bad else "#1e8e3e")
+        )
+        bar.setProperty("state", "bad" if bad else "ok")  # for tests and accessibility
+        bar.setAccessibleDescription(text)
 
     def show_lint(self, warnings: Sequence[LintWarning], extra: Sequence[str] = ()) -> None:
         assert_gui_thread("PayloadPanel")
         self.lint_list.clear()
+        errors = [w for w in warnings if str(w.severity) == "error"]
+        for w in errors:  # what stops a send comes first
+            self._add_warning(w)
         for text in extra:
             QListWidgetItem(f"⚠️ {text}", self.lint_list)
         for w in warnings:
-            mark = _SEVERITY_MARK.get(str(w.severity), "•")
-            item = QListWidgetItem(
-                f"{mark} {w.message}" + (f"\n    Fix: {w.hint}" if w.hint else ""), self.lint_list
-            )
-            item.setToolTip(f"{w.code} · field: {w.field}")
+            if w not in errors:
+                self._add_warning(w)
         if not self.lint_list.count():
             QListWidgetItem("✓ No warnings", self.lint_list)
+
+    def _add_warning(self, w: LintWarning) -> None:
+        mark = _SEVERITY_MARK.get(str(w.severity), "•")
+        item = QListWidgetItem(
+            f"{mark} {w.message}" + (f"\n    Fix: {w.hint}" if w.hint else ""), self.lint_list
+        )
+        item.setToolTip(f"{w.code} · field: {w.field}")
 
     def copy_json(self, key: str) -> None:
         QApplication.clipboard().setText(self.json_views[key].toPlainText())

@@ -207,6 +207,7 @@ class LocalizationsEditor(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Localizations")
         self.edits: dict[str, dict[str, QLineEdit]] = {}
+        self.stale: dict[str, QWidget] = {}  # per locale: "written for an older base" row
         add = QPushButton("Add locale…")
         add.setAccessibleName("Add locale")
         add.clicked.connect(self._on_add_clicked)
@@ -227,10 +228,7 @@ class LocalizationsEditor(QWidget):
     def add_locale(self, locale: str) -> None:
         locale = normalize_locale(locale.strip())
         if locale and locale not in self._model.draft.localizations:
-            self._model.edit(
-                lambda d: Draft(d.message, {**d.localizations, locale: {}}, d.variants, d.app),
-                text=f"Add locale {locale}",
-            )
+            self._model.edit(lambda d: d.with_locale(locale), text=f"Add locale {locale}")
 
     def _on_add_clicked(self) -> None:
         locale, ok = QInputDialog.getText(self, "Add locale", "Locale (e.g. pt-BR, de, ja):")
@@ -247,9 +245,14 @@ class LocalizationsEditor(QWidget):
         current = [self.tabs.tabText(i) for i in range(self.tabs.count())]
         if wanted != current:
             self.tabs.clear()
-            self.edits = {}
+            self.edits, self.stale = {}, {}
             for locale in wanted:
                 self.tabs.addTab(self._make_tab(locale), locale)
+        stale = set(draft.stale_locales())
+        for index, locale in enumerate(wanted):
+            self.stale[locale].setVisible(locale in stale)
+            why = f"{locale} was written before the base message changed"
+            self.tabs.setTabToolTip(index, why if locale in stale else "")
         for locale, fields in draft.localizations.items():
             for name, edit in self.edits[locale].items():
                 value = fields.get(name, "")
@@ -261,6 +264,27 @@ class LocalizationsEditor(QWidget):
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("Fallback:", QLabel(fallback_text(locale)))
+        warning = QWidget()
+        row = QHBoxLayout(warning)
+        row.setContentsMargins(0, 0, 0, 0)
+        note = QLabel(
+            f"⚠ {locale} was written before the base message changed, and is sent as written."
+        )
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #8a4b00;")
+        current = QPushButton("It still matches")
+        current.setAccessibleName(f"Mark {locale} up to date")
+        current.setToolTip("The translation says the same as the base message now")
+        current.clicked.connect(
+            lambda _=False: self._model.edit(
+                lambda d: d.with_locale_current(locale), text=f"Mark {locale} up to date"
+            )
+        )
+        row.addWidget(note, 1)
+        row.addWidget(current)
+        warning.setVisible(False)
+        self.stale[locale] = warning
+        form.addRow(warning)
         self.edits[locale] = {}
         for name in LOCALIZED_FIELDS:
             edit = QLineEdit()

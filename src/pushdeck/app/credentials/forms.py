@@ -57,6 +57,7 @@ class ProviderForm(QWidget):
         self.save.clicked.connect(self.save_requested)
         self.result = QLabel()
         self.result.setWordWrap(True)
+        self._result_is_problem = False  # the result line shows a problem, not "Saved"
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
         layout.addWidget(self.advanced)
@@ -75,6 +76,14 @@ class ProviderForm(QWidget):
             "Extra CA file:",
             self._file_row("ca_file", "PEM (*.pem *.crt)"),
         )
+        for key, widget in self.inputs.items():
+            # A problem shown under a field is about what was there: it goes as soon as the
+            # user changes that field, rather than staying under the new text.
+            if isinstance(widget, QLineEdit):
+                widget.textEdited.connect(lambda _t, k=key: self.clear_problem(k))
+                widget.textChanged.connect(lambda _t, k=key: self._on_input_changed(k))
+            elif isinstance(widget, QComboBox):
+                widget.currentIndexChanged.connect(lambda _i, k=key: self.clear_problem(k))
 
     def build(self) -> None:  # pragma: no cover - every form overrides it
         raise NotImplementedError
@@ -138,12 +147,31 @@ class ProviderForm(QWidget):
     def clear_errors(self) -> None:
         for label in self.errors.values():
             label.setVisible(False)
+            label.setText("")
         self.result.setText("")
+        self._result_is_problem = False
+
+    def clear_problem(self, field: str) -> None:
+        """The user changed ``field``: its problem (and a form-wide one) no longer applies."""
+        label = self.errors.get(field)
+        if label is not None:
+            label.setVisible(False)
+            label.setText("")
+        if self._result_is_problem:
+            self.result.setText("")
+            self._result_is_problem = False
+
+    def _on_input_changed(self, field: str) -> None:
+        # A path picked with "Choose…" changes the text without an edit by typing.
+        widget = self.inputs.get(field)
+        if isinstance(widget, QLineEdit) and not widget.hasFocus():
+            self.clear_problem(field)
 
     def show_problem(self, field: str, text: str) -> None:
         label = self.errors.get(field)
         if label is None:
             self.result.setText(f"<span style='color:#b00020'>{html.escape(text)}</span>")
+            self._result_is_problem = True
             return
         if field in ("endpoint", "ca_file"):
             self.advanced.setChecked(True)

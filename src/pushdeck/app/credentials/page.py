@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.credentials.forms import FORMS, FcmForm, ProviderForm, WebPushForm
+from pushdeck.app.dates import format_date, format_when
 from pushdeck.app.errors import describe, show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.credential_forms import AppCredentials, Saved
@@ -37,10 +38,12 @@ from pushdeck.core.errors import ValidationError
 from pushdeck.core.model import ProviderKind
 from pushdeck.core.providers.base import CheckResult
 
-HIDDEN_FACTS = {"behaviour", "token_uri"}
+HIDDEN_FACTS = {"behaviour", "token_uri", "last_check"}
 
 
 def _facts(record: Any) -> str:
+    from pushdeck.core.store.check_results import last_check
+
     facts = {k: v for k, v in record.facts.items() if k not in HIDDEN_FACTS}
     if "behaviour" in record.facts:
         b = record.facts["behaviour"]
@@ -48,7 +51,10 @@ def _facts(record: Any) -> str:
             f"{b.get('failure_rate', 0):.0%} refused, {b.get('open_rate', 0):.0%} opened"
         )
     if "expires" in facts:
-        facts["expires"] = str(facts["expires"])[:10]
+        facts["expires"] = format_date(str(facts["expires"]))
+    if (check := last_check(record.facts)) is not None:
+        outcome = "works" if check.ok else f"FAILED ({check.summary})"
+        facts["last check"] = f"{outcome}, {format_when(check.at)}"
     return " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in facts.items())
 
 
@@ -119,6 +125,8 @@ class CredentialsPage(QWidget):
         self.setAccessibleName("Apps & credentials")
         self.runner, self.loop = runner, loop
         self.apps: dict[str, AppCredentials] = {}
+        self._checking: tuple[str, ProviderKind] = ("", ProviderKind.SANDBOX)
+        self._shown_app = ""
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setAccessibleName("Keyring problem")
@@ -184,6 +192,11 @@ class CredentialsPage(QWidget):
         self.remove_button.clicked.connect(self._on_remove_clicked)
         fcm = next(f for f in self.forms if isinstance(f, FcmForm))
         fcm.inspect_requested.connect(self._on_fcm_inspect_requested)
+        self.runner.workspace_changed.connect(self._on_workspace_changed)
+
+    def _on_workspace_changed(self, areas: frozenset[str]) -> None:
+        if "apps" in areas:  # an app or credential added, replaced or checked elsewhere
+            self.reload()
 
     # --- loading -------------------------------------------------------------------------------
 
@@ -250,7 +263,9 @@ class CredentialsPage(QWidget):
             next(f for f in self.forms if isinstance(f, WebPushForm)).show_public_key(
                 str(web.facts.get("public_key", ""))
             )
-        self.check_result.setText("")
+        if name != self._shown_app:  # another app; a reload of this one keeps the answer
+            self.check_result.setText("")
+        self._shown_app = name
 
     def _on_add_app_clicked(self) -> None:
         dialog = AppDialog(self.runner, self)
@@ -276,15 +291,17 @@ class CredentialsPage(QWidget):
         form.result.setText(f"Saved; the secret is in the keyring. {warnings}".strip())
         expires = saved.record.facts.get("expires")
         if expires and hasattr(form, "expiry"):
-            form.expiry.setText(f"Expires on {str(expires)[:10]}.")
+            form.expiry.setText(f"Expires on {format_date(str(expires))}.")
         self.reload(select=saved.record.app)
         self.saved.emit(saved)
 
     def _on_runner_save_failed(self, form: ProviderForm, exc: BaseException) -> None:
         if isinstance(exc, ValidationError):
-            if exc.field == "keyring":
+            if exc.field == "keyring":  # the banner says what to do, once
                 self.banner.setText(f"<b>No usable keyring.</b> {exc.hint}")
                 self.banner.setVisible(True)
+                form.show_problem("", f"Not saved: {exc.message} (see above).")
+                return
             form.show_problem(exc.field, describe(exc))
         else:
             form.show_problem("", describe(exc))
@@ -326,6 +343,7 @@ class CredentialsPage(QWidget):
 
         self.check_result.setText(f"Asking {provider.value}…")
         self.check_button.setEnabled(False)
+        self._checking = (app, provider)
         self.runner.run(job, self._on_runner_loaded_credential, self._on_check_failed)
 
     def _on_runner_loaded_credential(self, credential: Any) -> None:
@@ -335,15 +353,29 @@ class CredentialsPage(QWidget):
 
     def _on_loop_checked(self, result: CheckResult) -> None:
         self.check_button.setEnabled(True)
-        mark = "✔ Works" if result.ok else "✘ Does not work"
+        if result.ok:
+            mark, color = "✔ Works", "#0a6b2d"
+        elif result.conclusive:
+            mark, color = "✘ Does not work", "#b00020"
+        else:  # no network, DNS, TLS, provider down: nothing known about the credential
+            mark, color = "⚠ Could not check", "#8a5300"
         # The summary and details may quote the provider's answer: text, never markup.
         details = f" — {html.escape(result.details)}" if result.details else ""
-        color = "#0a6b2d" if result.ok else "#b00020"
         self.check_result.setText(
             f"<span style='color:{color}'><b>{mark}:</b> {html.escape(result.summary)}"
             f"{details}</span>"
         )
-        self.checked.emit(result)
+        app, provider = self._checking
+
+        def remember(ctx: WorkerContext) -> None:
+            from pushdeck.core.credential_forms import remember_check
+
+            remember_check(ctx.require_ws(), app, provider, result)
+
+        # Kept with the credential: sending warns when its last check failed.
+        self.runner.run(
+            remember, lambda _: self.checked.emit(result), lambda e: show_error(self, e)
+        )
 
     def _on_check_failed(self, exc: BaseException) -> None:
         self.check_button.setEnabled(True)

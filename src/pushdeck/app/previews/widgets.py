@@ -300,6 +300,7 @@ class PreviewPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(scroll, "All platforms")
         self.tabs.addTab(self.focus, "Focused")
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.zoom_box = QComboBox()
         self.zoom_box.setAccessibleName("Preview zoom")
         for percent in (50, 75, 100, 125, 150):
@@ -331,6 +332,12 @@ class PreviewPanel(QWidget):
             self.focus.set_context(ctx)
         else:
             self.focus._ctx = ctx
+
+    def _on_tabs_current_changed(self, _index: int) -> None:
+        # While hidden the focused view only keeps the latest context (no measuring work);
+        # draw it when it is shown, the first time included.
+        if self.tabs.currentWidget() is self.focus and self._ctx is not None:
+            self.focus.set_context(replace(self._ctx, dark=self.dark_box.isChecked()))
 
     def _on_dark_box_toggled(self, checked: bool) -> None:
         if self._ctx is not None:

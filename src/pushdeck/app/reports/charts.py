@@ -3,6 +3,11 @@
 Every chart shows exact values on hover (a read-out in the corner and a tooltip) and
 can be exported as PNG or SVG. SVG goes through ``QSvgGenerator``: pyqtgraph's own SVG
 exporter is broken on Qt 6.11+.
+
+A chart with nothing to show (a draft, nothing accepted yet, no events yet) says so in
+its middle instead of drawing empty axes. Bars never get a per-bar pen list:
+``BarGraphItem`` (0.13.7 to 0.14 at least) fails on an empty ``pens`` list, so bars use
+one shared ``pen=None``.
 """
 
 from __future__ import annotations
@@ -51,10 +56,35 @@ class Chart(pg.PlotWidget):  # type: ignore[misc]
         self.readout.setZValue(10)
         self.readout.hide()
         self.addItem(self.readout, ignoreBounds=True)
+        self.empty = pg.TextItem("", color=GREY, anchor=(0.5, 0.5))
+        self.empty.setZValue(10)
+        self.empty.hide()
+        self.addItem(self.empty, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
     def has_data(self) -> bool:
         return bool(self._hover_x)
+
+    def empty_text(self) -> str:
+        """What the chart says instead of data ('' when it shows data)."""
+        return self.empty.toPlainText() if self.empty.isVisible() else ""
+
+    def _show_empty(self, text: str, *, categories: bool = False) -> None:
+        """Say ``text`` in the middle of the plot (or hide the message when '').
+
+        An empty chart hides its scales (0.1 devices, minute 1.5 mean nothing); with
+        ``categories`` the bottom axis keeps its labels (the funnel's stages).
+        """
+        if self.empty.scene() is None:  # removed by a clear()
+            self.addItem(self.empty, ignoreBounds=True)
+        self.empty.setText(text)
+        self.empty.setVisible(bool(text))
+        for side in ("left", "right", "bottom"):
+            shown = not text or (categories and side == "bottom")
+            self.getAxis(side).setStyle(showValues=shown)
+        if text:
+            (x0, x1), (y0, y1) = self.getPlotItem().vb.viewRange()
+            self.empty.setPos((x0 + x1) / 2, (y0 + y1) / 2)
 
     def _set_hover(self, xs: Sequence[float], texts: Sequence[str]) -> None:
         self._hover_x, self._hover_text = list(xs), list(texts)
@@ -169,10 +199,8 @@ class FunnelChart(Chart):
         xs = list(range(len(stages)))
         heights = [s.count for s in stages]
         colors = [BLUE, BLUE, TEAL, TEAL, ORANGE][: len(stages)]
-        bars = pg.BarGraphItem(
-            x=xs, height=heights, width=0.6, brushes=colors, pens=[None] * len(xs)
-        )
-        self.addItem(bars)
+        if xs:
+            self.addItem(pg.BarGraphItem(x=xs, height=heights, width=0.6, brushes=colors, pen=None))
         _ticks(self.getAxis("bottom"), [s.label for s in stages])
         top = max(heights, default=0) or 1
         for x, stage in zip(xs, stages, strict=True):
@@ -182,7 +210,13 @@ class FunnelChart(Chart):
             self.addItem(label)
             self._labels.append(label)
         self.setYRange(0, top * 1.25, padding=0)
-        self.setXRange(-0.6, len(stages) - 0.4, padding=0)
+        self.setXRange(-0.6, max(len(stages), 1) - 0.4, padding=0)
+        self._show_empty(
+            ""
+            if any(heights)
+            else "No device targeted yet: the funnel fills in as the campaign is sent.",
+            categories=True,
+        )
         self._set_hover(
             xs,
             [
@@ -195,7 +229,7 @@ class FunnelChart(Chart):
 
     def clear_bars(self) -> None:
         for item in list(self.getPlotItem().items):
-            if item is not self.readout:
+            if item not in (self.readout, self.empty):
                 self.removeItem(item)
         self._labels.clear()
 
@@ -205,7 +239,7 @@ class OpensChart(Chart):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Opens since the send", parent)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(BLUE))
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(BLUE), pen=None)
         self.addItem(self.bars)
         plot = self.getPlotItem()
         plot.showAxis("right")
@@ -235,6 +269,12 @@ class OpensChart(Chart):
         self.setYRange(0, max(counts, default=1) * 1.1, padding=0)
         self.cumulative_view.setYRange(0, max(cumulative, default=1) * 1.1 or 1, padding=0)
         self._sync_views()
+        if points:
+            self._show_empty("")
+        elif accepted:
+            self._show_empty("No opens reported yet.")
+        else:
+            self._show_empty("Nothing accepted yet: opens are counted once providers accept.")
         self._set_hover(
             xs,
             [
@@ -259,14 +299,14 @@ class GroupChart(Chart):
     def set_rows(self, rows: Sequence[FunnelRow], ab: AbResult | None = None) -> None:
         self.getPlotItem().clear()
         self.addItem(self.readout, ignoreBounds=True)
+        groups = len(rows)
         rows = [r for r in rows if r.accepted]
         xs = list(range(len(rows)))
         rates = [100 * (r.open_rate_of_accepted or 0.0) for r in rows]
         many = len(rows) > 5  # one colour and no in-bar labels; hover gives the values
         brushes = [BLUE if many else PALETTE[i % len(PALETTE)] for i in xs]
-        self.addItem(
-            pg.BarGraphItem(x=xs, height=rates, width=0.6, brushes=brushes, pens=[None] * len(xs))
-        )
+        if xs:
+            self.addItem(pg.BarGraphItem(x=xs, height=rates, width=0.6, brushes=brushes, pen=None))
         _ticks(self.getAxis("bottom"), [r.group or "(none)" for r in rows])
         intervals = {s.name: s.ci for s in ab.variants} if ab else {}
         top = max(rates, default=1.0)
@@ -285,11 +325,21 @@ class GroupChart(Chart):
             top = max([*highs, top])
         labelled = [] if many else list(zip(xs, rates, strict=True))
         for x, rate in labelled:  # inside the bar: clear of the interval bars
-            label = pg.TextItem(f"{rate:.1f} %", color="w", anchor=(0.5, 0.5))
-            label.setPos(x, rate / 2)
+            if rate > 0 and rate >= top * 0.12:
+                label = pg.TextItem(f"{rate:.1f} %", color="w", anchor=(0.5, 0.5))
+                label.setPos(x, rate / 2)
+            else:  # too short a bar to hold it (0 % while still sending): above it
+                label = pg.TextItem(f"{rate:.1f} %", color="#1d2330", anchor=(0.5, 1))
+                label.setPos(x, rate + (top or 1) * 0.02)
             self.addItem(label)
         self.setYRange(0, top * 1.2 or 1, padding=0)
         self.setXRange(-0.6, max(len(rows), 1) - 0.4, padding=0)
+        if rows:
+            self._show_empty("")
+        elif groups:
+            self._show_empty("Nothing accepted yet: open rates need accepted sends.")
+        else:
+            self._show_empty("Nothing sent yet.")
         texts = []
         for row in rows:
             text = (
@@ -319,6 +369,7 @@ class TrendChart(Chart):
         _ticks(self.getAxis("bottom"), [f"{r.name[:18]} ({r.started_at[5:10]})" for r in rows])
         self.setXRange(-0.5, max(len(rows), 1) - 0.5, padding=0.05)
         self.setYRange(0, max(ys, default=1) * 1.2 or 1, padding=0)
+        self._show_empty("" if rows else "No campaign sent in this period.")
         self._set_hover(
             xs,
             [

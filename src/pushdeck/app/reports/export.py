@@ -17,6 +17,7 @@ from pushdeck.app.previews import STATES_BY_KEY
 from pushdeck.app.previews.base import RenderContext
 from pushdeck.app.previews.render import render_image
 from pushdeck.app.reports.charts import Chart, FunnelChart, GroupChart, OpensChart
+from pushdeck.core.paths import create_private_file, open_private
 from pushdeck.core.reports import DashboardData, message_as_sent, render_html
 
 CHART_SIZE = QSize(760, 330)
@@ -76,7 +77,8 @@ def export_html(data: DashboardData, path: Path) -> None:
     charts = build_charts(data)
     pngs = {caption: chart.png_bytes() for caption, chart in charts.items()}
     page = render_html(data, pngs, png_bytes(preview_image(data)))
-    path.write_text(page, encoding="utf-8")
+    with open_private(path, encoding="utf-8") as out:
+        out.write(page)
     _close(charts)
 
 
@@ -94,6 +96,7 @@ def export_png(data: DashboardData, path: Path) -> None:
         y += image.height()
     painter.end()
     _close(charts)
+    create_private_file(path)  # Qt truncates it and keeps its owner-only mode
     if not sheet.save(str(path), "PNG"):  # type: ignore[call-overload]  # stub wants bytes; PySide6 takes str
         raise OSError(f"Could not write {path}.")
 

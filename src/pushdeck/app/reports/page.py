@@ -1,8 +1,10 @@
 """The Reports page: a campaign dashboard, its A/B test, and the across-campaigns view.
 
 All data comes from ``pushdeck.core.reports`` through the TaskRunner (the one SQLite
-worker). While the page is visible it polls every few seconds, so the charts follow a
-campaign that is sending and events arriving from the collector.
+worker). The campaign list follows the workspace (``TaskRunner.workspace_changed``: a
+campaign created or sent here, by the CLI or a worker), and while the page is visible it
+polls every few seconds, so the charts follow a campaign that is sending and events
+arriving from the collector.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.errors import show_error
 from pushdeck.app.reports.charts import Chart, FunnelChart, GroupChart, OpensChart, TrendChart
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.campaigns import CampaignStatus, list_campaigns
+from pushdeck.core.paths import open_private
 from pushdeck.core.report_data import CampaignSummary, across_campaigns
 from pushdeck.core.reports import (
     NOTE,
@@ -126,6 +130,7 @@ class ReportsPage(QWidget):
         self.cache = ReportCache()  # used only inside jobs, on the workspace thread
         self._loading = False
         self._wanted = ""
+        self._reloads = 0  # list reloads queued on the worker, not back yet
         self.picker = QComboBox()
         self.picker.setMinimumWidth(260)
         self.picker.setAccessibleName("Campaign")
@@ -157,6 +162,7 @@ class ReportsPage(QWidget):
         self.timer.timeout.connect(self._on_timer_timeout)
         self.timer.start()
         tasks.workspace_opened.connect(lambda _path: self.reload())
+        tasks.workspace_changed.connect(self._on_workspace_changed)
 
     # --- building --------------------------------------------------------------------------
 
@@ -268,28 +274,42 @@ class ReportsPage(QWidget):
 
     # --- loading ---------------------------------------------------------------------------
 
+    def _on_workspace_changed(self, areas: frozenset[str]) -> None:
+        # A reload still queued on the worker will see the change (changes are reported
+        # between jobs): no second one.
+        if areas & {"campaigns", "apps", "segments"} and not self._reloads:
+            self.reload()  # a campaign created, started, sent or deleted: the list follows
+        elif "events" in areas and self.isVisible():
+            self.refresh()
+
     def reload(self) -> None:
         """Reload the campaign list (and the shown campaign) from the workspace."""
 
-        def job(ctx: WorkerContext) -> tuple[list[str], list[str], list[str]]:
+        def job(ctx: WorkerContext) -> tuple[list[tuple[str, bool]], list[str], list[str]]:
             ws = ctx.require_ws()
             return (
-                [c.name for c in list_campaigns(ws) if c.started_at],
+                [(c.name, bool(c.started_at)) for c in list_campaigns(ws)],  # newest first
                 [a.name for a in list_apps(ws)],
                 [s.name for s in list_segments(ws)],
             )
 
-        self.tasks.run(job, self._on_lists_loaded, self._on_error)
+        self._reloads += 1
+        self.tasks.run(job, self._on_lists_loaded, self._on_lists_failed)
         self.reload_across()
 
-    def _on_lists_loaded(self, lists: tuple[list[str], list[str], list[str]]) -> None:
-        names, apps, segments = lists
+    def _on_lists_failed(self, exc: BaseException) -> None:
+        self._reloads -= 1
+        self._on_error(exc)
+
+    def _on_lists_loaded(self, lists: tuple[list[tuple[str, bool]], list[str], list[str]]) -> None:
+        self._reloads -= 1
+        campaigns, apps, segments = lists
         for combo, items in ((self.app_filter, apps), (self.segment_filter, segments)):
             current = combo.currentText()
             combo.clear()
             combo.addItems(["", *items])
             combo.setCurrentText(current)
-        self._on_campaigns_loaded(names)
+        self._on_campaigns_loaded(campaigns)
 
     def show_campaign(self, name: str) -> None:
         """Show the report of campaign ``name``."""
@@ -314,18 +334,26 @@ class ReportsPage(QWidget):
             self._on_load_error,
         )
 
-    def _on_campaigns_loaded(self, names: list[str]) -> None:
+    def _on_campaigns_loaded(self, campaigns: list[tuple[str, bool]]) -> None:
+        """Fill the picker (every campaign, newest first); keep the one shown, else show
+        the newest that has sent."""
+        names = [name for name, _started in campaigns]
+        sent = [name for name, started in campaigns if started]
         current = self._wanted or self.picker.currentText()
+        if current not in names:
+            current = sent[0] if sent else (names[0] if names else "")
         self.picker.blockSignals(True)
         self.picker.clear()
         self.picker.addItems(names)
+        for index, (_name, started) in enumerate(campaigns):
+            if not started:
+                self.picker.setItemData(index, "Not sent yet", Qt.ItemDataRole.ToolTipRole)
+        self.picker.setCurrentText(current)
         self.picker.blockSignals(False)
-        if current in names:
-            self.picker.setCurrentText(current)
         if names:
             self.refresh()
         else:
-            self.headline.setText("No campaign has been sent yet: reports appear once one has.")
+            self.headline.setText("No campaign yet: reports appear once one is created and sent.")
 
     def _on_picker_current_text_changed(self, name: str) -> None:
         if name:
@@ -354,20 +382,29 @@ class ReportsPage(QWidget):
         self.data = data
         c, o = data.campaign, data.overall
         live = " · live: updating while it sends" if c.status in LIVE else ""
-        self.status.setText(f"{c.status}{live} · updated {data.generated_at[11:19]} UTC")
-        self.headline.setText(
-            f"<b>{c.name}</b> — app {c.spec.app}, started {c.started_at or '–'}. "
-            f"{o.targeted:,} targeted, {o.accepted:,} accepted by the providers, "
-            f"<b>{o.opened:,} opened = {percent(o.open_rate_of_accepted)} of accepted</b>; "
-            f"{o.delivered:,} confirmed delivered by apps that report it. "
-            f"Dead tokens: {o.dead:,}; rejected: {o.rejected:,}; excluded: {o.excluded:,}. "
-            + html.escape(conversion_summary(data))
+        self.status.setText(
+            f"{c.status}{live} · updated {format_when(data.generated_at, seconds=True)}"
         )
+        self.status.setToolTip(utc_hint(data.generated_at))
+        if not c.started_at:
+            self.headline.setText(
+                f"<b>{c.name}</b> — app {c.spec.app}: {c.status}, not sent yet. Its report "
+                "fills in as soon as it sends; review and send it from Campaigns."
+            )
+        else:
+            self.headline.setText(
+                f"<b>{c.name}</b> — app {c.spec.app}, started {format_when(c.started_at)}. "
+                f"{o.targeted:,} targeted, {o.accepted:,} accepted by the providers, "
+                f"<b>{o.opened:,} opened = {percent(o.open_rate_of_accepted)} of accepted</b>; "
+                f"{o.delivered:,} confirmed delivered by apps that report it. "
+                f"Dead tokens: {o.dead:,}; rejected: {o.rejected:,}; excluded: {o.excluded:,}. "
+                + html.escape(conversion_summary(data))
+            )
         self.funnel.set_stages(data.stages)
         self._show_opens()
-        self.platform_chart.set_rows(data.by_platform)
-        self.locale_chart.set_rows(data.by_locale)
-        self.variant_chart.set_rows(data.by_variant, data.ab)
+        _set_group(self.platform_chart, data.by_platform)
+        _set_group(self.locale_chart, data.by_locale)
+        _set_group(self.variant_chart, data.by_variant, data.ab)
         _fill(
             self.definitions,
             [[s.label, f"{s.count:,}", s.rate_text, s.definition] for s in data.stages],
@@ -393,7 +430,7 @@ class ReportsPage(QWidget):
 
     def _show_ab(self, data: DashboardData) -> None:
         ab = data.ab
-        self.ab_chart.set_rows(data.by_variant, ab)
+        _set_group(self.ab_chart, data.by_variant, ab)
         if ab is None:
             self.verdict.setText(
                 "This campaign is not an A/B test (it has fewer than two variants)."
@@ -431,8 +468,8 @@ class ReportsPage(QWidget):
         _fill(
             self.across,
             [
-                [r.name, r.app, r.started_at, r.audience, f"{r.targeted:,}", f"{r.sent:,}",
-                 f"{r.accepted:,}", f"{r.opened:,}", percent(r.open_rate)]
+                [r.name, r.app, format_when(r.started_at), r.audience, f"{r.targeted:,}",
+                 f"{r.sent:,}", f"{r.accepted:,}", f"{r.opened:,}", percent(r.open_rate)]
                 for r in rows
             ],
         )  # fmt: skip
@@ -497,7 +534,7 @@ class ReportsPage(QWidget):
         name = data.name
 
         def job(ctx: WorkerContext) -> Path:
-            with path.open("w", encoding="utf-8", newline="") as out:
+            with open_private(path, encoding="utf-8", newline="") as out:
                 if kind == "devices":
                     write_devices_csv(ctx.require_ws(), name, out)
                 else:
@@ -505,6 +542,15 @@ class ReportsPage(QWidget):
             return path
 
         self.tasks.run(job, lambda p: self.status.setText(f"Saved {p}"), self._on_error)
+
+
+def _set_group(chart: GroupChart, rows: Any, ab: Any = None) -> None:
+    """Show ``rows`` in a group chart; none accepted yet (a draft, a campaign without
+    variants, a send just started) leaves the chart empty rather than drawing nothing."""
+    if any(row.accepted for row in rows):
+        chart.set_rows(rows, ab)
+    else:
+        chart.getPlotItem().clear()
 
 
 def _date_combo(days: int) -> QComboBox:

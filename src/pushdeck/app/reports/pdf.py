@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QUrl
-from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
+from pushdeck.app.fonts import report_font
+from pushdeck.core.paths import create_private_file
 from pushdeck.core.reports import (
     GROUP_HEADER,
     NOTE,
@@ -39,6 +41,7 @@ _IMAGE_WIDTH = 500  # 1/96 in: print_() lays A4 out 1,053 px wide at 200 dpi (â‰
 def write_pdf(
     data: DashboardData, charts: Mapping[str, QImage], preview: QImage | None, path: Path
 ) -> None:
+    create_private_file(path)  # Qt truncates it and keeps its owner-only mode
     writer = QPdfWriter(str(path))
     writer.setTitle(f"{data.name} â€“ Pushdeck report")
     writer.setCreator("Pushdeck")
@@ -46,7 +49,7 @@ def write_pdf(
     writer.setPageMargins(QMarginsF(18, 18, 18, 18), QPageLayout.Unit.Millimeter)
     writer.setResolution(200)
     document = QTextDocument()
-    document.setDefaultFont(QFont("Noto Sans", 10))
+    document.setDefaultFont(report_font(10))
     document.setDocumentMargin(0)
     for index, image in enumerate(charts.values()):
         document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"chart{index}"), image)

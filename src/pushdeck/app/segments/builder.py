@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pushdeck.app.dates import date_format
 from pushdeck.core.device_query import FieldValues
 from pushdeck.core.model import DeviceStatus, OptIn, Platform, ProviderKind
 from pushdeck.core.segments import FIELD_OPS
@@ -157,7 +158,7 @@ class ConditionRow(QFrame):
         elif family in ("last_seen", "created_at") and op == "before":
             editor = QDateEdit(QDate.currentDate().addDays(-30))
             editor.setCalendarPopup(True)
-            editor.setDisplayFormat("yyyy-MM-dd")
+            editor.setDisplayFormat(date_format())  # the one date format of the app
         elif family in ("last_seen", "created_at"):
             editor = _picker(["1d", "7d", "30d", "90d", "12h", "2w"])
             editor.setCurrentText("30d")

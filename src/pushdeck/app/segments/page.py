@@ -3,10 +3,15 @@
 Counting runs on the worker, debounced while the user edits; a result that arrives
 after the rule changed again is dropped (a generation number), so the count shown
 always belongs to the rule shown.
+
+Edits are never thrown away silently: leaving a segment with unsaved changes (clicking
+another, or New) asks whether to save them, discard them or stay. A segment is the
+audience of campaigns, some scheduled, so it is not saved behind the user's back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -54,6 +59,8 @@ class SegmentsPage(QWidget):
         self.segments: dict[str, Segment] = {}
         self.usage: list[tuple[str, str]] = []
         self._generation = 0
+        self._editing = ""  # the saved segment shown in the editor ("" = a new one)
+        self._clean: tuple[str, dict[str, Any]] = ("", {})  # name and rule as last saved
         self.list = QListWidget()
         self.list.setAccessibleName("Saved segments")
         self.name = QLineEdit()
@@ -83,6 +90,7 @@ class SegmentsPage(QWidget):
         self._build()
         self._connect()
         self.builder.set_rule(STARTER)
+        self._mark_clean()
 
     def _build(self) -> None:
         left = QWidget()
@@ -131,7 +139,13 @@ class SegmentsPage(QWidget):
 
     # --- loading -------------------------------------------------------------------------------
 
-    def reload(self, select: str = "", *, notify: bool = False) -> None:
+    def reload(
+        self,
+        select: str = "",
+        *,
+        notify: bool = False,
+        after: Callable[[], None] | None = None,
+    ) -> None:
         def job(ctx: WorkerContext) -> tuple[list[Segment], FieldValues]:
             from pushdeck.core.device_query import field_values
             from pushdeck.core.store.segments import list_segments
@@ -139,45 +153,120 @@ class SegmentsPage(QWidget):
             ws = ctx.require_ws()
             return list_segments(ws), field_values(ws)
 
-        current = select or self.current_name()
-        self.runner.run(job, lambda r: self._on_runner_loaded(r, current, notify), self._on_failed)
+        current = select or self._editing
+        self.runner.run(
+            job, lambda r: self._on_runner_loaded(r, current, notify, after), self._on_failed
+        )
 
     def _on_runner_loaded(
-        self, result: tuple[list[Segment], FieldValues], select: str, notify: bool = False
+        self,
+        result: tuple[list[Segment], FieldValues],
+        select: str,
+        notify: bool = False,
+        after: Callable[[], None] | None = None,
     ) -> None:
         segments, values = result
         self.segments = {s.name: s for s in segments}
+        dirty = self.is_dirty()
         self._debounce.start()  # the rule shown is counted in this workspace
         self.builder.set_values(values)
+        if not dirty:
+            self._mark_clean()
         self.list.blockSignals(True)
         self.list.clear()
         self.list.addItems(list(self.segments))
         self.list.blockSignals(False)
-        items = self.list.findItems(select, Qt.MatchFlag.MatchExactly) if select else []
-        if items:
-            self.list.setCurrentItem(items[0])
-        elif self.list.count() and not self.name.text():
-            self.list.setCurrentRow(0)
+        if dirty:
+            # Unsaved edits stay in the editor (e.g. another window changed a segment).
+            self._select_quietly(self._editing)
+        else:
+            items = self.list.findItems(select, Qt.MatchFlag.MatchExactly) if select else []
+            if items:
+                self.list.setCurrentItem(items[0])
+                self._show_segment(select)  # again: it may have changed elsewhere
+            elif self.list.count() and not self.name.text():
+                self.list.setCurrentRow(0)
         if notify:
             self.segments_changed.emit()
+        if after is not None:
+            after()
 
     def current_name(self) -> str:
         item = self.list.currentItem()
         return item.text() if item else ""
 
+    # --- unsaved edits -------------------------------------------------------------------------
+
+    def _mark_clean(self) -> None:
+        self._clean = (self.name.text().strip(), self.builder.rule())
+
+    def is_dirty(self) -> bool:
+        """The editor holds changes not saved yet (name or rule)."""
+        return (self.name.text().strip(), self.builder.rule()) != self._clean
+
+    def _select_quietly(self, name: str) -> None:
+        self.list.blockSignals(True)
+        items = self.list.findItems(name, Qt.MatchFlag.MatchExactly) if name else []
+        if items:
+            self.list.setCurrentItem(items[0])
+        else:
+            self.list.setCurrentRow(-1)
+            self.list.clearSelection()
+        self.list.blockSignals(False)
+
+    def ask_unsaved(self) -> QMessageBox.StandardButton:
+        """Save, Discard or Cancel for the edits in the editor (tests replace this)."""
+        what = f"“{self._editing}”" if self._editing else "the new segment"
+        return QMessageBox.question(
+            self,
+            "Unsaved segment",
+            f"Save your changes to {what} first? Campaigns that use it send to the saved rule.",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+
+    def _leave_editor(self, then: Callable[[], None]) -> None:
+        """Run ``then`` (show another segment) once unsaved edits are saved or discarded;
+        on Cancel, or when saving fails, stay on the edited segment."""
+        if not self.is_dirty():
+            then()
+            return
+        answer = self.ask_unsaved()
+        if answer == QMessageBox.StandardButton.Discard:
+            then()
+        elif answer == QMessageBox.StandardButton.Save:
+            self._select_quietly(self._editing)
+            self.save(after=then)
+        else:
+            self._select_quietly(self._editing)
+
     def _on_list_current_text_changed(self, name: str) -> None:
+        if name not in self.segments or name == self._editing:
+            return
+        self._leave_editor(lambda: self._show_segment(name))
+
+    def _show_segment(self, name: str) -> None:
         segment = self.segments.get(name)
         if segment is None:
             return
+        self._select_quietly(name)
+        self._editing = name
         self.name.setText(segment.name)
         self.builder.set_rule(dict(segment.rule))
+        self._mark_clean()
 
     def new_segment(self) -> None:
-        self.list.clearSelection()
-        self.list.setCurrentRow(-1)
+        self._leave_editor(self._show_new)
+
+    def _show_new(self) -> None:
+        self._select_quietly("")
+        self._editing = ""
         self.name.setText("")
         self.name.setFocus()
         self.builder.set_rule(STARTER)
+        self._mark_clean()
 
     # --- live count ----------------------------------------------------------------------------
 
@@ -233,8 +322,9 @@ class SegmentsPage(QWidget):
 
     # --- save, rename, duplicate, delete ------------------------------------------------------
 
-    def save(self) -> None:
-        name, rule, existing = self.name.text().strip(), self.builder.rule(), self.current_name()
+    def save(self, after: Callable[[], None] | None = None) -> None:
+        """Save the editor's segment (renaming it if its name changed); then ``after``."""
+        name, rule, existing = self.name.text().strip(), self.builder.rule(), self._editing
         if not name:
             self.problem.setText("Give the segment a name before saving.")
             return
@@ -248,16 +338,23 @@ class SegmentsPage(QWidget):
             save_segment(ws, Segment(name, rule), replace=bool(existing))
             return name
 
-        self.runner.run(job, self._on_runner_saved, self._on_save_failed)
+        self.runner.run(
+            job, lambda saved: self._on_runner_saved(saved, after), self._on_save_failed
+        )
 
     def _on_save_failed(self, exc: BaseException) -> None:
         self.problem.setText(describe(exc))
 
-    def _on_runner_saved(self, name: str) -> None:
-        self.reload(select=name, notify=True)
+    def _on_runner_saved(self, name: str, after: Callable[[], None] | None = None) -> None:
+        self._editing = name
+        self._mark_clean()  # saved: what the editor shows is now the stored segment
+        self.reload(select=name, notify=True, after=after)
 
     def _on_rename_clicked(self) -> None:
-        old = self.current_name()
+        self._leave_editor(self._ask_rename)  # unsaved edits first: save, discard or stay
+
+    def _ask_rename(self) -> None:
+        old = self._editing
         if old:
             new, ok = QInputDialog.getText(self, "Rename segment", "New name:", text=old)
             if ok and new.strip() and new.strip() != old:
@@ -270,10 +367,20 @@ class SegmentsPage(QWidget):
             rename_segment(ctx.require_ws(), old, new)
             return new
 
-        self.runner.run(job, self._on_runner_saved, self._on_save_failed)
+        def done(_: str) -> None:
+            if self._editing == old:  # the editor shows the renamed segment
+                self._editing = new
+                self.name.setText(new)
+                self._mark_clean()
+            self.reload(select=self._editing, notify=True)
+
+        self.runner.run(job, done, self._on_save_failed)
 
     def _on_duplicate_clicked(self) -> None:
-        old = self.current_name()
+        self._leave_editor(self._ask_duplicate)
+
+    def _ask_duplicate(self) -> None:
+        old = self._editing
         if old:
             new, ok = QInputDialog.getText(self, "Duplicate segment", "Name:", text=f"{old} copy")
             if ok and new.strip():
@@ -288,7 +395,7 @@ class SegmentsPage(QWidget):
             save_segment(ctx.require_ws(), Segment(new, rule))
             return new
 
-        self.runner.run(job, self._on_runner_saved, self._on_save_failed)
+        self.runner.run(job, lambda _: self.reload(select=new, notify=True), self._on_save_failed)
 
     def _on_delete_clicked(self) -> None:
         name = self.current_name()
@@ -320,7 +427,10 @@ class SegmentsPage(QWidget):
             return ""
 
         def done(_: str) -> None:
-            self.name.setText("")
+            if self._editing == name:
+                self._editing = ""
+                self.name.setText("")
+                self._mark_clean()
             self.reload(notify=True)
 
         self.runner.run(job, done, self._on_save_failed)

@@ -18,6 +18,7 @@ from typing import Any
 from pushdeck.core.errors import PayloadError
 from pushdeck.core.model import Message, Priority, PushType
 from pushdeck.core.payloads.budget import APNS_LIMIT, APNS_VOIP_LIMIT, check_budget
+from pushdeck.core.payloads.live_activity import build_live_activity_aps
 
 #: apns-topic suffix per push type (appended to the bundle id).
 TOPIC_SUFFIX: Mapping[PushType, str] = {
@@ -30,9 +31,20 @@ TOPIC_SUFFIX: Mapping[PushType, str] = {
     PushType.LOCATION: ".location-query",
     PushType.MDM: "",  # the MDM topic is the certificate's UID, used as given
     PushType.PUSHTOTALK: ".voip-ptt",
+    PushType.WIDGETS: ".push-type.widgets",
+    PushType.CONTROLS: ".push-type.controls",
 }
-_PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1"}
+#: Push types that only ask the system to reload something: ``aps`` is
+#: ``{"content-changed": true}`` and nothing is shown.
+RELOAD_TYPES = frozenset({PushType.WIDGETS, PushType.CONTROLS})
+_PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1", Priority.VERY_LOW: "1"}
+#: Apple: a Live Activity push takes priority 5 or 10, and a location query is never
+#: deferred to priority 1 either; a lower one asked for becomes 5.
+_NEVER_PRIORITY_1 = frozenset({PushType.LIVEACTIVITY, PushType.LOCATION})
 MAX_COLLAPSE_ID_BYTES = 64
+#: The top-level payload key that carries ``image_url`` to the app's Notification Service
+#: Extension (docs/ios-images.md). iOS itself never downloads it.
+IMAGE_KEY = "image_url"
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,13 @@ def build_apns(
     as is (over budget, push type contradicting the content, bad values).
     """
     push_type = resolve_push_type(message)
-    payload = build_payload(message, push_type)
+    payload = build_payload(message, push_type, now)
+    if push_type is PushType.ALERT and not {"alert", "badge", "sound"} & set(payload["aps"]):
+        raise PayloadError(
+            "Nothing would be shown on iOS: the message's text is for other platforms only "
+            "(field: ios_title).",
+            hint="Set a title or body for iOS, or leave iOS devices out of the audience.",
+        )
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     limit = APNS_VOIP_LIMIT if push_type is PushType.VOIP else APNS_LIMIT
     check_budget("APNs", body, limit, payload)
@@ -69,6 +87,13 @@ def build_apns(
 def resolve_push_type(message: Message) -> PushType:
     """The message's push type, or the one its content implies."""
     visible = not message.is_silent or message.badge is not None or bool(message.sound)
+    if message.is_live_activity:
+        if message.push_type not in (None, PushType.LIVEACTIVITY):
+            raise PayloadError(
+                "A Live Activity start, update or end is sent as push type liveactivity "
+                "(field: push_type)."
+            )
+        return PushType.LIVEACTIVITY
     if message.push_type is None:
         if visible:
             return PushType.ALERT
@@ -78,13 +103,70 @@ def resolve_push_type(message: Message) -> PushType:
             "The message has nothing to show and is not a background update (field: body).",
             hint="Add a title or body, or turn on content-available for a silent update.",
         )
-    if message.push_type is PushType.BACKGROUND and (visible or not message.content_available):
+    push_type = PushType(message.push_type)  # also accepts the plain string value
+    if push_type is PushType.BACKGROUND and (visible or not message.content_available):
         raise PayloadError(
             "A background push must carry content-available and nothing visible "
             "(field: push_type).",
             hint="Remove title/body/badge/sound, or send it as an alert push.",
         )
-    return PushType(message.push_type)  # also accepts the plain string value
+    if push_type in RELOAD_TYPES and visible:
+        raise PayloadError(
+            f"A {push_type.value} push only reloads; it cannot show a title, body, badge or "
+            "sound (field: push_type).",
+            hint="Send the alert as a separate push.",
+        )
+    return push_type
+
+
+def push_type_from_aps(aps: Mapping[str, Any]) -> PushType:
+    """The push type a native ``aps`` dictionary calls for, read from all of it.
+
+    ``content-state`` or ``event`` make a Live Activity push (which may also carry an
+    alert); ``alert``, ``badge`` or ``sound`` an alert (a badge-only or sound-only
+    payload is a valid alert); ``content-changed`` a widgets reload; ``content-available``
+    alone a background push. Other types (VoIP, location, complication, controls, …)
+    cannot be told from the payload and must be named.
+    """
+    if not isinstance(aps, Mapping):
+        raise PayloadError("The payload's 'aps' must be a JSON object (field: aps).")
+    if "content-state" in aps or "event" in aps:
+        return PushType.LIVEACTIVITY
+    if any(key in aps for key in ("alert", "badge", "sound")):
+        return PushType.ALERT
+    if aps.get("content-changed") is True:
+        return PushType.WIDGETS
+    if aps.get("content-available") == 1:
+        return PushType.BACKGROUND
+    raise PayloadError(
+        "The payload's aps has nothing that tells its push type (no alert, badge, sound, "
+        "content-available, content-state or event) (field: aps).",
+        hint="Name it with --push-type (voip, location, complication, controls, …).",
+    )
+
+
+def native_apns_request(
+    payload: Mapping[str, Any],
+    *,
+    topic: str,
+    push_type: PushType | None = None,
+    notification_id: str = "",
+    now: float | None = None,
+) -> ApnsRequest:
+    """An APNs request for a payload written by hand (``pushdeck push --payload``).
+
+    The body is sent byte for byte as the JSON given (compact); the push type comes
+    from ``push_type`` or from the whole ``aps`` (``push_type_from_aps``), and the topic
+    suffix and priority follow from it exactly as for a composed message.
+    """
+    aps = payload.get("aps")
+    if not isinstance(aps, Mapping):
+        raise PayloadError("A native APNs payload needs an 'aps' object (field: aps).")
+    kind = PushType(push_type) if push_type is not None else push_type_from_aps(aps)
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    check_budget("APNs", body, APNS_VOIP_LIMIT if kind is PushType.VOIP else APNS_LIMIT, payload)
+    headers = build_headers(Message(), kind, topic, notification_id, now)
+    return ApnsRequest(payload, body, headers, kind)
 
 
 def build_headers(
@@ -100,8 +182,7 @@ def build_headers(
     headers = {
         "apns-push-type": push_type.value,
         "apns-topic": topic + TOPIC_SUFFIX[push_type],
-        # Apple: background pushes must use priority 5; 10 is an error.
-        "apns-priority": "5" if push_type is PushType.BACKGROUND else _PRIORITY[message.priority],
+        "apns-priority": apns_priority(message, push_type),
     }
     if message.ttl_seconds is not None:
         if message.ttl_seconds < 0:
@@ -124,6 +205,19 @@ def build_headers(
     return headers
 
 
+def apns_priority(message: Message, push_type: PushType) -> str:
+    """The apns-priority for ``message`` as ``push_type``: what was asked, within Apple's
+    rules (background always 5; Live Activity and location never 1); unset → 10."""
+    if push_type is PushType.BACKGROUND:
+        return "5"  # Apple: background pushes must use priority 5; 10 is an error
+    if message.priority is None:
+        return "10"
+    value = _PRIORITY[Priority(message.priority)]
+    if value == "1" and push_type in _NEVER_PRIORITY_1:
+        return "5"
+    return value
+
+
 def canonical_uuid(value: str) -> str:
     """``value`` as a lowercase 8-4-4-4-12 UUID, or "" when it is not a UUID."""
     if not value:
@@ -134,15 +228,40 @@ def canonical_uuid(value: str) -> str:
         return ""
 
 
-def build_payload(message: Message, push_type: PushType) -> dict[str, Any]:
+def build_payload(
+    message: Message, push_type: PushType, now: float | None = None
+) -> dict[str, Any]:
     """The JSON object: ``aps`` plus the custom data at top level."""
     if "aps" in message.data:
         raise PayloadError("Custom data cannot use the key 'aps' (field: data.aps).")
-    payload: dict[str, Any] = {"aps": build_aps(message, push_type)}
+    if push_type is PushType.LIVEACTIVITY:
+        aps = build_live_activity_aps(message, time.time() if now is None else now)
+    else:
+        aps = build_aps(message, push_type)
+    payload: dict[str, Any] = {"aps": aps}
     if message.url and "url" not in message.data:
         payload["url"] = message.url  # the deep link the app opens on tap
+    if needs_service_extension(message, push_type) and IMAGE_KEY not in message.data:
+        payload[IMAGE_KEY] = message.image_url
     payload.update(message.data)
     return payload
+
+
+def needs_service_extension(message: Message, push_type: PushType | None = None) -> bool:
+    """True when iOS can show this message's image only through the app's Notification
+    Service Extension: an alert with ``image_url`` (iOS never downloads images itself).
+
+    The builder then sets ``mutable-content: 1`` so the extension runs; previews and lint
+    use it to say the image depends on the app.
+    """
+    if not message.image_url:
+        return False
+    if push_type is None:
+        try:
+            push_type = resolve_push_type(message)
+        except PayloadError:
+            return False
+    return push_type is PushType.ALERT
 
 
 def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
@@ -161,10 +280,14 @@ def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
     _put(aps, "category", message.category)
     if message.content_available:
         aps["content-available"] = 1
-    if message.mutable_content:
+    if push_type in RELOAD_TYPES:
+        aps["content-changed"] = True
+    if message.mutable_content or needs_service_extension(message, push_type):
         aps["mutable-content"] = 1
     if message.interruption_level is not None:
         aps["interruption-level"] = message.interruption_level.value
+    _put(aps, "target-content-id", message.target_content_id)
+    _put(aps, "filter-criteria", message.filter_criteria)
     if message.relevance_score is not None:
         _check_relevance(message.relevance_score, push_type)
         aps["relevance-score"] = message.relevance_score
@@ -173,9 +296,9 @@ def build_aps(message: Message, push_type: PushType) -> dict[str, Any]:
 
 def build_alert(message: Message) -> dict[str, Any]:
     alert: dict[str, Any] = {}
-    _put(alert, "title", message.title)
+    _put(alert, "title", message.ios_title or message.title)
     _put(alert, "subtitle", message.subtitle)
-    _put(alert, "body", message.body)
+    _put(alert, "body", message.ios_body or message.body)
     _put(alert, "title-loc-key", message.title_loc_key)
     if message.title_loc_args:
         alert["title-loc-args"] = list(message.title_loc_args)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from pushdeck.core.model import InterruptionLevel, Message, Priority, PushType
+from pushdeck.core.model import App, InterruptionLevel, Message, Priority, PushType
+from pushdeck.core.payloads.apns import needs_service_extension
 from pushdeck.core.payloads.webpush import WEB_TOPIC_RE
 
 
@@ -33,6 +34,8 @@ class LintWarning:
 
 
 Check = Callable[[Message], Iterator[LintWarning]]
+#: Checks that also need the app's declared facts (``None`` when the app is not known).
+AppCheck = Callable[[Message, App | None], Iterator[LintWarning]]
 
 # Heuristics from reference/previews.md (Braze): iOS lock screen fits ~35 title chars
 # next to "now"; Chrome on macOS and on Android show 35; Safari macOS 38.
@@ -52,19 +55,52 @@ def _w(code: str, severity: Severity, field: str, message: str, hint: str = "") 
     return LintWarning(code, severity, field, message, hint)
 
 
-def _is_background(m: Message) -> bool:
-    return m.push_type is PushType.BACKGROUND or (m.content_available and m.is_silent)
-
-
 def check_background_priority(m: Message) -> Iterator[LintWarning]:
-    if _is_background(m) and m.priority is Priority.HIGH:
+    # The builder already sends APNs background pushes with priority 5 (Apple's rule),
+    # so this is no error: it is about Android, where HIGH is honoured as asked.
+    if m.is_silent and m.priority is Priority.HIGH:
         yield _w(
             "background-high-priority",
-            Severity.ERROR,
+            Severity.WARNING,
             "priority",
-            "A background (content-available) push is set to high priority; APNs rejects "
-            "background pushes sent with apns-priority 10.",
-            "Set priority to normal for background updates.",
+            "High priority on a message that shows nothing: Firebase deprioritises apps "
+            "whose high-priority messages show no notification (iOS background pushes are "
+            "sent with priority 5 whatever is asked, as Apple requires).",
+            "Leave priority unset: data-only and background messages then go as NORMAL.",
+        )
+
+
+def check_push_type_content(m: Message) -> Iterator[LintWarning]:
+    # The same contradictions the APNs builder refuses (resolve_push_type).
+    visible = not m.is_silent or m.badge is not None or bool(m.sound)
+    if m.push_type is PushType.BACKGROUND and (visible or not m.content_available):
+        yield _w(
+            "push-type-contradicts-content",
+            Severity.ERROR,
+            "push_type",
+            "A background push must carry content-available and nothing visible; iOS "
+            "devices cannot be sent this message.",
+            "Remove title/body/badge/sound, or leave the push type unset.",
+        )
+    elif m.push_type in (PushType.WIDGETS, PushType.CONTROLS) and visible:
+        yield _w(
+            "push-type-contradicts-content",
+            Severity.ERROR,
+            "push_type",
+            f"A {m.push_type.value} push only reloads; it cannot show a title, body, badge "
+            "or sound.",
+            "Send the alert as a separate push.",
+        )
+
+
+def check_never_priority_1(m: Message) -> Iterator[LintWarning]:
+    low = m.priority in (Priority.LOW, Priority.VERY_LOW)
+    if low and m.push_type in (PushType.LIVEACTIVITY, PushType.LOCATION):
+        yield _w(
+            "priority-raised-to-5",
+            Severity.INFO,
+            "priority",
+            f"A {m.push_type.value} push never goes with apns-priority 1; Pushdeck sends 5.",
         )
 
 
@@ -81,6 +117,20 @@ def check_content_available_mixed(m: Message) -> Iterator[LintWarning]:
 
 
 def check_nothing_to_show(m: Message) -> Iterator[LintWarning]:
+    if m.is_live_activity:
+        yield _w(
+            "live-activity-ios-only",
+            Severity.INFO,
+            "live_activity_event",
+            "A Live Activity reaches only iOS devices with a matching token (an update or "
+            "end: Live Activity tokens; a start: push-to-start tokens); other devices are "
+            "excluded.",
+        )
+        return
+    if m.push_type not in (None, PushType.ALERT):
+        return  # VoIP, location, widgets, …: the push type says what it is for
+    if m.is_silent and (m.badge is not None or m.sound):
+        return  # a badge-only or sound-only alert is valid on iOS
     if m.is_silent and not m.content_available:
         yield _w(
             "empty-message",
@@ -96,7 +146,8 @@ def check_nothing_to_show(m: Message) -> Iterator[LintWarning]:
             Severity.INFO,
             "content_available",
             "Browsers must show a notification for every push; a silent message sent to "
-            "the web shows the browser's generic 'site updated' notice.",
+            "the web shows the browser's generic 'site updated' notice, and Safari may "
+            "revoke the subscription of a site whose pushes show nothing.",
         )
 
 
@@ -141,7 +192,7 @@ def check_https_media(m: Message) -> Iterator[LintWarning]:
 
 
 def check_android_channel(m: Message) -> Iterator[LintWarning]:
-    if not m.is_silent and not m.android_channel_id:
+    if not m.is_silent and not m.android_channel_id and not m.is_live_activity:
         yield _w(
             "android-channel-missing",
             Severity.INFO,
@@ -225,7 +276,7 @@ def check_badge(m: Message) -> Iterator[LintWarning]:
 
 
 def check_ttl(m: Message) -> Iterator[LintWarning]:
-    if m.ttl_seconds == 0 and m.priority is Priority.LOW:
+    if m.ttl_seconds == 0 and m.priority in (Priority.LOW, Priority.VERY_LOW):
         yield _w(
             "ttl-zero-low-priority",
             Severity.WARNING,
@@ -249,7 +300,7 @@ def check_mutable_content(m: Message) -> Iterator[LintWarning]:
 
 def check_relevance(m: Message) -> Iterator[LintWarning]:
     score = m.relevance_score
-    if score is not None and not 0.0 <= score <= 1.0:
+    if score is not None and not 0.0 <= score <= 1.0 and not m.is_live_activity:
         yield _w(
             "relevance-out-of-range",
             Severity.WARNING,
@@ -282,6 +333,17 @@ def check_fcm_data_keys(m: Message) -> Iterator[LintWarning]:
             )
 
 
+def check_declarative(m: Message) -> Iterator[LintWarning]:
+    if m.web_declarative and not urlsplit(m.url).scheme.startswith("http"):
+        yield _w(
+            "declarative-needs-url",
+            Severity.ERROR,
+            "url",
+            "A declarative Web Push needs an http(s) URL to open on click; Safari drops it "
+            "otherwise, and Pushdeck refuses to build it.",
+        )
+
+
 def check_url(m: Message) -> Iterator[LintWarning]:
     if not m.url:
         return
@@ -310,9 +372,52 @@ def check_url(m: Message) -> Iterator[LintWarning]:
         )
 
 
+def check_ios_image(m: Message, app: App | None) -> Iterator[LintWarning]:
+    # Without the app (a bare message) nothing is known about its extension: the
+    # previews say that the image depends on it.
+    if app is None or not app.apns_topic or app.has_service_extension:
+        return
+    if needs_service_extension(m):
+        yield _w(
+            "ios-image-no-extension",
+            Severity.WARNING,
+            "image_url",
+            f"The app {app.name!r} has not declared a Notification Service Extension: iOS "
+            "devices will show this notification without its image.",
+            "Add the extension (docs/ios-images.md), then mark the app with "
+            f"'pushdeck apps update {app.name} --has-nse'.",
+        )
+
+
+APP_CHECKS: tuple[AppCheck, ...] = (check_ios_image,)
+
+
+_PLATFORM_NAMES = {"ios": "iOS (APNs)", "android": "Android (FCM)", "web": "Web Push"}
+
+
+def check_payload_size(m: Message) -> Iterator[LintWarning]:
+    """Each platform's payload, built as it will be sent, against its byte limit."""
+    from pushdeck.core.payloads import preview_payloads  # the builders import this module
+
+    for platform, preview in preview_payloads(m).items():
+        if preview.over:
+            yield _w(
+                "payload-too-large",
+                Severity.ERROR,
+                "body",
+                f"The {_PLATFORM_NAMES.get(platform, platform)} payload is {preview.size:,} "
+                f"bytes, {preview.over:,} over its {preview.limit:,}-byte limit: it cannot be "
+                "sent.",
+                "Shorten the title or body, or move custom data out of the notification.",
+            )
+
+
 CHECKS: tuple[Check, ...] = (
+    check_payload_size,
     check_nothing_to_show,
     check_background_priority,
+    check_push_type_content,
+    check_never_priority_1,
     check_content_available_mixed,
     check_collapse_id,
     check_https_media,
@@ -328,11 +433,14 @@ CHECKS: tuple[Check, ...] = (
     check_sound,
     check_fcm_data_keys,
     check_url,
+    check_declarative,
 )
 
 
-def lint(message: Message) -> list[LintWarning]:
-    """Every warning for ``message``, errors first, in a stable order."""
+def lint(message: Message, app: App | None = None) -> list[LintWarning]:
+    """Every warning for ``message`` (sent for ``app`` when given), errors first, in a
+    stable order."""
     found = [w for check in CHECKS for w in check(message)]
+    found += [w for app_check in APP_CHECKS for w in app_check(message, app)]
     rank = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     return sorted(found, key=lambda w: rank[w.severity])

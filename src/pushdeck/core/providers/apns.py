@@ -37,14 +37,18 @@ from pushdeck.core.model import (
 from pushdeck.core.payloads.apns import ApnsRequest, build_apns
 from pushdeck.core.providers import apns_reasons
 from pushdeck.core.providers.apns_auth import ApnsTokenSigner, cert_ssl_context
-from pushdeck.core.providers.base import CheckResult, register
+from pushdeck.core.providers.base import (
+    CheckResult,
+    inconclusive_check,
+    register,
+    retry_after_header,
+)
 from pushdeck.core.providers.http2 import (
     H2Client,
     H2Response,
     Header,
     client_ssl_context,
     json_object,
-    retry_after,
 )
 
 _HEX_TOKEN = re.compile(r"[0-9a-fA-F]{8,400}")
@@ -171,7 +175,7 @@ def interpret(response: H2Response) -> SendResult:
         reason=reason,
         explanation=mapped.explanation,
         retryable=mapped.retryable,
-        retry_after=retry_after(response.headers),
+        retry_after=retry_after_header(response.headers),
         token_dead_since=_dead_since(body) if mapped.status is SendStatus.TOKEN_DEAD else None,
         raw=raw,
     )
@@ -190,6 +194,8 @@ def check_outcome(result: SendResult) -> CheckResult:
         return CheckResult(
             False, f"APNs refused the credentials: {result.reason}.", result.explanation
         )
+    if result.retryable:
+        return inconclusive_check("APNs", result)
     return CheckResult(
         False,
         f"Unexpected APNs answer to the check: {result.http_status} {result.reason or 'OK'}.",

@@ -3,12 +3,26 @@
 A provider turns (rendered Message, Device) into one request, sends it, and returns a
 ``SendResult``. Rejections are data; only transport failures raise (``TransportError``).
 Each provider module registers a factory here, so dispatch never switches on kinds.
+
+Three kinds of "not accepted", reported differently (``pushdeck.core.provider_health``
+and the dispatcher act on them):
+
+- a permanent answer: ``SendResult`` with ``retryable=False`` (bad token, payload
+  refused, dead token, credentials refused); sending again changes nothing;
+- a transient answer: ``SendResult`` with ``retryable=True`` (5xx, 429, IdleTimeout…),
+  often with ``retry_after`` seconds; or a request written and not answered
+  (``TransportError``, ``ProviderTimeoutError``): delivery unknown, a retry may
+  duplicate it;
+- never reached the provider: ``NotSentError`` (DNS, connection refused, TLS
+  handshake, nothing written): certainly not delivered, a retry duplicates nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pushdeck.core.credentials import Credential
@@ -22,6 +36,52 @@ class CheckResult:
     ok: bool
     summary: str
     details: str = ""
+    #: False when the check could not reach a verdict (no network, DNS, TLS, the provider
+    #: unavailable): the credential may well be fine. ``ok`` is then False too.
+    conclusive: bool = True
+
+
+def inconclusive_check(provider: str, result: SendResult) -> CheckResult:
+    """A check answered with a temporary failure (503, 429…): no verdict on the credential."""
+    what = f"{result.http_status} {result.reason}".strip() if result.http_status else result.reason
+    return CheckResult(
+        False,
+        f"Could not check: {provider} answered {what}, a temporary failure.",
+        result.explanation or "The service is unavailable or throttling; try again later.",
+        conclusive=False,
+    )
+
+
+#: Longest ``Retry-After`` taken literally; a provider asking for more than a day is
+#: treated as asking for a day (the campaign pauses long before that anyway).
+RETRY_AFTER_CAP = 86_400.0
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (RFC 9110 10.2.3), or None.
+
+    Both forms: delay-seconds (``"120"``) and an HTTP-date (``"Wed, 21 Oct 2015
+    07:28:00 GMT"``, counted from ``now``). A date in the past means "now" (0); garbage,
+    negative numbers and empty values mean "not given". Capped at ``RETRY_AFTER_CAP``.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_CAP)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may lack a zone
+        when = when.replace(tzinfo=UTC)
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, seconds), RETRY_AFTER_CAP)
+
+
+def retry_after_header(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """``retry_after_seconds`` of a response's ``retry-after`` header (lower-case names)."""
+    return retry_after_seconds(headers.get("retry-after"), now)
 
 
 @runtime_checkable

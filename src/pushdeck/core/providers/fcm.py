@@ -6,7 +6,9 @@
     await provider.aclose()
 
 Every FCM answer becomes a ``SendResult`` (see ``fcm_errors``); only transport
-failures raise ``TransportError``.
+failures raise ``TransportError`` (``NotSentError`` when the message never left, e.g.
+no connection, or no access token because Google's token endpoint was unreachable).
+A 5xx/429 from the token endpoint is a transient result, not an auth failure.
 """
 
 from __future__ import annotations
@@ -16,18 +18,23 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pushdeck.core.credentials import FCM_ENDPOINT, Credential, FcmCredential
-from pushdeck.core.errors import CredentialError
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.errors import CredentialError, NotSentError, TransportError
+from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus, TokenKind
 from pushdeck.core.payloads.fcm import FcmRequest, build_fcm
+from pushdeck.core.payloads.live_activity import FCM_TOKEN_ATTRIBUTE
 from pushdeck.core.providers import fcm_errors
-from pushdeck.core.providers.base import CheckResult, register
+from pushdeck.core.providers.base import (
+    CheckResult,
+    inconclusive_check,
+    register,
+    retry_after_header,
+)
 from pushdeck.core.providers.fcm_auth import GoogleAccessToken, TokenRefused
 from pushdeck.core.providers.http2 import (
     H2Client,
     H2Response,
     client_ssl_context,
     json_object,
-    retry_after,
 )
 
 #: Shaped like a registration token but belonging to no device.
@@ -70,20 +77,41 @@ class FcmProvider:
         notification_id: str = "",
         validate_only: bool = False,
     ) -> SendResult:
-        request = build_fcm(message, device.token, validate_only=validate_only)
+        token, live_activity_token = device.token, ""
+        if device.token_kind is not TokenKind.DEVICE:
+            # A Live Activity (or push-to-start) token through FCM: FCM reaches the app by
+            # its registration token, kept with the device, and hands the token on.
+            live_activity_token = device.token
+            token = str(device.attributes.get(FCM_TOKEN_ATTRIBUTE, ""))
+            if not token:
+                return _no_registration_token(device)
+        request = build_fcm(
+            message, token, validate_only=validate_only, live_activity_token=live_activity_token
+        )
         return await self.send_request(request)
 
     async def send_request(self, request: FcmRequest) -> SendResult:
         """Send a prebuilt body; refresh the access token once if Google says 401."""
         try:
-            token = await self.tokens.get()
+            token = await self._access_token()
             response = await self._post(token, request.body)
             if response.status == 401 and not _fcm_code(response):
                 self.tokens.invalidate(token)
-                response = await self._post(await self.tokens.get(), request.body)
+                response = await self._post(await self._access_token(), request.body)
         except TokenRefused as refused:
             return _token_refused(refused)
         return interpret(response)
+
+    async def _access_token(self) -> str:
+        try:
+            return await self.tokens.get()
+        except NotSentError:
+            raise
+        except TransportError as exc:
+            # Whatever happened to the token request, the message itself never left.
+            raise NotSentError(
+                f"Could not get an access token from Google: {exc.message}", hint=exc.hint
+            ) from exc
 
     async def check(self) -> CheckResult:
         """A ``validate_only`` send to a token no device has: proves auth and project."""
@@ -127,7 +155,7 @@ def interpret(response: H2Response) -> SendResult:
         reason=code or rpc_status or str(response.status),
         explanation=explanation,
         retryable=mapped.retryable,
-        retry_after=retry_after(response.headers),
+        retry_after=retry_after_header(response.headers),
         raw=raw,
     )
 
@@ -144,7 +172,31 @@ def _fcm_code(response: H2Response) -> str:
     return fcm_errors.error_code(error) if isinstance(error, dict) else ""
 
 
+def _no_registration_token(device: Device) -> SendResult:
+    return SendResult(
+        SendStatus.REJECTED,
+        ProviderKind.FCM,
+        reason="MissingRegistrationToken",
+        explanation=f"This {device.token_kind} token is reached through FCM, which also needs "
+        f"the app's FCM registration token: import it in an attr.{FCM_TOKEN_ATTRIBUTE} column.",
+        raw={"token": device.token[:80]},
+    )
+
+
 def _token_refused(refused: TokenRefused) -> SendResult:
+    if refused.status == 429 or refused.status >= 500:
+        # Google's sign-in service is down or throttling: the service account is not
+        # the problem, and the message was never sent. Transient, not an auth failure.
+        return SendResult(
+            SendStatus.REJECTED,
+            ProviderKind.FCM,
+            http_status=refused.status,
+            reason="OAUTH_UNAVAILABLE",
+            explanation=f"Google's sign-in service answered {refused.status} ({refused.reason}); "
+            "the message was not sent. Pushdeck retries later.",
+            retryable=True,
+            raw={"status": refused.status, "reason": refused.reason},
+        )
     return SendResult(
         SendStatus.AUTH_FAILURE,
         ProviderKind.FCM,
@@ -169,6 +221,8 @@ def check_outcome(result: SendResult) -> CheckResult:
         return CheckResult(
             False, f"FCM refused the credentials: {result.reason}.", result.explanation
         )
+    if result.retryable:
+        return inconclusive_check("FCM", result)
     return CheckResult(
         False,
         f"Unexpected FCM answer to the check: {result.http_status} {result.reason}.",

@@ -13,7 +13,8 @@ What it guarantees:
 - a request the server provably did not process (GOAWAY with a lower last_stream_id,
   REFUSED_STREAM, or never written before the connection died) is retried transparently
   on a fresh connection; a request that was written but never answered raises
-  ``TransportError`` because nothing is known about its delivery;
+  ``TransportError`` because nothing is known about its delivery, while one that never
+  left (no connection: DNS, refused, TLS; or never processed) raises ``NotSentError``;
 - TLS verification is whatever the given ``ssl.SSLContext`` says (callers never turn it off).
 """
 
@@ -25,7 +26,7 @@ import json
 import logging
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +41,8 @@ import hpack
 from hpack.hpack import encode_integer
 from hpack.table import HeaderTable
 
-from pushdeck.core.errors import ProviderTimeoutError, TransportError
+from pushdeck.core.errors import NotSentError, ProviderTimeoutError, TransportError
+from pushdeck.core.providers.connect_errors import connect_failure
 
 Header = tuple[bytes, bytes]
 #: ``resolve(host, port)`` -> the addresses to connect to, in order (see ``H2Client``).
@@ -484,7 +486,7 @@ class H2Client:
                 continue  # provably not processed: safe to send on another connection
             finally:
                 self._release(conn)
-        raise TransportError(
+        raise NotSentError(  # each attempt provably unprocessed: nothing was delivered
             "The push service kept closing connections before processing the request.",
             hint="Try again later; if it persists the service may be rejecting this client.",
         )
@@ -506,7 +508,7 @@ class H2Client:
     async def _acquire(self) -> _Connection:
         while True:
             if self._closed:
-                raise TransportError("The provider connection pool is closed.")
+                raise NotSentError("The provider connection pool is closed.")
             conn = self._pick()
             if conn is not None:
                 conn.active += 1
@@ -562,6 +564,8 @@ class H2Client:
 
     async def _open(self) -> _Connection:
         loop = asyncio.get_running_loop()
+        # Every failure here happens before any request is written: NotSentError, so
+        # the dispatcher knows a retry cannot duplicate anything.
         try:
             async with asyncio.timeout(self.connect_timeout):
                 targets = [self.host]
@@ -570,13 +574,12 @@ class H2Client:
                 conn = await self._connect_to(loop, targets)
                 self._check_alpn(conn)
                 await conn.ready
-        except TimeoutError as exc:
-            raise ProviderTimeoutError(f"Connecting to {self.host}:{self.port} timed out.") from exc
-        except (OSError, ssl.SSLError) as exc:
-            raise TransportError(
-                f"Cannot connect to {self.host}:{self.port}: {exc}",
-                hint="Check the network, the endpoint and, behind a proxy, the extra CA file.",
-            ) from exc
+        except (OSError, ssl.SSLError) as exc:  # TimeoutError is an OSError
+            raise connect_failure(self.host, self.port, exc, self.connect_timeout) from exc
+        except NotSentError:
+            raise
+        except TransportError as exc:  # closed during setup, before any request
+            raise NotSentError(exc.message, hint=exc.hint) from exc
         self.connections_opened += 1
         _log.debug("HTTP/2 connection %d to %s:%d", self.connections_opened, self.host, self.port)
         return conn
@@ -606,7 +609,7 @@ class H2Client:
         protocol = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         if protocol != "h2":
             conn.close()
-            raise TransportError(
+            raise NotSentError(
                 f"{self.host}:{self.port} does not speak HTTP/2 (ALPN {protocol!r})."
             )
 
@@ -618,15 +621,6 @@ def json_object(body: bytes) -> dict[str, Any]:
     except ValueError:
         return {"text": body.decode("utf-8", "replace")}
     return value if isinstance(value, dict) else {"value": value}
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from a ``Retry-After`` header (an HTTP date, rare here, counts as unset)."""
-    value = headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 def client_ssl_context(ca_file: str = "") -> ssl.SSLContext:

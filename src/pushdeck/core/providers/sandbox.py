@@ -12,6 +12,13 @@ Outcomes, in this order of precedence:
   503 (a retry is a new attempt and usually succeeds), one in four permanently;
 - otherwise accepted, with a stable provider id.
 Tokens starting with ``dead-`` or ``fail-`` always die or fail permanently (demos).
+
+Engagement: each accepted notification of a campaign (its payload data names the campaign,
+as the app would read it) is delivered, opened, pressed or dismissed by its simulated
+device at the credential's open rate (a share of accepted sends), with the delays real
+devices show: deliveries within seconds (or hours for offline devices), opens over the
+following minutes and hours, up to two days. The device "reports" at once, so by the
+time a send finishes its whole engagement curve is recorded (see ``take_engagement``).
 """
 
 from __future__ import annotations
@@ -26,15 +33,26 @@ from typing import Any, ClassVar
 
 from pushdeck.core.credentials import Credential, SandboxCredential
 from pushdeck.core.errors import ConfigError
-from pushdeck.core.model import Device, Message, Platform, ProviderKind, SendResult, SendStatus
+from pushdeck.core.model import (
+    Device,
+    EngagementEvent,
+    Message,
+    Platform,
+    ProviderKind,
+    SendResult,
+    SendStatus,
+)
 from pushdeck.core.payloads import build_apns, build_fcm, build_webpush
 from pushdeck.core.providers.base import CheckResult, Provider, register
 from pushdeck.core.providers.sandbox_engagement import (
     EngagementRates,
     SentNotification,
+    events_for,
+    rates_for_open_share,
     simulate_engagement,
     stable_random,
 )
+from pushdeck.core.templating import CAMPAIGN_KEY, VARIANT_KEY
 
 __all__ = [
     "EngagementRates",
@@ -73,12 +91,16 @@ class SandboxProvider:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        engagement: bool = True,
     ) -> None:
         self.credential = credential
         self.topic = str(credential.extra.get("topic", DEFAULT_TOPIC))
         self._sleep = sleep
         self._clock = clock
         self._attempts: Counter[tuple[str, str]] = Counter()
+        self.engagement = engagement  # False: the caller simulates engagement itself
+        self._rates = rates_for_open_share(credential.open_rate)
+        self._reported: list[EngagementEvent] = []
 
     async def send(
         self, message: Message, device: Device, *, notification_id: str = ""
@@ -97,7 +119,31 @@ class SandboxProvider:
             return self._unavailable() if rng.random() < 0.75 else self._rejected(device, rng)
         provider_id = f"sandbox-{rng.getrandbits(64):016x}"
         raw = {"status": 200, "bytes": len(body), "attempt": attempt}
-        return SendResult(SendStatus.ACCEPTED, KIND, 200, provider_id=provider_id, raw=raw)
+        result = SendResult(SendStatus.ACCEPTED, KIND, 200, provider_id=provider_id, raw=raw)
+        if self.engagement:
+            self._device_reports(message, device, result)
+        return result
+
+    def _device_reports(self, message: Message, device: Device, result: SendResult) -> None:
+        """What the simulated device will report about this notification, as a real app
+        reads the campaign (and variant) from the payload's data."""
+        campaign = str(message.data.get(CAMPAIGN_KEY, ""))
+        if not campaign:
+            return  # not a campaign's notification (a single push): nothing to attribute
+        send = SentNotification(
+            campaign,
+            device.token,
+            self._clock(),
+            result,
+            str(message.data.get(VARIANT_KEY, "")),
+            tuple(action.id for action in message.actions),
+        )
+        self._reported.extend(events_for(send, self._rates, self.credential.seed))
+
+    def take_engagement(self) -> list[EngagementEvent]:
+        """Engagement reported since the last call (``EngagementReporter``)."""
+        reported, self._reported = self._reported, []
+        return reported
 
     def _build(self, message: Message, device: Device, notification_id: str) -> bytes:
         # The real builders enforce each platform's byte budget (PayloadError).

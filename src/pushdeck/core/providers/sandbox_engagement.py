@@ -4,6 +4,11 @@ Times follow log-normal delays (most reactions within the first hour, a long tai
 the following hours), the shape real push engagement has. Everything is a pure
 function of the seed and the send, so the same campaign simulates the same events,
 with the same ids, every time (re-running never double-counts).
+
+Every campaign sent through the sandbox gets its engagement this way: the provider
+(an ``EngagementReporter``) plays the devices, which report what they did with the
+notification, and the dispatcher records those reports through the same validation as
+events a real app posts to the collector (``pushdeck.core.events``).
 """
 
 from __future__ import annotations
@@ -14,11 +19,22 @@ import random
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from pushdeck.core.model import EngagementEvent, EngagementKind, SendResult
 
 HORIZON = timedelta(hours=48)  # nothing is simulated later than this after the send
 OFFLINE_SHARE = 0.15  # devices that receive the push only when they come back online
+DELIVERY_RATE = 0.95  # accepted notifications that reach the device (within HORIZON)
+
+
+@runtime_checkable
+class EngagementReporter(Protocol):
+    """A provider whose devices are simulated and report engagement, as real apps do."""
+
+    def take_engagement(self) -> list[EngagementEvent]:
+        """The engagement reported since the last call (each event once)."""
+        ...
 
 
 def stable_random(*parts: object) -> random.Random:
@@ -52,6 +68,21 @@ class EngagementRates:
         if isinstance(self.open_rate, Mapping):
             return float(self.open_rate.get(variant, self.open_rate.get("", 0.0)))
         return self.open_rate
+
+
+def rates_for_open_share(open_share: float) -> EngagementRates:
+    """Rates under which ``open_share`` of *accepted* sends get opened: the rate a sandbox
+    credential shows, and the reports' headline rate (opened ÷ accepted)."""
+    share = min(max(open_share, 0.0), 1.0)
+    delivery = max(DELIVERY_RATE, share)
+    return EngagementRates(open_rate=share / delivery, delivery_rate=delivery)
+
+
+def events_for(send: SentNotification, rates: EngagementRates, seed: int) -> list[EngagementEvent]:
+    """Everything the device of ``send`` will report, at the times it will report it."""
+    if not send.result.accepted:
+        return []
+    return list(_events_for(send, rates, seed))
 
 
 def _delay(rng: random.Random, median_seconds: float, sigma: float) -> timedelta:

@@ -22,8 +22,6 @@ import ssl
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from hpack import NeverIndexedHeaderTuple
@@ -46,7 +44,12 @@ from pushdeck.core.model import (
     WebPushSubscription,
 )
 from pushdeck.core.payloads.webpush import WebPushRequest, build_webpush
-from pushdeck.core.providers.base import CheckResult, Provider, register
+from pushdeck.core.providers.base import (
+    CheckResult,
+    Provider,
+    register,
+    retry_after_seconds,
+)
 from pushdeck.core.providers.http2 import H2Client, H2Response, Header, client_ssl_context
 from pushdeck.core.webpush_crypto import (
     VapidSigner,
@@ -119,20 +122,6 @@ _SERVER_ERROR = _Meaning(
     "The push service had a temporary problem; retry later.",
     retryable=True,
 )
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Parse ``Retry-After`` (delay-seconds or HTTP-date) into seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def interpret(response: H2Response) -> SendResult:
@@ -287,7 +276,11 @@ class WebPushProvider:
         if problem:  # the resolved addresses are checked again when connecting
             raise netguard.refusal("The endpoint", problem, field="endpoint")
         built = self._build(message)
-        body = encrypt(built.request.body, receiver_keys(subscription.p256dh, subscription.auth))
+        body = encrypt(
+            built.request.body,
+            receiver_keys(subscription.p256dh, subscription.auth),
+            padding=built.request.padding,
+        )
         return subscription, built, body
 
     def _build(self, message: Message) -> _Built:

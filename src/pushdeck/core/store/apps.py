@@ -16,6 +16,7 @@ def _row_to_app(row: sqlite3.Row) -> App:
         apns_topic=row["apns_topic"],
         android_package=row["android_package"],
         web_origin=row["web_origin"],
+        has_service_extension=bool(row["has_service_extension"]),
         id=row["id"],
     )
 
@@ -46,13 +47,14 @@ def add_app(ws: Workspace, app: App) -> App:
     try:
         with ws.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO apps (name, apns_topic, android_package, web_origin, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO apps (name, apns_topic, android_package, web_origin,"
+                " has_service_extension, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     app.name,
                     app.apns_topic,
                     app.android_package,
                     app.web_origin.rstrip("/"),
+                    int(app.has_service_extension),
                     utcnow(),
                 ),
             )
@@ -68,8 +70,15 @@ def update_app(ws: Workspace, app: App) -> App:
     current = get_app(ws, app.name)
     with ws.transaction() as conn:
         conn.execute(
-            "UPDATE apps SET apns_topic = ?, android_package = ?, web_origin = ? WHERE id = ?",
-            (app.apns_topic, app.android_package, app.web_origin.rstrip("/"), current.id),
+            "UPDATE apps SET apns_topic = ?, android_package = ?, web_origin = ?,"
+            " has_service_extension = ? WHERE id = ?",
+            (
+                app.apns_topic,
+                app.android_package,
+                app.web_origin.rstrip("/"),
+                int(app.has_service_extension),
+                current.id,
+            ),
         )
     return get_app(ws, app.name)
 

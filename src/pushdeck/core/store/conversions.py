@@ -1,6 +1,8 @@
 """Conversions in the workspace: the lookups that check them, the insert, and the reads
-attribution needs. ``pushdeck.core.conversions`` validates, ``pushdeck.core.attribution``
-decides which campaign a conversion counts for; this module only reads and writes rows.
+attribution needs. ``pushdeck.core.events`` validates (campaigns are found, and
+conversions written with the other events, by ``store.events``);
+``pushdeck.core.attribution`` decides which campaign a conversion counts for; this
+module only reads and writes rows.
 
 Reads are driven by the conversions (an app's, in the campaign's time range) and reach
 the campaign's journal by its primary key, so a report costs in proportion to the
@@ -13,23 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pushdeck.core.store.workspace import Workspace, utcnow
-
-MAX_ROW_ID = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class CampaignRef:
-    id: int
-    app_id: int
-
-
-def find_campaign(ws: Workspace, name: str) -> CampaignRef | None:
-    """The campaign called ``name``, or whose id is ``name`` (ASCII digits in range)."""
-    rows = ws.query("SELECT id, app_id FROM campaigns WHERE name = ?", (name,))
-    if not rows and name.isascii() and name.isdigit() and int(name) <= MAX_ROW_ID:
-        rows = ws.query("SELECT id, app_id FROM campaigns WHERE id = ?", (int(name),))
-    return CampaignRef(rows[0][0], rows[0][1]) if rows else None
+from pushdeck.core.store.workspace import Workspace
 
 
 def find_app(ws: Workspace, name: str) -> int | None:
@@ -51,29 +37,12 @@ def find_devices(ws: Workspace, token: str, app_id: int | None) -> list[tuple[in
     return [(r[0], r[1]) for r in rows]
 
 
-def journal_state(ws: Workspace, campaign_id: int, device_id: int) -> str | None:
-    value = ws.scalar(
-        "SELECT state FROM journal WHERE campaign_id = ? AND device_id = ?",
-        (campaign_id, device_id),
-    )
-    return str(value) if value is not None else None
-
-
-_INSERT = (
+#: Validated rows (event_id, app_id, device_id, campaign_id, conversion, value_micros,
+#: currency, at) and received_at; written with other events by ``store.events``.
+INSERT_CONVERSIONS = (
     "INSERT OR IGNORE INTO conversions (event_id, app_id, device_id, campaign_id, conversion,"
     " value_micros, currency, at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-def insert_conversions(ws: Workspace, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Insert validated rows (event_id, app_id, device_id, campaign_id, conversion,
-    value_micros, currency, at); return how many were new (the rest share an event_id)."""
-    if not rows:
-        return 0
-    now = utcnow()
-    with ws.transaction() as conn:
-        cursor = conn.executemany(_INSERT, [(*row, now) for row in rows])
-    return cursor.rowcount
 
 
 # --------------------------------------------------------------------------- reads for reports

@@ -17,9 +17,10 @@ from pushdeck.core.model import (
     OptIn,
     Platform,
     ProviderKind,
+    TokenKind,
     WebPushSubscription,
 )
-from pushdeck.core.store.workspace import MMAP_BYTES, Workspace, utcnow
+from pushdeck.core.store.workspace import MMAP_BYTES, Workspace, damaged_row, utcnow
 
 _COLUMNS = (
     "app_id",
@@ -37,6 +38,7 @@ _COLUMNS = (
     "test",
     "created_at",
     "last_seen",
+    "token_kind",
 )
 _UPDATED = [c for c in _COLUMNS if c not in ("app_id", "token", "created_at", "last_seen")]
 # Update only when something really changed, so re-importing a file is a no-op.
@@ -53,6 +55,17 @@ _UPSERT = (
 )
 # Records are dicts; SQLite binds positional parameters about twice as fast as named ones.
 _ROW = itemgetter(*_COLUMNS)
+
+
+def _rows(records: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each record's values in ``_COLUMNS`` order."""
+    try:
+        return list(map(_ROW, records))
+    except KeyError:
+        # Records made before token kinds existed (scripts, benchmarks) hold device tokens.
+        return [_ROW({"token_kind": "device", **record}) for record in records]
+
+
 _TOKEN = _COLUMNS.index("token")
 STAGING_TABLE = f"CREATE TABLE staging ({', '.join(_COLUMNS)})"
 _STAGING_INSERT = f"INSERT INTO staging VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -60,14 +73,14 @@ _STAGING_INSERT = f"INSERT INTO staging VALUES ({', '.join('?' for _ in _COLUMNS
 
 def stage_devices(conn: sqlite3.Connection, records: Sequence[dict[str, Any]]) -> None:
     """Append validated records to a staging table (see ``upsert_from_staging``)."""
-    conn.executemany(_STAGING_INSERT, map(_ROW, records))
+    conn.executemany(_STAGING_INSERT, _rows(records))
 
 
 def upsert_devices(ws: Workspace, records: Sequence[dict[str, Any]]) -> tuple[int, int]:
     """Insert or update ``records`` in one transaction; return (inserted, updated)."""
     # Token order turns random inserts into the (app, token) index into one sweep per
     # batch. The sort is stable, so a token repeated in the batch still ends last-wins.
-    rows = sorted(map(_ROW, records), key=itemgetter(_TOKEN))
+    rows = sorted(_rows(records), key=itemgetter(_TOKEN))
     with ws.transaction() as conn:
         before = conn.execute("SELECT coalesce(max(id), 0) FROM devices").fetchone()[0]
         cursor = conn.executemany(_UPSERT, rows)
@@ -140,7 +153,20 @@ def bulk_load(ws: Workspace) -> Iterator[None]:
     ws.conn.execute("PRAGMA mmap_size = 0")
     try:
         yield
-    finally:
+    except BaseException:
+        # The load failed (a full disk, say): rebuild what we can, but never let a second
+        # failure here bury the first. Indexes still missing stay recorded in meta, and
+        # the next open rebuilds them.
+        try:
+            _finish_bulk_load(ws)
+        except sqlite3.Error:
+            pass
+        raise
+    _finish_bulk_load(ws)
+
+
+def _finish_bulk_load(ws: Workspace) -> None:
+    try:
         ws.conn.execute("PRAGMA wal_autocheckpoint = 1000")
         restore_pending_indexes(ws)
         # Statistics from a sample: enough for the planner, and seconds cheaper.
@@ -149,6 +175,7 @@ def bulk_load(ws: Workspace) -> Iterator[None]:
         ws.conn.execute("PRAGMA analysis_limit = 0")
         # The load was one large transaction; give its write-ahead log back to the disk.
         ws.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
         ws.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
@@ -168,31 +195,37 @@ def _time(value: str | None) -> datetime | None:
 
 
 def row_to_device(row: sqlite3.Row, app_name: str = "") -> Device:
-    provider = ProviderKind(row["provider"])
-    subscription = None
-    if provider is ProviderKind.WEBPUSH:
-        subscription = WebPushSubscription(row["token"], row["p256dh"], row["auth"])
-    keys = row.keys()
-    return Device(
-        app=app_name or (row["app"] if "app" in keys else ""),
-        platform=Platform(row["platform"]),
-        provider=provider,
-        token=row["token"],
-        subscription=subscription,
-        environment=ApnsEnvironment(row["environment"]),
-        opt_in=OptIn(row["opt_in"]),
-        locale=row["locale"],
-        timezone=row["timezone"],
-        tags=tuple(json.loads(row["tags"])),
-        attributes=json.loads(row["attributes"]),
-        test=bool(row["test"]),
-        created_at=_time(row["created_at"]),
-        last_seen=_time(row["last_seen"]),
-        status=DeviceStatus(row["status"]),
-        status_reason=row["status_reason"],
-        status_at=_time(row["status_at"]),
-        id=row["id"],
-    )
+    try:
+        provider = ProviderKind(row["provider"])
+        subscription = None
+        if provider is ProviderKind.WEBPUSH:
+            subscription = WebPushSubscription(row["token"], row["p256dh"], row["auth"])
+        keys = row.keys()
+        return Device(
+            app=app_name or (row["app"] if "app" in keys else ""),
+            platform=Platform(row["platform"]),
+            provider=provider,
+            token=row["token"],
+            subscription=subscription,
+            environment=ApnsEnvironment(row["environment"]),
+            opt_in=OptIn(row["opt_in"]),
+            locale=row["locale"],
+            timezone=row["timezone"],
+            tags=tuple(json.loads(row["tags"])),
+            attributes=json.loads(row["attributes"]),
+            test=bool(row["test"]),
+            created_at=_time(row["created_at"]),
+            last_seen=_time(row["last_seen"]),
+            status=DeviceStatus(row["status"]),
+            status_reason=row["status_reason"],
+            status_at=_time(row["status_at"]),
+            token_kind=TokenKind(row["token_kind"]),
+            id=row["id"],
+        )
+    except (ValueError, TypeError, AttributeError) as exc:  # a row changed outside Pushdeck
+        token = str(row["token"])
+        shown = token if len(token) <= 20 else f"{token[:16]}…"
+        raise damaged_row(f"device {shown}", "devices", row["id"], str(exc)) from exc
 
 
 _SELECT = "SELECT d.*, a.name AS app FROM devices d JOIN apps a ON a.id = d.app_id"

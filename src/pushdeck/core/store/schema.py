@@ -294,15 +294,31 @@ BEGIN
 END;
 """
 
-# Audience hygiene and conversions (issue 20). Its own step: expect it to be renumbered
-# when merged after other migrations.
+# Platform fidelity (issue 14): whether the iOS app has a Notification Service Extension
+# (without one iOS shows no image; lint warns). A non-secret fact of the app, so it
+# lives on the apps row.
+_V6 = """
+ALTER TABLE apps ADD COLUMN has_service_extension INTEGER NOT NULL DEFAULT 0;
+"""
+
+# Live Activities (issue 14): which APNs token a device row holds (the app's device
+# token, a Live Activity's push token, or the app's push-to-start token), so a campaign
+# sends each kind only what it accepts; the journal keeps the kind as sent. The partial
+# index serves segments on the (few) Live Activity tokens without weighing on imports.
+_V7 = """
+ALTER TABLE devices ADD COLUMN token_kind TEXT NOT NULL DEFAULT 'device';
+CREATE INDEX devices_token_kind ON devices (token_kind) WHERE token_kind <> 'device';
+ALTER TABLE journal ADD COLUMN token_kind TEXT NOT NULL DEFAULT 'device';
+"""
+
+# Audience hygiene and conversions (issue 20), after platform fidelity's v6 and v7.
 # - app_rules: an app's defaults (frequency cap, quiet hours, default time zone,
 #   attribution window) as the campaign file's JSON shapes; no secrets.
 # - journal.release_at: when a device held for its quiet hours may be sent (state 'held').
 # - conversions: 'converted' events (their own table: a value, a currency and a name,
 #   and no notification of their own); campaign_id is set only for direct attribution
 #   (the campaign was named in the event), influenced attribution is computed by reports.
-_V6 = """
+_V8 = """
 CREATE TABLE app_rules (
     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
     rules TEXT NOT NULL DEFAULT '{}',
@@ -326,5 +342,5 @@ CREATE INDEX conversions_app ON conversions (app_id, at);
 CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)

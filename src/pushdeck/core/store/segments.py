@@ -1,4 +1,9 @@
-"""Saved segments: a name and a rule (JSON form), counted and sampled on demand."""
+"""Saved segments: a name and a rule (JSON form), counted and sampled on demand.
+
+A stored rule may stop compiling (edited by hand, written by a newer Pushdeck, a time
+zone dropped from tzdata, limits added later). Listing never fails for that: such a
+segment comes back with ``problem`` set, and only using it raises, naming it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from pushdeck.core.errors import ConfigError
+from pushdeck.core.errors import ConfigError, SegmentError
 from pushdeck.core.model import Device
-from pushdeck.core.segments import CompiledRule, compile_rule, rule_to_text
+from pushdeck.core.segments import CompiledRule, check_shape, compile_rule, rule_to_text
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.workspace import Workspace, utcnow
 
@@ -19,14 +24,21 @@ class Segment:
     name: str
     rule: dict[str, Any]
     description: str = ""
+    problem: str = ""  # why the stored rule cannot be used ('' when it can)
 
     @property
     def text(self) -> str:
-        return rule_to_text(self.rule)
+        """The rule in the text syntax (its stored JSON when it is not a valid rule)."""
+        try:
+            return rule_to_text(self.rule)
+        except SegmentError:
+            raw = json.dumps(self.rule, ensure_ascii=False)
+            return raw if len(raw) <= 200 else raw[:199] + "…"
 
 
 def save_segment(ws: Workspace, segment: Segment, *, replace: bool = False) -> Segment:
     """Store a segment after checking that its rule compiles."""
+    check_shape(segment.rule)
     compile_rule(segment.rule)
     now = utcnow()
     conflict = (
@@ -58,13 +70,44 @@ def get_segment(ws: Workspace, name: str) -> Segment:
             f"There is no segment named {name!r} (segments: {known}).",
             hint="Create it with 'pushdeck segments add NAME --rule ...'.",
         )
-    row = rows[0]
-    return Segment(row["name"], json.loads(row["rule"]), row["description"])
+    return _from_row(rows[0])  # a broken rule comes back with .problem (see usable())
 
 
 def list_segments(ws: Workspace) -> list[Segment]:
+    """Every segment; one whose rule cannot be used comes with ``problem`` set."""
     rows = ws.query("SELECT * FROM segments ORDER BY name")
-    return [Segment(r["name"], json.loads(r["rule"]), r["description"]) for r in rows]
+    return [_from_row(r) for r in rows]
+
+
+def _from_row(row: sqlite3.Row) -> Segment:
+    try:
+        rule = json.loads(row["rule"])
+    except (ValueError, RecursionError) as exc:
+        problem = f"the stored rule is not valid JSON ({type(exc).__name__})"
+        return Segment(row["name"], {}, row["description"], problem)
+    if not isinstance(rule, dict):
+        return Segment(row["name"], {}, row["description"], "the stored rule is not an object")
+    return Segment(row["name"], rule, row["description"], rule_problem(rule))
+
+
+def rule_problem(rule: dict[str, Any]) -> str:
+    """Why ``rule`` cannot be used now ('' when it compiles)."""
+    try:
+        compile_rule(rule)
+    except SegmentError as exc:
+        return exc.message
+    return ""
+
+
+def usable(ws: Workspace, name: str) -> Segment:
+    """The segment named ``name``, or SegmentError naming it and what is wrong."""
+    segment = get_segment(ws, name)
+    if segment.problem:
+        raise SegmentError(
+            f"Segment {name!r} cannot be used: {segment.problem}",
+            hint=f"Fix it: 'pushdeck segments add {name} --replace --rule ...'.",
+        )
+    return segment
 
 
 def rename_segment(ws: Workspace, old: str, new: str) -> None:

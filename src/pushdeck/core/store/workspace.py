@@ -1,31 +1,52 @@
 """Opening a workspace: one SQLite file, checked, migrated, in WAL mode.
 
-A workspace file is refused (never overwritten) when it is not SQLite, is corrupt,
+A workspace file is refused (never overwritten) when it is not SQLite, is damaged,
 belongs to another program, or was written by a newer Pushdeck. Before migrating
 an existing file a backup copy is taken next to it.
+
+The app keeps a connection open for hours while its jobs, the CLI, cron and the collector
+open their own. On POSIX, closing *any* descriptor of a file drops *all* of the process's
+``fcntl`` locks on it, SQLite's included; another process then takes itself for the last
+user and deletes the WAL under the app (sqlite.org, "How To Corrupt An SQLite Database
+File", 2.2). So nothing here opens the database file except SQLite: whether it is SQLite
+at all is what SQLite answers when asked to read it, and a new file is created (owner-only)
+only when no file exists, so no connection can have it open.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from pushdeck.core.errors import WorkspaceError
+from pushdeck.core.errors import WorkspaceError, is_disk_full
+from pushdeck.core.paths import (
+    PRIVATE_MODE,
+    create_private_file,
+    create_private_new_file,
+    remove_abandoned_scratch_dirs,
+)
 from pushdeck.core.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Upper bound on how much of the workspace file SQLite reads through a memory map.
 MMAP_BYTES = 1 << 30
 #: How long a write waits for another connection's transaction. A large import merges in
 #: one transaction (about 11 s for 1,000,000 devices, see bench/README.md) while a
 #: campaign may be sending on its own connection: its journal writes wait, not fail.
 BUSY_TIMEOUT_MS = 60_000
+#: ``PRAGMA quick_check`` reads the whole file: 1.2–1.6 s at 1,000,000 devices (541 MB,
+#: bench/README.md), too slow for every open. A file is checked on its first open of
+#: the day and before every migration; a copy, a restored backup or a file moved to
+#: another disk is a different file and is checked on its first open.
+INTEGRITY_CHECK_EVERY = timedelta(days=1)
+_INTEGRITY_KEY = "integrity_checked"
 
 
 def utcnow() -> str:
@@ -46,16 +67,20 @@ class Workspace:
     def open(cls, path: Path | str, *, create: bool = True) -> Workspace:
         """Open (and create or migrate) the workspace at ``path``."""
         path = Path(path).expanduser()
-        existed = path.exists() and path.stat().st_size > 0
-        if existed:
-            _check_header(path)
-        elif not create:
+        if path.is_dir():
             raise WorkspaceError(
-                f"No workspace at {path}.",
-                hint="Check the path, or run 'pushdeck demo' to create a demo workspace.",
+                f"{path} is a folder, not a workspace file.",
+                hint=f"Give the path of a .pushdeck file (e.g. {path / 'workspace.pushdeck'}); "
+                "a new path creates an empty workspace.",
             )
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists() and path.stat().st_size > 0
+        if not existed:
+            if not create:
+                raise WorkspaceError(
+                    f"No workspace at {path}.",
+                    hint="Check the path, or run 'pushdeck demo' to create a demo workspace.",
+                )
+            _create_file(path)
         conn = _connect(path)
         try:
             _migrate(conn, path, existed)
@@ -65,16 +90,47 @@ class Workspace:
         workspace = cls(path, conn)
         from pushdeck.core.store.devices import restore_pending_indexes  # avoids a cycle
 
-        restore_pending_indexes(workspace)
+        try:
+            restore_pending_indexes(workspace)
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                workspace.close()
+                raise
+            # Still recorded: the next open rebuilds them. Until then queries are slower.
+        # A large import killed mid-way leaves its staging folder (up to 1.6x the file).
+        remove_abandoned_scratch_dirs(path.parent)
         return workspace
 
     def close(self) -> None:
+        """Close the connection, always: a failing last pragma (a full disk) does not stop it."""
         if self._closed:
             return
         self._closed = True
-        # Lets SQLite refresh planner statistics where they have gone stale (cheap).
-        self.conn.execute("PRAGMA optimize")
-        self.conn.close()
+        try:
+            # Lets SQLite refresh planner statistics where they have gone stale (cheap).
+            self.conn.execute("PRAGMA optimize")
+        except sqlite3.Error:
+            pass  # only statistics; the next close refreshes them
+        finally:
+            self.conn.close()
+
+    def refuse_own_file(self, path: Path, action: str) -> None:
+        """Refuse to read or write ``path`` outside SQLite if it is this workspace's file.
+
+        Opening it would drop SQLite's locks (see the module docstring); writing it would
+        destroy the workspace. ``action`` says what was asked ("import devices from").
+        """
+        own = [self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))]
+        for candidate in own:
+            try:
+                same = os.path.samefile(path, candidate)  # compares stat results: no open
+            except OSError:
+                continue
+            if same:
+                raise WorkspaceError(
+                    f"Cannot {action} {path}: it is the workspace's own file.",
+                    hint="Choose another file; the workspace was left untouched.",
+                )
 
     def __enter__(self) -> Workspace:
         return self
@@ -89,7 +145,7 @@ class Workspace:
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            _rollback(self.conn)
             raise
         self.conn.execute("COMMIT")
 
@@ -101,21 +157,43 @@ class Workspace:
         return None if row is None else row[0]
 
 
-def _check_header(path: Path) -> None:
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    if head != _SQLITE_MAGIC:
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite has already rolled back after some errors (a full disk, SQLITE_FULL): a second
+    # ROLLBACK would fail and bury the real error under "no transaction is active".
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _create_file(path: Path) -> None:
+    """Create the empty workspace file owner-only, before any connection to it exists.
+
+    SQLite gives the -wal and -shm files the database file's permissions.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not create_private_new_file(path) and os.name == "posix":
+            st = path.stat()  # an empty file someone made (touch): make it owner-only too
+            if st.st_size == 0 and st.st_uid == os.getuid():
+                os.chmod(path, PRIVATE_MODE)
+    except OSError as exc:
         raise WorkspaceError(
-            f"{path} is not a Pushdeck workspace (it is not an SQLite database).",
-            hint="Choose a .pushdeck file, or a new path to create an empty workspace. "
-            "The file was left untouched.",
-        )
+            f"Cannot create the workspace {path}: {exc.strerror or exc}.",
+            hint="Choose a folder you can write to.",
+        ) from exc
 
 
 def _connect(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
-        conn.row_factory = sqlite3.Row
+    except sqlite3.Error as exc:
+        raise WorkspaceError(
+            f"Cannot open the workspace {path}: {exc}.",
+            hint="Check that the file and its folder can be read and written by you.",
+        ) from exc
+    conn.row_factory = sqlite3.Row
+    try:
+        # Settings of this connection; the first ones read the file's header, which is
+        # how a file that is not SQLite is told apart (and nothing is written to it).
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -125,9 +203,10 @@ def _connect(path: Path) -> sqlite3.Connection:
         # Segment counts visit rows all over a large table; reading them through a memory
         # map instead of copying each page into the cache halves a 1M-device count.
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-        return conn
     except sqlite3.DatabaseError as exc:
-        raise WorkspaceError(f"Cannot open workspace {path}: {exc}.") from exc
+        conn.close()
+        raise _unreadable(path, exc) from exc
+    return conn
 
 
 def _migrate(conn: sqlite3.Connection, path: Path, existed: bool) -> None:
@@ -136,11 +215,7 @@ def _migrate(conn: sqlite3.Connection, path: Path, existed: bool) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise WorkspaceError(
-            f"{path} is damaged and cannot be read ({exc}).",
-            hint="Restore it from a backup (migrations leave *.bak copies next to it). "
-            "The file was left untouched.",
-        ) from exc
+        raise _unreadable(path, exc) from exc
     if app_id != APPLICATION_ID and (app_id != 0 or tables > 0):
         raise WorkspaceError(
             f"{path} is an SQLite database of another program, not a Pushdeck workspace.",
@@ -152,21 +227,26 @@ def _migrate(conn: sqlite3.Connection, path: Path, existed: bool) -> None:
             f"this version knows up to {SCHEMA_VERSION}).",
             hint="Upgrade Pushdeck to open it. The file was left untouched.",
         )
-    if version == SCHEMA_VERSION:
+    migrating = version < SCHEMA_VERSION
+    if existed and app_id == APPLICATION_ID and (migrating or _check_due(conn, path)):
+        _check_integrity(conn, path)
+        if not migrating:
+            _remember_check(conn, path)
+    if not migrating:
         _set_wal(conn)
         return
     if existed and version > 0:
         _backup(conn, path, version)
     _set_wal(conn)
     for number in range(version + 1, SCHEMA_VERSION + 1):
-        _apply(conn, number)
+        _apply(conn, path, number)
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
 
 
-def _apply(conn: sqlite3.Connection, number: int) -> None:
+def _apply(conn: sqlite3.Connection, path: Path, number: int) -> None:
     # executescript would COMMIT implicitly; run statements one by one in a transaction
     # so that a failed migration leaves the file exactly as it was.
     conn.execute("BEGIN IMMEDIATE")
@@ -179,16 +259,27 @@ def _apply(conn: sqlite3.Connection, number: int) -> None:
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_migrated_at', ?)",
             (utcnow(),),
         )
+        if number == SCHEMA_VERSION:  # checked just before migrating
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (_INTEGRITY_KEY, _check_record(path)),
+            )
+        conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
+        if is_disk_full(exc):
+            raise WorkspaceError(
+                f"The disk holding {path} is full: the workspace could not be upgraded "
+                f"to schema {number}.",
+                hint="Free some space on that disk and open it again. The file was left as it was.",
+            ) from exc
         raise WorkspaceError(
             f"Upgrading the workspace to schema {number} failed ({exc}).",
             hint="The file was left as it was; please report this as a bug.",
         ) from exc
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
-    conn.execute("COMMIT")
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -207,11 +298,136 @@ def _statements(script: str) -> Iterator[str]:
 
 
 def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    """Copy the workspace beside it through SQLite (never by copying the file: see above)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.v{version}.{stamp}.bak")
-    dest = sqlite3.connect(target)
     try:
-        conn.backup(dest)
-    finally:
-        dest.close()
+        create_private_file(target)  # owner-only before SQLite writes a byte of it
+        dest = sqlite3.connect(target)
+        try:
+            conn.backup(dest)
+        finally:
+            dest.close()
+    except (OSError, sqlite3.Error) as exc:
+        target.unlink(missing_ok=True)
+        full = is_disk_full(exc)
+        raise WorkspaceError(
+            f"Cannot upgrade {path}: "
+            + (
+                f"the disk holding it is full (a backup copy is taken first: {target.name})."
+                if full
+                else f"the backup copy {target.name} could not be written ({exc})."
+            ),
+            hint=("Free some space on that disk" if full else "Check the folder")
+            + " and open it again. The workspace was left as it was.",
+        ) from exc
     return target
+
+
+# --------------------------------------------------------------------------- integrity
+
+
+def damaged_row(what: str, table: str, row_id: object, problem: str) -> WorkspaceError:
+    """A stored row this Pushdeck cannot read (edited outside it, or a newer version's).
+
+    ``what`` names the object for the user ("campaign 'Spring sale'").
+    """
+    return WorkspaceError(
+        f"The stored {what} cannot be read: {problem}.",
+        hint="The workspace was changed outside Pushdeck (or by a newer version). "
+        f"Restore it from a backup, or correct row {row_id} of the table '{table}' with "
+        "sqlite3; the rest of the workspace is usable.",
+    )
+
+
+def damaged(path: Path, problem: str) -> WorkspaceError:
+    """The error for a workspace SQLite cannot read back whole: what to do, in order."""
+    backups = sorted(path.parent.glob(f"{path.name}.v*.bak"))
+    restore = (
+        f"restore the newest backup beside it ({backups[-1].name}) by copying it over "
+        f"{path.name} while Pushdeck is closed"
+        if backups
+        else "restore it from your own backup"
+    )
+    recovered = path.with_name(f"{path.stem}.recovered{path.suffix}")
+    problem = " ".join(problem.replace("*** in database main ***", "").split())
+    return WorkspaceError(
+        f'{path} is damaged: SQLite\'s check reports "{problem}". Pushdeck refused to open '
+        "it and did not change it.",
+        hint=f"Keep a copy of it, then {restore}, or save what can still be read: "
+        f"sqlite3 '{path}' .recover | sqlite3 '{recovered}' and open {recovered.name}.",
+    )
+
+
+def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> WorkspaceError:
+    """Why SQLite cannot read the file: not SQLite at all, damaged, or not accessible."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_NOTADB:
+        return WorkspaceError(
+            f"{path} is not a Pushdeck workspace (it is not an SQLite database, or its "
+            "first bytes were overwritten).",
+            hint="Choose a .pushdeck file, or a new path to create an empty workspace. "
+            "The file was left untouched.",
+        )
+    if code == sqlite3.SQLITE_CORRUPT:
+        return damaged(path, str(exc))
+    return WorkspaceError(
+        f"Cannot read the workspace {path}: {exc}.",
+        hint="Check that the file and its folder can be read and written by you. "
+        "The file was left untouched.",
+    )
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise _unreadable(path, exc) from exc
+    if [tuple(r) for r in rows] != [("ok",)]:
+        raise damaged(path, "; ".join(str(r[0]) for r in rows))
+
+
+def _check_record(path: Path) -> str:
+    """When the check ran, and on which file: a copy of this file is a different file."""
+    st = path.stat()
+    where = [str(path.resolve()), st.st_dev, st.st_ino]
+    return json.dumps({"at": utcnow(), "file": where})
+
+
+def _check_due(conn: sqlite3.Connection, path: Path) -> bool:
+    try:
+        raw = conn.execute("SELECT value FROM meta WHERE key = ?", (_INTEGRITY_KEY,)).fetchone()
+    except sqlite3.DatabaseError:
+        return True  # no meta table, or unreadable: the check will say which
+    if raw is None:
+        return True
+    try:
+        last = json.loads(raw[0])
+        same_file = last["file"] == json.loads(_check_record(path))["file"]
+        at = datetime.strptime(last["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (TypeError, KeyError, ValueError):
+        return True
+    return not same_file or datetime.now(UTC) - at >= INTEGRITY_CHECK_EVERY
+
+
+def _remember_check(conn: sqlite3.Connection, path: Path) -> None:
+    """Record the check, unless another connection is writing: then check again next time.
+
+    Waiting here would hold every open (a 'campaigns list') behind a large import's merge.
+    """
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            (_INTEGRITY_KEY, _check_record(path)),
+        )
+    except sqlite3.OperationalError:
+        pass  # busy, or a full disk: the next open checks again
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def forget_integrity_check(path: Path) -> None:
+    """Make the next open of ``path`` check it (for benchmarks and tests)."""
+    with Workspace.open(path) as ws:
+        ws.conn.execute("DELETE FROM meta WHERE key = ?", (_INTEGRITY_KEY,))
