@@ -122,6 +122,22 @@ def test_bad_conversions_are_rejected_by_field_and_good_ones_kept(shop: Workspac
     assert (again.recorded, again.duplicates) == (0, 2)
 
 
+def test_only_a_named_campaign_is_checked_against_the_journal(shop: Workspace) -> None:
+    """Main's journal check (an event for a device the campaign never sent to is refused)
+    needs a campaign: an influenced conversion names none, so only its device is checked."""
+    add_devices(shop, [{"token": "late"}])  # registered after every campaign was sent
+    at = "2026-11-02T10:00:00Z"
+    report = record_events(shop, [
+        converted("late", at, conversion="signup"),  # influenced: no send to check
+        opened("A", "late", at),  # engagement names its campaign: A never sent to it
+        converted("late", at, campaign="A"),  # direct: checked like engagement
+    ])  # fmt: skip
+    assert (report.recorded, report.rejected) == (1, 2)
+    problems = {e.row: (e.field, e.reason) for e in report.errors}
+    assert problems[2][0] == "device" and "did not send to this device" in problems[2][1]
+    assert problems[3][0] == "campaign" and "leave 'campaign' out" in problems[3][1]
+
+
 def test_events_import_reads_conversions_from_csv(shop: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(

@@ -200,3 +200,30 @@ def test_campaigns_run_due_releases_held_devices(tmp_path: Path) -> None:
         campaign = get_campaign(ws, "Night")
         assert campaign.status is CampaignStatus.SCHEDULED
         assert campaign.scheduled_at == f"{now + timedelta(hours=18):%Y-%m-%dT%H:%M:%SZ}"
+
+
+async def test_held_devices_beside_skipped_ones_wait_and_are_not_nothing_sent(
+    ws: Workspace,
+) -> None:
+    """Merged with main's 'nothing sent' failure: devices held for their quiet hours are
+    still to be sent, so a send whose other devices were all skipped waits as scheduled."""
+    add_devices(ws, [
+        {"token": "tokyo", "timezone": "Asia/Tokyo", "attributes": {"visits": 5}},
+        {"token": "ny", "timezone": "America/New_York", "attributes": {"visits": 0}},
+    ])  # fmt: skip
+    doc = {"name": "Night", "app": "shop", "audience": {"all": True}, "quiet_hours": NIGHT,
+           "message": {"title": "Hi", "body": "{{ 100 | divided_by: visits }} points"}}  # fmt: skip
+    create_campaign(ws, spec_from_dict(doc))
+    fake = FakeProvider()
+    providers = {ProviderKind.APNS: fake}
+    summary = await send_campaign_async(
+        ws, "Night", providers=providers, options=DispatchOptions(clock=lambda: EVENING)
+    )
+    assert summary.counts == {"held": 1, "skipped": 1}
+    campaign = get_campaign(ws, "Night")
+    assert campaign.status is CampaignStatus.SCHEDULED and not campaign.error
+    assert campaign.scheduled_at == "2026-05-01T23:00:00Z"
+    await run_due(ws, lambda app: providers, now=utc("2026-05-01 23:00"))
+    assert states(ws)["tokyo"] == ("accepted", None)
+    assert get_campaign(ws, "Night").status is CampaignStatus.SENT
+    assert fake.messages["tokyo"].body == "20 points"
