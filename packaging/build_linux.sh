@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Build the Linux app bundle from this checkout and prove it works:
 #   clean venv -> pip install . pyinstaller -> PyInstaller (one folder) -> tarball in dist/
-#   -> unpack the tarball elsewhere -> `pushdeck --self-test` on it (offscreen Qt).
+#   -> unpack the tarball elsewhere -> `pushdeck --self-test` on it (offscreen Qt)
+#   -> its CLI against a local fake APNs trusted only through the system store.
 # Exits non-zero on any failure. Needs the system libraries scripts/setup installs.
 #
 #   packaging/build_linux.sh            # build, tar, self-test
 #   SKIP_SELF_TEST=1 packaging/build_linux.sh
+#   SKIP_TRUST_TEST=1 packaging/build_linux.sh   # skip only the system-trust-store test
 #   REUSE_VENV=1 packaging/build_linux.sh   # while iterating: keep build/venv's dependencies
 #
 # Environment: PYTHON (default python3, 3.11+), PUSHDECK_BUILD_VENV (default build/venv).
@@ -88,6 +90,24 @@ if [ "${SKIP_SELF_TEST:-0}" != "1" ]; then
     clean xvfb-run -a env QT_QPA_PLATFORM=xcb "$exe" --self-test
   else
     echo "   xvfb-run not installed: X11 self-test skipped"
+  fi
+  if [ "${SKIP_TRUST_TEST:-0}" != "1" ]; then
+    # The frozen `pushdeck push` / `credentials check` against a local fake APNs whose CA
+    # is only in the system store (tests/e2e/test_packaging.py -k trust_store; docs/packaging.md).
+    echo "== trust store: the bundle verifies servers with the system's CAs"
+    test_python="${PUSHDECK_TEST_PYTHON:-.venv/bin/python}"
+    if [ ! -x "$test_python" ]; then
+      echo "   $test_python not found: run scripts/setup first (or SKIP_TRUST_TEST=1)" >&2
+      exit 1
+    fi
+    # A private D-Bus session with an unlocked gnome-keyring: the CLI keeps the APNs key there.
+    PUSHDECK_BUNDLE_EXE="$exe" CI=1 dbus-run-session -- bash -c '
+      set -euo pipefail
+      export HOME="$(mktemp -d)" XDG_RUNTIME_DIR="$(mktemp -d)"
+      chmod 700 "$XDG_RUNTIME_DIR"
+      eval "$(echo -n pw | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
+      exec "$0" -m pytest -q -rs -p no:cacheprovider tests/e2e/test_packaging.py -k trust_store
+    ' "$test_python" 2> >(grep -v "Failed to set fd limit" >&2)
   fi
 fi
 echo "== done in $((SECONDS - started)) s: $tarball"

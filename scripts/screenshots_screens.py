@@ -1,5 +1,5 @@
-"""Regenerate docs/screenshots/{compose,audience,segments,credentials,reports,campaigns-review,
-send-confirm,send,campaigns}.png.
+"""Regenerate docs/screenshots/{compose,compose-dark,audience,segments,credentials,reports,
+campaigns-review,send-confirm,send,campaigns}.png.
 
     QT_QPA_PLATFORM=offscreen /work/venv/bin/python scripts/screenshots_screens.py [--out DIR]
 
@@ -48,6 +48,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="pushdeck-shots-"))
     window = build_window(None, config_dir=tmp / "config", demo_path=tmp / "demo.pushdeck")
     window.resize(1440, 900)
+    window.set_theme("light")  # the same pictures whatever the machine's OS theme is
     window.show()
     runner = window.runner
     idle = lambda: runner.pending == 0  # noqa: E731
@@ -65,6 +66,9 @@ def main() -> None:
     window.go_to(1)  # Compose: the draft, its app, "Review & send…"
     wait(idle)
     shoot("compose")
+    window.set_theme("dark")  # the app-wide dark mode (Preferences, or the OS)
+    shoot("compose-dark")
+    window.set_theme("light")
 
     window.show_report("Spring sale (demo)")  # Reports: the demo's A/B test
     wait(lambda: window.reports.data is not None)

@@ -321,6 +321,12 @@ def _steps(run: _Run, tmp: Path, devices: int) -> None:
             win.shutdown()
             win.deleteLater()
             state["app"].processEvents()
+            # processEvents() leaves deferred deletes alone: without this the window (and
+            # its 30 s due-campaign timer, which submits to the loop just shut down) outlives
+            # an in-process self-test.
+            from PySide6.QtCore import QEvent
+
+            state["app"].sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def _png_bytes(image: Any) -> bytes:

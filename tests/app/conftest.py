@@ -21,6 +21,14 @@ LONG_BODY = (
 )
 
 
+@pytest.fixture(autouse=True)
+def fresh_error_gate(monkeypatch):
+    """Each test starts with no error dialog shown recently (the gate is app-wide)."""
+    from pushdeck.app import errors
+
+    monkeypatch.setattr(errors, "GATE", errors.ErrorGate())
+
+
 @pytest.fixture
 def fonts(qapp):
     from pushdeck.app.fonts import load_bundled_fonts
@@ -41,3 +49,13 @@ def rich_message() -> Message:
             Action("stop", "Unsubscribe", destructive=True),
         ),
     )
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_workers():
+    """A test's pages and runners stop their worker threads when it ends, as the app does
+    on quit: a running QThread left to interpreter exit aborts the whole run."""
+    yield
+    from pushdeck.app.tasks import shutdown_all
+
+    shutdown_all()

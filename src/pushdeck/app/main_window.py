@@ -9,28 +9,37 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QStackedWidget,
     QWidget,
 )
 
 from pushdeck.app import jobs
+from pushdeck.app.appearance import apply_theme, nav_icon, store_theme, stored_theme
 from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.audience.section import AudienceSection
 from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.composer.page import ComposerPage
 from pushdeck.app.credentials.page import CredentialsPage
 from pushdeck.app.errors import show_error
+from pushdeck.app.help import AboutDialog, DocsDialog, ShortcutsDialog
 from pushdeck.app.pages import WelcomePage
+from pushdeck.app.preferences import PreferencesDialog
 from pushdeck.app.reports.page import ReportsPage
 from pushdeck.app.settings import AppSettings
 from pushdeck.app.tasks import TaskRunner
@@ -38,6 +47,16 @@ from pushdeck.app.threads import assert_gui_thread
 
 WORKSPACE_FILTER = "Pushdeck workspace (*.pushdeck);;All files (*)"
 PAGES = ("Campaigns", "Compose", "Audience", "Reports", "Apps & credentials")
+#: The sidebar: sections of pages (in PAGES order, so Ctrl+1…5 keep their pages).
+NAV_SECTIONS = (
+    ("Messages", ("Campaigns", "Compose")),
+    ("People", ("Audience",)),
+    ("Results", ("Reports",)),
+    ("Setup", ("Apps & credentials",)),
+)
+PAGE_ROLE = Qt.ItemDataRole.UserRole  # a sidebar row's page index (headers have none)
+#: What the focused widget is asked to do for Edit › Cut/Copy/Paste/Select All.
+CLIPBOARD_SLOTS = {"cut": "cut", "copy": "copy", "paste": "paste", "select_all": "selectAll"}
 AUDIENCE_COLUMNS = "audience/columns"  # the device table's shown columns, widths and order
 
 
@@ -62,10 +81,7 @@ class MainWindow(QMainWindow):
         self.campaigns = CampaignsPage(
             runner, self.loop, lambda: self.composer.model.draft.to_spec()
         )
-        self.nav = QListWidget()
-        self.nav.setAccessibleName("Navigation")
-        self.nav.addItems(list(PAGES))
-        self.nav.setFixedWidth(170)
+        self.nav = self._build_nav()
         self.pages = QStackedWidget()
         self.audience = AudienceSection(self.runner)  # devices and segments tabs
         self.credentials = self._credentials_page()
@@ -73,8 +89,7 @@ class MainWindow(QMainWindow):
         pages = (self.campaigns, self.composer, self.audience, self.reports)
         for widget in (*pages, self.credentials):
             self.pages.addWidget(widget)
-        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
-        self.nav.currentRowChanged.connect(self._remember_page)
+        self.nav.currentRowChanged.connect(self._on_nav_row_changed)
         main = QWidget()
         row = QHBoxLayout(main)
         row.setContentsMargins(0, 0, 0, 0)
@@ -95,6 +110,48 @@ class MainWindow(QMainWindow):
 
     # --- assembly ------------------------------------------------------------------------------
 
+    def _build_nav(self) -> QListWidget:
+        nav = QListWidget()
+        nav.setAccessibleName("Navigation")
+        nav.setIconSize(QSize(18, 18))
+        for section, names in NAV_SECTIONS:
+            header = QListWidgetItem(section.upper())
+            header.setFlags(Qt.ItemFlag.NoItemFlags)  # a heading: not selectable
+            font = header.font()
+            font.setPointSizeF(max(font.pointSizeF() * 0.8, 7.0))
+            font.setBold(True)
+            header.setFont(font)
+            nav.addItem(header)
+            for name in names:
+                item = QListWidgetItem(name)
+                item.setData(PAGE_ROLE, PAGES.index(name))
+                item.setSizeHint(QSize(0, 30))
+                nav.addItem(item)
+        nav.setFixedWidth(190)
+        return nav
+
+    def _paint_nav_icons(self) -> None:
+        color = QApplication.palette().color(QPalette.ColorRole.WindowText)
+        for row in range(self.nav.count()):
+            item = self.nav.item(row)
+            page = item.data(PAGE_ROLE)
+            if page is not None:
+                item.setIcon(nav_icon(PAGES[page], color))
+
+    def nav_row(self, page: int) -> int:
+        """The sidebar row of page ``page`` (an index into PAGES)."""
+        for row in range(self.nav.count()):
+            if self.nav.item(row).data(PAGE_ROLE) == page:
+                return row
+        return -1
+
+    def _on_nav_row_changed(self, row: int) -> None:
+        item = self.nav.item(row) if row >= 0 else None
+        page = item.data(PAGE_ROLE) if item is not None else None
+        if page is not None:
+            self.pages.setCurrentIndex(page)
+            self._remember_page(page)
+
     def _credentials_page(self) -> CredentialsPage:
         page = CredentialsPage(self.runner, self.loop)
         self.keyring_label = QLabel()
@@ -104,8 +161,11 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
+        self.new_campaign_action = self._action(
+            file, "New &campaign…", QKeySequence.StandardKey.New, self.new_campaign
+        )
         self.new_action = self._action(
-            file, "&New workspace…", QKeySequence.StandardKey.New, self.new_workspace
+            file, "&New workspace…", QKeySequence("Ctrl+Shift+N"), self.new_workspace
         )
         self.open_action = self._action(
             file, "&Open workspace…", QKeySequence.StandardKey.Open, self.open_workspace_dialog
@@ -135,6 +195,16 @@ class MainWindow(QMainWindow):
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
         edit.addSeparator()
+        self.clipboard_actions = {
+            slot: self._action(edit, text, keys, partial(self.edit_focused, slot))
+            for slot, text, keys in [
+                ("cut", "Cu&t", QKeySequence.StandardKey.Cut),
+                ("copy", "&Copy", QKeySequence.StandardKey.Copy),
+                ("paste", "&Paste", QKeySequence.StandardKey.Paste),
+                ("select_all", "Select &All", QKeySequence.StandardKey.SelectAll),
+            ]
+        }
+        edit.addSeparator()
         self.prefs_action = self._action(
             edit, "&Preferences…", QKeySequence.StandardKey.Preferences, self.show_preferences
         )
@@ -142,8 +212,13 @@ class MainWindow(QMainWindow):
             self.prefs_action.setShortcut(QKeySequence("Ctrl+,"))
         go = bar.addMenu("&Go")
         for index, name in enumerate(PAGES):
-            self._action(go, name, QKeySequence(f"Ctrl+{index + 1}"), partial(self.go_to, index))
+            label = name.replace("&", "&&")  # "Apps & credentials" shows its "&"
+            self._action(go, label, QKeySequence(f"Ctrl+{index + 1}"), partial(self.go_to, index))
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Pushdeck &documentation", QKeySequence.StandardKey.HelpContents,
+                     self.show_docs)  # fmt: skip
+        self._action(help_menu, "&Keyboard shortcuts", QKeySequence("Ctrl+/"), self.show_shortcuts)
+        help_menu.addSeparator()
         self._action(help_menu, "&About Pushdeck", None, self._show_about)
         self._fill_recent()
 
@@ -179,17 +254,17 @@ class MainWindow(QMainWindow):
 
     def go_to(self, index: int) -> None:
         if self.root.currentIndex() == 1:
-            self.nav.setCurrentRow(index)
+            self.nav.setCurrentRow(self.nav_row(index))
 
     def show_report(self, campaign: str) -> None:
         """The Reports page, showing ``campaign``."""
         self.go_to(PAGES.index("Reports"))
         self.reports.show_campaign(campaign)
 
-    def _remember_page(self, row: int) -> None:
+    def _remember_page(self, page: int) -> None:
         # Only the user's choice on an open workspace (not the list's own first row).
-        if self.root.currentIndex() == 1 and 0 <= row < len(PAGES):
-            self.settings.last_page = PAGES[row]  # saved with the window state on close
+        if self.root.currentIndex() == 1 and 0 <= page < len(PAGES):
+            self.settings.last_page = PAGES[page]  # saved with the window state on close
 
     def _on_campaigns_decision_needed(self, text: str) -> None:
         self.go_to(0)  # the banner with its buttons is on the Campaigns page
@@ -199,38 +274,62 @@ class MainWindow(QMainWindow):
         self.root.setCurrentIndex(0)
         self.welcome.status.setText(status)
 
+    @property
+    def theme(self) -> str:
+        """ "system", "light" or "dark" (earlier versions kept only the previews' choice)."""
+        return stored_theme(self.qsettings, self.settings.preview_appearance)
+
     def _apply_appearance(self) -> None:
-        """Previews follow the OS light/dark setting unless Preferences override it."""
-        choice = self.settings.preview_appearance
-        dark = choice == "dark" or (
-            choice == "system" and QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
-        )
-        self.composer.previews.dark_box.setChecked(dark)
+        """The app, and the previews with it, light or dark: as the OS says, unless the
+        user chose one in Preferences."""
+        self.dark = apply_theme(self.theme)
+        self._paint_nav_icons()
+        self.composer.previews.dark_box.setChecked(self.dark)
 
-    def show_preferences(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
+    def show_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(self.theme, self)
+        dialog.theme_chosen.connect(self.set_theme)
+        self._open_dialog(dialog)
+        return dialog
 
-        options = ["system", "light", "dark"]
-        labels = ["Follow the system", "Always light", "Always dark"]
-        label, ok = QInputDialog.getItem(
-            self,
-            "Preferences",
-            "Preview appearance:",
-            labels,
-            options.index(self.settings.preview_appearance),
-            False,
-        )
-        if ok:
-            self.settings.preview_appearance = options[labels.index(label)]
-            self.settings.save()
-            self._apply_appearance()
+    def set_theme(self, theme: str) -> None:
+        store_theme(self.qsettings, theme)
+        self._apply_appearance()
 
     def _show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Pushdeck",
-            "Pushdeck: compose, preview, send and measure push notifications from your desktop.",
-        )
+        self._open_dialog(AboutDialog(self))
+
+    def show_docs(self) -> None:
+        self._open_dialog(DocsDialog(self))
+
+    def show_shortcuts(self) -> None:
+        self._open_dialog(ShortcutsDialog(self.findChildren(QAction), self))
+
+    def _open_dialog(self, dialog: QDialog) -> None:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_dialog = dialog  # tests look at it
+        dialog.open()
+
+    def edit_focused(self, slot: str) -> None:
+        """Cut/Copy/Paste/Select All on the focused widget (a text field, a combo box's
+        text, a spin box; Copy and Select All on a table copy or select its rows)."""
+        widget = QApplication.focusWidget()
+        if isinstance(widget, QComboBox) and widget.lineEdit() is not None:
+            widget = widget.lineEdit()
+        elif isinstance(widget, QAbstractSpinBox):
+            widget = widget.findChild(QLineEdit)
+        method = CLIPBOARD_SLOTS[slot]
+        if isinstance(widget, QAbstractItemView) and slot == "copy":
+            copy_selected_cells(widget)
+        elif widget is not None and callable(getattr(widget, method, None)):
+            getattr(widget, method)()
+
+    def new_campaign(self) -> None:
+        if self.root.currentIndex() != 1:
+            self.statusBar().showMessage("Open a workspace to make a campaign.", 4000)
+            return
+        self.go_to(0)
+        self.campaigns.new_campaign()
 
     # --- workspaces ------------------------------------------------------------------------------
 
@@ -281,7 +380,7 @@ class MainWindow(QMainWindow):
         self.audience.reload()
         last = self.settings.last_page
         self.root.setCurrentIndex(1)
-        self.nav.setCurrentRow(PAGES.index(last) if last in PAGES else 0)  # Campaigns at first
+        self.go_to(PAGES.index(last) if last in PAGES else 0)  # Campaigns at first
         self._show_device_count((overview.path, overview.device_count))
         self.setWindowTitle(f"{overview.path.name} — Pushdeck")
         self.campaigns.set_rows(overview.campaigns)
@@ -363,3 +462,13 @@ class MainWindow(QMainWindow):
         self.qsettings.setValue(AUDIENCE_COLUMNS, self.audience.devices.columns_state())
         self.qsettings.sync()
         super().closeEvent(event)
+
+
+def copy_selected_cells(view: QAbstractItemView) -> None:
+    """The selected cells as tab-separated lines (pastes into a spreadsheet)."""
+    indexes = sorted(view.selectedIndexes(), key=lambda i: (i.row(), i.column()))
+    rows: dict[int, list[str]] = {}
+    for index in indexes:
+        rows.setdefault(index.row(), []).append(str(index.data() or ""))
+    if rows:
+        QApplication.clipboard().setText("\n".join("\t".join(r) for r in rows.values()))

@@ -13,7 +13,9 @@ emits ``workspace_changed`` with the areas that changed, which the pages listen 
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,21 @@ class _Worker(QObject):
             self.changed.emit(ws.path, areas)
 
 
+#: Every runner whose worker thread may still run (see ``shutdown_all``).
+_LIVE: weakref.WeakSet[TaskRunner] = weakref.WeakSet()
+
+
+def shutdown_all() -> None:
+    """Stop every runner still running. Qt aborts the process when a running QThread is
+    destroyed, which is what interpreter exit does to a runner nobody shut down (a
+    window closed without quitting the app, a test's page); runs at exit too."""
+    for runner in list(_LIVE):
+        runner.shutdown()
+
+
+atexit.register(shutdown_all)
+
+
 class TaskRunner(QObject):
     """Runs workspace jobs on one long-lived worker thread.
 
@@ -117,6 +134,7 @@ class TaskRunner(QObject):
         self._worker.finished.connect(self._on_worker_finished)
         self._worker.changed.connect(self._on_worker_changed)
         self._thread.start()
+        _LIVE.add(self)
         self.workspace_path: Path | None = None
         self._watch = QTimer(self)
         self._watch.setInterval(WATCH_MS)
@@ -179,6 +197,7 @@ class TaskRunner(QObject):
         self._submit.emit(0, close)
         self._thread.quit()
         self._thread.wait(timeout_ms)
+        _LIVE.discard(self)
 
     @property
     def pending(self) -> int:

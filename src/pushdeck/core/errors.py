@@ -101,3 +101,16 @@ def is_disk_full(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the workspace file or the disk failing: after
+    one, a write may be half-done, so the app never promises that nothing changed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error | OSError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -553,5 +553,10 @@ def record_reported_engagement(ws: Workspace, providers: Iterable[object]) -> Ev
         if isinstance(provider, EngagementReporter):
             events = provider.take_engagement()
             if events:
-                record_events(ws, (event_to_dict(e) for e in events), report=report)
+                # Simulated devices report over the next hours, recorded now: their own
+                # clock (the latest report) is what "in the future" is judged by.
+                latest = max(e.at for e in events)
+                record_events(
+                    ws, (event_to_dict(e) for e in events), report=report, now=latest
+                )
     return report

@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 from pushdeck.core import netguard
 from pushdeck.core.errors import TransportError, ValidationError
+from pushdeck.core.tls import system_trust_context
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 #: Seconds one connection attempt or one read may wait.
@@ -135,7 +136,7 @@ class _Get:
             addresses = netguard.resolve_public_sync(host, port)
         except OSError as exc:
             raise TransportError(f"{_short(self.url)} could not be fetched: {exc}.") from None
-        tls = (self.context or ssl.create_default_context()) if https else None
+        tls = (self.context or system_trust_context()) if https else None
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query

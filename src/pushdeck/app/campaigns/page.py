@@ -24,6 +24,7 @@ from pushdeck.app.campaigns.new_campaign import NewCampaignDialog
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.campaigns.sending import ProgressPanel, SendController
 from pushdeck.app.errors import show_error
+from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.campaigns import CampaignSpec
 from pushdeck.core.dispatch import DispatchOptions, Progress
@@ -129,6 +130,7 @@ class CampaignsPage(QWidget):
         b["duplicate"].clicked.connect(self._on_duplicate_clicked)
         b["delete"].clicked.connect(self._on_delete_clicked)
         b["refresh"].clicked.connect(self.reload)
+        follow_selection(self.table, [b["open"], b["duplicate"], b["delete"]])
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.resume_button.clicked.connect(self._on_resume_button_clicked)
         self.send_missed_button.clicked.connect(self._on_send_missed_button_clicked)

@@ -178,7 +178,10 @@ class ComposerPage(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setSizes([460, 1000])
+        # Every tab in view (no scroll arrows hiding some): the form is at least as wide
+        # as its tab bar, and starts that wide.
+        self.form.tabs.setUsesScrollButtons(False)
+        splitter.setSizes([max(460, self.form.tabs.tabBar().sizeHint().width() + 16), 1000])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(self.header)

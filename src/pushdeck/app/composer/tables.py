@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.composer.draft import LOCALIZED_FIELDS, Draft
 from pushdeck.app.composer.model import ComposerModel
+from pushdeck.app.selection import follow_selection
 from pushdeck.core.campaigns import VariantSpec, normalize_locale
 from pushdeck.core.model import Action
 from pushdeck.core.templating import locale_chain
@@ -49,6 +50,7 @@ class _TableEditor(QWidget):
         remove.setAccessibleName(f"Remove from {title}")
         add.clicked.connect(self._on_add_clicked)
         remove.clicked.connect(self._on_remove_clicked)
+        follow_selection(self.table, [remove])  # Remove needs a row
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -213,6 +215,7 @@ class LocalizationsEditor(QWidget):
         add.clicked.connect(self._on_add_clicked)
         remove = QPushButton("Remove locale")
         remove.clicked.connect(self._on_remove_clicked)
+        follow_selection(self.tabs, [remove])  # Remove needs a locale tab
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)

@@ -32,6 +32,7 @@ from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.credentials.forms import FORMS, FcmForm, ProviderForm, WebPushForm
 from pushdeck.app.dates import format_date, format_when
 from pushdeck.app.errors import describe, show_error
+from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.credential_forms import AppCredentials, Saved
 from pushdeck.core.errors import ValidationError
@@ -190,6 +191,11 @@ class CredentialsPage(QWidget):
         self.app_list.currentTextChanged.connect(self._show_app)
         self.check_button.clicked.connect(self.check_selected)
         self.remove_button.clicked.connect(self._on_remove_clicked)
+        self._checking_now = False  # one check at a time: Check stays off while one runs
+        follow_selection(self.records, [self.remove_button])
+        self._follow_check = follow_selection(
+            self.records, [self.check_button], lambda: not self._checking_now
+        )
         fcm = next(f for f in self.forms if isinstance(f, FcmForm))
         fcm.inspect_requested.connect(self._on_fcm_inspect_requested)
         self.runner.workspace_changed.connect(self._on_workspace_changed)
@@ -342,7 +348,8 @@ class CredentialsPage(QWidget):
             return load_for_check(ctx.require_ws(), app, provider)
 
         self.check_result.setText(f"Asking {provider.value}…")
-        self.check_button.setEnabled(False)
+        self._checking_now = True
+        self._follow_check()
         self._checking = (app, provider)
         self.runner.run(job, self._on_runner_loaded_credential, self._on_check_failed)
 
@@ -352,7 +359,8 @@ class CredentialsPage(QWidget):
         self.loop.submit(run_check(credential), self._on_loop_checked, self._on_check_failed)
 
     def _on_loop_checked(self, result: CheckResult) -> None:
-        self.check_button.setEnabled(True)
+        self._checking_now = False
+        self._follow_check()
         if result.ok:
             mark, color = "✔ Works", "#0a6b2d"
         elif result.conclusive:
@@ -378,7 +386,8 @@ class CredentialsPage(QWidget):
         )
 
     def _on_check_failed(self, exc: BaseException) -> None:
-        self.check_button.setEnabled(True)
+        self._checking_now = False
+        self._follow_check()
         self.check_result.setText(
             f"<span style='color:#b00020'>{html.escape(describe(exc))}</span>"
         )

@@ -12,16 +12,18 @@ one shared ``pen=None``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QImage, QPainter, QResizeEvent
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter, QResizeEvent
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
+from pushdeck.app.dates import format_date, format_when
 from pushdeck.core.analytics import FunnelRow, TimePoint
 from pushdeck.core.report_data import AbResult, CampaignSummary
 from pushdeck.core.reports import Stage, percent
@@ -39,11 +41,15 @@ class Chart(pg.PlotWidget):  # type: ignore[misc]
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent, background="w")
         self.title = title
-        self.setTitle(title, color="#1d2330", size="11pt")
+        self._shown_title = ""
+        self._categories: list[str] = []  # the bottom axis's labels, one per bar
+        self._fit_to(640)
         self.setMinimumHeight(220)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setMenuEnabled(False)
+        # End labels may reach past the plot's edge a little rather than vanish.
+        self.getAxis("bottom").setStyle(hideOverlappingLabels=False)
         for side in ("left", "bottom"):
             axis = self.getAxis(side)
             axis.setPen(pg.mkPen("#667085"))
@@ -61,6 +67,59 @@ class Chart(pg.PlotWidget):  # type: ignore[misc]
         self.empty.hide()
         self.addItem(self.empty, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+
+    # --- fitting labels to the width --------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:  # pyqtgraph passes None too
+        super().resizeEvent(event)
+        # not while pyqtgraph's __init__ runs, nor after close() dropped the plot
+        if "_categories" in self.__dict__ and self.__dict__.get("plotItem") is not None:
+            self._fit_to(self.width())
+
+    def _fit_to(self, width: int) -> None:
+        """Wrap the title and thin the category labels so nothing overlaps or is cut off.
+
+        A title wider than the chart would set the plot's minimum width and push its right
+        side out of view; category labels wider than their bar would print over each other.
+        """
+        room = width - self._axes_width()  # the title is centred over the plot area
+        title = "<br>".join(_wrap(self.title, self._title_metrics(), max(int(room) - 16, 80)))
+        if title != self._shown_title:
+            self._shown_title = title
+            self.setTitle(title, color="#1d2330", size="11pt")
+        if not self._categories:
+            return
+        labels = self._categories
+        axis = self.getAxis("bottom")
+        metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
+        widest = max(metrics.horizontalAdvance(label) for label in labels) + 8
+        plot_width = max(width - self._axes_width(), 40)
+        (x0, x1), _y = self.getPlotItem().vb.viewRange()
+        per_bar = plot_width / max(x1 - x0, 1.0)
+        stride = max(1, math.ceil(widest / per_bar))
+        self.label_stride = stride
+        shown = [(i, label) for i, label in enumerate(labels) if i % stride == 0]
+        hidden = [(i, "") for i in range(len(labels)) if i % stride]  # hover names them
+        axis.setTicks([shown, hidden])
+
+    def _axes_width(self) -> int:
+        """The chart's width that is not plot area: the shown side axes and margins."""
+        plot = self.getPlotItem()
+        sides = [plot.getAxis(side) for side in ("left", "right") if plot.getAxis(side).isVisible()]
+        return int(sum(axis.width() for axis in sides)) + 20
+
+    def _title_metrics(self) -> QFontMetrics:
+        font = QFont(self.font())
+        font.setPointSizeF(11)
+        return QFontMetrics(font)
+
+    def _set_categories(self, labels: Sequence[str]) -> None:
+        self._categories = list(labels)  # drawn by _fit_to, once the x range is set
+
+    def shown_category_labels(self) -> list[str]:
+        """The bottom axis labels as drawn ('' where thinned out)."""
+        ticks = self.getAxis("bottom")._tickLevels or []
+        return [label for level in ticks[:1] for _x, label in level]
 
     def has_data(self) -> bool:
         return bool(self._hover_x)
@@ -138,7 +197,13 @@ class Chart(pg.PlotWidget):  # type: ignore[misc]
         """Deliver a resize a hidden widget has pending, so the plot fills its size."""
         if self.testAttribute(Qt.WidgetAttribute.WA_PendingResizeEvent) or not self.isVisible():
             QApplication.sendEvent(self, QResizeEvent(self.size(), self.size()))
+            self._fit_to(self.width())
             self.setAttribute(Qt.WidgetAttribute.WA_PendingResizeEvent, False)
+            # A hidden view's resize event still sees its old size: size the scene directly,
+            # or the image keeps the 640×480 layout squeezed into its aspect ratio.
+            rect = QRectF(0, 0, self.width(), self.height())
+            pg.GraphicsView.setRange(self, rect, padding=0, disableAutoPixel=False)
+        self.getPlotItem().layout.activate()  # axes and view box take the new size now
 
     def png_bytes(self, size: QSize | None = None) -> bytes:
         buffer = QBuffer()
@@ -182,8 +247,15 @@ class Chart(pg.PlotWidget):  # type: ignore[misc]
         return bytes(data.data())
 
 
-def _ticks(axis: pg.AxisItem, labels: Sequence[str]) -> None:
-    axis.setTicks([[(i, label) for i, label in enumerate(labels)]])
+def _wrap(text: str, metrics: QFontMetrics, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` pixels, breaking between words."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and metrics.horizontalAdvance(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 class FunnelChart(Chart):
@@ -201,16 +273,22 @@ class FunnelChart(Chart):
         colors = [BLUE, BLUE, TEAL, TEAL, ORANGE][: len(stages)]
         if xs:
             self.addItem(pg.BarGraphItem(x=xs, height=heights, width=0.6, brushes=colors, pen=None))
-        _ticks(self.getAxis("bottom"), [s.label for s in stages])
+        self._set_categories([s.label for s in stages])
         top = max(heights, default=0) or 1
         for x, stage in zip(xs, stages, strict=True):
-            text = f"{stage.count:,}" + (f"\n{stage.rate_text}" if stage.rate_text else "")
-            label = pg.TextItem(text, color="#1d2330", anchor=(0.5, 1))
+            # "12.3 %" over "of accepted": a line each keeps a label no wider than its bar
+            rate = stage.rate_text.replace(" of ", "<br>of ", 1) if stage.rate_text else ""
+            text = f"<b>{stage.count:,}</b>" + (f"<br>{rate}" if rate else "")
+            label = pg.TextItem(
+                html=f"<div style='text-align:center; color:#1d2330'>{text}</div>",
+                anchor=(0.5, 1),
+            )
             label.setPos(x, stage.count + top * 0.02)
             self.addItem(label)
             self._labels.append(label)
-        self.setYRange(0, top * 1.25, padding=0)
+        self.setYRange(0, top * 1.45, padding=0)  # room for three lines over the tallest
         self.setXRange(-0.6, max(len(stages), 1) - 0.4, padding=0)
+        self._fit_to(self.width())
         self._show_empty(
             ""
             if any(heights)
@@ -307,7 +385,7 @@ class GroupChart(Chart):
         brushes = [BLUE if many else PALETTE[i % len(PALETTE)] for i in xs]
         if xs:
             self.addItem(pg.BarGraphItem(x=xs, height=rates, width=0.6, brushes=brushes, pen=None))
-        _ticks(self.getAxis("bottom"), [r.group or "(none)" for r in rows])
+        self._set_categories([r.group or "(none)" for r in rows])
         intervals = {s.name: s.ci for s in ab.variants} if ab else {}
         top = max(rates, default=1.0)
         if intervals:
@@ -334,6 +412,7 @@ class GroupChart(Chart):
             self.addItem(label)
         self.setYRange(0, top * 1.2 or 1, padding=0)
         self.setXRange(-0.6, max(len(rows), 1) - 0.4, padding=0)
+        self._fit_to(self.width())
         if rows:
             self._show_empty("")
         elif groups:
@@ -366,18 +445,23 @@ class TrendChart(Chart):
         xs = list(range(len(rows)))
         ys = [100 * (r.open_rate or 0.0) for r in rows]
         self.curve.setData(xs, ys)
-        _ticks(self.getAxis("bottom"), [f"{r.name[:18]} ({r.started_at[5:10]})" for r in rows])
+        self._set_categories([f"{_short(r.name)} ({format_date(r.started_at)})" for r in rows])
         self.setXRange(-0.5, max(len(rows), 1) - 0.5, padding=0.05)
+        self._fit_to(self.width())
         self.setYRange(0, max(ys, default=1) * 1.2 or 1, padding=0)
         self._show_empty("" if rows else "No campaign sent in this period.")
         self._set_hover(
             xs,
             [
-                f"{r.name} ({r.started_at[:16]}): {r.opened:,} opened ÷ {r.accepted:,} accepted"
-                f" = {percent(r.open_rate)}"
+                f"{r.name} ({format_when(r.started_at)}): {r.opened:,} opened"
+                f" ÷ {r.accepted:,} accepted = {percent(r.open_rate)}"
                 for r in rows
             ],
         )
+
+
+def _short(name: str, limit: int = 18) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 __all__ = ["Chart", "FunnelChart", "GroupChart", "OpensChart", "TrendChart"]

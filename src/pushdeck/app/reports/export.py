@@ -73,6 +73,24 @@ def preview_image(data: DashboardData, variant: str = "") -> QImage:
     return render_image(STATES_BY_KEY[PREVIEW_STATE], context, scale=2.0)
 
 
+def labelled_previews(data: DashboardData) -> list[tuple[str, QImage]]:
+    """The message as each variant sent it (or the one message), named by variant and by
+    the platform and display state it is drawn as."""
+    state = STATES_BY_KEY[PREVIEW_STATE]
+    shown = f"{state.group} {state.label[:1].lower()}{state.label[1:]}"
+    names = [v.name for v in data.campaign.spec.variants]
+    if not names:
+        return [(f"As sent, shown as an {shown}", preview_image(data))]
+    leader = data.ab.leader if data.ab is not None else None
+    return [
+        (
+            f"Variant {name}{' (the leader)' if name == leader else ''}, shown as an {shown}",
+            preview_image(data, name),
+        )
+        for name in names
+    ]
+
+
 def export_html(data: DashboardData, path: Path) -> None:
     charts = build_charts(data)
     pngs = {caption: chart.png_bytes() for caption, chart in charts.items()}
@@ -107,7 +125,7 @@ def export_pdf(data: DashboardData, path: Path) -> None:
     charts = build_charts(data)
     images = {caption: chart.to_image() for caption, chart in charts.items()}
     _close(charts)
-    write_pdf(data, images, preview_image(data), path)
+    write_pdf(data, images, labelled_previews(data), path)
 
 
 def _close(charts: dict[str, Chart]) -> None:

@@ -545,12 +545,9 @@ class ReportsPage(QWidget):
 
 
 def _set_group(chart: GroupChart, rows: Any, ab: Any = None) -> None:
-    """Show ``rows`` in a group chart; none accepted yet (a draft, a campaign without
-    variants, a send just started) leaves the chart empty rather than drawing nothing."""
-    if any(row.accepted for row in rows):
-        chart.set_rows(rows, ab)
-    else:
-        chart.getPlotItem().clear()
+    """Show ``rows`` in a group chart; with none accepted yet (a draft, a campaign without
+    variants, a send just started) the chart says so itself."""
+    chart.set_rows(rows, ab)
 
 
 def _date_combo(days: int) -> QComboBox:

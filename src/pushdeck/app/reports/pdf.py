@@ -1,8 +1,14 @@
 """The paged PDF report: QTextDocument laid out on a QPdfWriter (A4, numbered pages).
 
-Title page, funnel (chart and table with denominators), time series, per-platform and
+Summary, funnel (chart and table with denominators), time series, per-platform and
 per-variant tables with the A/B verdict, conversions (credited, value, hold-out), reasons,
-definitions, and the message as sent with its preview image.
+definitions, and the message as sent with a preview per variant, each labelled with its
+variant and platform.
+
+Sections flow on (no forced page breaks leaving half-empty pages); a table that runs
+onto the next page repeats its header row (``<thead>``); times are in the reader's
+locale and time zone (``app.dates``). The text is set without ligatures: a PDF viewer
+copies and searches "ﬁ" as one glyph, so "Confirmed" would not be found.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QUrl
-from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
+from pushdeck.app.dates import format_when
 from pushdeck.app.fonts import report_font
 from pushdeck.core.paths import create_private_file
 from pushdeck.core.reports import (
@@ -31,15 +38,26 @@ from pushdeck.core.reports import (
 
 
 def _page(title: str) -> str:
-    """A heading that starts a new page."""
-    return f"<h2 style='page-break-before: always'>{html.escape(title)}</h2>"
+    """A section heading (sections flow on: a break per section left pages half empty)."""
+    return f"<h2>{html.escape(title)}</h2>"
+
+
+def _without_ligatures(font: QFont) -> QFont:
+    """``font`` with ligatures off, so the PDF's text copies and searches as typed."""
+    for tag in ("liga", "clig", "dlig", "hlig"):
+        font.setFeature(QFont.Tag(tag), 0)
+    return font
+
+
+#: (label, image): one preview of the message as sent per variant.
+Previews = Sequence[tuple[str, QImage]]
 
 
 _IMAGE_WIDTH = 500  # 1/96 in: print_() lays A4 out 1,053 px wide at 200 dpi (≈ 505 here)
 
 
 def write_pdf(
-    data: DashboardData, charts: Mapping[str, QImage], preview: QImage | None, path: Path
+    data: DashboardData, charts: Mapping[str, QImage], previews: Previews, path: Path
 ) -> None:
     create_private_file(path)  # Qt truncates it and keeps its owner-only mode
     writer = QPdfWriter(str(path))
@@ -49,19 +67,21 @@ def write_pdf(
     writer.setPageMargins(QMarginsF(18, 18, 18, 18), QPageLayout.Unit.Millimeter)
     writer.setResolution(200)
     document = QTextDocument()
-    document.setDefaultFont(report_font(10))
+    document.setDefaultFont(_without_ligatures(report_font(10)))
     document.setDocumentMargin(0)
     for index, image in enumerate(charts.values()):
         document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"chart{index}"), image)
-    if preview is not None:
-        document.addResource(QTextDocument.ResourceType.ImageResource, QUrl("preview"), preview)
-    document.setHtml(report_html(data, list(charts), preview))
+    for index, (_label, image) in enumerate(previews):
+        document.addResource(
+            QTextDocument.ResourceType.ImageResource, QUrl(f"preview{index}"), image
+        )
+    document.setHtml(report_html(data, list(charts), previews))
     document.print_(writer)
     if not path.exists() or path.stat().st_size == 0:
         raise OSError(f"Could not write {path}.")
 
 
-def report_html(data: DashboardData, captions: Sequence[str], preview: QImage | None) -> str:
+def report_html(data: DashboardData, captions: Sequence[str], previews: Previews = ()) -> str:
     """The PDF's HTML (QTextDocument's subset: tables with attributes, no CSS layout)."""
     e = html.escape
     c = data.campaign
@@ -74,10 +94,10 @@ def report_html(data: DashboardData, captions: Sequence[str], preview: QImage | 
             [
                 ["App", c.spec.app],
                 ["Status", str(c.status)],
-                ["Started sending", c.started_at or "–"],
-                ["Finished", c.finished_at or "–"],
+                ["Started sending", format_when(c.started_at, empty="–")],
+                ["Finished", format_when(c.finished_at, empty="–")],
                 ["Description", c.spec.description or "–"],
-                ["Report generated", data.generated_at],
+                ["Report generated", format_when(data.generated_at)],
             ],
             header=False,
         ),
@@ -117,9 +137,10 @@ def report_html(data: DashboardData, captions: Sequence[str], preview: QImage | 
     definitions = report_definitions(data)
     parts.append(_table(("term", "meaning"), [[k, v] for k, v in definitions.items()]))
     parts += [_page("The message as sent")]
-    if preview is not None:
-        width = min(_IMAGE_WIDTH, round(preview.width() / preview.devicePixelRatio()))
-        parts.append(f"<p><img src='preview' width='{width}'></p>")
+    for index, (label, image) in enumerate(previews):
+        width = min(_IMAGE_WIDTH, round(image.width() / image.devicePixelRatio()))
+        parts.append(f"<h3>{e(label)}</h3>")
+        parts.append(f"<p><img src='preview{index}' width='{width}'></p>")
     parts.append(_table(("field", "value"), [list(x) for x in message_lines(c)]))
     return "\n".join(parts)
 
@@ -158,11 +179,11 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, header: boo
         "<table border='1' cellspacing='0' cellpadding='3' width='100%'"
         " style='border-color:#c9ced8; font-size:8pt'>"
     ]
-    if header:
+    if header:  # <thead>: repeated at the top of each page the table runs onto
         out.append(
-            "<tr>"
+            "<thead><tr>"
             + "".join(f"<th bgcolor='#eef1f6' align='left'>{e(h)}</th>" for h in columns)
-            + "</tr>"
+            + "</tr></thead>"
         )
     for row in rows:
         out.append("<tr>" + "".join(f"<td>{e(str(cell))}</td>" for cell in row) + "</tr>")

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.errors import describe, show_error
 from pushdeck.app.segments.builder import RuleBuilder
+from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.device_query import FieldValues
 from pushdeck.core.model import Device
@@ -136,6 +137,7 @@ class SegmentsPage(QWidget):
         b["rename"].clicked.connect(self._on_rename_clicked)
         b["duplicate"].clicked.connect(self._on_duplicate_clicked)
         b["delete"].clicked.connect(self._on_delete_clicked)
+        follow_selection(self.list, [b["rename"], b["duplicate"], b["delete"]])
 
     # --- loading -------------------------------------------------------------------------------
 

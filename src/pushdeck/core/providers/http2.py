@@ -43,6 +43,7 @@ from hpack.table import HeaderTable
 
 from pushdeck.core.errors import NotSentError, ProviderTimeoutError, TransportError
 from pushdeck.core.providers.connect_errors import connect_failure
+from pushdeck.core.tls import system_trust_context
 
 Header = tuple[bytes, bytes]
 #: ``resolve(host, port)`` -> the addresses to connect to, in order (see ``H2Client``).
@@ -624,10 +625,8 @@ def json_object(body: bytes) -> dict[str, Any]:
 
 
 def client_ssl_context(ca_file: str = "") -> ssl.SSLContext:
-    """A verifying TLS context offering only h2; ``ca_file`` adds a trusted CA."""
-    context = ssl.create_default_context()
-    if ca_file:
-        context.load_verify_locations(cafile=ca_file)
+    """A verifying TLS context offering only h2: the OS trust store plus ``ca_file``."""
+    context = system_trust_context(ca_file)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["h2"])
     return context
