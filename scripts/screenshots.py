@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshots/previews-light.png and previews-dark.png (the preview grid).
+"""Regenerate docs/screenshots/previews-light.png and previews-dark.png (the preview grid)
+and live-activity.png (the composer's Live Activity mode).
 
     QT_QPA_PLATFORM=offscreen /work/venv/bin/python scripts/screenshots.py [--out DIR]
 
@@ -69,12 +70,15 @@ def sample_message(image: Path) -> Message:
 def render_grid(dark: bool, out: Path, image: Path) -> Path:
     cache = ImageCache()
     grid = PreviewGrid()
-    grid.set_context(RenderContext(sample_message(image), dark=dark, images=cache))
+    # The demo app is drawn as one that ships a Notification Service Extension, so the
+    # image shows as it would on a phone (without one, the iOS cards say so).
+    ctx = RenderContext(sample_message(image), dark=dark, images=cache, has_service_extension=True)
+    grid.set_context(ctx)
     grid.adjustSize()
     grid.grab()  # painting asks the cache for the images, which load in the background
     cache.wait_idle()
     QApplication.processEvents()  # deliver the loaded images (queued signals)
-    grid.set_context(RenderContext(sample_message(image), dark=dark, images=cache))
+    grid.set_context(ctx)
     palette = grid.palette()
     background = QColor("#1e1e1e") if dark else QColor("#f4f4f6")
     palette.setColor(palette.ColorRole.Window, background)
@@ -83,6 +87,41 @@ def render_grid(dark: bool, out: Path, image: Path) -> Path:
     grid.setAutoFillBackground(True)
     grid.adjustSize()
     shot = grid.grab()
+    if not shot.save(str(out)):
+        raise OSError(f"could not write {out}")
+    return out
+
+
+LIVE_ACTIVITY_DRAFT = {
+    "message": {
+        "title": "Goal!",
+        "body": "Ana Silva scores: 2-1 in the 67th minute",
+        "live_activity_event": "update",
+        "content_state": {"home": 2, "away": 1, "minute": "67'", "scorer": "Ana Silva"},
+        "stale_date": 1767225600,
+    }
+}
+
+
+def render_live_activity(out: Path) -> Path:
+    """The Compose page in Live Activity mode: its tab and the four presentations."""
+    from pushdeck.app.composer.page import ComposerPage
+    from pushdeck.app.fonts import load_bundled_fonts
+
+    load_bundled_fonts()
+    page = ComposerPage()
+    page.resize(1280, 900)
+    page.load_document(LIVE_ACTIVITY_DRAFT)
+    tabs = page.form.tabs
+    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == "Live Activity"))
+    page.show()
+    QApplication.processEvents()
+    page.refresh_payloads()
+    QApplication.processEvents()
+    shot = page.grab()
+    page.close()
+    page.deleteLater()
+    QApplication.processEvents()
     if not shot.save(str(out)):
         raise OSError(f"could not write {out}")
     return out
@@ -100,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         image = sample_image(Path(tmp) / "sale.png")
         for dark, name in ((False, "previews-light.png"), (True, "previews-dark.png")):
             print(render_grid(dark, args.out / name, image))  # noqa: T201
+    print(render_live_activity(args.out / "live-activity.png"))  # noqa: T201
     del app
     return 0
 

@@ -63,3 +63,17 @@ def allow_local_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake servers listen on 127.0.0.1, which Pushdeck refuses for Web Push endpoints
     and preview images (core.netguard): tests against them opt in, as a lab would."""
     monkeypatch.setenv("PUSHDECK_ALLOW_LOCAL_ENDPOINTS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_app_threads():
+    """A test's windows and pages stop their worker threads and network loops when it
+    ends, as the app does on quit: threads left running into interpreter exit can crash
+    the whole run on its way out. (Only where the app was imported: the core's own run
+    has no Qt at all.)"""
+    yield
+    if "pushdeck.app.tasks" in sys.modules:
+        from pushdeck.app import async_loop, tasks
+
+        async_loop.shutdown_all()
+        tasks.shutdown_all()

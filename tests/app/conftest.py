@@ -50,12 +50,3 @@ def rich_message() -> Message:
         ),
     )
 
-
-@pytest.fixture(autouse=True)
-def _stop_leftover_workers():
-    """A test's pages and runners stop their worker threads when it ends, as the app does
-    on quit: a running QThread left to interpreter exit aborts the whole run."""
-    yield
-    from pushdeck.app.tasks import shutdown_all
-
-    shutdown_all()

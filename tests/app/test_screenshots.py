@@ -33,3 +33,17 @@ def test_screenshot_script_renders_light_and_dark_grids(qapp, tmp_path) -> None:
     ]
     assert any(c.red() > 240 and 140 < c.green() < 200 and c.blue() < 170 for c in peach)
     assert light.pixelColor(5, 5) != dark.pixelColor(5, 5)
+
+
+def test_screenshot_script_renders_the_live_activity_mode(qapp, tmp_path) -> None:
+    shots = _load()
+    shot = QImage(str(shots.render_live_activity(tmp_path / "la.png")))
+    assert shot.width() >= 1200 and shot.height() >= 800
+    # the expanded Dynamic Island is drawn: a large black area on the right half
+    black = sum(
+        1
+        for x in range(shot.width() // 2, shot.width(), 4)
+        for y in range(0, shot.height(), 4)
+        if shot.pixelColor(x, y).value() < 10
+    )
+    assert black > 1000

@@ -30,8 +30,9 @@ from tests.fakes.h2server import Request, Response
 
 DEVICES = int(os.environ.get("PUSHDECK_RELIABILITY_DEVICES", "3000"))
 TOPIC = "com.example.shop"
+# The default window: concurrency follows what the fake advertises (1, then 1,000 streams).
 OPTIONS = DispatchOptions(
-    concurrency=50, backoff_base=0.005, backoff_cap=0.05, retry_after_cap=0.002, max_attempts=8
+    backoff_base=0.005, backoff_cap=0.05, retry_after_cap=0.002, max_attempts=8
 )
 
 
@@ -49,7 +50,7 @@ def key() -> ec.EllipticCurvePrivateKey:
 async def fake(pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey) -> AsyncIterator[FakeApns]:
     server = FakeApns(
         pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567",
-        public_key=key.public_key(), max_concurrent_streams=100, record=False,
+        public_key=key.public_key(), record=False, apns_like=True,
     )  # fmt: skip
     await server.start()
     yield server

@@ -51,3 +51,13 @@ def test_notification_id_is_uuid5_of_campaign_and_device() -> None:
     assert uuid.UUID(nid).version == 5
     assert nid == notification_id("AB", "shop", "token-1")
     assert nid != notification_id("AB", "shop", "token-2")
+
+
+def test_notification_id_equals_the_standard_uuid5() -> None:
+    # The id is computed by hand for speed; it must stay exactly uuid.uuid5, because a
+    # resumed campaign re-sends with the ids an older version gave (APNs apns-id).
+    from pushdeck.core.variants import NOTIFICATION_NAMESPACE
+
+    for campaign, app, token in [("AB", "shop", "token-1"), ("é ✓", "", "x" * 300), ("", "", "")]:
+        expected = uuid.uuid5(NOTIFICATION_NAMESPACE, f"{campaign}\x1f{app}\x1f{token}")
+        assert notification_id(campaign, app, token) == str(expected)

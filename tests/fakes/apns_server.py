@@ -8,6 +8,9 @@
     fake.server.outage_while(path, outage_response(503))  # down while the file exists
     fake.accepted                 # Counter of apns-id values answered 200 (duplicates!)
 
+``apns_like=True`` advertises what Apple does (1 stream until a first answer, then 1,000);
+``latency=0.06`` answers each request 60 ms after it arrived (see h2server).
+
 Token auth: the ES256 JWT is verified against the team's public key (alg, kid, iss,
 signature) and its ``iat`` must be under an hour old by ``fake.clock`` (or not before
 ``fake.expire_before``). Certificate auth (``client_ca`` given): the TLS client
@@ -89,6 +92,8 @@ class FakeApns:
         max_concurrent_streams: int | None = None,
         record: bool = True,
         lean: bool = False,
+        latency: float = 0.0,
+        apns_like: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.topic, self.team_id, self.key_id = topic, team_id, key_id
@@ -116,6 +121,8 @@ class FakeApns:
             max_concurrent_streams=max_concurrent_streams,
             record=record,
             lean=lean,
+            latency=latency,
+            apns_like=apns_like,
         )
 
     @property

@@ -37,6 +37,10 @@ Fault injection (all optional, safe to call while running on the same loop):
 - ``drop_connections()``: close every open connection now (simulates idle loss).
 - ``streams_after_first(n)``: like APNs, start with ``max_concurrent_streams`` (e.g. 1)
   and raise the limit to ``n`` with a SETTINGS frame once the first request is answered.
+  ``apns_like=True`` is the shorthand for what Apple does: 1 stream, then 1,000.
+- ``latency=0.06``: every answer leaves that many seconds after its request arrived
+  (a provider a WAN round trip away); the handler still runs at once, and the stream
+  stays open meanwhile, so the client's concurrency is what the fake measures.
 
 Outage switches, driven by a file so that another thread or process (a CLI under test, a
 script) can turn them on and off by creating and deleting it:
@@ -54,7 +58,10 @@ coding so the server costs less CPU than the client it measures.
 Observation: ``requests`` (every request handed to the handler, in order, unless
 ``record=False``), ``count_header(name)`` (a Counter of a header's values, e.g. apns-id for
 duplicate detection), ``max_streams_seen`` (the highest number of streams open at once on
-one connection), ``connections`` (how many TLS connections were accepted).
+one connection), ``connections`` (how many TLS connections were accepted),
+``limit_violations`` (streams a client opened beyond the limit it had been told; must stay
+0: h2 also refuses them, which drops the connection and counts in ``protocol_errors``),
+``streams_per_connection`` (connection id -> most streams open at once on it).
 """
 
 from __future__ import annotations
@@ -197,8 +204,7 @@ class _ServerProtocol(asyncio.Protocol):
     def _on_event(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RequestReceived):
             self.streams[event.stream_id] = _Stream(list(event.headers or []))
-            open_now = self.conn.open_inbound_streams
-            self.server.max_streams_seen = max(self.server.max_streams_seen, open_now)
+            self._count_open_streams()
         elif isinstance(event, h2.events.DataReceived):
             stream = self.streams.get(event.stream_id)
             if stream is not None:
@@ -210,7 +216,19 @@ class _ServerProtocol(asyncio.Protocol):
             self.window_open.set()
         elif isinstance(event, h2.events.StreamReset):
             self.streams.pop(event.stream_id, None)
+            self.in_flight.discard(event.stream_id)
             self.conn.forget_stream(event.stream_id)
+            self._maybe_goaway()
+
+    def _count_open_streams(self) -> None:
+        server = self.server
+        open_now = self.conn.open_inbound_streams
+        if open_now > self.conn.local_settings.max_concurrent_streams:
+            server.limit_violations += 1  # (h2 raises first; this is the belt and braces)
+        server.max_streams_seen = max(server.max_streams_seen, open_now)
+        seen = server.streams_per_connection
+        if open_now > seen.get(self.connection_id, 0):
+            seen[self.connection_id] = open_now
 
     def _on_request_complete(self, stream_id: int) -> None:
         stream = self.streams.pop(stream_id, None)
@@ -227,12 +245,16 @@ class _ServerProtocol(asyncio.Protocol):
             return
         self.in_flight.add(stream_id)
         result = self.server._respond_now(request)
-        if isinstance(result, Response):
+        latency = self.server.latency
+        if isinstance(result, Response) and latency > 0:
+            # A timer, not a task, per delayed answer: the fake must stay cheap.
+            asyncio.get_running_loop().call_later(latency, self._send_later, stream_id, result)
+        elif isinstance(result, Response):
             # Synchronous handlers answer right here: no task per request, so the fake
             # stays much cheaper than the clients it is used to measure.
             self._send_now(stream_id, result)
         else:
-            task = asyncio.ensure_future(self._answer(request, result))
+            task = asyncio.ensure_future(self._answer(request, result, latency))
             self.server._tasks.add(task)
             task.add_done_callback(self.server._tasks.discard)
         goaway_after = self.server._goaway_after
@@ -254,6 +276,18 @@ class _ServerProtocol(asyncio.Protocol):
             peer_cert=self.peer_cert,
             authority=pseudo.get(":authority", ""),
         )
+
+    def _send_later(self, stream_id: int, response: Response) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if stream_id not in self.in_flight:
+            return  # reset by the client meanwhile
+        try:
+            self._send_now(stream_id, response)
+        except h2.exceptions.ProtocolError:  # the client reset the stream meanwhile
+            self.in_flight.discard(stream_id)
+            self._maybe_goaway()
+        self._flush()
 
     def _send_now(self, stream_id: int, response: Response) -> None:
         window = self.conn.local_flow_control_window(stream_id)
@@ -287,9 +321,13 @@ class _ServerProtocol(asyncio.Protocol):
             self.in_flight.discard(stream_id)
             self._maybe_goaway()
 
-    async def _answer(self, request: Request, pending: Awaitable[HandlerResult]) -> None:
+    async def _answer(
+        self, request: Request, pending: Awaitable[HandlerResult], latency: float = 0.0
+    ) -> None:
         try:
             response = _as_response(await pending)
+            if latency > 0:
+                await asyncio.sleep(latency)
             await self._send_response(request.stream_id, response)
         except (h2.exceptions.ProtocolError, ConnectionError):
             pass  # the client went away or reset the stream
@@ -347,14 +385,19 @@ class H2Server:
         max_concurrent_streams: int | None = None,
         record: bool = True,
         lean: bool = False,
+        latency: float = 0.0,
+        apns_like: bool = False,
     ) -> None:
         self.handler = handler
         self.lean = lean
+        self.latency = latency
         self.ssl_context = ssl_context
-        self.max_concurrent_streams = max_concurrent_streams
+        self.max_concurrent_streams = 1 if apns_like else max_concurrent_streams
         self.record = record
         self.requests: list[Request] = []
         self.max_streams_seen = 0
+        self.streams_per_connection: dict[int, int] = {}
+        self.limit_violations = 0
         self.connections = 0
         self.protocol_errors = 0
         self.port = 0
@@ -362,7 +405,7 @@ class H2Server:
         self._goaway_after: int | None = None
         self._goaway_reason = b""
         self._drop_after: int | None = None
-        self._streams_after_first: int | None = None
+        self._streams_after_first: int | None = 1000 if apns_like else None
         self._outage_file: Path | None = None
         self._outage_response = Response(503)
         self._hang_file: Path | None = None

@@ -9,8 +9,10 @@ providers stay on this one loop for their whole life.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
@@ -21,6 +23,20 @@ from pushdeck.app.threads import assert_gui_thread
 
 Done = Callable[[Any], None]
 Failed = Callable[[BaseException], None]
+
+
+#: Every loop whose thread may still run (see ``shutdown_all``).
+_LIVE: weakref.WeakSet[AsyncLoop] = weakref.WeakSet()
+
+
+def shutdown_all() -> None:
+    """Stop every network loop still running (a window closed without quitting the app, a
+    test's window): a loop thread left running into interpreter exit can crash it."""
+    for loop in list(_LIVE):
+        loop.shutdown()
+
+
+atexit.register(shutdown_all)
 
 
 class AsyncLoop(QObject):
@@ -41,6 +57,7 @@ class AsyncLoop(QObject):
         self._finished.connect(self._on_self_finished)
         self._thread = threading.Thread(target=self._run, name="pushdeck-network", daemon=True)
         self._thread.start()
+        _LIVE.add(self)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -103,6 +120,7 @@ class AsyncLoop(QObject):
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Cancel what is still running, then stop the loop and join its thread."""
+        _LIVE.discard(self)
         if not self._thread.is_alive():
             return
 

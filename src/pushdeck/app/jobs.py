@@ -11,7 +11,7 @@ from typing import Any
 
 from pushdeck.app.composer.draft import DRAFT_NAME
 from pushdeck.app.tasks import WorkerContext
-from pushdeck.core.model import Device
+from pushdeck.core.model import App, Device
 
 PREVIEW_RECIPIENTS = 40
 
@@ -28,12 +28,11 @@ class Overview:
         default_factory=list
     )  # name, status, app, created
     draft: dict[str, Any] | None = None
-    apps: list[str] = field(default_factory=list)
+    apps: list[App] = field(default_factory=list)  # whether each has a service extension
 
 
 def load_overview(ctx: WorkerContext) -> Overview:
-    from pushdeck.core.store import devices, drafts
-    from pushdeck.core.store.apps import list_apps
+    from pushdeck.core.store import apps, devices, drafts
 
     ws = ctx.require_ws()
     recipients = devices.list_devices(ws, limit=PREVIEW_RECIPIENTS)
@@ -45,14 +44,14 @@ def load_overview(ctx: WorkerContext) -> Overview:
         attributes=attributes,
         campaigns=_campaign_rows(ctx),
         draft=drafts.load_draft(ws, DRAFT_NAME),
-        apps=[a.name for a in list_apps(ws)],
+        apps=apps.list_apps(ws),
     )
 
 
-def app_names(ctx: WorkerContext) -> list[str]:
-    from pushdeck.core.store.apps import list_apps
+def list_apps(ctx: WorkerContext) -> list[App]:
+    from pushdeck.core.store import apps
 
-    return [a.name for a in list_apps(ctx.require_ws())]
+    return apps.list_apps(ctx.require_ws())
 
 
 def count_devices(ctx: WorkerContext) -> tuple[Path, int]:

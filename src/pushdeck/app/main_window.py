@@ -398,7 +398,7 @@ class MainWindow(QMainWindow):
         if "devices" in areas:  # imported here, by the CLI or the collector: recount
             self.runner.run(jobs.count_devices, self._show_device_count)
         if "apps" in areas:
-            self.runner.run(jobs.app_names, self.composer.set_apps)
+            self.runner.run(jobs.list_apps, self.composer.set_apps)
 
     def _show_device_count(self, counted: tuple[Path, int]) -> None:
         path, count = counted

@@ -4,11 +4,11 @@ run-due."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Mapping
 
 from pushdeck.cli.context import Context, ProgressBar
+from pushdeck.core import event_loop
 from pushdeck.core.campaigns import (
     create_campaign,
     duplicate_campaign,
@@ -47,7 +47,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         send = verbs.add_parser(verb, help=helptext)
         send.add_argument("name")
         send.add_argument("--json", action="store_true", help="print the outcome as JSON")
-        send.add_argument("--concurrency", type=int, default=64, help="per provider")
+        send.add_argument(
+            "--concurrency",
+            type=int,
+            default=DispatchOptions.concurrency,
+            help="most sends in progress per provider (the connections use what the "
+            "provider allows; lower this to be gentler)",
+        )
         send.add_argument(
             "--outage-wait",
             type=float,
@@ -152,7 +158,7 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
             await _close(providers)
 
     try:
-        summary = asyncio.run(run())
+        summary = event_loop.run(run())
     finally:
         bar.finish()
     if args.json:
@@ -247,7 +253,7 @@ def _run_due(ctx: Context, args: argparse.Namespace) -> int:
             for group in opened:
                 await _close(group)
 
-    report = asyncio.run(run())
+    report = event_loop.run(run())
     data = {
         "sent": report.sent,
         "missed": report.missed,

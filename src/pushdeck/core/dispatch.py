@@ -24,6 +24,11 @@ queued. A run that leaves devices waiting on a transient failure ends ``paused``
 the reason (never ``sent``); ``send`` again (or Resume) sends them. Rows skipped while
 their route was down are picked up by another pass over the queue once it is back.
 
+Concurrency follows the provider: the dispatcher only bounds how many sends may be
+*waiting or in flight* per provider (``DispatchOptions.concurrency``, memory-sized); how
+many are on the wire at once is the provider's HTTP/2 pool's business, which fills each
+connection to the server's advertised stream limit and opens more connections when full.
+
 An auth failure stops the campaign at once (status ``failed`` with the provider's
 explanation; unsent devices stay queued for a resume). Pause and cancel come from a
 ``SendControl`` (same process) or from the campaign's status in the workspace
@@ -41,7 +46,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pushdeck.core import sender_lease
+from pushdeck.core import event_loop, sender_lease
 from pushdeck.core.audience import audience_rule, exclusion_sql
 from pushdeck.core.campaigns import (
     SENDABLE,
@@ -87,6 +92,7 @@ from pushdeck.core.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.provider_health import HealthPolicy, RouteHealth, RouteState
 from pushdeck.core.providers.base import Provider
 from pushdeck.core.render_guard import RenderGuard, campaign_nothing_sent
+from pushdeck.core.store import send_memory
 from pushdeck.core.store.devices import row_to_device
 from pushdeck.core.store.workspace import Workspace, utcnow
 from pushdeck.core.templating import Personalizer, require_valid_templates
@@ -95,7 +101,11 @@ from pushdeck.core.variants import arm_for_bucket, bucket, notification_id
 
 @dataclass(frozen=True)
 class DispatchOptions:
-    concurrency: int = 64  # simultaneous sends per provider
+    # Sends started and not finished per provider (waiting for a stream or in flight).
+    # A bound for memory, not the wire: the provider's connections use what the server
+    # allows (APNs: 1,000 streams per connection, more connections when full). 2,048 is
+    # two full APNs connections: ~14,000 msgs/s at 150 ms, more than one core can send.
+    concurrency: int = 2048
     max_attempts: int = 5  # per device and run, while its provider is up; then it waits
     backoff_base: float = 0.5  # seconds; doubles per attempt, full jitter
     backoff_cap: float = 30.0
@@ -255,7 +265,11 @@ class _Dispatcher:
         # Stops the send when most renders fail.
         self.render_guard = RenderGuard.for_campaign(ws, campaign, self.personalizer.render)
         self.throttle = _Throttle(campaign.spec.throttle_per_minute)
-        self.semaphores = {k: asyncio.Semaphore(options.concurrency) for k in providers}
+        # One send per provider until its first outcome (a refused credential then costs
+        # one request, not thousands), then the whole window (see _task_done).
+        self.semaphores = {k: asyncio.Semaphore(1) for k in providers}
+        self.opened: set[ProviderKind] = set()
+        self.done_callbacks: dict[ProviderKind, Callable[[asyncio.Task[None]], None]] = {}
         self.policy = HealthPolicy(
             window=options.outage_window,
             ratio=options.outage_ratio,
@@ -402,18 +416,32 @@ class _Dispatcher:
     async def _spawn(self, row: Any) -> None:
         device = row_to_device(row)
         kind = device.provider
-        await self.throttle.wait()
+        if self.throttle.interval:
+            await self.throttle.wait()
         await self.semaphores[kind].acquire()
         task = asyncio.create_task(self._deliver(device, row["j_variant"], row["j_attempts"]))
         self.tasks.add(task)
-        task.add_done_callback(self._task_done(kind))
+        done = self.done_callbacks.get(kind)
+        if done is None:
+            done = self.done_callbacks[kind] = self._task_done(kind)
+        task.add_done_callback(done)
 
     def _task_done(self, kind: ProviderKind) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             self.tasks.discard(task)
             self.semaphores[kind].release()
+            self._widen(kind)  # a task that never reached the provider (say, a template)
 
         return done
+
+    def _widen(self, kind: ProviderKind) -> None:
+        """Open the provider's whole window after its first answer (of any kind): a
+        refused credential costs one request, and a first device that meets an outage
+        does not spend all its tries alone before the route's health can be judged."""
+        if kind not in self.opened:
+            self.opened.add(kind)
+            for _ in range(self.options.concurrency - 1):
+                self.semaphores[kind].release()
 
     # ---- routes: is the provider up?
 
@@ -551,10 +579,12 @@ class _Dispatcher:
             started = time.monotonic()
             try:
                 result = await provider.send(message, device, notification_id=nid)
+                self._widen(device.provider)
             except PayloadError as exc:
                 health.end_probe(device.id)
                 return Outcome(device.id, JournalState.SKIPPED, attempts, reason=exc.message)
             except TransportError as exc:
+                self._widen(device.provider)
                 if not isinstance(exc, NotSentError):
                     # Written and not answered: it may have arrived; a retry may duplicate.
                     self.unknown[device.id] += 1
@@ -628,8 +658,8 @@ class _Dispatcher:
         write_outcomes(self.ws, self.campaign.id, finished)
         requeue_unfinished(self.ws, self.campaign.id, unsent)
         record_reported_engagement(self.ws, self.providers.values())  # simulated devices
-        for outcome in finished:
-            self._move("in_flight", outcome.state.value)
+        for state, count in Counter(o.state.value for o in finished).items():
+            self._move("in_flight", state, count)
         self._move("in_flight", "queued", len(unsent))
         self.finished_this_run += len(finished)
         if time.monotonic() - self.last_emit >= self.options.progress_interval:
@@ -774,10 +804,11 @@ async def send_campaign_async(
         )
     lease = sender_lease.acquire(ws, campaign.id, name)
     try:
-        return await _send(
-            ws, campaign, providers, on_progress, control or SendControl(), options, timezones,
-            lease,
-        )  # fmt: skip
+        with send_memory.streaming(ws):  # peak RSS flat in the campaign's size
+            return await _send(
+                ws, campaign, providers, on_progress, control or SendControl(), options,
+                timezones, lease,
+            )  # fmt: skip
     finally:
         sender_lease.release(ws, campaign.id, lease)
 
@@ -878,8 +909,8 @@ def send_campaign(
     on_progress: ProgressCallback | None = None,
     options: DispatchOptions | None = None,
 ) -> SendSummary:
-    """Blocking form of ``send_campaign_async`` (CLI, demo, scripts)."""
-    return asyncio.run(
+    """Blocking form of ``send_campaign_async`` (CLI, demo, scripts), on uvloop if present."""
+    return event_loop.run(
         send_campaign_async(ws, name, providers=providers, on_progress=on_progress, options=options)
     )
 

@@ -30,6 +30,7 @@ from pushdeck.core.errors import PushdeckError
 from pushdeck.core.liquid_env import ENV, TemplateError, deadline, render_message, source_problems
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Device, Message
+from pushdeck.core.simple_liquid import simple_or_liquid
 
 #: Message fields that may hold Liquid.
 TEMPLATED_FIELDS = ("title", "subtitle", "body", "image_url", "url")
@@ -53,7 +54,8 @@ class TemplateProblem:
 
 @lru_cache(maxsize=4096)
 def _compile(source: str) -> Any:
-    return _ENV.from_string(source)
+    # Plain {{ name | default: "x" }} texts render by string joins (simple_liquid).
+    return simple_or_liquid(source, _ENV.from_string(source))
 
 
 @lru_cache(maxsize=4096)
@@ -199,10 +201,14 @@ class Personalizer:
             self._base["ttl_seconds"] = spec.ttl_seconds
         self._variants = {v.name: v for v in spec.variants}
         self._cache: dict[tuple[str, str], tuple[Message, bool]] = {}
+        self._localized: dict[tuple[str, str], tuple[Message, bool]] = {}
         self._rendered: dict[tuple[str, tuple[Any, ...]], str] = {}
 
     def localized(self, variant: str, locale: str) -> tuple[Message, bool]:
         """The message for (variant, locale) before Liquid, and whether it has templates."""
+        known = self._localized.get((variant, locale))
+        if known is not None:  # the same for every device of this (variant, locale)
+            return known
         loc_key, fields = pick_localization(self.spec.localizations, locale)
         chosen = self._variants.get(variant)
         var_key = ""
@@ -211,6 +217,7 @@ class Personalizer:
         key = (variant, f"{loc_key}|{var_key}")
         if key not in self._cache:
             self._cache[key] = self._build(fields, chosen, locale)
+        self._localized[(variant, locale)] = self._cache[key]
         return self._cache[key]
 
     def _build(

@@ -63,12 +63,12 @@ def line(name: str, placeholder: str = "") -> Binding:
     return Binding(name, widget, widget.text, widget.setText, widget.textEdited)
 
 
-def text(name: str, placeholder: str = "") -> Binding:
+def text(name: str, placeholder: str = "", *, height: int = 96) -> Binding:
     widget = QPlainTextEdit()
     widget.setPlaceholderText(placeholder)
     widget.setAccessibleName(name.replace("_", " "))
     widget.setTabChangesFocus(True)
-    widget.setFixedHeight(96)
+    widget.setFixedHeight(height)
     return Binding(name, widget, widget.toPlainText, widget.setPlainText, widget.textChanged)
 
 

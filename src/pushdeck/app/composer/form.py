@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.composer import fields as f
 from pushdeck.app.composer.draft import Draft
+from pushdeck.app.composer.live_activity import LiveActivityEditor
 from pushdeck.app.composer.model import ComposerModel
 from pushdeck.app.composer.tables import (
     ActionsEditor,
@@ -87,6 +88,9 @@ class ComposerForm(QWidget):
         self.actions_editor = ActionsEditor(model, "Actions")
         self.tabs.addTab(self._media_tab(), "Media && actions")
         self.tabs.addTab(self._scroll(self._platform_tab()), "Platforms")
+        self.live_activity = LiveActivityEditor(model)
+        self.bindings.update(self.live_activity.bindings)
+        self.tabs.addTab(self._scroll(self.live_activity), "Live Activity")
         self.data_editor = DataEditor(model, "Custom data")
         self.tabs.addTab(self.data_editor, "Custom data")
         self.localizations = LocalizationsEditor(model)
@@ -102,6 +106,8 @@ class ComposerForm(QWidget):
                 binding.widget.installEventFilter(self)
             if isinstance(binding.widget, QPlainTextEdit):
                 binding.widget.setUndoRedoEnabled(False)
+        for widget in self.live_activity.text_widgets():
+            widget.installEventFilter(self)
         model.draft_changed.connect(self.show_draft)
         QApplication.instance().focusChanged.connect(self._on_app_focus_changed)  # type: ignore[union-attr]
         self.show_draft(model.draft)
@@ -110,6 +116,12 @@ class ComposerForm(QWidget):
 
     def _bind(self, form: QFormLayout, label: str, binding: f.Binding) -> f.Binding:
         self.bindings[binding.name] = binding
+        form.addRow(label, binding.widget)
+        return binding
+
+    def _bind_as(self, form: QFormLayout, key: str, label: str, binding: f.Binding) -> f.Binding:
+        """A second control for a field another tab also shows, under its own key."""
+        self.bindings[key] = binding
         form.addRow(label, binding.widget)
         return binding
 
@@ -201,7 +213,16 @@ class ComposerForm(QWidget):
     def _platform_tab(self) -> QWidget:
         page = QWidget()
         form = QFormLayout(page)
+        same = "Same as Content › {} when empty"
+        form.addRow(QLabel("<b>iOS</b>"))
+        self._bind(form, "Title:", f.line("ios_title", same.format("Title")))
+        self._bind(form, "Body:", f.text("ios_body", same.format("Body"), height=56))
+        self._bind_as(form, "ios.sound", "Sound file:", f.editable_choice("sound", SOUNDS))
         form.addRow(QLabel("<b>Android</b>"))
+        self._bind(form, "Title:", f.line("android_title", same.format("Title")))
+        self._bind(form, "Body:", f.text("android_body", same.format("Body"), height=56))
+        sound = f.line("android_sound", "res/raw name or default (8+: the channel's)")
+        self._bind(form, "Sound:", sound)
         self._bind(form, "Channel id:", f.line("android_channel_id"))
         self._bind(form, "Small icon:", f.line("android_icon"))
         self._bind(form, "Accent colour:", f.line("android_color", "#RRGGBB"))
@@ -210,6 +231,20 @@ class ComposerForm(QWidget):
         )
         self._bind(form, "Tag:", f.line("android_tag"))
         form.addRow(QLabel("<b>Web</b>"))
+        self._bind(form, "Title:", f.line("web_title", same.format("Title")))
+        self._bind(form, "Body:", f.text("web_body", same.format("Body"), height=56))
+        urgency = self._bind_as(form, "web.urgency", "Urgency:", f.choice("priority", Priority))
+        urgency.widget.setItemText(0, "Not set (normal)")  # type: ignore[attr-defined]
+        urgency.widget.setToolTip(
+            "Web Push Urgency; the same setting as Behaviour › Priority on the other platforms"
+        )
+        declarative = f.check("web_declarative", "Declarative Web Push (Safari 18.4+)")
+        declarative.widget.setToolTip(
+            "Sends the declarative JSON form, which Safari shows with no service worker "
+            "(the example service worker reads it too); needs an Open URL"
+        )
+        self._bind(form, "", declarative)
+        self._bind(form, "", f.check("web_padding", "Pad to 4096 bytes (hides the length)"))
         self._bind(form, "Icon:", f.line("web_icon", "https://… (192×192 or larger)"))
         self._bind(form, "Badge:", f.line("web_badge"))
         self._bind(
@@ -227,6 +262,7 @@ class ComposerForm(QWidget):
             binding.show(draft.message)
         self.image_note.setVisible(is_local_file(draft.message.image_url))
         self.actions_editor.show_draft(draft)
+        self.live_activity.show_message(draft.message)
         self.data_editor.show_draft(draft)
         self.localizations.show_draft(draft)
         self.variants.show_draft(draft)

@@ -24,7 +24,7 @@ from pushdeck.app.composer.payload_panel import PayloadPanel
 from pushdeck.app.previews.base import RenderContext
 from pushdeck.app.previews.images import ImageCache
 from pushdeck.app.previews.widgets import PreviewPanel
-from pushdeck.core.model import Action, Device, Message
+from pushdeck.core.model import Action, App, Device, Message
 
 PAYLOAD_DELAY_MS = 60  # payload JSON and lint follow typing a moment later; previews don't wait
 AUTOSAVE_DELAY_MS = 800
@@ -74,7 +74,7 @@ class ComposerPage(QWidget):
         self.problem.setStyleSheet("color: #c5221f;")
         self.problem.setWordWrap(True)
         self._recipients: list[Device] = []
-        self._apps: list[str] = []
+        self._apps: dict[str, App] = {}
         self._loading = False
         self._build_header()
         self._payload_timer = self._timer(PAYLOAD_DELAY_MS, self.refresh_payloads)
@@ -146,10 +146,6 @@ class ComposerPage(QWidget):
             else "The app whose devices and credentials this message is for"
         )
 
-    def set_apps(self, apps: Sequence[str]) -> None:
-        """The workspace's apps, offered for the draft."""
-        self._apps = list(apps)
-        self._show_header(self.model.draft)
 
     def mark_saved(self, text: str) -> None:
         self.saved.setText(text)
@@ -201,8 +197,14 @@ class ComposerPage(QWidget):
         message, problem = self.current_message()
         self.problem.setText(problem)
         self.problem.setVisible(bool(problem))
+        app = self._apps.get(self.model.draft.app)
         self.previews.set_context(
-            RenderContext(message, app_name=self.model.draft.app, images=self.images)
+            RenderContext(
+                message,
+                app_name=self.model.draft.app,
+                images=self.images,
+                has_service_extension=app is not None and app.has_service_extension,
+            )
         )
 
     def refresh_payloads(self) -> None:
@@ -242,6 +244,13 @@ class ComposerPage(QWidget):
                 samples.setdefault(name, value)
         self.form.set_variables(self._attributes or list(SAMPLE_ATTRIBUTES), samples)
         self._fill_recipients()
+
+    def set_apps(self, apps: Sequence[App]) -> None:
+        """The workspace's apps: offered for the draft, and the draft's app says whether it
+        has a service extension (the iOS previews' image note)."""
+        self._apps = {app.name: app for app in apps}
+        self._show_header(self.model.draft)
+        self.refresh_previews()
 
     def load_document(self, doc: Mapping[str, Any] | None) -> None:
         """Open a saved draft document (or the starter draft when there is none)."""

@@ -57,6 +57,9 @@ class RenderContext:
     site: str = "shop.example.com"
     time_label: str = "now"
     images: ImageSource = NO_IMAGES
+    #: The app declares a Notification Service Extension (``App.has_service_extension``):
+    #: without one iOS shows no image, and the iOS cards say so.
+    has_service_extension: bool = False
 
     @cached_property
     def look_key(self) -> str:
@@ -90,10 +93,16 @@ class StateSpec:
     measure: MeasureFn
     paint: PaintFn
     height_fn: Callable[[RenderContext, Measured], float] | None = None
+    #: Draws a message with no title or body too (a Live Activity shows its content-state).
+    draws_silent: bool = False
+
+    def shows_nothing(self, ctx: RenderContext) -> bool:
+        """True when this state has nothing of ``ctx`` to draw (a silent message)."""
+        return ctx.message.is_silent and not self.draws_silent
 
     def canvas_height(self, ctx: RenderContext, meas: Measured) -> int:
         """The canvas height for this message (states with menus or images grow)."""
-        if self.height_fn is None or ctx.message.is_silent:
+        if self.height_fn is None or self.shows_nothing(ctx):
             return self.height
         return round(self.height_fn(ctx, meas))
 

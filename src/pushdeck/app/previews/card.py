@@ -31,6 +31,7 @@ from pushdeck.app.previews.base import (
     text_in,
 )
 from pushdeck.app.previews.layout import TextLayoutResult, font_key
+from pushdeck.app.previews.platform_text import for_state
 from pushdeck.app.threads import assert_gui_thread
 
 CAPTION_FONT_PX = 11
@@ -51,7 +52,7 @@ def block_summary(name: str, block: TextLayoutResult) -> str:
 
 def caption_lines(state: StateSpec, ctx: RenderContext, meas: Measured) -> list[tuple[str, str]]:
     """(kind, text) lines under a card: measured, heuristic and notes."""
-    if ctx.message.is_silent:
+    if state.shows_nothing(ctx):
         return [("note", "Nothing to show: silent / background message")]
     lines = [
         ("measured", block_summary(_BLOCK_NAMES.get(key, key), block))
@@ -202,6 +203,7 @@ class CardView(QObject):
     def set_context(self, ctx: RenderContext) -> tuple[bool, bool]:
         """Measure ``ctx``; return (size changed, picture or caption changed)."""
         assert_gui_thread("CardView")
+        ctx = for_state(self.state, ctx)  # the platform's own title and body
         self._ctx = ctx
         self._meas = render.measure(self.state, ctx)
         self._canvas_h = self.state.canvas_height(ctx, self._meas)

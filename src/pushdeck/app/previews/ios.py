@@ -18,6 +18,7 @@ from pushdeck.app.previews import base
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
 from pushdeck.app.previews.layout import Heuristic, TextBox, label_width, layout_text
 from pushdeck.core.model import InterruptionLevel
+from pushdeck.core.payloads import needs_service_extension
 
 W, CARD_X, CARD_W, PAD, ICON, LINE = 393, 16, 361, 14, 38, 20.0
 TEXT_X = PAD + ICON + 10
@@ -70,9 +71,18 @@ def _body_text(ctx: RenderContext) -> str:
     return m.body or (f"⟨{m.body_loc_key}⟩" if m.body_loc_key else "")
 
 
+#: Shown on the iOS cards when the image depends on an extension the app has not declared.
+NSE_NOTE = (
+    "Image: iOS shows it only through the app's Notification Service Extension, which "
+    "this app has not declared (pushdeck apps update --has-nse)"
+)
+
+
 def _notes(ctx: RenderContext) -> tuple[str, ...]:
     m = ctx.message
     notes = []
+    if not ctx.has_service_extension and needs_service_extension(m):
+        notes.append(NSE_NOTE)
     if m.mutable_content:
         notes.append("mutable-content: the app's service extension may rewrite what is shown")
     if m.title_loc_key or m.body_loc_key:

@@ -20,7 +20,7 @@ SILENT_TEXT = {
 
 
 def measure(state: StateSpec, ctx: RenderContext) -> Measured:
-    if ctx.message.is_silent:
+    if state.shows_nothing(ctx):
         return Measured({}, ())
     return state.measure(ctx)
 
@@ -32,7 +32,7 @@ def paint(painter: QPainter, state: StateSpec, ctx: RenderContext, meas: Measure
     painter.save()
     try:
         painter.setClipRect(QRectF(0, 0, state.width, state.canvas_height(ctx, meas)))
-        if ctx.message.is_silent:
+        if state.shows_nothing(ctx):
             paint_silent(painter, state, ctx)
         else:
             state.paint(painter, ctx, meas)
@@ -56,6 +56,9 @@ def paint_silent(painter: QPainter, state: StateSpec, ctx: RenderContext) -> Non
 
 def render_image(state: StateSpec, ctx: RenderContext, scale: float = 1.0) -> QImage:
     """The state as an image at ``scale`` (2.0 for a crisp PNG to share)."""
+    from pushdeck.app.previews.platform_text import for_state
+
+    ctx = for_state(state, ctx)
     meas = measure(state, ctx)
     height = state.canvas_height(ctx, meas)
     image = QImage(

@@ -16,12 +16,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from pushdeck.app.previews import ALL_STATES, STATES_BY_KEY, render
+from pushdeck.app.previews import ALL_STATES, LIVE_ACTIVITY_STATES, STATES_BY_KEY, render
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
 from pushdeck.app.previews.card import (
     _BLOCK_NAMES,
@@ -214,7 +215,7 @@ class FocusView(QWidget):
         self._ctx: RenderContext | None = None
         self.picker = QComboBox()
         self.picker.setAccessibleName("Preview state")
-        for state in ALL_STATES:
+        for state in (*ALL_STATES, *LIVE_ACTIVITY_STATES):
             self.picker.addItem(f"{state.group} · {state.label}", state.key)
         self.export_button = QPushButton("Export PNG…")
         self.export_button.setAccessibleName("Export preview as PNG")
@@ -297,8 +298,19 @@ class PreviewPanel(QWidget):
         scroll.setWidget(self.grid)
         scroll.setWidgetResizable(False)
         self.scroll_area = scroll
+        # A Live Activity is drawn in its own presentations instead of the notification grid.
+        self.live_grid = PreviewGrid(states=LIVE_ACTIVITY_STATES)
+        self.live_grid.setAccessibleName("Live Activity previews")
+        self.live_grid.state_activated.connect(self._on_grid_state_activated)
+        live_scroll = QScrollArea()
+        live_scroll.setWidget(self.live_grid)
+        live_scroll.setWidgetResizable(False)
+        self.live_scroll_area = live_scroll
+        self.grids = QStackedWidget()
+        self.grids.addWidget(scroll)
+        self.grids.addWidget(live_scroll)
         self.tabs = QTabWidget()
-        self.tabs.addTab(scroll, "All platforms")
+        self.tabs.addTab(self.grids, "All platforms")
         self.tabs.addTab(self.focus, "Focused")
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.zoom_box = QComboBox()
@@ -320,6 +332,7 @@ class PreviewPanel(QWidget):
     def _on_zoom_box_changed(self, _index: int) -> None:
         """Zoom draws the grid larger or smaller; measurement stays at the real widths."""
         self.grid.set_zoom(float(self.zoom_box.currentData()))
+        self.live_grid.set_zoom(float(self.zoom_box.currentData()))
         if self._ctx is not None:
             self.set_context(self._ctx)
 
@@ -327,7 +340,10 @@ class PreviewPanel(QWidget):
         assert_gui_thread("PreviewPanel")
         self._ctx = ctx
         ctx = replace(ctx, dark=self.dark_box.isChecked())
-        self.grid.set_context(ctx)
+        live = ctx.message.is_live_activity
+        self.grids.setCurrentIndex(1 if live else 0)
+        self.tabs.setTabText(0, "Live Activity" if live else "All platforms")
+        (self.live_grid if live else self.grid).set_context(ctx)
         if self.tabs.currentWidget() is self.focus:
             self.focus.set_context(ctx)
         else:

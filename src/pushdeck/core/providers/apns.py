@@ -44,6 +44,7 @@ from pushdeck.core.providers.base import (
     retry_after_header,
 )
 from pushdeck.core.providers.http2 import (
+    DEFAULT_CONNECTIONS,
     H2Client,
     H2Response,
     Header,
@@ -69,7 +70,7 @@ class ApnsProvider:
         self,
         credential: ApnsCredential,
         *,
-        connections: int = 1,
+        connections: int = DEFAULT_CONNECTIONS,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -31,6 +31,7 @@ from pushdeck.core.providers.base import (
 )
 from pushdeck.core.providers.fcm_auth import GoogleAccessToken, TokenRefused
 from pushdeck.core.providers.http2 import (
+    DEFAULT_CONNECTIONS,
     H2Client,
     H2Response,
     client_ssl_context,
@@ -50,7 +51,7 @@ class FcmProvider:
         self,
         credential: FcmCredential,
         *,
-        connections: int = 1,
+        connections: int = DEFAULT_CONNECTIONS,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:

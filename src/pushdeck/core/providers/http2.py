@@ -6,6 +6,13 @@ costs far more CPU than the bytes on the wire. Here each request is one h2 strea
 future and a deadline checked by one sweep per connection; writes made during the
 same event-loop iteration are coalesced into a single TLS write.
 
+Concurrency follows the server, not a constant: each connection is filled up to the
+server's SETTINGS_MAX_CONCURRENT_STREAMS (APNs: 1 until the first answer, then up to
+1,000; Google's front ends: 100), capped at ``max_streams`` per connection. Only when
+every connection is full does the pool open another one (at most ``connections``; one at
+a time, and not while a fresh connection may still raise its limit after its first
+answer), each to the next of the host's addresses.
+
 What it guarantees:
 - never more streams open than the server's SETTINGS_MAX_CONCURRENT_STREAMS (we wait
   for the server's first SETTINGS before opening any stream);
@@ -24,11 +31,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import ssl
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import h2.config
@@ -38,6 +47,8 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import hpack
+from h2.connection import AllowedStreamIDs, ConnectionInputs, _decode_headers
+from h2.stream import StreamInputs
 from hpack.hpack import encode_integer
 from hpack.table import HeaderTable
 
@@ -50,6 +61,10 @@ Header = tuple[bytes, bytes]
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 _log = logging.getLogger(__name__)
 _MAX_UNPROCESSED_RETRIES = 8
+#: Connections per host when the first ones are full (Apple recommends several to APNs).
+DEFAULT_CONNECTIONS = 4
+#: Streams per connection even if the server allows more (h2 treats "no limit" as 2^31).
+DEFAULT_MAX_STREAMS = 1000
 _LAST_SAFE_STREAM_ID = 2**31 - 1 - 2 * 10_000  # stop opening streams well before the limit
 _CLIENT_CONFIG = h2.config.H2Configuration(
     client_side=True,
@@ -75,6 +90,8 @@ class _LeanH2Connection(h2.connection.H2Connection):
     def __init__(self) -> None:
         super().__init__(config=_CLIENT_CONFIG)
         self.encoder = _CachingEncoder()
+        self._partial = b""  # the start of a frame whose end has not arrived yet
+        self._continuing = False  # h2 holds a HEADERS block awaiting CONTINUATION
 
     @property
     def open_outbound_streams(self) -> int:
@@ -89,6 +106,118 @@ class _LeanH2Connection(h2.connection.H2Connection):
         if stream is not None and stream.closed:
             del self.streams[stream_id]
             self._closed_streams[stream_id] = stream.closed_by
+
+    # h2 builds hyperframe objects (with per-frame flag sets) for every frame it sends,
+    # then serializes them: about half of a request's client CPU. A client request is
+    # simple (no priority, padding or push), so the two methods below make the same state
+    # transitions and flow-control accounting as h2's send_headers / send_data and write
+    # the frames' bytes directly. tests/core/test_http2_transport.py checks them against
+    # a server running h2's full validation.
+
+    def send_request_headers(self, stream_id: int, headers: Sequence[Header], end: bool) -> None:
+        """h2's ``send_headers`` for a new client stream."""
+        limit = self.remote_settings.max_concurrent_streams
+        if self.open_outbound_streams + 1 > limit:
+            raise h2.exceptions.TooManyStreamsError(f"Max outbound streams is {limit}")
+        self.state_machine.process_input(ConnectionInputs.SEND_HEADERS)
+        stream = self._begin_new_stream(stream_id, AllowedStreamIDs.ODD)
+        stream.state_machine.process_input(StreamInputs.SEND_HEADERS)
+        block = self.encoder.encode(headers)
+        if end:
+            stream.state_machine.process_input(StreamInputs.SEND_END_STREAM)
+        stream.request_method = headers[0][1]  # :method comes first (h2 reads it for HEAD)
+        size = self.max_outbound_frame_size
+        first, rest = block[:size], block[size:]
+        flags = (_END_STREAM if end else 0) | (0 if rest else _END_HEADERS)
+        out = self._data_to_send
+        out += _frame_header(len(first), _HEADERS, flags, stream_id) + first
+        while rest:
+            chunk, rest = rest[:size], rest[size:]
+            flags = 0 if rest else _END_HEADERS
+            out += _frame_header(len(chunk), _CONTINUATION, flags, stream_id) + chunk
+
+    def send_body(self, stream_id: int, data: bytes, end: bool) -> None:
+        """h2's ``send_data`` for one frame the caller sized to the windows and frame size."""
+        size = len(data)
+        stream = self.streams[stream_id]
+        if size > stream.outbound_flow_control_window or size > self.max_outbound_frame_size:
+            raise h2.exceptions.FlowControlError(f"Cannot send {size} bytes now")
+        self.state_machine.process_input(ConnectionInputs.SEND_DATA)
+        stream.state_machine.process_input(StreamInputs.SEND_DATA)
+        if end:
+            stream.state_machine.process_input(StreamInputs.SEND_END_STREAM)
+        stream.outbound_flow_control_window -= size
+        self.outbound_flow_control_window -= size
+        self._data_to_send += _frame_header(size, _DATA, _END_STREAM if end else 0, stream_id)
+        self._data_to_send += data
+
+    def receive_frames(self, data: bytes) -> list[h2.events.Event]:
+        """h2's ``receive_data``, with a shortcut for the frame most answers are.
+
+        An answer to a push request is usually one HEADERS frame (END_HEADERS, often
+        END_STREAM) on a stream we opened. For those, this decodes the block and hands
+        it to the stream's state machine as h2 does, without building hyperframe
+        objects. Everything else (DATA, SETTINGS, GOAWAY, RST_STREAM, PING, padded or
+        continued headers, closed streams) goes through h2 itself, in arrival order.
+        h2 is only ever given whole frames, so its own buffer never holds a partial one.
+        """
+        buffer = self._partial + data if self._partial else data
+        events: list[h2.events.Event] = []
+        size, pos, slow = len(buffer), 0, 0
+        limit = self.max_inbound_frame_size
+        while size - pos >= 9:
+            length = int.from_bytes(buffer[pos : pos + 3], "big")
+            if length > limit:  # h2 reports the oversized frame as a protocol error
+                pos = size
+                break
+            end = pos + 9 + length
+            if end > size:
+                break
+            kind, flags = buffer[pos + 3], buffer[pos + 4]
+            if kind == _HEADERS and flags & _HEADERS_SHORTCUT_MASK == _END_HEADERS:
+                if slow < pos:
+                    events += super().receive_data(buffer[slow:pos])
+                stream_id = int.from_bytes(buffer[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+                stream = self.streams.get(stream_id)
+                if stream is not None and not stream.closed and not self._continuing:
+                    block = buffer[pos + 9 : end]
+                    events += self._receive_headers(stream, block, bool(flags & _END_STREAM))
+                    slow = end
+                else:
+                    slow = pos  # h2 decides (it knows closed and reset streams)
+            elif kind in (_HEADERS, _CONTINUATION):
+                self._continuing = not flags & _END_HEADERS
+            pos = end
+        self._partial = buffer[pos:]
+        if slow < pos:
+            events += super().receive_data(buffer[slow:pos])
+        return events
+
+    def _receive_headers(
+        self, stream: Any, block: bytes, end_stream: bool
+    ) -> list[h2.events.Event]:
+        # h2's _receive_headers_frame for a stream we opened (so no new-stream checks).
+        try:
+            headers = _decode_headers(self.decoder, block)
+            events = self.state_machine.process_input(ConnectionInputs.RECV_HEADERS)
+            _, stream_events = stream.receive_headers(
+                headers, end_stream, self.config.header_encoding
+            )
+        except h2.exceptions.ProtocolError as exc:
+            self._terminate_connection(exc.error_code)
+            raise
+        return [*events, *stream_events]
+
+
+_DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
+_END_STREAM, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x4, 0x8, 0x20
+_HEADERS_SHORTCUT_MASK = _END_HEADERS | _PADDED | _PRIORITY
+_FRAME_HEADER = struct.Struct(">HBBBL")
+
+
+def _frame_header(length: int, kind: int, flags: int, stream_id: int) -> bytes:
+    # RFC 9113 4.1: 24-bit length, type, flags, reserved bit + 31-bit stream id.
+    return _FRAME_HEADER.pack(length >> 8, length & 0xFF, kind, flags, stream_id)
 
 
 class _CountingTable(HeaderTable):
@@ -143,8 +272,15 @@ class _CachingEncoder(hpack.Encoder):
 
 
 def _never_indexed(name: bytes, value: bytes) -> bytes:
-    # RFC 7541 6.2.3 "Literal Header Field Never Indexed -- New Name", no huffman.
-    return b"\x10" + encode_integer(len(name), 7) + name + encode_integer(len(value), 7) + value
+    # RFC 7541 6.2.3 "Literal Header Field Never Indexed -- New Name", no huffman. Lengths
+    # under 127 fit the 7-bit prefix in one byte (every :path and apns-id does).
+    n, v = len(name), len(value)
+    if n < 127 and v < 127:
+        return b"\x10" + _BYTE[n] + name + _BYTE[v] + value
+    return b"\x10" + encode_integer(n, 7) + name + encode_integer(v, 7) + value
+
+
+_BYTE = [bytes([i]) for i in range(256)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +308,12 @@ class _Stream:
 class _Connection(asyncio.Protocol):
     """One HTTP/2 connection: h2 state plus the futures of its open streams."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, pool: _PoolCallback) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        pool: _PoolCallback,
+        stream_cap: int = DEFAULT_MAX_STREAMS,
+    ) -> None:
         self.loop = loop
         self.pool = pool
         self.h2 = _LeanH2Connection()
@@ -180,7 +321,9 @@ class _Connection(asyncio.Protocol):
         self.streams: dict[int, _Stream] = {}
         self.ready: asyncio.Future[None] = loop.create_future()
         self.max_streams = 1  # until the server's SETTINGS say otherwise
+        self.stream_cap = stream_cap  # our own ceiling, whatever the server allows
         self.active = 0  # streams reserved by the pool (open or about to open)
+        self.answered = False  # a first response came back (APNs raises its limit then)
         self.accepting = True
         self.retiring = False
         self.goaway_last: int | None = None
@@ -192,14 +335,14 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio callbacks -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but the same API.
+        self.transport = cast(asyncio.Transport, transport)
         self.h2.initiate_connection()
         self._flush()
 
     def data_received(self, data: bytes) -> None:
         try:
-            events = self.h2.receive_data(data)
+            events = self.h2.receive_frames(data)
         except h2.exceptions.ProtocolError as exc:
             self._abort(TransportError(f"HTTP/2 protocol error from the server: {exc}"))
             return
@@ -262,6 +405,9 @@ class _Connection(asyncio.Protocol):
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
+        if not self.answered:
+            self.answered = True
+            self.pool.capacity_changed()  # the pool may now open another connection
         headers = {k.decode(): v.decode("utf-8", "replace") for k, v in stream.headers}
         status = int(headers.pop(":status", "0"))
         if not stream.future.done():
@@ -269,7 +415,7 @@ class _Connection(asyncio.Protocol):
 
     def _on_settings(self, event: h2.events.RemoteSettingsChanged) -> None:
         changed = event.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
-        self.max_streams = self.h2.remote_settings.max_concurrent_streams
+        self.max_streams = min(self.h2.remote_settings.max_concurrent_streams, self.stream_cap)
         if changed is not None or not self.ready.done():
             self.pool.capacity_changed()
         if not self.ready.done():
@@ -312,7 +458,7 @@ class _Connection(asyncio.Protocol):
         stream = _Stream(future)
         self.streams[stream_id] = stream
         try:
-            self.h2.send_headers(stream_id, headers, end_stream=not body)
+            self.h2.send_request_headers(stream_id, headers, not body)
             if body:
                 stream.pending = body
                 self._send_body(stream_id, stream)
@@ -338,7 +484,7 @@ class _Connection(asyncio.Protocol):
             if window <= 0:
                 return  # resumed by WindowUpdated
             chunk, stream.pending = stream.pending[:window], stream.pending[window:]
-            self.h2.send_data(stream_id, chunk, end_stream=not stream.pending)
+            self.h2.send_body(stream_id, chunk, not stream.pending)
 
     def _send_pending(self) -> None:
         for stream_id, stream in list(self.streams.items()):
@@ -435,14 +581,19 @@ class _PoolCallback:
 
 
 class H2Client:
-    """Requests to one HTTPS origin over a small pool of HTTP/2 connections."""
+    """Requests to one HTTPS origin over a small pool of HTTP/2 connections.
+
+    ``connections`` bounds the pool (more open only when the others are full);
+    ``max_streams`` caps the streams of one connection below what the server allows.
+    """
 
     def __init__(
         self,
         origin: str,
         ssl_context: ssl.SSLContext,
         *,
-        connections: int = 1,
+        connections: int = DEFAULT_CONNECTIONS,
+        max_streams: int = DEFAULT_MAX_STREAMS,
         connect_timeout: float = 10.0,
         request_timeout: float = 30.0,
         resolve: Resolver | None = None,
@@ -458,6 +609,7 @@ class H2Client:
         self.authority = parts.netloc.encode()
         self.ssl_context = ssl_context
         self.size = max(1, connections)
+        self.max_streams = max(1, max_streams)
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.resolve = resolve
@@ -514,13 +666,21 @@ class H2Client:
             if conn is not None:
                 conn.active += 1
                 return conn
-            live = sum(1 for c in self._conns if c.accepting)
-            if live + self._connecting < self.size:
+            if self._should_connect():
                 await self._connect()
                 continue
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             await waiter
+
+    def _should_connect(self) -> bool:
+        """Every connection is full: open another, unless one is already on its way,
+        the pool is at its bound, or a connection has not answered yet (APNs raises its
+        limit from 1 to 1,000 after the first answer: no need for more connections)."""
+        if self._connecting:
+            return False
+        live = [c for c in self._conns if c.accepting]
+        return len(live) < self.size and all(c.answered for c in live)
 
     def _pick(self) -> _Connection | None:
         best: _Connection | None = None
@@ -569,10 +729,16 @@ class H2Client:
         # the dispatcher knows a retry cannot duplicate anything.
         try:
             async with asyncio.timeout(self.connect_timeout):
-                targets = [self.host]
-                if self.resolve is not None:
-                    targets = list(await self.resolve(self.host, self.port))
-                conn = await self._connect_to(loop, targets)
+                if self.resolve is not None:  # only addresses the caller admits
+                    addresses = list(await self.resolve(self.host, self.port))
+                else:
+                    addresses = await self._addresses()
+                if not addresses:
+                    raise TransportError(f"{self.host} has no address to connect to.")
+                # Spread the pool over the host's addresses: each new connection starts
+                # at the next one, and falls through to the others if it cannot connect.
+                start = self.connections_opened % len(addresses)
+                conn = await self._connect_to(loop, addresses[start:] + addresses[:start])
                 self._check_alpn(conn)
                 await conn.ready
         except (OSError, ssl.SSLError) as exc:  # TimeoutError is an OSError
@@ -592,7 +758,7 @@ class H2Client:
         for index, target in enumerate(targets):
             try:
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(loop, self._callback),
+                    lambda: _Connection(loop, self._callback, self.max_streams),
                     target,
                     self.port,
                     ssl=self.ssl_context,
@@ -603,6 +769,17 @@ class H2Client:
                 if index == len(targets) - 1:
                     raise
         raise TransportError(f"{self.host} has no address to connect to.")
+
+    async def _addresses(self) -> list[str]:
+        """The host's addresses (resolved afresh for each new connection), IPv4 and IPv6
+        interleaved in the resolver's order of preference, duplicates dropped."""
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not addresses:
+            raise OSError(f"{self.host} has no address")
+        return addresses
 
     def _check_alpn(self, conn: _Connection) -> None:
         assert conn.transport is not None

@@ -50,7 +50,13 @@ from pushdeck.core.providers.base import (
     register,
     retry_after_seconds,
 )
-from pushdeck.core.providers.http2 import H2Client, H2Response, Header, client_ssl_context
+from pushdeck.core.providers.http2 import (
+    DEFAULT_CONNECTIONS,
+    H2Client,
+    H2Response,
+    Header,
+    client_ssl_context,
+)
 from pushdeck.core.webpush_crypto import (
     VapidSigner,
     encrypt,
@@ -222,7 +228,7 @@ class WebPushProvider:
         credential: WebPushCredential,
         *,
         timeout: float = 30.0,
-        connections: int = 1,
+        connections: int = DEFAULT_CONNECTIONS,
         max_origins: int = MAX_ORIGINS,
     ) -> None:
         self.credential = credential

@@ -1,0 +1,35 @@
+"""How a campaign send uses SQLite's memory: stream the journal, keep nothing around.
+
+The workspace connection keeps a 64 MB page cache and reads through a 1 GB memory map,
+which is right for imports and for counting segments all over a large table. A send
+reads the audience once in device order and updates each journal row twice, so both
+only grow the process: with them, peak RSS rose with the campaign's size (208 MB at
+100,000 devices, 395 MB at 300,000; bench/README.md, issue 19). For the duration of a
+send the connection uses no memory map and a small cache, and gets its settings back
+afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pushdeck.core.store.workspace import Workspace
+
+#: Page cache while sending, in KiB (SQLite's negative cache_size form).
+SEND_CACHE_KIB = 8192
+
+
+@contextmanager
+def streaming(ws: Workspace) -> Iterator[None]:
+    """No memory map and an 8 MB page cache on ``ws``'s connection inside the block."""
+    conn = ws.conn
+    mmap_size = int(conn.execute("PRAGMA mmap_size").fetchone()[0])
+    cache_size = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+    conn.execute("PRAGMA mmap_size = 0")
+    conn.execute(f"PRAGMA cache_size = -{SEND_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {cache_size}")
+        conn.execute(f"PRAGMA mmap_size = {mmap_size}")
