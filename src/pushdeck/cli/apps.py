@@ -1,13 +1,15 @@
-"""``pushdeck apps``: add, update and list apps."""
+"""``pushdeck apps``: add, update (identities, settings, audience-hygiene defaults) and
+list apps."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
 
+from pushdeck.cli.app_rules import add_rule_arguments, apply_rule_arguments, print_rules
 from pushdeck.cli.context import Context
 from pushdeck.core.model import App
-from pushdeck.core.store.apps import add_app, get_app, list_apps, update_app
+from pushdeck.core.store.apps import add_app, get_app, list_apps, update_app, validate_app
 
 _NSE_HELP = (
     "the iOS app has a Notification Service Extension (needed for images on iOS; "
@@ -25,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--web-origin", default="", help="https origin of the web app")
     add.add_argument("--has-nse", action="store_true", help=_NSE_HELP)
     add.set_defaults(handler=_add)
-    update = verbs.add_parser("update", help="change an app's identities or settings")
+    update = verbs.add_parser(
+        "update",
+        help="change an app's identities, settings or defaults (frequency cap, quiet hours, "
+        "time zone, …)",
+    )
     update.add_argument("name")
     update.add_argument("--topic", help="APNs topic (the iOS bundle id)")
     update.add_argument("--android-package", help="Android package name")
@@ -33,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     update.add_argument(
         "--has-nse", action=argparse.BooleanOptionalAction, default=None, help=_NSE_HELP
     )
+    add_rule_arguments(update)
     update.set_defaults(handler=_update)
     lst = verbs.add_parser("list", help="list apps")
     lst.add_argument("--json", action="store_true")
@@ -55,8 +62,10 @@ def _add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _update(ctx: Context, args: argparse.Namespace) -> int:
+    from pushdeck.core.hygiene import app_rules
+
     ws = ctx.workspace()
-    app = get_app(ws, args.name)
+    app = get_app(ws, args.name)  # an unknown app is an error, not empty rules
     changes = {
         field: value
         for field, value in (
@@ -67,13 +76,23 @@ def _update(ctx: Context, args: argparse.Namespace) -> int:
         )
         if value is not None
     }
-    print(update_app(ws, replace(app, **changes)).name)
+    updated = replace(app, **changes)
+    if changes:
+        validate_app(updated)  # before the rules are written: nothing half-written
+    rules = apply_rule_arguments(ctx, args)  # checks every rule option before writing
+    if changes:
+        print(update_app(ws, updated).name)
+    if rules is not None or not changes:
+        print_rules(args.name, rules if rules is not None else app_rules(ws, args.name))
     return 0
 
 
 def _list(ctx: Context, args: argparse.Namespace) -> int:
     apps = list_apps(ctx.workspace())
     if args.json:
+        from pushdeck.cli.app_rules import rules_json
+        from pushdeck.core.hygiene import app_rules
+
         ctx.print_json(
             [
                 {
@@ -82,6 +101,7 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
                     "android_package": a.android_package,
                     "web_origin": a.web_origin,
                     "has_service_extension": a.has_service_extension,
+                    "rules": rules_json(app_rules(ctx.workspace(), a.name)),
                 }
                 for a in apps
             ]

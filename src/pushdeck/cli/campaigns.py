@@ -1,4 +1,5 @@
-"""``pushdeck campaigns``: create, send (resume), status, pause, resume, cancel, run-due."""
+"""``pushdeck campaigns``: create, review, send (resume), status, pause, resume, cancel,
+run-due."""
 
 from __future__ import annotations
 
@@ -63,6 +64,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "(default %(default)g; its devices stay queued for the next send)",
         )
         send.set_defaults(handler=_send)
+    review = verbs.add_parser(
+        "review", help="before sending: audience, exclusions, caps and quiet hours, estimate"
+    )
+    review.add_argument("name")
+    review.add_argument("--json", action="store_true")
+    review.set_defaults(handler=_review)
     status = verbs.add_parser("status", help="counts by state, possibly duplicated")
     status.add_argument("name")
     status.add_argument("--json", action="store_true")
@@ -171,6 +178,37 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
     if summary.status == "paused" and summary.error:
         return EXIT_PROVIDER_UNAVAILABLE
     return 0 if summary.status in ("sent", "paused") else 1
+
+
+def _review(ctx: Context, args: argparse.Namespace) -> int:
+    from pushdeck.core.send_review import review_campaign
+
+    review = review_campaign(ctx.workspace(), args.name)
+    held = [
+        {"timezone": g.timezone, "devices": g.devices,
+         "release_at": g.release_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "when": g.words}
+        for g in review.held
+    ]  # fmt: skip
+    if args.json:
+        ctx.print_json(
+            {
+                "campaign": review.campaign, "app": review.app, "status": review.status,
+                "audience": review.audience, "targeted": review.targeted,
+                "eligible": review.eligible, "by_platform": review.by_platform,
+                "excluded": dict(review.excluded), "rules": review.rules, "held": held,
+                "estimated_seconds": round(review.estimated_seconds, 1),
+            }
+        )  # fmt: skip
+        return 0
+    print(f"{review.campaign} ({review.app}, {review.status}): {review.audience}")
+    print(f"targeted {review.targeted}, will be sent {review.eligible}")
+    for reason, n in review.excluded:
+        print(f"  excluded: {reason}: {n}")
+    for line in review.rules:
+        print(f"  rule: {line}")
+    for group in held:
+        print(f"  held for quiet hours: {group['devices']} until {group['when']}")
+    return 0
 
 
 def _status(ctx: Context, args: argparse.Namespace) -> int:

@@ -20,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.errors import ConfigError, PushdeckError, ValidationError
+from pushdeck.core.hygiene_rules import (
+    FrequencyCap,
+    QuietHours,
+    parse_frequency_cap,
+    parse_quiet_hours,
+)
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Message
 from pushdeck.core.store.apps import get_app
@@ -108,6 +114,14 @@ class CampaignSpec:
     #: Locale -> ``base_fingerprint`` of the base message when that localization was last
     #: written (the app keeps it), so a translation of older text is noticed before sending.
     localization_bases: Mapping[str, str] = field(default_factory=dict)
+    # Audience hygiene (issue 20): None = the app's default applies, "none" = opted out.
+    frequency_cap: FrequencyCap | str | None = None
+    quiet_hours: QuietHours | str | None = None
+    ab_metric: str = "opens"  # what the A/B verdict compares: "opens" or "conversions"
+
+
+#: What an A/B test can be judged by (``ab_metric``).
+AB_METRICS = ("opens", "conversions")
 
 
 def base_fingerprint(message: Message) -> str:
@@ -161,6 +175,9 @@ _TOP_KEYS = {
     "ttl_seconds",
     "description",
     "localization_bases",
+    "frequency_cap",
+    "quiet_hours",
+    "ab_metric",
 }
 _NAME = re.compile(r"[^\x00-\x1f/\\]{1,120}")
 _LOCAL_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -201,6 +218,7 @@ def spec_from_dict(doc: Any) -> CampaignSpec:
         ttl_seconds=None if ttl is None else _count(ttl, "ttl_seconds"),
         description=_text(doc.get("description", ""), "description", empty=True),
         localization_bases=_bases(doc.get("localization_bases", {})),
+        **_hygiene_fields(doc),
     )
     check_spec(spec)
     return spec
@@ -237,7 +255,31 @@ def spec_to_dict(spec: CampaignSpec) -> dict[str, Any]:
         doc["ttl_seconds"] = spec.ttl_seconds
     if spec.description:
         doc["description"] = spec.description
+    for key in ("frequency_cap", "quiet_hours"):
+        rule = getattr(spec, key)
+        if rule is not None:
+            doc[key] = rule if isinstance(rule, str) else rule.to_doc()
+    if spec.ab_metric != "opens":
+        doc["ab_metric"] = spec.ab_metric
     return doc
+
+
+def _hygiene_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """frequency_cap, quiet_hours (absent = the app's default) and ab_metric."""
+    fields: dict[str, Any] = {}
+    if "frequency_cap" in doc:
+        fields["frequency_cap"] = parse_frequency_cap(doc["frequency_cap"])
+    if "quiet_hours" in doc:
+        fields["quiet_hours"] = parse_quiet_hours(doc["quiet_hours"])
+    metric = doc.get("ab_metric", "opens")
+    if metric not in AB_METRICS:
+        raise _invalid(
+            f"ab_metric must be 'opens' or 'conversions', not {metric!r}.",
+            "ab_metric",
+            "It is what the A/B verdict compares (opened ÷ accepted, or converted ÷ accepted).",
+        )
+    fields["ab_metric"] = metric
+    return fields
 
 
 def load_spec_file(path: Path | str) -> CampaignSpec:
@@ -560,9 +602,13 @@ def list_campaigns(ws: Workspace, *, status: CampaignStatus | None = None) -> li
 def update_campaign(ws: Workspace, name: str, spec: CampaignSpec) -> Campaign:
     """Replace the spec of an editable campaign (renaming is allowed)."""
     current = get_campaign(ws, name)
-    if current.status not in EDITABLE:
+    # A scheduled campaign may already have sent part of its audience (a local-time
+    # schedule's earlier zones, or devices held for their quiet hours): it is history too.
+    if current.status not in EDITABLE or current.started_at is not None:
         raise ConfigError(
-            f"Campaign {name!r} is {current.status}; sent campaigns cannot be changed.",
+            f"Campaign {name!r} is {current.status}"
+            f"{' and has started sending' if current.started_at else ''}; "
+            "sent campaigns cannot be changed.",
             hint=f"Duplicate it ('pushdeck campaigns duplicate {name} NEW') and edit the copy.",
         )
     check_spec(spec)
@@ -599,8 +645,11 @@ def duplicate_campaign(ws: Workspace, name: str, new_name: str) -> Campaign:
 def delete_campaign(ws: Workspace, name: str) -> None:
     """Delete a campaign that never started (a sent one is history and stays)."""
     current = get_campaign(ws, name)
-    if current.status not in EDITABLE:
-        raise ConfigError(f"Campaign {name!r} is {current.status} and cannot be deleted.")
+    if current.status not in EDITABLE or current.started_at is not None:
+        raise ConfigError(
+            f"Campaign {name!r} is {current.status}"
+            f"{' and has started sending' if current.started_at else ''}; it cannot be deleted."
+        )
     with ws.transaction() as conn:
         conn.execute("DELETE FROM campaigns WHERE id = ?", (current.id,))
 

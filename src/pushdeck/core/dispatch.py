@@ -65,6 +65,7 @@ from pushdeck.core.errors import (
     TransportError,
 )
 from pushdeck.core.events import record_reported_engagement
+from pushdeck.core.hygiene import Clock, SendGate, wait_for_release
 from pushdeck.core.journal import (
     JournalState,
     Outcome,
@@ -125,6 +126,7 @@ class DispatchOptions:
     status_poll: float = 0.5  # seconds between checks for pause/cancel from elsewhere
     progress_interval: float = 0.2  # seconds between progress events (the last always comes)
     seed: int | None = None  # jitter seed (tests); None = system randomness
+    clock: Clock | None = None  # what caps and quiet hours call "now" (tests); None = UTC now
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ class _Dispatcher:
         self.on_progress = on_progress
         self.timezones = timezones
         self.personalizer = Personalizer(campaign.spec)
+        self.gate = SendGate(ws, campaign, options.clock)  # frequency caps, quiet hours
         # Stops the send when most renders fail.
         self.render_guard = RenderGuard.for_campaign(ws, campaign, self.personalizer.render)
         self.throttle = _Throttle(campaign.spec.throttle_per_minute)
@@ -371,6 +374,9 @@ class _Dispatcher:
             after = rows[-1]["id"]
             if self.settled:
                 rows = [r for r in rows if r["id"] not in self.settled]
+            rows, moved = self.gate.admit(rows)  # held or excluded by caps and quiet hours
+            for state, count in moved.items():
+                self._move("queued", state, count)
             for start in range(0, len(rows), self._chunk()):
                 await self._send_chunk(rows[start : start + self._chunk()])
 
@@ -873,20 +879,26 @@ def _finish(
             set_status(ws, name, CampaignStatus.FAILED, error=nothing_sent)
         else:
             set_status(ws, name, CampaignStatus.SENT, finished=True)
-    elif timezones is not None:
-        # Local-time schedule: the zones due now are done, later ones wait their turn
-        # (and 'run-due' retries devices left waiting on a provider with them).
-        set_status(ws, name, CampaignStatus.SCHEDULED, error=dispatcher.waiting_text(unfinished))
+    elif timezones is not None or wait_for_release(ws, campaign):
+        # Local-time schedule: the zones due now are done, later ones wait their turn.
+        # Devices held for their quiet hours wait for 'run-due' to release them (the
+        # campaign's scheduled_at is the next release), even when others wait on a
+        # provider: 'run-due' retries devices left waiting on a provider with them.
+        # Held devices count as unfinished, so held alone is never 'nothing sent'.
+        waiting = dispatcher.waiting_text(_unfinished(ws, campaign.id, held=False))
+        set_status(ws, name, CampaignStatus.SCHEDULED, error=waiting)
     elif waiting := dispatcher.waiting_text(unfinished):
         # Devices wait on a provider that failed transiently: never 'sent'. Paused with
         # the reason; 'campaigns send' (or Resume) sends them.
         set_status(ws, name, CampaignStatus.PAUSED, error=waiting)
 
 
-def _unfinished(ws: Workspace, campaign_id: int) -> int:
-    """Rows still queued or in flight (never 'sent' while any is: a resume finishes them)."""
+def _unfinished(ws: Workspace, campaign_id: int, *, held: bool = True) -> int:
+    """Rows still queued, in flight or (unless ``held`` is False) held for quiet hours
+    (never 'sent' while any is)."""
     counts = counts_by_state(ws, campaign_id)
-    return counts.get("queued", 0) + counts.get("in_flight", 0)
+    unfinished = counts.get("queued", 0) + counts.get("in_flight", 0)
+    return unfinished + (counts.get("held", 0) if held else 0)
 
 
 def send_campaign(

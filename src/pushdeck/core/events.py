@@ -1,4 +1,4 @@
-"""Engagement events: delivered, opened, action pressed, dismissed.
+"""Engagement events: delivered, opened, action pressed, dismissed (and converted).
 
 Three ways in, one validation: ``import_events_file`` (CSV / NDJSON), the local
 collector (``record_events`` from its own thread and connection), and the sandbox's
@@ -13,13 +13,24 @@ One event, as a JSON object or a CSV row::
 
 ``campaign`` is the value of ``pushdeck_campaign`` in the payload's data (the name);
 ``variant`` may be omitted (it is taken from the send journal); ``action_id`` is
-required for ``action``. ``event_id`` should be a unique id made by the reporter; when
-it is missing one is derived from the other fields, so a report sent twice counts once.
+required for ``action``. A ``converted`` event (a purchase, with an optional value;
+its fields are described in ``pushdeck.core.conversions``) goes through the same
+validation and is stored in its own table. ``event_id`` should be a unique id made by
+the reporter; when it is missing one is derived from the other fields, so a report sent
+twice counts once.
 
 Events come from outside (any app, any network), so each is checked field by field
 (text of bounded length, or a number within 64 bits) and against the send journal
 (the campaign sent to the device, the provider did not refuse it, the time is not in
 the future); a bad event is rejected with its index, field and reason, never raised.
+
+The journal check needs a campaign, so it applies wherever one is named: to every
+engagement event (``campaign`` is required) and to a *direct* conversion. A conversion
+without ``campaign`` is *influenced*: it is attributed at report time to the last
+campaign the device opened within the attribution window (``pushdeck.core.attribution``),
+so there is no send to check it against; it is checked field by field like the others
+(ISO 4217 currency, a value of at most 6 decimals) and its device must exist, in
+``app`` when given and otherwise in exactly one app.
 """
 
 from __future__ import annotations
@@ -34,6 +45,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from pushdeck.core.conversions import KIND as CONVERTED
+from pushdeck.core.conversions import value_micros
+from pushdeck.core.currencies import check_currency
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import (
     EngagementEvent,
@@ -42,6 +56,7 @@ from pushdeck.core.model import (
     SendResult,
     SendStatus,
 )
+from pushdeck.core.store.conversions import find_app, find_devices
 from pushdeck.core.store.events import (
     CampaignRef,
     SendRecord,
@@ -52,8 +67,8 @@ from pushdeck.core.store.events import (
 from pushdeck.core.store.workspace import Workspace
 
 BATCH = 5000
-_KINDS = ", ".join(k.value for k in EngagementKind)
-_KIND_VALUES = frozenset(k.value for k in EngagementKind)
+_KINDS = ", ".join([*(k.value for k in EngagementKind), CONVERTED])
+_KIND_VALUES = frozenset(k.value for k in EngagementKind)  # engagement; 'converted' apart
 _ALIASES = {"device_token": "device", "token": "device", "pushdeck_campaign": "campaign"}
 _MAX_ERRORS = 1000  # a broken file reports its first thousand problems, not a million
 
@@ -95,6 +110,7 @@ class _Resolver:
         self.ws = ws
         self.campaigns: dict[str, CampaignRef | None] = {}
         self.sends: dict[tuple[int, str], SendRecord | None] = {}
+        self.apps: dict[str, int | None] = {}
         self.now = now or datetime.now(UTC)
 
     def campaign(self, name: str) -> CampaignRef | None:
@@ -108,6 +124,15 @@ class _Resolver:
             self.sends[key] = find_send(self.ws, campaign, token)
         return self.sends[key]
 
+    def app(self, name: str) -> int | None:
+        if name not in self.apps:
+            self.apps[name] = find_app(self.ws, name)
+        return self.apps[name]
+
+    def devices(self, token: str, app_id: int | None) -> list[tuple[int, int]]:
+        """(device id, app id) of each device with ``token`` (in ``app_id`` when given)."""
+        return find_devices(self.ws, token, app_id)
+
 
 #: How far ahead of this computer's clock an event's time may be: phones' clocks drift.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -120,6 +145,9 @@ _MAX_LENGTH = {
     "at": 64,
     "action_id": 256,
     "variant": 256,
+    "conversion": 120,  # converted events: the conversion's name ...
+    "app": 200,  # ... the app the device is in (a token may be in several)
+    "currency": 16,  # ... an ISO 4217 code, checked as one
 }
 _INT64 = range(-(2**63), 2**63)
 # Control characters and lone surrogates (JSON "\ud800") cannot be stored as UTF-8 text.
@@ -195,12 +223,21 @@ class _FieldError(Exception):
         self.reason = reason
 
 
-def validate_event(raw: Any, resolver: _Resolver) -> tuple[Any, ...]:
-    """The events-table row for ``raw``; raises _FieldError naming the bad field.
+@dataclass(frozen=True)
+class ConversionRow:
+    """A validated ``converted`` event: a row of the conversions table, not of events."""
+
+    row: tuple[Any, ...]
+
+
+def validate_event(raw: Any, resolver: _Resolver) -> tuple[Any, ...] | ConversionRow:
+    """The events-table row for ``raw`` (a ``ConversionRow`` for a ``converted`` event);
+    raises _FieldError naming the bad field.
 
     Nothing about ``raw`` is trusted: every field must be text of a bounded length
     (or a 64-bit number), and the event must fit the send journal — the campaign sent
-    to this device, the send was not refused, and the time is not in the future.
+    to this device, the send was not refused, and the time is not in the future. (A
+    conversion naming no campaign has no send to fit: see the module's docstring.)
     """
     if isinstance(raw, UnreadableRow):  # a line of a file that could not be read
         raise _FieldError("(line)", raw.reason)
@@ -209,6 +246,8 @@ def validate_event(raw: Any, resolver: _Resolver) -> tuple[Any, ...]:
     doc = _normalize(raw)
     event_id = _text(doc, "event_id")
     kind = _text(doc, "kind", required=True).lower()
+    if kind == CONVERTED:
+        return _validate_conversion(doc, event_id, resolver)
     if kind not in _KIND_VALUES:
         raise _FieldError("kind", f"{_shown(kind)} is not one of {_KINDS}")
     action_id = _text(doc, "action_id")
@@ -242,10 +281,71 @@ def _event_time(value: str, now: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_journal(send: SendRecord | None) -> None:
+def _validate_conversion(
+    doc: Mapping[str, Any], event_id: str, resolver: _Resolver
+) -> ConversionRow:
+    """The conversions-table row for a ``converted`` event (``event_id`` checked already).
+
+    Direct (``campaign`` named): the journal check of every event, reported on the
+    ``campaign`` field. Influenced (no campaign): no send to check; the device must
+    exist, in ``app`` when given, otherwise in exactly one app.
+    """
+    at = _event_time(_text(doc, "at", required=True), resolver.now)
+    token = _text(doc, "device", required=True)
+    name = _text(doc, "campaign")
+    campaign = resolver.campaign(name) if name else None
+    if name and campaign is None:
+        raise _FieldError("campaign", f"no campaign named {_shown(name)}")
+    app_name = _text(doc, "app")
+    app_id = campaign.app_id if campaign is not None else None
+    if app_name:
+        app_id = resolver.app(app_name)
+        if app_id is None:
+            raise _FieldError("app", f"no app named {_shown(app_name)}")
+        if campaign is not None and campaign.app_id != app_id:
+            raise _FieldError("app", "the campaign belongs to another app")
+    if campaign is not None:
+        send = resolver.send(campaign, token)
+        if send is None:
+            raise _FieldError("device", "no device with this token")
+        _check_journal(send, field="campaign", hint=_INFLUENCED_HINT)
+        device_id = send.device_id
+    else:
+        found = resolver.devices(token, app_id)
+        if not found:
+            raise _FieldError("device", "no device with this token")
+        if len(found) > 1:
+            raise _FieldError(
+                "device", "this token is registered in several apps: say which with 'app'"
+            )
+        device_id, app_id = found[0]
+    try:
+        micros = value_micros(doc.get("value"))
+    except ValueError as exc:
+        raise _FieldError("value", str(exc)) from None
+    currency = _text(doc, "currency")
+    if currency:
+        try:
+            currency = check_currency(currency)
+        except ValueError as exc:
+            raise _FieldError("currency", str(exc)) from None
+    if micros is not None and not currency:
+        raise _FieldError("currency", "required with a value (an ISO 4217 code: EUR)")
+    conversion = _text(doc, "conversion")
+    event_id = event_id or _derived_conversion_id(doc)  # only now: its fields are checked
+    campaign_id = campaign.id if campaign is not None else None
+    return ConversionRow(
+        (event_id, app_id, device_id, campaign_id, conversion, micros, currency, at)
+    )
+
+
+_INFLUENCED_HINT = "; leave 'campaign' out to let Pushdeck attribute it by opens"
+
+
+def _check_journal(send: SendRecord | None, *, field: str = "device", hint: str = "") -> None:
     """Engagement is only possible where a notification may have reached the device."""
     if send is None:
-        raise _FieldError("device", "no device with this token in the campaign's app")
+        raise _FieldError(field, "no device with this token in the campaign's app")
     state = send.state
     if state in _MAY_HAVE_ARRIVED or (state == "queued" and send.possibly_duplicated):
         return
@@ -257,12 +357,19 @@ def _check_journal(send: SendRecord | None) -> None:
         reason = "the campaign has not sent to this device yet"
     else:
         reason = f"the campaign did not send to this device (it is {state})"
-    raise _FieldError("device", reason)
+    raise _FieldError(field, reason + hint)
 
 
 def _derived_id(doc: Mapping[str, Any]) -> str:
     """An id for an event sent without one: the same report sent twice gets the same id."""
     parts = [str(doc.get(k) or "") for k in ("kind", "campaign", "device", "at", "action_id")]
+    return "derived-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _derived_conversion_id(doc: Mapping[str, Any]) -> str:
+    """An id for a conversion sent without one: the same report twice counts once."""
+    keys = ("kind", "device", "app", "campaign", "at", "conversion", "value", "currency")
+    parts = [str(doc.get(k) or "") for k in keys]
     return "derived-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -286,19 +393,24 @@ def record_events(
     report = report or EventReport()
     resolver = _Resolver(ws, now)
     rows: list[tuple[Any, ...]] = []
+    conversions: list[tuple[Any, ...]] = []  # 'converted' events have their own table
     for index, raw in enumerate(events, start=first_row):
         report.received += 1
         try:
-            rows.append(validate_event(raw, resolver))
+            row = validate_event(raw, resolver)
+            if isinstance(row, ConversionRow):
+                conversions.append(row.row)
+            else:
+                rows.append(row)
         except _FieldError as exc:
             _reject(report, RowError(index, exc.field, exc.reason))
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             # A safety net, not a path: whatever a check above missed costs one event.
             _reject(report, RowError(index, "(event)", f"unreadable ({type(exc).__name__})"))
-        if batch is not None and len(rows) >= batch:
-            _write(ws, rows, report)
-            rows = []
-    _write(ws, rows, report)
+        if batch is not None and len(rows) + len(conversions) >= batch:
+            _write(ws, rows, conversions, report)
+            rows, conversions = [], []
+    _write(ws, rows, conversions, report)
     return report
 
 
@@ -308,10 +420,15 @@ def _reject(report: EventReport, error: RowError) -> None:
         report.errors.append(error)
 
 
-def _write(ws: Workspace, rows: list[tuple[Any, ...]], report: EventReport) -> None:
-    recorded = insert_events(ws, rows)
+def _write(
+    ws: Workspace,
+    rows: list[tuple[Any, ...]],
+    conversions: list[tuple[Any, ...]],
+    report: EventReport,
+) -> None:
+    recorded = insert_events(ws, rows, conversions)
     report.recorded += recorded
-    report.duplicates += len(rows) - recorded
+    report.duplicates += len(rows) + len(conversions) - recorded
 
 
 def read_events_file(path: Path) -> Iterator[Any]:

@@ -3,7 +3,11 @@
 States::
 
     queued ──► in_flight ──► accepted | rejected | skipped | dead
-    (excluded and control are final from the start; cancelled ends queued rows)
+      │ ▲
+      ▼ │ (released when the device's quiet hours end)
+    held
+    (excluded and control are final from the start, excluded also by a frequency cap
+    or quiet hours at send time; cancelled ends queued and held rows)
 
 A row is committed as ``in_flight`` *before* its send starts and gets its outcome
 afterwards, so after a crash every row still ``in_flight`` is exactly a send whose
@@ -37,6 +41,7 @@ class JournalState(StrEnum):
     EXCLUDED = "excluded"  # targeted but cannot receive (reason says why)
     CONTROL = "control"  # hold-out group: deliberately not sent
     CANCELLED = "cancelled"  # the campaign was cancelled before it was sent
+    HELD = "held"  # waits for the device's quiet hours to end (release_at)
 
 
 #: States that say a send happened (the provider answered).
@@ -177,7 +182,7 @@ def write_outcomes(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome])
 def cancel_queued(conn: sqlite3.Connection, campaign_id: int) -> None:
     conn.execute(
         "UPDATE journal SET state = 'cancelled', finished_at = ?"
-        " WHERE campaign_id = ? AND state = 'queued'",
+        " WHERE campaign_id = ? AND state IN ('queued', 'held')",
         (utcnow(), campaign_id),
     )
 

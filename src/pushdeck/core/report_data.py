@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from pushdeck.core.analytics import FunnelRow
@@ -62,8 +62,8 @@ def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float | None:
 class VariantStat:
     name: str
     accepted: int
-    opened: int
-    rate: float | None  # opened ÷ accepted
+    opened: int  # successes of the metric: devices that opened, or that converted
+    rate: float | None  # opened (or converted) ÷ accepted
     ci: tuple[float, float] | None  # Wilson 95 %
 
     @property
@@ -86,6 +86,7 @@ class AbResult:
     enough_data: bool
     significant: bool
     verdict: str
+    metric: str = "opens"  # or "conversions" (the campaign's ab_metric)
 
     @property
     def winner(self) -> str | None:
@@ -97,15 +98,22 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
 
-def ab_test(rows: Sequence[FunnelRow]) -> AbResult | None:
-    """Compare the variants' open rates (None when the campaign had fewer than two)."""
+def ab_test(
+    rows: Sequence[FunnelRow], converted: Mapping[str, int] | None = None
+) -> AbResult | None:
+    """Compare the variants' open rates, or with ``converted`` (variant -> devices with a
+    credited conversion) their conversion rates (None with fewer than two variants)."""
+
+    def successes(row: FunnelRow) -> int:
+        return row.opened if converted is None else converted.get(row.group, 0)
+
     stats = [
         VariantStat(
             r.group,
             r.accepted,
-            r.opened,
-            r.open_rate_of_accepted,
-            wilson_interval(r.opened, r.accepted),
+            successes(r),
+            successes(r) / r.accepted if r.accepted else None,
+            wilson_interval(successes(r), r.accepted),
         )
         for r in rows
         if r.group not in ("", CONTROL)
@@ -117,6 +125,7 @@ def ab_test(rows: Sequence[FunnelRow]) -> AbResult | None:
     enough = best.enough and second.enough
     p = two_proportion_p_value(best.opened, best.accepted, second.opened, second.accepted)
     significant = enough and p is not None and p < ALPHA and (best.rate or 0) > (second.rate or 0)
+    metric = "opens" if converted is None else "conversions"
     return AbResult(
         tuple(sorted(stats, key=lambda s: s.name)),
         best.name,
@@ -124,25 +133,39 @@ def ab_test(rows: Sequence[FunnelRow]) -> AbResult | None:
         p,
         enough,
         significant,
-        _verdict(best, second, p, enough, significant),
+        _verdict(best, second, p, enough, significant, metric),
+        metric,
     )
 
 
 def _verdict(
-    best: VariantStat, second: VariantStat, p: float | None, enough: bool, significant: bool
+    best: VariantStat,
+    second: VariantStat,
+    p: float | None,
+    enough: bool,
+    significant: bool,
+    metric: str = "opens",
 ) -> str:
+    done, doing, events = (
+        ("opened", "is opened more often", "opens")
+        if metric == "opens"
+        else ("converted", "converts more often", "conversions")
+    )
     rates = f"{best.name} {_pct(best.rate)} vs {second.name} {_pct(second.rate)} of accepted"
+    if metric != "opens":
+        rates += " converted"
     if not enough:
         short = [s for s in (best, second) if not s.enough]
-        detail = "; ".join(f"{s.name}: {s.accepted} accepted, {s.opened} opened" for s in short)
+        detail = "; ".join(f"{s.name}: {s.accepted} accepted, {s.opened} {done}" for s in short)
         return (
             f"Not enough data yet to compare ({rates}). Each variant needs at least "
-            f"{MIN_ACCEPTED} accepted sends and {MIN_OPENS} opens and non-opens ({detail})."
+            f"{MIN_ACCEPTED} accepted sends and {MIN_OPENS} {events} and non-{events} "
+            f"({detail})."
         )
     p_text = "p < 0.001" if p is not None and p < 0.001 else f"p = {p:.3f}"
     if significant:
         return (
-            f"{best.name} wins: it is opened more often ({rates}, {p_text}). A difference "
+            f"{best.name} wins: it {doing} ({rates}, {p_text}). A difference "
             "this large would be unlikely (under 5 %) if the variants performed the same."
         )
     return (

@@ -20,6 +20,16 @@ from typing import Any, TextIO
 
 from pushdeck.core import analytics
 from pushdeck.core.analytics import DEFINITIONS, FunnelRow, TimePoint
+from pushdeck.core.attribution import (
+    DEFINITIONS as CONVERSION_DEFINITIONS,
+)
+from pushdeck.core.attribution import (
+    ConversionReport,
+    ConversionRow,
+    campaign_conversions,
+    conversions_signature,
+    money_text,
+)
 from pushdeck.core.campaigns import (
     AudienceKind,
     AudienceSpec,
@@ -109,6 +119,8 @@ class DashboardData:
     opens_per_hour: tuple[TimePoint, ...]
     ab: AbResult | None
     generated_at: str
+    # Conversions credited to the campaign, their value and the hold-out's (issue 20)
+    conversions: ConversionReport | None = None
 
     @property
     def name(self) -> str:
@@ -163,6 +175,7 @@ def dashboard_data(ws: Workspace, name: str, cache: ReportCache | None = None) -
         campaign.started_at,
         campaign.finished_at,
         ws.scalar("SELECT max(rowid) FROM events"),
+        conversions_signature(ws),  # conversions and the attribution window (issue 20)
     )
     data = cache.get(key, signature)
     if data is None:
@@ -178,6 +191,8 @@ def _compute(ws: Workspace, campaign: Campaign) -> DashboardData:
     folded = {by: analytics._sorted(analytics._fold(rows, by)) for by in _DIMENSIONS}
     per_minute = tuple(analytics.opens_over_time(ws, name, unit="minute"))
     variants = tuple(folded["variant"]) if campaign.spec.variants else ()
+    conversions = campaign_conversions(ws, campaign, folded)
+    by_conversions = campaign.spec.ab_metric == "conversions"
     return DashboardData(
         campaign=campaign,
         overall=(folded[None] or [_EMPTY])[0],
@@ -188,8 +203,9 @@ def _compute(ws: Workspace, campaign: Campaign) -> DashboardData:
         actions=tuple(analytics.action_counts(ws, name)),
         opens_per_minute=per_minute,
         opens_per_hour=tuple(per_hour(per_minute)),
-        ab=ab_test(variants),
+        ab=ab_test(variants, conversions.converted_by_variant() if by_conversions else None),
         generated_at=utcnow(),
+        conversions=conversions,
     )
 
 
@@ -269,10 +285,20 @@ FUNNEL_COLUMNS = (
 )  # fmt: skip
 
 
+#: Conversion columns after the funnel's (docs/reports.md), then ``value_<CURRENCY>``.
+CONVERSION_COLUMNS = (
+    "conversions", "conversions_direct", "conversions_influenced", "converted",
+    "conversion_rate_of_accepted", "conversion_rate_of_opened", "converted_within_window",
+    "conversion_rate_within_window", "holdout", "holdout_converted", "holdout_conversion_rate",
+)  # fmt: skip
+
+
 def write_aggregates_csv(data: DashboardData, out: TextIO) -> None:
-    """The funnel overall and per platform / locale / variant, one row per group."""
+    """The funnel overall and per platform / locale / variant, one row per group, with
+    each group's conversions and their value per currency."""
     writer = safe_writer(out, lineterminator="\n")
-    writer.writerow(FUNNEL_COLUMNS)
+    currencies = _currencies(data.conversions)
+    writer.writerow([*FUNNEL_COLUMNS, *CONVERSION_COLUMNS, *(f"value_{c}" for c in currencies)])
     sections = (
         ("overall", (data.overall,)),
         ("platform", data.by_platform),
@@ -283,7 +309,34 @@ def write_aggregates_csv(data: DashboardData, out: TextIO) -> None:
         for row in rows:
             values = row.as_dict()
             cells = [values[c] for c in FUNNEL_COLUMNS[2:]]
+            cells += _conversion_cells(_conversion_row(data, dimension, row.group), currencies)
             writer.writerow([dimension, row.group, *("" if v is None else _cell(v) for v in cells)])
+
+
+def _currencies(report: ConversionReport | None) -> list[str]:
+    if report is None:
+        return []
+    return sorted(report.overall.value)
+
+
+def _conversion_row(data: DashboardData, dimension: str, group: str) -> ConversionRow | None:
+    report = data.conversions
+    if report is None:
+        return None
+    if dimension == "overall":
+        return report.overall
+    return next((r for r in report.by.get(dimension, ()) if r.group == group), None)
+
+
+def _conversion_cells(row: ConversionRow | None, currencies: Sequence[str]) -> list[Any]:
+    if row is None:
+        return [None] * (len(CONVERSION_COLUMNS) + len(currencies))
+    return [
+        row.conversions, row.direct, row.influenced, row.converted,
+        row.conversion_rate_of_accepted, row.conversion_rate_of_opened, row.window_converted,
+        row.window_rate, row.holdout, row.holdout_converted, row.holdout_rate,
+        *(str(row.value[c]) if c in row.value else None for c in currencies),
+    ]  # fmt: skip
 
 
 def _cell(value: Any) -> str:
@@ -395,9 +448,12 @@ def render_html(
             parts += [f"<h2>{title}</h2>", _table(GROUP_HEADER, funnel_table_rows(rows))]
     if data.ab is not None:
         parts += [f"<h2>A/B test</h2><p>{e(data.ab.verdict)}</p>", _table(*ab_table(data.ab))]
+    for title, (header, lines) in conversion_tables(data):
+        level = "h2" if title == "Conversions" else "h3"
+        parts += [f"<{level}>{e(title)}</{level}>", _table(header, lines)]
     parts += _reasons_html(data)
     parts.append("<h2>Definitions</h2><dl>")
-    parts += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in DEFINITIONS.items()]
+    parts += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in report_definitions(data).items()]
     parts.append("</dl><h2>The message as sent</h2>")
     if preview_png:
         uri = "data:image/png;base64," + base64.b64encode(preview_png).decode()
@@ -407,8 +463,90 @@ def render_html(
     return "\n".join(parts)
 
 
+def report_definitions(data: DashboardData) -> dict[str, str]:
+    """The funnel's definitions, and the conversions' when the report has any."""
+    if data.conversions is None or not data.conversions.any:
+        return dict(DEFINITIONS)
+    window = _hours(data.conversions.window.total_seconds())
+    extra = {k: v.replace("attribution window", f"attribution window ({window})")
+             for k, v in CONVERSION_DEFINITIONS.items()}  # fmt: skip
+    return {**DEFINITIONS, **extra}
+
+
+def _hours(seconds: float) -> str:
+    hours = round(seconds / 3600)
+    return f"{hours // 24} d" if hours % 24 == 0 and hours >= 48 else f"{hours} h"
+
+
+CONVERSION_HEADER = (
+    "group", "conversions", "direct", "influenced", "converted", "converted ÷ accepted",
+    "converted ÷ opened", "value",
+)  # fmt: skip
+
+
+Table = tuple[tuple[str, ...], list[list[str]]]
+
+
+def conversion_tables(data: DashboardData) -> list[tuple[str, Table]]:
+    """(title, (header, rows)) of the conversion tables (none when nothing converted):
+    overall, per variant, and the hold-out comparison. HTML and PDF both render them."""
+    report = data.conversions
+    if report is None or not report.any:
+        return []
+    tables: list[tuple[str, Table]] = [
+        ("Conversions", (CONVERSION_HEADER, [_conversion_line(report.overall)]))
+    ]
+    variants = [r for r in report.by.get("variant", ()) if r.group] if data.by_variant else []
+    if variants:
+        lines = [_conversion_line(r) for r in variants]
+        tables.append(("Conversions by variant", (CONVERSION_HEADER, lines)))
+    if report.lift is not None:
+        o, lift = report.overall, report.lift
+        window = _hours(report.window.total_seconds())
+        p = lift.p_value
+        rows = [
+            ["sent (accepted)", f"{o.accepted:,}", f"{o.window_converted:,}",
+             percent(o.window_rate)],
+            ["hold-out (control)", f"{o.holdout:,}", f"{o.holdout_converted:,}",
+             percent(o.holdout_rate)],
+            ["lift", "", "",
+             "–" if lift.points is None else
+             f"{lift.points:+.1f} points" + ("" if p is None else f" (p = {p:.3f})")],
+        ]  # fmt: skip
+        header = ("group", "devices", f"converted within {window}", "rate")
+        tables.append(("Conversions: sent vs hold-out", (header, rows)))
+    return tables
+
+
+def conversion_summary(data: DashboardData) -> str:
+    """One sentence on conversions for headlines ('' when nothing converted)."""
+    report = data.conversions
+    if report is None or not report.any:
+        return ""
+    o = report.overall
+    text = (
+        f"{o.conversions:,} conversions credited ({o.direct:,} direct, {o.influenced:,} "
+        f"influenced): converted {percent(o.conversion_rate_of_accepted)} of accepted, "
+        f"{percent(o.conversion_rate_of_opened)} of opened; value {money_text(o.value)}."
+    )
+    lift = report.lift
+    if lift is not None and lift.points is not None:
+        p = "" if lift.p_value is None else f", p = {lift.p_value:.3f}"
+        text += f" Against the hold-out: {lift.points:+.1f} points{p}."
+    return text
+
+
+def _conversion_line(row: ConversionRow) -> list[str]:
+    return [
+        row.group or "(all)", f"{row.conversions:,}", f"{row.direct:,}", f"{row.influenced:,}",
+        f"{row.converted:,}", percent(row.conversion_rate_of_accepted),
+        percent(row.conversion_rate_of_opened), money_text(row.value),
+    ]  # fmt: skip
+
+
 def ab_table(ab: AbResult) -> tuple[tuple[str, ...], list[list[str]]]:
-    header = ("variant", "accepted", "opened", "opened ÷ accepted", "95 % interval")
+    done = "opened" if ab.metric == "opens" else "converted"
+    header = ("variant", "accepted", done, f"{done} ÷ accepted", "95 % interval")
     rows = [
         [
             s.name,

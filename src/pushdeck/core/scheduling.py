@@ -7,12 +7,15 @@ for a decision (``decide_missed``); it is never sent late silently.
 
 Local-time campaigns send each time-zone group when the wall-clock time arrives
 there; devices with no time zone use the campaign's ``default_timezone``.
+
+Devices held for their quiet hours (``hygiene``) are queued again once those end, and
+their campaign (waiting as ``scheduled``, whatever its schedule) sends them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -151,15 +154,33 @@ async def run_due(
     **send_options: object,
 ) -> RunDueReport:
     """Send every due campaign; mark missed ones and leave them for a decision."""
-    from pushdeck.core.dispatch import send_campaign_async
+    from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
+    from pushdeck.core.hygiene import release_due
 
     moment = now or datetime.now(UTC)
+    if now is not None:  # the clock caps and quiet hours judge by, too
+        options = send_options.get("options") or DispatchOptions()
+        assert isinstance(options, DispatchOptions)
+        send_options["options"] = replace(options, clock=lambda: moment)
     report = RunDueReport()
     candidates = list_campaigns(ws, status=CampaignStatus.SCHEDULED)
     candidates += list_campaigns(ws, status=CampaignStatus.SENDING)
     for campaign in candidates:
+        released = 0
+        if campaign.status is CampaignStatus.SCHEDULED:
+            released = release_due(ws, campaign, moment)  # their quiet hours are over
         if campaign.spec.schedule.kind is ScheduleKind.NOW:
-            continue  # 'now' campaigns are sent by 'campaigns send', never by cron
+            # 'now' campaigns are sent by 'campaigns send', never by cron, except for
+            # the devices that were held for their quiet hours.
+            if released:
+                await send_campaign_async(
+                    ws, campaign.name, providers=providers_for(campaign.spec.app),
+                    **send_options,  # type: ignore[arg-type]
+                )  # fmt: skip
+                report.sent.append(campaign.name)
+            elif campaign.status is CampaignStatus.SCHEDULED:
+                report.waiting.append(campaign.name)
+            continue
         plan = plan_campaign(ws, campaign, moment, grace)
         if plan.missed:
             set_status(ws, campaign.name, CampaignStatus.MISSED, error=_missed_text(plan))

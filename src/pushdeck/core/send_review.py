@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from pushdeck.core.campaigns import (
 )
 from pushdeck.core.credentials import Credential
 from pushdeck.core.dispatch import DispatchOptions, ProgressCallback, SendControl, SendSummary
+from pushdeck.core.hygiene import HeldGroup, forecast
 from pushdeck.core.model import Device, ProviderKind
 from pushdeck.core.payloads import PayloadPreview
 from pushdeck.core.payloads.live_activity import accepted_token_kinds
@@ -54,6 +56,14 @@ class Review:
     estimated_seconds: float
     #: Credentials whose last check failed: (provider, when (UTC), what the provider said).
     failed_checks: list[tuple[str, str, str]] = field(default_factory=list)
+    # Audience hygiene (issue 20): the rules in words and the devices quiet hours hold
+    # (sent later, still counted in ``eligible``); capped and skipped ones are in excluded.
+    rules: list[str] = field(default_factory=list)
+    held: list[HeldGroup] = field(default_factory=list)
+
+    @property
+    def held_devices(self) -> int:
+        return sum(g.devices for g in self.held)
 
 
 def _audience_words(campaign: Campaign) -> str:
@@ -92,7 +102,13 @@ def estimate_seconds(eligible: int, throttle_per_minute: int) -> float:
     return eligible / rate
 
 
-def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = None) -> Review:
+def review_campaign(
+    ws: Workspace,
+    name: str,
+    throttle_per_minute: int | None = None,
+    *,
+    now: datetime | None = None,
+) -> Review:
     from pushdeck.core.payloads import preview_payloads
     from pushdeck.core.payloads.lint import lint
     from pushdeck.core.store.apps import get_app
@@ -116,8 +132,14 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
             excluded[reason] = excluded.get(reason, 0) + n
         else:
             by_platform[platform] = by_platform.get(platform, 0) + n
+    targeted = sum(by_platform.values()) + sum(excluded.values())
+    rules = forecast(ws, spec, rule.where, rule.params, (case, case_params), now)
+    for platform, n in rules.excluded_by_platform.items():
+        by_platform[platform] -= n
+        if not by_platform[platform]:
+            del by_platform[platform]
     eligible = sum(by_platform.values())
-    targeted = eligible + sum(excluded.values())
+    excluded_words = [(EXCLUSION_TEXT[Exclusion(k)], v) for k, v in sorted(excluded.items())]
     throttle = spec.throttle_per_minute if throttle_per_minute is None else throttle_per_minute
     return Review(
         campaign=name,
@@ -128,7 +150,7 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
         eligible=eligible,
         by_platform=by_platform,
         by_variant=_variant_split(campaign, eligible),
-        excluded=[(EXCLUSION_TEXT[Exclusion(k)], v) for k, v in sorted(excluded.items())],
+        excluded=excluded_words + sorted(rules.excluded.items()),
         lint=[
             (str(w.severity), w.field, f"{w.message} {w.hint}".strip())
             for w in lint(spec.message, app)
@@ -141,6 +163,8 @@ def review_campaign(ws: Workspace, name: str, throttle_per_minute: int | None = 
         throttle_per_minute=throttle,
         estimated_seconds=estimate_seconds(eligible, throttle),
         failed_checks=failed_checks(ws, spec.app),
+        rules=rules.rules,
+        held=rules.held,
     )
 
 

@@ -1,7 +1,8 @@
 /* Pushdeck example service worker.
  *
  * Shows the notification Pushdeck sends (docs/web-push-payload.md) and reports what the
- * user did with it to Pushdeck's event collector (docs/engagement-events.md). Register it
+ * user did with it to Pushdeck's event collector (docs/engagement-events.md), and the
+ * conversions your pages tell it about (a purchase, with its value). Register it
  * from your page with
  *   navigator.serviceWorker.register("/service-worker.js")
  * and subscribe with your VAPID public key as applicationServerKey.
@@ -124,6 +125,49 @@ async function report(kind, notification, actionId) {
   const device = subscription ? subscription.endpoint : "";
   const body = engagementEvent(kind, notification, actionId, device, new Date().toISOString());
   if (!body.campaign || !body.device) return; // not from a Pushdeck campaign: nothing to count
+  await post(body);
+}
+
+// Conversions: a page of your site tells the worker, e.g. when an order is placed,
+//   navigator.serviceWorker.ready.then((registration) => registration.active.postMessage({
+//     pushdeck: "converted", conversion: "purchase", value: 19.99, currency: "EUR",
+//     id: orderId,            // optional: the same id is counted once
+//     campaign: campaignName, // optional: only if the page knows which notification led here
+//   }));
+// Without `campaign`, Pushdeck credits the campaign this browser last opened within the
+// app's attribution window ("influenced"); with it, that campaign ("direct").
+self.addEventListener("message", (event) => {
+  const message = event.data || {};
+  if (message.pushdeck !== "converted") return;
+  event.waitUntil(reportConversion(message));
+});
+
+// One conversion in the collector's shape (docs/engagement-events.md, "Conversions").
+function conversionEvent(message, device, at) {
+  // Stable per (device, the page's id): an order reported twice is recorded once.
+  const key = [device, "converted", String(message.id || at)].join("\u001f");
+  const body = {
+    event_id: "sw-" + hash128(key),
+    kind: "converted",
+    conversion: String(message.conversion || ""),
+    device,
+    at,
+  };
+  if (message.value !== undefined && message.value !== null && message.value !== "") {
+    body.value = Number(message.value);
+    body.currency = String(message.currency || "").toUpperCase();
+  }
+  if (message.campaign) body.campaign = String(message.campaign);
+  return body;
+}
+
+async function reportConversion(message) {
+  const subscription = await self.registration.pushManager.getSubscription();
+  if (!subscription) return; // not subscribed: there is no device to credit
+  await post(conversionEvent(message, subscription.endpoint, new Date().toISOString()));
+}
+
+async function post(body) {
   const init = {
     method: "POST",
     headers: {

@@ -63,6 +63,19 @@ def _words(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} hours"
 
 
+def _hygiene_panel(review: Review) -> QWidget:
+    """Frequency cap and quiet hours: the rules in words and who is held until when."""
+    panel = QWidget()
+    column = QVBoxLayout(panel)
+    column.setContentsMargins(0, 0, 0, 0)
+    rules = QLabel("\n".join(review.rules))
+    rules.setWordWrap(True)
+    column.addWidget(rules)
+    held = [(g.words, g.devices) for g in review.held] or [("nobody held", 0)]
+    column.addWidget(_table(["Held for quiet hours until", "Devices"], held, "Held"), 1)
+    return panel
+
+
 class ReviewDialog(QDialog):
     """Loads ``send_review.review_campaign`` on the worker and shows it."""
 
@@ -149,7 +162,9 @@ class ReviewDialog(QDialog):
             f"<h3>{review.campaign}</h3>Audience: {review.audience} in app “{review.app}”. "
             f"<b>{review.targeted:,}</b> targeted, <b>{review.eligible:,}</b> will be sent "
             f"({platforms or 'none'}), {excluded:,} excluded. Credentials: {creds}."
-        )
+            + (f" {review.held_devices:,} of them held for their quiet hours (see Audience)."
+               if review.held else "")
+        )  # fmt: skip
         self.tabs.insertTab(0, self._audience_tab(review), "Audience")
         lint = [(s, f, m) for s, f, m in review.lint] or [("ok", "", "No warnings.")]
         self.tabs.insertTab(1, _table(["Severity", "Field", "Warning"], lint, "Lint warnings"),
@@ -169,6 +184,8 @@ class ReviewDialog(QDialog):
         layout.addWidget(_table(["Variant", "Devices (estimate)"], review.by_variant, "By variant"))
         excluded = review.excluded or [("nobody excluded", 0)]
         layout.addWidget(_table(["Excluded because", "Devices"], excluded, "Excluded"), 2)
+        if review.rules or review.held:
+            layout.addWidget(_hygiene_panel(review), 2)
         return page
 
     def _payload_tab(self, review: Review) -> QWidget:

@@ -31,6 +31,7 @@ STATES = [
     ("rejected", "Rejected"),
     ("dead", "Dead tokens"),
     ("queued", "Waiting"),
+    ("held", "Held (quiet hours)"),
     ("in_flight", "In flight"),
     ("excluded", "Excluded"),
     ("control", "Control"),

@@ -9,6 +9,7 @@ arriving from the collector.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from pushdeck.core.reports import (
     DashboardData,
     ReportCache,
     ab_table,
+    conversion_summary,
     dashboard_data,
     percent,
     send_winner_to_rest,
@@ -395,7 +397,8 @@ class ReportsPage(QWidget):
                 f"{o.targeted:,} targeted, {o.accepted:,} accepted by the providers, "
                 f"<b>{o.opened:,} opened = {percent(o.open_rate_of_accepted)} of accepted</b>; "
                 f"{o.delivered:,} confirmed delivered by apps that report it. "
-                f"Dead tokens: {o.dead:,}; rejected: {o.rejected:,}; excluded: {o.excluded:,}."
+                f"Dead tokens: {o.dead:,}; rejected: {o.rejected:,}; excluded: {o.excluded:,}. "
+                + html.escape(conversion_summary(data))
             )
         self.funnel.set_stages(data.stages)
         self._show_opens()

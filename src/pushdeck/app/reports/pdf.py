@@ -1,8 +1,9 @@
 """The paged PDF report: QTextDocument laid out on a QPdfWriter (A4, numbered pages).
 
 Summary, funnel (chart and table with denominators), time series, per-platform and
-per-variant tables with the A/B verdict, reasons, definitions, and the message as sent
-with a preview per variant, each labelled with its variant and platform.
+per-variant tables with the A/B verdict, conversions (credited, value, hold-out), reasons,
+definitions, and the message as sent with a preview per variant, each labelled with its
+variant and platform.
 
 Sections flow on (no forced page breaks leaving half-empty pages); a table that runs
 onto the next page repeats its header row (``<thead>``); times are in the reader's
@@ -21,16 +22,18 @@ from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTe
 
 from pushdeck.app.dates import format_when
 from pushdeck.app.fonts import report_font
-from pushdeck.core.analytics import DEFINITIONS
 from pushdeck.core.paths import create_private_file
 from pushdeck.core.reports import (
     GROUP_HEADER,
     NOTE,
     DashboardData,
     ab_table,
+    conversion_summary,
+    conversion_tables,
     funnel_table_rows,
     message_lines,
     percent,
+    report_definitions,
 )
 
 
@@ -104,6 +107,8 @@ def report_html(data: DashboardData, captions: Sequence[str], previews: Previews
         f"by apps that report it; <b>{o.opened:,} opened ({percent(o.open_rate_of_accepted)} of "
         "accepted)</b>.</p>",
     ]
+    if conversion_summary(data):
+        parts.append(f"<p>{e(conversion_summary(data))}</p>")
     if data.ab is not None:
         parts.append(f"<p><b>A/B test:</b> {e(data.ab.verdict)}</p>")
     parts += [f"<p><i>{e(NOTE)}</i></p>", _page("Funnel")]
@@ -125,9 +130,12 @@ def report_html(data: DashboardData, captions: Sequence[str], previews: Previews
         parts += ["<h3>A/B test</h3>", f"<p>{e(data.ab.verdict)}</p>", _table(*ab_table(data.ab))]
     if data.by_locale:
         parts += ["<h2>By locale</h2>", _table(GROUP_HEADER, funnel_table_rows(data.by_locale))]
+    for title, (header, lines) in conversion_tables(data):
+        parts += [f"<h2>{html.escape(title)}</h2>", _table(header, lines)]
     parts += _reasons(data)
     parts += ["<h2>Definitions</h2>"]
-    parts.append(_table(("term", "meaning"), [[k, v] for k, v in DEFINITIONS.items()]))
+    definitions = report_definitions(data)
+    parts.append(_table(("term", "meaning"), [[k, v] for k, v in definitions.items()]))
     parts += [_page("The message as sent")]
     for index, (label, image) in enumerate(previews):
         width = min(_IMAGE_WIDTH, round(image.width() / image.devicePixelRatio()))

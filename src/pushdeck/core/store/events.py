@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pushdeck.core.store.conversions import INSERT_CONVERSIONS
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 #: SQLite integers are signed 64-bit; a campaign id beyond that cannot exist.
@@ -65,15 +66,25 @@ _INSERT = (
 )
 
 
-def insert_events(ws: Workspace, rows: Sequence[tuple[Any, ...]]) -> int:
+def insert_events(
+    ws: Workspace,
+    rows: Sequence[tuple[Any, ...]],
+    conversions: Sequence[tuple[Any, ...]] = (),
+) -> int:
     """Insert validated rows (event_id, campaign_id, device_id, variant, kind, action_id,
-    at) in one transaction; return how many were new (the rest share an event_id)."""
-    if not rows:
+    at) and conversions (see ``store.conversions.INSERT_CONVERSIONS``) in one
+    transaction; return how many were new (the rest share an event_id)."""
+    if not rows and not conversions:
         return 0
     now = utcnow()
+    new = 0
     with ws.transaction() as conn:
-        cursor = conn.executemany(_INSERT, [(*row, now) for row in rows])
-    return cursor.rowcount
+        if rows:
+            new += conn.executemany(_INSERT, [(*row, now) for row in rows]).rowcount
+        if conversions:
+            cursor = conn.executemany(INSERT_CONVERSIONS, [(*row, now) for row in conversions])
+            new += cursor.rowcount
+    return new
 
 
 def get_collector_token(ws: Workspace) -> str | None:

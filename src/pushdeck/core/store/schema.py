@@ -311,5 +311,36 @@ CREATE INDEX devices_token_kind ON devices (token_kind) WHERE token_kind <> 'dev
 ALTER TABLE journal ADD COLUMN token_kind TEXT NOT NULL DEFAULT 'device';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# Audience hygiene and conversions (issue 20), after platform fidelity's v6 and v7.
+# - app_rules: an app's defaults (frequency cap, quiet hours, default time zone,
+#   attribution window) as the campaign file's JSON shapes; no secrets.
+# - journal.release_at: when a device held for its quiet hours may be sent (state 'held').
+# - conversions: 'converted' events (their own table: a value, a currency and a name,
+#   and no notification of their own); campaign_id is set only for direct attribution
+#   (the campaign was named in the event), influenced attribution is computed by reports.
+_V8 = """
+CREATE TABLE app_rules (
+    app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+    rules TEXT NOT NULL DEFAULT '{}',
+    updated_at TEXT NOT NULL
+);
+ALTER TABLE journal ADD COLUMN release_at TEXT;
+CREATE TABLE conversions (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    device_id INTEGER REFERENCES devices(id) ON DELETE SET NULL,
+    campaign_id INTEGER REFERENCES campaigns(id) ON DELETE SET NULL,
+    conversion TEXT NOT NULL DEFAULT '',
+    value_micros INTEGER,
+    currency TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX conversions_device ON conversions (device_id, at);
+CREATE INDEX conversions_app ON conversions (app_id, at);
+CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
