@@ -80,7 +80,7 @@ async def test_campaign_fills_the_connection_far_beyond_64_streams(
     assert server.max_streams_seen > 300, server.max_streams_seen
     assert server.limit_violations == 0 and server.protocol_errors == 0
     # Full connections got company, within the pool's bound and Apple's 1,000 each.
-    assert 1 <= server.connections <= 4
+    assert 0 < server.connections <= 4
     assert max(server.streams_per_connection.values()) <= 1000
 
 
