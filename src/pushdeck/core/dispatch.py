@@ -407,6 +407,10 @@ class _Dispatcher:
                 self._check_stop()
                 await self._spawn(row)
                 started.add(row["id"])
+            # Let this chunk's sends start (and their requests be written) before the
+            # next chunk is read: otherwise a whole window's personalization and
+            # encryption run before the first byte leaves, and the provider sits idle.
+            await asyncio.sleep(0)
         finally:
             # Rows marked in flight whose send never started are certainly unsent.
             unsent = [i for i in ids if i not in started]
