@@ -23,14 +23,15 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 from pushdeck.core.campaigns import CampaignSpec, VariantSpec, normalize_locale
 from pushdeck.core.errors import PushdeckError
-from pushdeck.core.liquid_env import ENV, TemplateError, deadline, render_message, source_problems
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Device, Message
-from pushdeck.core.simple_liquid import simple_or_liquid
+from pushdeck.core.render_budget import MAX_SOURCE_CHARS, TemplateError, deadline
+from pushdeck.core.simple_liquid import is_plain_text, simple_template
 
 #: Message fields that may hold Liquid.
 TEMPLATED_FIELDS = ("title", "subtitle", "body", "image_url", "url")
@@ -40,7 +41,6 @@ BUILTIN_VARIABLES = frozenset({"platform", "locale", "timezone", "app", "tags", 
 CAMPAIGN_KEY = "pushdeck_campaign"
 VARIANT_KEY = "pushdeck_variant"
 
-_ENV = ENV
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,26 @@ class TemplateProblem:
     blocking: bool
 
 
+def _liquid() -> ModuleType:
+    """The Liquid environment, imported when a text first needs it (~0.1 s, see
+    render_budget): a campaign of plain texts sends without ever loading it."""
+    from pushdeck.core import liquid_env
+
+    return liquid_env
+
+
+def _simple(source: str) -> Any:
+    """A plain {{ name | default: "x" }} text (rendered by string joins, valid Liquid by
+    construction, see simple_liquid), or None."""
+    if len(source) > MAX_SOURCE_CHARS:
+        return None  # refused by source_problems, with the limit in the message
+    return simple_template(source, lambda: _liquid().ENV.from_string(source))
+
+
 @lru_cache(maxsize=4096)
 def _compile(source: str) -> Any:
-    # Plain {{ name | default: "x" }} texts render by string joins (simple_liquid).
-    return simple_or_liquid(source, _ENV.from_string(source))
+    simple = _simple(source)
+    return simple if simple is not None else _liquid().ENV.from_string(source)
 
 
 @lru_cache(maxsize=4096)
@@ -134,9 +150,12 @@ def check_templates(
 def check_source(where: str, source: str, known: Iterable[str]) -> list[TemplateProblem]:
     """Check one text: what blocks it (syntax, unknown filter or tag, limits), or one
     warning per unknown variable."""
-    blocking = source_problems(source)
+    fine = len(source) <= MAX_SOURCE_CHARS and (is_plain_text(source) or _simple(source))
+    blocking = [] if fine else _liquid().source_problems(source)
     if blocking:
         return [TemplateProblem(where, f"Template error: {text}", True) for text in blocking]
+    if is_plain_text(source):
+        return []
     template = _compile(source)
     known_set = set(known)
     return [
@@ -284,7 +303,8 @@ def _render_field(field: str, template: Any, context: Mapping[str, Any]) -> str:
     try:
         return str(template.render(**context))
     except Exception as exc:  # noqa: BLE001 - any failure (even a filter bug) skips this device
-        raise TemplateError(f"{field}: {render_message(exc)}", field=field) from None
+        message = _liquid().render_message(exc)
+        raise TemplateError(f"{field}: {message}", field=field) from None
 
 
 def _with(message: Message, changes: Mapping[str, Any]) -> Message:
