@@ -79,8 +79,12 @@ def test_a_text_that_needs_liquid_renders_through_it(tmp_path: Path) -> None:
 def test_the_checks_still_see_every_problem() -> None:
     assert LiquidEnvTemplateError is TemplateError  # one class, whichever module names it
     plain = spec_from_dict(
-        {"name": "C", "app": "shop", "audience": {"all": True},
-         "message": {"title": "Hi {{ first_name }} {{ city }}"}}
+        {
+            "name": "C",
+            "app": "shop",
+            "audience": {"all": True},
+            "message": {"title": "Hi {{ first_name }} {{ city }}"},
+        }
     )
     require_valid_templates(plain)
     warned = [p.message for p in check_templates(plain, ["first_name"])]

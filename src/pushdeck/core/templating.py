@@ -42,7 +42,6 @@ CAMPAIGN_KEY = "pushdeck_campaign"
 VARIANT_KEY = "pushdeck_variant"
 
 
-
 @dataclass(frozen=True)
 class TemplateProblem:
     """A problem in one field: ``where`` names it, e.g. ``localizations.pt-BR.title``."""
