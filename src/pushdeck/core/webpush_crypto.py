@@ -20,13 +20,13 @@ from functools import lru_cache
 from hmac import digest as _hmac
 from urllib.parse import urlsplit
 
-import jwt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pushdeck.core.errors import CredentialError, ValidationError
+from pushdeck.core.es256 import es256_jwt
 from pushdeck.core.model import WebPushSubscription
 
 RECORD_SIZE = 4096
@@ -326,5 +326,4 @@ class VapidSigner:
         claims: dict[str, object] = {"aud": audience, "exp": exp}
         if self.subject:
             claims["sub"] = self.subject
-        # PyJWT emits the JWS raw r‖s signature ES256 requires (not DER).
-        return jwt.encode(claims, self._key, algorithm="ES256", headers={"typ": "JWT"})
+        return es256_jwt(claims, self._key)  # header {"alg": "ES256", "typ": "JWT"}
