@@ -90,7 +90,8 @@ def serve(kind: str, directory: Path) -> None:
 
 def build_workspace(directory: Path, size: int) -> Path:
     """A workspace with ``size`` devices in the MIX, one app, one campaign."""
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
+    from pushdeck.core.campaign_library import create_campaign
+    from pushdeck.core.campaigns import spec_from_dict
     from pushdeck.core.model import App
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
@@ -318,7 +319,8 @@ _R = "abs(random()) % "
 def bench_analytics(rows: int) -> None:
     """Analytics queries on ``rows`` journal rows and ``rows`` events (random, in SQL)."""
     from pushdeck.core import analytics
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
+    from pushdeck.core.campaign_library import create_campaign
+    from pushdeck.core.campaigns import spec_from_dict
     from pushdeck.core.model import App
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app

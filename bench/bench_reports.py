@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from pushdeck.core.campaigns import create_campaign, set_status, spec_from_dict  # noqa: E402
+from pushdeck.core.campaign_library import create_campaign, set_status  # noqa: E402
+from pushdeck.core.campaigns import spec_from_dict  # noqa: E402
 from pushdeck.core.model import App  # noqa: E402
 from pushdeck.core.reports import ReportCache, dashboard_data  # noqa: E402
 from pushdeck.core.store.apps import add_app  # noqa: E402

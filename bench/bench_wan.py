@@ -179,7 +179,8 @@ def build_workspace(kind: str, directory: Path, size: int) -> Path:
     """One app, the provider's credential (through the CLI), ``size`` devices, a campaign."""
     from bench_campaign import _record  # type: ignore[import-not-found]
 
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
+    from pushdeck.core.campaign_library import create_campaign
+    from pushdeck.core.campaigns import spec_from_dict
     from pushdeck.core.model import App
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app

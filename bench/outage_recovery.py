@@ -41,7 +41,8 @@ async def run(devices: int, outage: float, kind: str, request_timeout: float) ->
     from tests.fakes.apns_server import FakeApns, outage_response
     from tests.fakes.h2server import Request
 
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
+    from pushdeck.core.campaign_library import create_campaign
+    from pushdeck.core.campaigns import spec_from_dict
     from pushdeck.core.credentials import ApnsTokenCredential
     from pushdeck.core.dispatch import DispatchOptions, Progress, send_campaign_async
     from pushdeck.core.model import App, ProviderKind

@@ -368,13 +368,12 @@ def _send_job(ctx: Any) -> Any:
     import asyncio
     from dataclasses import replace
 
-    from pushdeck.core.campaigns import (
-        AudienceKind,
-        AudienceSpec,
+    from pushdeck.core.campaign_library import (
         duplicate_campaign,
         list_campaigns,
         update_campaign,
     )
+    from pushdeck.core.campaigns import AudienceKind, AudienceSpec
     from pushdeck.core.credentials import SandboxCredential
     from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
     from pushdeck.core.model import ProviderKind

@@ -32,7 +32,7 @@ def report(tmp_path_factory: pytest.TempPathFactory):
 
     from pushdeck.app.fonts import load_bundled_fonts
     from pushdeck.app.reports.export import export_pdf
-    from pushdeck.core.campaigns import list_campaigns
+    from pushdeck.core.campaign_library import list_campaigns
     from pushdeck.core.reports import dashboard_data
     from pushdeck.core.store import Workspace
 

@@ -97,14 +97,8 @@ def test_save_rename_duplicate_delete_and_usage(qtbot, runner):
     assert page.segments["Lisbon 2"].rule == page.segments["Lisbon"].rule
 
     def sent_campaign(ctx):
-        from pushdeck.core.campaigns import (
-            AudienceKind,
-            AudienceSpec,
-            CampaignStatus,
-            create_campaign,
-            get_campaign,
-            set_status,
-        )
+        from pushdeck.core.campaign_library import create_campaign, get_campaign, set_status
+        from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignStatus
 
         ws = ctx.require_ws()
         spec = get_campaign(ws, "Spring sale (demo)").spec

@@ -59,7 +59,7 @@ def _job(qtbot, runner, fn):
 
 
 def _create(ctx, name: str = "Big send") -> None:
-    from pushdeck.core.campaigns import create_campaign, get_campaign
+    from pushdeck.core.campaign_library import create_campaign, get_campaign
 
     ws = ctx.require_ws()
     create_campaign(ws, replace(get_campaign(ws, "Spring sale (demo)").spec, name=name))
@@ -98,7 +98,7 @@ def test_send_now_asks_with_app_platforms_and_providers(qtbot, page, runner) -> 
 
 
 def _status(ctx, name: str) -> tuple[str, int]:
-    from pushdeck.core.campaigns import get_campaign
+    from pushdeck.core.campaign_library import get_campaign
 
     ws = ctx.require_ws()
     campaign = get_campaign(ws, name)
@@ -130,7 +130,8 @@ def test_a_credential_that_failed_its_last_check_is_a_warning(qtbot, page, runne
 
 def test_a_missed_schedule_sent_from_the_banner_asks_too(qtbot, page, runner) -> None:
     def miss(ctx) -> None:
-        from pushdeck.core.campaigns import CampaignStatus, set_status
+        from pushdeck.core.campaign_library import set_status
+        from pushdeck.core.campaigns import CampaignStatus
 
         _create(ctx, "Missed")
         set_status(ctx.require_ws(), "Missed", CampaignStatus.MISSED)

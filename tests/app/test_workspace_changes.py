@@ -96,7 +96,7 @@ def test_reports_picker_lists_a_campaign_created_in_this_window(
     def create(ctx):
         from dataclasses import replace
 
-        from pushdeck.core.campaigns import create_campaign, get_campaign
+        from pushdeck.core.campaign_library import create_campaign, get_campaign
 
         ws = ctx.require_ws()
         create_campaign(ws, replace(get_campaign(ws, DEMO_CAMPAIGN).spec, name="Here"))

@@ -13,7 +13,8 @@ from pushdeck.core.analytics import (
     overall,
     reasons,
 )
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.events import record_events
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import add_devices

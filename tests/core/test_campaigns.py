@@ -10,19 +10,21 @@ from pathlib import Path
 import pytest
 
 from pushdeck.core.audience import count_audience, iter_audience
-from pushdeck.core.campaigns import (
-    AudienceKind,
-    CampaignStatus,
-    ScheduleKind,
+from pushdeck.core.campaign_library import (
     create_campaign,
     duplicate_campaign,
     get_campaign,
     list_campaigns,
-    load_spec_file,
     set_status,
+    update_campaign,
+)
+from pushdeck.core.campaigns import (
+    AudienceKind,
+    CampaignStatus,
+    ScheduleKind,
+    load_spec_file,
     spec_from_dict,
     spec_to_dict,
-    update_campaign,
 )
 from pushdeck.core.errors import ConfigError, ValidationError
 from pushdeck.core.model import ProviderKind

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.model import App
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app

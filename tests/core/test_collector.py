@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.collector import Collector, collector_token
 from pushdeck.core.model import App
 from pushdeck.core.store import Workspace

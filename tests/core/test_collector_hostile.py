@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.collector import Collector, RateLimitedLog, collector_token
 from pushdeck.core.collector_http import HostCheck
 from pushdeck.core.model import SendStatus

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, get_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign, get_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.dispatch import send_campaign
 from pushdeck.core.events import import_events_file, record_events
 from pushdeck.core.hygiene import update_app_rules

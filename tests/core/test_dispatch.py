@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import CampaignStatus, create_campaign, get_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign, get_campaign
+from pushdeck.core.campaigns import CampaignStatus, spec_from_dict
 from pushdeck.core.credentials import SandboxCredential
 from pushdeck.core.dispatch import (
     DispatchOptions,
@@ -22,11 +23,10 @@ from pushdeck.core.dispatch import (
 )
 from pushdeck.core.errors import ConfigError, CredentialError, TransportError
 from pushdeck.core.journal import journal_rows, recover_in_flight
-from pushdeck.core.model import ProviderKind, SendStatus
+from pushdeck.core.model import CAMPAIGN_KEY, ProviderKind, SendStatus
 from pushdeck.core.providers.base import create_provider
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.devices import find_device
-from pushdeck.core.templating import CAMPAIGN_KEY
 from pushdeck.core.variants import notification_id
 from tests.core.campaign_helpers import FakeProvider, add_devices, result
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.credentials import SandboxCredential
 from pushdeck.core.dispatch import send_campaign_async
 from pushdeck.core.errors import ConfigError

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.analytics import campaign_report
-from pushdeck.core.campaigns import create_campaign, get_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign, get_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.dispatch import DispatchOptions, send_campaign
 from pushdeck.core.hygiene import update_app_rules
 from pushdeck.core.hygiene_rules import parse_cap_option

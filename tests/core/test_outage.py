@@ -22,7 +22,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.credentials import ApnsTokenCredential, FcmCredential, WebPushCredential
 from pushdeck.core.dispatch import (
     DispatchOptions,

@@ -5,13 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pushdeck.core.campaigns import (
-    AudienceKind,
-    AudienceSpec,
-    CampaignSpec,
-    VariantSpec,
-    create_campaign,
-)
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignSpec, VariantSpec
 from pushdeck.core.demo import DEMO_APP, create_demo
 from pushdeck.core.model import Message
 from pushdeck.core.payloads import lint, preview_payloads

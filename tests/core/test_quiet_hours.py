@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.analytics import campaign_report
-from pushdeck.core.campaigns import CampaignStatus, create_campaign, get_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign, get_campaign
+from pushdeck.core.campaigns import CampaignStatus, spec_from_dict
 from pushdeck.core.dispatch import (
     DispatchOptions,
     cancel_campaign,

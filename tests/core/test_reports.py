@@ -10,7 +10,8 @@ import re
 import pytest
 
 from pushdeck.core.analytics import FunnelRow
-from pushdeck.core.campaigns import AudienceKind, create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import AudienceKind, spec_from_dict
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.report_data import (
     MIN_ACCEPTED,

@@ -16,7 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from pushdeck.core.campaigns import create_campaign, get_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign, get_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.store import Workspace
 from pushdeck.core.variants import notification_id
 from tests.core.campaign_helpers import add_devices

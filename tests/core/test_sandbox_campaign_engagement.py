@@ -22,13 +22,8 @@ from pathlib import Path
 import pytest
 
 from pushdeck.core.analytics import overall
-from pushdeck.core.campaigns import (
-    AudienceKind,
-    AudienceSpec,
-    CampaignSpec,
-    create_campaign,
-    get_campaign,
-)
+from pushdeck.core.campaign_library import create_campaign, get_campaign
+from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignSpec
 from pushdeck.core.demo import DEMO_APP, create_demo
 from pushdeck.core.dispatch import send_campaign
 from pushdeck.core.model import Message, ProviderKind

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.device_query import DeviceQuery, count
 from pushdeck.core.dispatch import send_campaign_async
 from pushdeck.core.errors import SegmentError

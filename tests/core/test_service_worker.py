@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.collector import Collector, collector_token
-from pushdeck.core.model import Action, App, Message
+from pushdeck.core.model import CAMPAIGN_KEY, VARIANT_KEY, Action, App, Message
 from pushdeck.core.payloads import build_webpush
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
-from pushdeck.core.templating import CAMPAIGN_KEY, VARIANT_KEY
 from tests.core.campaign_helpers import add_devices, send_through_fake
 
 ROOT = Path(__file__).resolve().parents[2]

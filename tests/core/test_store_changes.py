@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from pushdeck.core.campaigns import create_campaign, get_campaign
+from pushdeck.core.campaign_library import create_campaign, get_campaign
 from pushdeck.core.demo import DEMO_APP, create_demo
 from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
 from pushdeck.core.store import Workspace

@@ -17,13 +17,8 @@ from typing import Any
 import pytest
 
 from pushdeck.core import secrets
-from pushdeck.core.campaigns import (
-    CampaignStatus,
-    create_campaign,
-    get_campaign,
-    spec_from_dict,
-    update_campaign,
-)
+from pushdeck.core.campaign_library import create_campaign, get_campaign, update_campaign
+from pushdeck.core.campaigns import CampaignStatus, spec_from_dict
 from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
 from pushdeck.core.errors import ValidationError
 from pushdeck.core.journal import counts_by_state

@@ -6,10 +6,8 @@ import pytest
 
 from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.errors import ValidationError
-from pushdeck.core.model import Device, Platform, ProviderKind
+from pushdeck.core.model import CAMPAIGN_KEY, VARIANT_KEY, Device, Platform, ProviderKind
 from pushdeck.core.templating import (
-    CAMPAIGN_KEY,
-    VARIANT_KEY,
     Personalizer,
     check_templates,
     locale_chain,

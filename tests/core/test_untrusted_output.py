@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.credentials import WebPushCredential
 from pushdeck.core.csv_cells import FORMULA_STARTS, read_cell, safe_writer
 from pushdeck.core.dispatch import DispatchOptions, send_campaign_async

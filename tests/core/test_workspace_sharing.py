@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from pushdeck.core import secrets
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.collector import collector_token
 from pushdeck.core.model import App, ProviderKind
 from pushdeck.core.store import Workspace

@@ -64,7 +64,7 @@ def count_devices(ctx: WorkerContext) -> tuple[Path, int]:
 
 def _campaign_rows(ctx: WorkerContext) -> list[tuple[str, str, str, str]]:
     try:
-        from pushdeck.core.campaigns import list_campaigns
+        from pushdeck.core.campaign_library import list_campaigns
     except ImportError:  # the campaign engine is optional for this page
         return []
     return [

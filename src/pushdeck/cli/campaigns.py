@@ -9,13 +9,13 @@ from collections.abc import Mapping
 
 from pushdeck.cli.context import Context, ProgressBar
 from pushdeck.core import event_loop
-from pushdeck.core.campaigns import (
+from pushdeck.core.campaign_library import (
     create_campaign,
     duplicate_campaign,
     get_campaign,
     list_campaigns,
-    load_spec_file,
 )
+from pushdeck.core.campaigns import load_spec_file
 from pushdeck.core.dispatch import (
     DispatchOptions,
     Progress,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pushdeck.core.campaigns import get_campaign
+from pushdeck.core.campaign_library import get_campaign
 from pushdeck.core.store.workspace import Workspace
 
 GroupBy = Literal["platform", "variant", "locale"] | None

@@ -1,9 +1,9 @@
-"""Campaigns: the spec (what to send, to whom, when, how fast) and its storage.
+"""The campaign spec: what to send, to whom, when and how fast, and its JSON form.
 
 A campaign is stored as one row whose ``spec`` column holds the JSON form documented
 in ``docs/campaign-file.md`` (the same form ``pushdeck campaigns create --file`` reads).
-Drafts and scheduled campaigns are editable; once sending has started a campaign is
-immutable, and ``duplicate_campaign`` makes an editable copy.
+This module is plain data and validation, below everything that stores, renders or sends
+a campaign; the library (storing, editing, copying) is ``campaigns.library``.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.errors import ConfigError, PushdeckError, ValidationError
+from pushdeck.core.errors import ConfigError, ValidationError
 from pushdeck.core.hygiene_rules import (
     FrequencyCap,
     QuietHours,
@@ -28,9 +27,6 @@ from pushdeck.core.hygiene_rules import (
 )
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
 from pushdeck.core.model import Message
-from pushdeck.core.store.apps import get_app
-from pushdeck.core.store.workspace import Workspace, damaged_row, utcnow
-from pushdeck.core.untrusted import MAX_PROVIDER_TEXT, provider_text
 
 
 class CampaignStatus(StrEnum):
@@ -470,222 +466,6 @@ def _schedule_to_dict(schedule: ScheduleSpec) -> dict[str, Any]:
 
 def format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --------------------------------------------------------------------------- storage
-
-
-def _row_to_campaign(row: sqlite3.Row) -> Campaign:
-    return Campaign(
-        id=row["id"],
-        spec=_stored_spec(row),
-        status=_stored_status(row["status"], row["name"], row["id"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        scheduled_at=row["scheduled_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        error=row["error"],
-    )
-
-
-def _stored_spec(row: sqlite3.Row) -> CampaignSpec:
-    """The spec column, or an error naming the campaign (never a bare JSONDecodeError)."""
-    what = f"campaign {row['name']!r}"
-    try:
-        return spec_from_dict(json.loads(row["spec"]))
-    except (ValueError, PushdeckError) as exc:  # not JSON, or JSON that is no campaign
-        problem = getattr(exc, "message", None) or str(exc)
-        raise damaged_row(
-            what, "campaigns", row["id"], f"its spec is not valid ({problem})"
-        ) from exc
-    except TypeError as exc:  # not text at all (a number or a blob)
-        raise damaged_row(what, "campaigns", row["id"], f"its spec is not text ({exc})") from exc
-
-
-def _stored_status(value: object, name: str, row_id: object) -> CampaignStatus:
-    try:
-        return CampaignStatus(str(value))
-    except ValueError:
-        known = ", ".join(s.value for s in CampaignStatus)
-        raise damaged_row(
-            f"campaign {name!r}",
-            "campaigns",
-            row_id,
-            f"its status {value!r} is not one this Pushdeck knows ({known})",
-        ) from None
-
-
-def _first_due(spec: CampaignSpec) -> str | None:
-    # Imported lazily: scheduling imports this module for the spec types.
-    from pushdeck.core.scheduling import first_due_time
-
-    due = first_due_time(spec.schedule)
-    return format_utc(due) if due else None
-
-
-def create_campaign(ws: Workspace, spec: CampaignSpec) -> Campaign:
-    """Store a new campaign: 'scheduled' when it has a time, else 'draft'."""
-    get_app(ws, spec.app)  # a clear error for an unknown app
-    _check_audience_exists(ws, spec)
-    _check_templates(spec)
-    status = (
-        CampaignStatus.DRAFT if spec.schedule.kind is ScheduleKind.NOW else CampaignStatus.SCHEDULED
-    )
-    now = utcnow()
-    try:
-        with ws.transaction() as conn:
-            conn.execute(
-                "INSERT INTO campaigns (name, app_id, status, spec, created_at, updated_at,"
-                " scheduled_at) VALUES (?, (SELECT id FROM apps WHERE name = ?), ?, ?, ?, ?, ?)",
-                (spec.name, spec.app, str(status), _dump(spec), now, now, _first_due(spec)),
-            )
-    except sqlite3.IntegrityError:
-        raise ConfigError(
-            f"A campaign named {spec.name!r} already exists.",
-            hint="Choose another name, or duplicate the existing campaign to change it.",
-        ) from None
-    return get_campaign(ws, spec.name)
-
-
-def _check_audience_exists(ws: Workspace, spec: CampaignSpec) -> None:
-    if spec.audience.kind is AudienceKind.SEGMENT:
-        from pushdeck.core.store.segments import get_segment
-
-        get_segment(ws, spec.audience.segment)
-
-
-def _check_templates(spec: CampaignSpec) -> None:
-    """Every template must render for any recipient: refuse it when it is saved, not
-    per device at send time. Imported lazily: templating imports this module."""
-    from pushdeck.core.templating import require_valid_templates
-
-    require_valid_templates(spec)
-
-
-def _dump(spec: CampaignSpec) -> str:
-    return json.dumps(spec_to_dict(spec), ensure_ascii=False, sort_keys=True)
-
-
-def get_campaign(ws: Workspace, name: str) -> Campaign:
-    rows = ws.query("SELECT * FROM campaigns WHERE name = ?", (name,))
-    if not rows:
-        known = ", ".join(ws_names(ws)[:10]) or "none yet"
-        raise ConfigError(
-            f"There is no campaign named {name!r} (campaigns: {known}).",
-            hint="Create one with 'pushdeck campaigns create --file campaign.json'.",
-        )
-    return _row_to_campaign(rows[0])
-
-
-def get_campaign_by_id(ws: Workspace, campaign_id: int) -> Campaign:
-    rows = ws.query("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
-    if not rows:
-        raise ConfigError(f"There is no campaign with id {campaign_id}.")
-    return _row_to_campaign(rows[0])
-
-
-def ws_names(ws: Workspace) -> list[str]:
-    return [r[0] for r in ws.query("SELECT name FROM campaigns ORDER BY created_at DESC, id DESC")]
-
-
-def list_campaigns(ws: Workspace, *, status: CampaignStatus | None = None) -> list[Campaign]:
-    """All campaigns, newest first, optionally only those with ``status``."""
-    sql = "SELECT * FROM campaigns"
-    params: tuple[Any, ...] = ()
-    if status is not None:
-        sql += " WHERE status = ?"
-        params = (str(status),)
-    return [_row_to_campaign(r) for r in ws.query(sql + " ORDER BY id DESC", params)]
-
-
-def update_campaign(ws: Workspace, name: str, spec: CampaignSpec) -> Campaign:
-    """Replace the spec of an editable campaign (renaming is allowed)."""
-    current = get_campaign(ws, name)
-    # A scheduled campaign may already have sent part of its audience (a local-time
-    # schedule's earlier zones, or devices held for their quiet hours): it is history too.
-    if current.status not in EDITABLE or current.started_at is not None:
-        raise ConfigError(
-            f"Campaign {name!r} is {current.status}"
-            f"{' and has started sending' if current.started_at else ''}; "
-            "sent campaigns cannot be changed.",
-            hint=f"Duplicate it ('pushdeck campaigns duplicate {name} NEW') and edit the copy.",
-        )
-    check_spec(spec)
-    get_app(ws, spec.app)
-    _check_audience_exists(ws, spec)
-    _check_templates(spec)
-    try:
-        with ws.transaction() as conn:
-            conn.execute(
-                "UPDATE campaigns SET name = ?, app_id = (SELECT id FROM apps WHERE name = ?),"
-                " spec = ?, updated_at = ?, scheduled_at = ?, status = ? WHERE id = ?",
-                (
-                    spec.name,
-                    spec.app,
-                    _dump(spec),
-                    utcnow(),
-                    _first_due(spec),
-                    "draft" if spec.schedule.kind is ScheduleKind.NOW else "scheduled",
-                    current.id,
-                ),
-            )
-    except sqlite3.IntegrityError:
-        raise ConfigError(f"A campaign named {spec.name!r} already exists.") from None
-    return get_campaign(ws, spec.name)
-
-
-def duplicate_campaign(ws: Workspace, name: str, new_name: str) -> Campaign:
-    """An editable copy of any campaign (the way to change a sent one)."""
-    source = get_campaign(ws, name)
-    spec = replace(source.spec, name=new_name, schedule=ScheduleSpec())
-    return create_campaign(ws, spec)
-
-
-def delete_campaign(ws: Workspace, name: str) -> None:
-    """Delete a campaign that never started (a sent one is history and stays)."""
-    current = get_campaign(ws, name)
-    if current.status not in EDITABLE or current.started_at is not None:
-        raise ConfigError(
-            f"Campaign {name!r} is {current.status}"
-            f"{' and has started sending' if current.started_at else ''}; it cannot be deleted."
-        )
-    with ws.transaction() as conn:
-        conn.execute("DELETE FROM campaigns WHERE id = ?", (current.id,))
-
-
-def set_status(
-    ws: Workspace,
-    name: str,
-    status: CampaignStatus,
-    *,
-    error: str | None = None,
-    started: bool = False,
-    finished: bool = False,
-) -> None:
-    """Record a status change (and optionally the start/finish time and error)."""
-    sets = ["status = ?", "updated_at = ?"]
-    now = utcnow()
-    params: list[Any] = [str(status), now]
-    if error is not None:
-        sets.append("error = ?")
-        params.append(provider_text(error, 4 * MAX_PROVIDER_TEXT))  # may quote a provider
-    if started:
-        sets.append("started_at = coalesce(started_at, ?)")
-        params.append(now)
-    if finished:
-        sets.append("finished_at = ?")
-        params.append(now)
-    with ws.transaction() as conn:
-        conn.execute(f"UPDATE campaigns SET {', '.join(sets)} WHERE name = ?", (*params, name))
-
-
-def current_status(ws: Workspace, campaign_id: int) -> CampaignStatus:
-    """The status as stored now (another process may have paused or cancelled it)."""
-    row = ws.query("SELECT name, status FROM campaigns WHERE id = ?", (campaign_id,))
-    if not row:
-        raise ConfigError(f"There is no campaign with id {campaign_id}.")
-    return _stored_status(row[0]["status"], row[0]["name"], campaign_id)
 
 
 def now_utc() -> datetime:

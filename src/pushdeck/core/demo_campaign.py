@@ -12,7 +12,8 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
-from pushdeck.core.campaigns import create_campaign, get_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign, get_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.credentials import Credential, SandboxCredential
 from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
 from pushdeck.core.events import simulate_campaign_engagement

@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 import re
-import zoneinfo
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -19,7 +18,14 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushdeck.core import netguard
-from pushdeck.core.model import ApnsEnvironment, OptIn, Platform, ProviderKind, TokenKind
+from pushdeck.core.model import (
+    ApnsEnvironment,
+    OptIn,
+    Platform,
+    ProviderKind,
+    TokenKind,
+    known_timezones,
+)
 
 APNS_TOKEN = re.compile(r"[0-9a-f]{64,200}")
 FCM_TOKEN = re.compile(r"[A-Za-z0-9_:\-]{100,4096}")
@@ -187,11 +193,6 @@ def check_locale(value: str) -> str:
     if not LOCALE.fullmatch(normal):
         raise FieldError("locale", f"{value!r} is not a locale like 'en', 'pt-BR' or 'zh-Hant-TW'")
     return normal
-
-
-@lru_cache(maxsize=1)
-def known_timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 def check_timezone(value: str) -> str:

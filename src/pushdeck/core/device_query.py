@@ -239,7 +239,7 @@ class FieldValues:
 
 
 def field_values(ws: Workspace) -> FieldValues:
-    from pushdeck.core.device_fields import known_timezones
+    from pushdeck.core.model import known_timezones
 
     locales = [r[0] for r in ws.query("SELECT DISTINCT locale FROM devices WHERE locale != ''"
                                       " ORDER BY locale")]  # fmt: skip
@@ -255,14 +255,3 @@ def field_values(ws: Workspace) -> FieldValues:
     ]
     apps = [r[0] for r in ws.query("SELECT name FROM apps ORDER BY name")]
     return FieldValues(locales, used + rest, device_store.all_tags(ws), attributes, apps)
-
-
-def segment_usage(ws: Workspace, name: str) -> list[tuple[str, str]]:
-    """(campaign, status) of every campaign whose audience is segment ``name``."""
-    from pushdeck.core.campaigns import AudienceKind, list_campaigns
-
-    return [
-        (c.name, str(c.status))
-        for c in list_campaigns(ws)
-        if c.spec.audience.kind is AudienceKind.SEGMENT and c.spec.audience.segment == name
-    ]

@@ -48,14 +48,8 @@ from typing import Any
 
 from pushdeck.core import event_loop, sender_lease
 from pushdeck.core.audience import audience_rule, exclusion_sql
-from pushdeck.core.campaigns import (
-    SENDABLE,
-    Campaign,
-    CampaignStatus,
-    current_status,
-    get_campaign,
-    set_status,
-)
+from pushdeck.core.campaign_library import current_status, get_campaign, set_status
+from pushdeck.core.campaigns import SENDABLE, Campaign, CampaignStatus
 from pushdeck.core.errors import (
     ConfigError,
     CredentialError,

@@ -504,7 +504,7 @@ def simulate_campaign_engagement(
     Deterministic (same ids every time), so calling it again later only adds the
     events that have "happened" since.
     """
-    from pushdeck.core.campaigns import get_campaign
+    from pushdeck.core.campaign_library import get_campaign
     from pushdeck.core.providers.sandbox_engagement import SentNotification, simulate_engagement
 
     campaign = get_campaign(ws, name)

@@ -251,7 +251,7 @@ def _due(spec: CampaignSpec, timezone: str, now: datetime) -> datetime:
     if schedule.kind is ScheduleKind.AT and schedule.at is not None:
         return max(schedule.at, now)
     if schedule.kind is ScheduleKind.LOCAL:
-        from pushdeck.core.scheduling import local_due
+        from pushdeck.core.schedule_times import local_due
 
         return max(local_due(schedule, timezone), now)
     return now

@@ -8,11 +8,23 @@ dataclasses are therefore comparable but not hashable.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
+
+#: Keys Pushdeck adds to every payload's data so that opens can be attributed.
+CAMPAIGN_KEY = "pushdeck_campaign"
+VARIANT_KEY = "pushdeck_variant"
+
+
+@lru_cache(maxsize=1)
+def known_timezones() -> frozenset[str]:
+    """Every IANA zone name this machine knows (devices, segments and schedules use them)."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 class Platform(StrEnum):

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from pushdeck.core.analytics import FunnelRow
-from pushdeck.core.campaigns import AudienceKind, Campaign, list_campaigns
+from pushdeck.core.campaign_library import list_campaigns
+from pushdeck.core.campaigns import AudienceKind, Campaign
 from pushdeck.core.store.workspace import Workspace
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile

@@ -30,14 +30,13 @@ from pushdeck.core.attribution import (
     conversions_signature,
     money_text,
 )
+from pushdeck.core.campaign_library import create_campaign, get_campaign
 from pushdeck.core.campaigns import (
     AudienceKind,
     AudienceSpec,
     Campaign,
     CampaignStatus,
     ScheduleSpec,
-    create_campaign,
-    get_campaign,
     spec_to_dict,
 )
 from pushdeck.core.csv_cells import safe_writer

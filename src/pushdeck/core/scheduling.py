@@ -17,53 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pushdeck.core.campaigns import (
-    Campaign,
-    CampaignStatus,
-    ScheduleKind,
-    ScheduleSpec,
-    get_campaign,
-    list_campaigns,
-    set_status,
-)
-from pushdeck.core.errors import ConfigError, ValidationError
+from pushdeck.core.campaign_library import get_campaign, list_campaigns, set_status
+from pushdeck.core.campaigns import Campaign, CampaignStatus, ScheduleKind
+from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import ProviderKind
 from pushdeck.core.providers.base import Provider
+from pushdeck.core.schedule_times import local_due
 from pushdeck.core.store.workspace import Workspace
 
 DEFAULT_GRACE = timedelta(minutes=30)
-#: Every zone on Earth reaches a wall-clock time within this window of UTC.
-_EARLIEST_OFFSET = timedelta(hours=14)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_due(schedule: ScheduleSpec, timezone: str) -> datetime:
-    """The UTC instant at which ``schedule``'s local time arrives in ``timezone``."""
-    if schedule.kind is not ScheduleKind.LOCAL:
-        raise ValidationError("local_due needs a local-time schedule.")
-    naive = datetime.strptime(f"{schedule.local_date} {schedule.local_time}", "%Y-%m-%d %H:%M")
-    zone = _zone(timezone or schedule.default_timezone)
-    return naive.replace(tzinfo=zone).astimezone(UTC)
-
-
-def first_due_time(schedule: ScheduleSpec) -> datetime | None:
-    """The earliest instant anything of the campaign is due (None for 'now')."""
-    if schedule.kind is ScheduleKind.AT:
-        return schedule.at
-    if schedule.kind is ScheduleKind.LOCAL:
-        naive = datetime.strptime(f"{schedule.local_date} {schedule.local_time}", "%Y-%m-%d %H:%M")
-        return naive.replace(tzinfo=UTC) - _EARLIEST_OFFSET
-    return None
-
-
 @dataclass(frozen=True)
 class DuePlan:
     """What to do with one scheduled campaign at ``now``."""

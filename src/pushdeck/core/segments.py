@@ -31,9 +31,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pushdeck.core.device_fields import known_timezones
 from pushdeck.core.errors import SegmentError
-from pushdeck.core.model import DeviceStatus, OptIn, Platform, ProviderKind, TokenKind
+from pushdeck.core.model import (
+    DeviceStatus,
+    OptIn,
+    Platform,
+    ProviderKind,
+    TokenKind,
+    known_timezones,
+)
 
 Rule = Mapping[str, Any]
 

@@ -19,13 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.audience import EXCLUSION_TEXT, Exclusion, audience_rule, exclusion_sql
-from pushdeck.core.campaigns import (
-    AudienceKind,
-    Campaign,
-    CampaignStatus,
-    get_campaign,
-    stale_localizations,
-)
+from pushdeck.core.campaign_library import get_campaign
+from pushdeck.core.campaigns import AudienceKind, Campaign, CampaignStatus, stale_localizations
 from pushdeck.core.credentials import Credential
 from pushdeck.core.dispatch import DispatchOptions, ProgressCallback, SendControl, SendSummary
 from pushdeck.core.hygiene import HeldGroup, forecast
@@ -331,7 +326,7 @@ class CampaignRow:
 def campaign_rows(ws: Workspace) -> list[CampaignRow]:
     from pushdeck.core.analytics import overall
     from pushdeck.core.audience import count_audience
-    from pushdeck.core.campaigns import list_campaigns
+    from pushdeck.core.campaign_library import list_campaigns
 
     rows = []
     for c in list_campaigns(ws):
@@ -355,7 +350,7 @@ def interrupted_campaigns(ws: Workspace) -> list[str]:
     """Campaigns stopped mid-send: ``sending`` though no send runs (a crash, a kill), or
     ``paused`` (the app was closed while sending). Both resume where they stopped. One
     that a live process is sending right now (the CLI, a worker) is not interrupted."""
-    from pushdeck.core.campaigns import list_campaigns
+    from pushdeck.core.campaign_library import list_campaigns
     from pushdeck.core.sender_lease import is_sending
 
     return [
@@ -409,7 +404,7 @@ def schedule_campaign(ws: Workspace, name: str, schedule: Any) -> Campaign:
     """Give a draft (or scheduled) campaign a new schedule (``ScheduleSpec``)."""
     from dataclasses import replace
 
-    from pushdeck.core.campaigns import update_campaign
+    from pushdeck.core.campaign_library import update_campaign
 
     current = get_campaign(ws, name)
     return update_campaign(ws, name, replace(current.spec, schedule=schedule))

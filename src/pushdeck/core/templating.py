@@ -29,16 +29,13 @@ from pushdeck.core.campaigns import CampaignSpec, VariantSpec, normalize_locale
 from pushdeck.core.errors import PushdeckError
 from pushdeck.core.liquid_env import ENV, TemplateError, deadline, render_message, source_problems
 from pushdeck.core.messages_json import message_from_dict, message_to_dict
-from pushdeck.core.model import Device, Message
+from pushdeck.core.model import CAMPAIGN_KEY, VARIANT_KEY, Device, Message
 from pushdeck.core.simple_liquid import simple_or_liquid
 
 #: Message fields that may hold Liquid.
 TEMPLATED_FIELDS = ("title", "subtitle", "body", "image_url", "url")
 #: Variables every device provides, besides its attributes.
 BUILTIN_VARIABLES = frozenset({"platform", "locale", "timezone", "app", "tags", "device"})
-#: Keys Pushdeck adds to every payload's data so that opens can be attributed.
-CAMPAIGN_KEY = "pushdeck_campaign"
-VARIANT_KEY = "pushdeck_variant"
 
 _ENV = ENV
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaign_library import create_campaign
+from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
 from pushdeck.core.errors import PayloadError
 from pushdeck.core.importer import import_devices

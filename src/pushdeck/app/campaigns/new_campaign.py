@@ -106,7 +106,7 @@ class NewCampaignDialog(QDialog):
         )
 
         def job(ctx: WorkerContext) -> str:
-            from pushdeck.core.campaigns import create_campaign
+            from pushdeck.core.campaign_library import create_campaign
 
             return create_campaign(ctx.require_ws(), spec).name
 

@@ -337,7 +337,7 @@ class CampaignsPage(QWidget):
 
     def duplicate(self, name: str, new: str) -> None:
         def job(ctx: WorkerContext) -> None:
-            from pushdeck.core.campaigns import duplicate_campaign
+            from pushdeck.core.campaign_library import duplicate_campaign
 
             duplicate_campaign(ctx.require_ws(), name, new)
 
@@ -357,7 +357,7 @@ class CampaignsPage(QWidget):
 
     def delete(self, name: str) -> None:
         def job(ctx: WorkerContext) -> None:
-            from pushdeck.core.campaigns import delete_campaign
+            from pushdeck.core.campaign_library import delete_campaign
 
             delete_campaign(ctx.require_ws(), name)
 

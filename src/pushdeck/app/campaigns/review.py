@@ -303,7 +303,7 @@ class ReviewDialog(QDialog):
         def job(ctx: WorkerContext) -> str:
             from dataclasses import replace
 
-            from pushdeck.core.campaigns import get_campaign, update_campaign
+            from pushdeck.core.campaign_library import get_campaign, update_campaign
 
             ws = ctx.require_ws()
             spec = replace(
@@ -327,7 +327,8 @@ class ReviewDialog(QDialog):
         def job(ctx: WorkerContext) -> None:
             from dataclasses import replace
 
-            from pushdeck.core.campaigns import EDITABLE, get_campaign, update_campaign
+            from pushdeck.core.campaign_library import get_campaign, update_campaign
+            from pushdeck.core.campaigns import EDITABLE
 
             ws = ctx.require_ws()
             campaign = get_campaign(ws, name)

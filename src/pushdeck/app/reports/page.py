@@ -40,7 +40,8 @@ from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.errors import show_error
 from pushdeck.app.reports.charts import Chart, FunnelChart, GroupChart, OpensChart, TrendChart
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.campaigns import CampaignStatus, list_campaigns
+from pushdeck.core.campaign_library import list_campaigns
+from pushdeck.core.campaigns import CampaignStatus
 from pushdeck.core.paths import open_private
 from pushdeck.core.report_data import CampaignSummary, across_campaigns
 from pushdeck.core.reports import (

@@ -279,7 +279,7 @@ class SegmentsPage(QWidget):
             return  # counted once a workspace opens (reload)
 
         def job(ctx: WorkerContext) -> tuple[int, list[Device], str, list[tuple[str, str]]]:
-            from pushdeck.core.device_query import segment_usage
+            from pushdeck.core.campaign_library import segment_usage
             from pushdeck.core.segments import rule_to_text
             from pushdeck.core.store.segments import count_rule, sample_rule
 

@@ -34,6 +34,8 @@ from typing import Any, ClassVar
 from pushdeck.core.credentials import Credential, SandboxCredential
 from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import (
+    CAMPAIGN_KEY,
+    VARIANT_KEY,
     Device,
     EngagementEvent,
     Message,
@@ -52,7 +54,6 @@ from pushdeck.core.providers.sandbox_engagement import (
     simulate_engagement,
     stable_random,
 )
-from pushdeck.core.templating import CAMPAIGN_KEY, VARIANT_KEY
 
 __all__ = [
     "EngagementRates",
