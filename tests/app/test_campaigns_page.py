@@ -12,10 +12,10 @@ from pushdeck.app.campaigns.model import CampaignListModel
 from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.tasks import TaskRunner
+from pushdeck.core.campaign_list import CampaignRow
 from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignSpec
 from pushdeck.core.dispatch import DispatchOptions
 from pushdeck.core.model import Message
-from pushdeck.core.send_review import CampaignRow
 
 APP = "Pushdeck Demo"
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pushdeck.core.campaign_library import get_campaign
+from pushdeck.core.store import journal
 from pushdeck.core.store.workspace import Workspace
 
 GroupBy = Literal["platform", "variant", "locale"] | None
@@ -167,13 +168,7 @@ def overall(ws: Workspace, name: str) -> FunnelRow:
 
 def reasons(ws: Workspace, name: str, state: str) -> list[tuple[str, int]]:
     """Counts by reason for one journal state ('rejected', 'dead', 'excluded', 'skipped')."""
-    campaign_id = get_campaign(ws, name).id
-    rows = ws.query(
-        "SELECT reason, count(*) AS n FROM journal WHERE campaign_id = ? AND state = ?"
-        " GROUP BY reason ORDER BY n DESC, reason",
-        (campaign_id, state),
-    )
-    return [(r[0], r[1]) for r in rows]
+    return journal.reason_counts(ws, get_campaign(ws, name).id, state)
 
 
 def action_counts(ws: Workspace, name: str) -> list[tuple[str, int]]:

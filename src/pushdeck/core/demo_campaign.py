@@ -16,10 +16,10 @@ from pushdeck.core.campaign_library import create_campaign, get_campaign
 from pushdeck.core.campaigns import spec_from_dict
 from pushdeck.core.credentials import Credential, SandboxCredential
 from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
-from pushdeck.core.events import simulate_campaign_engagement
 from pushdeck.core.model import ProviderKind
 from pushdeck.core.providers.base import create_provider
 from pushdeck.core.secrets import load_credential
+from pushdeck.core.simulated_engagement import simulate_campaign_engagement
 from pushdeck.core.store.workspace import Workspace
 
 DEMO_CAMPAIGN = "Spring sale (demo)"

@@ -2,7 +2,7 @@
 
 Three ways in, one validation: ``import_events_file`` (CSV / NDJSON), the local
 collector (``record_events`` from its own thread and connection), and the sandbox's
-simulation (``simulate_campaign_engagement``). Every event has an ``event_id``;
+simulation (``campaigns.simulated_engagement``). Every event has an ``event_id``;
 recording the same id twice is a no-op, so re-importing a file never double-counts.
 
 One event, as a JSON object or a CSV row::
@@ -52,9 +52,6 @@ from pushdeck.core.errors import ConfigError
 from pushdeck.core.model import (
     EngagementEvent,
     EngagementKind,
-    ProviderKind,
-    SendResult,
-    SendStatus,
 )
 from pushdeck.core.store.conversions import find_app, find_devices
 from pushdeck.core.store.events import (
@@ -489,46 +486,6 @@ def import_events_file(ws: Workspace, path: Path | str) -> EventReport:
     if not path.is_file():
         raise ConfigError(f"No event file at {path}.")
     return record_events(ws, read_events_file(path))
-
-
-def simulate_campaign_engagement(
-    ws: Workspace,
-    name: str,
-    *,
-    open_rate: float | Mapping[str, float] = 0.12,
-    now: datetime | None = None,
-    seed: int = 0,
-) -> EventReport:
-    """Record the sandbox's simulated engagement for the accepted sends of ``name``.
-
-    Deterministic (same ids every time), so calling it again later only adds the
-    events that have "happened" since.
-    """
-    from pushdeck.core.campaign_library import get_campaign
-    from pushdeck.core.providers.sandbox_engagement import SentNotification, simulate_engagement
-
-    campaign = get_campaign(ws, name)
-    actions = tuple(a.id for a in campaign.spec.message.actions)
-    rows = ws.query(
-        "SELECT d.token, j.variant, coalesce(j.finished_at, j.sent_at) AS at, j.provider_id"
-        " FROM journal j JOIN devices d ON d.id = j.device_id"
-        " WHERE j.campaign_id = ? AND j.state = 'accepted'",
-        (campaign.id,),
-    )
-    sends = [
-        SentNotification(
-            name,
-            r["token"],
-            datetime.fromisoformat(r["at"].replace("Z", "+00:00")),
-            SendResult(SendStatus.ACCEPTED, ProviderKind.SANDBOX, provider_id=r["provider_id"]),
-            r["variant"],
-            actions,
-        )
-        for r in rows
-    ]
-    now = now or datetime.now(UTC)
-    events = simulate_engagement(sends, open_rate=open_rate, now=now, seed=seed)
-    return record_events(ws, (event_to_dict(e) for e in events), now=now)
 
 
 def event_to_dict(event: EngagementEvent) -> dict[str, Any]:

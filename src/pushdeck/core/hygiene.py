@@ -35,6 +35,7 @@ from pushdeck.core.hygiene_rules import (
     QuietHours,
     Rules,
     Window,
+    app_rules_from_doc,
     effective_rules,
     parse_zone,
     zone_or,
@@ -54,9 +55,15 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _stored_rules(ws: Workspace, app_id: int) -> AppRules:
+    """The app's defaults (none set: no cap, no quiet hours, UTC, a 24 h window)."""
+    doc = store.get_app_rules_doc(ws, app_id)
+    return app_rules_from_doc(doc) if doc is not None else AppRules()
+
+
 def app_rules(ws: Workspace, app: str) -> AppRules:
     app_id = store.app_id_of(ws, app)
-    return store.get_app_rules(ws, app_id) if app_id is not None else AppRules()
+    return _stored_rules(ws, app_id) if app_id is not None else AppRules()
 
 
 def rules_for(ws: Workspace, spec: CampaignSpec) -> Rules:
@@ -279,7 +286,7 @@ def update_app_rules(
 
     app_id = get_app(ws, app).id  # a clear error for an unknown app
     assert app_id is not None
-    rules = store.get_app_rules(ws, app_id)
+    rules = _stored_rules(ws, app_id)
     if frequency_cap is not None:
         cap = frequency_cap if isinstance(frequency_cap, FrequencyCap) else None
         rules = replace(rules, frequency_cap=cap)  # OFF (any text) removes it
@@ -290,5 +297,5 @@ def update_app_rules(
         rules = replace(rules, timezone=parse_zone(timezone, "timezone"))
     if attribution_window is not None:
         rules = replace(rules, attribution_window=attribution_window)
-    store.set_app_rules(ws, app_id, rules)
+    store.set_app_rules_doc(ws, app_id, rules.to_doc())
     return rules

@@ -144,7 +144,8 @@ def campaign_nothing_sent(ws: Workspace, name: str, counts: Mapping[str, int]) -
     """``nothing_sent_reason`` with the most common skip reason read from the journal."""
     if not counts.get("skipped") or any(counts.get(state, 0) for state in ANSWERED):
         return ""
-    from pushdeck.core.analytics import reasons
+    from pushdeck.core.campaign_library import get_campaign
+    from pushdeck.core.store.journal import reason_counts
 
-    top = reasons(ws, name, "skipped")
+    top = reason_counts(ws, get_campaign(ws, name).id, "skipped")
     return nothing_sent_reason(counts, top[0][0] if top else "").replace("NAME", name)

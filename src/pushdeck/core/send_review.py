@@ -1,10 +1,9 @@
-"""What the app needs around the campaign engine: review, test sends, list rows, sending.
+"""What the app needs around the campaign engine: review, test sends, sending.
 
 - ``review_campaign``: audience by platform and variant, exclusions by reason, lint
   warnings, the estimated duration at a throttle, and each platform's payload.
 - ``plan_test_send`` (SQLite, worker thread) + ``send_test`` (network, asyncio loop):
   the campaign's message to the app's test devices, one plain-words answer per device.
-- ``campaign_rows``: the campaign list (status, audience size, sent/accepted/opened, dates).
 - ``send_in_own_workspace``: a whole send on the asyncio loop thread with its own
   connection to the workspace (WAL lets the app's worker keep reading meanwhile).
 - ``interrupted_campaigns``: campaigns left ``sending`` by a process that died.
@@ -306,44 +305,6 @@ async def _one_test(
 
 
 # --------------------------------------------------------------------------- list + send
-
-
-@dataclass(frozen=True)
-class CampaignRow:
-    name: str
-    status: str
-    app: str
-    audience: int  # targeted (journal rows once sending started, else counted now)
-    sent: int
-    accepted: int
-    opened: int
-    created: str
-    scheduled: str
-    finished: str
-    error: str = ""
-
-
-def campaign_rows(ws: Workspace) -> list[CampaignRow]:
-    from pushdeck.core.analytics import overall
-    from pushdeck.core.audience import count_audience
-    from pushdeck.core.campaign_library import list_campaigns
-
-    rows = []
-    for c in list_campaigns(ws):
-        funnel = overall(ws, c.name)
-        audience = funnel.targeted
-        if not audience and c.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
-            try:
-                audience = count_audience(ws, c.spec, list(ProviderKind)).targeted
-            except Exception:  # noqa: BLE001 - e.g. its segment was deleted: show 0
-                audience = 0
-        rows.append(
-            CampaignRow(
-                c.name, str(c.status), c.spec.app, audience, funnel.sent, funnel.accepted,
-                funnel.opened, c.created_at, c.scheduled_at or "", c.finished_at or "", c.error,
-            )
-        )  # fmt: skip
-    return rows
 
 
 def interrupted_campaigns(ws: Workspace) -> list[str]:

@@ -26,9 +26,10 @@ from pushdeck.app.campaigns.sending import ProgressPanel, SendController
 from pushdeck.app.errors import show_error
 from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.core.campaign_list import CampaignRow
 from pushdeck.core.campaigns import CampaignSpec
 from pushdeck.core.dispatch import DispatchOptions, Progress
-from pushdeck.core.send_review import CampaignRow, Review
+from pushdeck.core.send_review import Review
 
 #: How often scheduled campaigns are checked (``scheduling.run_due``).
 DUE_CHECK_MS = 30_000
@@ -393,8 +394,9 @@ class CampaignsPage(QWidget):
 
 
 def _rows(ctx: WorkerContext) -> tuple[list[CampaignRow], list[str], list[str]]:
+    from pushdeck.core.campaign_list import campaign_rows
     from pushdeck.core.scheduling import missed_campaigns
-    from pushdeck.core.send_review import campaign_rows, interrupted_campaigns
+    from pushdeck.core.send_review import interrupted_campaigns
 
     ws = ctx.require_ws()
     missed = [c.name for c in missed_campaigns(ws)]

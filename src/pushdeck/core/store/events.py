@@ -95,3 +95,13 @@ def get_collector_token(ws: Workspace) -> str | None:
 def set_collector_token(ws: Workspace, token: str) -> None:
     with ws.transaction() as conn:
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (TOKEN_KEY, token))
+
+
+def accepted_sends(ws: Workspace, campaign_id: int) -> list[Any]:
+    """(token, variant, at, provider_id) of every send of the campaign the provider accepted."""
+    return ws.query(
+        "SELECT d.token, j.variant, coalesce(j.finished_at, j.sent_at) AS at, j.provider_id"
+        " FROM journal j JOIN devices d ON d.id = j.device_id"
+        " WHERE j.campaign_id = ? AND j.state = 'accepted'",
+        (campaign_id,),
+    )
