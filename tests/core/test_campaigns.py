@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.audience import count_audience, iter_audience
-from pushdeck.core.campaign_library import (
+from pushdeck.core.campaigns.audience import count_audience, iter_audience
+from pushdeck.core.campaigns.library import (
     create_campaign,
     duplicate_campaign,
     get_campaign,
@@ -18,7 +18,7 @@ from pushdeck.core.campaign_library import (
     set_status,
     update_campaign,
 )
-from pushdeck.core.campaigns import (
+from pushdeck.core.campaigns.spec import (
     AudienceKind,
     CampaignStatus,
     ScheduleKind,
@@ -26,8 +26,8 @@ from pushdeck.core.campaigns import (
     spec_from_dict,
     spec_to_dict,
 )
-from pushdeck.core.errors import ConfigError, ValidationError
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.common.errors import ConfigError, ValidationError
+from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.segments import Segment, save_segment
 from tests.core.campaign_helpers import add_devices

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from pushdeck.app.dates import format_when, utc_hint
-from pushdeck.core.campaign_list import CampaignRow
+from pushdeck.core.reports.campaign_list import CampaignRow
 
 Index = QModelIndex | QPersistentModelIndex
 HEADERS = [

@@ -1,6 +1,6 @@
 """Campaign rows: the spec as JSON text, the status and the life's timestamps.
 
-``pushdeck.core.campaigns.library`` decides what may change; this module only reads and
+``pushdeck.core.campaigns.spec.library`` decides what may change; this module only reads and
 writes rows. A name taken by another campaign is reported as a ``ConfigError``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from pushdeck.core.errors import ConfigError
+from pushdeck.core.common.errors import ConfigError
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 

@@ -1,6 +1,6 @@
 """Engagement events in the workspace: the lookups that check them, and the insert.
 
-``pushdeck.core.events`` validates; this module only reads and writes rows. An event
+``pushdeck.core.engagement.events`` validates; this module only reads and writes rows. An event
 is checked against the send journal (did this campaign send to this device, and was
 the send accepted?), so the lookup returns the journal row's state with the device.
 """

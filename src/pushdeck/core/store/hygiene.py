@@ -1,6 +1,6 @@
 """Audience hygiene in the workspace: app rules, recent sends per device, held rows.
 
-``pushdeck.core.hygiene`` decides; this module only reads and writes rows.
+``pushdeck.core.campaigns.hygiene`` decides; this module only reads and writes rows.
 
 Recent sends are counted over the journal of the campaigns that may have sent inside
 the window (started, and not finished before it began): a handful of campaigns, each
