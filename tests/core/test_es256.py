@@ -6,7 +6,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.es256 import es256_jwt
+from pushdeck.core.providers.es256 import es256_jwt
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,11 @@ from typing import Any
 
 from liquid import Environment
 
-from pushdeck.core.simple_liquid import MAX_FAST_VALUE, SimpleTemplate, simple_or_liquid
+from pushdeck.core.messages.simple_liquid import (
+    MAX_FAST_VALUE,
+    SimpleTemplate,
+    simple_or_liquid,
+)
 
 ENV = Environment()
 SIMPLE = [
@@ -57,15 +61,15 @@ def test_everything_else_stays_liquid() -> None:
 
 
 def test_keywords_render_as_liquid_renders_them() -> None:
-    from pushdeck.core.templating import _compile
+    from pushdeck.core.campaigns.templating import _compile
 
     for source, expected in (("{{ true }}", "true"), ("{{ false }}!", "false!")):
         assert _compile(source).render() == ENV.from_string(source).render() == expected
 
 
 def test_a_brace_before_the_delimiter_is_left_to_liquid_which_refuses_it() -> None:
-    from pushdeck.core.simple_liquid import simple_template
-    from pushdeck.core.templating import check_source
+    from pushdeck.core.campaigns.templating import check_source
+    from pushdeck.core.messages.simple_liquid import simple_template
 
     source = "a{{{ first_name }}"  # Liquid reads "{ first_name" as the output: an error
     assert simple_template(source, lambda: None) is None

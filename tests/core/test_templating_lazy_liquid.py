@@ -12,18 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.campaigns import spec_from_dict
-from pushdeck.core.liquid_env import TemplateError as LiquidEnvTemplateError
-from pushdeck.core.render_budget import TemplateError
-from pushdeck.core.templating import check_templates, require_valid_templates
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.campaigns.templating import check_templates, require_valid_templates
+from pushdeck.core.messages.liquid_env import TemplateError as LiquidEnvTemplateError
+from pushdeck.core.messages.render_budget import TemplateError
 
 SCRIPT = textwrap.dedent(
     """
     import json, sys
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
-    from pushdeck.core.credentials import SandboxCredential
-    from pushdeck.core.dispatch import send_campaign
-    from pushdeck.core.model import App, ProviderKind
+    from pushdeck.core.campaigns.library import create_campaign
+    from pushdeck.core.campaigns.spec import spec_from_dict
+    from pushdeck.core.providers.credentials import SandboxCredential
+    from pushdeck.core.campaigns.dispatch import send_campaign
+    from pushdeck.core.common.model import App, ProviderKind
     from pushdeck.core.providers.base import create_provider
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
@@ -43,7 +44,7 @@ SCRIPT = textwrap.dedent(
         provider = create_provider(SandboxCredential(latency_ms=0, failure_rate=0,
                                                      dead_rate=0, open_rate=0))
         summary = send_campaign(ws, "C", providers={ProviderKind.SANDBOX: provider})
-        from pushdeck.core.templating import Personalizer
+        from pushdeck.core.campaigns.templating import Personalizer
         from pushdeck.core.store.devices import list_devices
         rendered = [Personalizer(spec_from_dict(doc)).render(d).title for d in list_devices(ws)]
     print(json.dumps([dict(summary.counts), "liquid" in sys.modules, rendered]))

@@ -22,7 +22,7 @@ def build_window(
     workspace: Path | None, *, config_dir: Path | None = None, demo_path: Path | None = None
 ) -> MainWindow:
     """Create the runner, settings and window (a QApplication must exist)."""
-    from pushdeck.core import paths
+    from pushdeck.core.common import paths
 
     config = config_dir or paths.config_dir()
     settings = AppSettings.load(config / "app-settings.json")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pushdeck import __version__
 from pushdeck.cli.context import Context
-from pushdeck.core.errors import PushdeckError, WorkspaceError, is_disk_full
+from pushdeck.core.common.errors import PushdeckError, WorkspaceError, is_disk_full
 
 #: Verb-group modules under pushdeck.cli, in --help order.
 COMMAND_MODULES = (

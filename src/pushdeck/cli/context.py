@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.paths import WORKSPACE_ENV, default_workspace_path
+from pushdeck.core.common.paths import WORKSPACE_ENV, default_workspace_path
 from pushdeck.core.store import Workspace
 
 

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pushdeck.core.errors import WorkspaceError, is_disk_full
-from pushdeck.core.paths import (
+from pushdeck.core.common.errors import WorkspaceError, is_disk_full
+from pushdeck.core.common.paths import (
     PRIVATE_MODE,
     create_private_file,
     create_private_new_file,
