@@ -31,7 +31,7 @@ from pushdeck.core.common.errors import PushdeckError
 from pushdeck.core.common.model import CAMPAIGN_KEY, VARIANT_KEY, Device, Message
 from pushdeck.core.messages.json_form import message_from_dict, message_to_dict
 from pushdeck.core.messages.render_budget import MAX_SOURCE_CHARS, TemplateError, deadline
-from pushdeck.core.messages.simple_liquid import is_plain_text, simple_template
+from pushdeck.core.messages.simple_liquid import SimpleTemplate, is_plain_text, simple_template
 
 #: Message fields that may hold Liquid.
 TEMPLATED_FIELDS = ("title", "subtitle", "body", "image_url", "url")
@@ -218,6 +218,7 @@ class Personalizer:
         self._cache: dict[tuple[str, str], tuple[Message, bool]] = {}
         self._localized: dict[tuple[str, str], tuple[Message, bool]] = {}
         self._rendered: dict[tuple[str, tuple[Any, ...]], str] = {}
+        self._plans: dict[tuple[str, str], _PlainPlan | None] = {}
 
     def localized(self, variant: str, locale: str) -> tuple[Message, bool]:
         """The message for (variant, locale) before Liquid, and whether it has templates."""
@@ -260,6 +261,13 @@ class Personalizer:
         message, templated = self.localized(variant, device.locale)
         if not templated:
             return message
+        plan = self._plans.get((variant, device.locale), _NO_PLAN)
+        if plan is _NO_PLAN:
+            plan = self._plans[(variant, device.locale)] = _plain_plan(message)
+        if plan is not None:
+            plain = plan.render(device)
+            if plain is not None:
+                return _with(message, plain)
         context = device_context(device)
         changes: dict[str, Any] = {}
         with deadline():  # one time budget for all the fields of this recipient
@@ -301,6 +309,89 @@ def _render_field(field: str, template: Any, context: Mapping[str, Any]) -> str:
     except Exception as exc:  # noqa: BLE001 - any failure (even a filter bug) skips this device
         message = _liquid().render_message(exc)
         raise TemplateError(f"{field}: {message}", field=field) from None
+
+
+_BUILTIN_TEXT = {
+    "platform": lambda d: d.platform.value,
+    "locale": lambda d: d.locale,
+    "timezone": lambda d: d.timezone,
+    "app": lambda d: d.app,
+}
+
+
+class _PlainPlan:
+    """A localized message whose every template is a plain ``{{ name | default: "x" }}``
+    text (simple_liquid): rendered per recipient by string joins, from the device's own
+    fields, with no render context, time budget or cache. That was most of a send's
+    personalization cost (issue 19); the output is Liquid's (tests compare them)."""
+
+    __slots__ = ("base_data", "data", "fields")
+
+    def __init__(
+        self,
+        fields: list[tuple[str, SimpleTemplate]],
+        data: list[tuple[str, SimpleTemplate]] | None,
+        base_data: Mapping[str, Any],
+    ) -> None:
+        self.fields = fields
+        self.data = data  # None: no templated data value
+        self.base_data = base_data  # the message's data, templated values unrendered
+
+    def render(self, device: Device) -> dict[str, Any] | None:
+        """The changed fields, or None when a value needs Liquid (a number, a list...)."""
+        attributes = device.attributes
+
+        def lookup(name: str) -> Any:
+            # device_context's precedence: the built-in variables over the attributes;
+            # "tags" and "device" are a list and a dict, which only Liquid renders.
+            builtin = _BUILTIN_TEXT.get(name)
+            if builtin is not None:
+                return builtin(device)
+            if name in ("tags", "device"):
+                return _NEEDS_LIQUID
+            return attributes.get(name)
+
+        changes: dict[str, Any] = {}
+        for name, template in self.fields:
+            text = template.join(lookup)
+            if text is None:
+                return None
+            changes[name] = text
+        if self.data is not None:
+            data = dict(self.base_data)
+            for key, template in self.data:
+                text = template.join(lookup)
+                if text is None:
+                    return None
+                data[key] = text
+            changes["data"] = data
+        return changes
+
+
+_NO_PLAN: Any = object()
+_NEEDS_LIQUID = object()  # not a string: SimpleTemplate.join hands it to Liquid
+
+
+def _plain_plan(message: Message) -> _PlainPlan | None:
+    """The plan for ``message`` when all its templates are plain, else None."""
+    fields = []
+    for name in TEMPLATED_FIELDS:
+        value = getattr(message, name)
+        if value and _is_template(value):
+            template = _compile(value)
+            if not isinstance(template, SimpleTemplate):
+                return None
+            fields.append((name, template))
+    data = None
+    if any(isinstance(v, str) and _is_template(v) for v in message.data.values()):
+        data = []
+        for key, value in message.data.items():
+            if isinstance(value, str) and _is_template(value):
+                template = _compile(value)
+                if not isinstance(template, SimpleTemplate):
+                    return None
+                data.append((key, template))
+    return _PlainPlan(fields, data, message.data)
 
 
 def _with(message: Message, changes: Mapping[str, Any]) -> Message:

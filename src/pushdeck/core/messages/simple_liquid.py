@@ -62,13 +62,19 @@ class SimpleTemplate:
         return list(dict.fromkeys(name for _, name, _ in self.parts))
 
     def render(self, **context: Any) -> str:
+        joined = self.join(context.get)
+        return str(self.liquid.render(**context)) if joined is None else joined
+
+    def join(self, lookup: Callable[[str], Any]) -> str | None:
+        """The output from ``lookup(name)`` values, or None when one is not a plain
+        string (missing or short enough): then only Liquid knows the output."""
         out: list[str] = []
         for literal, name, default in self.parts:
-            value = context.get(name)
+            value = lookup(name)
             if value is None:
                 value = default or ""
             elif type(value) is not str or len(value) > MAX_FAST_VALUE:
-                return str(self.liquid.render(**context))
+                return None
             elif not value and default is not None:
                 value = default
             out.append(literal)
