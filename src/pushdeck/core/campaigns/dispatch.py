@@ -213,12 +213,14 @@ def materialize(ws: Workspace, campaign: Campaign, available: Collection[Provide
     case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
     # Variant assignment runs inside SQLite so materializing a million devices never
     # loads them into Python.
-    ws.conn.create_function(
-        "pushdeck_arm",
-        2,
-        lambda app, token: arm_for_bucket(spec, bucket(spec.name, app, token)),
-        deterministic=True,
-    )
+    last: list[Any] = [None, ""]  # the statement asks twice per row: hash once
+
+    def arm(app: str, token: str) -> str:
+        if last[0] != (app, token):
+            last[0], last[1] = (app, token), arm_for_bucket(spec, bucket(spec.name, app, token))
+        return str(last[1])
+
+    ws.conn.create_function("pushdeck_arm", 2, arm, deterministic=True)
     sql = (
         "INSERT OR IGNORE INTO journal (campaign_id, device_id, variant, state, reason,"
         " platform, locale, timezone, token_kind, queued_at)"

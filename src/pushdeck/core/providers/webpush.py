@@ -239,6 +239,7 @@ class WebPushProvider:
         self._last_built: tuple[Message, _Built] | None = None
         self._context: ssl.SSLContext | None = None
         self._origins: OrderedDict[str, _Origin] = OrderedDict()  # least recently used first
+        self._problems: dict[tuple[str, bool], str] = {}  # (origin, local allowed) -> problem
         self._closed = False
 
     @property
@@ -278,7 +279,7 @@ class WebPushProvider:
             raise ValidationError(
                 f"endpoint {subscription.endpoint!r} is not an https URL.", field="endpoint"
             )
-        problem = netguard.url_problem(subscription.endpoint)
+        problem = self._endpoint_problem(subscription.endpoint)
         if problem:  # the resolved addresses are checked again when connecting
             raise netguard.refusal("The endpoint", problem, field="endpoint")
         built = self._build(message)
@@ -288,6 +289,22 @@ class WebPushProvider:
             padding=built.request.padding,
         )
         return subscription, built, body
+
+    def _endpoint_problem(self, endpoint: str) -> str:
+        """``netguard.url_problem`` of the endpoint, worked out once per push-service
+        origin: it depends only on the scheme and host[:port], and a campaign sends
+        thousands of subscriptions of a handful of origins."""
+        try:
+            origin = origin_of(endpoint)
+        except ValidationError:
+            return netguard.url_problem(endpoint)
+        key = (origin, netguard.local_addresses_allowed())
+        problem = self._problems.get(key)
+        if problem is None:
+            if len(self._problems) >= 1024:  # endpoints from anywhere: stay bounded
+                self._problems.clear()
+            problem = self._problems[key] = netguard.url_problem(endpoint)
+        return problem
 
     def _build(self, message: Message) -> _Built:
         # A campaign without personalization hands the same Message object to every
