@@ -30,6 +30,7 @@ from pushdeck.core.campaigns.spec import CampaignSpec, VariantSpec, normalize_lo
 from pushdeck.core.common.errors import PushdeckError
 from pushdeck.core.common.model import CAMPAIGN_KEY, VARIANT_KEY, Device, Message
 from pushdeck.core.messages.json_form import message_from_dict, message_to_dict
+from pushdeck.core.messages.personalized import Field, mark_personalized
 from pushdeck.core.messages.render_budget import MAX_SOURCE_CHARS, TemplateError, deadline
 from pushdeck.core.messages.simple_liquid import SimpleTemplate, is_plain_text, simple_template
 
@@ -267,7 +268,7 @@ class Personalizer:
         if plan is not None:
             plain = plan.render(device)
             if plain is not None:
-                return _with(message, plain)
+                return mark_personalized(_with(message, plain), message, plan.names)
         context = device_context(device)
         changes: dict[str, Any] = {}
         with deadline():  # one time budget for all the fields of this recipient
@@ -282,7 +283,11 @@ class Personalizer:
                     else v
                     for k, v in message.data.items()
                 }
-        return _with(message, changes)
+        names: list[Field] = [name for name in changes if name != "data"]
+        names += [
+            ("data", k) for k, v in message.data.items() if isinstance(v, str) and _is_template(v)
+        ]
+        return mark_personalized(_with(message, changes), message, tuple(names))
 
     def _render(self, field: str, source: str, context: Mapping[str, Any]) -> str:
         """Render, reusing the output for devices whose referenced values are the same.
@@ -325,7 +330,7 @@ class _PlainPlan:
     fields, with no render context, time budget or cache. That was most of a send's
     personalization cost (issue 19); the output is Liquid's (tests compare them)."""
 
-    __slots__ = ("base_data", "data", "fields")
+    __slots__ = ("base_data", "data", "fields", "names")
 
     def __init__(
         self,
@@ -336,6 +341,10 @@ class _PlainPlan:
         self.fields = fields
         self.data = data  # None: no templated data value
         self.base_data = base_data  # the message's data, templated values unrendered
+        self.names: tuple[Field, ...] = (
+            *(name for name, _ in fields),
+            *(("data", key) for key, _ in data or ()),
+        )
 
     def render(self, device: Device) -> dict[str, Any] | None:
         """The changed fields, or None when a value needs Liquid (a number, a list...)."""
