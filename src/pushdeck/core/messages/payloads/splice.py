@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from json.encoder import encode_basestring
+from typing import Any
 
 from pushdeck.core.common.errors import PayloadError
 from pushdeck.core.common.model import Message
-from pushdeck.core.messages.personalized import Field, field_value
+from pushdeck.core.messages.personalized import Field, field_value, personalized_from
+
+#: Localized messages kept templated at once (a campaign has a few per variant × locale).
+MAX_TEMPLATES = 256
 
 
 def _encoded(text: str) -> bytes:
@@ -123,3 +127,54 @@ def body_template(
     except PayloadError:
         return None
     return template
+
+
+class Templates:
+    """A builder's templates, one per localized message a campaign personalizes.
+
+    ``body(message)`` is the builder's body for a personalized message, or None (build
+    it in full): the message was not personalized, the builder cannot be templated
+    for it (``limit_for`` answers None, e.g. a payload that carries the time), or
+    ``fill`` declines. ``constant(message)`` is worked out once per localized message
+    with the template and handed back with each body (e.g. headers).
+    """
+
+    def __init__(
+        self,
+        build: Callable[[Message], bytes],
+        limit_for: Callable[[Message], int | None],
+        constant: Callable[[Message], Any] = lambda message: None,
+    ) -> None:
+        self._build = build
+        self._limit_for = limit_for
+        self._constant = constant
+        # id(base) -> (base, fields, template or None, constant); the base is held so
+        # its id cannot be reused by another message while the entry lives.
+        self._entries: dict[int, tuple[Message, tuple[Field, ...], BodyTemplate | None, Any]] = {}
+
+    def body(self, message: Message) -> tuple[bytes, Any] | None:
+        origin = personalized_from(message)
+        if origin is None:
+            return None
+        base, fields = origin
+        entry = self._entries.get(id(base))
+        if entry is None or entry[0] is not base or entry[1] != fields:
+            if not all_texts(message, fields):
+                return None  # made (and checked) from a recipient whose texts are all set
+            limit = self._limit_for(message)
+            template = (
+                None if limit is None else body_template(self._build, message, fields, limit)
+            )
+            constant = self._constant(message) if template is not None else None
+            if len(self._entries) >= MAX_TEMPLATES:
+                self._entries.clear()
+            entry = self._entries[id(base)] = (base, fields, template, constant)
+        template = entry[2]
+        if template is None:
+            return None
+        body = template.fill(message)
+        return None if body is None else (body, entry[3])
+
+    def __len__(self) -> int:
+        """Localized messages with a working template (tests)."""
+        return sum(entry[2] is not None for entry in self._entries.values())
