@@ -124,6 +124,7 @@ def test_the_environment_is_used_when_no_value_is_given(tmp_path: Path) -> None:
         ("postgresql://ana@db/team", "postgresql://ana@db/team"),
         ("postgresql://db:5432/team", "postgresql://db:5432/team"),
         ("postgresql://ana:hun@ter/2@db/team", "postgresql://ana:***@db/team"),
+        ("postgresql://ana:a/b?c#d@db/team", "postgresql://ana:***@db/team"),
         (
             "postgresql://ana:p%40ss@db/team?sslmode=require",
             "postgresql://ana:***@db/team?sslmode=require",

@@ -60,13 +60,11 @@ def redact(text: str) -> str:
     match = _URI_PREFIX.match(text)
     if match:
         rest = text[match.end() :]
-        # The user info ends at the last "@" before the query: a password with an unencoded
-        # "/" or "@" is still hidden whole (over-hiding a path with "@" in it is harmless).
-        authority_end = rest.find("?")
-        head = rest if authority_end < 0 else rest[:authority_end]
-        at = head.rfind("@")
-        if at >= 0 and ":" in head[:at]:
-            user = head[: head.index(":")]
+        # Everything up to the last "@" counts as user info: a password with an unencoded
+        # "/", "?" or "@" in it is still hidden whole (over-hiding is harmless here).
+        at = rest.rfind("@")
+        if at >= 0 and ":" in rest[:at]:
+            user = rest[: rest.index(":")]
             rest = f"{user}:***{rest[at:]}"
         return match.group(0) + _QUERY_PASSWORD.sub(r"\1***", rest)
     return _KEYWORD_PASSWORD.sub(r"\1***", text)
