@@ -75,9 +75,9 @@ async def run_workers(count: int, workers: int, send_one) -> float:  # type: ign
 
 
 async def client_pushdeck(directory: Path, port: int, count: int, workers: int) -> dict[str, float]:
-    from pushdeck.core.credentials import ApnsTokenCredential
-    from pushdeck.core.model import Device, Message, Platform, ProviderKind
+    from pushdeck.core.common.model import Device, Message, Platform, ProviderKind
     from pushdeck.core.providers.base import create_provider
+    from pushdeck.core.providers.credentials import ApnsTokenCredential
 
     cred = ApnsTokenCredential(
         key_pem=(directory / "key.p8").read_bytes(), key_id=KID, team_id=TEAM, topic=TOPIC,

@@ -90,8 +90,9 @@ def serve(kind: str, directory: Path) -> None:
 
 def build_workspace(directory: Path, size: int) -> Path:
     """A workspace with ``size`` devices in the MIX, one app, one campaign."""
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
-    from pushdeck.core.model import App
+    from pushdeck.core.campaigns.library import create_campaign
+    from pushdeck.core.campaigns.spec import spec_from_dict
+    from pushdeck.core.common.model import App
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
     from pushdeck.core.store.devices import upsert_devices
@@ -136,14 +137,14 @@ def _record(
 
 
 def providers(directory: Path) -> dict[Any, Any]:
-    from pushdeck.core.credentials import (
+    from pushdeck.core.common.model import ProviderKind
+    from pushdeck.core.providers.base import create_provider
+    from pushdeck.core.providers.credentials import (
         ApnsTokenCredential,
         FcmCredential,
         SandboxCredential,
         WebPushCredential,
     )
-    from pushdeck.core.model import ProviderKind
-    from pushdeck.core.providers.base import create_provider
 
     ca = str(directory / "ca.pem")
     apns = json.loads((directory / "apns.json").read_text())
@@ -181,10 +182,10 @@ def rss_mb() -> float:
 
 async def run_raw(directory: Path, workspace: Path) -> dict[str, float]:
     """Every device of the workspace sent directly through its provider."""
-    from pushdeck.core.model import Message
+    from pushdeck.core.campaigns.variants import notification_id
+    from pushdeck.core.common.model import Message
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.devices import iter_devices
-    from pushdeck.core.variants import notification_id
 
     with Workspace.open(workspace) as ws:
         devices = list(iter_devices(ws))
@@ -210,7 +211,7 @@ async def run_raw(directory: Path, workspace: Path) -> dict[str, float]:
 
 
 async def run_campaign(directory: Path, workspace: Path) -> dict[str, float]:
-    from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
+    from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign_async
     from pushdeck.core.store import Workspace
 
     live = providers(directory)
@@ -242,7 +243,7 @@ def make_keys(directory: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
     from tests.fakes.tls import make_pki
 
-    from pushdeck.core.webpush_crypto import generate_vapid_keys
+    from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
 
     make_pki(directory)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -317,9 +318,10 @@ _R = "abs(random()) % "
 
 def bench_analytics(rows: int) -> None:
     """Analytics queries on ``rows`` journal rows and ``rows`` events (random, in SQL)."""
-    from pushdeck.core import analytics
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
-    from pushdeck.core.model import App
+    from pushdeck.core.campaigns.library import create_campaign
+    from pushdeck.core.campaigns.spec import spec_from_dict
+    from pushdeck.core.common.model import App
+    from pushdeck.core.reports import analytics
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
 

@@ -39,9 +39,10 @@ LOADS = {"single": (5000, 1, 16), "batch": (500, 100, 4)}  # posts, events/post,
 
 BUILD = """
 import sys
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.collector import collector_token
-from pushdeck.core.model import App
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.engagement.collector import collector_token
+from pushdeck.core.common.model import App
 from pushdeck.core.store.apps import add_app
 from pushdeck.core.store.workspace import Workspace, utcnow
 

@@ -50,8 +50,8 @@ def generate(path: Path, rows: int) -> None:
 
 
 def step_import(csv_path: str, ws_path: str) -> dict[str, float]:
-    from pushdeck.core.importer import Progress, import_devices
-    from pushdeck.core.model import App
+    from pushdeck.core.common.model import App
+    from pushdeck.core.devices.importer import Progress, import_devices
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
 
@@ -118,8 +118,8 @@ def step_plain(csv_path: str, ws_path: str) -> dict[str, float]:
 
 
 def step_count(csv_path: str, ws_path: str) -> dict[str, float]:
-    from pushdeck.core.segments import parse_rule
     from pushdeck.core.store import Workspace
+    from pushdeck.core.store.segment_rules import parse_rule
     from pushdeck.core.store.segments import count_rule
 
     ws = Workspace.open(ws_path)

@@ -66,7 +66,7 @@ def bench_keystrokes(keys: int) -> dict[str, list[float]]:
     app = QApplication.instance() or QApplication([])
     from pushdeck.app.composer.page import ComposerPage
     from pushdeck.app.previews.base import RenderContext
-    from pushdeck.core.model import Message
+    from pushdeck.core.common.model import Message
 
     page = ComposerPage()
     page.previews.zoom_box.setCurrentIndex(page.previews.zoom_box.findData(1.0))  # full size

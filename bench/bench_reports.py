@@ -6,7 +6,7 @@ The rows are generated straight into a fresh workspace with ``executemany`` (dev
 one journal row per device, engagement events: ~95 % delivered, ~14 % opened, ~5 %
 action, ~20 % dismissed), then the workspace is closed and re-opened so every timed
 round starts from a cold connection's page cache of the OS (SQLite's own cache is
-per connection). Timed: ``pushdeck.core.reports.dashboard_data`` — everything the
+per connection). Timed: ``pushdeck.core.reports.dashboard.dashboard_data`` — everything the
 Reports page shows for one campaign (funnel overall and per platform / locale /
 variant, reasons, dead tokens, actions, opens per minute and per hour, A/B test).
 """
@@ -25,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from pushdeck.core.campaigns import create_campaign, set_status, spec_from_dict  # noqa: E402
-from pushdeck.core.model import App  # noqa: E402
-from pushdeck.core.reports import ReportCache, dashboard_data  # noqa: E402
+from pushdeck.core.campaigns.library import create_campaign, set_status  # noqa: E402
+from pushdeck.core.campaigns.spec import spec_from_dict  # noqa: E402
+from pushdeck.core.common.model import App  # noqa: E402
+from pushdeck.core.reports.dashboard import ReportCache, dashboard_data  # noqa: E402
 from pushdeck.core.store.apps import add_app  # noqa: E402
 from pushdeck.core.store.workspace import Workspace  # noqa: E402
 

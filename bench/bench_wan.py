@@ -179,8 +179,9 @@ def build_workspace(kind: str, directory: Path, size: int) -> Path:
     """One app, the provider's credential (through the CLI), ``size`` devices, a campaign."""
     from bench_campaign import _record  # type: ignore[import-not-found]
 
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
-    from pushdeck.core.model import App
+    from pushdeck.core.campaigns.library import create_campaign
+    from pushdeck.core.campaigns.spec import spec_from_dict
+    from pushdeck.core.common.model import App
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
     from pushdeck.core.store.devices import upsert_devices
@@ -334,7 +335,7 @@ def peer_firebase(directory: Path, devices: int, workers: int) -> dict[str, floa
     import google.oauth2.credentials
     from firebase_admin import credentials, messaging
 
-    from pushdeck.core.credentials import FcmCredential
+    from pushdeck.core.providers.credentials import FcmCredential
     from pushdeck.core.providers.fcm import FcmProvider
 
     facts = json.loads((directory / "fcm.json").read_text())

@@ -38,11 +38,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 from pywebpush import webpush
 
-from pushdeck.core.credentials import WebPushCredential
-from pushdeck.core.model import Device, Message, Platform, ProviderKind, WebPushSubscription
-from pushdeck.core.payloads import build_webpush
+from pushdeck.core.common.model import (
+    Device,
+    Message,
+    Platform,
+    ProviderKind,
+    WebPushSubscription,
+)
+from pushdeck.core.messages.payloads import build_webpush
+from pushdeck.core.providers.credentials import WebPushCredential
 from pushdeck.core.providers.webpush import WebPushProvider
-from pushdeck.core.webpush_crypto import generate_vapid_keys, receiver_keys
+from pushdeck.core.providers.webpush_crypto import generate_vapid_keys, receiver_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 

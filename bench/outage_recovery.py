@@ -41,11 +41,12 @@ async def run(devices: int, outage: float, kind: str, request_timeout: float) ->
     from tests.fakes.apns_server import FakeApns, outage_response
     from tests.fakes.h2server import Request
 
-    from pushdeck.core.campaigns import create_campaign, spec_from_dict
-    from pushdeck.core.credentials import ApnsTokenCredential
-    from pushdeck.core.dispatch import DispatchOptions, Progress, send_campaign_async
-    from pushdeck.core.model import App, ProviderKind
+    from pushdeck.core.campaigns.dispatch import DispatchOptions, Progress, send_campaign_async
+    from pushdeck.core.campaigns.library import create_campaign
+    from pushdeck.core.campaigns.spec import spec_from_dict
+    from pushdeck.core.common.model import App, ProviderKind
     from pushdeck.core.providers.base import create_provider
+    from pushdeck.core.providers.credentials import ApnsTokenCredential
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
 

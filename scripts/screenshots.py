@@ -26,7 +26,7 @@ import pushdeck.app  # noqa: E402,F401  (PySide6/3.11 workaround)
 from pushdeck.app.previews.base import RenderContext  # noqa: E402
 from pushdeck.app.previews.images import ImageCache  # noqa: E402
 from pushdeck.app.previews.widgets import PreviewGrid  # noqa: E402
-from pushdeck.core.model import Action, InterruptionLevel, Message  # noqa: E402
+from pushdeck.core.common.model import Action, InterruptionLevel, Message  # noqa: E402
 
 
 def sample_image(path: Path) -> Path:

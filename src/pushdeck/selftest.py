@@ -246,7 +246,7 @@ def _steps(run: _Run, tmp: Path, devices: int) -> None:
         return f"{len(families)} families from {fonts_dir().name}/"
 
     def demo() -> str:
-        from pushdeck.core.demo import create_demo
+        from pushdeck.core.demo.workspace import create_demo
 
         create_demo(demo_path, devices=devices)
         return f"{devices} devices in {demo_path.name}"
@@ -288,7 +288,7 @@ def _steps(run: _Run, tmp: Path, devices: int) -> None:
 
     def send() -> str:
         try:
-            import pushdeck.core.dispatch  # noqa: F401
+            import pushdeck.core.campaigns.dispatch  # noqa: F401
         except ImportError as exc:
             raise SkipStep(f"campaign engine not present ({exc.name})") from None
         summary = _through_worker(state, _send_job, "the sandbox send")
@@ -368,18 +368,17 @@ def _send_job(ctx: Any) -> Any:
     import asyncio
     from dataclasses import replace
 
-    from pushdeck.core.campaigns import (
-        AudienceKind,
-        AudienceSpec,
+    from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign_async
+    from pushdeck.core.campaigns.library import (
         duplicate_campaign,
         list_campaigns,
         update_campaign,
     )
-    from pushdeck.core.credentials import SandboxCredential
-    from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
-    from pushdeck.core.model import ProviderKind
+    from pushdeck.core.campaigns.spec import AudienceKind, AudienceSpec
+    from pushdeck.core.common.model import ProviderKind
+    from pushdeck.core.credentials.secrets import load_credential
     from pushdeck.core.providers.base import create_provider
-    from pushdeck.core.secrets import load_credential
+    from pushdeck.core.providers.credentials import SandboxCredential
 
     ws = ctx.require_ws()
     sent = list_campaigns(ws)
@@ -408,13 +407,13 @@ def _send_job(ctx: Any) -> Any:
 
 
 def _report_data_job(ctx: Any) -> Any:
-    """On the worker: the report model (``pushdeck.core.reports``), or in a build without
+    """On the worker: the report model (``pushdeck.core.reports.dashboard``), or in a build without
     it the JSON-ready ``analytics.campaign_report``."""
     ws = ctx.require_ws()
     try:
-        from pushdeck.core import reports
+        from pushdeck.core.reports import dashboard as reports
     except ImportError:  # an older build: the analytics JSON is the report
-        from pushdeck.core.analytics import campaign_report
+        from pushdeck.core.reports.analytics import campaign_report
 
         return campaign_report(ws, SELF_TEST_CAMPAIGN)
     return reports.dashboard_data(ws, SELF_TEST_CAMPAIGN)
@@ -452,7 +451,7 @@ def _write_report(
         path = folder / "self-test-report.json"
         path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
         return [path]
-    from pushdeck.core import reports
+    from pushdeck.core.reports import dashboard as reports
 
     if not data.overall.sent:
         raise RuntimeError(f"the report counts nothing sent: {data.overall}")

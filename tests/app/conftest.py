@@ -10,7 +10,7 @@ import pytest
 
 import pushdeck.app  # noqa: F401  (applies the PySide6/3.11 None-refcount workaround)
 from pushdeck.app.threads import set_checks_enabled
-from pushdeck.core.model import Action, Message
+from pushdeck.core.common.model import Action, Message
 
 set_checks_enabled(True)
 

@@ -12,7 +12,7 @@ from pushdeck.app.audience.details import DeviceDialog
 from pushdeck.app.audience.model import COLUMNS, LOADING, DeviceTableModel
 from pushdeck.app.audience.page import AudiencePage
 from pushdeck.app.tasks import TaskRunner
-from pushdeck.core.device_query import DeviceQuery
+from pushdeck.core.devices.query import DeviceQuery
 
 APP = "Shop"
 
@@ -37,8 +37,8 @@ def write_devices(path: Path, count: int, *, bad: int = 0, token: str = "Device 
 
 
 def make_workspace(path: Path, devices: int = 0) -> Path:
-    from pushdeck.core.importer import import_devices
-    from pushdeck.core.model import App
+    from pushdeck.core.common.model import App
+    from pushdeck.core.devices.importer import import_devices
     from pushdeck.core.store.apps import add_app
     from pushdeck.core.store.workspace import Workspace
 
@@ -155,7 +155,7 @@ def test_import_wizard_previews_maps_imports_and_reports_rejects(qtbot, runner, 
 
 def test_import_wizard_takes_the_staged_path_for_large_files(qtbot, runner, tmp_path, monkeypatch):
     """A second reader process started from the worker thread; the wizard says when it saves."""
-    from pushdeck.core import import_staged
+    from pushdeck.core.devices import staged_import as import_staged
 
     monkeypatch.setattr(import_staged, "STAGED_BYTES", 0)
     monkeypatch.setattr(import_staged, "PARALLEL_BYTES", 0)

@@ -12,10 +12,10 @@ from pushdeck.app.campaigns.model import CampaignListModel
 from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.tasks import TaskRunner
-from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignSpec
-from pushdeck.core.dispatch import DispatchOptions
-from pushdeck.core.model import Message
-from pushdeck.core.send_review import CampaignRow
+from pushdeck.core.campaigns.dispatch import DispatchOptions
+from pushdeck.core.campaigns.spec import AudienceKind, AudienceSpec, CampaignSpec
+from pushdeck.core.common.model import Message
+from pushdeck.core.reports.campaign_list import CampaignRow
 
 APP = "Pushdeck Demo"
 
@@ -27,7 +27,7 @@ def spec() -> CampaignSpec:
 
 @pytest.fixture
 def workspace(tmp_path):
-    from pushdeck.core.demo import create_demo
+    from pushdeck.core.demo.workspace import create_demo
 
     return create_demo(tmp_path / "demo.pushdeck", devices=300)
 
@@ -113,7 +113,7 @@ def test_create_review_test_send_then_send_with_progress(qtbot, page, runner):
 
 def test_cancel_stops_a_throttled_send(qtbot, page, runner):
     def create(ctx):
-        from pushdeck.core.campaigns import create_campaign
+        from pushdeck.core.campaigns.library import create_campaign
 
         create_campaign(ctx.require_ws(), replace(spec(), name="Slow", throttle_per_minute=600))
 
@@ -131,7 +131,8 @@ def test_cancel_stops_a_throttled_send(qtbot, page, runner):
 
 def test_an_interrupted_campaign_is_offered_for_resume(qtbot, page, runner):
     def interrupt(ctx):
-        from pushdeck.core.campaigns import CampaignStatus, create_campaign, set_status
+        from pushdeck.core.campaigns.library import create_campaign, set_status
+        from pushdeck.core.campaigns.spec import CampaignStatus
 
         ws = ctx.require_ws()
         create_campaign(ws, replace(spec(), name="Crashed"))
@@ -152,7 +153,8 @@ def test_a_missed_schedule_waits_for_a_decision_send_now_or_cancel(
     from PySide6.QtWidgets import QMessageBox
 
     def miss(ctx):
-        from pushdeck.core.campaigns import CampaignStatus, create_campaign, set_status
+        from pushdeck.core.campaigns.library import create_campaign, set_status
+        from pushdeck.core.campaigns.spec import CampaignStatus
 
         ws = ctx.require_ws()
         for name in ("Flash sale", "Weekly digest"):
@@ -196,7 +198,7 @@ def test_duplicate_and_delete(qtbot, page):
 
 def test_schedule_at_a_time_and_at_local_time(qtbot, page, runner):
     def create(ctx):
-        from pushdeck.core.campaigns import create_campaign
+        from pushdeck.core.campaigns.library import create_campaign
 
         create_campaign(ctx.require_ws(), replace(spec(), name="Later"))
 
@@ -218,7 +220,7 @@ def test_closing_mid_send_asks_and_pauses(qtbot, page, runner, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     def create(ctx):
-        from pushdeck.core.campaigns import create_campaign
+        from pushdeck.core.campaigns.library import create_campaign
 
         create_campaign(ctx.require_ws(), replace(spec(), name="Long", throttle_per_minute=600))
 
@@ -242,7 +244,7 @@ def test_closing_mid_send_asks_and_pauses(qtbot, page, runner, monkeypatch):
 
 
 def test_progress_panel_says_in_plain_words_that_a_provider_is_down(qtbot, page):
-    from pushdeck.core.dispatch import Progress, SendSummary
+    from pushdeck.core.campaigns.dispatch import Progress, SendSummary
 
     panel = page.progress
     notice = "APNs unavailable since 14:02 (503 ServiceUnavailable); retrying in 30 s"

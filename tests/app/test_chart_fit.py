@@ -10,9 +10,9 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QFontMetrics
 
 from pushdeck.app.reports.charts import FunnelChart, GroupChart, TrendChart
-from pushdeck.core.analytics import FunnelRow
-from pushdeck.core.report_data import AbResult, VariantStat
-from pushdeck.core.reports import stages
+from pushdeck.core.reports.analytics import FunnelRow
+from pushdeck.core.reports.dashboard import stages
+from pushdeck.core.reports.data import AbResult, VariantStat
 
 LOCALES = ["en-US", "pt-BR", "de-DE", "fr-FR", "es-ES", "it-IT", "ja-JP", "zh-Hans-CN",
            "ko-KR", "nl-NL", "sv-SE", "pl-PL", "tr-TR", "ru-RU", "ar-SA", "he-IL", ""]  # fmt: skip
@@ -104,7 +104,7 @@ def test_the_reports_page_leaves_empty_group_charts_to_the_chart(qtbot) -> None:
 
 def test_trend_labels_use_the_user_date_format_and_fit(qtbot) -> None:
     from pushdeck.app.dates import format_date
-    from pushdeck.core.report_data import CampaignSummary
+    from pushdeck.core.reports.data import CampaignSummary
 
     rows = [CampaignSummary(f"Campaign number {i} with a long name", "App", "done",
                             f"2026-11-{i + 1:02d}T10:00:00Z", "all", 100, 100, 90, 80, 9)

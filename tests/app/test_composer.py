@@ -8,7 +8,7 @@ from pushdeck.app.composer.draft import Draft, personalize, sample_device
 from pushdeck.app.composer.form import variable_snippet
 from pushdeck.app.composer.page import ComposerPage
 from pushdeck.app.composer.tables import fallback_text
-from pushdeck.core.model import InterruptionLevel, Message
+from pushdeck.core.common.model import InterruptionLevel, Message
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_actions_and_data_tables(page) -> None:
 def test_payloads_and_lint_follow_the_draft(page, qtbot, monkeypatch) -> None:
     import json
 
-    from pushdeck.core import payloads
+    from pushdeck.core.messages import payloads
 
     def fake_previews(message, **_):
         text = json.dumps({"aps": {"alert": {"title": message.title}}}, indent=2)
@@ -108,7 +108,7 @@ def test_payloads_and_lint_follow_the_draft(page, qtbot, monkeypatch) -> None:
 
 
 def test_payload_panel_survives_a_failing_builder(page, monkeypatch) -> None:
-    from pushdeck.core import payloads
+    from pushdeck.core.messages import payloads
 
     def broken(message, **_):
         raise TypeError("half-built")

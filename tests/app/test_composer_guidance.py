@@ -10,7 +10,7 @@ from PySide6.QtCore import QCoreApplication
 from pushdeck.app.composer.draft import Draft
 from pushdeck.app.composer.form import is_local_file, variable_snippet
 from pushdeck.app.composer.page import ComposerPage
-from pushdeck.core.model import Device, Platform, ProviderKind
+from pushdeck.core.common.model import Device, Platform, ProviderKind
 
 LONG = "Everything must go, today only! " * 150
 
@@ -62,7 +62,7 @@ def test_a_translation_of_an_older_base_message_is_flagged(qtbot, page) -> None:
     assert any("pt-BR was written before the base message changed" in t for t in _lint_texts(page))
     # The campaign made from this draft carries it to the review (and the file).
     spec = page.model.draft.to_spec()
-    from pushdeck.core.campaigns import spec_from_dict, spec_to_dict, stale_localizations
+    from pushdeck.core.campaigns.spec import spec_from_dict, spec_to_dict, stale_localizations
 
     assert stale_localizations(spec_from_dict(spec_to_dict(spec))) == ["pt-BR"]
     # "It still matches" clears it; so does editing the translation.

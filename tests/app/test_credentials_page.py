@@ -18,7 +18,7 @@ from pushdeck.app.tasks import TaskRunner
 
 @pytest.fixture
 def runner(qtbot, tmp_path):
-    from pushdeck.core.demo import create_demo
+    from pushdeck.core.demo.workspace import create_demo
 
     runner = TaskRunner()
     opened: list[object] = []
@@ -53,7 +53,9 @@ def p8(tmp_path):
 
 
 def test_no_keyring_shows_a_banner_and_the_backend_in_the_status(qtbot, runner, monkeypatch):
-    monkeypatch.setattr("pushdeck.core.secrets.backend_name", lambda: "no keyring available")
+    monkeypatch.setattr(
+        "pushdeck.core.credentials.secrets.backend_name", lambda: "no keyring available"
+    )
     page = CredentialsPage(runner, AsyncLoop())
     qtbot.addWidget(page)
     with qtbot.wait_signal(page.keyring_changed, timeout=10_000) as status:

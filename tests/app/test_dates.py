@@ -10,7 +10,7 @@ import pytest
 
 from pushdeck.app.campaigns.model import CampaignListModel
 from pushdeck.app.dates import format_when, utc_hint
-from pushdeck.core.send_review import CampaignRow
+from pushdeck.core.reports.campaign_list import CampaignRow
 
 PROBE = """
 from PySide6.QtCore import QCoreApplication

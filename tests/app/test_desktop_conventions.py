@@ -16,7 +16,7 @@ from pushdeck.app.composer.model import TYPING_PAUSE_S, ComposerModel
 from pushdeck.app.errors import CrashDialog, show_error
 from pushdeck.app.help import AboutDialog, DocsDialog, ShortcutsDialog
 from pushdeck.app.main import build_window
-from pushdeck.core.errors import WorkspaceError
+from pushdeck.core.common.errors import WorkspaceError
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_campaign_buttons_follow_the_selection_on_the_demo(qtbot, tmp_path) -> N
     from pushdeck.app.async_loop import AsyncLoop
     from pushdeck.app.campaigns.page import CampaignsPage
     from pushdeck.app.tasks import TaskRunner
-    from pushdeck.core.demo import create_demo
+    from pushdeck.core.demo.workspace import create_demo
 
     path = create_demo(tmp_path / "demo.pushdeck", devices=50)
     runner, loop = TaskRunner(), AsyncLoop()

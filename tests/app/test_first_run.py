@@ -10,8 +10,8 @@ import pytest
 
 from pushdeck.app.campaigns.new_campaign import NewCampaignDialog
 from pushdeck.app.main import build_window
-from pushdeck.core.demo import create_demo
-from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.workspace import create_demo
 
 
 @pytest.fixture(scope="module")

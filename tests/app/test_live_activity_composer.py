@@ -16,7 +16,7 @@ from pushdeck.app.previews import LIVE_ACTIVITY_STATES, render
 from pushdeck.app.previews.base import RenderContext
 from pushdeck.app.previews.ios import NSE_NOTE
 from pushdeck.app.previews.live_activity import APPROXIMATION
-from pushdeck.core.model import App, LiveActivityEvent, Message, Priority
+from pushdeck.core.common.model import App, LiveActivityEvent, Message, Priority
 
 STALE = 1_767_225_600  # 2026-01-01 00:00 UTC
 

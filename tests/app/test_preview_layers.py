@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QTransform
 from pushdeck.app.previews import ALL_STATES, render
 from pushdeck.app.previews.base import DeferredBlock, LayerError, RenderContext, draw_block
 from pushdeck.app.previews.card import CardView
-from pushdeck.core.model import Action, Message
+from pushdeck.core.common.model import Action, Message
 
 TEXTS = (
     "Hi Ana 👋 our biggest sale of the year starts now. Everything in store is 40% off until "

@@ -12,7 +12,7 @@ from pushdeck.app.previews.base import RenderContext
 from pushdeck.app.previews.images import LOADING, ImageCache
 from pushdeck.app.previews.render import render_image
 from pushdeck.app.previews.widgets import PreviewCard, caption_lines
-from pushdeck.core.model import Action, AndroidVisibility, InterruptionLevel, Message
+from pushdeck.core.common.model import Action, AndroidVisibility, InterruptionLevel, Message
 
 
 def _distinct_colours(image: QImage, step: int = 7) -> int:

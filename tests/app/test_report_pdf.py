@@ -14,7 +14,7 @@ from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
 from pushdeck.app.dates import format_when
 from pushdeck.app.reports.pdf import _table, _without_ligatures
-from pushdeck.core.demo import create_demo
+from pushdeck.core.demo.workspace import create_demo
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler")
 
@@ -32,8 +32,8 @@ def report(tmp_path_factory: pytest.TempPathFactory):
 
     from pushdeck.app.fonts import load_bundled_fonts
     from pushdeck.app.reports.export import export_pdf
-    from pushdeck.core.campaigns import list_campaigns
-    from pushdeck.core.reports import dashboard_data
+    from pushdeck.core.campaigns.library import list_campaigns
+    from pushdeck.core.reports.dashboard import dashboard_data
     from pushdeck.core.store import Workspace
 
     _app = QApplication.instance() or QApplication([])

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from pushdeck.app.reports.page import ReportsPage
 from pushdeck.app.tasks import TaskRunner
-from pushdeck.core.demo import create_demo
-from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.workspace import create_demo
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_charts_follow_new_events_live(qtbot, page: ReportsPage) -> None:
 
 @pytest.fixture
 def cases_file(tmp_path: Path) -> Path:
-    from pushdeck.core.model import App
+    from pushdeck.core.common.model import App
     from pushdeck.core.store import Workspace
     from pushdeck.core.store.apps import add_app
     from tests.core.report_cases import build_cases
@@ -152,7 +152,7 @@ def test_every_export_works_for_empty_and_unfinished_campaigns(
     qtbot, cases_file: Path, tmp_path: Path, name: str
 ) -> None:
     from pushdeck.app.reports.export import build_charts, export_html, export_pdf, export_png
-    from pushdeck.core.reports import dashboard_data
+    from pushdeck.core.reports.dashboard import dashboard_data
     from pushdeck.core.store import Workspace
 
     with Workspace.open(cases_file) as ws:

@@ -10,8 +10,9 @@ from PySide6.QtWidgets import QTableWidget
 from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.tasks import TaskRunner
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.model import App
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.model import App
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from tests.core.campaign_helpers import add_devices

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QDateEdit
 from pushdeck.app.segments.builder import ConditionRow, RuleBuilder
 from pushdeck.app.segments.page import SegmentsPage
 from pushdeck.app.tasks import TaskRunner
-from pushdeck.core.device_query import FieldValues
+from pushdeck.core.devices.query import FieldValues
 
 VALUES = FieldValues(["en-US", "pt-BR"], ["Europe/Lisbon", "UTC"], ["vip", "beta"], ["plan"], ["A"])
 RULE = {
@@ -51,7 +51,7 @@ def test_value_editors_are_typed(qtbot):
 
 @pytest.fixture
 def runner(qtbot, tmp_path):
-    from pushdeck.core.demo import create_demo
+    from pushdeck.core.demo.workspace import create_demo
 
     runner = TaskRunner()
     opened: list[object] = []
@@ -97,14 +97,8 @@ def test_save_rename_duplicate_delete_and_usage(qtbot, runner):
     assert page.segments["Lisbon 2"].rule == page.segments["Lisbon"].rule
 
     def sent_campaign(ctx):
-        from pushdeck.core.campaigns import (
-            AudienceKind,
-            AudienceSpec,
-            CampaignStatus,
-            create_campaign,
-            get_campaign,
-            set_status,
-        )
+        from pushdeck.core.campaigns.library import create_campaign, get_campaign, set_status
+        from pushdeck.core.campaigns.spec import AudienceKind, AudienceSpec, CampaignStatus
 
         ws = ctx.require_ws()
         spec = get_campaign(ws, "Spring sale (demo)").spec

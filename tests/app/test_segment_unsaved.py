@@ -18,7 +18,7 @@ EDITED = {"all": [{"field": "locale", "op": "starts_with", "value": "pt"}]}
 
 @pytest.fixture
 def workspace(tmp_path):
-    from pushdeck.core.demo import create_demo
+    from pushdeck.core.demo.workspace import create_demo
 
     return create_demo(tmp_path / "d.pushdeck", devices=200)
 

@@ -13,7 +13,7 @@ from tests.core.test_segment_safety import BROKEN, break_segments
 
 @pytest.fixture
 def runner(qtbot, tmp_path):
-    from pushdeck.core.demo import create_demo
+    from pushdeck.core.demo.workspace import create_demo
 
     path = create_demo(tmp_path / "d.pushdeck", devices=200)
     with Workspace.open(path) as ws:

@@ -11,15 +11,15 @@ from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.tasks import TaskRunner
-from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignSpec
-from pushdeck.core.model import Message
+from pushdeck.core.campaigns.spec import AudienceKind, AudienceSpec, CampaignSpec
+from pushdeck.core.common.model import Message
 
 APP = "Pushdeck Demo"
 
 
 @pytest.fixture
 def workspace(tmp_path):
-    from pushdeck.core.demo import create_demo
+    from pushdeck.core.demo.workspace import create_demo
 
     return create_demo(tmp_path / "demo.pushdeck", devices=400)
 
@@ -59,7 +59,7 @@ def _job(qtbot, runner, fn):
 
 
 def _create(ctx, name: str = "Big send") -> None:
-    from pushdeck.core.campaigns import create_campaign, get_campaign
+    from pushdeck.core.campaigns.library import create_campaign, get_campaign
 
     ws = ctx.require_ws()
     create_campaign(ws, replace(get_campaign(ws, "Spring sale (demo)").spec, name=name))
@@ -98,7 +98,7 @@ def test_send_now_asks_with_app_platforms_and_providers(qtbot, page, runner) -> 
 
 
 def _status(ctx, name: str) -> tuple[str, int]:
-    from pushdeck.core.campaigns import get_campaign
+    from pushdeck.core.campaigns.library import get_campaign
 
     ws = ctx.require_ws()
     campaign = get_campaign(ws, name)
@@ -108,8 +108,8 @@ def _status(ctx, name: str) -> tuple[str, int]:
 
 def test_a_credential_that_failed_its_last_check_is_a_warning(qtbot, page, runner) -> None:
     def fail_check(ctx) -> None:
-        from pushdeck.core.credential_forms import remember_check
-        from pushdeck.core.model import ProviderKind
+        from pushdeck.core.common.model import ProviderKind
+        from pushdeck.core.credentials.forms import remember_check
         from pushdeck.core.providers.base import CheckResult
 
         result = CheckResult(False, "The server refused the key.", "403 InvalidProviderToken")
@@ -130,7 +130,8 @@ def test_a_credential_that_failed_its_last_check_is_a_warning(qtbot, page, runne
 
 def test_a_missed_schedule_sent_from_the_banner_asks_too(qtbot, page, runner) -> None:
     def miss(ctx) -> None:
-        from pushdeck.core.campaigns import CampaignStatus, set_status
+        from pushdeck.core.campaigns.library import set_status
+        from pushdeck.core.campaigns.spec import CampaignStatus
 
         _create(ctx, "Missed")
         set_status(ctx.require_ws(), "Missed", CampaignStatus.MISSED)

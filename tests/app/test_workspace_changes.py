@@ -14,8 +14,8 @@ import pytest
 from pushdeck.app.main import build_window
 from pushdeck.app.reports.page import ReportsPage
 from pushdeck.app.tasks import TaskRunner
-from pushdeck.core.demo import DEMO_APP, create_demo
-from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.workspace import DEMO_APP, create_demo
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_reports_picker_lists_a_campaign_created_in_this_window(
     def create(ctx):
         from dataclasses import replace
 
-        from pushdeck.core.campaigns import create_campaign, get_campaign
+        from pushdeck.core.campaigns.library import create_campaign, get_campaign
 
         ws = ctx.require_ws()
         create_campaign(ws, replace(get_campaign(ws, DEMO_CAMPAIGN).spec, name="Here"))

@@ -13,13 +13,13 @@ from pushdeck.app import errors
 from pushdeck.app import main as app_main
 from pushdeck.app.main import build_window
 from pushdeck.app.settings import AppSettings
-from pushdeck.core.store import Workspace
-from pushdeck.core.workspace_location import (
+from pushdeck.core.common.workspace_location import (
     SharedWorkspaceUnavailableError,
     WorkspaceLocationError,
     local_workspace_path,
     parse_workspace_location,
 )
+from pushdeck.core.store import Workspace
 
 PASSWORD = "s3cret-Passw0rd"
 PG_URI = f"postgresql://pushdeck:{PASSWORD}@localhost/team"

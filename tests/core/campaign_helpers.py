@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.common.model import Device, Message, ProviderKind, SendResult, SendStatus
 from pushdeck.core.providers.base import CheckResult
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.devices import upsert_devices
@@ -110,7 +110,7 @@ def send_through_fake(ws: Workspace, name: str, **script: list[SendResult]) -> F
     for engagement events to be checked against); ``script`` scripts tokens' answers."""
     import asyncio
 
-    from pushdeck.core.dispatch import send_campaign_async
+    from pushdeck.core.campaigns.dispatch import send_campaign_async
 
     fake = FakeProvider(script=dict(script))
     providers: dict[ProviderKind, Any] = {kind: fake for kind in ProviderKind}

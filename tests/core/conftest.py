@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.model import App
+from pushdeck.core.common.model import App
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 

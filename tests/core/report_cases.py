@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import add_devices
 

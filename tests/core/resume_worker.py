@@ -14,8 +14,8 @@ import random
 import sys
 from typing import ClassVar
 
-from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus
+from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign_async
+from pushdeck.core.common.model import Device, Message, ProviderKind, SendResult, SendStatus
 from pushdeck.core.providers.base import CheckResult
 from pushdeck.core.store import Workspace
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pushdeck.core.analytics import (
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.engagement.events import record_events
+from pushdeck.core.reports.analytics import (
     TimePoint,
     action_counts,
     campaign_report,
@@ -13,8 +16,6 @@ from pushdeck.core.analytics import (
     overall,
     reasons,
 )
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.events import record_events
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import add_devices
 

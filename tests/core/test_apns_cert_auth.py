@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from pushdeck.core.credentials import ApnsCertCredential
-from pushdeck.core.errors import CredentialError, TransportError
-from pushdeck.core.model import Device, Message, Platform, ProviderKind
+from pushdeck.core.common.errors import CredentialError, TransportError
+from pushdeck.core.common.model import Device, Message, Platform, ProviderKind
 from pushdeck.core.providers.apns import ApnsProvider
+from pushdeck.core.providers.credentials import ApnsCertCredential
 from tests.fakes import tls
 from tests.fakes.apns_server import FakeApns
 

@@ -13,12 +13,19 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.credentials import ApnsTokenCredential
-from pushdeck.core.errors import CredentialError, TransportError
-from pushdeck.core.model import Device, Message, Platform, ProviderKind, PushType, SendStatus
+from pushdeck.core.common.errors import CredentialError, TransportError
+from pushdeck.core.common.model import (
+    Device,
+    Message,
+    Platform,
+    ProviderKind,
+    PushType,
+    SendStatus,
+)
 from pushdeck.core.providers import apns_reasons
 from pushdeck.core.providers.apns import ApnsProvider
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import ApnsTokenCredential
 from tests.fakes import tls
 from tests.fakes.apns_server import STATUS_OF, FakeApns
 
@@ -228,7 +235,7 @@ def test_unreadable_p8_is_a_credential_error(pki) -> None:  # type: ignore[no-un
 
 
 async def test_oversized_raw_payload_is_payload_too_large(provider, fake) -> None:  # type: ignore[no-untyped-def]
-    from pushdeck.core.payloads.apns import ApnsRequest
+    from pushdeck.core.messages.payloads.apns import ApnsRequest
 
     body = b'{"aps":{"alert":"' + b"x" * 5000 + b'"}}'
     headers = {"apns-push-type": "alert", "apns-topic": TOPIC, "apns-priority": "10"}
@@ -268,7 +275,7 @@ async def test_reasons_that_need_a_new_connection_get_one(provider, fake, reason
 
 
 async def test_a_message_using_every_field_passes_apples_checks(provider, fake) -> None:  # type: ignore[no-untyped-def]
-    from pushdeck.core.model import InterruptionLevel, Priority
+    from pushdeck.core.common.model import InterruptionLevel, Priority
 
     full = Message(
         title="T", subtitle="S", body="B", sound="alarm.caf", critical_sound=True,
@@ -288,7 +295,7 @@ async def test_a_message_using_every_field_passes_apples_checks(provider, fake) 
 async def test_each_device_goes_to_its_own_environments_host(
     pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pushdeck.core.model import ApnsEnvironment
+    from pushdeck.core.common.model import ApnsEnvironment
     from pushdeck.core.providers import apns
 
     servers = {}

@@ -9,23 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.audience import count_audience, iter_audience
-from pushdeck.core.campaigns import (
-    AudienceKind,
-    CampaignStatus,
-    ScheduleKind,
+from pushdeck.core.campaigns.audience import count_audience, iter_audience
+from pushdeck.core.campaigns.library import (
     create_campaign,
     duplicate_campaign,
     get_campaign,
     list_campaigns,
-    load_spec_file,
     set_status,
-    spec_from_dict,
-    spec_to_dict,
     update_campaign,
 )
-from pushdeck.core.errors import ConfigError, ValidationError
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.campaigns.spec import (
+    AudienceKind,
+    CampaignStatus,
+    ScheduleKind,
+    load_spec_file,
+    spec_from_dict,
+    spec_to_dict,
+)
+from pushdeck.core.common.errors import ConfigError, ValidationError
+from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.segments import Segment, save_segment
 from tests.core.campaign_helpers import add_devices

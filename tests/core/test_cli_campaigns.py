@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pushdeck.cli import main
-from pushdeck.core import secrets
-from pushdeck.core.model import App, ProviderKind
+from pushdeck.core.common.model import App, ProviderKind
+from pushdeck.core.credentials import secrets
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from tests.core.campaign_helpers import add_devices

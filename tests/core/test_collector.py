@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.collector import Collector, collector_token
-from pushdeck.core.model import App
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.model import App
+from pushdeck.core.engagement.collector import Collector, collector_token
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from tests.core.campaign_helpers import add_devices, send_through_fake

@@ -24,10 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.collector import Collector, RateLimitedLog, collector_token
-from pushdeck.core.collector_http import HostCheck
-from pushdeck.core.model import SendStatus
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.model import SendStatus
+from pushdeck.core.engagement.collector import Collector, RateLimitedLog, collector_token
+from pushdeck.core.engagement.collector_http import HostCheck
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import add_devices, result, send_through_fake
 

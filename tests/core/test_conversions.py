@@ -16,13 +16,19 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, get_campaign, spec_from_dict
-from pushdeck.core.dispatch import send_campaign
-from pushdeck.core.events import import_events_file, record_events
-from pushdeck.core.hygiene import update_app_rules
-from pushdeck.core.hygiene_rules import parse_window
-from pushdeck.core.model import App, ProviderKind
-from pushdeck.core.reports import ReportCache, dashboard_data, render_html, write_aggregates_csv
+from pushdeck.core.campaigns.dispatch import send_campaign
+from pushdeck.core.campaigns.hygiene import update_app_rules
+from pushdeck.core.campaigns.hygiene_rules import parse_window
+from pushdeck.core.campaigns.library import create_campaign, get_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.model import App, ProviderKind
+from pushdeck.core.engagement.events import import_events_file, record_events
+from pushdeck.core.reports.dashboard import (
+    ReportCache,
+    dashboard_data,
+    render_html,
+    write_aggregates_csv,
+)
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from tests.core.campaign_helpers import FakeProvider, add_devices

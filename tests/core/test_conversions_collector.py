@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.collector import Collector, collector_token
-from pushdeck.core.dispatch import send_campaign
-from pushdeck.core.model import App, ProviderKind
-from pushdeck.core.payloads import build_webpush
-from pushdeck.core.reports import dashboard_data
+from pushdeck.core.campaigns.dispatch import send_campaign
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.model import CAMPAIGN_KEY, App, ProviderKind
+from pushdeck.core.engagement.collector import Collector, collector_token
+from pushdeck.core.messages.payloads import build_webpush
+from pushdeck.core.reports.dashboard import dashboard_data
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
-from pushdeck.core.templating import CAMPAIGN_KEY
 from tests.core.campaign_helpers import FakeProvider, add_devices
 from tests.core.test_service_worker import ENDPOINT, NODE, configured_worker, needs_node, sale
 

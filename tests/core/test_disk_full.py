@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core import import_staged
-from pushdeck.core.errors import WorkspaceError
-from pushdeck.core.importer import import_devices
-from pushdeck.core.model import App
+from pushdeck.core.common.errors import WorkspaceError
+from pushdeck.core.common.model import App
+from pushdeck.core.devices import staged_import as import_staged
+from pushdeck.core.devices.importer import import_devices
 from pushdeck.core.store import Workspace
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.apps import add_app

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import CampaignStatus, create_campaign, get_campaign, spec_from_dict
-from pushdeck.core.credentials import SandboxCredential
-from pushdeck.core.dispatch import (
+from pushdeck.core.campaigns.dispatch import (
     DispatchOptions,
     Progress,
     SendControl,
@@ -20,14 +18,16 @@ from pushdeck.core.dispatch import (
     pause_campaign,
     send_campaign_async,
 )
-from pushdeck.core.errors import ConfigError, CredentialError, TransportError
-from pushdeck.core.journal import journal_rows, recover_in_flight
-from pushdeck.core.model import ProviderKind, SendStatus
+from pushdeck.core.campaigns.journal import journal_rows, recover_in_flight
+from pushdeck.core.campaigns.library import create_campaign, get_campaign
+from pushdeck.core.campaigns.spec import CampaignStatus, spec_from_dict
+from pushdeck.core.campaigns.variants import notification_id
+from pushdeck.core.common.errors import ConfigError, CredentialError, TransportError
+from pushdeck.core.common.model import CAMPAIGN_KEY, ProviderKind, SendStatus
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import SandboxCredential
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.devices import find_device
-from pushdeck.core.templating import CAMPAIGN_KEY
-from pushdeck.core.variants import notification_id
 from tests.core.campaign_helpers import FakeProvider, add_devices, result
 
 FAST = DispatchOptions(
@@ -292,7 +292,7 @@ async def test_resume_after_crash_counts_possible_duplicates(ws: Workspace) -> N
     make_campaign(ws)
     fake = FakeProvider()
     # Simulate a crash: journal materialized, two rows left in flight, one accepted.
-    from pushdeck.core.dispatch import materialize
+    from pushdeck.core.campaigns.dispatch import materialize
 
     campaign = get_campaign(ws, "C1")
     materialize(ws, campaign, {ProviderKind.APNS})
@@ -310,7 +310,7 @@ def test_notification_ids_are_uuids() -> None:
 
 
 async def test_throttle_spaces_send_starts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pushdeck.core import dispatch
+    from pushdeck.core.campaigns import dispatch
 
     slept: list[float] = []
 

@@ -12,12 +12,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.credentials import ApnsTokenCredential
-from pushdeck.core.dispatch import send_campaign_async
-from pushdeck.core.errors import CredentialError
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.campaigns.dispatch import send_campaign_async
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.errors import CredentialError
+from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import ApnsTokenCredential
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import add_devices
 from tests.fakes import tls

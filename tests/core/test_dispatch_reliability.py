@@ -16,12 +16,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.credentials import ApnsTokenCredential
-from pushdeck.core.dispatch import DispatchOptions, campaign_status, send_campaign_async
-from pushdeck.core.errors import CredentialError
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.campaigns.dispatch import (
+    DispatchOptions,
+    campaign_status,
+    send_campaign_async,
+)
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.errors import CredentialError
+from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import ApnsTokenCredential
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import add_devices
 from tests.fakes import tls
@@ -143,8 +148,8 @@ async def test_fcm_and_web_push_fakes_with_faults(ws: Workspace, pki: tls.TestPK
     """The same faults against FCM (OAuth + validation) and Web Push (VAPID + decryption)."""
     from collections import Counter
 
-    from pushdeck.core.credentials import FcmCredential, WebPushCredential
-    from pushdeck.core.webpush_crypto import generate_vapid_keys
+    from pushdeck.core.providers.credentials import FcmCredential, WebPushCredential
+    from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
     from tests.fakes.fcm_server import FakeFcm
     from tests.fakes.webpush_server import FakeWebPushService
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core import event_loop
+from pushdeck.core.common import event_loop
 
 
 async def _loop_module() -> str:

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.credentials import SandboxCredential
-from pushdeck.core.dispatch import send_campaign_async
-from pushdeck.core.errors import ConfigError
-from pushdeck.core.events import import_events_file, record_events, simulate_campaign_engagement
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.campaigns.dispatch import send_campaign_async
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.simulated_engagement import simulate_campaign_engagement
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.common.model import ProviderKind
+from pushdeck.core.engagement.events import import_events_file, record_events
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import SandboxCredential
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import FakeProvider, add_devices
 

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pushdeck.core.credentials import FcmCredential
-from pushdeck.core.errors import CredentialError, TransportError
-from pushdeck.core.model import Device, Message, Platform, ProviderKind, SendStatus
-from pushdeck.core.payloads.fcm import FcmRequest
+from pushdeck.core.common.errors import CredentialError, TransportError
+from pushdeck.core.common.model import Device, Message, Platform, ProviderKind, SendStatus
+from pushdeck.core.messages.payloads.fcm import FcmRequest
 from pushdeck.core.providers import fcm_errors
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import FcmCredential
 from pushdeck.core.providers.fcm import FcmProvider
 from tests.fakes import tls
 from tests.fakes.fcm_server import ERRORS, FakeFcm
@@ -198,7 +198,7 @@ def test_fcm_provider_satisfies_the_protocol(provider) -> None:  # type: ignore[
 
 
 async def test_a_message_using_every_field_passes_googles_checks(provider, fake) -> None:  # type: ignore[no-untyped-def]
-    from pushdeck.core.model import Action, AndroidVisibility, Priority
+    from pushdeck.core.common.model import Action, AndroidVisibility, Priority
 
     full = Message(
         title="T", body="B", image_url="https://img/x.png", url="https://shop.example/d",

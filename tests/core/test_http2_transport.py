@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import hpack
 import pytest
 
-from pushdeck.core.errors import NotSentError, ProviderTimeoutError, TransportError
+from pushdeck.core.common.errors import NotSentError, ProviderTimeoutError, TransportError
 from pushdeck.core.providers.http2 import H2Client, _CachingEncoder, client_ssl_context
 from tests.fakes import tls
 from tests.fakes.h2server import H2Server, Request, Response

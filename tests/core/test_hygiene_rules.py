@@ -8,9 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pushdeck.core.campaigns import spec_from_dict, spec_to_dict
-from pushdeck.core.errors import ValidationError
-from pushdeck.core.hygiene_rules import (
+from pushdeck.core.campaigns.hygiene_rules import (
     OFF,
     AppRules,
     FrequencyCap,
@@ -24,6 +22,8 @@ from pushdeck.core.hygiene_rules import (
     parse_quiet_option,
     parse_window,
 )
+from pushdeck.core.campaigns.spec import spec_from_dict, spec_to_dict
+from pushdeck.core.common.errors import ValidationError
 
 NY = ZoneInfo("America/New_York")
 LISBON = ZoneInfo("Europe/Lisbon")

@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.errors import ValidationError
-from pushdeck.core.importer import import_devices
+from pushdeck.core.common.errors import ValidationError
+from pushdeck.core.devices.importer import import_devices
 from pushdeck.core.store import Workspace
 from pushdeck.core.store import devices as device_store
 
@@ -153,7 +153,7 @@ def test_json_array_and_ndjson(ws: Workspace, tmp_path: Path) -> None:
 def test_interrupted_import_keeps_whole_batches_and_can_be_rerun(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pushdeck.core import import_loop
+    from pushdeck.core.devices import import_loop
 
     monkeypatch.setattr(import_loop, "BATCH", 10)
     src = _write(
@@ -175,7 +175,7 @@ def test_interrupted_import_keeps_whole_batches_and_can_be_rerun(
 def test_crash_inside_a_batch_leaves_no_partial_batch(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pushdeck.core import import_loop
+    from pushdeck.core.devices import import_loop
 
     monkeypatch.setattr(import_loop, "BATCH", 10)
     real = device_store.upsert_devices
@@ -199,7 +199,7 @@ def test_crash_inside_a_batch_leaves_no_partial_batch(
 
 
 def test_export_round_trips_through_import(ws: Workspace, tmp_path: Path) -> None:
-    from pushdeck.core.exporter import export_devices
+    from pushdeck.core.devices.export import export_devices
 
     src = _write(
         tmp_path / "d.ndjson",
@@ -223,7 +223,7 @@ def test_export_round_trips_through_import(ws: Workspace, tmp_path: Path) -> Non
         with out.open("w", newline="") as fh:
             assert export_devices(ws, fh, fmt) == 2
         other = Workspace.open(tmp_path / f"copy-{fmt}.pushdeck")
-        from pushdeck.core.model import App
+        from pushdeck.core.common.model import App
         from pushdeck.core.store.apps import add_app
 
         add_app(other, App("shop"))
@@ -247,7 +247,8 @@ def _device_indexes(ws: Workspace) -> set[str]:
 def test_bulk_load_rebuilds_indexes_and_a_crash_mid_load_is_repaired_on_open(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pushdeck.core import import_staged, importer
+    from pushdeck.core.devices import importer
+    from pushdeck.core.devices import staged_import as import_staged
 
     expected = _device_indexes(ws)
     assert len(expected) >= 8
@@ -284,8 +285,8 @@ def test_bulk_load_rebuilds_indexes_and_a_crash_mid_load_is_repaired_on_open(
 def test_block_reading_gives_the_same_lines_as_line_by_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pushdeck.core import import_readers
-    from pushdeck.core.import_readers import _Lines
+    from pushdeck.core.devices import readers as import_readers
+    from pushdeck.core.devices.readers import _Lines
 
     monkeypatch.setattr(import_readers, "MAX_LINE", 300)
     good = "".join(f"{i:064x},ios,ünïcödé 🎉\n" for i in range(40))

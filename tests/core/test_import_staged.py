@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core import import_loop, import_staged
-from pushdeck.core.errors import ValidationError
-from pushdeck.core.import_readers import _Lines, read_csv
-from pushdeck.core.import_rows import RowPlan, auto_mapping
-from pushdeck.core.importer import ImportReport, import_devices
-from pushdeck.core.model import App
+from pushdeck.core.common.errors import ValidationError
+from pushdeck.core.common.model import App
+from pushdeck.core.devices import import_loop
+from pushdeck.core.devices import staged_import as import_staged
+from pushdeck.core.devices.importer import ImportReport, import_devices
+from pushdeck.core.devices.readers import _Lines, read_csv
+from pushdeck.core.devices.rows import RowPlan, auto_mapping
 from pushdeck.core.store import Workspace
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.apps import add_app
@@ -302,7 +303,7 @@ def test_attribute_json_written_directly_matches_the_json_encoder() -> None:
 
 
 def test_token_fast_path_agrees_with_the_full_checks() -> None:
-    from pushdeck.core import device_fields as f
+    from pushdeck.core.devices import fields as f
 
     plan = RowPlan(auto_mapping(["token", "platform"]))
     fcm = "f" * 60 + ":APA91b" + "x_Y-z" * 20
@@ -344,7 +345,7 @@ def test_too_little_disk_for_staging_is_refused_before_anything_is_read(
 ) -> None:
     import shutil
 
-    from pushdeck.core.errors import WorkspaceError
+    from pushdeck.core.common.errors import WorkspaceError
 
     src = _messy_csv(tmp_path / "devices.csv", 300)
     ws = _workspace(tmp_path / "w.pushdeck")
@@ -410,7 +411,7 @@ def test_semicolon_tab_and_pipe_files_import_like_comma_files(
 
 
 def test_the_delimiter_comes_from_the_header_outside_quotes() -> None:
-    from pushdeck.core.import_readers import sniff_delimiter
+    from pushdeck.core.devices.readers import sniff_delimiter
 
     assert sniff_delimiter("token,platform,tags\n") == ","
     assert sniff_delimiter("token;platform;tags\n") == ";"
@@ -424,8 +425,8 @@ def test_the_delimiter_comes_from_the_header_outside_quotes() -> None:
 _KILLED_IMPORTER = """
 import sys, time
 from pathlib import Path
-from pushdeck.core import import_staged
-from pushdeck.core.importer import import_devices
+from pushdeck.core.devices import staged_import as import_staged
+from pushdeck.core.devices.importer import import_devices
 from pushdeck.core.store import Workspace
 
 import_staged.STAGED_BYTES = import_staged.PARALLEL_BYTES = 0
@@ -538,7 +539,7 @@ def test_a_staging_folder_in_use_is_never_removed_and_one_whose_owner_died_is(
     import subprocess
     import sys
 
-    from pushdeck.core import paths
+    from pushdeck.core.common import paths
 
     with paths.scratch_dir(tmp_path) as mine:  # in use by this very process
         assert paths.remove_abandoned_scratch_dirs(tmp_path) == []
@@ -547,7 +548,7 @@ def test_a_staging_folder_in_use_is_never_removed_and_one_whose_owner_died_is(
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from pushdeck.core import paths\n"
+            "import sys, time; from pathlib import Path; from pushdeck.core.common import paths\n"
             "with paths.scratch_dir(Path(sys.argv[1])) as s:\n"
             "    print(s.path, flush=True); time.sleep(3600)",
             str(tmp_path),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pushdeck.core.demo import create_demo
+from pushdeck.core.demo.workspace import create_demo
 from pushdeck.core.store import Workspace
 
 _GROUPED = """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pushdeck.core.model import Action, InterruptionLevel, Message, Priority, PushType
-from pushdeck.core.payloads import LintWarning, Severity, lint
+from pushdeck.core.common.model import Action, InterruptionLevel, Message, Priority, PushType
+from pushdeck.core.messages.payloads import LintWarning, Severity, lint
 
 CLEAN = Message(
     title="Your order shipped",

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core import netguard
-from pushdeck.core.errors import TransportError, ValidationError
-from pushdeck.core.media import fetch_image
-from pushdeck.core.netguard import AddressRefused
+from pushdeck.core.common.errors import TransportError, ValidationError
+from pushdeck.core.messages.media import fetch_image
+from pushdeck.core.net import netguard
+from pushdeck.core.net.netguard import AddressRefused
 from tests.fakes import tls
 from tests.fakes.image_server import PNG, image_server
 from tests.fakes.resolver import override_dns

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core import netguard
+from pushdeck.core.net import netguard
 
 
 @pytest.fixture(autouse=True)

@@ -22,20 +22,25 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.credentials import ApnsTokenCredential, FcmCredential, WebPushCredential
-from pushdeck.core.dispatch import (
+from pushdeck.core.campaigns.dispatch import (
     DispatchOptions,
     Progress,
     SendSummary,
     campaign_status,
     send_campaign_async,
 )
-from pushdeck.core.journal import journal_rows
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.campaigns.journal import journal_rows
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.providers.base import Provider, create_provider
+from pushdeck.core.providers.credentials import (
+    ApnsTokenCredential,
+    FcmCredential,
+    WebPushCredential,
+)
+from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
 from pushdeck.core.store import Workspace
-from pushdeck.core.webpush_crypto import generate_vapid_keys
 from tests.core.campaign_helpers import add_devices
 from tests.fakes import apns_server, fcm_server, tls, webpush_server
 from tests.fakes.apns_server import FakeApns

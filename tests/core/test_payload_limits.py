@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pushdeck.core.campaigns import (
-    AudienceKind,
-    AudienceSpec,
-    CampaignSpec,
-    VariantSpec,
-    create_campaign,
-)
-from pushdeck.core.demo import DEMO_APP, create_demo
-from pushdeck.core.model import Message
-from pushdeck.core.payloads import lint, preview_payloads
-from pushdeck.core.payloads.lint import Severity
-from pushdeck.core.send_review import review_campaign
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.review import review_campaign
+from pushdeck.core.campaigns.spec import AudienceKind, AudienceSpec, CampaignSpec, VariantSpec
+from pushdeck.core.common.model import Message
+from pushdeck.core.demo.workspace import DEMO_APP, create_demo
+from pushdeck.core.messages.payloads import lint, preview_payloads
+from pushdeck.core.messages.payloads.lint import Severity
 from pushdeck.core.store import Workspace
 
 LONG = "Everything must go, today only! " * 150  # about 4,800 bytes

@@ -6,9 +6,15 @@ import json
 
 import pytest
 
-from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import InterruptionLevel, LiveActivityEvent, Message, Priority, PushType
-from pushdeck.core.payloads.apns import build_apns
+from pushdeck.core.common.errors import PayloadError
+from pushdeck.core.common.model import (
+    InterruptionLevel,
+    LiveActivityEvent,
+    Message,
+    Priority,
+    PushType,
+)
+from pushdeck.core.messages.payloads.apns import build_apns
 
 TOPIC = "com.example.app"
 NOW = 1_700_000_000.0

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import Action, AndroidVisibility, Message, Priority
-from pushdeck.core.payloads.fcm import build_fcm
+from pushdeck.core.common.errors import PayloadError
+from pushdeck.core.common.model import Action, AndroidVisibility, Message, Priority
+from pushdeck.core.messages.payloads.fcm import build_fcm
 
 TOKEN = "tok:en-123"
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import Action, Message, Priority
-from pushdeck.core.payloads import (
+from pushdeck.core.common.errors import PayloadError
+from pushdeck.core.common.model import Action, Message, Priority
+from pushdeck.core.messages.payloads import (
     WEBPUSH_LIMIT,
     PayloadPreview,
     build_webpush,

@@ -7,9 +7,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from pushdeck.core.provider_health import HealthPolicy, RouteHealth, RouteState, duration
 from pushdeck.core.providers import apns, fcm
 from pushdeck.core.providers.base import RETRY_AFTER_CAP, retry_after_seconds
+from pushdeck.core.providers.health import HealthPolicy, RouteHealth, RouteState, duration
 from pushdeck.core.providers.http2 import H2Response
 
 NOW = datetime(2026, 3, 1, 14, 2, 0, tzinfo=UTC)

@@ -11,20 +11,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.analytics import campaign_report
-from pushdeck.core.campaigns import CampaignStatus, create_campaign, get_campaign, spec_from_dict
-from pushdeck.core.dispatch import (
+from pushdeck.core.campaigns.dispatch import (
     DispatchOptions,
     cancel_campaign,
     send_campaign,
     send_campaign_async,
 )
-from pushdeck.core.hygiene import update_app_rules
-from pushdeck.core.journal import journal_rows
-from pushdeck.core.model import App, ProviderKind
-from pushdeck.core.scheduling import run_due
-from pushdeck.core.secrets import store_credential
-from pushdeck.core.send_review import review_campaign
+from pushdeck.core.campaigns.hygiene import update_app_rules
+from pushdeck.core.campaigns.journal import journal_rows
+from pushdeck.core.campaigns.library import create_campaign, get_campaign
+from pushdeck.core.campaigns.review import review_campaign
+from pushdeck.core.campaigns.scheduling import run_due
+from pushdeck.core.campaigns.spec import CampaignStatus, spec_from_dict
+from pushdeck.core.common.model import App, ProviderKind
+from pushdeck.core.credentials.secrets import store_credential
+from pushdeck.core.reports.analytics import campaign_report
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from tests.core.campaign_helpers import FakeProvider, add_devices

@@ -9,24 +9,25 @@ import re
 
 import pytest
 
-from pushdeck.core.analytics import FunnelRow
-from pushdeck.core.campaigns import AudienceKind, create_campaign, spec_from_dict
-from pushdeck.core.errors import ConfigError
-from pushdeck.core.report_data import (
-    MIN_ACCEPTED,
-    ab_test,
-    across_campaigns,
-    token_hasher,
-    two_proportion_p_value,
-    wilson_interval,
-)
-from pushdeck.core.reports import (
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import AudienceKind, spec_from_dict
+from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.reports.analytics import FunnelRow
+from pushdeck.core.reports.dashboard import (
     ReportCache,
     dashboard_data,
     render_html,
     send_winner_to_rest,
     write_aggregates_csv,
     write_devices_csv,
+)
+from pushdeck.core.reports.data import (
+    MIN_ACCEPTED,
+    ab_test,
+    across_campaigns,
+    token_hasher,
+    two_proportion_p_value,
+    wilson_interval,
 )
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import add_devices

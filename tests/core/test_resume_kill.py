@@ -16,9 +16,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from pushdeck.core.campaigns import create_campaign, get_campaign, spec_from_dict
+from pushdeck.core.campaigns.library import create_campaign, get_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.campaigns.variants import notification_id
 from pushdeck.core.store import Workspace
-from pushdeck.core.variants import notification_id
 from tests.core.campaign_helpers import add_devices
 
 DEVICES = int(os.environ.get("PUSHDECK_KILL_DEVICES", "20000"))

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pushdeck.core.credentials import SandboxCredential
-from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import (
+from pushdeck.core.common.errors import PayloadError
+from pushdeck.core.common.model import (
     Device,
     EngagementKind,
     Message,
@@ -21,6 +20,7 @@ from pushdeck.core.model import (
     WebPushSubscription,
 )
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import SandboxCredential
 from pushdeck.core.providers.sandbox import (
     SandboxProvider,
     SentNotification,

@@ -21,19 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.analytics import overall
-from pushdeck.core.campaigns import (
-    AudienceKind,
-    AudienceSpec,
-    CampaignSpec,
-    create_campaign,
-    get_campaign,
-)
-from pushdeck.core.demo import DEMO_APP, create_demo
-from pushdeck.core.dispatch import send_campaign
-from pushdeck.core.model import Message, ProviderKind
+from pushdeck.core.campaigns.dispatch import send_campaign
+from pushdeck.core.campaigns.library import create_campaign, get_campaign
+from pushdeck.core.campaigns.spec import AudienceKind, AudienceSpec, CampaignSpec
+from pushdeck.core.common.model import Message, ProviderKind
+from pushdeck.core.credentials.secrets import load_credential, store_credential
+from pushdeck.core.demo.workspace import DEMO_APP, create_demo
 from pushdeck.core.providers.base import create_provider
-from pushdeck.core.secrets import load_credential, store_credential
+from pushdeck.core.reports.analytics import overall
 from pushdeck.core.store import Workspace
 
 APP = DEMO_APP.name
@@ -113,10 +108,10 @@ def test_event_times_spread_after_each_send_like_devices_report(ws: Workspace) -
 def test_a_resend_after_a_crash_never_double_counts(ws: Workspace) -> None:
     import asyncio
 
-    from pushdeck.core.events import record_reported_engagement
+    from pushdeck.core.campaigns.templating import Personalizer
+    from pushdeck.core.campaigns.variants import notification_id
+    from pushdeck.core.engagement.events import record_reported_engagement
     from pushdeck.core.store.devices import list_devices
-    from pushdeck.core.templating import Personalizer
-    from pushdeck.core.variants import notification_id
 
     _set_open_rate(ws, 0.3)
     _send(ws, "Once")
@@ -139,8 +134,8 @@ def test_a_resend_after_a_crash_never_double_counts(ws: Workspace) -> None:
 
 
 def test_variants_and_actions_are_attributed(ws: Workspace) -> None:
-    from pushdeck.core.campaigns import VariantSpec
-    from pushdeck.core.model import Action
+    from pushdeck.core.campaigns.spec import VariantSpec
+    from pushdeck.core.common.model import Action
 
     _set_open_rate(ws, 0.4)
     spec = CampaignSpec(
@@ -197,7 +192,7 @@ def test_the_cli_send_records_engagement_before_it_exits(demo_file: Path, tmp_pa
 
 
 def test_the_demo_keeps_its_own_ab_engagement(ws: Workspace) -> None:
-    from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+    from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
 
     campaign = get_campaign(ws, DEMO_CAMPAIGN)
     # Backdated two days with the whole curve: no event is later than now.
@@ -216,8 +211,8 @@ def test_the_demo_keeps_its_own_ab_engagement(ws: Workspace) -> None:
 def test_single_pushes_without_a_campaign_report_nothing() -> None:
     import asyncio
 
-    from pushdeck.core.credentials import SandboxCredential
-    from pushdeck.core.model import Device, Platform
+    from pushdeck.core.common.model import Device, Platform
+    from pushdeck.core.providers.credentials import SandboxCredential
 
     provider = create_provider(SandboxCredential(latency_ms=0, failure_rate=0, open_rate=1.0))
     device = Device(app=APP, platform=Platform.IOS, provider=ProviderKind.SANDBOX, token="a" * 64)

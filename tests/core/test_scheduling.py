@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import CampaignStatus, create_campaign, get_campaign, spec_from_dict
-from pushdeck.core.dispatch import campaign_status
-from pushdeck.core.model import ProviderKind
-from pushdeck.core.scheduling import decide_missed, local_due, missed_campaigns, run_due
+from pushdeck.core.campaigns.dispatch import campaign_status
+from pushdeck.core.campaigns.library import create_campaign, get_campaign
+from pushdeck.core.campaigns.schedule_times import local_due
+from pushdeck.core.campaigns.scheduling import decide_missed, missed_campaigns, run_due
+from pushdeck.core.campaigns.spec import CampaignStatus, spec_from_dict
+from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.store import Workspace
 from tests.core.campaign_helpers import FakeProvider, add_devices
 

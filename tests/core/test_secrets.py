@@ -15,16 +15,15 @@ import pytest
 from keyring.backends import fail
 
 from pushdeck.cli import main
-from pushdeck.core import credential_checks as checks
-from pushdeck.core import secrets
-from pushdeck.core.credentials import (
+from pushdeck.core.common.errors import CredentialError, KeyringUnavailableError
+from pushdeck.core.common.model import ProviderKind
+from pushdeck.core.credentials import checks, secrets
+from pushdeck.core.providers.credentials import (
     ApnsCertCredential,
     ApnsTokenCredential,
     FcmCredential,
     WebPushCredential,
 )
-from pushdeck.core.errors import CredentialError, KeyringUnavailableError
-from pushdeck.core.model import ProviderKind
 from pushdeck.core.store import Workspace
 from tests.core import credential_files as files
 

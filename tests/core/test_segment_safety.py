@@ -19,21 +19,22 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.device_query import DeviceQuery, count
-from pushdeck.core.dispatch import send_campaign_async
-from pushdeck.core.errors import SegmentError
-from pushdeck.core.model import App, ProviderKind
-from pushdeck.core.segments import (
+from pushdeck.core.campaigns.dispatch import send_campaign_async
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.errors import SegmentError
+from pushdeck.core.common.model import App, ProviderKind
+from pushdeck.core.devices.query import DeviceQuery, count
+from pushdeck.core.store import Workspace
+from pushdeck.core.store import devices as device_store
+from pushdeck.core.store.apps import add_app
+from pushdeck.core.store.segment_rules import (
     FIELD_OPS,
     MAX_CONDITIONS,
     MAX_DEPTH,
     compile_rule,
     parse_rule,
 )
-from pushdeck.core.store import Workspace
-from pushdeck.core.store import devices as device_store
-from pushdeck.core.store.apps import add_app
 from pushdeck.core.store.segments import (
     Segment,
     count_rule,

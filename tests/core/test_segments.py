@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pushdeck.core.demo import demo_devices
-from pushdeck.core.errors import SegmentError
-from pushdeck.core.segments import compile_rule, parse_rule, rule_to_text
+from pushdeck.core.common.errors import SegmentError
+from pushdeck.core.demo.workspace import demo_devices
 from pushdeck.core.store import Workspace
 from pushdeck.core.store import devices as device_store
+from pushdeck.core.store.segment_rules import compile_rule, parse_rule, rule_to_text
 from pushdeck.core.store.segments import Segment, count_rule, get_segment, save_segment
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -70,7 +70,7 @@ def test_opted_out_and_dead_excluded_unless_asked(
     denied = sum(1 for r in records if r["opt_in"] == "denied")
     assert denied > 0
     assert _count(ws, "opt_in = denied") == denied
-    from pushdeck.core.model import DeviceStatus
+    from pushdeck.core.common.model import DeviceStatus
 
     first_three = [
         ws.scalar("SELECT id FROM devices WHERE token = ?", (r["token"],)) for r in records[:3]

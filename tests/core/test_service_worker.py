@@ -11,20 +11,20 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.collector import Collector, collector_token
-from pushdeck.core.model import Action, App, Message
-from pushdeck.core.payloads import build_webpush
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.model import CAMPAIGN_KEY, VARIANT_KEY, Action, App, Message
+from pushdeck.core.engagement.collector import Collector, collector_token
+from pushdeck.core.messages.payloads import build_webpush
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
-from pushdeck.core.templating import CAMPAIGN_KEY, VARIANT_KEY
 from tests.core.campaign_helpers import add_devices, send_through_fake
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "src" / "pushdeck" / "resources" / "service-worker.js"
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="Node.js is not installed")
-#: The fields of one event as ``pushdeck.core.events`` documents them.
+#: The fields of one event as ``pushdeck.core.engagement.events`` documents them.
 EVENT_FIELDS = {"event_id", "kind", "campaign", "variant", "action_id", "device", "at"}
 ENDPOINT = "https://push.example/sub1"
 

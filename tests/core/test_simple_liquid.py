@@ -8,7 +8,11 @@ from typing import Any
 
 from liquid import Environment
 
-from pushdeck.core.simple_liquid import MAX_FAST_VALUE, SimpleTemplate, simple_or_liquid
+from pushdeck.core.messages.simple_liquid import (
+    MAX_FAST_VALUE,
+    SimpleTemplate,
+    simple_or_liquid,
+)
 
 ENV = Environment()
 SIMPLE = [

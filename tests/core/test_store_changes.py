@@ -7,9 +7,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from pushdeck.core.campaigns import create_campaign, get_campaign
-from pushdeck.core.demo import DEMO_APP, create_demo
-from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+from pushdeck.core.campaigns.library import create_campaign, get_campaign
+from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.workspace import DEMO_APP, create_demo
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.changes import ChangeWatcher
 from pushdeck.core.store.drafts import save_draft
@@ -55,8 +55,8 @@ def test_an_import_by_the_cli_process_is_a_device_change(tmp_path: Path) -> None
 
 
 def test_a_check_from_the_cli_is_remembered_with_the_credential(tmp_path: Path) -> None:
-    from pushdeck.core.model import ProviderKind
-    from pushdeck.core.secrets import get_record
+    from pushdeck.core.common.model import ProviderKind
+    from pushdeck.core.credentials.secrets import get_record
     from pushdeck.core.store.check_results import last_check
 
     path = create_demo(tmp_path / "d.pushdeck", devices=20)

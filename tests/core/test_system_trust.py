@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import truststore
 
-from pushdeck.core.errors import NotSentError
+from pushdeck.core.common.errors import NotSentError
+from pushdeck.core.net.tls import system_trust_context
 from pushdeck.core.providers.http2 import H2Client, client_ssl_context
-from pushdeck.core.tls import system_trust_context
 from tests.fakes import tls
 from tests.fakes.h2server import H2Server, Request, Response
 

@@ -16,23 +16,22 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core import secrets
-from pushdeck.core.campaigns import (
-    CampaignStatus,
-    create_campaign,
-    get_campaign,
-    spec_from_dict,
-    update_campaign,
+from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign_async
+from pushdeck.core.campaigns.journal import counts_by_state
+from pushdeck.core.campaigns.library import create_campaign, get_campaign, update_campaign
+from pushdeck.core.campaigns.render_guard import MIN_FAILURES, RenderGuard, nothing_sent_reason
+from pushdeck.core.campaigns.spec import CampaignStatus, spec_from_dict
+from pushdeck.core.campaigns.templating import Personalizer, check_templates
+from pushdeck.core.common.errors import ValidationError
+from pushdeck.core.common.model import App, Device, Platform, ProviderKind
+from pushdeck.core.credentials import secrets
+from pushdeck.core.messages.liquid_env import (
+    LOOP_ITERATION_LIMIT,
+    MAX_SOURCE_CHARS,
+    TemplateError,
 )
-from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
-from pushdeck.core.errors import ValidationError
-from pushdeck.core.journal import counts_by_state
-from pushdeck.core.liquid_env import LOOP_ITERATION_LIMIT, MAX_SOURCE_CHARS, TemplateError
-from pushdeck.core.model import App, Device, Platform, ProviderKind
-from pushdeck.core.render_guard import MIN_FAILURES, RenderGuard, nothing_sent_reason
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
-from pushdeck.core.templating import Personalizer, check_templates
 from tests.core.campaign_helpers import FakeProvider, add_devices
 
 FAST = DispatchOptions(

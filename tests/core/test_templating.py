@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pushdeck.core.campaigns import spec_from_dict
-from pushdeck.core.errors import ValidationError
-from pushdeck.core.model import Device, Platform, ProviderKind
-from pushdeck.core.templating import (
-    CAMPAIGN_KEY,
-    VARIANT_KEY,
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.campaigns.templating import (
     Personalizer,
     check_templates,
     locale_chain,
     render_for_device,
 )
+from pushdeck.core.common.errors import ValidationError
+from pushdeck.core.common.model import CAMPAIGN_KEY, VARIANT_KEY, Device, Platform, ProviderKind
 
 DOC = {
     "name": "Welcome",

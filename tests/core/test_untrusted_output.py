@@ -17,15 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.credentials import WebPushCredential
-from pushdeck.core.csv_cells import FORMULA_STARTS, read_cell, safe_writer
-from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
-from pushdeck.core.exporter import export_devices
-from pushdeck.core.importer import import_devices
-from pushdeck.core.model import App, ProviderKind
+from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign_async
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.csv_cells import FORMULA_STARTS, read_cell, safe_writer
+from pushdeck.core.common.model import App, ProviderKind
+from pushdeck.core.common.untrusted import MAX_PROVIDER_TEXT
+from pushdeck.core.devices.export import export_devices
+from pushdeck.core.devices.importer import import_devices
 from pushdeck.core.providers.base import create_provider
-from pushdeck.core.reports import (
+from pushdeck.core.providers.credentials import WebPushCredential
+from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
+from pushdeck.core.reports.dashboard import (
     dashboard_data,
     render_html,
     write_aggregates_csv,
@@ -34,8 +37,6 @@ from pushdeck.core.reports import (
 from pushdeck.core.store import Workspace
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.apps import add_app
-from pushdeck.core.untrusted import MAX_PROVIDER_TEXT
-from pushdeck.core.webpush_crypto import generate_vapid_keys
 from tests.core.campaign_helpers import add_devices
 from tests.fakes import tls
 from tests.fakes.webpush_server import FakeWebPushService

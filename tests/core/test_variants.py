@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from pushdeck.core.campaigns import spec_from_dict
-from pushdeck.core.model import Device, Platform, ProviderKind
-from pushdeck.core.variants import CONTROL, assign_variant, bucket, notification_id
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.campaigns.variants import CONTROL, assign_variant, bucket, notification_id
+from pushdeck.core.common.model import Device, Platform, ProviderKind
 
 DOC = {
     "name": "AB",
@@ -56,7 +56,7 @@ def test_notification_id_is_uuid5_of_campaign_and_device() -> None:
 def test_notification_id_equals_the_standard_uuid5() -> None:
     # The id is computed by hand for speed; it must stay exactly uuid.uuid5, because a
     # resumed campaign re-sends with the ids an older version gave (APNs apns-id).
-    from pushdeck.core.variants import NOTIFICATION_NAMESPACE
+    from pushdeck.core.campaigns.variants import NOTIFICATION_NAMESPACE
 
     for campaign, app, token in [("AB", "shop", "token-1"), ("é ✓", "", "x" * 300), ("", "", "")]:
         expected = uuid.uuid5(NOTIFICATION_NAMESPACE, f"{campaign}\x1f{app}\x1f{token}")

@@ -7,9 +7,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.errors import CredentialError, ValidationError
-from pushdeck.core.model import WebPushSubscription
-from pushdeck.core.webpush_crypto import (
+from pushdeck.core.common.errors import CredentialError, ValidationError
+from pushdeck.core.common.model import WebPushSubscription
+from pushdeck.core.providers.webpush_crypto import (
     MAX_PLAINTEXT,
     VapidSigner,
     b64url_decode,

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pushdeck.core.credentials import WebPushCredential
-from pushdeck.core.errors import TransportError
-from pushdeck.core.model import Device, Message, Platform, ProviderKind, SendResult
+from pushdeck.core.common.errors import TransportError
+from pushdeck.core.common.model import Device, Message, Platform, ProviderKind, SendResult
+from pushdeck.core.providers.credentials import WebPushCredential
 from pushdeck.core.providers.webpush import WebPushProvider
-from pushdeck.core.webpush_crypto import generate_vapid_keys
+from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
 from tests.fakes import tls
 from tests.fakes.webpush_server import FakeWebPushService
 

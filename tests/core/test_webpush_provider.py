@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core import netguard
-from pushdeck.core.credentials import WebPushCredential
-from pushdeck.core.errors import TransportError
-from pushdeck.core.model import (
+from pushdeck.core.common.errors import TransportError
+from pushdeck.core.common.model import (
     Device,
     Message,
     Platform,
@@ -21,10 +19,12 @@ from pushdeck.core.model import (
     SendStatus,
     WebPushSubscription,
 )
-from pushdeck.core.payloads import build_webpush
+from pushdeck.core.messages.payloads import build_webpush
+from pushdeck.core.net import netguard
 from pushdeck.core.providers.base import Provider, create_provider
+from pushdeck.core.providers.credentials import WebPushCredential
 from pushdeck.core.providers.webpush import WebPushProvider, retry_after_seconds
-from pushdeck.core.webpush_crypto import generate_vapid_keys
+from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
 from tests.fakes import tls
 from tests.fakes.resolver import override_dns
 from tests.fakes.webpush_server import FakeWebPushService
@@ -296,7 +296,7 @@ def _jwt(audience: str, exp_in: int, sub: str = "mailto:a@example.com") -> str:
 
     import jwt as pyjwt
 
-    from pushdeck.core.webpush_crypto import load_vapid_private_key
+    from pushdeck.core.providers.webpush_crypto import load_vapid_private_key
 
     claims = {"aud": audience, "exp": int(time.time()) + exp_in, "sub": sub}
     token = pyjwt.encode(claims, load_vapid_private_key(KEYS.private_key_pem), algorithm="ES256")
@@ -345,7 +345,7 @@ async def test_fake_rejects_what_real_services_reject(
 
 
 def test_subscription_from_json(service: FakeWebPushService) -> None:
-    from pushdeck.core.errors import ValidationError
+    from pushdeck.core.common.errors import ValidationError
     from pushdeck.core.providers.webpush import subscription_from_json
 
     sub = service.subscribe()
@@ -493,7 +493,7 @@ async def test_unanswered_request_is_a_timeout_with_delivery_unknown(
 ) -> None:
     import asyncio
 
-    from pushdeck.core.errors import ProviderTimeoutError
+    from pushdeck.core.common.errors import ProviderTimeoutError
     from tests.fakes.h2server import H2Server, Request, Response
 
     never = asyncio.Event()

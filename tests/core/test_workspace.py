@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.errors import WorkspaceError
+from pushdeck.core.common.errors import WorkspaceError
 from pushdeck.core.store import Workspace, schema
 from pushdeck.core.store import workspace as workspace_module
 
@@ -148,7 +148,7 @@ def test_a_write_waits_out_another_connections_long_transaction(
 
 
 def _real_workspace(path: Path, devices: int = 3000) -> Path:
-    from pushdeck.core.model import App
+    from pushdeck.core.common.model import App
     from pushdeck.core.store.apps import add_app
     from tests.core.campaign_helpers import add_devices
 

@@ -1,4 +1,4 @@
-"""The workspace location rule (core/workspace_location.py): which values are files, which
+"""The workspace location rule (core/common/workspace_location.py): which values are files, which
 are PostgreSQL, which are refused, and that a password never reaches a message."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.errors import ConfigError
-from pushdeck.core.workspace_location import (
+from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.common.workspace_location import (
     PostgresLocation,
     SharedWorkspaceUnavailableError,
     SqliteLocation,

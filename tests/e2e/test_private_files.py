@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.demo import DEMO_APP, create_demo
-from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.workspace import DEMO_APP, create_demo
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes only")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.demo import create_demo
-from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.workspace import create_demo
 
 # CI installs poppler-utils (scripts/setup); only a bare developer machine may skip.
 pytestmark = pytest.mark.skipif(

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.demo import create_demo
-from pushdeck.core.demo_campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
+from pushdeck.core.demo.workspace import create_demo
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CI") and shutil.which("pdffonts") is None,

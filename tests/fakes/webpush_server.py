@@ -25,7 +25,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.model import WebPushSubscription
+from pushdeck.core.common.model import WebPushSubscription
 from tests.fakes.h2server import H2Server, Request, Response
 from tests.fakes.tls import TestPKI
 

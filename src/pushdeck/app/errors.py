@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pushdeck.core.errors import PushdeckError, is_storage_error
+from pushdeck.core.common.errors import PushdeckError, is_storage_error
 
 
 def describe(exc: BaseException) -> str:

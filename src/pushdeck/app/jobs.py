@@ -11,7 +11,7 @@ from typing import Any
 
 from pushdeck.app.composer.draft import DRAFT_NAME
 from pushdeck.app.tasks import WorkerContext
-from pushdeck.core.model import App, Device
+from pushdeck.core.common.model import App, Device
 
 PREVIEW_RECIPIENTS = 40
 
@@ -64,7 +64,7 @@ def count_devices(ctx: WorkerContext) -> tuple[Path, int]:
 
 def _campaign_rows(ctx: WorkerContext) -> list[tuple[str, str, str, str]]:
     try:
-        from pushdeck.core.campaigns import list_campaigns
+        from pushdeck.core.campaigns.library import list_campaigns
     except ImportError:  # the campaign engine is optional for this page
         return []
     return [
@@ -86,7 +86,7 @@ def create_demo(path: Path) -> Any:
     """Create the demo workspace at ``path`` unless it exists; return the path."""
 
     def job(_ctx: WorkerContext) -> Path:
-        from pushdeck.core.demo import create_demo as make
+        from pushdeck.core.demo.workspace import create_demo as make
 
         if not path.exists():
             make(path)

@@ -16,7 +16,7 @@ from pushdeck.app.fonts import load_bundled_fonts
 from pushdeck.app.main_window import MainWindow
 from pushdeck.app.settings import AppSettings
 from pushdeck.app.tasks import TaskRunner
-from pushdeck.core.errors import PushdeckError
+from pushdeck.core.common.errors import PushdeckError
 
 OPEN_FAILED = "Could not open the workspace"
 
@@ -34,7 +34,7 @@ def build_window(
     accept, or PostgreSQL in this version): the welcome page and a dialog say so, and no
     other workspace is opened in its place.
     """
-    from pushdeck.core import paths
+    from pushdeck.core.common import paths
 
     config = config_dir or paths.config_dir()
     settings = AppSettings.load(config / "app-settings.json")

@@ -41,7 +41,7 @@ class WorkerContext:
 
     def require_ws(self) -> Workspace:
         if self.ws is None:
-            from pushdeck.core.errors import WorkspaceError
+            from pushdeck.core.common.errors import WorkspaceError
 
             raise WorkspaceError("No workspace is open.", hint="Open or create a workspace first.")
         return self.ws

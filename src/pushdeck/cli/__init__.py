@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from pushdeck import __version__
 from pushdeck.cli.context import Context
-from pushdeck.core.errors import PushdeckError, WorkspaceError, is_disk_full
-from pushdeck.core.workspace_location import WorkspaceLocationError
+from pushdeck.core.common.errors import PushdeckError, WorkspaceError, is_disk_full
+from pushdeck.core.common.workspace_location import WorkspaceLocationError
 
 #: Verb-group modules under pushdeck.cli, in --help order.
 COMMAND_MODULES = (

@@ -10,8 +10,8 @@ import argparse
 from typing import Any
 
 from pushdeck.cli.context import Context
-from pushdeck.core.hygiene import update_app_rules
-from pushdeck.core.hygiene_rules import (
+from pushdeck.core.campaigns.hygiene import update_app_rules
+from pushdeck.core.campaigns.hygiene_rules import (
     AppRules,
     parse_cap_option,
     parse_quiet_option,

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from pushdeck.cli.app_rules import add_rule_arguments, apply_rule_arguments, print_rules
 from pushdeck.cli.context import Context
-from pushdeck.core.model import App
+from pushdeck.core.common.model import App
 from pushdeck.core.store.apps import add_app, get_app, list_apps, update_app, validate_app
 
 _NSE_HELP = (
@@ -62,7 +62,7 @@ def _add(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _update(ctx: Context, args: argparse.Namespace) -> int:
-    from pushdeck.core.hygiene import app_rules
+    from pushdeck.core.campaigns.hygiene import app_rules
 
     ws = ctx.workspace()
     app = get_app(ws, args.name)  # an unknown app is an error, not empty rules
@@ -91,7 +91,7 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
     apps = list_apps(ctx.workspace())
     if args.json:
         from pushdeck.cli.app_rules import rules_json
-        from pushdeck.core.hygiene import app_rules
+        from pushdeck.core.campaigns.hygiene import app_rules
 
         ctx.print_json(
             [

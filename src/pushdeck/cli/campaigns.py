@@ -8,15 +8,7 @@ import sys
 from collections.abc import Mapping
 
 from pushdeck.cli.context import Context, ProgressBar
-from pushdeck.core import event_loop
-from pushdeck.core.campaigns import (
-    create_campaign,
-    duplicate_campaign,
-    get_campaign,
-    list_campaigns,
-    load_spec_file,
-)
-from pushdeck.core.dispatch import (
+from pushdeck.core.campaigns.dispatch import (
     DispatchOptions,
     Progress,
     SendSummary,
@@ -25,14 +17,22 @@ from pushdeck.core.dispatch import (
     pause_campaign,
     send_campaign_async,
 )
-from pushdeck.core.errors import ConfigError
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.campaigns.library import (
+    create_campaign,
+    duplicate_campaign,
+    get_campaign,
+    list_campaigns,
+)
+from pushdeck.core.campaigns.scheduling import RunDueReport, run_due
+from pushdeck.core.campaigns.spec import load_spec_file
+from pushdeck.core.campaigns.templating import check_templates
+from pushdeck.core.common import event_loop
+from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.common.model import ProviderKind
+from pushdeck.core.credentials.secrets import open_providers
 from pushdeck.core.providers.base import Provider
-from pushdeck.core.scheduling import RunDueReport, run_due
-from pushdeck.core.secrets import open_providers
 from pushdeck.core.store import send_memory
 from pushdeck.core.store.workspace import Workspace
-from pushdeck.core.templating import check_templates
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -181,7 +181,7 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _review(ctx: Context, args: argparse.Namespace) -> int:
-    from pushdeck.core.send_review import review_campaign
+    from pushdeck.core.campaigns.review import review_campaign
 
     review = review_campaign(ctx.workspace(), args.name)
     held = [

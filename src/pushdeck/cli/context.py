@@ -8,9 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.paths import WORKSPACE_ENV
+from pushdeck.core.common.paths import WORKSPACE_ENV
+from pushdeck.core.common.workspace_location import (
+    local_workspace_path,
+    resolve_workspace_location,
+)
 from pushdeck.core.store import Workspace
-from pushdeck.core.workspace_location import local_workspace_path, resolve_workspace_location
 
 
 class Context:

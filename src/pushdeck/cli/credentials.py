@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.cli.context import Context
-from pushdeck.core import credential_checks as checks
-from pushdeck.core import secrets
-from pushdeck.core.credential_forms import remember_check
-from pushdeck.core.errors import ConfigError
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.common.model import ProviderKind
+from pushdeck.core.credentials import checks, secrets
+from pushdeck.core.credentials.forms import remember_check
 from pushdeck.core.providers.base import CheckResult
 
 _PROVIDERS = [p.value for p in ProviderKind]

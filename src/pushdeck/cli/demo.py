@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from pushdeck.cli.context import Context
-from pushdeck.core.demo import create_demo
-from pushdeck.core.errors import ConfigError
-from pushdeck.core.paths import demo_workspace_path
+from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.common.paths import demo_workspace_path
+from pushdeck.core.demo.workspace import create_demo
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from pushdeck.cli.context import Context, ProgressBar
-from pushdeck.core.csv_cells import safe_writer
-from pushdeck.core.exporter import export_devices
-from pushdeck.core.importer import Progress, import_devices, parse_mapping
-from pushdeck.core.paths import open_private
+from pushdeck.core.common.csv_cells import safe_writer
+from pushdeck.core.common.paths import open_private
+from pushdeck.core.devices.export import export_devices
+from pushdeck.core.devices.importer import Progress, import_devices, parse_mapping
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.segments import audience_filter, usable
 

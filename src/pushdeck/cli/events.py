@@ -7,9 +7,9 @@ import asyncio
 import sys
 
 from pushdeck.cli.context import Context
-from pushdeck.core.collector import Collector, collector_token
-from pushdeck.core.collector_http import is_loopback_host
-from pushdeck.core.events import import_events_file
+from pushdeck.core.engagement.collector import Collector, collector_token
+from pushdeck.core.engagement.collector_http import is_loopback_host
+from pushdeck.core.engagement.events import import_events_file
 
 CLEAR_TEXT_WARNING = (
     "Warning: --host {host} lets other computers reach the collector over plain HTTP: "

@@ -18,11 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.cli.context import Context
-from pushdeck.core import secrets
-from pushdeck.core.credentials import Credential
-from pushdeck.core.errors import ConfigError, ValidationError
-from pushdeck.core.messages_json import message_from_dict
-from pushdeck.core.model import (
+from pushdeck.core.common.errors import ConfigError, ValidationError
+from pushdeck.core.common.model import (
     DEFAULT_PROVIDER,
     ApnsEnvironment,
     Device,
@@ -32,10 +29,13 @@ from pushdeck.core.model import (
     PushType,
     SendResult,
 )
+from pushdeck.core.common.untrusted import capped, provider_json, provider_text
+from pushdeck.core.credentials import secrets
+from pushdeck.core.messages.json_form import message_from_dict
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import Credential
 from pushdeck.core.store.apps import get_app
 from pushdeck.core.store.workspace import Workspace
-from pushdeck.core.untrusted import capped, provider_json, provider_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -217,7 +217,7 @@ async def _send_native(
     push_type: PushType | None,
 ) -> SendResult:
     if "aps" in native and provider.kind is ProviderKind.APNS:
-        from pushdeck.core.payloads.apns import native_apns_request
+        from pushdeck.core.messages.payloads.apns import native_apns_request
 
         # The push type (and with it the topic suffix and priority) is read from the
         # whole aps unless --push-type names it.
@@ -229,7 +229,7 @@ async def _send_native(
         )
         return result
     if "message" in native and provider.kind is ProviderKind.FCM:
-        from pushdeck.core.payloads.fcm import FcmRequest, type_native_apns_block
+        from pushdeck.core.messages.payloads.fcm import FcmRequest, type_native_apns_block
 
         native["message"].setdefault("token", device.token)
         type_native_apns_block(native["message"], push_type)

@@ -12,8 +12,12 @@ import sys
 from pathlib import Path
 
 from pushdeck.cli.context import Context
-from pushdeck.core.paths import open_private
-from pushdeck.core.reports import dashboard_data, write_aggregates_csv, write_devices_csv
+from pushdeck.core.common.paths import open_private
+from pushdeck.core.reports.dashboard import (
+    dashboard_data,
+    write_aggregates_csv,
+    write_devices_csv,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

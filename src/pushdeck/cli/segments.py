@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from pushdeck.cli.context import Context
-from pushdeck.core.errors import SegmentError
-from pushdeck.core.segments import MAX_DEPTH, parse_rule
+from pushdeck.core.common.errors import SegmentError
+from pushdeck.core.store.segment_rules import MAX_DEPTH, parse_rule
 from pushdeck.core.store.segments import (
     Segment,
     count_rule,

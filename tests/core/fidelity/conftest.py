@@ -10,13 +10,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.core.credentials import ApnsTokenCredential, FcmCredential, WebPushCredential
-from pushdeck.core.model import Device, Platform, ProviderKind, WebPushSubscription
+from pushdeck.core.common.model import Device, Platform, ProviderKind, WebPushSubscription
 from pushdeck.core.providers.apns import ApnsProvider
 from pushdeck.core.providers.base import create_provider
+from pushdeck.core.providers.credentials import (
+    ApnsTokenCredential,
+    FcmCredential,
+    WebPushCredential,
+)
 from pushdeck.core.providers.fcm import FcmProvider
 from pushdeck.core.providers.webpush import WebPushProvider
-from pushdeck.core.webpush_crypto import generate_vapid_keys
+from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
 from tests.fakes import tls
 from tests.fakes.apns_server import FakeApns
 from tests.fakes.fcm_server import FakeFcm

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import Device, Message, Platform, ProviderKind
-from pushdeck.core.payloads import build_fcm, preview_payloads
-from pushdeck.core.payloads.budget import fcm_android_payload, fcm_apns_payload
-from pushdeck.core.payloads.fcm import FcmRequest
+from pushdeck.core.common.errors import PayloadError
+from pushdeck.core.common.model import Device, Message, Platform, ProviderKind
+from pushdeck.core.messages.payloads import build_fcm, preview_payloads
+from pushdeck.core.messages.payloads.budget import fcm_android_payload, fcm_apns_payload
+from pushdeck.core.messages.payloads.fcm import FcmRequest
 from tests.core.fidelity.conftest import FCM_TOKEN
 
 LONG = "Your order is on its way. " * 135  # 3,510 bytes

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from pushdeck.cli import main
-from pushdeck.core.model import App, Device, Message, Platform, ProviderKind, PushType
-from pushdeck.core.payloads import lint, needs_service_extension
-from pushdeck.core.payloads.apns import IMAGE_KEY, build_apns
-from pushdeck.core.payloads.fcm import build_fcm
+from pushdeck.core.common.model import App, Device, Message, Platform, ProviderKind, PushType
+from pushdeck.core.messages.payloads import lint, needs_service_extension
+from pushdeck.core.messages.payloads.apns import IMAGE_KEY, build_apns
+from pushdeck.core.messages.payloads.fcm import build_fcm
 from pushdeck.core.store import Workspace, schema
 from pushdeck.core.store import workspace as workspace_module
 from pushdeck.core.store.apps import get_app

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import create_campaign, spec_from_dict
-from pushdeck.core.dispatch import DispatchOptions, send_campaign_async
-from pushdeck.core.errors import PayloadError
-from pushdeck.core.importer import import_devices
-from pushdeck.core.journal import journal_rows
-from pushdeck.core.messages_json import message_from_dict, message_to_dict
-from pushdeck.core.model import (
+from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign_async
+from pushdeck.core.campaigns.journal import journal_rows
+from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.errors import PayloadError
+from pushdeck.core.common.model import (
     Device,
     LiveActivityEvent,
     Message,
@@ -26,7 +25,14 @@ from pushdeck.core.model import (
     PushType,
     TokenKind,
 )
-from pushdeck.core.payloads import accepted_token_kinds, build_apns, build_fcm, preview_payloads
+from pushdeck.core.devices.importer import import_devices
+from pushdeck.core.messages.json_form import message_from_dict, message_to_dict
+from pushdeck.core.messages.payloads import (
+    accepted_token_kinds,
+    build_apns,
+    build_fcm,
+    preview_payloads,
+)
 from pushdeck.core.store import Workspace
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.segments import count_rule

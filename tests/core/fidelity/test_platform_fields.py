@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from pushdeck.core.campaigns import spec_from_dict
-from pushdeck.core.errors import PayloadError, ValidationError
-from pushdeck.core.messages_json import message_from_dict, message_to_dict
-from pushdeck.core.model import (
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.errors import PayloadError, ValidationError
+from pushdeck.core.common.model import (
     AndroidNotificationPriority,
     AndroidVisibility,
     Device,
@@ -19,8 +18,9 @@ from pushdeck.core.model import (
     Platform,
     ProviderKind,
 )
-from pushdeck.core.payloads import build_apns, build_fcm, build_webpush
-from pushdeck.core.payloads.fcm import FcmRequest
+from pushdeck.core.messages.json_form import message_from_dict, message_to_dict
+from pushdeck.core.messages.payloads import build_apns, build_fcm, build_webpush
+from pushdeck.core.messages.payloads.fcm import FcmRequest
 from tests.core.fidelity.conftest import APNS_TOKEN, FCM_TOKEN, TOPIC
 
 FULL = Message(

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import (
+from pushdeck.core.common.errors import PayloadError
+from pushdeck.core.common.model import (
     Device,
     LiveActivityEvent,
     Message,
@@ -16,8 +16,8 @@ from pushdeck.core.model import (
     ProviderKind,
     PushType,
 )
-from pushdeck.core.payloads import Severity, build_apns, build_fcm, build_webpush, lint
-from pushdeck.core.payloads.apns import ApnsRequest, build_headers
+from pushdeck.core.messages.payloads import Severity, build_apns, build_fcm, build_webpush, lint
+from pushdeck.core.messages.payloads.apns import ApnsRequest, build_headers
 from tests.core.fidelity.conftest import APNS_TOKEN, FCM_TOKEN, TOPIC, web_device
 
 ALERT = Message(title="Order shipped")

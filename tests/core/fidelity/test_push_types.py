@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from pushdeck.cli import main
-from pushdeck.core.errors import PayloadError
-from pushdeck.core.model import Message, PushType
-from pushdeck.core.payloads.apns import build_apns, native_apns_request, push_type_from_aps
-from pushdeck.core.payloads.fcm import type_native_apns_block
+from pushdeck.core.common.errors import PayloadError
+from pushdeck.core.common.model import Message, PushType
+from pushdeck.core.messages.payloads.apns import build_apns, native_apns_request, push_type_from_aps
+from pushdeck.core.messages.payloads.fcm import type_native_apns_block
 from tests.conftest import MemoryKeyring
 from tests.core.fidelity.conftest import APNS_TOKEN, TOPIC
 from tests.fakes import tls

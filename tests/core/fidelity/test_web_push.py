@@ -13,13 +13,18 @@ from pathlib import Path
 import pytest
 
 from pushdeck.cli import main
-from pushdeck.core import credential_forms, secrets
-from pushdeck.core.errors import CredentialError, PayloadError, ValidationError
-from pushdeck.core.model import Action, Message, SendStatus
-from pushdeck.core.payloads import build_webpush, lint
+from pushdeck.core.common.errors import CredentialError, PayloadError, ValidationError
+from pushdeck.core.common.model import Action, Message, SendStatus
+from pushdeck.core.credentials import forms as credential_forms
+from pushdeck.core.credentials import secrets
+from pushdeck.core.messages.payloads import build_webpush, lint
 from pushdeck.core.providers.webpush import WebPushProvider
+from pushdeck.core.providers.webpush_crypto import (
+    clean_subject,
+    generate_vapid_keys,
+    subject_problem,
+)
 from pushdeck.core.store import Workspace
-from pushdeck.core.webpush_crypto import clean_subject, generate_vapid_keys, subject_problem
 from tests.conftest import MemoryKeyring
 from tests.core.fidelity.conftest import web_device
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.device_query import DeviceDetails
+from pushdeck.core.devices.query import DeviceDetails
 
 
 def _table(headers: list[str], rows: list[tuple[Any, ...]], name: str) -> QTableWidget:
@@ -78,7 +78,7 @@ class DeviceDialog(QDialog):
         runner.run(self._load_job, self._on_runner_loaded, lambda e: show_error(self, e))
 
     def _load_job(self, ctx: WorkerContext) -> DeviceDetails | None:
-        from pushdeck.core.device_query import details
+        from pushdeck.core.devices.query import details
 
         return details(ctx.require_ws(), self.device_id)
 

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.errors import describe, show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.importer import ALIASES, ImportReport, Progress
-from pushdeck.core.paths import open_private
+from pushdeck.core.common.paths import open_private
+from pushdeck.core.devices.importer import ALIASES, ImportReport, Progress
 
 FILE_FILTER = "Device files (*.csv *.tsv *.json *.ndjson *.jsonl);;All files (*)"
 NOT_IMPORTED = "— not imported —"
@@ -215,8 +215,8 @@ class ImportWizard(QDialog):
         """Read the file's first rows on the worker, then show mapping and preview."""
 
         def job(_ctx: WorkerContext) -> tuple[str, list[str], list[dict[str, Any]], dict[str, str]]:
-            from pushdeck.core.device_query import preview_file
-            from pushdeck.core.importer import auto_mapping
+            from pushdeck.core.devices.importer import auto_mapping
+            from pushdeck.core.devices.query import preview_file
 
             fmt, columns, rows = preview_file(path)
             return fmt, columns, rows, auto_mapping(columns)
@@ -293,7 +293,7 @@ class ImportWizard(QDialog):
         cancel.clear()
 
         def job(ctx: WorkerContext) -> ImportReport:
-            from pushdeck.core.importer import import_devices
+            from pushdeck.core.devices.importer import import_devices
 
             return import_devices(
                 ctx.require_ws(),

@@ -1,7 +1,7 @@
 """A lazy table model over the workspace's devices: pages fetched on the worker, cached.
 
 The model is an adapter: it keeps a count and a few cached pages of core ``Device``
-rows, never the whole table. Sorting and filtering are SQL (``pushdeck.core.device_query``),
+rows, never the whole table. Sorting and filtering are SQL (``pushdeck.core.devices.query``),
 so a million devices sort and filter as fast as one page can be read.
 """
 
@@ -15,8 +15,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.device_query import DeviceQuery, LastAnswer
-from pushdeck.core.model import Device
+from pushdeck.core.common.model import Device
+from pushdeck.core.devices.query import DeviceQuery, LastAnswer
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -45,7 +45,7 @@ DEVICE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 def _page_job(query: DeviceQuery, offset: int, limit: int) -> Callable[[WorkerContext], Any]:
     def job(ctx: WorkerContext) -> tuple[list[Device], dict[int, LastAnswer]]:
-        from pushdeck.core import device_query
+        from pushdeck.core.devices import query as device_query
 
         ws = ctx.require_ws()
         rows = device_query.page(ws, query, offset, limit)
@@ -57,7 +57,7 @@ def _page_job(query: DeviceQuery, offset: int, limit: int) -> Callable[[WorkerCo
 
 def _count_job(query: DeviceQuery) -> Callable[[WorkerContext], int]:
     def job(ctx: WorkerContext) -> int:
-        from pushdeck.core import device_query
+        from pushdeck.core.devices import query as device_query
 
         return device_query.count(ctx.require_ws(), query)
 

@@ -23,7 +23,7 @@ from pushdeck.app.audience.import_wizard import ImportWizard
 from pushdeck.app.audience.model import COLUMNS, DEFAULT_HIDDEN, DEVICE_ROLE, DeviceTableModel
 from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.device_query import DeviceQuery
+from pushdeck.core.devices.query import DeviceQuery
 
 ALL_DEVICES = "All devices"
 
@@ -197,7 +197,7 @@ class AudiencePage(QWidget):
         query = self.current_query()
 
         def job(ctx: WorkerContext) -> int:
-            from pushdeck.core.device_query import export_view
+            from pushdeck.core.devices.query import export_view
 
             return export_view(ctx.require_ws(), query, path)
 

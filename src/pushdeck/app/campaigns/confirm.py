@@ -13,7 +13,7 @@ import html
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from pushdeck.app.dates import format_when
-from pushdeck.core.send_review import Review
+from pushdeck.core.campaigns.review import Review
 
 PLATFORM_NAMES = {"ios": "iOS", "android": "Android", "web": "Web"}
 PROVIDER_NAMES = {

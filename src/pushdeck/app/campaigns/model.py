@@ -1,4 +1,4 @@
-"""The campaign list as a table model (an adapter over ``send_review.CampaignRow``)."""
+"""The campaign list as a table model (an adapter over ``campaign_list.CampaignRow``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from pushdeck.app.dates import format_when, utc_hint
-from pushdeck.core.send_review import CampaignRow
+from pushdeck.core.reports.campaign_list import CampaignRow
 
 Index = QModelIndex | QPersistentModelIndex
 HEADERS = [

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.errors import describe
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.campaigns import AudienceKind, AudienceSpec, CampaignSpec
+from pushdeck.core.campaigns.spec import AudienceKind, AudienceSpec, CampaignSpec
 
 TEST_DEVICES = "Test devices only"
 EVERYONE = "Every device of the app"
@@ -106,7 +106,7 @@ class NewCampaignDialog(QDialog):
         )
 
         def job(ctx: WorkerContext) -> str:
-            from pushdeck.core.campaigns import create_campaign
+            from pushdeck.core.campaigns.library import create_campaign
 
             return create_campaign(ctx.require_ws(), spec).name
 

@@ -26,9 +26,10 @@ from pushdeck.app.campaigns.sending import ProgressPanel, SendController
 from pushdeck.app.errors import show_error
 from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.campaigns import CampaignSpec
-from pushdeck.core.dispatch import DispatchOptions, Progress
-from pushdeck.core.send_review import CampaignRow, Review
+from pushdeck.core.campaigns.dispatch import DispatchOptions, Progress
+from pushdeck.core.campaigns.review import Review
+from pushdeck.core.campaigns.spec import CampaignSpec
+from pushdeck.core.reports.campaign_list import CampaignRow
 
 #: How often scheduled campaigns are checked (``scheduling.run_due``).
 DUE_CHECK_MS = 30_000
@@ -274,7 +275,7 @@ class CampaignsPage(QWidget):
         """Count the audience now, ask (SendConfirmation), then send."""
 
         def job(ctx: WorkerContext) -> Review:
-            from pushdeck.core.send_review import review_campaign
+            from pushdeck.core.campaigns.review import review_campaign
 
             return review_campaign(ctx.require_ws(), name)
 
@@ -304,7 +305,7 @@ class CampaignsPage(QWidget):
 
     def cancel_missed(self, name: str) -> None:
         def job(ctx: WorkerContext) -> None:
-            from pushdeck.core.dispatch import cancel_campaign
+            from pushdeck.core.campaigns.dispatch import cancel_campaign
 
             cancel_campaign(ctx.require_ws(), name)
 
@@ -337,7 +338,7 @@ class CampaignsPage(QWidget):
 
     def duplicate(self, name: str, new: str) -> None:
         def job(ctx: WorkerContext) -> None:
-            from pushdeck.core.campaigns import duplicate_campaign
+            from pushdeck.core.campaigns.library import duplicate_campaign
 
             duplicate_campaign(ctx.require_ws(), name, new)
 
@@ -357,7 +358,7 @@ class CampaignsPage(QWidget):
 
     def delete(self, name: str) -> None:
         def job(ctx: WorkerContext) -> None:
-            from pushdeck.core.campaigns import delete_campaign
+            from pushdeck.core.campaigns.library import delete_campaign
 
             delete_campaign(ctx.require_ws(), name)
 
@@ -365,7 +366,7 @@ class CampaignsPage(QWidget):
 
     def run_due(self) -> None:
         """Send scheduled campaigns whose time came (only when nothing else is sending)."""
-        from pushdeck.core.send_review import run_due_in_own_workspace
+        from pushdeck.core.campaigns.review import run_due_in_own_workspace
 
         path = self.runner.workspace_path
         if path is None or self.controller.active:
@@ -393,8 +394,9 @@ class CampaignsPage(QWidget):
 
 
 def _rows(ctx: WorkerContext) -> tuple[list[CampaignRow], list[str], list[str]]:
-    from pushdeck.core.scheduling import missed_campaigns
-    from pushdeck.core.send_review import campaign_rows, interrupted_campaigns
+    from pushdeck.core.campaigns.review import interrupted_campaigns
+    from pushdeck.core.campaigns.scheduling import missed_campaigns
+    from pushdeck.core.reports.campaign_list import campaign_rows
 
     ws = ctx.require_ws()
     missed = [c.name for c in missed_campaigns(ws)]

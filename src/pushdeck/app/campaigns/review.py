@@ -35,7 +35,7 @@ from pushdeck.app.campaigns.confirm import SendConfirmation
 from pushdeck.app.dates import use_locale_format
 from pushdeck.app.errors import show_error
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.send_review import Review, TestPlan, TestResult, estimate_seconds
+from pushdeck.core.campaigns.review import Review, TestPlan, TestResult, estimate_seconds
 
 
 def _table(headers: list[str], rows: Sequence[tuple[object, ...]], name: str) -> QTableWidget:
@@ -149,7 +149,7 @@ class ReviewDialog(QDialog):
         layout.addLayout(bottom)
 
     def _review_job(self, ctx: WorkerContext) -> Review:
-        from pushdeck.core.send_review import review_campaign
+        from pushdeck.core.campaigns.review import review_campaign
 
         return review_campaign(ctx.require_ws(), self.name)
 
@@ -215,14 +215,14 @@ class ReviewDialog(QDialog):
         name = self.name
 
         def plan(ctx: WorkerContext) -> TestPlan:
-            from pushdeck.core.send_review import plan_test_send
+            from pushdeck.core.campaigns.review import plan_test_send
 
             return plan_test_send(ctx.require_ws(), name)
 
         self.runner.run(plan, self._on_runner_planned, self._on_test_failed)
 
     def _on_runner_planned(self, plan: TestPlan) -> None:
-        from pushdeck.core.send_review import send_test
+        from pushdeck.core.campaigns.review import send_test
 
         if not plan.devices:
             self._on_loop_tested([])
@@ -263,7 +263,7 @@ class ReviewDialog(QDialog):
                 lambda: self._save_throttle_then(lambda: self.send_requested.emit(self.name))
             )
             return
-        from pushdeck.core.campaigns import ScheduleKind, ScheduleSpec
+        from pushdeck.core.campaigns.spec import ScheduleKind, ScheduleSpec
 
         if index == 1:
             moment: datetime = self.when.dateTime().toPython()  # type: ignore[assignment]
@@ -303,7 +303,7 @@ class ReviewDialog(QDialog):
         def job(ctx: WorkerContext) -> str:
             from dataclasses import replace
 
-            from pushdeck.core.campaigns import get_campaign, update_campaign
+            from pushdeck.core.campaigns.library import get_campaign, update_campaign
 
             ws = ctx.require_ws()
             spec = replace(
@@ -327,7 +327,8 @@ class ReviewDialog(QDialog):
         def job(ctx: WorkerContext) -> None:
             from dataclasses import replace
 
-            from pushdeck.core.campaigns import EDITABLE, get_campaign, update_campaign
+            from pushdeck.core.campaigns.library import get_campaign, update_campaign
+            from pushdeck.core.campaigns.spec import EDITABLE
 
             ws = ctx.require_ws()
             campaign = get_campaign(ws, name)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.async_loop import AsyncLoop
-from pushdeck.core.dispatch import DispatchOptions, Progress, SendControl, SendSummary
+from pushdeck.core.campaigns.dispatch import DispatchOptions, Progress, SendControl, SendSummary
 
 DONE_STATES = ("accepted", "rejected", "dead", "skipped")
 STATES = [
@@ -68,7 +68,7 @@ class SendController(QObject):
         return self.control is not None
 
     def start(self, workspace: Path, name: str) -> None:
-        from pushdeck.core.send_review import send_in_own_workspace
+        from pushdeck.core.campaigns.review import send_in_own_workspace
 
         if self.active:
             raise RuntimeError(f"{self.campaign!r} is still sending")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pushdeck.core.campaigns import (
+from pushdeck.core.campaigns.spec import (
     AudienceKind,
     AudienceSpec,
     CampaignSpec,
@@ -19,8 +19,8 @@ from pushdeck.core.campaigns import (
     base_fingerprint,
     stale_localizations,
 )
-from pushdeck.core.messages_json import message_from_dict, message_to_dict
-from pushdeck.core.model import Device, Message, Platform, ProviderKind
+from pushdeck.core.common.model import Device, Message, Platform, ProviderKind
+from pushdeck.core.messages.json_form import message_from_dict, message_to_dict
 
 #: Fields a localization (or a variant) may override in the composer.
 LOCALIZED_FIELDS = ("title", "subtitle", "body")
@@ -144,8 +144,8 @@ def personalize(draft: Draft, device: Device | None, variant: str = "") -> tuple
 
     Never raises: a half-typed template shows its error and the raw text instead.
     """
-    from pushdeck.core.errors import PushdeckError
-    from pushdeck.core.templating import Personalizer
+    from pushdeck.core.campaigns.templating import Personalizer
+    from pushdeck.core.common.errors import PushdeckError
 
     if device is None:
         return draft.message, ""

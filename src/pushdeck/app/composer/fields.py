@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.composer.model import ComposerModel
-from pushdeck.core.model import Message
+from pushdeck.core.common.model import Message
 
 
 class Binding:

@@ -32,8 +32,8 @@ from pushdeck.app.composer.tables import (
     LocalizationsEditor,
     VariantsEditor,
 )
-from pushdeck.core.model import AndroidVisibility, InterruptionLevel, Priority, PushType
-from pushdeck.core.templating import BUILTIN_VARIABLES
+from pushdeck.core.campaigns.templating import BUILTIN_VARIABLES
+from pushdeck.core.common.model import AndroidVisibility, InterruptionLevel, Priority, PushType
 
 SOUNDS = [("Silent (no sound)", ""), ("Default", "default")]
 

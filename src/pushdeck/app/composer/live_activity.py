@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.composer import fields as f
 from pushdeck.app.composer.model import ComposerModel
-from pushdeck.core.errors import PushdeckError
-from pushdeck.core.model import LiveActivityEvent, Message
-from pushdeck.core.payloads.live_activity import build_live_activity_aps
+from pushdeck.core.common.errors import PushdeckError
+from pushdeck.core.common.model import LiveActivityEvent, Message
+from pushdeck.core.messages.payloads.live_activity import build_live_activity_aps
 
 ERROR_STYLE = "color: #c5221f;"
 OFF_TEXT = "Off: an ordinary notification"

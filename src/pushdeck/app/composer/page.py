@@ -24,7 +24,7 @@ from pushdeck.app.composer.payload_panel import PayloadPanel
 from pushdeck.app.previews.base import RenderContext
 from pushdeck.app.previews.images import ImageCache
 from pushdeck.app.previews.widgets import PreviewPanel
-from pushdeck.core.model import Action, App, Device, Message
+from pushdeck.core.common.model import Action, App, Device, Message
 
 PAYLOAD_DELAY_MS = 60  # payload JSON and lint follow typing a moment later; previews don't wait
 AUTOSAVE_DELAY_MS = 800
@@ -208,8 +208,8 @@ class ComposerPage(QWidget):
         )
 
     def refresh_payloads(self) -> None:
-        from pushdeck.core.payloads import lint, preview_payloads
-        from pushdeck.core.templating import check_templates
+        from pushdeck.core.campaigns.templating import check_templates
+        from pushdeck.core.messages.payloads import lint, preview_payloads
 
         message, _ = self.current_message()
         try:

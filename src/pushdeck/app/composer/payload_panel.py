@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.threads import assert_gui_thread
-from pushdeck.core.payloads import LintWarning, PayloadPreview
+from pushdeck.core.messages.payloads import LintWarning, PayloadPreview
 
 PLATFORMS = (("ios", "iOS (APNs)"), ("android", "Android (FCM)"), ("web", "Web Push"))
 _SEVERITY_MARK = {"error": "⛔", "warning": "⚠️", "info": "ℹ️"}

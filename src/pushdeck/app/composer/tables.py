@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
 from pushdeck.app.composer.draft import LOCALIZED_FIELDS, Draft
 from pushdeck.app.composer.model import ComposerModel
 from pushdeck.app.selection import follow_selection
-from pushdeck.core.campaigns import VariantSpec, normalize_locale
-from pushdeck.core.model import Action
-from pushdeck.core.templating import locale_chain
+from pushdeck.core.campaigns.spec import VariantSpec, normalize_locale
+from pushdeck.core.campaigns.templating import locale_chain
+from pushdeck.core.common.model import Action
 
 
 def _cell_text(item: QTableWidgetItem | None) -> str:

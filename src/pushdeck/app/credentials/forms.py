@@ -215,7 +215,7 @@ class ApnsTokenForm(ProviderForm):
         }  # fmt: skip
 
         def job(ctx: WorkerContext) -> Any:
-            from pushdeck.core.credential_forms import save_apns_token
+            from pushdeck.core.credentials.forms import save_apns_token
 
             return save_apns_token(ctx.require_ws(), app, **values)
 
@@ -244,7 +244,7 @@ class ApnsCertForm(ProviderForm):
         }  # fmt: skip
 
         def job(ctx: WorkerContext) -> Any:
-            from pushdeck.core.credential_forms import save_apns_cert
+            from pushdeck.core.credentials.forms import save_apns_cert
 
             return save_apns_cert(ctx.require_ws(), app, **values)
 
@@ -276,7 +276,7 @@ class FcmForm(ProviderForm):
                   "ca_file": self.ca_file()}  # fmt: skip
 
         def job(ctx: WorkerContext) -> Any:
-            from pushdeck.core.credential_forms import save_fcm
+            from pushdeck.core.credentials.forms import save_fcm
 
             return save_fcm(ctx.require_ws(), app, **values)
 
@@ -315,13 +315,13 @@ class WebPushForm(ProviderForm):
         self.line("subject").setPlaceholderText("mailto:ops@example.com")
 
     def generate(self) -> None:
-        from pushdeck.core.credential_forms import new_vapid_key
+        from pushdeck.core.credentials.forms import new_vapid_key
 
         self.set_key(new_vapid_key())
 
     def set_key(self, pem: str) -> None:
-        from pushdeck.core.credential_forms import vapid_public_key_of
-        from pushdeck.core.errors import ValidationError
+        from pushdeck.core.common.errors import ValidationError
+        from pushdeck.core.credentials.forms import vapid_public_key_of
 
         try:
             self.public_key.setText(vapid_public_key_of(pem))
@@ -353,7 +353,7 @@ class WebPushForm(ProviderForm):
                   "ca_file": self.ca_file()}  # fmt: skip
 
         def job(ctx: WorkerContext) -> Any:
-            from pushdeck.core.credential_forms import save_webpush
+            from pushdeck.core.credentials.forms import save_webpush
 
             return save_webpush(ctx.require_ws(), app, **values)
 
@@ -384,7 +384,7 @@ class SandboxForm(ProviderForm):
         failure, opens = self.failure.value(), self.opens.value()
 
         def job(ctx: WorkerContext) -> Any:
-            from pushdeck.core.credential_forms import save_sandbox
+            from pushdeck.core.credentials.forms import save_sandbox
 
             return save_sandbox(ctx.require_ws(), app, failure_rate=failure, open_rate=opens)
 

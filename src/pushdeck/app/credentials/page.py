@@ -34,9 +34,9 @@ from pushdeck.app.dates import format_date, format_when
 from pushdeck.app.errors import describe, show_error
 from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.credential_forms import AppCredentials, Saved
-from pushdeck.core.errors import ValidationError
-from pushdeck.core.model import ProviderKind
+from pushdeck.core.common.errors import ValidationError
+from pushdeck.core.common.model import ProviderKind
+from pushdeck.core.credentials.forms import AppCredentials, Saved
 from pushdeck.core.providers.base import CheckResult
 
 HIDDEN_FACTS = {"behaviour", "token_uri", "last_check"}
@@ -89,7 +89,7 @@ class AppDialog(QDialog):
         form.addRow(buttons)
 
     def add(self) -> None:
-        from pushdeck.core.model import App
+        from pushdeck.core.common.model import App
 
         text = {k: e.text().strip() for k, e in self.edits.items()}
         app = App(text["name"], text["topic"], text["android_package"], text["web_origin"])
@@ -208,7 +208,7 @@ class CredentialsPage(QWidget):
 
     def reload(self, select: str = "") -> None:
         def job(ctx: WorkerContext) -> Any:
-            from pushdeck.core.credential_forms import overview
+            from pushdeck.core.credentials.forms import overview
 
             return overview(ctx.require_ws())
 
@@ -318,7 +318,7 @@ class CredentialsPage(QWidget):
             return
 
         def job(_ctx: WorkerContext) -> dict[str, Any]:
-            from pushdeck.core.credential_forms import inspect_service_account
+            from pushdeck.core.credentials.forms import inspect_service_account
 
             return inspect_service_account(path)
 
@@ -343,7 +343,7 @@ class CredentialsPage(QWidget):
             return
 
         def job(ctx: WorkerContext) -> Any:
-            from pushdeck.core.credential_forms import load_for_check
+            from pushdeck.core.credentials.forms import load_for_check
 
             return load_for_check(ctx.require_ws(), app, provider)
 
@@ -354,7 +354,7 @@ class CredentialsPage(QWidget):
         self.runner.run(job, self._on_runner_loaded_credential, self._on_check_failed)
 
     def _on_runner_loaded_credential(self, credential: Any) -> None:
-        from pushdeck.core.credential_forms import run_check
+        from pushdeck.core.credentials.forms import run_check
 
         self.loop.submit(run_check(credential), self._on_loop_checked, self._on_check_failed)
 
@@ -376,7 +376,7 @@ class CredentialsPage(QWidget):
         app, provider = self._checking
 
         def remember(ctx: WorkerContext) -> None:
-            from pushdeck.core.credential_forms import remember_check
+            from pushdeck.core.credentials.forms import remember_check
 
             remember_check(ctx.require_ws(), app, provider, result)
 
@@ -408,7 +408,7 @@ class CredentialsPage(QWidget):
 
     def remove(self, app: str, provider: ProviderKind) -> None:
         def job(ctx: WorkerContext) -> None:
-            from pushdeck.core.secrets import remove_credential
+            from pushdeck.core.credentials.secrets import remove_credential
 
             remove_credential(ctx.require_ws(), app, provider)
 

@@ -18,7 +18,7 @@ from pushdeck.app.fonts import FontRole, preview_font
 from pushdeck.app.previews import base
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
 from pushdeck.app.previews.layout import Heuristic, TextBox, label_width, layout_text
-from pushdeck.core.model import AndroidVisibility
+from pushdeck.core.common.model import AndroidVisibility
 
 W, CARD_X, CARD_W, ICON, TEXT_X, PAD_R, EXPAND_W = 412, 16, 380, 40, 72, 16, 40
 LINE, LARGE_ICON = 20.0, 44

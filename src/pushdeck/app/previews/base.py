@@ -23,7 +23,7 @@ from PySide6.QtGui import (
 )
 
 from pushdeck.app.previews.layout import Heuristic, TextLayoutResult, font_key
-from pushdeck.core.model import Message
+from pushdeck.core.common.model import Message
 
 
 class ImageSource(Protocol):

@@ -14,8 +14,8 @@ from urllib.parse import unquote, urlparse
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from pushdeck.core.errors import PushdeckError
-from pushdeck.core.media import fetch_image
+from pushdeck.core.common.errors import PushdeckError
+from pushdeck.core.messages.media import fetch_image
 
 LOADING = "Loading image…"
 

@@ -17,8 +17,8 @@ from pushdeck.app.fonts import FontRole, preview_font
 from pushdeck.app.previews import base
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
 from pushdeck.app.previews.layout import Heuristic, TextBox, label_width, layout_text
-from pushdeck.core.model import InterruptionLevel
-from pushdeck.core.payloads import needs_service_extension
+from pushdeck.core.common.model import InterruptionLevel
+from pushdeck.core.messages.payloads import needs_service_extension
 
 W, CARD_X, CARD_W, PAD, ICON, LINE = 393, 16, 361, 14, 38, 20.0
 TEXT_X = PAD + ICON + 10

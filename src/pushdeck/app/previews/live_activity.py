@@ -22,9 +22,9 @@ from pushdeck.app.fonts import FontRole, preview_font
 from pushdeck.app.previews import base
 from pushdeck.app.previews.base import Measured, RenderContext, StateSpec
 from pushdeck.app.previews.layout import TextBox, layout_text
-from pushdeck.core.errors import PushdeckError
-from pushdeck.core.model import LiveActivityEvent
-from pushdeck.core.payloads.live_activity import build_live_activity_aps
+from pushdeck.core.common.errors import PushdeckError
+from pushdeck.core.common.model import LiveActivityEvent
+from pushdeck.core.messages.payloads.live_activity import build_live_activity_aps
 
 #: The grid's columns (headings) in the Live Activity tab; platform_text maps both to iOS.
 LOCK_GROUP, ISLAND_GROUP = "Lock Screen", "Dynamic Island"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pushdeck.app.previews.base import RenderContext, StateSpec
-from pushdeck.core.model import Message
+from pushdeck.core.common.model import Message
 
 #: Preview group -> the prefix of its per-platform fields (Live Activities are iOS only).
 _PREFIX = {

@@ -1,4 +1,4 @@
-"""Report charts (pyqtgraph), fed pre-aggregated data from ``pushdeck.core.reports``.
+"""Report charts (pyqtgraph), fed pre-aggregated data from ``pushdeck.core.reports.dashboard``.
 
 Every chart shows exact values on hover (a read-out in the corner and a tooltip) and
 can be exported as PNG or SVG. SVG goes through ``QSvgGenerator``: pyqtgraph's own SVG
@@ -24,9 +24,9 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
 from pushdeck.app.dates import format_date, format_when
-from pushdeck.core.analytics import FunnelRow, TimePoint
-from pushdeck.core.report_data import AbResult, CampaignSummary
-from pushdeck.core.reports import Stage, percent
+from pushdeck.core.reports.analytics import FunnelRow, TimePoint
+from pushdeck.core.reports.dashboard import Stage, percent
+from pushdeck.core.reports.data import AbResult, CampaignSummary
 
 BLUE, TEAL, ORANGE, GREY = "#3568d4", "#1a9c8c", "#e07a1f", "#8a94a6"
 PALETTE = (BLUE, TEAL, ORANGE, "#9b59b6", "#c0392b", "#2c3e50", GREY)

@@ -17,8 +17,8 @@ from pushdeck.app.previews import STATES_BY_KEY
 from pushdeck.app.previews.base import RenderContext
 from pushdeck.app.previews.render import render_image
 from pushdeck.app.reports.charts import Chart, FunnelChart, GroupChart, OpensChart
-from pushdeck.core.paths import create_private_file, open_private
-from pushdeck.core.reports import DashboardData, message_as_sent, render_html
+from pushdeck.core.common.paths import create_private_file, open_private
+from pushdeck.core.reports.dashboard import DashboardData, message_as_sent, render_html
 
 CHART_SIZE = QSize(760, 330)
 PREVIEW_STATE = "ios.banner"

@@ -1,6 +1,6 @@
 """The Reports page: a campaign dashboard, its A/B test, and the across-campaigns view.
 
-All data comes from ``pushdeck.core.reports`` through the TaskRunner (the one SQLite
+All data comes from ``pushdeck.core.reports.dashboard`` through the TaskRunner (the one SQLite
 worker). The campaign list follows the workspace (``TaskRunner.workspace_changed``: a
 campaign created or sent here, by the CLI or a worker), and while the page is visible it
 polls every few seconds, so the charts follow a campaign that is sending and events
@@ -40,10 +40,10 @@ from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.errors import show_error
 from pushdeck.app.reports.charts import Chart, FunnelChart, GroupChart, OpensChart, TrendChart
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.campaigns import CampaignStatus, list_campaigns
-from pushdeck.core.paths import open_private
-from pushdeck.core.report_data import CampaignSummary, across_campaigns
-from pushdeck.core.reports import (
+from pushdeck.core.campaigns.library import list_campaigns
+from pushdeck.core.campaigns.spec import CampaignStatus
+from pushdeck.core.common.paths import open_private
+from pushdeck.core.reports.dashboard import (
     NOTE,
     DashboardData,
     ReportCache,
@@ -55,6 +55,7 @@ from pushdeck.core.reports import (
     write_aggregates_csv,
     write_devices_csv,
 )
+from pushdeck.core.reports.data import CampaignSummary, across_campaigns
 from pushdeck.core.store.apps import list_apps
 from pushdeck.core.store.segments import list_segments
 

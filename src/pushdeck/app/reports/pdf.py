@@ -22,8 +22,8 @@ from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTe
 
 from pushdeck.app.dates import format_when
 from pushdeck.app.fonts import report_font
-from pushdeck.core.paths import create_private_file
-from pushdeck.core.reports import (
+from pushdeck.core.common.paths import create_private_file
+from pushdeck.core.reports.dashboard import (
     GROUP_HEADER,
     NOTE,
     DashboardData,

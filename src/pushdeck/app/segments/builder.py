@@ -1,6 +1,6 @@
 """The visual rule builder: groups (all / any / none) of conditions, nested.
 
-It edits the JSON rule form of ``pushdeck.core.segments`` and nothing else: ``rule()``
+It edits the JSON rule form of ``pushdeck.core.store.segment_rules`` and nothing else: ``rule()``
 returns it, ``set_rule()`` shows one. Each field gets a typed value editor: enum
 pickers, locale and time zone pickers, tag completion, durations or dates for times.
 """
@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.dates import date_format
-from pushdeck.core.device_query import FieldValues
-from pushdeck.core.model import DeviceStatus, OptIn, Platform, ProviderKind
-from pushdeck.core.segments import FIELD_OPS
+from pushdeck.core.common.model import DeviceStatus, OptIn, Platform, ProviderKind
+from pushdeck.core.devices.query import FieldValues
+from pushdeck.core.store.segment_rules import FIELD_OPS
 
 ENUMS: dict[str, list[str]] = {
     "platform": [p.value for p in Platform],

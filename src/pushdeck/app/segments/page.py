@@ -35,8 +35,8 @@ from pushdeck.app.errors import describe, show_error
 from pushdeck.app.segments.builder import RuleBuilder
 from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.core.device_query import FieldValues
-from pushdeck.core.model import Device
+from pushdeck.core.common.model import Device
+from pushdeck.core.devices.query import FieldValues
 from pushdeck.core.store.segments import Segment
 
 DEBOUNCE_MS = 300
@@ -149,7 +149,7 @@ class SegmentsPage(QWidget):
         after: Callable[[], None] | None = None,
     ) -> None:
         def job(ctx: WorkerContext) -> tuple[list[Segment], FieldValues]:
-            from pushdeck.core.device_query import field_values
+            from pushdeck.core.devices.query import field_values
             from pushdeck.core.store.segments import list_segments
 
             ws = ctx.require_ws()
@@ -279,8 +279,8 @@ class SegmentsPage(QWidget):
             return  # counted once a workspace opens (reload)
 
         def job(ctx: WorkerContext) -> tuple[int, list[Device], str, list[tuple[str, str]]]:
-            from pushdeck.core.device_query import segment_usage
-            from pushdeck.core.segments import rule_to_text
+            from pushdeck.core.campaigns.library import segment_usage
+            from pushdeck.core.store.segment_rules import rule_to_text
             from pushdeck.core.store.segments import count_rule, sample_rule
 
             ws = ctx.require_ws()

@@ -19,14 +19,8 @@ from typing import Any, ClassVar
 
 from hpack import NeverIndexedHeaderTuple
 
-from pushdeck.core.credentials import (
-    APNS_HOSTS,
-    ApnsCertCredential,
-    ApnsTokenCredential,
-    Credential,
-)
-from pushdeck.core.errors import CredentialError
-from pushdeck.core.model import (
+from pushdeck.core.common.errors import CredentialError
+from pushdeck.core.common.model import (
     ApnsEnvironment,
     Device,
     Message,
@@ -34,7 +28,7 @@ from pushdeck.core.model import (
     SendResult,
     SendStatus,
 )
-from pushdeck.core.payloads.apns import ApnsRequest, build_apns
+from pushdeck.core.messages.payloads.apns import ApnsRequest, build_apns
 from pushdeck.core.providers import apns_reasons
 from pushdeck.core.providers.apns_auth import ApnsTokenSigner, cert_ssl_context
 from pushdeck.core.providers.base import (
@@ -42,6 +36,12 @@ from pushdeck.core.providers.base import (
     inconclusive_check,
     register,
     retry_after_header,
+)
+from pushdeck.core.providers.credentials import (
+    APNS_HOSTS,
+    ApnsCertCredential,
+    ApnsTokenCredential,
+    Credential,
 )
 from pushdeck.core.providers.http2 import (
     DEFAULT_CONNECTIONS,

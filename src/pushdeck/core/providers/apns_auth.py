@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from pushdeck.core.credentials import ApnsCertCredential, ApnsTokenCredential
-from pushdeck.core.errors import CredentialError
+from pushdeck.core.common.errors import CredentialError
+from pushdeck.core.providers.credentials import ApnsCertCredential, ApnsTokenCredential
 from pushdeck.core.providers.http2 import client_ssl_context
 
 TOKEN_LIFETIME = 40 * 60  # inside Apple's 20–60 minute window

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pushdeck.core.model import SendStatus
+from pushdeck.core.common.model import SendStatus
 
 _R = SendStatus.REJECTED
 _DEAD = SendStatus.TOKEN_DEAD

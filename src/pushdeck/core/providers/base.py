@@ -4,7 +4,7 @@ A provider turns (rendered Message, Device) into one request, sends it, and retu
 ``SendResult``. Rejections are data; only transport failures raise (``TransportError``).
 Each provider module registers a factory here, so dispatch never switches on kinds.
 
-Three kinds of "not accepted", reported differently (``pushdeck.core.provider_health``
+Three kinds of "not accepted", reported differently (``pushdeck.core.providers.health``
 and the dispatcher act on them):
 
 - a permanent answer: ``SendResult`` with ``retryable=False`` (bad token, payload
@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pushdeck.core.credentials import Credential
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult
+from pushdeck.core.common.model import Device, Message, ProviderKind, SendResult
+from pushdeck.core.providers.credentials import Credential
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import errno
 import socket
 import ssl
 
-from pushdeck.core.errors import NotSentError
+from pushdeck.core.common.errors import NotSentError
 
 _NETWORK = "Check the network connection"
 

@@ -17,11 +17,17 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pushdeck.core.credentials import FCM_ENDPOINT, Credential, FcmCredential
-from pushdeck.core.errors import CredentialError, NotSentError, TransportError
-from pushdeck.core.model import Device, Message, ProviderKind, SendResult, SendStatus, TokenKind
-from pushdeck.core.payloads.fcm import FcmRequest, build_fcm
-from pushdeck.core.payloads.live_activity import FCM_TOKEN_ATTRIBUTE
+from pushdeck.core.common.errors import CredentialError, NotSentError, TransportError
+from pushdeck.core.common.model import (
+    Device,
+    Message,
+    ProviderKind,
+    SendResult,
+    SendStatus,
+    TokenKind,
+)
+from pushdeck.core.messages.payloads.fcm import FcmRequest, build_fcm
+from pushdeck.core.messages.payloads.live_activity import FCM_TOKEN_ATTRIBUTE
 from pushdeck.core.providers import fcm_errors
 from pushdeck.core.providers.base import (
     CheckResult,
@@ -29,6 +35,7 @@ from pushdeck.core.providers.base import (
     register,
     retry_after_header,
 )
+from pushdeck.core.providers.credentials import FCM_ENDPOINT, Credential, FcmCredential
 from pushdeck.core.providers.fcm_auth import GoogleAccessToken, TokenRefused
 from pushdeck.core.providers.http2 import (
     DEFAULT_CONNECTIONS,

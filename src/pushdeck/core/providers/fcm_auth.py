@@ -16,8 +16,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pushdeck.core.credentials import FcmCredential
-from pushdeck.core.errors import CredentialError
+from pushdeck.core.common.errors import CredentialError
+from pushdeck.core.providers.credentials import FcmCredential
 from pushdeck.core.providers.http2 import H2Client, json_object
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"

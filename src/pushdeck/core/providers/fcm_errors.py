@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pushdeck.core.model import SendStatus
+from pushdeck.core.common.model import SendStatus
 
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 _R = SendStatus.REJECTED

@@ -52,9 +52,9 @@ from h2.stream import StreamInputs
 from hpack.hpack import encode_integer
 from hpack.table import HeaderTable
 
-from pushdeck.core.errors import NotSentError, ProviderTimeoutError, TransportError
+from pushdeck.core.common.errors import NotSentError, ProviderTimeoutError, TransportError
+from pushdeck.core.net.tls import system_trust_context
 from pushdeck.core.providers.connect_errors import connect_failure
-from pushdeck.core.tls import system_trust_context
 
 Header = tuple[bytes, bytes]
 #: ``resolve(host, port)`` -> the addresses to connect to, in order (see ``H2Client``).

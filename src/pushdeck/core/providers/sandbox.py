@@ -31,9 +31,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from pushdeck.core.credentials import Credential, SandboxCredential
-from pushdeck.core.errors import ConfigError
-from pushdeck.core.model import (
+from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.common.model import (
+    CAMPAIGN_KEY,
+    VARIANT_KEY,
     Device,
     EngagementEvent,
     Message,
@@ -42,8 +43,9 @@ from pushdeck.core.model import (
     SendResult,
     SendStatus,
 )
-from pushdeck.core.payloads import build_apns, build_fcm, build_webpush
+from pushdeck.core.messages.payloads import build_apns, build_fcm, build_webpush
 from pushdeck.core.providers.base import CheckResult, Provider, register
+from pushdeck.core.providers.credentials import Credential, SandboxCredential
 from pushdeck.core.providers.sandbox_engagement import (
     EngagementRates,
     SentNotification,
@@ -52,7 +54,6 @@ from pushdeck.core.providers.sandbox_engagement import (
     simulate_engagement,
     stable_random,
 )
-from pushdeck.core.templating import CAMPAIGN_KEY, VARIANT_KEY
 
 __all__ = [
     "EngagementRates",

@@ -8,7 +8,7 @@ with the same ids, every time (re-running never double-counts).
 Every campaign sent through the sandbox gets its engagement this way: the provider
 (an ``EngagementReporter``) plays the devices, which report what they did with the
 notification, and the dispatcher records those reports through the same validation as
-events a real app posts to the collector (``pushdeck.core.events``).
+events a real app posts to the collector (``pushdeck.core.engagement.events``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from pushdeck.core.model import EngagementEvent, EngagementKind, SendResult
+from pushdeck.core.common.model import EngagementEvent, EngagementKind, SendResult
 
 HORIZON = timedelta(hours=48)  # nothing is simulated later than this after the send
 OFFLINE_SHARE = 0.15  # devices that receive the push only when they come back online

@@ -26,16 +26,14 @@ from typing import Any, ClassVar
 
 from hpack import NeverIndexedHeaderTuple
 
-from pushdeck.core import netguard
-from pushdeck.core.credentials import Credential, WebPushCredential
-from pushdeck.core.errors import (
+from pushdeck.core.common.errors import (
     ConfigError,
     CredentialError,
     ProviderTimeoutError,
     TransportError,
     ValidationError,
 )
-from pushdeck.core.model import (
+from pushdeck.core.common.model import (
     Device,
     Message,
     ProviderKind,
@@ -43,13 +41,15 @@ from pushdeck.core.model import (
     SendStatus,
     WebPushSubscription,
 )
-from pushdeck.core.payloads.webpush import WebPushRequest, build_webpush
+from pushdeck.core.messages.payloads.webpush import WebPushRequest, build_webpush
+from pushdeck.core.net import netguard
 from pushdeck.core.providers.base import (
     CheckResult,
     Provider,
     register,
     retry_after_seconds,
 )
+from pushdeck.core.providers.credentials import Credential, WebPushCredential
 from pushdeck.core.providers.http2 import (
     DEFAULT_CONNECTIONS,
     H2Client,
@@ -57,7 +57,7 @@ from pushdeck.core.providers.http2 import (
     Header,
     client_ssl_context,
 )
-from pushdeck.core.webpush_crypto import (
+from pushdeck.core.providers.webpush_crypto import (
     VapidSigner,
     encrypt,
     origin_of,

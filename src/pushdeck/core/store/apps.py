@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from urllib.parse import urlsplit
 
-from pushdeck.core.errors import ConfigError, ValidationError
-from pushdeck.core.model import App
+from pushdeck.core.common.errors import ConfigError, ValidationError
+from pushdeck.core.common.model import App
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 

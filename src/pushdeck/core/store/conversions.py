@@ -1,7 +1,7 @@
 """Conversions in the workspace: the lookups that check them, the insert, and the reads
-attribution needs. ``pushdeck.core.events`` validates (campaigns are found, and
+attribution needs. ``pushdeck.core.engagement.events`` validates (campaigns are found, and
 conversions written with the other events, by ``store.events``);
-``pushdeck.core.attribution`` decides which campaign a conversion counts for; this
+``pushdeck.core.reports.attribution`` decides which campaign a conversion counts for; this
 module only reads and writes rows.
 
 Reads are driven by the conversions (an app's, in the campaign's time range) and reach

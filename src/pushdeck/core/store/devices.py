@@ -10,7 +10,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from pushdeck.core.model import (
+from pushdeck.core.common.model import (
     ApnsEnvironment,
     Device,
     DeviceStatus,

@@ -1,6 +1,6 @@
 """Engagement events in the workspace: the lookups that check them, and the insert.
 
-``pushdeck.core.events`` validates; this module only reads and writes rows. An event
+``pushdeck.core.engagement.events`` validates; this module only reads and writes rows. An event
 is checked against the send journal (did this campaign send to this device, and was
 the send accepted?), so the lookup returns the journal row's state with the device.
 """
@@ -95,3 +95,13 @@ def get_collector_token(ws: Workspace) -> str | None:
 def set_collector_token(ws: Workspace, token: str) -> None:
     with ws.transaction() as conn:
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (TOKEN_KEY, token))
+
+
+def accepted_sends(ws: Workspace, campaign_id: int) -> list[Any]:
+    """(token, variant, at, provider_id) of every send of the campaign the provider accepted."""
+    return ws.query(
+        "SELECT d.token, j.variant, coalesce(j.finished_at, j.sent_at) AS at, j.provider_id"
+        " FROM journal j JOIN devices d ON d.id = j.device_id"
+        " WHERE j.campaign_id = ? AND j.state = 'accepted'",
+        (campaign_id,),
+    )

@@ -1,6 +1,6 @@
 """Audience hygiene in the workspace: app rules, recent sends per device, held rows.
 
-``pushdeck.core.hygiene`` decides; this module only reads and writes rows.
+``pushdeck.core.campaigns.hygiene`` decides; this module only reads and writes rows.
 
 Recent sends are counted over the journal of the campaigns that may have sent inside
 the window (started, and not finished before it began): a handful of campaigns, each
@@ -10,11 +10,10 @@ looked up by its (campaign, device) primary key, so no index on devices is neede
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pushdeck.core.hygiene_rules import AppRules, app_rules_from_doc
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 #: Journal states that mean a notification went (or is going) to the device.
@@ -28,19 +27,19 @@ _RECENT_CAMPAIGNS = (
 # --------------------------------------------------------------------------- app rules
 
 
-def get_app_rules(ws: Workspace, app_id: int) -> AppRules:
-    """The app's defaults (none set: no cap, no quiet hours, UTC, a 24 h window)."""
+def get_app_rules_doc(ws: Workspace, app_id: int) -> Any:
+    """The app's stored defaults as their JSON document (None when none were set)."""
     value = ws.scalar("SELECT rules FROM app_rules WHERE app_id = ?", (app_id,))
-    return app_rules_from_doc(json.loads(value)) if value else AppRules()
+    return json.loads(value) if value else None
 
 
-def set_app_rules(ws: Workspace, app_id: int, rules: AppRules) -> None:
+def set_app_rules_doc(ws: Workspace, app_id: int, doc: Mapping[str, Any]) -> None:
     with ws.transaction() as conn:
         conn.execute(
             "INSERT INTO app_rules (app_id, rules, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (app_id) DO UPDATE SET rules = excluded.rules,"
             " updated_at = excluded.updated_at",
-            (app_id, json.dumps(rules.to_doc(), sort_keys=True), utcnow()),
+            (app_id, json.dumps(doc, sort_keys=True), utcnow()),
         )
 
 

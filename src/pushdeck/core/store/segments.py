@@ -12,10 +12,15 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from pushdeck.core.errors import ConfigError, SegmentError
-from pushdeck.core.model import Device
-from pushdeck.core.segments import CompiledRule, check_shape, compile_rule, rule_to_text
+from pushdeck.core.common.errors import ConfigError, SegmentError
+from pushdeck.core.common.model import Device
 from pushdeck.core.store import devices as device_store
+from pushdeck.core.store.segment_rules import (
+    CompiledRule,
+    check_shape,
+    compile_rule,
+    rule_to_text,
+)
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 

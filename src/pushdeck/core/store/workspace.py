@@ -26,8 +26,8 @@ from typing import Any
 
 import sqlite_utils
 
-from pushdeck.core.errors import WorkspaceError, is_disk_full
-from pushdeck.core.paths import (
+from pushdeck.core.common.errors import WorkspaceError, is_disk_full
+from pushdeck.core.common.paths import (
     PRIVATE_MODE,
     create_private_file,
     create_private_new_file,

@@ -1,0 +1,985 @@
+"""The only sending loop: audience → journal → personalized sends → outcomes.
+
+``send_campaign_async`` (or the blocking ``send_campaign``) starts or resumes one
+campaign:
+
+1. *Materialize* (once, in one transaction): every targeted device gets a journal
+   row — ``queued``, ``excluded`` (with the reason) or ``control`` (hold-out) — with
+   its variant, platform, locale and time zone, all computed in SQL.
+2. *Recover*: rows left ``in_flight`` by a crash are re-queued and counted as
+   possibly duplicated (their first send may or may not have reached the provider).
+3. *Send*: queued rows are read in pages by device id (flat memory), marked
+   ``in_flight`` in small committed chunks right before their sends start, sent with
+   bounded concurrency per provider, a throttle, Retry-After and jittered backoff,
+   and their outcomes written back in batches.
+
+Three kinds of failure are kept apart. A *permanent* answer (bad token, payload
+refused) is final. A *transient* one (5xx, 429, timeout, no connection) never is: the
+device is retried a few times (``max_attempts`` per run) and otherwise stays queued
+with the reason. When most recent answers of a route are transient the route is
+*down* (``provider_health``): nothing more is sent to it but one probe at a time,
+waiting devices spend no tries, the progress says "APNs unavailable since 14:02 …;
+retrying in 30 s", and after ``outage_pause_after`` seconds its devices are left
+queued. A run that leaves devices waiting on a transient failure ends ``paused`` with
+the reason (never ``sent``); ``send`` again (or Resume) sends them. Rows skipped while
+their route was down are picked up by another pass over the queue once it is back.
+
+Concurrency follows the provider: the dispatcher only bounds how many sends may be
+*waiting or in flight* per provider (``DispatchOptions.concurrency``, memory-sized); how
+many are on the wire at once is the provider's HTTP/2 pool's business, which fills each
+connection to the server's advertised stream limit and opens more connections when full.
+
+An auth failure stops the campaign at once (status ``failed`` with the provider's
+explanation; unsent devices stay queued for a resume). Pause and cancel come from a
+``SendControl`` (same process) or from the campaign's status in the workspace
+(another process, e.g. ``pushdeck campaigns pause``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from pushdeck.core.campaigns import sender_lease
+from pushdeck.core.campaigns.audience import audience_rule, exclusion_sql
+from pushdeck.core.campaigns.hygiene import Clock, SendGate, wait_for_release
+from pushdeck.core.campaigns.journal import (
+    JournalState,
+    Outcome,
+    cancel_queued,
+    counts_by_state,
+    mark_in_flight,
+    possibly_duplicated,
+    queued_page,
+    recover_in_flight,
+    requeue,
+    requeue_unfinished,
+    waiting_reasons,
+    write_outcomes,
+)
+from pushdeck.core.campaigns.library import current_status, get_campaign, set_status
+from pushdeck.core.campaigns.render_guard import RenderGuard, campaign_nothing_sent
+from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignStatus
+from pushdeck.core.campaigns.templating import Personalizer, require_valid_templates
+from pushdeck.core.campaigns.variants import arm_for_bucket, bucket, notification_id
+from pushdeck.core.common import event_loop
+from pushdeck.core.common.errors import (
+    ConfigError,
+    CredentialError,
+    NotSentError,
+    PayloadError,
+    PushdeckError,
+    TransportError,
+)
+from pushdeck.core.common.model import (
+    ApnsEnvironment,
+    Device,
+    Message,
+    ProviderKind,
+    SendResult,
+    SendStatus,
+)
+from pushdeck.core.engagement.events import record_reported_engagement
+from pushdeck.core.messages.payloads.live_activity import accepted_token_kinds
+from pushdeck.core.providers.base import Provider
+from pushdeck.core.providers.health import HealthPolicy, RouteHealth, RouteState
+from pushdeck.core.store import send_memory
+from pushdeck.core.store.devices import row_to_device
+from pushdeck.core.store.workspace import Workspace, utcnow
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    # Sends started and not finished per provider (waiting for a stream or in flight).
+    # A bound for memory, not the wire: the provider's connections use what the server
+    # allows (APNs: 1,000 streams per connection, more connections when full). 2,048 is
+    # two full APNs connections: ~14,000 msgs/s at 150 ms, more than one core can send.
+    concurrency: int = 2048
+    max_attempts: int = 5  # per device and run, while its provider is up; then it waits
+    backoff_base: float = 0.5  # seconds; doubles per attempt, full jitter
+    backoff_cap: float = 30.0
+    retry_after_cap: float = 600.0  # longest Retry-After honoured (the demo shortens it)
+    # A provider is "down" when this share of its last `outage_window` answers were
+    # transient (or it sent Retry-After >= 1 s): then only one probe at a time goes out,
+    # `outage_probe_base` s after the last, doubling up to `outage_probe_cap` s, and
+    # after `outage_pause_after` s of outage its devices are left queued (campaign paused).
+    outage_window: int = 20
+    outage_ratio: float = 0.75
+    outage_probe_base: float = 5.0
+    outage_probe_cap: float = 30.0
+    outage_pause_after: float = 300.0
+    page_size: int = 1000  # queued rows read at once
+    chunk_size: int = 128  # rows committed as in_flight at once (bounds possible duplicates)
+    flush_every: int = 500  # outcomes written per transaction
+    flush_interval: float = 0.25  # seconds between flushes of a partial batch
+    status_poll: float = 0.5  # seconds between checks for pause/cancel from elsewhere
+    progress_interval: float = 0.2  # seconds between progress events (the last always comes)
+    seed: int | None = None  # jitter seed (tests); None = system randomness
+    clock: Clock | None = None  # what caps and quiet hours call "now" (tests); None = UTC now
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot for progress bars: counts by journal state, rate and ETA."""
+
+    campaign: str
+    status: str
+    counts: Mapping[str, int]
+    total: int  # journal rows (= targeted devices)
+    remaining: int  # queued + in flight
+    rate: float  # outcomes per second in this run
+    eta_seconds: float | None
+    possibly_duplicated: int
+    #: Plain words about providers that are down, e.g. "APNs unavailable since 14:02
+    #: (503 ServiceUnavailable); retrying in 30 s" ("" while all is well).
+    notice: str = ""
+
+    @property
+    def done(self) -> int:
+        return self.total - self.remaining
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    campaign: str
+    status: str
+    counts: Mapping[str, int]
+    possibly_duplicated: int
+    error: str = ""
+    elapsed: float = 0.0
+
+
+class SendControl:
+    """Pause / resume / cancel a running send from any thread (the app's buttons)."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.cancelled = False
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class _Throttle:
+    """At most ``per_minute`` send starts per minute, evenly spaced."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        slot = max(self.next, now)
+        self.next = slot + self.interval  # reserve before sleeping: no two share a slot
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class _Stop(Exception):
+    """Internal: the campaign must stop (auth failure, pause, cancel)."""
+
+
+# --------------------------------------------------------------------------- materialize
+
+
+def _materialized_key(campaign_id: int) -> str:
+    return f"campaign_materialized:{campaign_id}"
+
+
+def materialize(ws: Workspace, campaign: Campaign, available: Collection[ProviderKind]) -> int:
+    """Write the journal row of every targeted device once; return how many were added."""
+    key = _materialized_key(campaign.id)
+    if ws.scalar("SELECT 1 FROM meta WHERE key = ?", (key,)):
+        return 0
+    spec = campaign.spec
+    rule = audience_rule(ws, spec)
+    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
+    # Variant assignment runs inside SQLite so materializing a million devices never
+    # loads them into Python.
+    ws.conn.create_function(
+        "pushdeck_arm",
+        2,
+        lambda app, token: arm_for_bucket(spec, bucket(spec.name, app, token)),
+        deterministic=True,
+    )
+    sql = (
+        "INSERT OR IGNORE INTO journal (campaign_id, device_id, variant, state, reason,"
+        " platform, locale, timezone, token_kind, queued_at)"
+        f" SELECT ?, d.id, pushdeck_arm(a.name, d.token), CASE WHEN ({case}) != '' THEN"
+        " 'excluded' WHEN pushdeck_arm(a.name, d.token) = 'control' THEN 'control'"
+        f" ELSE 'queued' END, {case}, d.platform, d.locale, d.timezone, d.token_kind, ?"
+        f" FROM devices d JOIN apps a ON a.id = d.app_id WHERE {rule.where}"
+    )
+    now = utcnow()
+    with ws.transaction() as conn:
+        cursor = conn.execute(sql, (campaign.id, *case_params, *case_params, now, *rule.params))
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, now))
+    return cursor.rowcount
+
+
+# --------------------------------------------------------------------------- dispatcher
+
+
+class _Dispatcher:
+    def __init__(
+        self,
+        ws: Workspace,
+        campaign: Campaign,
+        providers: Mapping[ProviderKind, Provider],
+        options: DispatchOptions,
+        control: SendControl,
+        on_progress: ProgressCallback | None,
+        timezones: Collection[str] | None,
+    ) -> None:
+        self.ws = ws
+        self.campaign = campaign
+        self.providers = providers
+        self.options = options
+        self.control = control
+        self.on_progress = on_progress
+        self.timezones = timezones
+        self.personalizer = Personalizer(campaign.spec)
+        self.gate = SendGate(ws, campaign, options.clock)  # frequency caps, quiet hours
+        # Stops the send when most renders fail.
+        self.render_guard = RenderGuard.for_campaign(ws, campaign, self.personalizer.render)
+        self.throttle = _Throttle(campaign.spec.throttle_per_minute)
+        # One send per provider until its first outcome (a refused credential then costs
+        # one request, not thousands), then the whole window (see _task_done).
+        self.semaphores = {k: asyncio.Semaphore(1) for k in providers}
+        self.opened: set[ProviderKind] = set()
+        self.done_callbacks: dict[ProviderKind, Callable[[asyncio.Task[None]], None]] = {}
+        self.policy = HealthPolicy(
+            window=options.outage_window,
+            ratio=options.outage_ratio,
+            probe_base=options.outage_probe_base,
+            probe_cap=options.outage_probe_cap,
+            retry_after_cap=options.retry_after_cap,
+            pause_after=options.outage_pause_after,
+        )
+        self.health: dict[str, RouteHealth] = {}  # by route (see _route)
+        self.deferred = False  # rows were skipped because their route was down
+        self.deferred_routes: set[RouteHealth] = set()  # ... these routes, in this pass
+        # After a complete pass, only the routes it left rows for matter (None: unknown,
+        # the pass stopped early and unread rows may belong to any route).
+        self.pending: set[RouteHealth] | None = None
+        self.settled: set[int] = set()  # device ids left waiting for a later run
+        self.waiting_reason = ""  # the last transient failure of a settled device
+        self.outage_stop = False  # stopped because every route in use gave up
+        self.rng = random.Random(options.seed)
+        self.buffer: list[Outcome] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.error = ""
+        self.stop_status: CampaignStatus | None = None
+        self.started = time.monotonic()
+        self.finished_this_run = 0
+        self.last_flush = time.monotonic()
+        self.last_poll = 0.0
+        self.last_emit = 0.0
+        self.lease = ""  # this sender's lease token, renewed while sending
+        self.unknown: Counter[int] = Counter()  # device id -> transport errors so far
+        self.counts: Counter[str] = Counter(counts_by_state(ws, campaign.id))
+        self.duplicated = possibly_duplicated(ws, campaign.id)
+
+    # ---- control
+
+    def _check_stop(self) -> None:
+        if self.stop_status is not None:
+            raise _Stop
+        if self.control.cancelled:
+            self.stop_status = CampaignStatus.CANCELLED
+        elif self.control.paused:
+            self.stop_status = CampaignStatus.PAUSED
+        elif time.monotonic() - self.last_poll > self.options.status_poll:
+            self.last_poll = time.monotonic()
+            stored = current_status(self.ws, self.campaign.id)
+            if stored in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
+                self.stop_status = stored
+        if self.stop_status is not None:
+            raise _Stop
+
+    def _fail(self, result: SendResult) -> None:
+        if self.stop_status is None:
+            what = result.explanation or result.reason or "credentials refused"
+            self.error = (
+                f"The {result.provider} provider refused Pushdeck's credentials "
+                f"({result.reason or result.http_status}): {what} The campaign was stopped; "
+                "unsent devices stay queued. Fix the credential, then run "
+                f"'pushdeck campaigns send {self.campaign.name}' to resume."
+            )
+            self.stop_status = CampaignStatus.FAILED
+
+    # ---- main loop
+
+    async def run(self) -> None:
+        flusher = asyncio.create_task(self._flush_periodically())
+        try:
+            await self._feed()
+        except _Stop:
+            pass
+        finally:
+            if self.tasks:
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+            flusher.cancel()
+            self._flush()
+            record_reported_engagement(self.ws, self.providers.values())  # the rest of it
+
+    async def _feed(self) -> None:
+        while True:
+            self.deferred, self.deferred_routes = False, set()
+            complete = await self._feed_pass()
+            # Rows skipped (or handed back) while their route was down are still queued:
+            # once one of those routes may be tried again, go over the queue once more.
+            if self.tasks:
+                await asyncio.gather(*list(self.tasks), return_exceptions=True)
+            self._flush()
+            if not self.deferred:
+                return
+            self.pending = set(self.deferred_routes) if complete else None
+            await self._until_a_route_opens()
+
+    async def _feed_pass(self) -> bool:
+        """One pass over the queue; False if it stopped early (every route waiting)."""
+        after = 0
+        while True:
+            if self._all_routes_blocked():
+                self.deferred = True  # the rest waits for the next pass
+                return False
+            rows = queued_page(
+                self.ws, self.campaign.id, after, self.options.page_size, self.timezones
+            )
+            if not rows:
+                return True
+            after = rows[-1]["id"]
+            if self.settled:
+                rows = [r for r in rows if r["id"] not in self.settled]
+            rows, moved = self.gate.admit(rows)  # held or excluded by caps and quiet hours
+            for state, count in moved.items():
+                self._move("queued", state, count)
+            for start in range(0, len(rows), self._chunk()):
+                await self._send_chunk(rows[start : start + self._chunk()])
+
+    def _chunk(self) -> int:
+        per_minute = self.campaign.spec.throttle_per_minute
+        if per_minute:  # about a second's worth, so throttled rows are not in flight long
+            return max(1, min(self.options.chunk_size, per_minute // 60))
+        return self.options.chunk_size
+
+    async def _send_chunk(self, rows: list[Any]) -> None:
+        self._check_stop()
+        rows = self._admit(rows)
+        if not rows:
+            return
+        ids = [r["id"] for r in rows]
+        with self.ws.transaction() as conn:
+            stored = current_status(self.ws, self.campaign.id)
+            if stored is not CampaignStatus.SENDING:
+                self.stop_status = stored
+            else:
+                mark_in_flight(conn, self.campaign.id, ids)
+                self._move("queued", "in_flight", len(ids))
+        if self.stop_status is not None:
+            raise _Stop
+        started: set[int] = set()
+        try:
+            for row in rows:
+                self._check_stop()
+                await self._spawn(row)
+                started.add(row["id"])
+        finally:
+            # Rows marked in flight whose send never started are certainly unsent.
+            unsent = [i for i in ids if i not in started]
+            requeue(self.ws, self.campaign.id, unsent)
+            self._move("in_flight", "queued", len(unsent))
+
+    async def _spawn(self, row: Any) -> None:
+        device = row_to_device(row)
+        kind = device.provider
+        if self.throttle.interval:
+            await self.throttle.wait()
+        await self.semaphores[kind].acquire()
+        task = asyncio.create_task(self._deliver(device, row["j_variant"], row["j_attempts"]))
+        self.tasks.add(task)
+        done = self.done_callbacks.get(kind)
+        if done is None:
+            done = self.done_callbacks[kind] = self._task_done(kind)
+        task.add_done_callback(done)
+
+    def _task_done(self, kind: ProviderKind) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self.tasks.discard(task)
+            self.semaphores[kind].release()
+            self._widen(kind)  # a task that never reached the provider (say, a template)
+
+        return done
+
+    def _widen(self, kind: ProviderKind) -> None:
+        """Open the provider's whole window after its first answer (of any kind): a
+        refused credential costs one request, and a first device that meets an outage
+        does not spend all its tries alone before the route's health can be judged."""
+        if kind not in self.opened:
+            self.opened.add(kind)
+            for _ in range(self.options.concurrency - 1):
+                self.semaphores[kind].release()
+
+    # ---- routes: is the provider up?
+
+    def _route(self, kind: ProviderKind, environment: str, token: str) -> RouteHealth:
+        """The health of the way a device is reached (APNs host, Web Push origin…)."""
+        if kind is ProviderKind.APNS:
+            sandbox = environment == ApnsEnvironment.SANDBOX.value
+            key, label = f"apns:{environment}", "APNs (sandbox)" if sandbox else "APNs"
+        elif kind is ProviderKind.WEBPUSH:
+            origin = "/".join(token.split("/", 3)[:3])  # https://host[:port]
+            key, label = f"webpush:{origin}", f"Web Push service {origin.split('//')[-1]}"
+        else:
+            key, label = kind.value, _LABELS.get(kind, kind.value)
+        health = self.health.get(key)
+        if health is None:
+            health = self.health[key] = RouteHealth(label, self.policy)
+        return health
+
+    def _device_route(self, device: Device) -> RouteHealth:
+        return self._route(device.provider, device.environment.value, device.token)
+
+    def _admit(self, rows: list[Any]) -> list[Any]:
+        """The rows that may be sent now: none to a route that is down, except one probe."""
+        admitted = []
+        for row in rows:
+            health = self._route(ProviderKind(row["provider"]), row["environment"], row["token"])
+            state = health.state()
+            if state is RouteState.GO:
+                admitted.append(row)
+            elif state is RouteState.PROBE:
+                health.start_probe(row["id"])
+                admitted.append(row)
+            elif state is RouteState.WAIT:
+                self._defer(health)  # stays queued; the next pass tries again
+            # GAVE_UP: stays queued for a later run; the campaign ends paused with why
+        return admitted
+
+    def _defer(self, health: RouteHealth) -> None:
+        self.deferred = True
+        self.deferred_routes.add(health)
+
+    def _route_states(self) -> set[RouteState]:
+        """The states of the routes the queued rows may still need; stops the run
+        (paused, with the reason) when every one of them gave up waiting."""
+        routes = self.health.values() if self.pending is None else self.pending
+        states = {h.state() for h in routes}
+        if states == {RouteState.GAVE_UP}:
+            self.outage_stop = True
+            self.stop_status = CampaignStatus.PAUSED
+            raise _Stop
+        return states
+
+    def _all_routes_blocked(self) -> bool:
+        """Every route that matters is down and not due for a probe: stop reading."""
+        if not self.health:
+            return False
+        return self._route_states() <= {RouteState.WAIT, RouteState.GAVE_UP}
+
+    async def _until_a_route_opens(self) -> None:
+        """Between passes: wait until some route that was down may be tried again."""
+        while True:
+            self._check_stop()
+            if self._route_states() & {RouteState.GO, RouteState.PROBE}:
+                return
+            await asyncio.sleep(0.1)
+
+    def _notice(self) -> str:
+        return "; ".join(n for n in (h.notice() for h in self.health.values()) if n)
+
+    def waiting_text(self, unfinished: int) -> str:
+        """Why devices are still queued after this run ("" if none waits on a failure)."""
+        parts = [h.gave_up_text() for h in self.health.values() if h.gave_up]
+        if self.settled:
+            parts.append(
+                f"{_devices(len(self.settled))} got only temporary failures "
+                f"(last: {self.waiting_reason.rstrip('.')})."
+            )
+        if not parts or not unfinished:
+            return ""
+        return (
+            " ".join(parts) + f" {_devices(unfinished)} not sent yet stay queued: run "
+            f"'pushdeck campaigns send {self.campaign.name}' (or Resume in the app) to "
+            "send them."
+        )
+
+    # ---- one device
+
+    async def _deliver(self, device: Device, variant: str, attempts: int) -> None:
+        assert device.id is not None
+        if self.render_guard.stopped:  # spawned before the stop: certainly not sent
+            self._record(_requeue_outcome(device.id, attempts))
+            return
+        try:
+            message = self.personalizer.render(device, variant)
+        except Exception as exc:  # noqa: BLE001 - a template failing for one device skips it
+            reason = f"Template: {exc}"
+            self._record(Outcome(device.id, JournalState.SKIPPED, attempts, reason=reason))
+            stop = self.render_guard.failure(reason)
+            if stop and self.stop_status is None:
+                self.error, self.stop_status = stop, CampaignStatus.FAILED
+            return
+        if device.token_kind not in accepted_token_kinds(message):
+            # A variant or localization changed what the message is (say, into a Live
+            # Activity update): this token cannot take it, so it is never sent.
+            reason = f"Token kind {device.token_kind.value} does not take this message."
+            self._record(Outcome(device.id, JournalState.SKIPPED, attempts, reason=reason))
+            return
+        self.render_guard.success()
+        nid = notification_id(self.campaign.name, device.app, device.token)
+        try:
+            outcome = await self._attempts(device, message, nid, attempts)
+        except PushdeckError as exc:  # e.g. a device the provider cannot address at all
+            outcome = Outcome(device.id, JournalState.REJECTED, attempts + 1, reason=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave the row in flight
+            outcome = Outcome(
+                device.id, JournalState.REJECTED, attempts + 1, reason=f"Internal error: {exc!r}"
+            )
+        self._record(outcome)
+
+    async def _attempts(self, device: Device, message: Message, nid: str, attempts: int) -> Outcome:
+        assert device.id is not None
+        provider = self.providers[device.provider]
+        health = self._device_route(device)
+        tries = 0  # transient failures of this device in this run while its route was up
+        last = ""
+        while True:
+            if health.down and health.prober != device.id:
+                # Its route went down meanwhile: hand the row back without spending a try.
+                self._defer(health)
+                return _unfinished_outcome(device.id, attempts, last)
+            await self._wait_gate(health)
+            if self.stop_status is CampaignStatus.FAILED:
+                return _requeue_outcome(device.id, attempts)  # certainly not sent again
+            attempts += 1
+            started = time.monotonic()
+            try:
+                result = await provider.send(message, device, notification_id=nid)
+                self._widen(device.provider)
+            except PayloadError as exc:
+                health.end_probe(device.id)
+                return Outcome(device.id, JournalState.SKIPPED, attempts, reason=exc.message)
+            except TransportError as exc:
+                self._widen(device.provider)
+                if not isinstance(exc, NotSentError):
+                    # Written and not answered: it may have arrived; a retry may duplicate.
+                    self.unknown[device.id] += 1
+                last, retry_after, status = exc.message, None, None
+            else:
+                if result.status is SendStatus.AUTH_FAILURE:
+                    health.end_probe(device.id)
+                    self._fail(result)
+                    return _requeue_outcome(device.id, attempts - 1)
+                if not result.retryable:
+                    health.answered(started)
+                    health.end_probe(device.id)
+                    return _outcome(device, result, attempts)
+                last, retry_after = _transient_words(result), result.retry_after
+                status = result.http_status
+            was_down = health.down
+            health.failed(last, retry_after, started)
+            health.end_probe(device.id)
+            if health.down:
+                self._defer(health)  # tried again in a later pass, once the route is back
+                return _unfinished_outcome(device.id, attempts, last, status)
+            if not was_down:
+                tries += 1
+            if tries >= self.options.max_attempts:
+                self.settled.add(device.id)  # waits for the next run, with the reason
+                self.waiting_reason = last
+                reason = f"Waiting after {tries} temporary failures; last: {last}"
+                return _unfinished_outcome(device.id, attempts, reason, status, final=True)
+            await self._backoff(tries)
+
+    async def _wait_gate(self, health: RouteHealth) -> None:
+        """A short Retry-After (under a second) holds every send of the route."""
+        wait = health.gate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _backoff(self, attempt: int) -> None:
+        ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
+        await asyncio.sleep(self.rng.uniform(0, ceiling))
+
+    # ---- journal writes
+
+    def _record(self, outcome: Outcome) -> None:
+        for health in self.health.values():  # a probe that ended any way at all is over
+            health.end_probe(outcome.device_id)
+        unknown = self.unknown.pop(outcome.device_id, 0)
+        if unknown:
+            outcome = replace(outcome, unknown_sends=unknown)
+            self.duplicated += 1
+        self.buffer.append(outcome)
+        if len(self.buffer) >= self.options.flush_every:
+            self._flush()
+
+    async def _flush_periodically(self) -> None:
+        renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(self.options.flush_interval)
+            self._flush()
+            if time.monotonic() - self.last_emit >= 1.0 and self._notice():
+                self._emit()  # a countdown while a provider is down, even if nothing moves
+            if self.lease and time.monotonic() - renewed > sender_lease.HEARTBEAT:
+                sender_lease.renew(self.ws, self.campaign.id, self.lease)
+                renewed = time.monotonic()
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        finished = [o for o in batch if o.state is not JournalState.QUEUED]
+        unsent = [o for o in batch if o.state is JournalState.QUEUED]
+        write_outcomes(self.ws, self.campaign.id, finished)
+        requeue_unfinished(self.ws, self.campaign.id, unsent)
+        record_reported_engagement(self.ws, self.providers.values())  # simulated devices
+        for state, count in Counter(o.state.value for o in finished).items():
+            self._move("in_flight", state, count)
+        self._move("in_flight", "queued", len(unsent))
+        self.finished_this_run += len(finished)
+        if time.monotonic() - self.last_emit >= self.options.progress_interval:
+            self._emit()
+
+    def _move(self, source: str, target: str, count: int = 1) -> None:
+        """Keep the in-memory counts in step with the journal (no query per event)."""
+        self.counts[source] -= count
+        self.counts[target] += count
+
+    def _emit(self, status: str | None = None, *, exact: bool = False) -> None:
+        self.last_emit = time.monotonic()
+        if self.on_progress is None:
+            return
+        if exact:  # after a status change rewrote rows (e.g. cancel): ask the journal
+            self.on_progress(progress(self.ws, self.campaign, status, self._rate()))
+            return
+        counts = {k: v for k, v in self.counts.items() if v}
+        remaining = counts.get("queued", 0) + counts.get("in_flight", 0)
+        rate = self._rate()
+        self.on_progress(
+            Progress(
+                campaign=self.campaign.name,
+                status=status or str(CampaignStatus.SENDING),
+                counts=counts,
+                total=sum(counts.values()),
+                remaining=remaining,
+                rate=rate,
+                eta_seconds=remaining / rate if rate > 0 else None,
+                possibly_duplicated=self.duplicated,
+                notice=self._notice(),
+            )
+        )
+
+    def _rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.finished_this_run / elapsed if elapsed > 0 else 0.0
+
+
+_LABELS = {ProviderKind.FCM: "FCM", ProviderKind.SANDBOX: "Sandbox"}
+
+
+def _devices(count: int) -> str:
+    return f"{count:,} device" + ("" if count == 1 else "s")
+
+
+def _transient_words(result: SendResult) -> str:
+    """ "503 ServiceUnavailable", with the Retry-After the provider asked for."""
+    words = " ".join(str(x) for x in (result.http_status, result.reason) if x) or "failure"
+    if result.retry_after is not None:
+        words += f", Retry-After {result.retry_after:.0f} s"
+    return words
+
+
+def _requeue_outcome(device_id: int, attempts: int) -> Outcome:
+    return Outcome(device_id, JournalState.QUEUED, attempts)
+
+
+def _unfinished_outcome(
+    device_id: int,
+    attempts: int,
+    last: str,
+    http_status: int | None = None,
+    *,
+    final: bool = False,
+) -> Outcome:
+    """Back to the queue after a transient failure, with the reason for status displays."""
+    reason = last if final else (f"Not sent yet: {last}" if last else "")
+    return Outcome(device_id, JournalState.QUEUED, attempts, http_status=http_status, reason=reason)
+
+
+def _outcome(device: Device, result: SendResult, attempts: int) -> Outcome:
+    assert device.id is not None
+    base = dict(
+        attempts=attempts,
+        provider_id=result.provider_id,
+        http_status=result.http_status,
+        reason=result.reason,
+    )
+    if result.status is SendStatus.ACCEPTED:
+        return Outcome(device.id, JournalState.ACCEPTED, **base)  # type: ignore[arg-type]
+    if result.status is SendStatus.TOKEN_DEAD:
+        return _dead_outcome(device, result, base)
+    return Outcome(device.id, JournalState.REJECTED, **base)  # type: ignore[arg-type]
+
+
+def _dead_outcome(device: Device, result: SendResult, base: dict[str, Any]) -> Outcome:
+    assert device.id is not None
+    since = result.token_dead_since
+    if since is not None and device.last_seen is not None and device.last_seen > since:
+        # APNs says the token died at `since`, but the app registered it again later:
+        # keep the device (Apple's documented rule for the 410 timestamp).
+        base["reason"] = f"{result.reason} (token seen again after {since:%Y-%m-%d}; kept)"
+        return Outcome(device.id, JournalState.DEAD, **base)
+    at = (since or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    why = f"{result.provider}: {result.reason or result.http_status}"
+    return Outcome(device.id, JournalState.DEAD, **base, unregister_reason=why, unregister_at=at)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def progress(
+    ws: Workspace, campaign: Campaign, status: str | None = None, rate: float = 0.0
+) -> Progress:
+    counts = counts_by_state(ws, campaign.id)
+    remaining = counts.get("queued", 0) + counts.get("in_flight", 0)
+    return Progress(
+        campaign=campaign.name,
+        status=status or str(current_status(ws, campaign.id)),
+        counts=counts,
+        total=sum(counts.values()),
+        remaining=remaining,
+        rate=rate,
+        eta_seconds=remaining / rate if rate > 0 else None,
+        possibly_duplicated=possibly_duplicated(ws, campaign.id),
+    )
+
+
+async def send_campaign_async(
+    ws: Workspace,
+    name: str,
+    *,
+    providers: Mapping[ProviderKind, Provider],
+    on_progress: ProgressCallback | None = None,
+    control: SendControl | None = None,
+    options: DispatchOptions | None = None,
+    timezones: Collection[str] | None = None,
+) -> SendSummary:
+    """Start or resume sending campaign ``name``; return when it is done or stopped.
+
+    ``timezones`` limits this run to devices in those zones (local-time schedules).
+    Raises CredentialError (after recording it) when a provider refuses the credentials.
+    """
+    campaign = get_campaign(ws, name)
+    if campaign.status is CampaignStatus.SENT:
+        return summary(ws, name)
+    if campaign.status not in SENDABLE:
+        raise ConfigError(
+            f"Campaign {name!r} is {campaign.status} and cannot be sent.",
+            hint=f"Duplicate it ('pushdeck campaigns duplicate {name} NEW') to send again.",
+        )
+    lease = sender_lease.acquire(ws, campaign.id, name)
+    try:
+        with send_memory.streaming(ws):  # peak RSS flat in the campaign's size
+            return await _send(
+                ws, campaign, providers, on_progress, control or SendControl(), options,
+                timezones, lease,
+            )  # fmt: skip
+    finally:
+        sender_lease.release(ws, campaign.id, lease)
+
+
+async def _send(
+    ws: Workspace,
+    campaign: Campaign,
+    providers: Mapping[ProviderKind, Provider],
+    on_progress: ProgressCallback | None,
+    control: SendControl,
+    options: DispatchOptions | None,
+    timezones: Collection[str] | None,
+    lease: str,
+) -> SendSummary:
+    name = campaign.name
+    started = time.monotonic()
+    require_valid_templates(campaign.spec)  # a campaign saved before today's checks
+    set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
+    materialize(ws, campaign, providers.keys())
+    recover_in_flight(ws, campaign.id)  # safe: the lease says no other sender is alive
+    while True:
+        dispatcher = _Dispatcher(
+            ws, campaign, providers, options or DispatchOptions(), control, on_progress, timezones
+        )
+        dispatcher.lease = lease
+        await dispatcher.run()
+        if dispatcher.stop_status is not CampaignStatus.PAUSED or not control.paused:
+            break
+        set_status(ws, name, CampaignStatus.PAUSED)
+        dispatcher._emit(str(CampaignStatus.PAUSED), exact=True)
+        if not await _wait_resume(control):
+            break  # cancelled while paused
+        set_status(ws, name, CampaignStatus.SENDING)
+    _finish(ws, campaign, dispatcher, control, timezones)
+    result = summary(ws, name, elapsed=time.monotonic() - started)
+    dispatcher._emit(result.status, exact=True)
+    if dispatcher.stop_status is CampaignStatus.FAILED and not dispatcher.render_guard.stopped:
+        raise CredentialError(dispatcher.error)
+    return result
+
+
+async def _wait_resume(control: SendControl) -> bool:
+    while control.paused and not control.cancelled:
+        await asyncio.sleep(0.05)
+    return not control.cancelled
+
+
+def _finish(
+    ws: Workspace,
+    campaign: Campaign,
+    dispatcher: _Dispatcher,
+    control: SendControl,
+    timezones: Collection[str] | None,
+) -> None:
+    stop = CampaignStatus.CANCELLED if control.cancelled else dispatcher.stop_status
+    name = campaign.name
+    if stop is CampaignStatus.CANCELLED:
+        with ws.transaction() as conn:
+            cancel_queued(conn, campaign.id)
+        set_status(ws, name, CampaignStatus.CANCELLED, finished=True)
+    elif stop is CampaignStatus.FAILED:
+        set_status(ws, name, CampaignStatus.FAILED, error=dispatcher.error)
+    elif stop is CampaignStatus.PAUSED and not dispatcher.outage_stop:
+        set_status(ws, name, CampaignStatus.PAUSED)  # asked for (button, another process)
+    elif (unfinished := _unfinished(ws, campaign.id)) == 0:
+        nothing_sent = campaign_nothing_sent(ws, name, counts_by_state(ws, campaign.id))
+        if nothing_sent:  # every recipient skipped: not a success
+            set_status(ws, name, CampaignStatus.FAILED, error=nothing_sent)
+        else:
+            set_status(ws, name, CampaignStatus.SENT, finished=True)
+    elif timezones is not None or wait_for_release(ws, campaign):
+        # Local-time schedule: the zones due now are done, later ones wait their turn.
+        # Devices held for their quiet hours wait for 'run-due' to release them (the
+        # campaign's scheduled_at is the next release), even when others wait on a
+        # provider: 'run-due' retries devices left waiting on a provider with them.
+        # Held devices count as unfinished, so held alone is never 'nothing sent'.
+        waiting = dispatcher.waiting_text(_unfinished(ws, campaign.id, held=False))
+        set_status(ws, name, CampaignStatus.SCHEDULED, error=waiting)
+    elif waiting := dispatcher.waiting_text(unfinished):
+        # Devices wait on a provider that failed transiently: never 'sent'. Paused with
+        # the reason; 'campaigns send' (or Resume) sends them.
+        set_status(ws, name, CampaignStatus.PAUSED, error=waiting)
+
+
+def _unfinished(ws: Workspace, campaign_id: int, *, held: bool = True) -> int:
+    """Rows still queued, in flight or (unless ``held`` is False) held for quiet hours
+    (never 'sent' while any is)."""
+    counts = counts_by_state(ws, campaign_id)
+    unfinished = counts.get("queued", 0) + counts.get("in_flight", 0)
+    return unfinished + (counts.get("held", 0) if held else 0)
+
+
+def send_campaign(
+    ws: Workspace,
+    name: str,
+    *,
+    providers: Mapping[ProviderKind, Provider],
+    on_progress: ProgressCallback | None = None,
+    options: DispatchOptions | None = None,
+) -> SendSummary:
+    """Blocking form of ``send_campaign_async`` (CLI, demo, scripts), on uvloop if present."""
+    return event_loop.run(
+        send_campaign_async(ws, name, providers=providers, on_progress=on_progress, options=options)
+    )
+
+
+def summary(ws: Workspace, name: str, *, elapsed: float = 0.0) -> SendSummary:
+    campaign = get_campaign(ws, name)
+    return SendSummary(
+        campaign=name,
+        status=str(campaign.status),
+        counts=counts_by_state(ws, campaign.id),
+        possibly_duplicated=possibly_duplicated(ws, campaign.id),
+        error=campaign.error,
+        elapsed=elapsed,
+    )
+
+
+def campaign_status(ws: Workspace, name: str) -> dict[str, Any]:
+    """The JSON of ``pushdeck campaigns status NAME --json``."""
+    campaign = get_campaign(ws, name)
+    counts = counts_by_state(ws, campaign.id)
+    return {
+        "name": campaign.name,
+        "app": campaign.spec.app,
+        "status": str(campaign.status),
+        "error": campaign.error,
+        "targeted": sum(counts.values()),
+        "counts": {state.value: counts.get(state.value, 0) for state in JournalState},
+        "possibly_duplicated": possibly_duplicated(ws, campaign.id),
+        # Queued devices by their last temporary failure (provider down, throttled…).
+        "waiting": [
+            {"reason": reason, "devices": count}
+            for reason, count in waiting_reasons(ws, campaign.id)
+        ],
+        "scheduled_at": campaign.scheduled_at,
+        "started_at": campaign.started_at,
+        "finished_at": campaign.finished_at,
+    }
+
+
+def pause_campaign(ws: Workspace, name: str) -> None:
+    """Ask a running send (in any process) to stop after its in-flight sends."""
+    campaign = get_campaign(ws, name)
+    if campaign.status is CampaignStatus.PAUSED:
+        return  # pausing twice is harmless
+    if campaign.status not in (CampaignStatus.SENDING, CampaignStatus.SCHEDULED):
+        raise ConfigError(f"Campaign {name!r} is {campaign.status}; only a sending one pauses.")
+    set_status(ws, name, CampaignStatus.PAUSED)
+
+
+def cancel_campaign(ws: Workspace, name: str) -> None:
+    """Cancel: nothing more is sent; what was sent stays recorded."""
+    campaign = get_campaign(ws, name)
+    if campaign.status in (CampaignStatus.SENT, CampaignStatus.CANCELLED):
+        raise ConfigError(f"Campaign {name!r} is already {campaign.status}.")
+    with ws.transaction() as conn:
+        cancel_queued(conn, campaign.id)
+        conn.execute(
+            "UPDATE campaigns SET status = 'cancelled', finished_at = ?, updated_at = ?"
+            " WHERE id = ?",
+            (utcnow(), utcnow(), campaign.id),
+        )
+
+
+__all__ = [
+    "DispatchOptions",
+    "Progress",
+    "SendControl",
+    "SendSummary",
+    "campaign_status",
+    "cancel_campaign",
+    "materialize",
+    "pause_campaign",
+    "progress",
+    "send_campaign",
+    "send_campaign_async",
+    "summary",
+]

@@ -1,0 +1,4 @@
+"""Network safety: which addresses a connection may reach (public ones only), and TLS.
+
+May import: ``common``.
+"""
