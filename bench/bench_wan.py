@@ -458,12 +458,16 @@ def compare(args: argparse.Namespace, directory: Path) -> None:
             f"{peer_name} {how}; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-        rates: dict[str, list[float]] = {peer_name: [], "pushdeck": []}
-        cpus: dict[str, list[float]] = {peer_name: [], "pushdeck": []}
+        # --before: another version's command too, in the same rounds (before/after).
+        names = [peer_name, *(["before"] if args.before else []), "pushdeck"]
+        rates: dict[str, list[float]] = {name: [] for name in names}
+        cpus: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(args.rounds):
             for name in rates:
                 if name == "pushdeck":
                     result = run_pushdeck(directory, workspace)
+                elif name == "before":
+                    result = run_pushdeck(directory, workspace, args.before)
                 else:
                     result = run_peer(kind, directory, args.devices, args.peer_workers)
                 print(line(name, result), flush=True)
@@ -475,8 +479,14 @@ def compare(args: argparse.Namespace, directory: Path) -> None:
         fake.wait(30)
     med = {name: statistics.median(values) for name, values in rates.items()}
     cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    before = (
+        f"before {med['before']:.0f} msgs/s ({cpu['before']:.0f} µs/msg, ratio "
+        f"{med['before'] / med[peer_name]:.2f}×), "
+        if "before" in med
+        else ""
+    )
     print(
-        f"median of {args.rounds}: pushdeck {med['pushdeck']:.0f} msgs/s "
+        f"median of {args.rounds}: {before}pushdeck {med['pushdeck']:.0f} msgs/s "
         f"({cpu['pushdeck']:.0f} µs/msg), {peer_name} {med[peer_name]:.0f} msgs/s "
         f"({cpu[peer_name]:.0f} µs/msg); ratio {med['pushdeck'] / med[peer_name]:.2f}×; "
         f"load {os.getloadavg()[0]:.1f}"
@@ -534,7 +544,7 @@ def main() -> None:
     parser.add_argument("--peer-workers", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="100000,300000,1000000")
-    parser.add_argument("--before", help="cpu: another version's src/ to alternate with")
+    parser.add_argument("--before", help="another version's src/ to alternate with")
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--peer", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -544,7 +554,7 @@ def main() -> None:
     if args.peer:
         kind, directory, devices, workers = args.peer
         return peer_child(kind, Path(directory), int(devices), int(workers))
-    compile_bytecode()
+    compile_bytecode(*filter(None, [pushdeck_source(), args.before]))
     with tempfile.TemporaryDirectory() as tmp:
         make_keys(Path(tmp))
         if args.kind == "rss":
