@@ -96,3 +96,31 @@ def test_the_checks_still_see_every_problem() -> None:
         spec = spec_from_dict(doc)
         with pytest.raises(TemplateError, match=words):
             require_valid_templates(spec)
+
+
+def test_loading_liquid_does_not_count_against_a_recipients_time_budget() -> None:
+    # Liquid is loaded when a value first needs it (here: a number); on a busy machine
+    # that import can take longer than one recipient's whole render budget (0.25 s).
+    code = textwrap.dedent(
+        """
+        import sys, time
+        class Slow:
+            def find_spec(self, name, path=None, target=None):
+                if name == "liquid":
+                    time.sleep(0.4)  # a slow disk or a loaded machine
+                return None
+        sys.meta_path.insert(0, Slow())
+        from pushdeck.core.campaigns.spec import spec_from_dict
+        from pushdeck.core.campaigns.templating import Personalizer
+        from pushdeck.core.common.model import Device, Platform, ProviderKind
+        doc = {"name": "C", "app": "shop", "audience": {"all": True},
+               "message": {"title": 'Hi {{ first_name | default: "you" }}'}}
+        personalizer = Personalizer(spec_from_dict(doc))
+        device = Device("shop", Platform.IOS, ProviderKind.APNS, "t",
+                        attributes={"first_name": 7})
+        print(personalizer.render(device).title, "liquid" in sys.modules)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["Hi", "7", "True"]

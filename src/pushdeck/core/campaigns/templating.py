@@ -220,6 +220,7 @@ class Personalizer:
         self._localized: dict[tuple[str, str], tuple[Message, bool]] = {}
         self._rendered: dict[tuple[str, tuple[Any, ...]], str] = {}
         self._plans: dict[tuple[str, str], _PlainPlan | None] = {}
+        self._warm: dict[int, Message] = {}  # localized messages compiled into Liquid
 
     def localized(self, variant: str, locale: str) -> tuple[Message, bool]:
         """The message for (variant, locale) before Liquid, and whether it has templates."""
@@ -271,6 +272,7 @@ class Personalizer:
                 return mark_personalized(_with(message, plain), message, plan.names)
         context = device_context(device)
         changes: dict[str, Any] = {}
+        self._compiled(message)
         with deadline():  # one time budget for all the fields of this recipient
             for name in TEMPLATED_FIELDS:
                 value = getattr(message, name)
@@ -288,6 +290,21 @@ class Personalizer:
             ("data", k) for k, v in message.data.items() if isinstance(v, str) and _is_template(v)
         ]
         return mark_personalized(_with(message, changes), message, tuple(names))
+
+    def _compiled(self, message: Message) -> None:
+        """Compile ``message``'s templates into Liquid before its render's time budget
+        starts: Liquid is imported on first need (~0.1 s, more on a busy machine), which
+        is not the recipient's render taking long. Once per localized message."""
+        if id(message) in self._warm:
+            return
+        texts = [getattr(message, name) for name in TEMPLATED_FIELDS]
+        texts += [v for v in message.data.values() if isinstance(v, str)]
+        for text in texts:
+            if text and _is_template(text):
+                template = _compile(text)
+                if isinstance(template, SimpleTemplate):
+                    template.liquid  # noqa: B018 - compiled now, kept on the template
+        self._warm[id(message)] = message  # held: the id stays this message's
 
     def _render(self, field: str, source: str, context: Mapping[str, Any]) -> str:
         """Render, reusing the output for devices whose referenced values are the same.
