@@ -62,7 +62,7 @@ from pushdeck.core.campaigns.library import (
     stored_status,
 )
 from pushdeck.core.campaigns.render_guard import RenderGuard, campaign_nothing_sent
-from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignStatus
+from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignSpec, CampaignStatus
 from pushdeck.core.campaigns.templating import Personalizer, require_valid_templates
 from pushdeck.core.campaigns.variants import arm_for_bucket, bucket, notification_id
 from pushdeck.core.common import event_loop
@@ -218,8 +218,15 @@ def materialize(ws: Workspace, campaign: Campaign, available: Collection[Provide
         campaign.id,
         audience_rule(ws, spec),
         exclusion_case(available, accepted_token_kinds(spec.message)),
-        lambda app, token: arm_for_bucket(spec, bucket(spec.name, app, token)),
+        _arm_of(spec),
     )
+
+
+def _arm_of(spec: CampaignSpec) -> Callable[[str, str], str]:
+    """A device's arm; without variants or a hold-out every device's is '' (no hash)."""
+    if not spec.variants and arm_for_bucket(spec, 0) == "":
+        return lambda app, token: ""
+    return lambda app, token: arm_for_bucket(spec, bucket(spec.name, app, token))
 
 
 # --------------------------------------------------------------------------- dispatcher
