@@ -391,14 +391,16 @@ class _Dispatcher:
             raise _Stop
         started: set[int] = set()
         try:
-            for row in rows:
+            for index, row in enumerate(rows, 1):
                 self._check_stop()
                 await self._spawn(row)
                 started.add(row["id"])
-            # Let this chunk's sends start (and their requests be written) before the
-            # next chunk is read: otherwise a whole window's personalization and
-            # encryption run before the first byte leaves, and the provider sits idle.
-            await asyncio.sleep(0)
+                if index % _SPAWNS_PER_TURN == 0 or index == len(rows):
+                    # Let these sends start (and their requests be written) and the
+                    # answers that came in be handled before preparing more: otherwise
+                    # a whole window's personalization and encryption run before the
+                    # first byte leaves, and answers wait, holding the streams.
+                    await asyncio.sleep(0)
         finally:
             # Rows marked in flight whose send never started are certainly unsent.
             unsent = [i for i in ids if i not in started]
@@ -690,6 +692,9 @@ class _Dispatcher:
         elapsed = time.monotonic() - self.started
         return self.finished_this_run / elapsed if elapsed > 0 else 0.0
 
+
+#: Sends started between two turns of the event loop (see _send_chunk).
+_SPAWNS_PER_TURN = 32
 
 _LABELS = {ProviderKind.FCM: "FCM", ProviderKind.SANDBOX: "Sandbox"}
 
