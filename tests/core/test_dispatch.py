@@ -18,7 +18,6 @@ from pushdeck.core.campaigns.dispatch import (
     pause_campaign,
     send_campaign_async,
 )
-from pushdeck.core.campaigns.journal import journal_rows, recover_in_flight
 from pushdeck.core.campaigns.library import create_campaign, get_campaign
 from pushdeck.core.campaigns.spec import CampaignStatus, spec_from_dict
 from pushdeck.core.campaigns.variants import notification_id
@@ -28,6 +27,7 @@ from pushdeck.core.providers.base import create_provider
 from pushdeck.core.providers.credentials import SandboxCredential
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.devices import find_device
+from pushdeck.core.store.journal import journal_rows, recover_in_flight
 from tests.core.campaign_helpers import FakeProvider, add_devices, result
 
 FAST = DispatchOptions(

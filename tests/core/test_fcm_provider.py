@@ -77,7 +77,9 @@ async def test_validate_only_is_a_dry_run(provider, fake) -> None:  # type: igno
 
 
 async def test_many_sends_share_one_access_token_and_one_connection(provider, fake) -> None:  # type: ignore[no-untyped-def]
-    results = await asyncio.gather(*(provider.send(HELLO, device()) for _ in range(200)))
+    # As many as the fake's SETTINGS_MAX_CONCURRENT_STREAMS (100, Google's front ends):
+    # more may rightly open a second connection once the first is full and answered.
+    results = await asyncio.gather(*(provider.send(HELLO, device()) for _ in range(100)))
     assert all(r.accepted for r in results)
     assert fake.assertions == 1 and provider.tokens.fetches == 1
     assert fake.server.connections == 2  # one to the send endpoint, one to token_uri

@@ -14,7 +14,6 @@ from typing import Any
 from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign
 from pushdeck.core.campaigns.hygiene import update_app_rules
 from pushdeck.core.campaigns.hygiene_rules import parse_cap_option
-from pushdeck.core.campaigns.journal import journal_rows
 from pushdeck.core.campaigns.library import create_campaign, get_campaign
 from pushdeck.core.campaigns.review import review_campaign
 from pushdeck.core.campaigns.spec import spec_from_dict
@@ -23,6 +22,7 @@ from pushdeck.core.credentials.secrets import store_credential
 from pushdeck.core.reports.analytics import campaign_report
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
+from pushdeck.core.store.journal import journal_rows
 from tests.core.campaign_helpers import FakeProvider, add_devices, result
 
 CAP = "frequency cap (2 in 24 h)"

@@ -29,7 +29,6 @@ from pushdeck.core.campaigns.dispatch import (
     campaign_status,
     send_campaign_async,
 )
-from pushdeck.core.campaigns.journal import journal_rows
 from pushdeck.core.campaigns.library import create_campaign
 from pushdeck.core.campaigns.spec import spec_from_dict
 from pushdeck.core.common.model import ProviderKind
@@ -41,6 +40,7 @@ from pushdeck.core.providers.credentials import (
 )
 from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
 from pushdeck.core.store import Workspace
+from pushdeck.core.store.journal import journal_rows
 from tests.core.campaign_helpers import add_devices
 from tests.fakes import apns_server, fcm_server, tls, webpush_server
 from tests.fakes.apns_server import FakeApns

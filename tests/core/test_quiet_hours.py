@@ -18,7 +18,6 @@ from pushdeck.core.campaigns.dispatch import (
     send_campaign_async,
 )
 from pushdeck.core.campaigns.hygiene import update_app_rules
-from pushdeck.core.campaigns.journal import journal_rows
 from pushdeck.core.campaigns.library import create_campaign, get_campaign
 from pushdeck.core.campaigns.review import review_campaign
 from pushdeck.core.campaigns.scheduling import run_due
@@ -28,6 +27,7 @@ from pushdeck.core.credentials.secrets import store_credential
 from pushdeck.core.reports.analytics import campaign_report
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
+from pushdeck.core.store.journal import journal_rows
 from tests.core.campaign_helpers import FakeProvider, add_devices
 
 NIGHT = {"from": "21:00", "to": "08:00", "then": "hold"}

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign_async
-from pushdeck.core.campaigns.journal import counts_by_state
 from pushdeck.core.campaigns.library import create_campaign, get_campaign, update_campaign
 from pushdeck.core.campaigns.render_guard import MIN_FAILURES, RenderGuard, nothing_sent_reason
 from pushdeck.core.campaigns.spec import CampaignStatus, spec_from_dict
@@ -32,6 +31,7 @@ from pushdeck.core.messages.liquid_env import (
 )
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
+from pushdeck.core.store.journal import counts_by_state
 from tests.core.campaign_helpers import FakeProvider, add_devices
 
 FAST = DispatchOptions(

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from pushdeck.core.campaigns.dispatch import DispatchOptions, send_campaign_async
-from pushdeck.core.campaigns.journal import journal_rows
 from pushdeck.core.campaigns.library import create_campaign
 from pushdeck.core.campaigns.spec import spec_from_dict
 from pushdeck.core.common.errors import PayloadError
@@ -35,6 +34,7 @@ from pushdeck.core.messages.payloads import (
 )
 from pushdeck.core.store import Workspace
 from pushdeck.core.store import devices as device_store
+from pushdeck.core.store.journal import journal_rows
 from pushdeck.core.store.segments import count_rule
 from tests.core.fidelity.conftest import FCM_TOKEN, TOPIC
 

@@ -4,8 +4,8 @@ The audience is a segment, the app's test devices, an explicit token list, or ev
 device of the app. *Targeted* is every device the audience matches, in any state;
 devices that cannot receive are *excluded* with one reason each, so the report can
 say "1,000 targeted, 37 opted out, 12 unregistered, …" instead of silently shrinking.
-Everything is SQL over ``devices d``: counting never loads devices into memory, and
-``iter_audience`` pages by id.
+Everything is counted by the store (``store.audience``): counting never loads devices
+into memory, and ``iter_audience`` pages by id.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 from pushdeck.core.campaigns.spec import AudienceKind, CampaignSpec
 from pushdeck.core.common.model import Device, DeviceStatus, OptIn, ProviderKind, TokenKind
+from pushdeck.core.store import audience as store
+from pushdeck.core.store.audience import tokens_rule
 from pushdeck.core.store.devices import iter_devices
 from pushdeck.core.store.segment_rules import CompiledRule
 from pushdeck.core.store.segments import audience_filter, usable
@@ -48,14 +50,10 @@ _ANY_STATE: list[dict[str, Any]] = [
 
 
 def audience_rule(ws: Workspace, spec: CampaignSpec) -> CompiledRule:
-    """The SQL filter over ``devices d`` of everything the audience targets."""
+    """The store's filter of everything the audience targets."""
     audience = spec.audience
     if audience.kind is AudienceKind.TOKENS:
-        return CompiledRule(
-            "d.app_id = (SELECT id FROM apps WHERE name = ?)"
-            " AND d.token IN (SELECT value FROM json_each(?))",
-            (spec.app, _json_list(audience.tokens)),
-        )
+        return tokens_rule(spec.app, audience.tokens)
     parts: list[Any] = list(_ANY_STATE)
     if audience.kind is AudienceKind.SEGMENT:
         parts.append(usable(ws, audience.segment).rule)  # names a broken segment
@@ -64,33 +62,15 @@ def audience_rule(ws: Workspace, spec: CampaignSpec) -> CompiledRule:
     return audience_filter(ws, {"all": parts}, spec.app)
 
 
-def _json_list(values: Collection[str]) -> str:
-    import json
-
-    return json.dumps(list(values))
-
-
-def exclusion_sql(
+def exclusion_case(
     available: Collection[ProviderKind], kinds: Collection[TokenKind] = (TokenKind.DEVICE,)
-) -> tuple[str, list[Any]]:
-    """A SQL CASE giving each device's exclusion reason ('' when it can receive).
+) -> CompiledRule:
+    """The store's expression of each device's exclusion reason ('' when it can receive).
 
     ``kinds`` are the token kinds the message can go to (``accepted_token_kinds``):
     an alert never goes to a Live Activity token, a Live Activity update only to one.
     """
-    providers = sorted(p.value for p in available)
-    accepted = sorted(k.value for k in kinds)
-    marks = ", ".join("?" * len(providers)) or "NULL"
-    kind_marks = ", ".join("?" * len(accepted)) or "NULL"
-    sql = (
-        "CASE WHEN d.opt_in = 'denied' THEN 'opted_out'"
-        " WHEN d.status = 'unregistered' THEN 'unregistered'"
-        " WHEN d.status = 'invalid' THEN 'invalid'"
-        " WHEN d.provider = 'webpush' AND (d.p256dh = '' OR d.auth = '') THEN 'invalid'"
-        f" WHEN d.provider NOT IN ({marks}) THEN 'no_credential'"
-        f" WHEN d.token_kind NOT IN ({kind_marks}) THEN 'token_kind' ELSE '' END"
-    )
-    return sql, [*providers, *accepted]
+    return store.exclusion_case([p.value for p in available], [k.value for k in kinds])
 
 
 def exclusion_reason(
@@ -98,7 +78,7 @@ def exclusion_reason(
     available: Collection[ProviderKind],
     kinds: Collection[TokenKind] = (TokenKind.DEVICE,),
 ) -> str:
-    """The same rules as ``exclusion_sql`` for one loaded device."""
+    """The same rules as ``exclusion_case`` for one loaded device."""
     if device.opt_in is OptIn.DENIED:
         return Exclusion.OPTED_OUT.value
     if device.status is DeviceStatus.UNREGISTERED:
@@ -136,12 +116,9 @@ def count_audience(
     from pushdeck.core.messages.payloads.live_activity import accepted_token_kinds
 
     rule = audience_rule(ws, spec)
-    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
-    rows = ws.query(
-        f"SELECT {case} AS reason, count(*) FROM devices d WHERE {rule.where} GROUP BY reason",
-        (*case_params, *rule.params),
+    counts = store.count_by_reason(
+        ws, rule, exclusion_case(available, accepted_token_kinds(spec.message))
     )
-    counts = {r[0]: r[1] for r in rows}
     targeted = sum(counts.values())
     counts.pop("", None)
     unknown = 0

@@ -47,23 +47,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pushdeck.core.campaigns import sender_lease
-from pushdeck.core.campaigns.audience import audience_rule, exclusion_sql
+from pushdeck.core.campaigns.audience import audience_rule, exclusion_case
 from pushdeck.core.campaigns.hygiene import Clock, SendGate, wait_for_release
 from pushdeck.core.campaigns.journal import (
     JournalState,
     Outcome,
-    cancel_queued,
-    counts_by_state,
-    mark_in_flight,
-    possibly_duplicated,
-    queued_page,
-    recover_in_flight,
-    requeue,
     requeue_unfinished,
-    waiting_reasons,
     write_outcomes,
 )
-from pushdeck.core.campaigns.library import current_status, get_campaign, set_status
+from pushdeck.core.campaigns.library import (
+    current_status,
+    get_campaign,
+    set_status,
+    stored_status,
+)
 from pushdeck.core.campaigns.render_guard import RenderGuard, campaign_nothing_sent
 from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignStatus
 from pushdeck.core.campaigns.templating import Personalizer, require_valid_templates
@@ -90,8 +87,22 @@ from pushdeck.core.messages.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.providers.base import Provider
 from pushdeck.core.providers.health import HealthPolicy, RouteHealth, RouteState
 from pushdeck.core.store import send_memory
+from pushdeck.core.store.audience import materialize_journal
 from pushdeck.core.store.devices import row_to_device
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.journal import (
+    cancel_campaign as cancel_journal,
+)
+from pushdeck.core.store.journal import (
+    cancel_queued,
+    counts_by_state,
+    mark_in_flight_while_sending,
+    possibly_duplicated,
+    queued_page,
+    recover_in_flight,
+    requeue,
+    waiting_reasons,
+)
+from pushdeck.core.store.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -199,39 +210,16 @@ class _Stop(Exception):
 # --------------------------------------------------------------------------- materialize
 
 
-def _materialized_key(campaign_id: int) -> str:
-    return f"campaign_materialized:{campaign_id}"
-
-
 def materialize(ws: Workspace, campaign: Campaign, available: Collection[ProviderKind]) -> int:
     """Write the journal row of every targeted device once; return how many were added."""
-    key = _materialized_key(campaign.id)
-    if ws.scalar("SELECT 1 FROM meta WHERE key = ?", (key,)):
-        return 0
     spec = campaign.spec
-    rule = audience_rule(ws, spec)
-    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
-    # Variant assignment runs inside SQLite so materializing a million devices never
-    # loads them into Python.
-    ws.conn.create_function(
-        "pushdeck_arm",
-        2,
+    return materialize_journal(
+        ws,
+        campaign.id,
+        audience_rule(ws, spec),
+        exclusion_case(available, accepted_token_kinds(spec.message)),
         lambda app, token: arm_for_bucket(spec, bucket(spec.name, app, token)),
-        deterministic=True,
     )
-    sql = (
-        "INSERT OR IGNORE INTO journal (campaign_id, device_id, variant, state, reason,"
-        " platform, locale, timezone, token_kind, queued_at)"
-        f" SELECT ?, d.id, pushdeck_arm(a.name, d.token), CASE WHEN ({case}) != '' THEN"
-        " 'excluded' WHEN pushdeck_arm(a.name, d.token) = 'control' THEN 'control'"
-        f" ELSE 'queued' END, {case}, d.platform, d.locale, d.timezone, d.token_kind, ?"
-        f" FROM devices d JOIN apps a ON a.id = d.app_id WHERE {rule.where}"
-    )
-    now = utcnow()
-    with ws.transaction() as conn:
-        cursor = conn.execute(sql, (campaign.id, *case_params, *case_params, now, *rule.params))
-        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, now))
-    return cursor.rowcount
 
 
 # --------------------------------------------------------------------------- dispatcher
@@ -387,13 +375,11 @@ class _Dispatcher:
         if not rows:
             return
         ids = [r["id"] for r in rows]
-        with self.ws.transaction() as conn:
-            stored = current_status(self.ws, self.campaign.id)
-            if stored is not CampaignStatus.SENDING:
-                self.stop_status = stored
-            else:
-                mark_in_flight(conn, self.campaign.id, ids)
-                self._move("queued", "in_flight", len(ids))
+        stored = mark_in_flight_while_sending(self.ws, self.campaign.id, ids)
+        if stored is None:
+            self._move("queued", "in_flight", len(ids))
+        else:
+            self.stop_status = stored_status(stored, self.campaign.name, self.campaign.id)
         if self.stop_status is not None:
             raise _Stop
         started: set[int] = set()
@@ -861,8 +847,7 @@ def _finish(
     stop = CampaignStatus.CANCELLED if control.cancelled else dispatcher.stop_status
     name = campaign.name
     if stop is CampaignStatus.CANCELLED:
-        with ws.transaction() as conn:
-            cancel_queued(conn, campaign.id)
+        cancel_queued(ws, campaign.id)
         set_status(ws, name, CampaignStatus.CANCELLED, finished=True)
     elif stop is CampaignStatus.FAILED:
         set_status(ws, name, CampaignStatus.FAILED, error=dispatcher.error)
@@ -960,13 +945,7 @@ def cancel_campaign(ws: Workspace, name: str) -> None:
     campaign = get_campaign(ws, name)
     if campaign.status in (CampaignStatus.SENT, CampaignStatus.CANCELLED):
         raise ConfigError(f"Campaign {name!r} is already {campaign.status}.")
-    with ws.transaction() as conn:
-        cancel_queued(conn, campaign.id)
-        conn.execute(
-            "UPDATE campaigns SET status = 'cancelled', finished_at = ?, updated_at = ?"
-            " WHERE id = ?",
-            (utcnow(), utcnow(), campaign.id),
-        )
+    cancel_journal(ws, campaign.id)
 
 
 __all__ = [

@@ -41,6 +41,7 @@ from pushdeck.core.campaigns.hygiene_rules import (
 )
 from pushdeck.core.campaigns.spec import Campaign, CampaignSpec, ScheduleKind
 from pushdeck.core.store import hygiene as store
+from pushdeck.core.store.segment_rules import CompiledRule
 from pushdeck.core.store.workspace import Workspace
 
 Clock = Callable[[], datetime]
@@ -204,9 +205,8 @@ class Forecast:
 def forecast(
     ws: Workspace,
     spec: CampaignSpec,
-    where: str,
-    params: Sequence[Any],
-    exclusion: tuple[str, Sequence[Any]],
+    rule: CompiledRule,
+    exclusion: CompiledRule,
     now: datetime | None = None,
 ) -> Forecast:
     """Predict caps and quiet hours over the audience's sendable devices.
@@ -221,7 +221,7 @@ def forecast(
     moment = now or utc_now()
     since = stamp(moment - rules.cap.within.delta) if rules.cap else ""
     groups = store.eligible_groups(
-        ws, where, params, exclusion[0], exclusion[1],
+        ws, rule.where, rule.params, exclusion.where, exclusion.params,
         cap_max=rules.cap.max if rules.cap else None, since=since,
     )  # fmt: skip
     excluded: dict[str, int] = {}

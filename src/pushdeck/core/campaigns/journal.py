@@ -17,18 +17,19 @@ A transient failure (provider unavailable, throttling, no connection) never make
 row final: it goes back to ``queued`` with the failure as its ``reason``, and a later
 ``send`` (or Resume) sends it. Only a request that was written and not answered raises
 ``possibly_duplicated``; one that never reached the provider does not.
+
+The rows themselves are read and written by ``pushdeck.core.store.journal``.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from pushdeck.core.common.untrusted import provider_text
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store import journal as rows
+from pushdeck.core.store.workspace import Workspace
 
 
 class JournalState(StrEnum):
@@ -77,65 +78,18 @@ class Outcome:
     unknown_sends: int = 0
 
 
-def recover_in_flight(ws: Workspace, campaign_id: int) -> int:
-    """Re-queue sends whose outcome a crash lost; return how many (possible duplicates)."""
-    with ws.transaction() as conn:
-        cursor = conn.execute(
-            "UPDATE journal SET state = 'queued', possibly_duplicated = possibly_duplicated + 1"
-            " WHERE campaign_id = ? AND state = 'in_flight'",
-            (campaign_id,),
-        )
-    return cursor.rowcount
-
-
-def mark_in_flight(conn: sqlite3.Connection, campaign_id: int, device_ids: Sequence[int]) -> None:
-    now = utcnow()
-    conn.executemany(
-        "UPDATE journal SET state = 'in_flight', sent_at = ?"
-        " WHERE campaign_id = ? AND device_id = ? AND state = 'queued'",
-        [(now, campaign_id, i) for i in device_ids],
-    )
-
-
-def requeue(ws: Workspace, campaign_id: int, device_ids: Collection[int]) -> None:
-    """Put rows that were marked in flight but certainly never sent back in the queue."""
-    if not device_ids:
-        return
-    with ws.transaction() as conn:
-        conn.executemany(
-            "UPDATE journal SET state = 'queued' WHERE campaign_id = ? AND device_id = ?"
-            " AND state = 'in_flight'",
-            [(campaign_id, i) for i in device_ids],
-        )
-
-
 def requeue_unfinished(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
     """Put rows back in the queue after sends that did not finish them (a transient
     failure, or a stop before the send), keeping what was learned: attempts so far, the
     last failure's reason and status, and whether an earlier send may have arrived."""
-    if not outcomes:
-        return
-    rows = [
-        (
-            o.attempts,
-            o.reason,
-            o.reason,
-            o.http_status,
-            o.unknown_sends,
-            campaign_id,
-            o.device_id,
-        )
-        for o in outcomes
-    ]
-    with ws.transaction() as conn:
-        conn.executemany(
-            "UPDATE journal SET state = 'queued', attempts = max(attempts, ?),"
-            " reason = CASE WHEN ? = '' THEN reason ELSE ? END,"
-            " http_status = coalesce(?, http_status),"
-            " possibly_duplicated = possibly_duplicated + ?"
-            " WHERE campaign_id = ? AND device_id = ? AND state = 'in_flight'",
-            rows,
-        )
+    rows.requeue_in_flight(
+        ws,
+        campaign_id,
+        [
+            rows.Requeued(o.device_id, o.attempts, o.reason, o.http_status, o.unknown_sends)
+            for o in outcomes
+        ],
+    )
 
 
 def write_outcomes(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome]) -> None:
@@ -144,102 +98,21 @@ def write_outcomes(ws: Workspace, campaign_id: int, outcomes: Sequence[Outcome])
     Reasons and ids quote the provider's answer, which is untrusted: they are stored as
     one line of capped plain text (``untrusted.provider_text``).
     """
-    now = utcnow()
-    rows = [
-        (
+    finished = [
+        rows.Finished(
+            o.device_id,
             o.state.value,
             o.attempts,
             provider_text(o.provider_id) if o.provider_id else "",
             o.http_status,
             provider_text(o.reason) if o.reason else "",
-            now,
             o.unknown_sends,
-            campaign_id,
-            o.device_id,
         )
         for o in outcomes
     ]
     dead = [
-        (provider_text(o.unregister_reason), o.unregister_at or now, o.device_id)
+        rows.Unregistered(o.device_id, provider_text(o.unregister_reason), o.unregister_at)
         for o in outcomes
         if o.unregister_reason
     ]
-    with ws.transaction() as conn:
-        conn.executemany(
-            "UPDATE journal SET state = ?, attempts = ?, provider_id = ?, http_status = ?,"
-            " reason = ?, finished_at = ?, possibly_duplicated = possibly_duplicated + ?"
-            " WHERE campaign_id = ? AND device_id = ?",
-            rows,
-        )
-        if dead:
-            conn.executemany(
-                "UPDATE devices SET status = 'unregistered', status_reason = ?, status_at = ?"
-                " WHERE id = ?",
-                dead,
-            )
-
-
-def cancel_queued(conn: sqlite3.Connection, campaign_id: int) -> None:
-    conn.execute(
-        "UPDATE journal SET state = 'cancelled', finished_at = ?"
-        " WHERE campaign_id = ? AND state IN ('queued', 'held')",
-        (utcnow(), campaign_id),
-    )
-
-
-def counts_by_state(ws: Workspace, campaign_id: int) -> dict[str, int]:
-    rows = ws.query(
-        "SELECT state, count(*) FROM journal WHERE campaign_id = ? GROUP BY state", (campaign_id,)
-    )
-    return {r[0]: r[1] for r in rows}
-
-
-def possibly_duplicated(ws: Workspace, campaign_id: int) -> int:
-    """Devices sent again after an unknown outcome: a crash, or a transport error."""
-    return int(
-        ws.scalar(
-            "SELECT count(*) FROM journal WHERE campaign_id = ? AND possibly_duplicated > 0",
-            (campaign_id,),
-        )
-    )
-
-
-def waiting_reasons(ws: Workspace, campaign_id: int, limit: int = 5) -> list[tuple[str, int]]:
-    """Why queued devices are still waiting (their last transient failure), most first."""
-    rows = ws.query(
-        "SELECT reason, count(*) AS n FROM journal WHERE campaign_id = ? AND state = 'queued'"
-        " AND reason != '' GROUP BY reason ORDER BY n DESC, reason LIMIT ?",
-        (campaign_id, limit),
-    )
-    return [(r[0], r[1]) for r in rows]
-
-
-def queued_page(
-    ws: Workspace,
-    campaign_id: int,
-    after: int,
-    limit: int,
-    timezones: Collection[str] | None = None,
-) -> list[sqlite3.Row]:
-    """The next queued rows (with their device columns), keyset-paged by device id."""
-    zone_sql, zone_params = "", tuple[str, ...]()
-    if timezones is not None:
-        marks = ", ".join("?" * len(timezones)) or "NULL"
-        zone_sql, zone_params = f" AND j.timezone IN ({marks})", tuple(timezones)
-    sql = (
-        "SELECT d.*, a.name AS app, j.variant AS j_variant, j.attempts AS j_attempts"
-        " FROM journal j JOIN devices d ON d.id = j.device_id JOIN apps a ON a.id = d.app_id"
-        f" WHERE j.campaign_id = ? AND j.state = 'queued' AND j.device_id > ?{zone_sql}"
-        " ORDER BY j.device_id LIMIT ?"
-    )
-    return ws.query(sql, (campaign_id, after, *zone_params, limit))
-
-
-def journal_rows(ws: Workspace, campaign_id: int) -> list[Mapping[str, Any]]:
-    """Every row of one campaign (tests and small exports only)."""
-    return [
-        dict(r)
-        for r in ws.query(
-            "SELECT * FROM journal WHERE campaign_id = ? ORDER BY device_id", (campaign_id,)
-        )
-    ]
+    rows.record_finished(ws, campaign_id, finished, dead)

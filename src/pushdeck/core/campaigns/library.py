@@ -8,7 +8,6 @@ before it is stored: its app and segment exist and its templates render for anyo
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import replace
 
 from pushdeck.core.campaigns.schedule_times import first_due_time
@@ -31,14 +30,14 @@ from pushdeck.core.common.untrusted import MAX_PROVIDER_TEXT, provider_text
 from pushdeck.core.store import campaigns as rows
 from pushdeck.core.store.apps import get_app
 from pushdeck.core.store.segments import get_segment
-from pushdeck.core.store.workspace import Workspace, damaged_row
+from pushdeck.core.store.workspace import Row, Workspace, damaged_row
 
 
-def _row_to_campaign(row: sqlite3.Row) -> Campaign:
+def _row_to_campaign(row: Row) -> Campaign:
     return Campaign(
         id=row["id"],
         spec=_stored_spec(row),
-        status=_stored_status(row["status"], row["name"], row["id"]),
+        status=stored_status(row["status"], row["name"], row["id"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         scheduled_at=row["scheduled_at"],
@@ -48,7 +47,7 @@ def _row_to_campaign(row: sqlite3.Row) -> Campaign:
     )
 
 
-def _stored_spec(row: sqlite3.Row) -> CampaignSpec:
+def _stored_spec(row: Row) -> CampaignSpec:
     """The spec column, or an error naming the campaign (never a bare JSONDecodeError)."""
     what = f"campaign {row['name']!r}"
     try:
@@ -62,7 +61,8 @@ def _stored_spec(row: sqlite3.Row) -> CampaignSpec:
         raise damaged_row(what, "campaigns", row["id"], f"its spec is not text ({exc})") from exc
 
 
-def _stored_status(value: object, name: str, row_id: object) -> CampaignStatus:
+def stored_status(value: object, name: str, row_id: object) -> CampaignStatus:
+    """A stored status as the enum, or an error naming the campaign's damaged row."""
     try:
         return CampaignStatus(str(value))
     except ValueError:
@@ -209,7 +209,7 @@ def current_status(ws: Workspace, campaign_id: int) -> CampaignStatus:
     row = rows.status_row(ws, campaign_id)
     if row is None:
         raise ConfigError(f"There is no campaign with id {campaign_id}.")
-    return _stored_status(row["status"], row["name"], campaign_id)
+    return stored_status(row["status"], row["name"], campaign_id)
 
 
 def segment_usage(ws: Workspace, segment: str) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ from pushdeck.core.campaigns.audience import (
     EXCLUSION_TEXT,
     Exclusion,
     audience_rule,
-    exclusion_sql,
+    exclusion_case,
 )
 from pushdeck.core.campaigns.dispatch import (
     DispatchOptions,
@@ -41,6 +41,7 @@ from pushdeck.core.common.model import Device, ProviderKind
 from pushdeck.core.messages.payloads import PayloadPreview
 from pushdeck.core.messages.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.providers.credentials import Credential
+from pushdeck.core.store.audience import count_by_reason_and_platform
 from pushdeck.core.store.workspace import Workspace
 
 #: Sends per second assumed for an unthrottled estimate (HTTP/2, 64 concurrent streams).
@@ -128,12 +129,8 @@ def review_campaign(
     topic = app.apns_topic or "app"
     available = available_providers(ws, spec.app)
     rule = audience_rule(ws, spec)
-    case, case_params = exclusion_sql(available, accepted_token_kinds(spec.message))
-    rows = ws.query(
-        f"SELECT {case} AS reason, d.platform, count(*) FROM devices d WHERE {rule.where}"
-        " GROUP BY reason, d.platform",
-        (*case_params, *rule.params),
-    )
+    case = exclusion_case(available, accepted_token_kinds(spec.message))
+    rows = count_by_reason_and_platform(ws, rule, case)
     by_platform: dict[str, int] = {}
     excluded: dict[str, int] = {}
     for reason, platform, n in rows:
@@ -142,7 +139,7 @@ def review_campaign(
         else:
             by_platform[platform] = by_platform.get(platform, 0) + n
     targeted = sum(by_platform.values()) + sum(excluded.values())
-    rules = forecast(ws, spec, rule.where, rule.params, (case, case_params), now)
+    rules = forecast(ws, spec, rule, case, now)
     for platform, n in rules.excluded_by_platform.items():
         by_platform[platform] -= n
         if not by_platform[platform]:

@@ -24,6 +24,8 @@ from pushdeck.core.campaigns.spec import Campaign, CampaignStatus, ScheduleKind
 from pushdeck.core.common.errors import ConfigError
 from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.providers.base import Provider
+from pushdeck.core.store import journal
+from pushdeck.core.store.audience import distinct_timezones
 from pushdeck.core.store.workspace import Workspace
 
 DEFAULT_GRACE = timedelta(minutes=30)
@@ -47,19 +49,9 @@ def plan_campaign(
         return DuePlan(campaign.name, True, False)
     if schedule.kind is ScheduleKind.AT:
         at = schedule.at or now
-        sent_any = _sent_any(ws, campaign.id)
+        sent_any = journal.sent_any(ws, campaign.id)
         return DuePlan(campaign.name, at <= now, at + grace < now and not sent_any)
     return _plan_local(ws, campaign, now, grace)
-
-
-def _sent_any(ws: Workspace, campaign_id: int) -> bool:
-    return bool(
-        ws.scalar(
-            "SELECT EXISTS (SELECT 1 FROM journal WHERE campaign_id = ?"
-            " AND state NOT IN ('queued', 'excluded', 'control', 'cancelled'))",
-            (campaign_id,),
-        )
-    )
 
 
 def _plan_local(ws: Workspace, campaign: Campaign, now: datetime, grace: timedelta) -> DuePlan:
@@ -67,12 +59,7 @@ def _plan_local(ws: Workspace, campaign: Campaign, now: datetime, grace: timedel
 
     spec = campaign.spec
     rule = audience_rule(ws, spec)
-    zones = [
-        r[0]
-        for r in ws.query(
-            f"SELECT DISTINCT d.timezone FROM devices d WHERE {rule.where}", rule.params
-        )
-    ]
+    zones = distinct_timezones(ws, rule)
     due: set[str] = set()
     missed: set[str] = set()
     for zone in zones:
@@ -86,13 +73,7 @@ def _plan_local(ws: Workspace, campaign: Campaign, now: datetime, grace: timedel
 
 def _zone_untouched(ws: Workspace, campaign_id: int, zone: str) -> bool:
     """True when nothing of this zone's group was sent yet but something is to be sent."""
-    states = {
-        r[0]
-        for r in ws.query(
-            "SELECT DISTINCT state FROM journal WHERE campaign_id = ? AND timezone = ?",
-            (campaign_id, zone),
-        )
-    }
+    states = journal.zone_states(ws, campaign_id, zone)
     if not states:
         return True  # the journal was not written yet: nothing was sent
     return "queued" in states and not states - {"queued", "excluded", "control"}

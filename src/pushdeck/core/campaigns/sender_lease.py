@@ -16,6 +16,7 @@ import time
 import uuid
 
 from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.store import leases
 from pushdeck.core.store.workspace import Workspace
 
 LEASE_TTL = 60.0  # seconds without a heartbeat after which a lease is stale
@@ -50,19 +51,13 @@ def _held_by_other(value: str | None) -> dict[str, object] | None:
 def acquire(ws: Workspace, campaign_id: int, name: str) -> str:
     """Take the campaign's sender lease or raise ConfigError naming the holder."""
     token = uuid.uuid4().hex
-    with ws.transaction() as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (_key(campaign_id),)).fetchone()
-        holder = _held_by_other(row[0] if row else None)
-        if holder is not None:
-            raise ConfigError(
-                f"Campaign {name!r} is being sent by another Pushdeck process "
-                f"(pid {holder['pid']} on {holder['host']}).",
-                hint="Wait for it to finish, or pause it with "
-                f"'pushdeck campaigns pause {name}'. Two senders would send twice.",
-            )
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            (_key(campaign_id), _value(token)),
+    holder = leases.take(ws, _key(campaign_id), _value(token), _held_by_other)
+    if holder is not None:
+        raise ConfigError(
+            f"Campaign {name!r} is being sent by another Pushdeck process "
+            f"(pid {holder['pid']} on {holder['host']}).",
+            hint="Wait for it to finish, or pause it with "
+            f"'pushdeck campaigns pause {name}'. Two senders would send twice.",
         )
     return token
 
@@ -74,22 +69,13 @@ def _value(token: str) -> str:
 
 
 def renew(ws: Workspace, campaign_id: int, token: str) -> None:
-    with ws.transaction() as conn:
-        conn.execute(
-            "UPDATE meta SET value = ? WHERE key = ? AND json_extract(value, '$.token') = ?",
-            (_value(token), _key(campaign_id), token),
-        )
+    leases.renew(ws, _key(campaign_id), token, _value(token))
 
 
 def release(ws: Workspace, campaign_id: int, token: str) -> None:
-    with ws.transaction() as conn:
-        conn.execute(
-            "DELETE FROM meta WHERE key = ? AND json_extract(value, '$.token') = ?",
-            (_key(campaign_id), token),
-        )
+    leases.release(ws, _key(campaign_id), token)
 
 
 def is_sending(ws: Workspace, campaign_id: int) -> bool:
     """A live sender (this process or another) holds the campaign's lease right now."""
-    value = ws.scalar("SELECT value FROM meta WHERE key = ?", (_key(campaign_id),))
-    return _held_by_other(value) is not None
+    return _held_by_other(leases.current(ws, _key(campaign_id))) is not None

@@ -57,6 +57,11 @@ Row = sqlite3.Row
 DatabaseError = sqlite3.Error
 
 
+#: A row as the store returns it: by column name (``row["name"]``) and by position.
+#: Callers outside the store type rows with this name, not with the backend's class.
+Row = sqlite3.Row
+
+
 def utcnow() -> str:
     """The current UTC time as stored in the workspace (ISO 8601, seconds, 'Z')."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

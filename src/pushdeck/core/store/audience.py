@@ -1,0 +1,111 @@
+"""A campaign's audience in SQL: who it targets, who of them is excluded and why, and
+writing its journal rows in one statement.
+
+The audience rule is a ``CompiledRule`` over ``devices d`` (from the segment compiler,
+``segments.audience_filter``, or ``tokens_rule`` here); the exclusion reason is a CASE
+over the same alias. Both stay parameterised fragments the campaign wing passes back
+here: user text is only ever a parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection
+from typing import Any
+
+from pushdeck.core.store.segment_rules import CompiledRule
+from pushdeck.core.store.workspace import Workspace, utcnow
+
+
+def tokens_rule(app: str, tokens: Collection[str]) -> CompiledRule:
+    """Exactly these tokens of the app."""
+    return CompiledRule(
+        "d.app_id = (SELECT id FROM apps WHERE name = ?)"
+        " AND d.token IN (SELECT value FROM json_each(?))",
+        (app, json.dumps(list(tokens))),
+    )
+
+
+def exclusion_case(providers: Collection[str], token_kinds: Collection[str]) -> CompiledRule:
+    """A CASE giving each device's exclusion reason ('' when it can receive).
+
+    ``providers`` are those with a credential; ``token_kinds`` those the message can go
+    to. The reasons are ``campaigns.audience.Exclusion``'s values, in the same order as
+    ``exclusion_reason`` checks them for one loaded device.
+    """
+    providers, token_kinds = sorted(providers), sorted(token_kinds)
+    marks = ", ".join("?" * len(providers)) or "NULL"
+    kind_marks = ", ".join("?" * len(token_kinds)) or "NULL"
+    sql = (
+        "CASE WHEN d.opt_in = 'denied' THEN 'opted_out'"
+        " WHEN d.status = 'unregistered' THEN 'unregistered'"
+        " WHEN d.status = 'invalid' THEN 'invalid'"
+        " WHEN d.provider = 'webpush' AND (d.p256dh = '' OR d.auth = '') THEN 'invalid'"
+        f" WHEN d.provider NOT IN ({marks}) THEN 'no_credential'"
+        f" WHEN d.token_kind NOT IN ({kind_marks}) THEN 'token_kind' ELSE '' END"
+    )
+    return CompiledRule(sql, (*providers, *token_kinds))
+
+
+def count_by_reason(ws: Workspace, rule: CompiledRule, case: CompiledRule) -> dict[str, int]:
+    """Targeted devices by exclusion reason ('' for those that can receive)."""
+    rows = ws.query(
+        f"SELECT {case.where} AS reason, count(*) FROM devices d WHERE {rule.where}"
+        " GROUP BY reason",
+        (*case.params, *rule.params),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def count_by_reason_and_platform(
+    ws: Workspace, rule: CompiledRule, case: CompiledRule
+) -> list[tuple[str, str, int]]:
+    """(reason, platform, devices) of the targeted devices."""
+    rows = ws.query(
+        f"SELECT {case.where} AS reason, d.platform, count(*) FROM devices d WHERE {rule.where}"
+        " GROUP BY reason, d.platform",
+        (*case.params, *rule.params),
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def distinct_timezones(ws: Workspace, rule: CompiledRule) -> list[str]:
+    """Every time zone among the targeted devices ('' for devices without one)."""
+    rows = ws.query(f"SELECT DISTINCT d.timezone FROM devices d WHERE {rule.where}", rule.params)
+    return [r[0] for r in rows]
+
+
+def _materialized_key(campaign_id: int) -> str:
+    return f"campaign_materialized:{campaign_id}"
+
+
+def materialize_journal(
+    ws: Workspace,
+    campaign_id: int,
+    rule: CompiledRule,
+    case: CompiledRule,
+    arm: Callable[[str, str], str],
+) -> int:
+    """Write the journal row of every targeted device, once per campaign; return how many
+    were added (0 when it was done before).
+
+    ``arm(app, token)`` is the device's variant ('control' for the hold-out). It runs
+    inside SQLite, so materializing a million devices never loads them into Python.
+    """
+    key = _materialized_key(campaign_id)
+    if ws.scalar("SELECT 1 FROM meta WHERE key = ?", (key,)):
+        return 0
+    ws.conn.create_function("pushdeck_arm", 2, arm, deterministic=True)
+    sql = (
+        "INSERT OR IGNORE INTO journal (campaign_id, device_id, variant, state, reason,"
+        " platform, locale, timezone, token_kind, queued_at)"
+        f" SELECT ?, d.id, pushdeck_arm(a.name, d.token), CASE WHEN ({case.where}) != '' THEN"
+        " 'excluded' WHEN pushdeck_arm(a.name, d.token) = 'control' THEN 'control'"
+        f" ELSE 'queued' END, {case.where}, d.platform, d.locale, d.timezone, d.token_kind, ?"
+        f" FROM devices d JOIN apps a ON a.id = d.app_id WHERE {rule.where}"
+    )
+    params: tuple[Any, ...] = (campaign_id, *case.params, *case.params, utcnow(), *rule.params)
+    with ws.transaction() as conn:
+        cursor = conn.execute(sql, params)
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, utcnow()))
+    return cursor.rowcount
