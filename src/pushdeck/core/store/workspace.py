@@ -48,17 +48,14 @@ BUSY_TIMEOUT_MS = 60_000
 INTEGRITY_CHECK_EVERY = timedelta(days=1)
 _INTEGRITY_KEY = "integrity_checked"
 
-#: A result row, read by column name (``row["token"]``) or position (``row[0]``). Code
-#: outside ``store/`` types rows as ``Row``, never as the driver's class: the PostgreSQL
-#: backend's rows will offer the same key and index access.
-Row = sqlite3.Row
 #: What a failing database call raises. Code outside ``store/`` catches this name rather
-#: than importing the driver, so a second backend changes only this line's module.
+#: than importing the driver, so a second backend changes only this module.
 DatabaseError = sqlite3.Error
 
 
 #: A row as the store returns it: by column name (``row["name"]``) and by position.
-#: Callers outside the store type rows with this name, not with the backend's class.
+#: Callers outside the store type rows with this name, not with the backend's class
+#: (the PostgreSQL backend's rows will offer the same key and index access).
 Row = sqlite3.Row
 
 
