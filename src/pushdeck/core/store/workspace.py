@@ -49,9 +49,14 @@ BUSY_TIMEOUT_MS = 60_000
 INTEGRITY_CHECK_EVERY = timedelta(days=1)
 _INTEGRITY_KEY = "integrity_checked"
 
+#: What a failing database call raises. Code outside ``store/`` catches this name rather
+#: than importing the driver, so a second backend changes only this module.
+DatabaseError = sqlite3.Error
+
 
 #: A row as the store returns it: by column name (``row["name"]``) and by position.
-#: Callers outside the store type rows with this name, not with the backend's class.
+#: Callers outside the store type rows with this name, not with the backend's class
+#: (the PostgreSQL backend's rows will offer the same key and index access).
 Row = sqlite3.Row
 
 
