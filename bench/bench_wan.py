@@ -6,6 +6,7 @@ Python client, against the same fake answering after a round trip, in one run.
     python bench/bench_wan.py fcm     --devices 10000 --latency-ms 60
     python bench/bench_wan.py webpush --devices 2000  --latency-ms 60 --peer-workers 50
     python bench/bench_wan.py rss     --sizes 100000,300000,1000000
+    python bench/bench_wan.py cpu     --sizes 20000,100000 --rounds 3 --before /tmp/main/src
 
 Each fake (tests/fakes) runs in its own process over loopback TLS and answers every
 request ``--latency-ms`` after it arrived; the APNs fake advertises what Apple does
@@ -26,6 +27,8 @@ peak RSS are its own. Rounds alternate peer, Pushdeck; medians are reported.
   ``requests`` session (HTTP/1.1 keep-alive, a pool as large as the threads), against
   the same decrypting fake through an HTTP/1.1 front with the same latency.
 - rss: the APNs campaign command at 0 ms for each size: peak RSS and CPU per message.
+- cpu: the same command's CPU per message, this tree and (``--before``) another source
+  tree alternating on the same workspace, medians of ``--rounds``.
 """
 
 from __future__ import annotations
@@ -155,15 +158,29 @@ def start_fake(kind: str, directory: Path, latency: float, devices: int) -> subp
 # --------------------------------------------------------------------------- workspace
 
 
-def cli_env(directory: Path) -> dict[str, str]:
+def pushdeck_source() -> str:
     # BENCH_PUSHDECK_SRC=/path/to/other/src measures another version of the command (e.g.
     # an export of the main branch, for before/after numbers in the same conditions).
-    source = os.environ.get("BENCH_PUSHDECK_SRC", str(ROOT / "src"))
+    return os.environ.get("BENCH_PUSHDECK_SRC", str(ROOT / "src"))
+
+
+def compile_bytecode(*sources: str) -> None:
+    """Byte-compile the measured source once, as an installed package is: with
+    PYTHONDONTWRITEBYTECODE set (as in some shells and CI) every run would otherwise
+    compile Pushdeck's ~150 modules from source, ~0.3 s the peers never pay."""
+    for source in sources or (pushdeck_source(),):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", source], check=True)
+
+
+def cli_env(directory: Path, source: str | None = None) -> dict[str, str]:
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(BENCH), source]),
+        "PYTHONPATH": os.pathsep.join([str(BENCH), source or pushdeck_source()]),
         "PYTHON_KEYRING_BACKEND": "bench_keyring.FileKeyring",
         "BENCH_KEYRING_FILE": str(directory / "keyring.json"),
+        # The fakes listen on 127.0.0.1, which Web Push endpoints may not name otherwise
+        # (core.netguard): without this every subscription is refused, not sent.
+        "PUSHDECK_ALLOW_LOCAL_ENDPOINTS": "1",
     }
 
 
@@ -277,7 +294,7 @@ def measured(command: list[str], env: dict[str, str]) -> tuple[str, str, float, 
     return out.stdout, "\n".join(errors), elapsed, cpu, maxrss / 1024
 
 
-def run_pushdeck(directory: Path, workspace: Path) -> dict[str, float]:
+def run_pushdeck(directory: Path, workspace: Path, source: str | None = None) -> dict[str, float]:
     """The campaign command on a fresh copy of the workspace, wall and CPU from spawn."""
     copy = directory / "run.pushdeck"
     for suffix in ("", "-wal", "-shm"):
@@ -287,9 +304,11 @@ def run_pushdeck(directory: Path, workspace: Path) -> dict[str, float]:
         sys.executable, "-m", "pushdeck", "--workspace", str(copy),
         "campaigns", "send", "bench", "--json",
     ]  # fmt: skip
-    out, _, elapsed, cpu, rss = measured(command, cli_env(directory))
+    out, _, elapsed, cpu, rss = measured(command, cli_env(directory, source))
     counts = json.loads(out)["counts"]
     total = sum(counts.values())
+    if counts.get("accepted", 0) != total:  # a rate of refusals is not a send rate
+        raise SystemExit(f"pushdeck did not send every message: {counts}")
     return {
         "devices": total,
         "ok": counts.get("accepted", 0),
@@ -308,6 +327,8 @@ def run_peer(kind: str, directory: Path, devices: int, workers: int) -> dict[str
     out, _, _, _, rss = measured(command, env)
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     result["rss_mb"] = rss
+    if result["ok"] != devices:
+        raise SystemExit(f"the {kind} peer sent {result['ok']:.0f} of {devices} messages")
     return result
 
 
@@ -437,12 +458,16 @@ def compare(args: argparse.Namespace, directory: Path) -> None:
             f"{peer_name} {how}; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-        rates: dict[str, list[float]] = {peer_name: [], "pushdeck": []}
-        cpus: dict[str, list[float]] = {peer_name: [], "pushdeck": []}
+        # --before: another version's command too, in the same rounds (before/after).
+        names = [peer_name, *(["before"] if args.before else []), "pushdeck"]
+        rates: dict[str, list[float]] = {name: [] for name in names}
+        cpus: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(args.rounds):
             for name in rates:
                 if name == "pushdeck":
                     result = run_pushdeck(directory, workspace)
+                elif name == "before":
+                    result = run_pushdeck(directory, workspace, args.before)
                 else:
                     result = run_peer(kind, directory, args.devices, args.peer_workers)
                 print(line(name, result), flush=True)
@@ -454,8 +479,14 @@ def compare(args: argparse.Namespace, directory: Path) -> None:
         fake.wait(30)
     med = {name: statistics.median(values) for name, values in rates.items()}
     cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    before = (
+        f"before {med['before']:.0f} msgs/s ({cpu['before']:.0f} µs/msg, ratio "
+        f"{med['before'] / med[peer_name]:.2f}×), "
+        if "before" in med
+        else ""
+    )
     print(
-        f"median of {args.rounds}: pushdeck {med['pushdeck']:.0f} msgs/s "
+        f"median of {args.rounds}: {before}pushdeck {med['pushdeck']:.0f} msgs/s "
         f"({cpu['pushdeck']:.0f} µs/msg), {peer_name} {med[peer_name]:.0f} msgs/s "
         f"({cpu[peer_name]:.0f} µs/msg); ratio {med['pushdeck'] / med[peer_name]:.2f}×; "
         f"load {os.getloadavg()[0]:.1f}"
@@ -476,14 +507,44 @@ def rss(args: argparse.Namespace, directory: Path) -> None:
         fake.wait(30)
 
 
+def cpu(args: argparse.Namespace, directory: Path) -> None:
+    """Client CPU per APNs message, whole command at 0 ms, this source and (--before)
+    another one alternating on the same workspace: medians of --rounds."""
+    sources = {"after": str(ROOT / "src")}
+    if args.before:
+        sources = {"before": args.before, **sources}
+    compile_bytecode(*sources.values())
+    fake = start_fake("apns", directory, 0.0, 0)
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            workspace = build_workspace("apns", directory, size)
+            print(f"{size} devices; load {os.getloadavg()[0]:.1f}", flush=True)
+            per: dict[str, list[float]] = {name: [] for name in sources}
+            for _ in range(args.rounds):
+                for name, source in sources.items():
+                    result = run_pushdeck(directory, workspace, source)
+                    per[name].append(result["cpu_us"])
+                    print(f"  {name:6s} " + line("pushdeck", result), flush=True)
+            medians = ", ".join(
+                f"{name} {statistics.median(values):.0f} µs/msg" for name, values in per.items()
+            )
+            print(f"{size}: median of {args.rounds}: {medians}; load {os.getloadavg()[0]:.1f}")
+            workspace.unlink()
+    finally:
+        assert fake.stdin is not None
+        fake.stdin.close()
+        fake.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("kind", nargs="?", choices=["apns", "fcm", "webpush", "rss"])
+    parser.add_argument("kind", nargs="?", choices=["apns", "fcm", "webpush", "rss", "cpu"])
     parser.add_argument("--devices", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=float, default=60.0)
     parser.add_argument("--peer-workers", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="100000,300000,1000000")
+    parser.add_argument("--before", help="another version's src/ to alternate with")
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--peer", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -493,10 +554,13 @@ def main() -> None:
     if args.peer:
         kind, directory, devices, workers = args.peer
         return peer_child(kind, Path(directory), int(devices), int(workers))
+    compile_bytecode(*filter(None, [pushdeck_source(), args.before]))
     with tempfile.TemporaryDirectory() as tmp:
         make_keys(Path(tmp))
         if args.kind == "rss":
             rss(args, Path(tmp))
+        elif args.kind == "cpu":
+            cpu(args, Path(tmp))
         else:
             compare(args, Path(tmp))
 

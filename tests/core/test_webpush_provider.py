@@ -514,3 +514,26 @@ async def test_unanswered_request_is_a_timeout_with_delivery_unknown(
         await silent.aclose()
     assert silent.url in info.value.message and "unknown" in info.value.hint
     assert len(silent.requests) == 1  # sent once, not retried behind the caller's back
+
+
+async def test_the_address_check_once_per_origin_gives_the_same_answers(
+    service: FakeWebPushService, provider: WebPushProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 19: worked out once per push-service origin (and opt-in state), not per send.
+    subs = [service.subscribe(application_server_key=KEYS.public_key) for _ in range(3)]
+    port = service.server.port
+    monkeypatch.delenv(netguard.ALLOW_LOCAL_ENV)
+    for sub in subs:  # every endpoint of a loopback origin: refused, no connection
+        refused = await provider.send(MESSAGE, device(sub))
+        assert (refused.status, refused.reason) == (SendStatus.REJECTED, "EndpointNotAllowed")
+    hostile = replace(subs[0], endpoint=subs[0].endpoint.replace("://", "://u:p@"))
+    refused = await provider.send(MESSAGE, device(hostile))
+    assert "user:password" in refused.explanation
+    assert service.server.connections == 0
+    monkeypatch.setenv(netguard.ALLOW_LOCAL_ENV, "1")  # the lab opts in: the same provider
+    for sub in subs:
+        accepted = await provider.send(MESSAGE, device(sub))
+        assert accepted.accepted, accepted
+    still = await provider.send(MESSAGE, device(hostile))  # credentials in a URL: never
+    assert "user:password" in still.explanation
+    assert len(service.received) == 3 and f":{port}" in subs[0].endpoint

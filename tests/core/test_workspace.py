@@ -275,3 +275,20 @@ def test_workspace_wal_shm_and_backups_are_owner_only_under_a_permissive_umask(
         assert stat.S_IMODE(touched.stat().st_mode) == 0o600
     finally:
         os.umask(previous)
+
+
+def test_open_sets_what_sqlite_utils_set_without_importing_it(tmp_path: Path) -> None:
+    # sqlite-utils (and numpy with it) cost a third of the CLI's start-up; the workspace
+    # still behaves as when it wrapped every connection (recursive triggers on).
+    import subprocess
+
+    code = (
+        "import sys; from pushdeck.core.store import Workspace\n"
+        f"ws = Workspace.open({str(tmp_path / 'w.pushdeck')!r})\n"
+        "print(ws.conn.execute('PRAGMA recursive_triggers').fetchone()[0],"
+        " 'sqlite_utils' in sys.modules)\n"
+        "print(type(ws.db).__name__, ws.db.conn is ws.conn)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "False", "Database", "True"]

@@ -23,7 +23,6 @@ from pushdeck.core.campaigns.library import (
     get_campaign,
     list_campaigns,
 )
-from pushdeck.core.campaigns.scheduling import RunDueReport, run_due
 from pushdeck.core.campaigns.spec import load_spec_file
 from pushdeck.core.campaigns.templating import check_templates
 from pushdeck.core.common import event_loop
@@ -241,6 +240,8 @@ def _cancel(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _run_due(ctx: Context, args: argparse.Namespace) -> int:
+    from pushdeck.core.campaigns.scheduling import RunDueReport, run_due  # cron's verb only
+
     ws = ctx.workspace()
     opened: list[Mapping[ProviderKind, Provider]] = []
 

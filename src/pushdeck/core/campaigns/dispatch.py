@@ -62,7 +62,7 @@ from pushdeck.core.campaigns.library import (
     stored_status,
 )
 from pushdeck.core.campaigns.render_guard import RenderGuard, campaign_nothing_sent
-from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignStatus
+from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignSpec, CampaignStatus
 from pushdeck.core.campaigns.templating import Personalizer, require_valid_templates
 from pushdeck.core.campaigns.variants import arm_for_bucket, bucket, notification_id
 from pushdeck.core.common import event_loop
@@ -218,8 +218,15 @@ def materialize(ws: Workspace, campaign: Campaign, available: Collection[Provide
         campaign.id,
         audience_rule(ws, spec),
         exclusion_case(available, accepted_token_kinds(spec.message)),
-        lambda app, token: arm_for_bucket(spec, bucket(spec.name, app, token)),
+        _arm_of(spec),
     )
+
+
+def _arm_of(spec: CampaignSpec) -> Callable[[str, str], str]:
+    """A device's arm; without variants or a hold-out every device's is '' (no hash)."""
+    if not spec.variants and arm_for_bucket(spec, 0) == "":
+        return lambda app, token: ""
+    return lambda app, token: arm_for_bucket(spec, bucket(spec.name, app, token))
 
 
 # --------------------------------------------------------------------------- dispatcher
@@ -384,10 +391,16 @@ class _Dispatcher:
             raise _Stop
         started: set[int] = set()
         try:
-            for row in rows:
+            for index, row in enumerate(rows, 1):
                 self._check_stop()
                 await self._spawn(row)
                 started.add(row["id"])
+                if index % _SPAWNS_PER_TURN == 0 or index == len(rows):
+                    # Let these sends start (and their requests be written) and the
+                    # answers that came in be handled before preparing more: otherwise
+                    # a whole window's personalization and encryption run before the
+                    # first byte leaves, and answers wait, holding the streams.
+                    await asyncio.sleep(0)
         finally:
             # Rows marked in flight whose send never started are certainly unsent.
             unsent = [i for i in ids if i not in started]
@@ -679,6 +692,9 @@ class _Dispatcher:
         elapsed = time.monotonic() - self.started
         return self.finished_this_run / elapsed if elapsed > 0 else 0.0
 
+
+#: Sends started between two turns of the event loop (see _send_chunk).
+_SPAWNS_PER_TURN = 32
 
 _LABELS = {ProviderKind.FCM: "FCM", ProviderKind.SANDBOX: "Sandbox"}
 

@@ -23,27 +23,21 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 from pushdeck.core.campaigns.spec import CampaignSpec, VariantSpec, normalize_locale
 from pushdeck.core.common.errors import PushdeckError
 from pushdeck.core.common.model import CAMPAIGN_KEY, VARIANT_KEY, Device, Message
 from pushdeck.core.messages.json_form import message_from_dict, message_to_dict
-from pushdeck.core.messages.liquid_env import (
-    ENV,
-    TemplateError,
-    deadline,
-    render_message,
-    source_problems,
-)
-from pushdeck.core.messages.simple_liquid import simple_or_liquid
+from pushdeck.core.messages.personalized import Field, mark_personalized
+from pushdeck.core.messages.render_budget import MAX_SOURCE_CHARS, TemplateError, deadline
+from pushdeck.core.messages.simple_liquid import SimpleTemplate, is_plain_text, simple_template
 
 #: Message fields that may hold Liquid.
 TEMPLATED_FIELDS = ("title", "subtitle", "body", "image_url", "url")
 #: Variables every device provides, besides its attributes.
 BUILTIN_VARIABLES = frozenset({"platform", "locale", "timezone", "app", "tags", "device"})
-
-_ENV = ENV
 
 
 @dataclass(frozen=True)
@@ -55,10 +49,26 @@ class TemplateProblem:
     blocking: bool
 
 
+def _liquid() -> ModuleType:
+    """The Liquid environment, imported when a text first needs it (~0.1 s, see
+    render_budget): a campaign of plain texts sends without ever loading it."""
+    from pushdeck.core.messages import liquid_env
+
+    return liquid_env
+
+
+def _simple(source: str) -> Any:
+    """A plain {{ name | default: "x" }} text (rendered by string joins, valid Liquid by
+    construction, see simple_liquid), or None."""
+    if len(source) > MAX_SOURCE_CHARS:
+        return None  # refused by source_problems, with the limit in the message
+    return simple_template(source, lambda: _liquid().ENV.from_string(source))
+
+
 @lru_cache(maxsize=4096)
 def _compile(source: str) -> Any:
-    # Plain {{ name | default: "x" }} texts render by string joins (simple_liquid).
-    return simple_or_liquid(source, _ENV.from_string(source))
+    simple = _simple(source)
+    return simple if simple is not None else _liquid().ENV.from_string(source)
 
 
 @lru_cache(maxsize=4096)
@@ -137,9 +147,12 @@ def check_templates(
 def check_source(where: str, source: str, known: Iterable[str]) -> list[TemplateProblem]:
     """Check one text: what blocks it (syntax, unknown filter or tag, limits), or one
     warning per unknown variable."""
-    blocking = source_problems(source)
+    fine = len(source) <= MAX_SOURCE_CHARS and (is_plain_text(source) or _simple(source))
+    blocking = [] if fine else _liquid().source_problems(source)
     if blocking:
         return [TemplateProblem(where, f"Template error: {text}", True) for text in blocking]
+    if is_plain_text(source):
+        return []
     template = _compile(source)
     known_set = set(known)
     return [
@@ -206,6 +219,8 @@ class Personalizer:
         self._cache: dict[tuple[str, str], tuple[Message, bool]] = {}
         self._localized: dict[tuple[str, str], tuple[Message, bool]] = {}
         self._rendered: dict[tuple[str, tuple[Any, ...]], str] = {}
+        self._plans: dict[tuple[str, str], _PlainPlan | None] = {}
+        self._warm: dict[int, Message] = {}  # localized messages compiled into Liquid
 
     def localized(self, variant: str, locale: str) -> tuple[Message, bool]:
         """The message for (variant, locale) before Liquid, and whether it has templates."""
@@ -248,8 +263,16 @@ class Personalizer:
         message, templated = self.localized(variant, device.locale)
         if not templated:
             return message
+        plan = self._plans.get((variant, device.locale), _NO_PLAN)
+        if plan is _NO_PLAN:
+            plan = self._plans[(variant, device.locale)] = _plain_plan(message)
+        if plan is not None:
+            plain = plan.render(device)
+            if plain is not None:
+                return mark_personalized(_with(message, plain), message, plan.names)
         context = device_context(device)
         changes: dict[str, Any] = {}
+        self._compiled(message)
         with deadline():  # one time budget for all the fields of this recipient
             for name in TEMPLATED_FIELDS:
                 value = getattr(message, name)
@@ -262,7 +285,26 @@ class Personalizer:
                     else v
                     for k, v in message.data.items()
                 }
-        return _with(message, changes)
+        names: list[Field] = [name for name in changes if name != "data"]
+        names += [
+            ("data", k) for k, v in message.data.items() if isinstance(v, str) and _is_template(v)
+        ]
+        return mark_personalized(_with(message, changes), message, tuple(names))
+
+    def _compiled(self, message: Message) -> None:
+        """Compile ``message``'s templates into Liquid before its render's time budget
+        starts: Liquid is imported on first need (~0.1 s, more on a busy machine), which
+        is not the recipient's render taking long. Once per localized message."""
+        if id(message) in self._warm:
+            return
+        texts = [getattr(message, name) for name in TEMPLATED_FIELDS]
+        texts += [v for v in message.data.values() if isinstance(v, str)]
+        for text in texts:
+            if text and _is_template(text):
+                template = _compile(text)
+                if isinstance(template, SimpleTemplate):
+                    template.liquid  # noqa: B018 - compiled now, kept on the template
+        self._warm[id(message)] = message  # held: the id stays this message's
 
     def _render(self, field: str, source: str, context: Mapping[str, Any]) -> str:
         """Render, reusing the output for devices whose referenced values are the same.
@@ -287,7 +329,95 @@ def _render_field(field: str, template: Any, context: Mapping[str, Any]) -> str:
     try:
         return str(template.render(**context))
     except Exception as exc:  # noqa: BLE001 - any failure (even a filter bug) skips this device
-        raise TemplateError(f"{field}: {render_message(exc)}", field=field) from None
+        message = _liquid().render_message(exc)
+        raise TemplateError(f"{field}: {message}", field=field) from None
+
+
+_BUILTIN_TEXT = {
+    "platform": lambda d: d.platform.value,
+    "locale": lambda d: d.locale,
+    "timezone": lambda d: d.timezone,
+    "app": lambda d: d.app,
+}
+
+
+class _PlainPlan:
+    """A localized message whose every template is a plain ``{{ name | default: "x" }}``
+    text (simple_liquid): rendered per recipient by string joins, from the device's own
+    fields, with no render context, time budget or cache. That was most of a send's
+    personalization cost (issue 19); the output is Liquid's (tests compare them)."""
+
+    __slots__ = ("base_data", "data", "fields", "names")
+
+    def __init__(
+        self,
+        fields: list[tuple[str, SimpleTemplate]],
+        data: list[tuple[str, SimpleTemplate]] | None,
+        base_data: Mapping[str, Any],
+    ) -> None:
+        self.fields = fields
+        self.data = data  # None: no templated data value
+        self.base_data = base_data  # the message's data, templated values unrendered
+        self.names: tuple[Field, ...] = (
+            *(name for name, _ in fields),
+            *(("data", key) for key, _ in data or ()),
+        )
+
+    def render(self, device: Device) -> dict[str, Any] | None:
+        """The changed fields, or None when a value needs Liquid (a number, a list...)."""
+        attributes = device.attributes
+
+        def lookup(name: str) -> Any:
+            # device_context's precedence: the built-in variables over the attributes;
+            # "tags" and "device" are a list and a dict, which only Liquid renders.
+            builtin = _BUILTIN_TEXT.get(name)
+            if builtin is not None:
+                return builtin(device)
+            if name in ("tags", "device"):
+                return _NEEDS_LIQUID
+            return attributes.get(name)
+
+        changes: dict[str, Any] = {}
+        for name, template in self.fields:
+            text = template.join(lookup)
+            if text is None:
+                return None
+            changes[name] = text
+        if self.data is not None:
+            data = dict(self.base_data)
+            for key, template in self.data:
+                text = template.join(lookup)
+                if text is None:
+                    return None
+                data[key] = text
+            changes["data"] = data
+        return changes
+
+
+_NO_PLAN: Any = object()
+_NEEDS_LIQUID = object()  # not a string: SimpleTemplate.join hands it to Liquid
+
+
+def _plain_plan(message: Message) -> _PlainPlan | None:
+    """The plan for ``message`` when all its templates are plain, else None."""
+    fields = []
+    for name in TEMPLATED_FIELDS:
+        value = getattr(message, name)
+        if value and _is_template(value):
+            template = _compile(value)
+            if not isinstance(template, SimpleTemplate):
+                return None
+            fields.append((name, template))
+    data = None
+    if any(isinstance(v, str) and _is_template(v) for v in message.data.values()):
+        data = []
+        for key, value in message.data.items():
+            if isinstance(value, str) and _is_template(value):
+                template = _compile(value)
+                if not isinstance(template, SimpleTemplate):
+                    return None
+                data.append((key, template))
+    return _PlainPlan(fields, data, message.data)
 
 
 def _with(message: Message, changes: Mapping[str, Any]) -> Message:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from functools import lru_cache
+from typing import Any
 
 from pushdeck.core.campaigns.spec import CampaignSpec
 from pushdeck.core.common.model import Device
@@ -50,12 +52,21 @@ def assign_variant(spec: CampaignSpec, device: Device) -> str:
     return arm_for_bucket(spec, bucket(spec.name, device.app, device.token))
 
 
+@lru_cache(maxsize=64)
+def _prefix_hash(campaign: str, app: str) -> Any:
+    return hashlib.sha1(
+        _NAMESPACE_BYTES + f"{campaign}\x1f{app}\x1f".encode(), usedforsecurity=False
+    )
+
+
 def notification_id(campaign: str, app: str, token: str) -> str:
     """A UUID derived from (campaign, device): a re-send after a crash carries the same id."""
     # uuid.uuid5 by hand: the same bytes without two UUID objects (a campaign makes one
-    # per device; tests/core/test_variants.py checks it against uuid.uuid5).
-    name = f"{campaign}\x1f{app}\x1f{token}".encode()
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    # per device; tests/core/test_variants.py checks it against uuid.uuid5). The hash of
+    # the namespace and the campaign's part of the name is taken once per campaign.
+    sha1 = _prefix_hash(campaign, app).copy()
+    sha1.update(token.encode())
+    digest = bytearray(sha1.digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()

@@ -15,11 +15,9 @@ over 4-5 KB) and are documented in docs/campaign-file.md.
 
 from __future__ import annotations
 
-import contextvars
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from io import StringIO
 from typing import Any, TextIO
 
@@ -37,10 +35,15 @@ from liquid.stream import TokenStream
 from liquid.tag import Tag
 from liquid.undefined import UNDEFINED
 
-from pushdeck.core.common.errors import ValidationError
+# Shared with the send path's Liquid-free renders (see render_budget), and re-exported.
+from pushdeck.core.messages.render_budget import DEADLINE as _DEADLINE
+from pushdeck.core.messages.render_budget import (
+    MAX_SOURCE_CHARS,
+    RENDER_SECONDS,
+    TemplateError,
+    deadline,
+)
 
-#: Characters of Liquid source in one field.
-MAX_SOURCE_CHARS = 16_384
 #: Loop iterations per field (the product of nested loops' lengths).
 LOOP_ITERATION_LIMIT = 10_000
 #: Characters one field may render to.
@@ -49,14 +52,8 @@ OUTPUT_LIMIT_CHARS = 65_536
 MAX_VALUE_SIZE = 65_536
 #: ``sys.getsizeof`` bytes of a template's assigned variables.
 LOCAL_NAMESPACE_LIMIT = 262_144
-#: Wall-clock seconds to render all fields of one recipient's message.
-RENDER_SECONDS = 0.25
 
 REFUSED_TAGS = ("include", "render")
-
-
-class TemplateError(ValidationError):
-    """A template cannot be rendered (for one recipient, or for any)."""
 
 
 class RenderLimitError(ResourceLimitError):
@@ -78,22 +75,6 @@ class _RefusedTag(Tag):
 
 def _refused(tag_name: str) -> type[Tag]:
     return type(f"Refused_{tag_name}", (_RefusedTag,), {"name": tag_name})
-
-
-# The deadline of the render in progress (per thread / task), set by ``deadline()``.
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "pushdeck_liquid_deadline", default=None
-)
-
-
-@contextmanager
-def deadline(seconds: float = RENDER_SECONDS) -> Iterator[None]:
-    """Bound every render in this block to ``seconds`` in total (one recipient)."""
-    token = _DEADLINE.set(time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
 
 
 _SIZED = frozenset({str, list, tuple, dict, range})

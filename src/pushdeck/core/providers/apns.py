@@ -31,6 +31,7 @@ from pushdeck.core.common.model import (
 from pushdeck.core.messages.payloads.apns import ApnsRequest, build_apns
 from pushdeck.core.providers import apns_reasons
 from pushdeck.core.providers.apns_auth import ApnsTokenSigner, cert_ssl_context
+from pushdeck.core.providers.apns_bodies import ApnsBodies
 from pushdeck.core.providers.base import (
     CheckResult,
     inconclusive_check,
@@ -84,6 +85,7 @@ class ApnsProvider:
             context = cert_ssl_context(credential)
         self._context, self._connections, self._timeout = context, connections, timeout
         self._clients: dict[str, H2Client] = {}
+        self.bodies = ApnsBodies(self.topic)
         #: The credential's own environment: where checks and bare-token sends go.
         self.client = self.client_for(credential.environment)
 
@@ -107,23 +109,32 @@ class ApnsProvider:
     async def send(
         self, message: Message, device: Device, *, notification_id: str = ""
     ) -> SendResult:
-        request = build_apns(message, topic=self.topic, notification_id=notification_id)
-        return await self.send_request(device.token, request, environment=device.environment)
+        body, headers = self.bodies.build(message, notification_id)
+        return await self._post(device.token, body, headers, device.environment)
 
     async def send_request(
         self, token: str, request: ApnsRequest, *, environment: ApnsEnvironment | None = None
     ) -> SendResult:
         """Send a prebuilt request (``pushdeck push --payload`` and the benchmark use this)
         to the host of ``environment`` (default: the credential's)."""
+        return await self._post(token, request.body, request.headers, environment)
+
+    async def _post(
+        self,
+        token: str,
+        body: bytes,
+        apns_headers: Mapping[str, str],
+        environment: ApnsEnvironment | None,
+    ) -> SendResult:
         if not _HEX_TOKEN.fullmatch(token):
             return _bad_token_locally(token)
         client = self.client if environment is None else self.client_for(environment)
-        headers = self._headers(token, request, client)
-        response = await client.request(headers, request.body)
+        headers = self._headers(token, apns_headers, client)
+        response = await client.request(headers, body)
         if self.signer is not None and _reason(response) == "ExpiredProviderToken":
             # Our clock or Apple's disagree on the token's age: re-sign once and retry.
             self.signer.refresh(_authorization(headers))
-            response = await client.request(self._headers(token, request, client), request.body)
+            response = await client.request(self._headers(token, apns_headers, client), body)
         result = interpret(response)
         if result.reason in NEW_CONNECTION_REASONS:
             client.retire_connections()  # so the dispatcher's retry goes elsewhere
@@ -140,7 +151,9 @@ class ApnsProvider:
         for client in self._clients.values():
             await client.aclose()
 
-    def _headers(self, token: str, request: ApnsRequest, client: H2Client) -> list[Header]:
+    def _headers(
+        self, token: str, apns_headers: Mapping[str, str], client: H2Client
+    ) -> list[Header]:
         # The path and the id are unique per request: never put them in the HPACK table.
         headers: list[Header] = [
             (b":method", b"POST"),
@@ -148,7 +161,7 @@ class ApnsProvider:
             (b":authority", client.authority),
             NeverIndexedHeaderTuple(b":path", b"/3/device/" + token.encode()),
         ]
-        for name, value in request.headers.items():
+        for name, value in apns_headers.items():
             if name == "apns-id":
                 headers.append(NeverIndexedHeaderTuple(b"apns-id", value.encode()))
             else:

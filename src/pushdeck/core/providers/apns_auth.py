@@ -15,7 +15,6 @@ import tempfile
 import time
 from collections.abc import Callable
 
-import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from pushdeck.core.common.errors import CredentialError
 from pushdeck.core.providers.credentials import ApnsCertCredential, ApnsTokenCredential
+from pushdeck.core.providers.es256 import es256_jwt
 from pushdeck.core.providers.http2 import client_ssl_context
 
 TOKEN_LIFETIME = 40 * 60  # inside Apple's 20–60 minute window
@@ -56,12 +56,8 @@ class ApnsTokenSigner:
 
     def _sign(self) -> None:
         issued_at = int(self._clock())
-        token = jwt.encode(
-            {"iss": self._team_id, "iat": issued_at},
-            self._key,
-            algorithm="ES256",
-            headers={"kid": self._key_id},
-        )
+        claims = {"iss": self._team_id, "iat": issued_at}
+        token = es256_jwt(claims, self._key, {"kid": self._key_id})
         self._value = b"bearer " + token.encode()
         self._issued_at = issued_at
         self.signatures += 1

@@ -125,15 +125,16 @@ def register(kind: ProviderKind) -> Callable[[ProviderFactory], ProviderFactory]
 
 def create_provider(credential: Credential, **options: Any) -> Provider:
     """Build the provider for ``credential.kind`` (importing provider modules lazily)."""
-    _import_builtin_providers()
+    _import_builtin_providers(credential.kind)
     factory = _REGISTRY[credential.kind]
     return factory(credential, **options) if options else factory(credential)
 
 
-def _import_builtin_providers() -> None:
+def _import_builtin_providers(kind: ProviderKind) -> None:
     # Imported here, not at module top, so that base.py has no heavy imports and
-    # each provider module can import base.py without a cycle.
+    # each provider module can import base.py without a cycle. Only the module of the
+    # kind asked for: a Web Push campaign does not load APNs' and FCM's (and PyJWT).
     import importlib
 
-    for name in ("apns", "fcm", "webpush", "sandbox"):
-        importlib.import_module(f"pushdeck.core.providers.{name}")
+    if kind not in _REGISTRY:  # each built-in kind's module is named after it
+        importlib.import_module(f"pushdeck.core.providers.{kind.value}")

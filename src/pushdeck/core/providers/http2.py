@@ -583,7 +583,7 @@ class _PoolCallback:
         self.client._forget(conn)
 
     def capacity_changed(self) -> None:
-        self.client._wake_all()
+        self.client._wake_for_capacity()
 
 
 class H2Client:
@@ -625,6 +625,7 @@ class H2Client:
         self._callback = _PoolCallback(self)
         self._closed = False
         self.connections_opened = 0
+        self.waits = 0  # times a request waited for a stream (woken futilely: counted again)
 
     def base_headers(self, method: bytes, path: bytes) -> list[Header]:
         """The pseudo-headers every request starts with."""
@@ -677,6 +678,7 @@ class H2Client:
                 continue
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
+            self.waits += 1
             await waiter
 
     def _should_connect(self) -> bool:
@@ -713,6 +715,21 @@ class H2Client:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def _wake_for_capacity(self) -> None:
+        """Wake as many waiters as there are free streams, plus one that may decide to
+        open another connection. Waking every waiter on each change cost a campaign
+        thousands of futile task steps (2,000 sends waiting on 100-stream connections:
+        three times as many wake-ups as requests)."""
+        free = 1
+        for conn in self._conns:
+            if conn.accepting and conn.active < conn.max_streams:
+                free += conn.max_streams - conn.active
+        while self._waiters and free > 0:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
     def _forget(self, conn: _Connection) -> None:
         if conn in self._conns:
             self._conns.remove(conn)
@@ -722,12 +739,15 @@ class H2Client:
         self._connecting += 1
         try:
             conn = await self._open()
-        finally:
+        except BaseException:
             self._connecting -= 1
-            self._wake_all()
+            self._wake_all()  # each waiter decides again (another try, or the error)
+            raise
+        self._connecting -= 1
         self._conns = [c for c in self._conns if c.accepting]
         if conn.accepting:  # it may already have been closed by the server
             self._conns.append(conn)
+        self._wake_for_capacity()
 
     async def _open(self) -> _Connection:
         loop = asyncio.get_running_loop()

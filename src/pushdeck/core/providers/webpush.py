@@ -41,6 +41,8 @@ from pushdeck.core.common.model import (
     SendStatus,
     WebPushSubscription,
 )
+from pushdeck.core.messages.payloads.budget import WEBPUSH_LIMIT
+from pushdeck.core.messages.payloads.splice import Templates
 from pushdeck.core.messages.payloads.webpush import WebPushRequest, build_webpush
 from pushdeck.core.net import netguard
 from pushdeck.core.providers.base import (
@@ -202,10 +204,27 @@ def ssl_context(ca_file: str) -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class _Built:
-    """One message's notification JSON and its fixed HTTP/2 headers (built once)."""
+    """One message's plaintext, padding and delivery headers (TTL, Urgency, Topic), and
+    the HTTP/2 headers they make (built once per message)."""
 
-    request: WebPushRequest
+    body: bytes
+    padding: int
+    delivery: Mapping[str, str]
     headers: tuple[Header, ...]
+
+
+def _built(request: WebPushRequest) -> _Built:
+    headers = (
+        *((name.lower().encode(), value.encode()) for name, value in request.headers.items()),
+        (b"content-encoding", b"aes128gcm"),
+        (b"content-type", b"application/octet-stream"),
+    )
+    return _Built(request.body, request.padding, request.headers, headers)
+
+
+def _template_limit(message: Message) -> int | None:
+    # A declarative message's URL is validated by the builder: never spliced unchecked.
+    return None if message.web_declarative or message.is_live_activity else WEBPUSH_LIMIT
 
 
 class _Origin:
@@ -237,8 +256,14 @@ class WebPushProvider:
         self.max_origins = max(1, max_origins)
         self._signer: VapidSigner | None = None
         self._last_built: tuple[Message, _Built] | None = None
+        # Personalized copies of one localized message: the plaintext spliced per
+        # recipient into a template built once (payloads.splice), headers reused.
+        self._templates = Templates(
+            lambda m: build_webpush(m).body, _template_limit, lambda m: _built(build_webpush(m))
+        )
         self._context: ssl.SSLContext | None = None
         self._origins: OrderedDict[str, _Origin] = OrderedDict()  # least recently used first
+        self._problems: dict[tuple[str, bool], str] = {}  # (origin, local allowed) -> problem
         self._closed = False
 
     @property
@@ -257,7 +282,7 @@ class WebPushProvider:
         """Endpoint, headers and encrypted body for one send (no I/O)."""
         subscription, built, body = self._encrypt(message, device)
         headers = {
-            **built.request.headers,
+            **built.delivery,
             "Content-Encoding": "aes128gcm",
             "Content-Type": "application/octet-stream",
             "Authorization": self.signer.authorization(subscription.endpoint),
@@ -278,16 +303,32 @@ class WebPushProvider:
             raise ValidationError(
                 f"endpoint {subscription.endpoint!r} is not an https URL.", field="endpoint"
             )
-        problem = netguard.url_problem(subscription.endpoint)
+        problem = self._endpoint_problem(subscription.endpoint)
         if problem:  # the resolved addresses are checked again when connecting
             raise netguard.refusal("The endpoint", problem, field="endpoint")
         built = self._build(message)
         body = encrypt(
-            built.request.body,
+            built.body,
             receiver_keys(subscription.p256dh, subscription.auth),
-            padding=built.request.padding,
+            padding=built.padding,
         )
         return subscription, built, body
+
+    def _endpoint_problem(self, endpoint: str) -> str:
+        """``netguard.url_problem`` of the endpoint, worked out once per push-service
+        origin: it depends only on the scheme and host[:port], and a campaign sends
+        thousands of subscriptions of a handful of origins."""
+        try:
+            origin = origin_of(endpoint)
+        except ValidationError:
+            return netguard.url_problem(endpoint)
+        key = (origin, netguard.local_addresses_allowed())
+        problem = self._problems.get(key)
+        if problem is None:
+            if len(self._problems) >= 1024:  # endpoints from anywhere: stay bounded
+                self._problems.clear()
+            problem = self._problems[key] = netguard.url_problem(endpoint)
+        return problem
 
     def _build(self, message: Message) -> _Built:
         # A campaign without personalization hands the same Message object to every
@@ -296,13 +337,12 @@ class WebPushProvider:
         last = self._last_built
         if last is not None and last[0] is message:
             return last[1]
-        request = build_webpush(message)
-        headers = (
-            *((name.lower().encode(), value.encode()) for name, value in request.headers.items()),
-            (b"content-encoding", b"aes128gcm"),
-            (b"content-type", b"application/octet-stream"),
-        )
-        built = _Built(request, headers)
+        spliced = self._templates.body(message)
+        if spliced is not None:
+            body, constant = spliced
+            padding = WEBPUSH_LIMIT - len(body) if message.web_padding else 0
+            return _Built(body, padding, constant.delivery, constant.headers)
+        built = _built(build_webpush(message))
         self._last_built = (message, built)
         return built
 

@@ -20,7 +20,6 @@ from functools import lru_cache
 from hmac import digest as _hmac
 from urllib.parse import urlsplit
 
-import jwt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pushdeck.core.common.errors import CredentialError, ValidationError
 from pushdeck.core.common.model import WebPushSubscription
+from pushdeck.core.providers.es256 import es256_jwt
 
 RECORD_SIZE = 4096
 HEADER_SIZE = 86  # salt 16 + rs 4 + idlen 1 + keyid 65
@@ -326,5 +326,4 @@ class VapidSigner:
         claims: dict[str, object] = {"aud": audience, "exp": exp}
         if self.subject:
             claims["sub"] = self.subject
-        # PyJWT emits the JWS raw r‖s signature ES256 requires (not DER).
-        return jwt.encode(claims, self._key, algorithm="ES256", headers={"typ": "JWT"})
+        return es256_jwt(claims, self._key)  # header {"alg": "ES256", "typ": "JWT"}

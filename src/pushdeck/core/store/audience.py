@@ -95,7 +95,14 @@ def materialize_journal(
     key = _materialized_key(campaign_id)
     if ws.scalar("SELECT 1 FROM meta WHERE key = ?", (key,)):
         return 0
-    ws.conn.create_function("pushdeck_arm", 2, arm, deterministic=True)
+    last: list[Any] = [None, ""]  # the statement asks twice per row: hash once
+
+    def arm_once(app: str, token: str) -> str:
+        if last[0] != (app, token):
+            last[0], last[1] = (app, token), arm(app, token)
+        return str(last[1])
+
+    ws.conn.create_function("pushdeck_arm", 2, arm_once, deterministic=True)
     sql = (
         "INSERT OR IGNORE INTO journal (campaign_id, device_id, variant, state, reason,"
         " platform, locale, timezone, token_kind, queued_at)"

@@ -22,9 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from pushdeck.core.common.errors import WorkspaceError, is_disk_full
 from pushdeck.core.common.paths import (
@@ -34,6 +32,9 @@ from pushdeck.core.common.paths import (
     remove_abandoned_scratch_dirs,
 )
 from pushdeck.core.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 #: Upper bound on how much of the workspace file SQLite reads through a memory map.
 MMAP_BYTES = 1 << 30
@@ -70,8 +71,20 @@ class Workspace:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+        # What sqlite_utils.Database(conn) sets on the connection, kept without importing
+        # sqlite-utils (and numpy with it: a third of the campaign command's start-up).
+        conn.execute("PRAGMA recursive_triggers = ON")
+        self._db: sqlite_utils.Database | None = None
         self._closed = False
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over this connection, created on first use."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Workspace:

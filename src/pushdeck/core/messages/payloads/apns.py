@@ -9,6 +9,7 @@ disagree with the payload (a background push with priority 10, or an alert sent 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -218,10 +219,15 @@ def apns_priority(message: Message, push_type: PushType) -> str:
     return value
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def canonical_uuid(value: str) -> str:
     """``value`` as a lowercase 8-4-4-4-12 UUID, or "" when it is not a UUID."""
     if not value:
         return ""
+    if _CANONICAL_UUID.fullmatch(value):  # already canonical (every campaign send's id)
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:
