@@ -11,6 +11,9 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
+# pg_server and pg_database: a throwaway PostgreSQL server (tests/pg_fixtures.py).
+pytest_plugins = ["tests.pg_fixtures"]
+
 # Qt must never try to open a real display in tests.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

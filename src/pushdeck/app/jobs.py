@@ -38,7 +38,7 @@ def load_overview(ctx: WorkerContext) -> Overview:
     recipients = devices.list_devices(ws, limit=PREVIEW_RECIPIENTS)
     attributes = sorted({name for device in recipients for name in device.attributes})
     return Overview(
-        path=ws.path,
+        path=ws.file,
         device_count=devices.count_devices(ws),
         recipients=recipients,
         attributes=attributes,
@@ -59,7 +59,7 @@ def count_devices(ctx: WorkerContext) -> tuple[Path, int]:
     from pushdeck.core.store import devices
 
     ws = ctx.require_ws()
-    return ws.path, devices.count_devices(ws)
+    return ws.file, devices.count_devices(ws)
 
 
 def _campaign_rows(ctx: WorkerContext) -> list[tuple[str, str, str, str]]:

@@ -173,7 +173,7 @@ class TaskRunner(QObject):
                 ctx.ws.close()
                 ctx.ws = None
             ctx.ws = Workspace.open(path)
-            return ctx.ws.path
+            return ctx.ws.file
 
         def done(opened: Path) -> None:
             self.workspace_path = opened

@@ -20,7 +20,8 @@ from pushdeck.core.common.model import (
     TokenKind,
     WebPushSubscription,
 )
-from pushdeck.core.store.workspace import MMAP_BYTES, Workspace, damaged_row, utcnow
+from pushdeck.core.store.dialect import POSTGRES, SQLITE
+from pushdeck.core.store.workspace import MMAP_BYTES, Row, Workspace, damaged_row, utcnow
 
 _COLUMNS = (
     "app_id",
@@ -41,17 +42,30 @@ _COLUMNS = (
     "token_kind",
 )
 _UPDATED = [c for c in _COLUMNS if c not in ("app_id", "token", "created_at", "last_seen")]
-# Update only when something really changed, so re-importing a file is a no-op.
-_ON_CONFLICT = (
-    "ON CONFLICT (app_id, token) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
-    + ", last_seen = coalesce(excluded.last_seen, devices.last_seen) WHERE "
-    + " OR ".join(f"devices.{c} IS NOT excluded.{c}" for c in _UPDATED)
-    + " OR (excluded.last_seen IS NOT NULL AND devices.last_seen IS NOT excluded.last_seen)"
-)
+
+
+def _on_conflict(is_not: str) -> str:
+    """Update only when something really changed, so re-importing a file is a no-op.
+
+    ``is_not``: the null-safe 'differs' (``Dialect.is_not``).
+    """
+    return (
+        "ON CONFLICT (app_id, token) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+        + ", last_seen = coalesce(excluded.last_seen, devices.last_seen) WHERE "
+        + " OR ".join(f"devices.{c} {is_not} excluded.{c}" for c in _UPDATED)
+        + f" OR (excluded.last_seen IS NOT NULL AND devices.last_seen {is_not} excluded.last_seen)"
+    )
+
+
+_ON_CONFLICT = _on_conflict(SQLITE.is_not())
 _UPSERT = (
     f"INSERT INTO devices ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _COLUMNS)}) {_ON_CONFLICT}"
+)
+_UPSERT_PG = (
+    f"INSERT INTO devices ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}) {_on_conflict(POSTGRES.is_not())}"
 )
 # Records are dicts; SQLite binds positional parameters about twice as fast as named ones.
 _ROW = itemgetter(*_COLUMNS)
@@ -83,7 +97,7 @@ def upsert_devices(ws: Workspace, records: Sequence[dict[str, Any]]) -> tuple[in
     rows = sorted(_rows(records), key=itemgetter(_TOKEN))
     with ws.transaction() as conn:
         before = conn.execute("SELECT coalesce(max(id), 0) FROM devices").fetchone()[0]
-        cursor = conn.executemany(_UPSERT, rows)
+        cursor = conn.executemany(_UPSERT if ws.dialect.is_sqlite else _UPSERT_PG, rows)
         changed = cursor.rowcount
         inserted = conn.execute("SELECT count(*) FROM devices WHERE id > ?", (before,)).fetchone()[
             0
@@ -133,7 +147,12 @@ def bulk_load(ws: Workspace) -> Iterator[None]:
     eight of them per row. The dropped definitions are recorded in ``meta`` in the
     same transaction, so if the process dies mid-load, the next ``Workspace.open``
     rebuilds them (see ``restore_pending_indexes``) and no query is left slow.
+
+    On PostgreSQL nothing is dropped (a large load there is the COPY path's business).
     """
+    if not ws.dialect.is_sqlite:
+        yield
+        return
     rows = ws.query(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'devices'"
         " AND sql IS NOT NULL"
@@ -194,7 +213,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def row_to_device(row: sqlite3.Row, app_name: str = "") -> Device:
+def row_to_device(row: Row, app_name: str = "") -> Device:
     try:
         provider = ProviderKind(row["provider"])
         subscription = None

@@ -22,9 +22,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlite_utils
+
+if TYPE_CHECKING:
+    from pushdeck.core.store.pg import PgConnection
 
 from pushdeck.core.common.errors import WorkspaceError, is_disk_full
 from pushdeck.core.common.paths import (
@@ -33,6 +36,7 @@ from pushdeck.core.common.paths import (
     create_private_new_file,
     remove_abandoned_scratch_dirs,
 )
+from pushdeck.core.store.dialect import POSTGRES, SQLITE, Dialect
 from pushdeck.core.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 #: Upper bound on how much of the workspace file SQLite reads through a memory map.
@@ -49,9 +53,44 @@ INTEGRITY_CHECK_EVERY = timedelta(days=1)
 _INTEGRITY_KEY = "integrity_checked"
 
 
-#: A row as the store returns it: by column name (``row["name"]``) and by position.
-#: Callers outside the store type rows with this name, not with the backend's class.
-Row = sqlite3.Row
+class Row(Protocol):
+    """A row as the store returns it: by column name (``row["name"]``) and by position.
+
+    ``sqlite3.Row`` on SQLite, ``store.pg.PgRow`` on PostgreSQL. Callers outside the store
+    type rows with this name, not with the backend's class.
+    """
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def keys(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+
+
+class Cursor(Protocol):
+    """What a statement returns: sqlite3.Cursor, or store.pg.PgCursor."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What ``Workspace.transaction`` yields: sqlite3's connection, or store.pg's."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Any, /) -> Any: ...
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+
+
+#: A unique (or other constraint) violation on either backend: catch this, not one driver's.
+IntegrityError = _integrity_errors()
 
 
 def utcnow() -> str:
@@ -60,17 +99,62 @@ def utcnow() -> str:
 
 
 class Workspace:
-    """An open workspace. Use it only on the thread that opened it."""
+    """An open workspace. Use it only on the thread that opened it.
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    A SQLite file (``path`` set, ``is_file``) or a PostgreSQL database (``path`` None):
+    the store writes SQL once and asks ``dialect`` where the two differ.
+    ``location`` names it in messages (the file, or the URI without its password).
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        conn: Any,
+        *,
+        dialect: Dialect = SQLITE,
+        location: str | None = None,
+    ) -> None:
         self.path = path
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+        #: sqlite3.Connection on SQLite, store.pg.PgConnection on PostgreSQL (both take
+        #: sqlite3-style statements); SQLite-only code uses ``sqlite``.
+        self.conn: Any = conn
+        self.dialect = dialect
+        self.location = location if location is not None else str(path)
+        self.db = sqlite_utils.Database(conn) if dialect.is_sqlite else None
         self._closed = False
+
+    @property
+    def is_file(self) -> bool:
+        """Whether the workspace is a local SQLite file (backups, staging, integrity checks)."""
+        return self.dialect.is_sqlite
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The SQLite connection, for SQLite-only code (PRAGMAs, functions, backups)."""
+        if not isinstance(self.conn, sqlite3.Connection):
+            raise WorkspaceError(
+                f"{self.location} is a PostgreSQL workspace; this needs a workspace file.",
+            )
+        return self.conn
+
+    @property
+    def file(self) -> Path:
+        """The workspace file (WorkspaceError on PostgreSQL, where there is none)."""
+        if self.path is None:
+            raise WorkspaceError(
+                f"{self.location} is a PostgreSQL workspace; this needs a workspace file.",
+                hint="Use a local .pushdeck workspace for this.",
+            )
+        return self.path
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Workspace:
-        """Open (and create or migrate) the workspace at ``path``."""
+        """Open (and create or migrate) the workspace at ``path``: a file path, or a
+        ``postgresql://`` URI."""
+        from pushdeck.core.store import pg
+
+        if pg.is_postgres_uri(path):
+            return cls._open_postgres(str(path), create=create)
         path = Path(path).expanduser()
         if path.is_dir():
             raise WorkspaceError(
@@ -106,11 +190,28 @@ class Workspace:
         remove_abandoned_scratch_dirs(path.parent)
         return workspace
 
+    @classmethod
+    def _open_postgres(cls, uri: str, *, create: bool) -> Workspace:
+        from pushdeck.core.store import pg
+        from pushdeck.core.store.schema_pg import prepare
+
+        location = pg.redact(uri)
+        conn = pg.connect(uri)
+        try:
+            prepare(conn, location, create=create)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(None, conn, dialect=POSTGRES, location=location)
+
     def close(self) -> None:
         """Close the connection, always: a failing last pragma (a full disk) does not stop it."""
         if self._closed:
             return
         self._closed = True
+        if not self.dialect.is_sqlite:
+            self.conn.close()
+            return
         try:
             # Lets SQLite refresh planner statistics where they have gone stale (cheap).
             self.conn.execute("PRAGMA optimize")
@@ -125,6 +226,8 @@ class Workspace:
         Opening it would drop SQLite's locks (see the module docstring); writing it would
         destroy the workspace. ``action`` says what was asked ("import devices from").
         """
+        if self.path is None:
+            return  # a PostgreSQL workspace has no file here
         own = [self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))]
         for candidate in own:
             try:
@@ -144,9 +247,12 @@ class Workspace:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: everything inside commits together or not at all."""
-        self.conn.execute("BEGIN IMMEDIATE")
+    def transaction(self) -> Iterator[Any]:
+        """A write transaction: everything inside commits together or not at all.
+
+        Yields the connection (sqlite3's, or store.pg's on PostgreSQL: the same calls).
+        """
+        self.conn.execute("BEGIN IMMEDIATE" if self.dialect.is_sqlite else "BEGIN")
         try:
             yield self.conn
         except BaseException:
@@ -154,7 +260,7 @@ class Workspace:
             raise
         self.conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Any = ()) -> list[Any]:
         return list(self.conn.execute(sql, params))
 
     def scalar(self, sql: str, params: Any = ()) -> Any:
@@ -162,7 +268,7 @@ class Workspace:
         return None if row is None else row[0]
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def _rollback(conn: sqlite3.Connection | PgConnection) -> None:
     # SQLite has already rolled back after some errors (a full disk, SQLITE_FULL): a second
     # ROLLBACK would fail and bury the real error under "no transaction is active".
     if conn.in_transaction:
