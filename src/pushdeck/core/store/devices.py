@@ -67,6 +67,12 @@ _UPSERT_PG = (
     f"INSERT INTO devices ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _COLUMNS)}) {_on_conflict(POSTGRES.is_not())}"
 )
+
+
+def _upsert_sql(ws: Workspace) -> str:
+    return _UPSERT if ws.dialect.is_sqlite else _UPSERT_PG
+
+
 # Records are dicts; SQLite binds positional parameters about twice as fast as named ones.
 _ROW = itemgetter(*_COLUMNS)
 
@@ -97,7 +103,7 @@ def upsert_devices(ws: Workspace, records: Sequence[dict[str, Any]]) -> tuple[in
     rows = sorted(_rows(records), key=itemgetter(_TOKEN))
     with ws.transaction() as conn:
         before = conn.execute("SELECT coalesce(max(id), 0) FROM devices").fetchone()[0]
-        cursor = conn.executemany(_UPSERT if ws.dialect.is_sqlite else _UPSERT_PG, rows)
+        cursor = conn.executemany(_upsert_sql(ws), rows)
         changed = cursor.rowcount
         inserted = conn.execute("SELECT count(*) FROM devices WHERE id > ?", (before,)).fetchone()[
             0
