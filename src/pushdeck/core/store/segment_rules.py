@@ -332,7 +332,8 @@ def _attr_pg(
         return (
             f"(SELECT CASE jsonb_typeof(a.x) WHEN 'string' THEN (a.x #>> '{{}}') {op} a.v"
             f" WHEN 'number' THEN {below} WHEN 'boolean' THEN {below}"
-            f" WHEN 'null' THEN NULL ELSE CAST(a.x AS text) {op} a.v END"
+            f" WHEN 'array' THEN CAST(a.x AS text) {op} a.v"
+            f" WHEN 'object' THEN CAST(a.x AS text) {op} a.v END"  # else (null, missing): NULL
             f' FROM ({source}, CAST(? AS text) COLLATE "C" AS v) a)'
         )
     # A number (a bool is 1 or 0, as sqlite3 binds it); a float as its shortest exact
@@ -342,8 +343,9 @@ def _attr_pg(
     above = "true" if _TEXT_VS_NUMBER[op] else "false"
     return (
         f"(SELECT CASE jsonb_typeof(a.x) WHEN 'number' THEN CAST(a.x #>> '{{}}' AS numeric)"
-        f" {op} a.v WHEN 'boolean' THEN {as_int} {op} a.v WHEN 'null' THEN NULL"
-        f" ELSE {above} END FROM ({source}, CAST(? AS numeric) AS v) a)"
+        f" {op} a.v WHEN 'boolean' THEN {as_int} {op} a.v"
+        f" WHEN 'string' THEN {above} WHEN 'array' THEN {above} WHEN 'object' THEN {above}"
+        f" END FROM ({source}, CAST(? AS numeric) AS v) a)"  # else (null, missing): NULL
     )
 
 
