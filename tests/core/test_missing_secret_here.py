@@ -91,8 +91,8 @@ def test_the_review_counts_and_previews_but_says_this_machine_cannot_send(
     # An admin adds the key on this machine: the same row, and now the secret here too.
     _apns_again(ws, tmp_path)
     assert review_campaign(ws, "Launch").missing_here == []
-    assert has_secret(secrets.get_record(ws, "shop", ProviderKind.APNS))
-    assert record.keyring_username == secrets.get_record(ws, "shop", ProviderKind.APNS).keyring_username
+    again = secrets.get_record(ws, "shop", ProviderKind.APNS)
+    assert has_secret(again) and again.keyring_username == record.keyring_username
 
 
 def _apns_again(ws: Workspace, tmp_path: Path) -> None:

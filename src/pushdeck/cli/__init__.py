@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return self_test()
     try:
         ctx = Context(args.workspace, debug=args.debug)
-    except WorkspaceLocationError as exc:  # e.g. ftp://…, or postgresql://… (not yet)
+    except WorkspaceLocationError as exc:  # e.g. ftp://… (not a workspace location)
         if args.debug:
             raise
         print(f"pushdeck: {exc}", file=sys.stderr)
@@ -154,12 +154,8 @@ def _open_app(
     except ImportError as exc:  # the app is optional for headless installs
         print(f"pushdeck: the desktop app cannot start ({exc}).", file=sys.stderr)
         return EXIT_ERROR
-    workspace = None
-    if ctx is not None and ctx.workspace_given:
-        try:
-            workspace = ctx.workspace_path
-        except WorkspaceLocationError as exc:  # PostgreSQL: not in the app yet
-            print(f"pushdeck: {exc}", file=sys.stderr)
-            workspace_error = exc
+    # A file, or a postgresql:// URI: the app opens shared workspaces too (the password
+    # stays in memory; the app remembers the URI without it).
+    workspace = ctx.workspace_target if ctx is not None and ctx.workspace_given else None
     code: int = run_app(workspace, argv, workspace_error=workspace_error)
     return code
