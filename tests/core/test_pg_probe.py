@@ -41,7 +41,9 @@ def test_a_workspace_is_ready_with_its_schema_version(pg_database: str):
 def test_a_wrong_password_is_refused_in_plain_words_without_showing_it(
     pg_server: PgServer, pg_database: str
 ):
-    name = pg_database.split("/")[-1].split("?")[0]
+    from urllib.parse import urlsplit
+
+    name = urlsplit(pg_database).path.lstrip("/")
     wrong = "not-the-Secret-42"
     answer = probe(pg_server.user_uri(name, password=wrong))
     assert answer.outcome is Outcome.PASSWORD

@@ -128,7 +128,7 @@ def page(ws: Workspace, query: DeviceQuery, offset: int, limit: int) -> list[Dev
     if not ids:
         return []
     rows = device_store.list_devices(
-        ws, where="d.id IN (SELECT value FROM json_each(?))", params=(json.dumps(ids),),
+        ws, where=f"d.id IN ({ws.dialect.json_ints('?')})", params=(json.dumps(ids),),
         limit=len(ids),
     )  # fmt: skip
     by_id = {d.id: d for d in rows}
@@ -246,11 +246,16 @@ def field_values(ws: Workspace) -> FieldValues:
     used = [r[0] for r in ws.query("SELECT DISTINCT timezone FROM devices WHERE timezone != ''"
                                    " ORDER BY timezone")]  # fmt: skip
     rest = sorted(known_timezones() - set(used))
+    keys = (  # the attribute names of each device's JSON object
+        "json_each(d.attributes) j"
+        if ws.dialect.is_sqlite
+        else "jsonb_object_keys(CAST(d.attributes AS jsonb)) AS j(key)"
+    )
     attributes = [
         r[0]
         for r in ws.query(
             "SELECT DISTINCT j.key FROM (SELECT attributes FROM devices LIMIT 2000) d,"
-            " json_each(d.attributes) j ORDER BY j.key"
+            f" {keys} ORDER BY j.key"
         )
     ]
     apps = [r[0] for r in ws.query("SELECT name FROM apps ORDER BY name")]
