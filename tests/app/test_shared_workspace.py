@@ -129,14 +129,14 @@ def test_create_open_remember_and_reopen_from_the_keyring(
     assert answer.outcome is Outcome.EMPTY
     assert threads and threads[0] is not threading.main_thread()  # never on the UI thread
     assert "not a Pushdeck workspace yet" in dialog.status.text()
-    assert dialog.create_button.isVisibleTo(dialog)
+    assert dialog.create_button.isVisibleTo(dialog) and not dialog.open_button.isEnabled()
     dialog.create_button.click()
     _opened(qtbot, window)
 
-    assert window.windowTitle() == f"{dbname} on socket {pg_server.socket_dir} (shared) — Pushdeck"
-    assert window.workspace_label.text() == (
-        f"Shared: {dbname} on socket {pg_server.socket_dir} · 0 devices"
-    )
+    assert window.windowTitle() == f"{dbname} on this machine (shared) — Pushdeck"
+    assert window.workspace_label.text() == f"Shared: {dbname} on this machine · 0 devices"
+    assert pg_server.password not in window.workspace_label.toolTip()
+    assert window.workspace_label.toolTip().startswith(f"postgresql://{pg_server.user}@/")
     ref = stored = stored_password(
         f"postgresql://{pg_server.user}@/{dbname}?host={pg_server.socket_dir}"
     )
@@ -154,7 +154,7 @@ def test_create_open_remember_and_reopen_from_the_keyring(
     # Next start: the last workspace reopens, its password from the keyring.
     again = _window(qtbot, tmp_path)
     _opened(qtbot, again)
-    assert again.workspace_label.text().startswith(f"Shared: {dbname} on socket")
+    assert again.workspace_label.text().startswith(f"Shared: {dbname} on this machine")
     assert isinstance(again.runner.workspace_path, SharedWorkspace)
     # And with the password gone from the keyring, the form asks for it, filled in.
     forget_password(bare)
@@ -244,3 +244,12 @@ def test_the_window_notices_a_change_made_by_the_cli(
     qtbot.wait_until(lambda: window.audience.devices.model.total == 7, timeout=15_000)
     _no_error_shown()
     window.close()
+
+
+def test_a_shared_workspace_never_shows_its_password():
+    target = SharedWorkspace.from_uri("postgresql://ana:pa%40ss@db.example.com:5433/team")
+    assert target.uri == "postgresql://ana@db.example.com:5433/team"
+    assert target.password == "pa@ss" and "pa@ss" in target.live_uri.replace("%40", "@")
+    assert target.title == "team on db.example.com:5433"
+    for shown in (str(target), repr(target), target.title):
+        assert "pa@ss" not in shown and "pa%40ss" not in shown

@@ -1,4 +1,4 @@
-""""Test connection" (core.store.pg_probe) against a real PostgreSQL server: every answer
+""" "Test connection" (core.store.pg_probe) against a real PostgreSQL server: every answer
 the app's connection form shows, and never the password in one."""
 
 from __future__ import annotations

@@ -70,9 +70,10 @@ def test_a_plain_text_keyring_is_refused_unless_chosen(monkeypatch, tmp_path):
     try:
         with pytest.raises(KeyringUnavailableError):
             remember_password("postgresql://ana:pw@h/db", "pw")
-        assert not (tmp_path / "plain.cfg").exists() or "pw" not in (
-            tmp_path / "plain.cfg"
-        ).read_text()
+        assert (
+            not (tmp_path / "plain.cfg").exists()
+            or "pw" not in (tmp_path / "plain.cfg").read_text()
+        )
         assert stored_password("postgresql://ana@h/db") is None
     finally:
         keyring.set_keyring(previous)

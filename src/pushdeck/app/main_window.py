@@ -425,8 +425,9 @@ class MainWindow(QMainWindow):
             self.composer.load_document(overview.draft)
         except ValueError as exc:  # a draft saved by a newer version: keep the starter
             show_error(self, exc)
+        self.workspace_label.setToolTip(str(target or overview.location))  # the whole URI
         if not self.runner.open_note:
-            self.statusBar().showMessage(f"Opened {target or overview.location}", 4000)
+            self.statusBar().showMessage(f"Opened {title}{shared}", 4000)
 
     def _on_workspace_changed(self, areas: frozenset[str]) -> None:
         if "devices" in areas:  # imported here, by the CLI or the collector: recount

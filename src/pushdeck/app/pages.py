@@ -33,7 +33,8 @@ class WelcomePage(QWidget):
         title = QLabel("<h1>Welcome to Pushdeck</h1>")
         text = QLabel(
             "Compose push notifications, see exactly how they look on iOS, Android and the "
-            "web, send them and chart what happens. Everything stays on this computer.\n\n"
+            "web, send them and chart what happens. Everything stays on this computer, or on your "
+            "team's server in a shared workspace.\n\n"
             "No workspace is open yet."
         )
         text.setWordWrap(True)

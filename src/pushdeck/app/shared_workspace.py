@@ -229,7 +229,8 @@ class SharedWorkspaceDialog(QDialog):
         self.test_button.setEnabled(True)
         empty = result.outcome is Outcome.EMPTY
         self.create_button.setVisible(empty)
-        self.open_button.setEnabled(result.outcome is not Outcome.NEWER)
+        # Newer: this Pushdeck cannot open it. Empty: "Create the workspace" is the way in.
+        self.open_button.setEnabled(result.outcome not in (Outcome.NEWER, Outcome.EMPTY))
         mark = "✔ " if result.ok or empty else "✘ "
         self._say(mark + result.message, GOOD if result.ok or empty else BAD)
         if empty:

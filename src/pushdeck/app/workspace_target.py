@@ -80,8 +80,8 @@ class SharedWorkspace:
         parts = urlsplit(self.uri)
         query = dict(parse_qsl(parts.query))
         host = parts.hostname or query.get("host", "") or "localhost"
-        if host.startswith("/"):
-            return f"socket {host}"
+        if host.startswith("/"):  # a Unix socket's folder: the server runs on this machine
+            return "this machine"
         port = parts.port or query.get("port")
         return f"{host}:{port}" if port else host
 

@@ -69,6 +69,8 @@ def probe(uri: str, *, timeout: int = CONNECT_TIMEOUT) -> Probe:
 
 
 def _look(conn: psycopg.Connection[tuple[object, ...]], where: str) -> Probe:
+    # Connected, so the user knows where: the database's name reads better than the URI.
+    where = f"“{conn.info.dbname}”"
     has_meta = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
     if not (has_meta and has_meta[0]):
         tables = conn.execute(
@@ -83,7 +85,7 @@ def _look(conn: psycopg.Connection[tuple[object, ...]], where: str) -> Probe:
         return Probe(
             Outcome.EMPTY,
             f"Connected. The database {where} is not a Pushdeck workspace yet: it is empty, "
-            "and Pushdeck can create the workspace in it.",
+            "so Pushdeck can create the workspace in it.",
         )
     row = conn.execute("SELECT value FROM meta WHERE key = %s", (VERSION_KEY,)).fetchone()
     version = int(str(row[0])) if row is not None and str(row[0]).isdigit() else None
