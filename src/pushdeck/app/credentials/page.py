@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -142,6 +142,7 @@ class CredentialsPage(QWidget):
         self.missing = QLabel()
         self.missing.setWordWrap(True)
         self.missing.setAccessibleName("Missing on this machine")
+        self.missing.setTextFormat(Qt.TextFormat.RichText)  # escaped text, one line each
         self.missing.setStyleSheet("background: #fff4e5; color: #5c3b00; padding: 8px;")
         self.missing.setVisible(False)
         self.records = QTableWidget(0, 4)

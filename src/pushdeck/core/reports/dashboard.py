@@ -136,8 +136,9 @@ class ReportCache:
 
     A campaign that is not sending changes only through new events (the events trigger
     updates its journal rows) or a status change, so its data is keyed by the campaign
-    row's status and times plus the newest event id (``max(rowid)``: O(1)). A sending
-    campaign is always recomputed. Use one cache per workspace thread.
+    row's status and times plus the newest event id (``max(id)``, the primary key: O(1),
+    and PostgreSQL has no rowid). A sending campaign is always recomputed. Use one cache
+    per workspace thread.
     """
 
     def __init__(self, size: int = 16) -> None:
@@ -171,7 +172,7 @@ def dashboard_data(ws: Workspace, name: str, cache: ReportCache | None = None) -
         campaign.updated_at,
         campaign.started_at,
         campaign.finished_at,
-        ws.scalar("SELECT max(rowid) FROM events"),
+        ws.scalar("SELECT max(id) FROM events"),
         conversions_signature(ws),  # conversions and the attribution window (issue 20)
     )
     data = cache.get(key, signature)
