@@ -199,10 +199,20 @@ def opens_over_time(
     if campaign.started_at is None:
         return []
     seconds = 60 if unit == "minute" else 3600
+    if ws.dialect.is_sqlite:
+        bucket = (
+            "max(0, (CAST(strftime('%s', opened_at) AS INTEGER)"
+            " - CAST(strftime('%s', ?) AS INTEGER)) / ?)"
+        )
+        source = "journal INDEXED BY journal_opened"
+    else:  # the same whole buckets (times are whole seconds; negatives clamp to 0)
+        bucket = (
+            "greatest(0, CAST(floor((extract(epoch FROM CAST(opened_at AS timestamptz))"
+            " - extract(epoch FROM CAST(? AS timestamptz))) / ?) AS bigint))"
+        )
+        source = "journal"
     rows = ws.query(
-        "SELECT max(0, (CAST(strftime('%s', opened_at) AS INTEGER)"
-        " - CAST(strftime('%s', ?) AS INTEGER)) / ?) AS bucket, count(*)"
-        " FROM journal INDEXED BY journal_opened"
+        f"SELECT {bucket} AS bucket, count(*) FROM {source}"
         " WHERE campaign_id = ? AND opened_at IS NOT NULL GROUP BY bucket ORDER BY bucket",
         (campaign.started_at, seconds, campaign.id),
     )
