@@ -172,3 +172,24 @@ def test_no_send_is_marked_in_flight_after_another_process_paused(pg_database: s
         assert sender.returncode == 0, err
         assert out.strip() == "'paused'"
         assert counts_by_state(ws, campaign.id) == {"queued": 20}
+
+
+def test_changes_by_another_client_are_seen_by_area(pg_database: str) -> None:
+    from pushdeck.core.store.changes import ChangeWatcher
+    from pushdeck.core.store.drafts import save_draft
+    from pushdeck.core.store.segments import Segment, save_segment
+
+    with Workspace.open(pg_database) as mine, Workspace.open(pg_database) as other:
+        add_app(mine, App("shop", apns_topic="com.example.shop"))
+        watcher = ChangeWatcher(mine)
+        assert watcher.poll() == frozenset()
+        save_segment(other, Segment("ios", {"field": "platform", "op": "=", "value": "ios"}))
+        assert watcher.poll() == {"segments"}
+        assert watcher.poll() == frozenset()  # reported once
+        add_devices(other, [{"token": "n1"}])
+        assert watcher.poll() == {"devices"}
+        save_draft(other, "composer", {"version": 1})
+        assert watcher.poll() == frozenset()  # a draft is on no page
+        doc = {"name": "W", "app": "shop", "audience": {"all": True}, "message": {"title": "x"}}
+        create_campaign(mine, spec_from_dict(doc))  # its own writes too
+        assert watcher.poll() == {"campaigns"}
