@@ -253,3 +253,48 @@ def test_a_shared_workspace_never_shows_its_password():
     assert target.title == "team on db.example.com:5433"
     for shown in (str(target), repr(target), target.title):
         assert "pa@ss" not in shown and "pa%40ss" not in shown
+
+
+def test_no_usable_keyring_means_the_password_is_not_kept_and_the_app_says_so(
+    qtbot, tmp_path: Path, pg_server: PgServer, pg_database: str, monkeypatch
+):
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    plain = PlaintextKeyring()
+    plain.file_path = str(tmp_path / "plain-keyring.cfg")  # type: ignore[misc]
+    previous = keyring.get_keyring()
+    keyring.set_keyring(plain)  # only a plain-text file: refused unless chosen explicitly
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    try:
+        window = _window(qtbot, tmp_path)
+        dialog = _form(window)
+        _fill(dialog, pg_server, _dbname(pg_database), pg_server.password)
+        assert dialog.remember.isChecked()
+        dialog._request(create=True)
+        _opened(qtbot, window)
+        qtbot.wait_until(
+            lambda: "password was not remembered" in window.statusBar().currentMessage(),
+            timeout=10_000,
+        )
+        keyring_file = tmp_path / "plain-keyring.cfg"
+        assert not keyring_file.exists() or pg_server.password not in keyring_file.read_text()
+        window.close()
+        for name in ("app-settings.json", "window.ini"):
+            assert pg_server.password not in (tmp_path / "cfg" / name).read_text(encoding="utf-8")
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_unticking_remember_keeps_the_password_out_of_the_keyring(
+    qtbot, tmp_path: Path, pg_server: PgServer, pg_database: str, real_keyring
+):
+    window = _window(qtbot, tmp_path)
+    dialog = _form(window)
+    _fill(dialog, pg_server, _dbname(pg_database), pg_server.password)
+    dialog.remember.setChecked(False)
+    dialog._request(create=True)
+    _opened(qtbot, window)
+    bare = f"postgresql://{pg_server.user}@/{_dbname(pg_database)}?host={pg_server.socket_dir}"
+    assert stored_password(bare) is None
+    window.close()
