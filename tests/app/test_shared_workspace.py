@@ -298,3 +298,30 @@ def test_unticking_remember_keeps_the_password_out_of_the_keyring(
     bare = f"postgresql://{pg_server.user}@/{_dbname(pg_database)}?host={pg_server.socket_dir}"
     assert stored_password(bare) is None
     window.close()
+
+
+def test_closing_the_form_while_it_asks_the_server_is_harmless(
+    qtbot, tmp_path: Path, pg_server: PgServer, pg_database: str, monkeypatch
+):
+    import time
+
+    real_probe = form_module.probe
+    answered = threading.Event()
+
+    def slow_probe(uri: str):
+        time.sleep(0.5)  # the server takes its time; the user closes the form meanwhile
+        try:
+            return real_probe(uri)
+        finally:
+            answered.set()
+
+    monkeypatch.setattr(form_module, "probe", slow_probe)
+    window = _window(qtbot, tmp_path)
+    dialog = _form(window)
+    _fill(dialog, pg_server, _dbname(pg_database), pg_server.password)
+    dialog.test_button.click()
+    dialog.close()  # deleted on close
+    qtbot.wait_until(answered.is_set, timeout=15_000)
+    qtbot.wait(300)  # the answer's callback has run
+    _no_error_shown()
+    window.close()

@@ -16,6 +16,7 @@ import asyncio
 import html
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+import shiboken6
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -225,6 +226,8 @@ class SharedWorkspaceDialog(QDialog):
         self.loop.submit(_probe(self.target().live_uri), self._on_loop_probed, self._on_failed)
 
     def _on_loop_probed(self, result: Probe) -> None:
+        if not shiboken6.isValid(self):
+            return  # closed while the server was asked: nobody to tell
         self.last_probe = result
         self.test_button.setEnabled(True)
         empty = result.outcome is Outcome.EMPTY
@@ -238,6 +241,8 @@ class SharedWorkspaceDialog(QDialog):
         self.tested.emit(result)
 
     def _on_failed(self, exc: BaseException) -> None:
+        if not shiboken6.isValid(self):
+            return
         self.test_button.setEnabled(True)
         self._say(describe(exc), BAD)
 
