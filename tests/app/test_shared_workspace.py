@@ -325,3 +325,23 @@ def test_closing_the_form_while_it_asks_the_server_is_harmless(
     qtbot.wait(300)  # the answer's callback has run
     _no_error_shown()
     window.close()
+
+
+def test_a_uri_from_the_command_line_opens_and_its_password_stays_in_memory(
+    qtbot, tmp_path: Path, pg_database: str, pg_server: PgServer
+):
+    """``pushdeck --workspace postgresql://user:password@…`` (no command): the app opens it;
+    the settings remember the address without the password (nothing goes to the keyring
+    that the user did not ask for)."""
+    from pushdeck.core.store import Workspace
+
+    Workspace.open(pg_database).close()
+    window = build_window(pg_database, config_dir=tmp_path / "cfg", demo_path=tmp_path / "d")
+    qtbot.addWidget(window)
+    window.show()
+    _opened(qtbot, window)
+    assert window.workspace_label.text().startswith("Shared: ")
+    window.close()
+    settings = (tmp_path / "cfg" / "app-settings.json").read_text(encoding="utf-8")
+    assert pg_server.password not in settings
+    assert json.loads(settings)["last_workspace"].startswith(f"postgresql://{pg_server.user}@/")
