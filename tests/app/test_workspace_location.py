@@ -1,6 +1,7 @@
-"""The app given a workspace it cannot open (``pushdeck --workspace postgresql://…`` or
+"""The app given a workspace it cannot open (``pushdeck --workspace ftp://…`` or
 ``PUSHDECK_WORKSPACE`` set so, from a launcher with no terminal): a dialog says why, the
-welcome page shows, and neither a file named after the URI nor the last workspace is opened."""
+welcome page shows, and neither a file named after the URI nor the last workspace is opened.
+A postgresql:// URI goes to the app, which opens shared workspaces."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from pushdeck.app import main as app_main
 from pushdeck.app.main import build_window
 from pushdeck.app.settings import AppSettings
 from pushdeck.core.common.workspace_location import (
-    SharedWorkspaceUnavailableError,
     WorkspaceLocationError,
     local_workspace_path,
     parse_workspace_location,
@@ -25,7 +25,7 @@ PASSWORD = "s3cret-Passw0rd"
 PG_URI = f"postgresql://pushdeck:{PASSWORD}@localhost/team"
 
 
-def test_pushdeck_without_a_command_hands_the_refusal_to_the_app(
+def test_pushdeck_without_a_command_hands_a_postgresql_uri_to_the_app(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     opened: list[tuple[object, object]] = []
@@ -38,13 +38,30 @@ def test_pushdeck_without_a_command_hands_the_refusal_to_the_app(
     monkeypatch.setenv("PUSHDECK_WORKSPACE", PG_URI)
     assert pushdeck.cli.main([]) == 0
     [(workspace, error)] = opened
+    assert workspace == PG_URI  # the app opens it (tests/app/test_shared_workspace.py)
+    assert error is None
+    assert PASSWORD not in capsys.readouterr().err
+
+
+def test_pushdeck_without_a_command_hands_the_refusal_to_the_app(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opened: list[tuple[object, object]] = []
+
+    def fake_run_app(workspace: object, argv: list[str], *, workspace_error: object) -> int:
+        opened.append((workspace, workspace_error))
+        return 0
+
+    monkeypatch.setattr(app_main, "run_app", fake_run_app)
+    monkeypatch.setenv("PUSHDECK_WORKSPACE", "ftp://files.example/team.pushdeck")
+    assert pushdeck.cli.main([]) == 0
+    [(workspace, error)] = opened
     assert workspace is None
-    assert isinstance(error, SharedWorkspaceUnavailableError)
-    err = capsys.readouterr().err
-    assert "not available in this version yet" in err and PASSWORD not in err
+    assert isinstance(error, WorkspaceLocationError)
+    assert "ftp://" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value", [PG_URI, "ftp://files.example/team.pushdeck"])
+@pytest.mark.parametrize("value", ["ftp://files.example/team.pushdeck"])
 def test_the_window_says_why_and_opens_no_other_workspace(
     qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
@@ -68,8 +85,7 @@ def test_the_window_says_why_and_opens_no_other_workspace(
     assert box.windowTitle() == "Could not open the workspace"
     text = box.text()
     assert PASSWORD not in text
-    assert ("not available in this version yet" in text) == value.startswith("postgresql:")
-    assert "postgresql://" in text
+    assert "postgresql://" in text  # names the accepted forms
     assert window.root.currentWidget() is window.welcome
     assert "Could not open" in window.welcome.status.text()
     qtbot.wait(200)  # nothing opens late either

@@ -100,8 +100,10 @@ async def test_refused_credential_costs_one_request_despite_the_wide_window(
     assert queued == DEVICES
 
 
-def test_a_send_streams_sqlite_without_memory_map_and_restores_it(ws: Workspace) -> None:
+def test_a_send_streams_sqlite_without_memory_map_and_restores_it(sqlite_ws: Workspace) -> None:
     from pushdeck.core.store import send_memory
+
+    ws = sqlite_ws  # SQLite's memory map and page cache
 
     def settings() -> tuple[int, int]:
         return ws.scalar("PRAGMA mmap_size"), ws.scalar("PRAGMA cache_size")

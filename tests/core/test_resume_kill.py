@@ -27,7 +27,7 @@ KILLS = int(os.environ.get("PUSHDECK_KILL_TIMES", "10"))
 ROOT = Path(__file__).parents[2]
 
 
-def _worker(workspace: Path, log: Path) -> subprocess.Popen[bytes]:
+def _worker(workspace: Path | str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.core.resume_worker", str(workspace), str(log)],
@@ -37,19 +37,23 @@ def _worker(workspace: Path, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _progress(path: Path) -> int:
+_DONE = "SELECT count(*) FROM journal WHERE state NOT IN ('queued', 'in_flight')"
+
+
+def _progress(path: Path | str) -> int:
+    if isinstance(path, str):  # PostgreSQL: another client of the server
+        with Workspace.open(path, create=False) as other:
+            return int(other.scalar(_DONE) or 0)
     # A plain read-only connection: WAL lets it read while the worker writes.
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        done = conn.execute(
-            "SELECT count(*) FROM journal WHERE state NOT IN ('queued', 'in_flight')"
-        ).fetchone()[0]
+        done = conn.execute(_DONE).fetchone()[0]
     finally:
         conn.close()
     return int(done or 0)
 
 
-def _wait_for_sending(path: Path, worker: subprocess.Popen[bytes], before: int) -> None:
+def _wait_for_sending(path: Path | str, worker: subprocess.Popen[bytes], before: int) -> None:
     deadline = time.monotonic() + 30
     while worker.poll() is None and time.monotonic() < deadline:
         if _progress(path) > before:
@@ -57,12 +61,12 @@ def _wait_for_sending(path: Path, worker: subprocess.Popen[bytes], before: int) 
         time.sleep(0.02)
 
 
-def test_kill_nine_and_resume(ws: Workspace, tmp_path: Path) -> None:
+def test_kill_nine_and_resume(ws: Workspace, ws_target: Path | str, tmp_path: Path) -> None:
     tokens = [f"{i:064x}" for i in range(DEVICES)]
     add_devices(ws, [{"token": t} for t in tokens])
     doc = {"name": "K", "app": "shop", "audience": {"all": True}, "message": {"title": "x"}}
     create_campaign(ws, spec_from_dict(doc))
-    path, log = ws.path, tmp_path / "seen.log"
+    path, log = ws_target, tmp_path / "seen.log"
     rng = random.Random(4)
     kills = 0
     while kills < KILLS:

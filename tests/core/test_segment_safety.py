@@ -50,7 +50,7 @@ TEXT_OPS = {"starts_with": "^="}
 
 def tokens(ws: Workspace, text_or_rule: str | dict[str, Any]) -> set[str]:
     rule = parse_rule(text_or_rule) if isinstance(text_or_rule, str) else text_or_rule
-    compiled = compile_rule(rule, now=NOW)
+    compiled = compile_rule(rule, now=NOW, dialect=ws.dialect)
     devices = device_store.list_devices(ws, where=compiled.where, params=compiled.params)
     return {d.token for d in devices}
 

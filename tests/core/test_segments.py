@@ -27,7 +27,7 @@ def records(ws: Workspace) -> list[dict[str, object]]:
 
 
 def _count(ws: Workspace, text: str) -> int:
-    rule = compile_rule(parse_rule(text), now=NOW)
+    rule = compile_rule(parse_rule(text), now=NOW, dialect=ws.dialect)
     return device_store.count_devices(ws, where=rule.where, params=rule.params)
 
 
@@ -114,7 +114,7 @@ def test_bad_rules_say_what_and_why(text: str, message: str) -> None:
 def test_user_text_never_becomes_sql(ws: Workspace, records: list[dict[str, object]]) -> None:
     hostile = "x'; DROP TABLE devices; --"
     rule = {"field": "attr.first_name", "op": "=", "value": hostile}
-    compiled = compile_rule(rule)
+    compiled = compile_rule(rule, dialect=ws.dialect)
     assert hostile not in compiled.where and hostile in compiled.params
     assert count_rule(ws, rule) == 0
     with pytest.raises(SegmentError, match="attribute name"):

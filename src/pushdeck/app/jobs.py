@@ -20,7 +20,7 @@ PREVIEW_RECIPIENTS = 40
 class Overview:
     """What the window shows right after a workspace opens."""
 
-    path: Path
+    location: str  # the file, or the shared workspace's URI without its password
     device_count: int
     recipients: list[Device] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
@@ -38,7 +38,7 @@ def load_overview(ctx: WorkerContext) -> Overview:
     recipients = devices.list_devices(ws, limit=PREVIEW_RECIPIENTS)
     attributes = sorted({name for device in recipients for name in device.attributes})
     return Overview(
-        path=ws.path,
+        location=ws.location,
         device_count=devices.count_devices(ws),
         recipients=recipients,
         attributes=attributes,
@@ -54,12 +54,11 @@ def list_apps(ctx: WorkerContext) -> list[App]:
     return apps.list_apps(ctx.require_ws())
 
 
-def count_devices(ctx: WorkerContext) -> tuple[Path, int]:
-    """The open workspace and how many devices it has (the status bar)."""
+def count_devices(ctx: WorkerContext) -> int:
+    """How many devices the open workspace has (the status bar)."""
     from pushdeck.core.store import devices
 
-    ws = ctx.require_ws()
-    return ws.path, devices.count_devices(ws)
+    return devices.count_devices(ctx.require_ws())
 
 
 def _campaign_rows(ctx: WorkerContext) -> list[tuple[str, str, str, str]]:

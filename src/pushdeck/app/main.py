@@ -16,13 +16,14 @@ from pushdeck.app.fonts import load_bundled_fonts
 from pushdeck.app.main_window import MainWindow
 from pushdeck.app.settings import AppSettings
 from pushdeck.app.tasks import TaskRunner
+from pushdeck.app.workspace_target import SharedWorkspace, target_from_text
 from pushdeck.core.common.errors import PushdeckError
 
 OPEN_FAILED = "Could not open the workspace"
 
 
 def build_window(
-    workspace: Path | None,
+    workspace: Path | str | None,
     *,
     config_dir: Path | None = None,
     demo_path: Path | None = None,
@@ -47,14 +48,17 @@ def build_window(
         # Once the window is up, so the dialog sits on it.
         QTimer.singleShot(0, window, lambda: show_error(window, workspace_error, OPEN_FAILED))
         return window
-    start = workspace or (Path(settings.last_workspace) if settings.last_workspace else None)
-    if start is not None and (workspace is not None or start.exists()):
-        window.open_workspace(start)
+    if workspace is not None:  # a file, or a postgresql:// URI (its password stays in memory)
+        window.open_workspace(target_from_text(str(workspace)))
+    elif settings.last_workspace:
+        last = target_from_text(settings.last_workspace)
+        if isinstance(last, SharedWorkspace) or last.exists():
+            window.open_recent(settings.last_workspace)  # a shared one: password from keyring
     return window
 
 
 def run_app(
-    workspace: Path | None, argv: list[str], *, workspace_error: PushdeckError | None = None
+    workspace: Path | str | None, argv: list[str], *, workspace_error: PushdeckError | None = None
 ) -> int:
     """Open the main window on ``workspace`` (or the last one, or the welcome page)."""
     existing = QApplication.instance()

@@ -6,6 +6,7 @@ Feature logic lives in the pages (composer, previews); this file only wires them
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -36,14 +37,22 @@ from pushdeck.app.audience.section import AudienceSection
 from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.composer.page import ComposerPage
 from pushdeck.app.credentials.page import CredentialsPage
-from pushdeck.app.errors import show_error
+from pushdeck.app.errors import describe, show_error
 from pushdeck.app.help import AboutDialog, DocsDialog, ShortcutsDialog
 from pushdeck.app.pages import WelcomePage
 from pushdeck.app.preferences import PreferencesDialog
 from pushdeck.app.reports.page import ReportsPage
 from pushdeck.app.settings import AppSettings
+from pushdeck.app.shared_workspace import SharedWorkspaceDialog
 from pushdeck.app.tasks import TaskRunner
 from pushdeck.app.threads import assert_gui_thread
+from pushdeck.app.workspace_target import (
+    SharedWorkspace,
+    WorkspaceTarget,
+    target_from_text,
+    target_label,
+    target_title,
+)
 
 WORKSPACE_FILTER = "Pushdeck workspace (*.pushdeck);;All files (*)"
 PAGES = ("Campaigns", "Compose", "Audience", "Reports", "Apps & credentials")
@@ -100,6 +109,7 @@ class MainWindow(QMainWindow):
         self.root.addWidget(main)
         self.setCentralWidget(self.root)
         self.workspace_label = QLabel("No workspace")
+        self.workspace_name = ""  # the status bar's name of the open workspace
         self.statusBar().addPermanentWidget(self.workspace_label)
         self.statusBar().addPermanentWidget(self.keyring_label)
         self._build_menus()
@@ -169,6 +179,9 @@ class MainWindow(QMainWindow):
         )
         self.open_action = self._action(
             file, "&Open workspace…", QKeySequence.StandardKey.Open, self.open_workspace_dialog
+        )
+        self.open_shared_action = self._action(
+            file, "Open s&hared workspace…", QKeySequence("Ctrl+Shift+O"), self.open_shared_dialog
         )
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.setAccessibleName("Recent workspaces")
@@ -240,6 +253,7 @@ class MainWindow(QMainWindow):
         self.welcome.demo_requested.connect(self.open_demo)
         self.welcome.new_requested.connect(self.new_workspace)
         self.welcome.open_requested.connect(self.open_workspace_dialog)
+        self.welcome.shared_requested.connect(self.open_shared_dialog)
         self.campaigns.compose_requested.connect(lambda: self.go_to(1))
         self.campaigns.report_requested.connect(self.show_report)
         self.campaigns.controller.started.connect(lambda _name: self.go_to(0))  # progress
@@ -333,12 +347,22 @@ class MainWindow(QMainWindow):
 
     # --- workspaces ------------------------------------------------------------------------------
 
-    def open_workspace(self, path: Path) -> None:
-        """Open ``path`` on the worker thread, then load its overview; never blocks."""
-        self.statusBar().showMessage(f"Opening {path}…")
+    def open_workspace(self, path: WorkspaceTarget) -> None:
+        """Open ``path`` (a file or a shared workspace) on the worker thread, then load its
+        overview; never blocks."""
+        target = path if isinstance(path, SharedWorkspace) else Path(path)
+        self.statusBar().showMessage(f"Opening {target}…")
         self.runner.open_workspace(
-            Path(path), self._on_workspace_opened, lambda exc: self._on_workspace_failed(path, exc)
+            target, self._on_workspace_opened, lambda exc: self._on_workspace_failed(target, exc)
         )
+
+    def open_shared_dialog(self, target: SharedWorkspace | None = None, message: str = "") -> None:
+        """The connection form (filled in with ``target`` when it needs a password again)."""
+        dialog = SharedWorkspaceDialog(self.loop, self)
+        if target is not None:
+            dialog.fill(target, message)
+        dialog.open_requested.connect(self.open_workspace)
+        self._open_dialog(dialog)
 
     def open_demo(self) -> None:
         self.statusBar().showMessage("Preparing the demo workspace…")
@@ -367,10 +391,15 @@ class MainWindow(QMainWindow):
             return
         self._on_composer_autosave_requested(self.composer.model.draft.to_document())
 
-    def _on_workspace_opened(self, path: Path) -> None:
+    def _on_workspace_opened(self, path: WorkspaceTarget) -> None:
         assert_gui_thread("MainWindow")
-        self.settings.remember(path)
+        if isinstance(path, SharedWorkspace):  # the URI without its password, and where
+            self.settings.remember(path.uri, path.keyring_reference)  # the password is
+        else:
+            self.settings.remember(path)
         self._fill_recent()
+        if self.runner.open_note:
+            self.statusBar().showMessage(self.runner.open_note, 15_000)
         self.runner.run(
             jobs.load_overview, self._on_overview_loaded, lambda exc: show_error(self, exc)
         )
@@ -381,8 +410,12 @@ class MainWindow(QMainWindow):
         last = self.settings.last_page
         self.root.setCurrentIndex(1)
         self.go_to(PAGES.index(last) if last in PAGES else 0)  # Campaigns at first
-        self._show_device_count((overview.path, overview.device_count))
-        self.setWindowTitle(f"{overview.path.name} — Pushdeck")
+        target = self.runner.workspace_path
+        self.workspace_name = target_label(target) if target is not None else overview.location
+        self._show_device_count(overview.device_count)
+        shared = " (shared)" if isinstance(target, SharedWorkspace) else ""
+        title = target_title(target) if target is not None else overview.location
+        self.setWindowTitle(f"{title}{shared} — Pushdeck")
         self.campaigns.set_rows(overview.campaigns)
         self.campaigns.due_timer.start()
         self.credentials.reload()
@@ -392,7 +425,9 @@ class MainWindow(QMainWindow):
             self.composer.load_document(overview.draft)
         except ValueError as exc:  # a draft saved by a newer version: keep the starter
             show_error(self, exc)
-        self.statusBar().showMessage(f"Opened {overview.path}", 4000)
+        self.workspace_label.setToolTip(str(target or overview.location))  # the whole URI
+        if not self.runner.open_note:
+            self.statusBar().showMessage(f"Opened {title}{shared}", 4000)
 
     def _on_workspace_changed(self, areas: frozenset[str]) -> None:
         if "devices" in areas:  # imported here, by the CLI or the collector: recount
@@ -400,14 +435,18 @@ class MainWindow(QMainWindow):
         if "apps" in areas:
             self.runner.run(jobs.list_apps, self.composer.set_apps)
 
-    def _show_device_count(self, counted: tuple[Path, int]) -> None:
-        path, count = counted
-        self.workspace_label.setText(f"{path.name} · {count:,} devices")
+    def _show_device_count(self, count: int) -> None:
+        self.workspace_label.setText(f"{self.workspace_name} · {count:,} devices")
 
-    def _on_workspace_failed(self, path: Path, exc: BaseException) -> None:
+    def _on_workspace_failed(self, path: WorkspaceTarget, exc: BaseException) -> None:
         self.statusBar().clearMessage()
         if self.runner.workspace_path is None:
             self.show_welcome(f"Could not open {path}.")
+        if isinstance(path, SharedWorkspace) and not path.create:
+            # Most often the password (not in this keyring, or changed): ask again, with
+            # what the server said.
+            self.open_shared_dialog(path, describe(exc))
+            return
         show_error(self, exc, "Could not open the workspace")
 
     def _on_composer_autosave_requested(self, document: dict) -> None:  # type: ignore[type-arg]
@@ -428,8 +467,15 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         for text in self.settings.recent_workspaces:
             action = self.recent_menu.addAction(text)
-            action.triggered.connect(lambda _=False, p=text: self.open_workspace(Path(p)))
+            action.triggered.connect(lambda _=False, p=text: self.open_recent(p))
         self.recent_menu.setEnabled(bool(self.settings.recent_workspaces))
+
+    def open_recent(self, text: str) -> None:
+        """A recent entry: a file, or a shared workspace whose password the keyring has."""
+        target = target_from_text(text)
+        if isinstance(target, SharedWorkspace):
+            target = replace(target, keyring_ref=self.settings.shared_keyring.get(text, ""))
+        self.open_workspace(target)
 
     # --- window state ----------------------------------------------------------------------------
 

@@ -19,11 +19,13 @@ class WelcomePage(QWidget):
         demo_requested(): open (creating if needed) the demo workspace.
         new_requested(): create an empty workspace.
         open_requested(): open an existing workspace file.
+        shared_requested(): open a shared workspace on a PostgreSQL server.
     """
 
     demo_requested = Signal()
     new_requested = Signal()
     open_requested = Signal()
+    shared_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -31,7 +33,8 @@ class WelcomePage(QWidget):
         title = QLabel("<h1>Welcome to Pushdeck</h1>")
         text = QLabel(
             "Compose push notifications, see exactly how they look on iOS, Android and the "
-            "web, send them and chart what happens. Everything stays on this computer.\n\n"
+            "web, send them and chart what happens. Everything stays on this computer, or on your "
+            "team's server in a shared workspace.\n\n"
             "No workspace is open yet."
         )
         text.setWordWrap(True)
@@ -48,12 +51,17 @@ class WelcomePage(QWidget):
         self.demo_button.clicked.connect(self.demo_requested)
         self.new_button.clicked.connect(self.new_requested)
         self.open_button.clicked.connect(self.open_requested)
+        self.shared_button = QPushButton("Open a shared workspace…")
+        self.shared_button.setAccessibleName("Open a shared workspace")
+        self.shared_button.setToolTip("A team's workspace on a PostgreSQL server")
+        self.shared_button.clicked.connect(self.shared_requested)
         self.status = QLabel()
         self.status.setWordWrap(True)
         column = QVBoxLayout()
         column.addWidget(title)
         column.addWidget(text)
-        for button in (self.demo_button, self.new_button, self.open_button):
+        buttons = (self.demo_button, self.new_button, self.open_button, self.shared_button)
+        for button in buttons:
             button.setMinimumHeight(36)
             column.addWidget(button)
         column.addWidget(self.status)

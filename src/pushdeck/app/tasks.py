@@ -17,12 +17,14 @@ import atexit
 import itertools
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from pushdeck.app.threads import assert_gui_thread
+from pushdeck.app.workspace_target import SharedWorkspace, WorkspaceTarget
 from pushdeck.core.store.changes import ChangeWatcher
 from pushdeck.core.store.workspace import Workspace
 
@@ -49,7 +51,7 @@ class WorkerContext:
 
 class _Worker(QObject):
     finished = Signal(int, object, object)  # job id, result, exception or None
-    changed = Signal(object, object)  # workspace path, frozenset of changed areas
+    changed = Signal(object, object)  # workspace location, frozenset of changed areas
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,7 +88,8 @@ class _Worker(QObject):
             self._watcher = None
             return
         if areas:
-            self.changed.emit(ws.path, areas)
+            # ws.location, not ws.path: a shared (PostgreSQL) workspace has no path.
+            self.changed.emit(ws.location, areas)
 
 
 #: Every runner whose worker thread may still run (see ``shutdown_all``).
@@ -135,7 +138,10 @@ class TaskRunner(QObject):
         self._worker.changed.connect(self._on_worker_changed)
         self._thread.start()
         _LIVE.add(self)
-        self.workspace_path: Path | None = None
+        #: The open workspace: a file, or a SharedWorkspace (with its password, in memory).
+        self.workspace_path: WorkspaceTarget | None = None
+        self._location = ""  # its Workspace.location: which workspace change reports are about
+        self.open_note = ""  # what the last open has to say (a password not remembered)
         self._watch = QTimer(self)
         self._watch.setInterval(WATCH_MS)
         self._watch.timeout.connect(self._on_watch_timeout)
@@ -164,22 +170,29 @@ class TaskRunner(QObject):
         return job_id
 
     def open_workspace(
-        self, path: Path, on_done: Done | None = None, on_error: Failed | None = None
+        self, path: WorkspaceTarget, on_done: Done | None = None, on_error: Failed | None = None
     ) -> int:
-        """Close the current workspace (if any) and open ``path`` on the worker thread."""
+        """Close the current workspace (if any) and open ``path`` on the worker thread: a
+        file, or a shared workspace (its password read from the keyring there if needed,
+        and kept there once it opened when the form asked to)."""
 
-        def job(ctx: WorkerContext) -> Path:
+        def job(ctx: WorkerContext) -> tuple[WorkspaceTarget, str, str]:
             if ctx.ws is not None:
                 ctx.ws.close()
                 ctx.ws = None
-            ctx.ws = Workspace.open(path)
-            return ctx.ws.path
+            if isinstance(path, SharedWorkspace):
+                target = path.resolve()
+                ctx.ws = Workspace.open(target.live_uri, create=target.create)
+                note = target.keep_password()
+                return replace(target, create=False, remember=False), ctx.ws.location, note
+            ctx.ws = Workspace.open(Path(path))
+            return ctx.ws.file, ctx.ws.location, ""
 
-        def done(opened: Path) -> None:
-            self.workspace_path = opened
-            self.workspace_opened.emit(opened)
+        def done(opened: tuple[WorkspaceTarget, str, str]) -> None:
+            self.workspace_path, self._location, self.open_note = opened
+            self.workspace_opened.emit(opened[0])
             if on_done:
-                on_done(opened)
+                on_done(opened[0])
 
         return self.run(job, done, on_error)
 
@@ -209,9 +222,9 @@ class TaskRunner(QObject):
         self._worker.poll_queued = True
         self._poll.emit()
 
-    def _on_worker_changed(self, path: Path, areas: frozenset[str]) -> None:
+    def _on_worker_changed(self, location: str, areas: frozenset[str]) -> None:
         assert_gui_thread("TaskRunner callbacks")
-        if path == self.workspace_path:  # not a late report about a workspace since closed
+        if location == self._location:  # not a late report about a workspace since closed
             self.workspace_changed.emit(areas)
 
     def _on_worker_finished(self, job_id: int, result: Any, error: BaseException | None) -> None:

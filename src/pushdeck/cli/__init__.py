@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return self_test()
     try:
         ctx = Context(args.workspace, debug=args.debug)
-    except WorkspaceLocationError as exc:  # e.g. ftp://…, or postgresql://… (not yet)
+    except WorkspaceLocationError as exc:  # e.g. ftp://… (not a workspace location)
         if args.debug:
             raise
         print(f"pushdeck: {exc}", file=sys.stderr)
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _unexpected(exc: Exception, ctx: Context) -> PushdeckError:
     """What to say about an error no command turned into a message of its own."""
     if is_disk_full(exc):
-        where = getattr(exc, "filename", None) or ctx.workspace_path
+        where = getattr(exc, "filename", None) or ctx.location.redacted()
         return WorkspaceError(
             f"The disk holding {where} is full; the command stopped and its last change "
             "was not saved.",
@@ -176,6 +176,8 @@ def _open_app(
     except ImportError as exc:  # the app is optional for headless installs
         print(f"pushdeck: the desktop app cannot start ({exc}).", file=sys.stderr)
         return EXIT_ERROR
-    workspace = ctx.workspace_path if ctx is not None and ctx.workspace_given else None
+    # A file, or a postgresql:// URI: the app opens shared workspaces too (the password
+    # stays in memory; the app remembers the URI without it).
+    workspace = ctx.workspace_target if ctx is not None and ctx.workspace_given else None
     code: int = run_app(workspace, argv, workspace_error=workspace_error)
     return code

@@ -75,7 +75,10 @@ def confirmation_html(review: Review) -> str:
         f"<td>{value}</td></tr>"
         for label, value in confirmation_rows(review)
     )
-    warnings = "".join(f"<p style='color:#b00020'>{text}</p>" for text in check_warnings(review))
+    blocked = [f"⛔ {html.escape(text)}" for text in review.missing_here]
+    warnings = "".join(
+        f"<p style='color:#b00020'>{text}</p>" for text in [*blocked, *check_warnings(review)]
+    )
     return f"<table cellspacing='2'>{rows}</table>{warnings}"
 
 
@@ -100,4 +103,9 @@ class SendConfirmation(QMessageBox):
         )
         cancel = self.addButton(QMessageBox.StandardButton.Cancel)
         self.setDefaultButton(cancel)  # Enter never sends by accident
+        if not review.can_send_here:  # a secret is in another machine's keyring only
+            self.setIcon(QMessageBox.Icon.Warning)
+            self.setWindowTitle("Cannot send from this machine")
+            self.send_button.setEnabled(False)
+            self.send_button.setToolTip(" ".join(review.missing_here))
         self.setEscapeButton(cancel)

@@ -26,6 +26,7 @@ from pushdeck.app.campaigns.sending import ProgressPanel, SendController
 from pushdeck.app.errors import show_error
 from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.app.workspace_target import open_argument
 from pushdeck.core.campaigns.dispatch import DispatchOptions, Progress
 from pushdeck.core.campaigns.review import Review
 from pushdeck.core.campaigns.spec import CampaignSpec
@@ -261,7 +262,7 @@ class CampaignsPage(QWidget):
             return
         if self.runner.workspace_path is None:
             return
-        self.controller.start(self.runner.workspace_path, name)
+        self.controller.start(open_argument(self.runner.workspace_path), name)
         self.banner.setVisible(False)
         self.resume_button.setVisible(False)
 
@@ -372,7 +373,9 @@ class CampaignsPage(QWidget):
         if path is None or self.controller.active:
             return
         self.loop.submit(
-            run_due_in_own_workspace(path), lambda _r: self.reload(), lambda e: show_error(self, e)
+            run_due_in_own_workspace(open_argument(path)),
+            lambda _r: self.reload(),
+            lambda e: show_error(self, e),
         )
 
     # --- closing -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Signals:
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +115,12 @@ class ReviewDialog(QDialog):
         self.default_zone = QLineEdit("UTC")
         self.send_button = QPushButton("Send now")
         self.send_button.setEnabled(False)
+        # Why Send is off when this machine lacks a credential's secret (shared workspace).
+        self.blocked = QLabel()
+        self.blocked.setWordWrap(True)
+        self.blocked.setAccessibleName("Cannot send from this machine")
+        self.blocked.setStyleSheet("background: #fde7e9; color: #5c0011; padding: 8px;")
+        self.blocked.setVisible(False)
         self._build()
         self.throttle.valueChanged.connect(self._update_estimate)
         self.test_button.clicked.connect(self.send_test)
@@ -146,6 +153,7 @@ class ReviewDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addLayout(row)
         layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.blocked)
         layout.addLayout(bottom)
 
     def _review_job(self, ctx: WorkerContext) -> Review:
@@ -173,7 +181,14 @@ class ReviewDialog(QDialog):
         self.tabs.setCurrentIndex(0)
         self.throttle.setValue(review.throttle_per_minute)
         self._update_estimate()
-        self.send_button.setEnabled(review.eligible > 0 and review.status in _SENDABLE)
+        self.send_button.setEnabled(
+            review.eligible > 0 and review.status in _SENDABLE and review.can_send_here
+        )
+        if not review.can_send_here:  # preview, payloads and test renders still work
+            reason = " ".join(review.missing_here)
+            self.blocked.setText(f"<b>Send is off on this machine.</b> {html.escape(reason)}")
+            self.blocked.setVisible(True)
+            self.send_button.setToolTip(reason)
         self.reviewed.emit()
 
     def _audience_tab(self, review: Review) -> QWidget:

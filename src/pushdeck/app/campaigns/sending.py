@@ -67,7 +67,7 @@ class SendController(QObject):
     def active(self) -> bool:
         return self.control is not None
 
-    def start(self, workspace: Path, name: str) -> None:
+    def start(self, workspace: Path | str, name: str) -> None:
         from pushdeck.core.campaigns.review import send_in_own_workspace
 
         if self.active:

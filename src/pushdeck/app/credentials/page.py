@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -138,6 +138,13 @@ class CredentialsPage(QWidget):
         self.add_app = QPushButton("Add an app…")
         self.identity = QLabel()
         self.identity.setWordWrap(True)
+        # A shared workspace's credential whose secret is in other machines' keyrings only.
+        self.missing = QLabel()
+        self.missing.setWordWrap(True)
+        self.missing.setAccessibleName("Missing on this machine")
+        self.missing.setTextFormat(Qt.TextFormat.RichText)  # escaped text, one line each
+        self.missing.setStyleSheet("background: #fff4e5; color: #5c3b00; padding: 8px;")
+        self.missing.setVisible(False)
         self.records = QTableWidget(0, 4)
         self.records.setAccessibleName("Credentials")
         self.records.setHorizontalHeaderLabels(
@@ -169,6 +176,7 @@ class CredentialsPage(QWidget):
         right = QWidget()
         layout = QVBoxLayout(right)
         layout.addWidget(self.identity)
+        layout.addWidget(self.missing)
         layout.addWidget(self.records, 1)
         row = QHBoxLayout()
         row.addWidget(self.check_button)
@@ -241,6 +249,8 @@ class CredentialsPage(QWidget):
         app = self.apps.get(name)
         for form in self.forms:
             form.save.setEnabled(app is not None)
+        self.missing.setText("<br>".join(html.escape(m) for m in app.missing_here) if app else "")
+        self.missing.setVisible(bool(app and app.missing_here))
         if app is None:
             self.identity.setText("Add an app first: credentials and devices belong to one.")
             self.records.setRowCount(0)

@@ -53,7 +53,7 @@ def audience_rule(ws: Workspace, spec: CampaignSpec) -> CompiledRule:
     """The store's filter of everything the audience targets."""
     audience = spec.audience
     if audience.kind is AudienceKind.TOKENS:
-        return tokens_rule(spec.app, audience.tokens)
+        return tokens_rule(spec.app, audience.tokens, ws.dialect)
     parts: list[Any] = list(_ANY_STATE)
     if audience.kind is AudienceKind.SEGMENT:
         parts.append(usable(ws, audience.segment).rule)  # names a broken segment

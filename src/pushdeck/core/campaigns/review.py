@@ -70,6 +70,14 @@ class Review:
     # (sent later, still counted in ``eligible``); capped and skipped ones are in excluded.
     rules: list[str] = field(default_factory=list)
     held: list[HeldGroup] = field(default_factory=list)
+    #: Credentials of the app whose secret this machine's keyring lacks (a shared
+    #: workspace: the row is everyone's, the secret some machines'): one sentence each.
+    #: Compose, preview and review work; sending from here does not.
+    missing_here: list[str] = field(default_factory=list)
+
+    @property
+    def can_send_here(self) -> bool:
+        return not self.missing_here
 
     @property
     def held_devices(self) -> int:
@@ -119,6 +127,7 @@ def review_campaign(
     *,
     now: datetime | None = None,
 ) -> Review:
+    from pushdeck.core.credentials.on_this_machine import missing_here
     from pushdeck.core.messages.payloads import preview_payloads
     from pushdeck.core.messages.payloads.lint import lint
     from pushdeck.core.store.apps import get_app
@@ -171,6 +180,7 @@ def review_campaign(
         failed_checks=failed_checks(ws, spec.app),
         rules=rules.rules,
         held=rules.held,
+        missing_here=[m.message for m in missing_here(ws, spec.app)],
     )
 
 
@@ -341,7 +351,7 @@ def providers_for(ws: Workspace, app: str) -> dict[ProviderKind, Any]:
 
 
 async def send_in_own_workspace(
-    path: Path,
+    path: Path | str,
     name: str,
     *,
     control: SendControl,
@@ -383,7 +393,7 @@ def schedule_campaign(ws: Workspace, name: str, schedule: Any) -> Campaign:
     return update_campaign(ws, name, replace(current.spec, schedule=schedule))
 
 
-async def run_due_in_own_workspace(path: Path) -> Any:
+async def run_due_in_own_workspace(path: Path | str) -> Any:
     """Send what the schedule says is due (the app's timer), on the loop thread."""
     from pushdeck.core.campaigns.scheduling import run_due
 

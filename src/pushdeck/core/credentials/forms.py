@@ -10,6 +10,7 @@ form can show the message next to it. Checks run on the asyncio loop (``run_chec
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -234,18 +235,22 @@ class AppCredentials:
     android_package: str
     web_origin: str
     records: list[CredentialRecord]
+    #: One sentence per credential whose secret this machine's keyring lacks.
+    missing_here: list[str] = dataclasses.field(default_factory=list)
 
 
 def overview(ws: Workspace) -> tuple[list[AppCredentials], str, str]:
     """Every app with its credential records, the keyring backend's name, and the fix
     text when no keyring is usable ('' when one is)."""
+    from pushdeck.core.credentials.on_this_machine import has_secret, missing_secret_message
     from pushdeck.core.credentials.secrets import NO_KEYRING_HINT, backend_name, list_records
     from pushdeck.core.store.apps import list_apps
 
-    apps = [
-        AppCredentials(a.name, a.apns_topic, a.android_package, a.web_origin,
-                       list_records(ws, a.name))
-        for a in list_apps(ws)
-    ]  # fmt: skip
+    apps = []
+    for a in list_apps(ws):
+        records = list_records(ws, a.name)
+        missing = [missing_secret_message(a.name, r.kind) for r in records if not has_secret(r)]
+        apps.append(AppCredentials(a.name, a.apns_topic, a.android_package, a.web_origin,
+                                   records, missing))  # fmt: skip
     name = backend_name()
     return apps, name, NO_KEYRING_HINT if name == "no keyring available" else ""

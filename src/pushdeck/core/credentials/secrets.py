@@ -246,9 +246,12 @@ def load_credential(
         return SandboxCredential(**record.facts.get("behaviour", {}))
     raw = (backend or keyring_backend()).get_password(SERVICE, record.keyring_username)
     if raw is None:
+        from pushdeck.core.credentials.on_this_machine import missing_secret_message
+
+        # On a shared workspace the row is everyone's, the secret only some machines'.
         raise CredentialError(
-            f"The {provider.value} secret of app {app!r} is missing from the keyring.",
-            hint=f"Enter it again with 'pushdeck credentials set-{_verb(provider)} {app} …'.",
+            missing_secret_message(app, record.kind),
+            hint=f"Enter it here with 'pushdeck credentials set-{_verb(provider)} {app} …'.",
         )
     return _assemble(ws, record, json.loads(raw))
 

@@ -41,8 +41,11 @@ class DeviceQuery:
 
 
 def compile_query(ws: Workspace, query: DeviceQuery) -> CompiledSearch:
-    segment = compile_rule(usable(ws, query.segment).rule) if query.segment else None
-    return device_search.compile_search(query.search, query.sort, query.descending, segment)
+    rule = usable(ws, query.segment).rule if query.segment else None
+    segment = compile_rule(rule, dialect=ws.dialect) if rule is not None else None
+    return device_search.compile_search(
+        query.search, query.sort, query.descending, segment, ws.dialect
+    )
 
 
 def count(ws: Workspace, query: DeviceQuery) -> int:

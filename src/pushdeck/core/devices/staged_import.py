@@ -150,9 +150,9 @@ def _import_large(
         else None
     )
     now = utcnow()
-    remove_abandoned_scratch_dirs(ws.path.parent)  # a killed import's folder frees space
-    _check_free_space(ws.path.parent, total)
-    with scratch_dir(ws.path.parent) as scratch:
+    remove_abandoned_scratch_dirs(ws.file.parent)  # a killed import's folder frees space
+    _check_free_space(ws.file.parent, total)
+    with scratch_dir(ws.file.parent) as scratch:
         tmp = scratch.path
 
         def spec(index: int, start: int, first_line: int, stop: int | None) -> PartSpec:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from urllib.parse import urlsplit
 
 from pushdeck.core.common.errors import ConfigError, ValidationError
 from pushdeck.core.common.model import App
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import IntegrityError, Row, Workspace, utcnow
 
 
-def _row_to_app(row: sqlite3.Row) -> App:
+def _row_to_app(row: Row) -> App:
     return App(
         name=row["name"],
         apns_topic=row["apns_topic"],
@@ -58,11 +57,12 @@ def add_app(ws: Workspace, app: App) -> App:
                     utcnow(),
                 ),
             )
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise ConfigError(
             f"An app named {app.name!r} already exists.", hint="Choose another name."
         ) from None
-    return get_app(ws, app.name, _id=cursor.lastrowid)
+    # (PostgreSQL has no lastrowid; the name is unique.)
+    return get_app(ws, app.name, _id=getattr(cursor, "lastrowid", None))
 
 
 def update_app(ws: Workspace, app: App) -> App:

@@ -13,15 +13,15 @@ import json
 from collections.abc import Callable, Collection
 from typing import Any
 
+from pushdeck.core.store.dialect import SQLITE, Dialect
 from pushdeck.core.store.segment_rules import CompiledRule
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 
-def tokens_rule(app: str, tokens: Collection[str]) -> CompiledRule:
+def tokens_rule(app: str, tokens: Collection[str], dialect: Dialect = SQLITE) -> CompiledRule:
     """Exactly these tokens of the app."""
     return CompiledRule(
-        "d.app_id = (SELECT id FROM apps WHERE name = ?)"
-        " AND d.token IN (SELECT value FROM json_each(?))",
+        f"d.app_id = (SELECT id FROM apps WHERE name = ?) AND d.token IN ({dialect.json_texts()})",
         (app, json.dumps(list(tokens))),
     )
 
@@ -91,8 +91,11 @@ def materialize_journal(
 
     ``arm(app, token)`` is the device's variant ('control' for the hold-out). It runs
     inside SQLite, so materializing a million devices never loads them into Python.
+    On PostgreSQL it runs here over pages of devices (``_materialize_pg``).
     """
     key = _materialized_key(campaign_id)
+    if ws.dialect.is_postgres:
+        return _materialize_pg(ws, campaign_id, rule, case, arm)
     if ws.scalar("SELECT 1 FROM meta WHERE key = ?", (key,)):
         return 0
     last: list[Any] = [None, ""]  # the statement asks twice per row: hash once
@@ -115,4 +118,68 @@ def materialize_journal(
     with ws.transaction() as conn:
         cursor = conn.execute(sql, params)
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, utcnow()))
-    return cursor.rowcount
+    return int(cursor.rowcount)
+
+
+#: Devices read (and journal rows written) per round trip when materializing on PostgreSQL.
+_PG_PAGE = 5000
+
+
+def _materialize_pg(
+    ws: Workspace,
+    campaign_id: int,
+    rule: CompiledRule,
+    case: CompiledRule,
+    arm: Callable[[str, str], str],
+) -> int:
+    """``materialize_journal`` on PostgreSQL: the same rows, each variant from ``arm``
+    in Python (the same function SQLite calls), pages of devices in id order.
+
+    The campaign's row is locked first, so two processes materializing one campaign
+    at once write it once: the second waits, then finds it done.
+    """
+    key = _materialized_key(campaign_id)
+    select = (
+        f"SELECT d.id, a.name, d.token, {case.where}, d.platform, d.locale, d.timezone,"
+        f" d.token_kind FROM devices d JOIN apps a ON a.id = d.app_id"
+        f" WHERE ({rule.where}) AND d.id > ? ORDER BY d.id LIMIT {_PG_PAGE}"
+    )
+    insert = ws.dialect.insert_ignore(
+        "INTO journal (campaign_id, device_id, variant, state, reason, platform, locale,"
+        " timezone, token_kind, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    added = 0
+    now = utcnow()
+    with ws.transaction() as conn:
+        conn.execute("SELECT id FROM campaigns WHERE id = ? FOR UPDATE", (campaign_id,))
+        if conn.execute("SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone():
+            return 0
+        last = 0
+        while True:
+            page = conn.execute(select, (*case.params, *rule.params, last)).fetchall()
+            if not page:
+                break
+            rows = []
+            for device_id, app, token, reason, platform, locale, zone, kind in page:
+                variant = arm(app, token)
+                state = (
+                    "excluded" if reason != "" else "control" if variant == "control" else "queued"
+                )
+                rows.append(
+                    (
+                        campaign_id,
+                        device_id,
+                        variant,
+                        state,
+                        reason,
+                        platform,
+                        locale,
+                        zone,
+                        kind,
+                        now,
+                    )
+                )
+            added += conn.executemany(insert, rows).rowcount
+            last = page[-1][0]
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, utcnow()))
+    return added

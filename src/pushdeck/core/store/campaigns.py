@@ -6,11 +6,10 @@ writes rows. A name taken by another campaign is reported as a ``ConfigError``.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from pushdeck.core.common.errors import ConfigError
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import IntegrityError, Row, Workspace, utcnow
 
 
 def insert_campaign(
@@ -24,7 +23,7 @@ def insert_campaign(
                 " scheduled_at) VALUES (?, (SELECT id FROM apps WHERE name = ?), ?, ?, ?, ?, ?)",
                 (name, app, status, spec_json, now, now, scheduled_at),
             )
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise ConfigError(
             f"A campaign named {name!r} already exists.",
             hint="Choose another name, or duplicate the existing campaign to change it.",
@@ -48,16 +47,16 @@ def update_campaign(
                 " spec = ?, updated_at = ?, scheduled_at = ?, status = ? WHERE id = ?",
                 (name, app, spec_json, utcnow(), scheduled_at, status, campaign_id),
             )
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise ConfigError(f"A campaign named {name!r} already exists.") from None
 
 
-def row_by_name(ws: Workspace, name: str) -> sqlite3.Row | None:
+def row_by_name(ws: Workspace, name: str) -> Row | None:
     rows = ws.query("SELECT * FROM campaigns WHERE name = ?", (name,))
     return rows[0] if rows else None
 
 
-def row_by_id(ws: Workspace, campaign_id: int) -> sqlite3.Row | None:
+def row_by_id(ws: Workspace, campaign_id: int) -> Row | None:
     rows = ws.query("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
     return rows[0] if rows else None
 
@@ -67,7 +66,7 @@ def names(ws: Workspace) -> list[str]:
     return [r[0] for r in ws.query("SELECT name FROM campaigns ORDER BY created_at DESC, id DESC")]
 
 
-def rows(ws: Workspace, *, status: str | None = None) -> list[sqlite3.Row]:
+def rows(ws: Workspace, *, status: str | None = None) -> list[Row]:
     """All campaign rows, newest first, optionally only those with ``status``."""
     if status is None:
         return ws.query("SELECT * FROM campaigns ORDER BY id DESC")
@@ -105,7 +104,7 @@ def set_status(
         conn.execute(f"UPDATE campaigns SET {', '.join(sets)} WHERE name = ?", (*params, name))
 
 
-def status_row(ws: Workspace, campaign_id: int) -> sqlite3.Row | None:
+def status_row(ws: Workspace, campaign_id: int) -> Row | None:
     """(name, status) of one campaign as stored now."""
     rows = ws.query("SELECT name, status FROM campaigns WHERE id = ?", (campaign_id,))
     return rows[0] if rows else None

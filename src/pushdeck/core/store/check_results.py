@@ -32,7 +32,7 @@ def record_check(
     value = json.dumps({"ok": ok, "at": utcnow(), "summary": summary, "details": details})
     with ws.transaction() as conn:
         conn.execute(
-            "UPDATE credentials SET facts = json_set(facts, '$.last_check', json(?))"
+            f"UPDATE credentials SET facts = {ws.dialect.json_set_key('facts', 'last_check')}"
             " WHERE provider = ? AND app_id = (SELECT id FROM apps WHERE name = ?)",
             (value, provider, app),
         )

@@ -38,9 +38,10 @@ def find_devices(ws: Workspace, token: str, app_id: int | None) -> list[tuple[in
 
 
 #: Validated rows (event_id, app_id, device_id, campaign_id, conversion, value_micros,
-#: currency, at) and received_at; written with other events by ``store.events``.
+#: currency, at) and received_at; written with other events by ``store.events``
+#: (``Dialect.insert_ignore`` makes it skip an event_id already stored).
 INSERT_CONVERSIONS = (
-    "INSERT OR IGNORE INTO conversions (event_id, app_id, device_id, campaign_id, conversion,"
+    "INTO conversions (event_id, app_id, device_id, campaign_id, conversion,"
     " value_micros, currency, at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
@@ -121,7 +122,7 @@ def conversions_of_group(
         " FROM conversions x JOIN journal j ON j.campaign_id = ? AND j.device_id = x.device_id"
         " WHERE x.app_id = ? AND x.at >= ? AND j.state IN ('accepted', 'control')"
         " AND x.at >= coalesce(j.sent_at, j.queued_at)"
-        " AND x.at <= strftime('%Y-%m-%dT%H:%M:%SZ', coalesce(j.sent_at, j.queued_at), ?)"
+        f" AND x.at <= {ws.dialect.plus_seconds('coalesce(j.sent_at, j.queued_at)')}"
         " GROUP BY 1, 2, 3, 4",
         (campaign_id, app_id, since, f"+{window_seconds} seconds"),
     )

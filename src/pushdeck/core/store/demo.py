@@ -11,17 +11,17 @@ _CAMPAIGN_TIMES = ("created_at", "updated_at", "started_at", "finished_at")
 def backdate_campaign(ws: Workspace, campaign_id: int, seconds: int) -> None:
     """Move the campaign and its journal ``seconds`` back, keeping every interval the same."""
     shift = f"-{int(seconds)} seconds"  # an integer: never text from outside
-    fmt = "strftime('%Y-%m-%dT%H:%M:%SZ', {0}, '" + shift + "')"
+    moved = ws.dialect.plus_seconds
     with ws.transaction() as conn:
         conn.execute(
             "UPDATE journal SET "
-            + ", ".join(f"{c} = {fmt.format(c)}" for c in _JOURNAL_TIMES)
+            + ", ".join(f"{c} = {moved(c)}" for c in _JOURNAL_TIMES)
             + " WHERE campaign_id = ?",
-            (campaign_id,),
+            (*[shift] * len(_JOURNAL_TIMES), campaign_id),
         )
         conn.execute(
             "UPDATE campaigns SET "
-            + ", ".join(f"{c} = {fmt.format(c)}" for c in _CAMPAIGN_TIMES)
+            + ", ".join(f"{c} = {moved(c)}" for c in _CAMPAIGN_TIMES)
             + " WHERE id = ?",
-            (campaign_id,),
+            (*[shift] * len(_CAMPAIGN_TIMES), campaign_id),
         )

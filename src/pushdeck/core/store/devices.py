@@ -20,7 +20,8 @@ from pushdeck.core.common.model import (
     TokenKind,
     WebPushSubscription,
 )
-from pushdeck.core.store.workspace import MMAP_BYTES, Workspace, damaged_row, utcnow
+from pushdeck.core.store.dialect import POSTGRES, SQLITE
+from pushdeck.core.store.workspace import MMAP_BYTES, Row, Workspace, damaged_row, utcnow
 
 _COLUMNS = (
     "app_id",
@@ -41,18 +42,37 @@ _COLUMNS = (
     "token_kind",
 )
 _UPDATED = [c for c in _COLUMNS if c not in ("app_id", "token", "created_at", "last_seen")]
-# Update only when something really changed, so re-importing a file is a no-op.
-_ON_CONFLICT = (
-    "ON CONFLICT (app_id, token) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
-    + ", last_seen = coalesce(excluded.last_seen, devices.last_seen) WHERE "
-    + " OR ".join(f"devices.{c} IS NOT excluded.{c}" for c in _UPDATED)
-    + " OR (excluded.last_seen IS NOT NULL AND devices.last_seen IS NOT excluded.last_seen)"
-)
+
+
+def _on_conflict(is_not: str) -> str:
+    """Update only when something really changed, so re-importing a file is a no-op.
+
+    ``is_not``: the null-safe 'differs' (``Dialect.is_not``).
+    """
+    return (
+        "ON CONFLICT (app_id, token) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+        + ", last_seen = coalesce(excluded.last_seen, devices.last_seen) WHERE "
+        + " OR ".join(f"devices.{c} {is_not} excluded.{c}" for c in _UPDATED)
+        + f" OR (excluded.last_seen IS NOT NULL AND devices.last_seen {is_not} excluded.last_seen)"
+    )
+
+
+_ON_CONFLICT = _on_conflict(SQLITE.is_not())
 _UPSERT = (
     f"INSERT INTO devices ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _COLUMNS)}) {_ON_CONFLICT}"
 )
+_UPSERT_PG = (
+    f"INSERT INTO devices ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}) {_on_conflict(POSTGRES.is_not())}"
+)
+
+
+def _upsert_sql(ws: Workspace) -> str:
+    return _UPSERT if ws.dialect.is_sqlite else _UPSERT_PG
+
+
 # Records are dicts; SQLite binds positional parameters about twice as fast as named ones.
 _ROW = itemgetter(*_COLUMNS)
 
@@ -83,7 +103,7 @@ def upsert_devices(ws: Workspace, records: Sequence[dict[str, Any]]) -> tuple[in
     rows = sorted(_rows(records), key=itemgetter(_TOKEN))
     with ws.transaction() as conn:
         before = conn.execute("SELECT coalesce(max(id), 0) FROM devices").fetchone()[0]
-        cursor = conn.executemany(_UPSERT, rows)
+        cursor = conn.executemany(_upsert_sql(ws), rows)
         changed = cursor.rowcount
         inserted = conn.execute("SELECT count(*) FROM devices WHERE id > ?", (before,)).fetchone()[
             0
@@ -133,7 +153,12 @@ def bulk_load(ws: Workspace) -> Iterator[None]:
     eight of them per row. The dropped definitions are recorded in ``meta`` in the
     same transaction, so if the process dies mid-load, the next ``Workspace.open``
     rebuilds them (see ``restore_pending_indexes``) and no query is left slow.
+
+    On PostgreSQL nothing is dropped (a large load there is the COPY path's business).
     """
+    if not ws.dialect.is_sqlite:
+        yield
+        return
     rows = ws.query(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'devices'"
         " AND sql IS NOT NULL"
@@ -211,7 +236,7 @@ def _member(members: dict[Any, Any], enum: Any, value: Any) -> Any:
         return enum(value)  # raises the Enum's own ValueError for a bad value
 
 
-def row_to_device(row: sqlite3.Row, app_name: str = "") -> Device:
+def row_to_device(row: Row, app_name: str = "") -> Device:
     try:
         provider = _member(_PROVIDERS, ProviderKind, row["provider"])
         token = row["token"]
@@ -295,7 +320,7 @@ def get_devices(ws: Workspace, device_ids: Sequence[int]) -> list[Device]:
     """The devices with these ids, in id order (ids of no device are left out)."""
     return list_devices(
         ws,
-        where="d.id IN (SELECT value FROM json_each(?))",
+        where=f"d.id IN ({ws.dialect.json_ints()})",
         params=(json.dumps(device_ids),),
         limit=len(device_ids),
     )
@@ -362,6 +387,10 @@ def sampled_attribute_names(ws: Workspace) -> list[str]:
         r[0]
         for r in ws.query(
             "SELECT DISTINCT j.key FROM (SELECT attributes FROM devices LIMIT 2000) d,"
-            " json_each(d.attributes) j ORDER BY j.key"
+            + (
+                " json_each(d.attributes) j ORDER BY j.key"
+                if ws.dialect.is_sqlite
+                else " jsonb_object_keys(CAST(d.attributes AS jsonb)) AS j(key) ORDER BY j.key"
+            )
         )
     ]

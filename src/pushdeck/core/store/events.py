@@ -61,7 +61,7 @@ def find_send(ws: Workspace, campaign: CampaignRef, token: str) -> SendRecord | 
 
 
 _INSERT = (
-    "INSERT OR IGNORE INTO events (event_id, campaign_id, device_id, variant, kind, action_id,"
+    "INTO events (event_id, campaign_id, device_id, variant, kind, action_id,"
     " at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
@@ -80,9 +80,11 @@ def insert_events(
     new = 0
     with ws.transaction() as conn:
         if rows:
-            new += conn.executemany(_INSERT, [(*row, now) for row in rows]).rowcount
+            insert = ws.dialect.insert_ignore(_INSERT, "(event_id)")
+            new += conn.executemany(insert, [(*row, now) for row in rows]).rowcount
         if conversions:
-            cursor = conn.executemany(INSERT_CONVERSIONS, [(*row, now) for row in conversions])
+            insert = ws.dialect.insert_ignore(INSERT_CONVERSIONS, "(event_id)")
+            cursor = conn.executemany(insert, [(*row, now) for row in conversions])
             new += cursor.rowcount
     return new
 
@@ -94,7 +96,7 @@ def get_collector_token(ws: Workspace) -> str | None:
 
 def set_collector_token(ws: Workspace, token: str) -> None:
     with ws.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (TOKEN_KEY, token))
+        conn.execute(ws.dialect.replace_meta(), (TOKEN_KEY, token))
 
 
 def accepted_sends(ws: Workspace, campaign_id: int) -> list[Any]:
@@ -119,5 +121,5 @@ def action_counts(ws: Workspace, campaign_id: int) -> list[tuple[str, int]]:
 
 def newest_event_id(ws: Workspace) -> int | None:
     """The newest event's row id (None before the first): it changes when any arrives."""
-    value = ws.scalar("SELECT max(rowid) FROM events")
+    value = ws.scalar("SELECT max(id) FROM events")  # id is SQLite's rowid
     return None if value is None else int(value)

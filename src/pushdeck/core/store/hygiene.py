@@ -58,7 +58,7 @@ def recent_sends(ws: Workspace, device_ids: Collection[int], since: str) -> dict
     rows = ws.query(
         "SELECT device_id, count(*) FROM journal"
         f" WHERE campaign_id IN ({_RECENT_CAMPAIGNS})"
-        " AND device_id IN (SELECT value FROM json_each(?))"
+        f" AND device_id IN ({ws.dialect.json_ints()})"
         f" AND state IN {_SENT} AND sent_at >= ? GROUP BY device_id",
         (since, json.dumps(list(device_ids)), since),
     )
@@ -113,7 +113,7 @@ def release_held(ws: Workspace, campaign_id: int, until: str) -> int:
             " WHERE campaign_id = ? AND state = 'held' AND release_at <= ?",
             (campaign_id, until),
         )
-    return cursor.rowcount
+    return int(cursor.rowcount)
 
 
 def next_release(ws: Workspace, campaign_id: int) -> str | None:

@@ -6,11 +6,10 @@ outcomes into rows; this module only reads and writes them.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import Connection, Row, Workspace, utcnow
 
 
 class Requeued(NamedTuple):
@@ -61,7 +60,7 @@ def recover_in_flight(ws: Workspace, campaign_id: int) -> int:
             " WHERE campaign_id = ? AND state = 'in_flight'",
             (campaign_id,),
         )
-    return cursor.rowcount
+    return int(cursor.rowcount)
 
 
 def mark_in_flight_while_sending(
@@ -74,7 +73,10 @@ def mark_in_flight_while_sending(
     """
     now = utcnow()
     with ws.transaction() as conn:
-        row = conn.execute("SELECT status FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
+        # FOR UPDATE on PostgreSQL: a pause or cancel waits until these rows are marked.
+        row = conn.execute(
+            f"SELECT status FROM campaigns WHERE id = ?{ws.dialect.for_update()}", (campaign_id,)
+        ).fetchone()
         if row is None or row[0] != "sending":
             return str(row[0]) if row is not None else ""
         conn.executemany(
@@ -103,7 +105,7 @@ def cancel_queued(ws: Workspace, campaign_id: int) -> None:
         _cancel_queued(conn, campaign_id)
 
 
-def _cancel_queued(conn: sqlite3.Connection, campaign_id: int) -> None:
+def _cancel_queued(conn: Connection, campaign_id: int) -> None:
     conn.execute(
         "UPDATE journal SET state = 'cancelled', finished_at = ?"
         " WHERE campaign_id = ? AND state IN ('queued', 'held')",
@@ -144,7 +146,7 @@ def queued_page(
     after: int,
     limit: int,
     timezones: Collection[str] | None = None,
-) -> list[sqlite3.Row]:
+) -> list[Row]:
     """The next queued rows (with their device columns), keyset-paged by device id."""
     zone_sql, zone_params = "", tuple[str, ...]()
     if timezones is not None:
@@ -180,7 +182,8 @@ def requeue_in_flight(ws: Workspace, campaign_id: int, rows: Sequence[Requeued])
     ]
     with ws.transaction() as conn:
         conn.executemany(
-            "UPDATE journal SET state = 'queued', attempts = max(attempts, ?),"
+            "UPDATE journal SET state = 'queued',"
+            f" attempts = {ws.dialect.greatest('attempts', '?')},"
             " reason = CASE WHEN ? = '' THEN reason ELSE ? END,"
             " http_status = coalesce(?, http_status),"
             " possibly_duplicated = possibly_duplicated + ?"

@@ -29,10 +29,11 @@ def first_opens(ws: Workspace, campaign_id: int, since: str, bucket_seconds: int
     """(bucket, devices): devices whose first open (tap or action) fell ``bucket`` times
     ``bucket_seconds`` after ``since`` (earlier opens count in bucket 0), empty buckets
     left out, in order."""
+    d = ws.dialect
+    since_s, opened_s = d.epoch_seconds("?"), d.epoch_seconds("opened_at")
     return ws.query(
-        "SELECT max(0, (CAST(strftime('%s', opened_at) AS INTEGER)"
-        " - CAST(strftime('%s', ?) AS INTEGER)) / ?) AS bucket, count(*)"
-        " FROM journal INDEXED BY journal_opened"
+        f"SELECT {d.greatest('0', f'({opened_s} - {since_s}) / ?')} AS bucket, count(*)"
+        f" FROM journal{d.indexed_by('journal_opened')}"
         " WHERE campaign_id = ? AND opened_at IS NOT NULL GROUP BY bucket ORDER BY bucket",
         (since, bucket_seconds, campaign_id),
     )
@@ -64,7 +65,7 @@ def device_rows(ws: Workspace, campaign_id: int) -> Iterator[Row]:
     """(token, platform, locale, variant, state, reason, sent_at, delivered_at, opened_at,
     dismissed_at, actions) of every targeted device, streamed in device-id order: a
     million rows are never held at once."""
-    return ws.conn.execute(
+    return ws.stream(
         "SELECT d.token, j.platform, j.locale, j.variant, j.state, j.reason, j.sent_at,"
         " j.delivered_at, j.opened_at, j.dismissed_at, j.actions"
         " FROM journal j JOIN devices d ON d.id = j.device_id"

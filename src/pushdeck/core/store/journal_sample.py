@@ -8,9 +8,8 @@ of the audience is still ahead.
 from __future__ import annotations
 
 import random
-import sqlite3
 
-from pushdeck.core.store.workspace import Workspace
+from pushdeck.core.store.workspace import Row, Workspace
 
 _NEXT_QUEUED = (
     "SELECT d.*, a.name AS app, j.variant AS j_variant, j.attempts AS j_attempts"
@@ -22,7 +21,7 @@ _NEXT_QUEUED = (
 
 def random_queued(
     ws: Workspace, campaign_id: int, size: int, rng: random.Random | None = None
-) -> list[sqlite3.Row]:
+) -> list[Row]:
     """About ``size`` unanswered rows spread over the whole queue (same columns as a page).
 
     Each pick is one index seek at a random device id, so sampling a million-row queue
@@ -36,7 +35,7 @@ def random_queued(
     if low is None:
         return []
     pick = rng or random.Random()
-    rows: list[sqlite3.Row] = []
+    rows: list[Row] = []
     for _ in range(size):
         found = ws.query(_NEXT_QUEUED, (campaign_id, pick.randint(low, high)))
         rows.extend(found)

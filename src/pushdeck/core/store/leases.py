@@ -21,11 +21,12 @@ def take(
     """Store ``value`` under ``key`` unless ``held_by(current value)`` names a holder,
     which is then returned (and nothing is written)."""
     with ws.transaction() as conn:
+        ws.dialect.lock(conn, key)  # PostgreSQL: takers of one key queue here, one by one
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         holder = held_by(row[0] if row else None)
         if holder is not None:
             return holder
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        conn.execute(ws.dialect.replace_meta(), (key, value))
     return None
 
 
@@ -33,7 +34,8 @@ def renew(ws: Workspace, key: str, token: str, value: str) -> None:
     """Replace the lease's value, if it is still the one taken with ``token``."""
     with ws.transaction() as conn:
         conn.execute(
-            "UPDATE meta SET value = ? WHERE key = ? AND json_extract(value, '$.token') = ?",
+            "UPDATE meta SET value = ? WHERE key = ?"
+            f" AND {ws.dialect.json_text_field('value', 'token')} = ?",
             (value, key, token),
         )
 
@@ -41,8 +43,9 @@ def renew(ws: Workspace, key: str, token: str, value: str) -> None:
 def release(ws: Workspace, key: str, token: str) -> None:
     """Drop the lease, if it is still the one taken with ``token``."""
     with ws.transaction() as conn:
+        token_of = ws.dialect.json_text_field("value", "token")
         conn.execute(
-            "DELETE FROM meta WHERE key = ? AND json_extract(value, '$.token') = ?",
+            f"DELETE FROM meta WHERE key = ? AND {token_of} = ?",
             (key, token),
         )
 

@@ -40,6 +40,7 @@ from pushdeck.core.common.model import (
     TokenKind,
     known_timezones,
 )
+from pushdeck.core.store.dialect import SQLITE, Dialect
 
 Rule = Mapping[str, Any]
 
@@ -88,12 +89,15 @@ class CompiledRule:
     params: tuple[Any, ...]
 
 
-def compile_rule(rule: Rule, *, now: datetime | None = None) -> CompiledRule:
-    """Compile ``rule`` (JSON form) to SQL; raise SegmentError naming what is wrong."""
+def compile_rule(
+    rule: Rule, *, now: datetime | None = None, dialect: Dialect = SQLITE
+) -> CompiledRule:
+    """Compile ``rule`` (JSON form) to SQL for ``dialect``'s backend; raise SegmentError
+    naming what is wrong. Both backends select the same devices (see ``_attr_pg``)."""
     check_shape(rule, slack=_WRAPPING)
     params: list[Any] = []
     moment = now or datetime.now(UTC)
-    where = _node(rule, params, moment, "rule")
+    where = _node(rule, params, moment, "rule", dialect)
     if not _mentions(rule, {"opt_in"}):
         where = f"({where}) AND d.opt_in != 'denied'"
     if not _mentions(rule, {"status"}):
@@ -161,7 +165,7 @@ def _mentions(rule: Any, fields: set[str]) -> bool:
     )
 
 
-def _node(rule: Any, params: list[Any], now: datetime, where: str) -> str:
+def _node(rule: Any, params: list[Any], now: datetime, where: str, dialect: Dialect) -> str:
     if not isinstance(rule, Mapping):
         raise SegmentError(f"{where}: expected an object with all/any/not or a condition.")
     if "all" in rule or "any" in rule:
@@ -170,14 +174,16 @@ def _node(rule: Any, params: list[Any], now: datetime, where: str) -> str:
         if not isinstance(items, list) or not items:
             raise SegmentError(f"{where}.{key} must be a non-empty list of rules.")
         joiner = " AND " if key == "all" else " OR "
-        parts = [_node(r, params, now, f"{where}.{key}[{i}]") for i, r in enumerate(items)]
+        parts = [_node(r, params, now, f"{where}.{key}[{i}]", dialect) for i, r in enumerate(items)]
         return "(" + joiner.join(parts) + ")"
     if "not" in rule:
-        return f"NOT ({_node(rule['not'], params, now, where + '.not')})"
-    return _condition(rule, params, now, where)
+        return f"NOT ({_node(rule['not'], params, now, where + '.not', dialect)})"
+    return _condition(rule, params, now, where, dialect)
 
 
-def _condition(rule: Mapping[str, Any], params: list[Any], now: datetime, where: str) -> str:
+def _condition(
+    rule: Mapping[str, Any], params: list[Any], now: datetime, where: str, dialect: Dialect
+) -> str:
     field = str(rule.get("field", ""))
     op = str(rule.get("op", ""))
     value = rule.get("value")
@@ -190,6 +196,8 @@ def _condition(rule: Mapping[str, Any], params: list[Any], now: datetime, where:
             f"{where}: {field} does not support {op!r}; use one of {', '.join(FIELD_OPS[family])}."
         )
     if family == "attr":
+        if dialect.is_postgres:
+            return _attr_pg(field[5:], op, value, params, where, dialect)
         return _attr(field[5:], op, value, params, where)
     if family == "tag":
         params.append(_text(value, field, where))
@@ -201,10 +209,12 @@ def _condition(rule: Mapping[str, Any], params: list[Any], now: datetime, where:
     if family == "test":
         params.append(1 if _bool(value, where) else 0)
         return "d.test = ?"
-    return _equality(family, op, value, params, where)
+    return _equality(family, op, value, params, where, dialect)
 
 
-def _equality(field: str, op: str, value: Any, params: list[Any], where: str) -> str:
+def _equality(
+    field: str, op: str, value: Any, params: list[Any], where: str, dialect: Dialect
+) -> str:
     column = _ENUM_FIELDS[field][0] if field in _ENUM_FIELDS else f"d.{field}"
     if field == "app":
         column = "(SELECT name FROM apps WHERE apps.id = d.app_id)"
@@ -215,7 +225,7 @@ def _equality(field: str, op: str, value: Any, params: list[Any], where: str) ->
     if op == "starts_with":
         prefix = like_literal(checked[0])
         params.extend([checked[0], f"{prefix}-%" if field == "locale" else f"{prefix}%"])
-        return f"({column} = ? OR {column} LIKE ? ESCAPE '{LIKE_ESCAPE}')"
+        return f"({column} = ? OR {dialect.like(column)})"
     params.extend(checked)
     if op == "in":
         return f"{column} IN ({', '.join('?' * len(checked))})"
@@ -271,6 +281,72 @@ def _attr(name: str, op: str, value: Any, params: list[Any], where: str) -> str:
         raise SegmentError(f"{where}: attr.{name} {op} needs a value.")
     params.append(_comparable(value, f"attr.{name} {op}", where))
     return f"{column} {op} ?"
+
+
+#: SQLite orders numbers before text (no affinity on either side of ``json_extract(…) op
+#: ?``): a text value compared with a number, and a number with text, gives these.
+_TEXT_VS_NUMBER = {"=": False, "!=": True, "<": False, "<=": False, ">": True, ">=": True}
+_NUMBER_VS_TEXT = {op: not result if op not in ("=", "!=") else result
+                   for op, result in _TEXT_VS_NUMBER.items()}  # fmt: skip
+
+
+def _attr_pg(
+    name: str, op: str, value: Any, params: list[Any], where: str, dialect: Dialect
+) -> str:
+    """The PostgreSQL form of ``_attr``, selecting exactly the same devices.
+
+    SQLite's ``json_extract`` gives a JSON number as a number, true/false as 1/0, a
+    string as text and an array or object as its JSON text; comparisons follow SQLite's
+    order of types (numbers before text). Here the attribute is read once as ``a.x``
+    (jsonb) and each JSON type is compared as SQLite would compare what it gives.
+    """
+    if not _ATTR_NAME.fullmatch(name):
+        raise SegmentError(f"{where}: attribute name {name!r} must be letters, digits, '_' or '-'.")
+    source = "SELECT CAST(d.attributes AS jsonb) -> CAST(? AS text) AS x"
+    as_int = "(CASE WHEN a.x = 'true'::jsonb THEN 1 ELSE 0 END)"
+    if op in ("exists", "not_exists"):
+        params.append(name)
+        test = "<>" if op == "exists" else "="
+        return f"(SELECT coalesce(jsonb_typeof(a.x), 'null') {test} 'null' FROM ({source}) a)"
+    if op == "contains":
+        pattern = f"%{like_literal(_text(value, 'attr.' + name, where))}%"
+        params.extend([name, pattern])
+        text = dialect.like("(e.v #>> '{}')", "a.p")
+        scalar = dialect.like("(a.x #>> '{}')", "a.p")
+        flag = dialect.like(f"CAST({as_int} AS text)", "a.p")
+        return (
+            f"(SELECT CASE jsonb_typeof(a.x) WHEN 'object' THEN false WHEN 'array' THEN"
+            " EXISTS (SELECT 1 FROM jsonb_array_elements(a.x) AS e(v)"
+            f" WHERE jsonb_typeof(e.v) IN ('string', 'number') AND {text})"
+            f" WHEN 'boolean' THEN {flag} ELSE {scalar} END"
+            f" FROM ({source}, CAST(? AS text) AS p) a)"
+        )
+    if op in ("<", ">", "<=", ">=") and not isinstance(value, int | float | str):
+        raise SegmentError(f"{where}: attr.{name} {op} needs a number or text value.")
+    if value is None or isinstance(value, list | dict):
+        raise SegmentError(f"{where}: attr.{name} {op} needs a value.")
+    checked = _comparable(value, f"attr.{name} {op}", where)
+    if isinstance(checked, str):
+        params.extend([name, checked])
+        below = "true" if _NUMBER_VS_TEXT[op] else "false"
+        return (
+            f"(SELECT CASE jsonb_typeof(a.x) WHEN 'string' THEN (a.x #>> '{{}}') {op} a.v"
+            f" WHEN 'number' THEN {below} WHEN 'boolean' THEN {below}"
+            f" WHEN 'array' THEN CAST(a.x AS text) {op} a.v"
+            f" WHEN 'object' THEN CAST(a.x AS text) {op} a.v END"  # else (null, missing): NULL
+            f' FROM ({source}, CAST(? AS text) COLLATE "C" AS v) a)'
+        )
+    # A number (a bool is 1 or 0, as sqlite3 binds it); a float as its shortest exact
+    # text, which numeric reads without float8's rounding to 15 digits.
+    number = int(checked) if isinstance(checked, bool | int) else repr(float(checked))
+    params.extend([name, number])
+    above = "true" if _TEXT_VS_NUMBER[op] else "false"
+    return (
+        f"(SELECT CASE jsonb_typeof(a.x) WHEN 'number' THEN CAST(a.x #>> '{{}}' AS numeric)"
+        f" {op} a.v WHEN 'boolean' THEN {as_int} {op} a.v"
+        f" WHEN 'string' THEN {above} WHEN 'array' THEN {above} WHEN 'object' THEN {above}"
+        f" END FROM ({source}, CAST(? AS numeric) AS v) a)"  # else (null, missing): NULL
+    )
 
 
 def _comparable(value: Any, part: str, where: str) -> Any:

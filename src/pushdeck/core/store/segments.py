@@ -8,7 +8,6 @@ segment comes back with ``problem`` set, and only using it raises, naming it.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from pushdeck.core.store.segment_rules import (
     compile_rule,
     rule_to_text,
 )
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import IntegrityError, Row, Workspace, utcnow
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def save_segment(ws: Workspace, segment: Segment, *, replace: bool = False) -> S
                 f" VALUES (?, ?, ?, ?, ?){conflict}",
                 (segment.name, json.dumps(segment.rule), segment.description, now, now),
             )
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise ConfigError(
             f"A segment named {segment.name!r} already exists.",
             hint="Choose another name, or replace it explicitly.",
@@ -84,7 +83,7 @@ def list_segments(ws: Workspace) -> list[Segment]:
     return [_from_row(r) for r in rows]
 
 
-def _from_row(row: sqlite3.Row) -> Segment:
+def _from_row(row: Row) -> Segment:
     try:
         rule = json.loads(row["rule"])
     except (ValueError, RecursionError) as exc:
@@ -122,7 +121,7 @@ def rename_segment(ws: Workspace, old: str, new: str) -> None:
             conn.execute(
                 "UPDATE segments SET name = ?, updated_at = ? WHERE name = ?", (new, utcnow(), old)
             )
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise ConfigError(f"A segment named {new!r} already exists.") from None
 
 
@@ -134,7 +133,7 @@ def delete_segment(ws: Workspace, name: str) -> None:
 
 def audience_filter(ws: Workspace, rule: dict[str, Any], app: str | None = None) -> CompiledRule:
     """The SQL filter of ``rule``, optionally limited to one app."""
-    compiled = compile_rule(rule)
+    compiled = compile_rule(rule, dialect=ws.dialect)
     if app is None:
         return compiled
     return CompiledRule(

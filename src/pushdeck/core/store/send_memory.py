@@ -22,8 +22,14 @@ SEND_CACHE_KIB = 8192
 
 @contextmanager
 def streaming(ws: Workspace) -> Iterator[None]:
-    """No memory map and an 8 MB page cache on ``ws``'s connection inside the block."""
-    conn = ws.conn
+    """No memory map and an 8 MB page cache on ``ws``'s connection inside the block.
+
+    (Nothing to do on PostgreSQL: the server holds the pages.)
+    """
+    if not ws.dialect.is_sqlite:
+        yield
+        return
+    conn = ws.sqlite
     mmap_size = int(conn.execute("PRAGMA mmap_size").fetchone()[0])
     cache_size = int(conn.execute("PRAGMA cache_size").fetchone()[0])
     stream_from_now_on(ws)
@@ -38,5 +44,7 @@ def stream_from_now_on(ws: Workspace) -> None:
     """The same settings for the rest of the connection's life: for a process that only
     sends and exits (``pushdeck campaigns send``), whose closing ``PRAGMA optimize`` would
     otherwise read the freshly written journal through the memory map."""
+    if not ws.dialect.is_sqlite:
+        return
     ws.conn.execute("PRAGMA mmap_size = 0")
     ws.conn.execute(f"PRAGMA cache_size = -{SEND_CACHE_KIB}")

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pushdeck.core.common.errors import WorkspaceError, is_disk_full
 from pushdeck.core.common.paths import (
@@ -31,10 +31,13 @@ from pushdeck.core.common.paths import (
     create_private_new_file,
     remove_abandoned_scratch_dirs,
 )
+from pushdeck.core.store.dialect import POSTGRES, SQLITE, Dialect, is_postgres_uri
 from pushdeck.core.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import sqlite_utils
+
+    from pushdeck.core.store.pg import PgConnection
 
 #: Upper bound on how much of the workspace file SQLite reads through a memory map.
 MMAP_BYTES = 1 << 30
@@ -49,15 +52,53 @@ BUSY_TIMEOUT_MS = 60_000
 INTEGRITY_CHECK_EVERY = timedelta(days=1)
 _INTEGRITY_KEY = "integrity_checked"
 
-#: What a failing database call raises. Code outside ``store/`` catches this name rather
-#: than importing the driver, so a second backend changes only this module.
+
+
+class Row(Protocol):
+    """A row as the store returns it: by column name (``row["name"]``) and by position.
+
+    ``sqlite3.Row`` on SQLite, ``store.pg.PgRow`` on PostgreSQL. Callers outside the store
+    type rows with this name, not with the backend's class.
+    """
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def keys(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Cursor(Protocol):
+    """What a statement returns: sqlite3.Cursor, or store.pg.PgCursor."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What ``Workspace.transaction`` yields: sqlite3's connection, or store.pg's."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Any, /) -> Any: ...
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+
+
+#: A unique (or other constraint) violation on either backend: catch this, not one driver's.
+IntegrityError = _integrity_errors()
+
+
+#: What a failing SQLite call raises, a full disk included (``is_disk_full``). Code
+#: outside ``store/`` catches this name rather than importing the driver. A PostgreSQL
+#: server's own errors (its disk is the server's) pass through as psycopg's.
 DatabaseError = sqlite3.Error
-
-
-#: A row as the store returns it: by column name (``row["name"]``) and by position.
-#: Callers outside the store type rows with this name, not with the backend's class
-#: (the PostgreSQL backend's rows will offer the same key and index access).
-Row = sqlite3.Row
 
 
 def utcnow() -> str:
@@ -66,29 +107,73 @@ def utcnow() -> str:
 
 
 class Workspace:
-    """An open workspace. Use it only on the thread that opened it."""
+    """An open workspace. Use it only on the thread that opened it.
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    A SQLite file (``path`` set, ``is_file``) or a PostgreSQL database (``path`` None):
+    the store writes SQL once and asks ``dialect`` where the two differ.
+    ``location`` names it in messages (the file, or the URI without its password).
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        conn: Any,
+        *,
+        dialect: Dialect = SQLITE,
+        location: str | None = None,
+    ) -> None:
         self.path = path
-        self.conn = conn
-        # What sqlite_utils.Database(conn) sets on the connection, kept without importing
-        # sqlite-utils (and numpy with it: a third of the campaign command's start-up).
-        conn.execute("PRAGMA recursive_triggers = ON")
+        #: sqlite3.Connection on SQLite, store.pg.PgConnection on PostgreSQL (both take
+        #: sqlite3-style statements); SQLite-only code uses ``sqlite``.
+        self.conn: Any = conn
+        self.dialect = dialect
+        self.location = location if location is not None else str(path)
+        if dialect.is_sqlite:
+            # What sqlite_utils.Database(conn) sets on the connection, kept without importing
+            # sqlite-utils (and numpy with it: a third of the campaign command's start-up).
+            conn.execute("PRAGMA recursive_triggers = ON")
         self._db: sqlite_utils.Database | None = None
         self._closed = False
 
     @property
-    def db(self) -> sqlite_utils.Database:
-        """sqlite-utils over this connection, created on first use."""
-        if self._db is None:
+    def db(self) -> sqlite_utils.Database | None:
+        """sqlite-utils over this connection (created on first use); None on PostgreSQL."""
+        if self._db is None and self.dialect.is_sqlite:
             import sqlite_utils
 
             self._db = sqlite_utils.Database(self.conn)
         return self._db
 
+    @property
+    def is_file(self) -> bool:
+        """Whether the workspace is a local SQLite file (backups, staging, integrity checks)."""
+        return self.dialect.is_sqlite
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The SQLite connection, for SQLite-only code (PRAGMAs, functions, backups)."""
+        if not isinstance(self.conn, sqlite3.Connection):
+            raise WorkspaceError(
+                f"{self.location} is a PostgreSQL workspace; this needs a workspace file.",
+            )
+        return self.conn
+
+    @property
+    def file(self) -> Path:
+        """The workspace file (WorkspaceError on PostgreSQL, where there is none)."""
+        if self.path is None:
+            raise WorkspaceError(
+                f"{self.location} is a PostgreSQL workspace; this needs a workspace file.",
+                hint="Use a local .pushdeck workspace for this.",
+            )
+        return self.path
+
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Workspace:
-        """Open (and create or migrate) the workspace at ``path``."""
+        """Open (and create or migrate) the workspace at ``path``: a file path, or a
+        ``postgresql://`` URI."""
+        if is_postgres_uri(path):
+            return cls._open_postgres(str(path), create=create)
         path = Path(path).expanduser()
         if path.is_dir():
             raise WorkspaceError(
@@ -124,11 +209,28 @@ class Workspace:
         remove_abandoned_scratch_dirs(path.parent)
         return workspace
 
+    @classmethod
+    def _open_postgres(cls, uri: str, *, create: bool) -> Workspace:
+        from pushdeck.core.store import pg
+        from pushdeck.core.store.schema_pg import prepare
+
+        location = pg.redact(uri)
+        conn = pg.connect(uri)
+        try:
+            prepare(conn, location, create=create)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(None, conn, dialect=POSTGRES, location=location)
+
     def close(self) -> None:
         """Close the connection, always: a failing last pragma (a full disk) does not stop it."""
         if self._closed:
             return
         self._closed = True
+        if not self.dialect.is_sqlite:
+            self.conn.close()
+            return
         try:
             # Lets SQLite refresh planner statistics where they have gone stale (cheap).
             self.conn.execute("PRAGMA optimize")
@@ -143,6 +245,8 @@ class Workspace:
         Opening it would drop SQLite's locks (see the module docstring); writing it would
         destroy the workspace. ``action`` says what was asked ("import devices from").
         """
+        if self.path is None:
+            return  # a PostgreSQL workspace has no file here
         own = [self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))]
         for candidate in own:
             try:
@@ -162,9 +266,12 @@ class Workspace:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: everything inside commits together or not at all."""
-        self.conn.execute("BEGIN IMMEDIATE")
+    def transaction(self) -> Iterator[Any]:
+        """A write transaction: everything inside commits together or not at all.
+
+        Yields the connection (sqlite3's, or store.pg's on PostgreSQL: the same calls).
+        """
+        self.conn.execute("BEGIN IMMEDIATE" if self.dialect.is_sqlite else "BEGIN")
         try:
             yield self.conn
         except BaseException:
@@ -172,15 +279,22 @@ class Workspace:
             raise
         self.conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Any = ()) -> list[Row]:
         return list(self.conn.execute(sql, params))
+
+    def stream(self, sql: str, params: Any = ()) -> Iterator[Row]:
+        """The rows of ``sql`` one at a time, never all in memory (exports)."""
+        if self.dialect.is_sqlite:
+            return iter(self.conn.execute(sql, params))
+        rows: Iterator[Row] = self.conn.stream(sql, params)
+        return rows
 
     def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def _rollback(conn: sqlite3.Connection | PgConnection) -> None:
     # SQLite has already rolled back after some errors (a full disk, SQLITE_FULL): a second
     # ROLLBACK would fail and bury the real error under "no transaction is active".
     if conn.in_transaction:
