@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pushdeck import __version__
 from pushdeck.cli.context import Context
 from pushdeck.core.common.errors import PushdeckError, WorkspaceError, is_disk_full
+from pushdeck.core.common.workspace_location import WorkspaceLocationError
 
 #: Verb-group modules under pushdeck.cli, in --help order.
 COMMAND_MODULES = (
@@ -94,7 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pushdeck.selftest import main as self_test
 
         return self_test()
-    ctx = Context(args.workspace, debug=args.debug)
+    try:
+        ctx = Context(args.workspace, debug=args.debug)
+    except WorkspaceLocationError as exc:  # e.g. ftp://…, or postgresql://… (not yet)
+        if args.debug:
+            raise
+        print(f"pushdeck: {exc}", file=sys.stderr)
+        if args.command is None:  # the app says it too: it may have no terminal
+            return _open_app(None, args_list, workspace_error=exc)
+        return EXIT_USAGE
     try:
         if args.command is None:
             return _open_app(ctx, args_list)
@@ -137,11 +146,14 @@ def _unexpected(exc: Exception, ctx: Context) -> PushdeckError:
     )
 
 
-def _open_app(ctx: Context, argv: list[str]) -> int:
+def _open_app(
+    ctx: Context | None, argv: list[str], workspace_error: PushdeckError | None = None
+) -> int:
     try:
         from pushdeck.app.main import run_app
     except ImportError as exc:  # the app is optional for headless installs
         print(f"pushdeck: the desktop app cannot start ({exc}).", file=sys.stderr)
         return EXIT_ERROR
-    code: int = run_app(ctx.workspace_path if ctx.workspace_given else None, argv)
+    workspace = ctx.workspace_path if ctx is not None and ctx.workspace_given else None
+    code: int = run_app(workspace, argv, workspace_error=workspace_error)
     return code

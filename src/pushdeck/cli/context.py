@@ -8,7 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pushdeck.core.common.paths import WORKSPACE_ENV, default_workspace_path
+from pushdeck.core.common.paths import WORKSPACE_ENV
+from pushdeck.core.common.workspace_location import (
+    local_workspace_path,
+    resolve_workspace_location,
+)
 from pushdeck.core.store import Workspace
 
 
@@ -17,9 +21,9 @@ class Context:
         import os
 
         self.workspace_given = workspace is not None or WORKSPACE_ENV in os.environ
-        self.workspace_path = (
-            Path(workspace).expanduser() if workspace else default_workspace_path()
-        )
+        # A file path, or WorkspaceLocationError (another URI scheme; PostgreSQL not yet):
+        # never a local file named after a URI.
+        self.workspace_path: Path = local_workspace_path(resolve_workspace_location(workspace))
         self.debug = debug
         self._ws: Workspace | None = None
 

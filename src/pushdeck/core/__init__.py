@@ -17,5 +17,6 @@ that may not import each other):
     store         the only SQL: schema, migrations, one module per table family, the
                   segment rule compiler
     net           which addresses may be reached (public only), TLS contexts
-    common        errors, the model, paths, untrusted text, CSV cells, the event loop
+    common        errors, the model, paths, workspace locations (a file or a URI), untrusted
+                  text, CSV cells, the event loop
 """
