@@ -46,6 +46,7 @@ from typing import Any
 from pushdeck.core.common.errors import ValidationError, WorkspaceError, is_disk_full
 from pushdeck.core.common.paths import (
     ScratchDir,
+    cache_dir,
     create_private_file,
     open_private,
     remove_abandoned_scratch_dirs,
@@ -61,6 +62,7 @@ from pushdeck.core.devices.import_loop import (
 )
 from pushdeck.core.devices.readers import CsvRows, open_rows
 from pushdeck.core.store import devices as device_store
+from pushdeck.core.store import pg_copy
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 #: Files this large (about 50,000 devices) take the staged path.
@@ -150,9 +152,10 @@ def _import_large(
         else None
     )
     now = utcnow()
-    remove_abandoned_scratch_dirs(ws.file.parent)  # a killed import's folder frees space
-    _check_free_space(ws.file.parent, total)
-    with scratch_dir(ws.file.parent) as scratch:
+    parent = scratch_parent(ws)
+    remove_abandoned_scratch_dirs(parent)  # a killed import's folder frees space
+    _check_free_space(parent, total)
+    with scratch_dir(parent) as scratch:
         tmp = scratch.path
 
         def spec(index: int, start: int, first_line: int, stop: int | None) -> PartSpec:
@@ -178,6 +181,8 @@ def _import_large(
         )
         report.rows = rows
         report.cancelled = cancelled
+        if not ws.is_file:
+            return _merge_into_postgres(ws, stages, report, writer, progress, total)
         with _attached(ws, stages) as schemas:
             for schema in schemas:
                 for line, field, reason in ws.query(
@@ -198,6 +203,52 @@ def _import_large(
     report.inserted, report.updated = inserted, updated
     report.unchanged = staged - inserted - updated
     return report
+
+
+def scratch_parent(ws: Workspace) -> Path:
+    """Where the staging folder goes: beside a workspace file, else the user's cache."""
+    if ws.is_file:
+        return ws.file.parent
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _merge_into_postgres(
+    ws: Workspace,
+    stages: list[str],
+    report: ImportReport,
+    writer: RejectWriter,
+    progress: Callable[[Progress], None] | None,
+    total: int,
+) -> ImportReport:
+    """COPY the staged rows to the server and merge them there (``store/pg_copy.py``)."""
+    for stage in stages:
+        for line, field, reason in _stage_rejects(Path(stage)):
+            writer.add(Rejected(line, field, reason))
+    if progress:
+        progress(Progress(report.rows, total, total, phase="saving"))
+    before = device_store.count_devices(ws)
+    pg_copy.start(ws)
+    try:
+        staged = pg_copy.copy_stage_files(ws, [Path(s) for s in stages])
+        inserted, updated = pg_copy.merge(ws) if staged else (0, 0)
+    finally:
+        pg_copy.finish(ws)
+    # A load as large as what was there changes the columns' statistics: refresh them.
+    if staged and staged >= before:
+        pg_copy.analyze(ws)
+    report.inserted, report.updated = inserted, updated
+    report.unchanged = staged - inserted - updated
+    return report
+
+
+def _stage_rejects(stage: Path) -> list[tuple[int, str, str]]:
+    conn = sqlite3.connect(stage)
+    try:
+        return conn.execute("SELECT line, field, reason FROM rejects ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
 
 
 #: Staging files take about 1.6 times the CSV's size (measured at 1,000,000 devices).
