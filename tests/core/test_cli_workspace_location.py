@@ -1,5 +1,6 @@
-"""``--workspace`` / ``PUSHDECK_WORKSPACE`` given a URI: PostgreSQL (not in this version
-yet) or another scheme is one clear refusal, exit code 2, and nothing created on disk.
+"""``--workspace`` / ``PUSHDECK_WORKSPACE`` given a URI: PostgreSQL goes to the server
+(here none is listening: one clear error naming the URI without its password), another
+scheme is one clear refusal, exit code 2; nothing is created on disk either way.
 
 Before: ``--workspace postgresql://u:p@localhost/db devices list`` silently made a SQLite
 file at ``./postgresql:/u:p@localhost/db`` and listed its (no) devices.
@@ -71,15 +72,19 @@ def assert_one_clear_line(code: int, stdout: str, stderr: str) -> str:
     ],
     ids=["before-command", "after-command", "postgres-scheme", "upper-case"],
 )
-def test_a_postgresql_workspace_is_refused_clearly(tmp_path: Path, args: tuple[str, ...]) -> None:
-    message = assert_one_clear_line(*run(tmp_path, *args))
-    assert "PostgreSQL workspaces are not available in this version yet" in message
-    assert "pushdeck:***@localhost/team" in message  # which one, password hidden
+def test_a_postgresql_workspace_goes_to_the_server(tmp_path: Path, args: tuple[str, ...]) -> None:
+    code, stdout, stderr = run(tmp_path, *args)  # no server listens on localhost:5432
+    assert code == 1 and stdout == "" and "Traceback" not in stderr, (code, stderr)
+    assert stderr.startswith("pushdeck: Cannot open the workspace postgres")
+    assert "pushdeck:***@localhost/team" in stderr  # which one, password hidden
+    assert PASSWORD not in stderr
+    assert "server is running" in stderr  # what to do
 
 
-def test_a_postgresql_workspace_from_the_environment_is_refused_clearly(tmp_path: Path) -> None:
-    message = assert_one_clear_line(*run(tmp_path, "devices", "list", env_workspace=PG_URI))
-    assert "PostgreSQL workspaces are not available in this version yet" in message
+def test_a_postgresql_workspace_from_the_environment_goes_to_the_server(tmp_path: Path) -> None:
+    code, _, stderr = run(tmp_path, "devices", "list", env_workspace=PG_URI)
+    assert code == 1 and "pushdeck:***@localhost/team" in stderr
+    assert PASSWORD not in stderr
 
 
 @pytest.mark.parametrize(
@@ -129,3 +134,26 @@ def test_a_path_still_makes_a_sqlite_workspace(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (cwd / "team.pushdeck").is_file()
+
+
+def test_the_cli_works_on_a_postgresql_workspace(tmp_path: Path, pg_database: str) -> None:
+    """apps, import, segments and counts through the real command, each its own process."""
+    src = tmp_path / "d.csv"
+    src.write_text(
+        "token,platform,locale,tags\n"
+        + "".join(f"{i:064x},ios,{'pt-BR' if i % 2 else 'en'},vip\n" for i in range(40))
+    )
+
+    def pushdeck(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "pushdeck", "--workspace", pg_database, *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    pushdeck("apps", "add", "shop", "--topic", "com.example.shop")
+    pushdeck("devices", "import", str(src), "--app", "shop")
+    pushdeck("segments", "add", "pt", "--rule", "locale ^= pt and tag has vip")
+    assert "20" in pushdeck("segments", "count", "pt")
+    assert not list(tmp_path.glob("**/*.pushdeck"))  # nothing local was created

@@ -36,7 +36,7 @@ GOOD_DEVICES = [f"t{i}" for i in range(10)]
 
 
 @pytest.fixture
-def workspace(ws: Workspace) -> Path:
+def workspace(ws: Workspace, ws_target: Path | str) -> Path | str:
     """C1 sent to t0…t9 (accepted) and 'refused' (rejected); 'late' joined afterwards."""
     add_devices(ws, [{"token": t} for t in [*GOOD_DEVICES, "refused"]])
     doc = {"name": "C1", "app": "shop", "audience": {"all": True}, "message": {"title": "x"}}
@@ -44,7 +44,7 @@ def workspace(ws: Workspace) -> Path:
     send_through_fake(ws, "C1", refused=[result(SendStatus.REJECTED, reason="BadDeviceToken")])
     add_devices(ws, [{"token": "late"}])
     collector_token(ws)
-    return ws.path
+    return ws_target  # the file, or the PostgreSQL URI (with its password)
 
 
 @pytest.fixture

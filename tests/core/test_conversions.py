@@ -291,7 +291,9 @@ def test_a_cached_report_sees_new_conversions(shop: Workspace) -> None:
     assert second.conversions is not None and second.conversions.overall.direct == 1
 
 
-def test_the_pdf_report_holds_the_conversions(shop: Workspace, tmp_path: Path) -> None:
+def test_the_pdf_report_holds_the_conversions(
+    shop: Workspace, ws_target: Path | str, tmp_path: Path
+) -> None:
     """Through ``pushdeck report --format pdf`` (another process, Qt offscreen)."""
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:
@@ -299,7 +301,7 @@ def test_the_pdf_report_holds_the_conversions(shop: Workspace, tmp_path: Path) -
     story(shop)
     out = tmp_path / "a.pdf"
     done = subprocess.run(
-        [sys.executable, "-m", "pushdeck", "--workspace", str(shop.path), "report", "A",
+        [sys.executable, "-m", "pushdeck", "--workspace", str(ws_target), "report", "A",
          "--format", "pdf", "-o", str(out)], capture_output=True, text=True, timeout=120,
         check=False,
     )  # fmt: skip

@@ -89,6 +89,13 @@ def _summary(report: ImportReport) -> dict[str, Any]:
 
 
 @pytest.fixture
+def ws(sqlite_ws: Workspace) -> Workspace:
+    """The staged import stages files beside the workspace file and merges them in
+    SQLite: these tests are the file's (PostgreSQL imports take the plain path)."""
+    return sqlite_ws
+
+
+@pytest.fixture
 def staged(monkeypatch: pytest.MonkeyPatch) -> list[import_staged.PartSpec]:
     """Send every file down the staged path with a second process; record the parts."""
     monkeypatch.setattr(import_staged, "STAGED_BYTES", 0)

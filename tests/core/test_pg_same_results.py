@@ -122,3 +122,65 @@ def test_variants_and_hold_out_are_assigned_the_same_on_both(
     assert assigned[0] == assigned[1]
     states = {v[1] for v in assigned[0].values()}
     assert {"queued", "control"} <= states
+
+
+_GROUPED = """
+SELECT campaign_id, platform, variant, locale, state, count(*), count(delivered_at),
+       count(opened_at), sum(actions), count(dismissed_at)
+FROM journal GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+"""
+_SUMMARY = """
+SELECT campaign_id, platform, variant, locale, state, n, delivered, opened, actions, dismissed
+FROM journal_summary WHERE n > 0 ORDER BY 1, 2, 3, 4, 5
+"""
+
+
+def test_the_triggers_keep_summary_engagement_and_tags_the_same_on_both(
+    both: tuple[Workspace, Workspace],
+) -> None:
+    from pushdeck.core.common.model import SendStatus
+    from pushdeck.core.engagement.events import record_events
+    from tests.core.campaign_helpers import result, send_through_fake
+
+    doc = {
+        "name": "T",
+        "app": "shop",
+        "audience": {"all": True},
+        "message": {"title": "Hi"},
+        "variants": [{"name": "A", "percent": 50}, {"name": "B", "percent": 50}],
+    }
+    seen = []
+    for ws in both:
+        create_campaign(ws, spec_from_dict(doc))
+        send_through_fake(ws, "T", t003=[result(SendStatus.REJECTED, reason="BadDeviceToken")])
+        events = [
+            {"event_id": f"e{i}-{kind}", "campaign": "T", "token": f"t{i:03d}", "kind": kind,
+             "at": f"2026-11-2{i % 3}T10:00:00Z", **({"action_id": "buy"} if kind == "action"
+                                                     else {})}
+            for i in range(12) for kind in ("delivered", "opened", "action", "dismissed")
+            if (i + len(kind)) % 3
+        ]  # fmt: skip
+        record_events(ws, events)
+        with ws.transaction() as conn:
+            conn.execute("UPDATE journal SET state = 'dead' WHERE device_id % 4 = 0")
+            conn.execute("DELETE FROM journal WHERE device_id % 5 = 0")
+        device_store.set_tags(ws, ws.scalar("SELECT min(id) FROM devices"), ["new", "vip"])
+        summary = [tuple(r) for r in ws.query(_SUMMARY)]
+        assert summary == [tuple(r) for r in ws.query(_GROUPED)]
+        assert ws.scalar("SELECT sum(opened) FROM journal_summary") > 0
+        engagement = ws.query(
+            "SELECT d.token, j.delivered_at, j.opened_at, j.dismissed_at, j.actions"
+            " FROM journal j JOIN devices d ON d.id = j.device_id ORDER BY d.token"
+        )
+        tags = ws.query(
+            "SELECT d.token, t.tag FROM device_tags t JOIN devices d ON d.id = t.device_id"
+            " ORDER BY 1, 2"
+        )
+        seen.append(
+            (
+                [s[1:] for s in summary],
+                [tuple(r) for r in engagement],
+                [tuple(r) for r in tags],
+            )
+        )
+    assert seen[0] == seen[1]

@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _unexpected(exc: Exception, ctx: Context) -> PushdeckError:
     """What to say about an error no command turned into a message of its own."""
     if is_disk_full(exc):
-        where = getattr(exc, "filename", None) or ctx.workspace_path
+        where = getattr(exc, "filename", None) or ctx.location.redacted()
         return WorkspaceError(
             f"The disk holding {where} is full; the command stopped and its last change "
             "was not saved.",
@@ -155,6 +155,12 @@ def _open_app(
     except ImportError as exc:  # the app is optional for headless installs
         print(f"pushdeck: the desktop app cannot start ({exc}).", file=sys.stderr)
         return EXIT_ERROR
-    workspace = ctx.workspace_path if ctx is not None and ctx.workspace_given else None
+    workspace = None
+    if ctx is not None and ctx.workspace_given:
+        try:
+            workspace = ctx.workspace_path
+        except WorkspaceLocationError as exc:  # PostgreSQL: not in the app yet
+            print(f"pushdeck: {exc}", file=sys.stderr)
+            workspace_error = exc
     code: int = run_app(workspace, argv, workspace_error=workspace_error)
     return code

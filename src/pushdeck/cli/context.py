@@ -10,6 +10,7 @@ from typing import Any
 
 from pushdeck.core.common.paths import WORKSPACE_ENV
 from pushdeck.core.common.workspace_location import (
+    PostgresLocation,
     local_workspace_path,
     resolve_workspace_location,
 )
@@ -21,16 +22,27 @@ class Context:
         import os
 
         self.workspace_given = workspace is not None or WORKSPACE_ENV in os.environ
-        # A file path, or WorkspaceLocationError (another URI scheme; PostgreSQL not yet):
-        # never a local file named after a URI.
-        self.workspace_path: Path = local_workspace_path(resolve_workspace_location(workspace))
+        # A file path or a PostgreSQL URI, or WorkspaceLocationError (another URI
+        # scheme): never a local file named after a URI.
+        self.location = resolve_workspace_location(workspace)
+        #: What Workspace.open takes: the file, or the URI (with its password: never print
+        #: it, print ``self.location.redacted()``).
+        self.workspace_target: Path | str = (
+            self.location.uri if isinstance(self.location, PostgresLocation) else self.location.path
+        )
         self.debug = debug
         self._ws: Workspace | None = None
 
     def workspace(self, *, create: bool = True) -> Workspace:
         if self._ws is None:
-            self._ws = Workspace.open(self.workspace_path, create=create)
+            self._ws = Workspace.open(self.workspace_target, create=create)
         return self._ws
+
+    @property
+    def workspace_path(self) -> Path:
+        """The workspace file, for what needs one (a demo file, the app);
+        WorkspaceLocationError for a PostgreSQL workspace."""
+        return local_workspace_path(self.location)
 
     def close(self) -> None:
         if self._ws is not None:

@@ -67,7 +67,7 @@ def _collect(ctx: Context, args: argparse.Namespace) -> int:
     token = collector_token(ctx.workspace())
     ctx.close()  # the collector opens its own connection
     collector = Collector(
-        ctx.workspace_path,
+        ctx.workspace_target,
         host=args.host,
         port=args.port,
         token=token,

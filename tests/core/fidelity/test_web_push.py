@@ -60,7 +60,11 @@ def test_good_subjects_are_trimmed() -> None:
 
 
 def test_saving_and_checking_use_the_same_rule(
-    ws: Workspace, tmp_path: Path, memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str]
+    ws: Workspace,
+    ws_target: Path | str,
+    tmp_path: Path,
+    memory_keyring: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     pem = generate_vapid_keys().private_key_pem.decode()
     with pytest.raises(ValidationError) as refused:
@@ -72,7 +76,7 @@ def test_saving_and_checking_use_the_same_rule(
         ws, "shop", private_key_pem=pem, subject="  mailto:ops@shop.com  "
     )
     assert saved.record.facts["subject"] == "mailto:ops@shop.com"
-    w = ["--workspace", str(ws.path)]
+    w = ["--workspace", str(ws_target)]
     code = main([*w, "credentials", "set-webpush", "shop", "--generate",
                  "--subject", "mailto:ops@shop.test"])  # fmt: skip
     assert code != 0 and "placeholder" in capsys.readouterr().err

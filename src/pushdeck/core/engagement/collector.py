@@ -40,6 +40,7 @@ from pushdeck.core.engagement.collector_http import (
     parse_head,
 )
 from pushdeck.core.engagement.events import record_events
+from pushdeck.core.store.dialect import is_postgres_uri
 from pushdeck.core.store.events import get_collector_token, set_collector_token
 from pushdeck.core.store.workspace import Workspace
 
@@ -161,7 +162,10 @@ class Collector:
         body_timeout: float = BODY_TIMEOUT,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        self.workspace_path = Path(workspace)
+        # A workspace file, or a postgresql:// URI (str) as given.
+        self.workspace_path: Path | str = (
+            workspace if is_postgres_uri(workspace) else Path(workspace)
+        )
         self.host = host
         self.port = port
         self.token = token

@@ -32,6 +32,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: The URI schemes of a PostgreSQL workspace (libpq's two; any letter case).
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def is_postgres_uri(value: object) -> bool:
+    """Whether ``value`` is a ``postgresql://`` (or ``postgres://``) URI string."""
+    if not isinstance(value, str) or "://" not in value:
+        return False
+    return value.split("://", 1)[0].lower() in POSTGRES_SCHEMES
 
 
 class _Executes(Protocol):

@@ -17,37 +17,16 @@ import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
 from psycopg.adapt import Loader
 
 from pushdeck.core.common.errors import WorkspaceError
+from pushdeck.core.common.workspace_location import redact
+from pushdeck.core.store.dialect import is_postgres_uri
 
-#: Every URI scheme libpq accepts for a connection string.
-SCHEMES = ("postgresql", "postgres")
-
-
-def is_postgres_uri(value: object) -> bool:
-    return (
-        isinstance(value, str) and value.split("://", 1)[0].lower() in SCHEMES and ("://" in value)
-    )
-
-
-def redact(uri: str) -> str:
-    """``uri`` without its password (in the user info or a ``password=`` parameter)."""
-    parts = urlsplit(uri)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = urlencode(
-        [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)],
-        safe="/",
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
+__all__ = ["PgConnection", "PgRow", "connect", "is_postgres_uri", "redact", "translate"]
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
 
@@ -215,4 +194,5 @@ def _connect_error(uri: str, exc: psycopg.OperationalError) -> WorkspaceError:
         hint = "Check that the PostgreSQL server is running and the host and port are right."
     else:
         hint = "Check the URI, the server and your access to the database."
-    return WorkspaceError(f"Cannot open the workspace {where}: {reason}.", hint=hint)
+    end = "" if reason.endswith((".", "?", "!")) else "."
+    return WorkspaceError(f"Cannot open the workspace {where}: {reason}{end}", hint=hint)

@@ -36,7 +36,7 @@ from pushdeck.core.common.paths import (
     create_private_new_file,
     remove_abandoned_scratch_dirs,
 )
-from pushdeck.core.store.dialect import POSTGRES, SQLITE, Dialect
+from pushdeck.core.store.dialect import POSTGRES, SQLITE, Dialect, is_postgres_uri
 from pushdeck.core.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 #: Upper bound on how much of the workspace file SQLite reads through a memory map.
@@ -151,9 +151,7 @@ class Workspace:
     def open(cls, path: Path | str, *, create: bool = True) -> Workspace:
         """Open (and create or migrate) the workspace at ``path``: a file path, or a
         ``postgresql://`` URI."""
-        from pushdeck.core.store import pg
-
-        if pg.is_postgres_uri(path):
+        if is_postgres_uri(path):
             return cls._open_postgres(str(path), create=create)
         path = Path(path).expanduser()
         if path.is_dir():
