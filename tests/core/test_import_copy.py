@@ -298,6 +298,12 @@ def test_a_200000_row_file_gives_the_same_devices_on_postgresql_as_on_sqlite(
         assert _tags(pg) == _tags(lite)
         # The bulk load refreshed the planner's statistics.
         assert pg.scalar("SELECT reltuples FROM pg_class WHERE relname = 'devices'") > 0
+        assert (
+            pg.scalar(
+                "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'devices_locale_folded'"
+            )
+            == 1
+        )
 
 
 def _wait_for_copy(uri: str, process: subprocess.Popen[str]) -> None:

@@ -31,7 +31,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pushdeck.core.store.devices import _COLUMNS, _UPDATED
+from pushdeck.core.store.dialect import POSTGRES
 from pushdeck.core.store.workspace import Workspace
+
+#: The locale as segment rules compare it on PostgreSQL (``POSTGRES.like``'s left side).
+FOLDED_LOCALE = POSTGRES.like("locale").split(" LIKE ")[0]
 
 #: The temporary table of one connection (PostgreSQL drops it when the session ends).
 STAGING = "pushdeck_import_staging"
@@ -87,19 +91,22 @@ _VALUES = ", ".join(f"s.{c}" for c in _UPDATED)
 _STORED = ", ".join(f"d.{c}" for c in _UPDATED)
 
 #: Each staged row with what the counts and the final write need (see the docstring).
+#: A non-empty last_seen tagged with its row's place, so that max() picks the latest one:
+#: "last non-empty value" in one pass over the same sort (no IGNORE NULLS in PostgreSQL).
+_PLACED_SEEN = "lpad(CAST(s.seq AS text), 19, '0') || s.last_seen"
+#: Each staged row with what the counts and the final write need (see the docstring). Every
+#: window shares one sort (token, then file order): rows are wide, sorts are the cost.
 _FLAGGED = f"""
 SELECT s.*,
     row_number() OVER file_order AS n,
-    row_number() OVER (PARTITION BY {_KEY} ORDER BY s.seq DESC) AS from_end,
+    count(*) OVER token_rows - row_number() OVER file_order + 1 AS from_end,
     first_value(s.created_at) OVER file_order AS first_created,
-    first_value(s.last_seen) OVER (PARTITION BY {_KEY}
-        ORDER BY s.last_seen IS NULL, s.seq DESC
-        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS final_seen,
+    substr(max({_PLACED_SEEN}) OVER token_rows, 20) AS final_seen,
     lag(ROW({_VALUES})) OVER file_order AS previous,
-    lag(s.last_seen) OVER (PARTITION BY {_KEY}, s.last_seen IS NULL ORDER BY s.seq)
-        AS previous_seen
+    substr(max({_PLACED_SEEN}) OVER (file_order
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 20) AS previous_seen
 FROM {STAGING} s
-WINDOW file_order AS (PARTITION BY {_KEY} ORDER BY s.seq)
+WINDOW token_rows AS (PARTITION BY {_KEY}), file_order AS (token_rows ORDER BY s.seq)
 """
 
 #: The comment names the statement in pg_stat_activity (which shows its first 1 kB).
@@ -188,7 +195,20 @@ def analyze(ws: Workspace) -> None:
     """Refresh the planner's statistics of the devices and their tags after a bulk load.
 
     Autovacuum would, some time later; until then the planner guesses (a table that went
-    from empty to a million rows), and segment counts take slow plans.
+    from empty to a million rows), and segment counts take slow plans. Segment rules
+    compare locales case-folded (``Dialect.like``); without statistics on that
+    expression the planner guesses 0.5 % of the rows match a prefix where a third do, and
+    probes the tags index once per device instead of hashing them (1.25 s → 0.95 s for
+    the typical segment at 1,000,000 devices, bench/README.md). The statistics object is
+    created once, by a role that owns the table, on PostgreSQL 14 or later.
     """
+    raw = ws.conn.raw
+    if raw.info.server_version >= 140000 and ws.scalar(
+        "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'devices'::regclass"
+    ):
+        ws.conn.execute(
+            f"CREATE STATISTICS IF NOT EXISTS devices_locale_folded ON ({FOLDED_LOCALE})"
+            " FROM devices"
+        )
     ws.conn.execute("ANALYZE devices")
     ws.conn.execute("ANALYZE device_tags")
