@@ -224,7 +224,7 @@ def _merge_into_postgres(
 ) -> ImportReport:
     """COPY the staged rows to the server and merge them there (``store/pg_copy.py``)."""
     for stage in stages:
-        for line, field, reason in _stage_rejects(Path(stage)):
+        for line, field, reason in pg_copy.stage_rejects(Path(stage)):
             writer.add(Rejected(line, field, reason))
     if progress:
         progress(Progress(report.rows, total, total, phase="saving"))
@@ -241,14 +241,6 @@ def _merge_into_postgres(
     report.inserted, report.updated = inserted, updated
     report.unchanged = staged - inserted - updated
     return report
-
-
-def _stage_rejects(stage: Path) -> list[tuple[int, str, str]]:
-    conn = sqlite3.connect(stage)
-    try:
-        return conn.execute("SELECT line, field, reason FROM rejects ORDER BY rowid").fetchall()
-    finally:
-        conn.close()
 
 
 #: Staging files take about 1.6 times the CSV's size (measured at 1,000,000 devices).

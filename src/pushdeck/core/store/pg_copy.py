@@ -86,6 +86,15 @@ def copy_stage_files(
     return seq
 
 
+def stage_rejects(stage: Path) -> list[tuple[int, str, str]]:
+    """The rejected rows a reader recorded in its staging file: (line, field, reason)."""
+    conn = sqlite3.connect(stage)
+    try:
+        return conn.execute("SELECT line, field, reason FROM rejects ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+
+
 _KEY = "s.app_id, s.token"
 _VALUES = ", ".join(f"s.{c}" for c in _UPDATED)
 _STORED = ", ".join(f"d.{c}" for c in _UPDATED)
