@@ -20,7 +20,7 @@ from pushdeck.core.devices.query import DeviceQuery, LastAnswer
 
 Index = QModelIndex | QPersistentModelIndex
 
-#: (key, header, sortable); keys match ``device_query.SORT_KEYS`` where sortable.
+#: (key, header, sortable); keys match ``store.device_search.SORT_KEYS`` where sortable.
 COLUMNS: list[tuple[str, str, bool]] = [
     ("id", "#", True),
     ("app", "App", True),

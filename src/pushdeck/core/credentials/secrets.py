@@ -20,7 +20,6 @@ import base64
 import json
 import logging
 import os
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,8 +40,9 @@ from pushdeck.core.providers.credentials import (
     SandboxCredential,
     WebPushCredential,
 )
+from pushdeck.core.store import credentials as credential_store
 from pushdeck.core.store.apps import get_app
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import Row, Workspace
 
 SERVICE = "Pushdeck"
 
@@ -151,12 +151,11 @@ class CredentialRecord:
 
 def workspace_id(ws: Workspace) -> str:
     """A stable id of this workspace, so that two workspaces never share keyring entries."""
-    value = ws.scalar("SELECT value FROM meta WHERE key = 'workspace_id'")
+    value = credential_store.workspace_id(ws)
     if value is None:
         value = str(uuid.uuid4())
-        with ws.transaction() as conn:
-            conn.execute("INSERT INTO meta (key, value) VALUES ('workspace_id', ?)", (value,))
-    return str(value)
+        credential_store.save_workspace_id(ws, value)
+    return value
 
 
 def store_credential(
@@ -182,29 +181,21 @@ def store_credential(
             raise KeyringUnavailableError(
                 f"The keyring refused to store the secret ({exc}).", hint=NO_KEYRING_HINT
             ) from exc
-    with ws.transaction() as conn:
-        conn.execute(
-            "INSERT INTO credentials (app_id, provider, kind, keyring_service, keyring_username,"
-            " facts, endpoint, ca_file, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(app_id, provider) DO UPDATE SET kind = excluded.kind,"
-            " keyring_username = excluded.keyring_username, facts = excluded.facts,"
-            " endpoint = excluded.endpoint, ca_file = excluded.ca_file",
-            (
-                app_id,
-                provider.value,
-                kind,
-                SERVICE,
-                username,
-                json.dumps(facts),
-                endpoint,
-                ca_file,
-                utcnow(),
-            ),
-        )
+    credential_store.upsert_credential(
+        ws,
+        app_id=app_id,
+        provider=provider.value,
+        kind=kind,
+        keyring_service=SERVICE,
+        keyring_username=username,
+        facts_json=json.dumps(facts),
+        endpoint=endpoint,
+        ca_file=ca_file,
+    )
     return get_record(ws, app, provider)
 
 
-def _row_to_record(row: sqlite3.Row) -> CredentialRecord:
+def _row_to_record(row: Row) -> CredentialRecord:
     return CredentialRecord(
         app=row["app"],
         provider=ProviderKind(row["provider"]),
@@ -216,25 +207,18 @@ def _row_to_record(row: sqlite3.Row) -> CredentialRecord:
     )
 
 
-_SELECT = "SELECT c.*, a.name AS app FROM credentials c JOIN apps a ON a.id = c.app_id"
-
-
 def list_records(ws: Workspace, app: str | None = None) -> list[CredentialRecord]:
-    if app is None:
-        rows = ws.query(f"{_SELECT} ORDER BY a.name, c.provider")
-    else:
-        rows = ws.query(f"{_SELECT} WHERE a.name = ? ORDER BY c.provider", (app,))
-    return [_row_to_record(r) for r in rows]
+    return [_row_to_record(r) for r in credential_store.credential_rows(ws, app)]
 
 
 def get_record(ws: Workspace, app: str, provider: ProviderKind) -> CredentialRecord:
-    rows = ws.query(f"{_SELECT} WHERE a.name = ? AND c.provider = ?", (app, provider.value))
-    if not rows:
+    row = credential_store.credential_row(ws, app, provider.value)
+    if row is None:
         raise ConfigError(
             f"App {app!r} has no {provider.value} credential.",
             hint=f"Add one with 'pushdeck credentials set-{_verb(provider)} {app} …'.",
         )
-    return _row_to_record(rows[0])
+    return _row_to_record(row)
 
 
 def _verb(provider: ProviderKind) -> str:
@@ -250,12 +234,7 @@ def remove_credential(
             (backend or keyring_backend()).delete_password(SERVICE, record.keyring_username)
         except keyring.errors.PasswordDeleteError:
             pass  # already gone from the keyring; still forget the reference
-    with ws.transaction() as conn:
-        conn.execute(
-            "DELETE FROM credentials WHERE provider = ? AND app_id = (SELECT id FROM apps"
-            " WHERE name = ?)",
-            (provider.value, app),
-        )
+    credential_store.delete_credential(ws, app, provider.value)
 
 
 def load_credential(

@@ -20,6 +20,7 @@ from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.credentials.secrets import load_credential
 from pushdeck.core.providers.base import create_provider
 from pushdeck.core.providers.credentials import Credential, SandboxCredential
+from pushdeck.core.store.demo import backdate_campaign
 from pushdeck.core.store.workspace import Workspace
 
 DEMO_CAMPAIGN = "Spring sale (demo)"
@@ -62,7 +63,8 @@ def seed_demo_campaign(ws: Workspace, app: str) -> None:
     create_campaign(ws, spec_from_dict(demo_spec(app)))
     credential = load_credential(ws, app, ProviderKind.SANDBOX)
     asyncio.run(_send(ws, credential))
-    _backdate(ws, get_campaign(ws, DEMO_CAMPAIGN).id)
+    # Two days back, so the reports have two days of opens to chart.
+    backdate_campaign(ws, get_campaign(ws, DEMO_CAMPAIGN).id, int(_AGE.total_seconds()))
     simulate_campaign_engagement(
         ws, DEMO_CAMPAIGN, open_rate={"A": 0.12, "B": 0.17, "": 0.12}, seed=7
     )
@@ -82,25 +84,3 @@ async def _send(ws: Workspace, credential: Credential) -> None:
         )
     finally:
         await provider.aclose()
-
-
-def _backdate(ws: Workspace, campaign_id: int) -> None:
-    """Move the send two days into the past, keeping every interval the same."""
-    shift = f"-{int(_AGE.total_seconds())} seconds"
-    fmt = "strftime('%Y-%m-%dT%H:%M:%SZ', {0}, '" + shift + "')"
-    with ws.transaction() as conn:
-        conn.execute(
-            "UPDATE journal SET "
-            + ", ".join(f"{c} = {fmt.format(c)}" for c in ("queued_at", "sent_at", "finished_at"))
-            + " WHERE campaign_id = ?",
-            (campaign_id,),
-        )
-        conn.execute(
-            "UPDATE campaigns SET "
-            + ", ".join(
-                f"{c} = {fmt.format(c)}"
-                for c in ("created_at", "updated_at", "started_at", "finished_at")
-            )
-            + " WHERE id = ?",
-            (campaign_id,),
-        )

@@ -125,7 +125,7 @@ def create_demo(path: Path, *, devices: int = 3000, seed: int = 7) -> Path:
     if path.exists():
         raise FileExistsError(f"{path} already exists; the demo never overwrites a file.")
     with Workspace.open(path) as ws:
-        add_app(ws, DEMO_APP)
+        app_id = add_app(ws, DEMO_APP).id
         from pushdeck.core.credentials import (  # local: keeps demo importable without keyring use
             secrets,
         )
@@ -139,7 +139,6 @@ def create_demo(path: Path, *, devices: int = 3000, seed: int = 7) -> Path:
             {"behaviour": {"failure_rate": 0.02, "open_rate": 0.14, "seed": seed}},
         )
         records = demo_devices(devices, seed)
-        app_id = ws.scalar("SELECT id FROM apps WHERE name = ?", (DEMO_APP.name,))
         for record in records:
             record["app_id"] = app_id
         for start in range(0, len(records), 5000):

@@ -12,7 +12,6 @@ parts, merged in token order in one transaction); smaller ones upsert batch by b
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from pushdeck.core.devices.readers import detect_format, open_rows
 from pushdeck.core.devices.rows import ALIASES, auto_mapping, parse_mapping
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.apps import get_app
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import DatabaseError, Workspace, utcnow
 
 __all__ = [
     "ALIASES",
@@ -133,7 +132,7 @@ def _import(
 
         try:
             report.cancelled = loop.run(source.rows, after_batch)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, DatabaseError) as exc:
             if not is_disk_full(exc):
                 raise
             raise disk_full(exc, ws, path, saved_rows, report.imported) from exc

@@ -1,9 +1,9 @@
 """Browsing devices for the app's audience table: search, sort, pages, details.
 
 Everything the table needs is a filter (``DeviceQuery``) compiled to parameterised SQL
-over ``devices d``: free text never becomes SQL, sort keys come from a fixed table.
-Pages are fetched by offset with a stable tie-breaker (``d.id``), so a 1,000,000-row
-table is only ever read one page at a time.
+over ``devices d`` by ``store.device_search``: free text never becomes SQL, sort keys
+come from a fixed table. Pages are fetched by offset with a stable tie-breaker
+(``d.id``), so a 1,000,000-row table is only ever read one page at a time.
 
 Search syntax (one box, terms AND-ed):
 
@@ -14,7 +14,6 @@ Search syntax (one box, terms AND-ed):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,29 +21,13 @@ from typing import Any
 
 from pushdeck.core.common.model import Device
 from pushdeck.core.common.paths import open_private
+from pushdeck.core.store import device_history, device_search
 from pushdeck.core.store import devices as device_store
+from pushdeck.core.store.apps import app_names
+from pushdeck.core.store.device_search import CompiledSearch
 from pushdeck.core.store.segment_rules import compile_rule
 from pushdeck.core.store.segments import usable
 from pushdeck.core.store.workspace import Workspace
-
-#: Column key -> SQL expressions it sorts by (the table's sortable columns). Platform and
-#: token sort within the app columns of their indexes, so deep pages walk an index
-#: instead of sorting a million rows (one app: the same order as the bare column).
-SORT_KEYS: dict[str, tuple[str, ...]] = {
-    "id": ("d.id",),
-    "app": ("d.app_id",),
-    "platform": ("d.platform", "d.app_id"),
-    "provider": ("d.provider",),
-    "token": ("d.app_id", "d.token"),
-    "locale": ("d.locale",),
-    "timezone": ("d.timezone",),
-    "opt_in": ("d.opt_in",),
-    "status": ("d.status",),
-    "test": ("d.test",),
-    "created_at": ("d.created_at",),
-    "last_seen": ("d.last_seen",),
-}
-_ATTR = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -57,42 +40,12 @@ class DeviceQuery:
     descending: bool = False
 
 
-@dataclass(frozen=True)
-class Compiled:
-    where: str
-    params: tuple[Any, ...]
-    order_by: str
-
-
-def compile_query(ws: Workspace, query: DeviceQuery) -> Compiled:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if query.segment:
-        rule = compile_rule(usable(ws, query.segment).rule)
-        clauses.append(f"({rule.where})")
-        params.extend(rule.params)
-    for term in query.search.split():
-        clause, values = _term(term)
-        clauses.append(clause)
-        params.extend(values)
-    direction = "DESC" if query.descending else "ASC"
-    columns = [c for c in SORT_KEYS.get(query.sort, ()) if c != "d.id"] + ["d.id"]
-    order = ", ".join(f"{c} {direction}" for c in columns)
-    return Compiled(" AND ".join(clauses), tuple(params), order)
-
-
-def _term(term: str) -> tuple[str, list[Any]]:
-    lower = term.lower()
-    if lower.startswith("tag:") and len(term) > 4:
-        return "d.id IN (SELECT device_id FROM device_tags WHERE tag = ?)", [term[4:]]
-    if lower.startswith("attr:") and len(term) > 5:
-        name, sep, value = term[5:].partition("=")
-        if _ATTR.fullmatch(name):
-            path = f'$."{name}"'
-            if not sep:
-                return "json_type(d.attributes, ?) IS NOT NULL", [path]
-            return "CAST(json_extract(d.attributes, ?) AS TEXT) = ?", [path, value]
-    return "instr(lower(d.token), ?) > 0", [lower]
+def compile_query(ws: Workspace, query: DeviceQuery) -> CompiledSearch:
+    rule = usable(ws, query.segment).rule if query.segment else None
+    segment = compile_rule(rule, dialect=ws.dialect) if rule is not None else None
+    return device_search.compile_search(
+        query.search, query.sort, query.descending, segment, ws.dialect
+    )
 
 
 def count(ws: Workspace, query: DeviceQuery) -> int:
@@ -114,24 +67,10 @@ def page(ws: Workspace, query: DeviceQuery, offset: int, limit: int) -> list[Dev
     Ids first (a covering-index walk for indexed sorts: deep offsets in a million rows
     take milliseconds), then only those rows are read and decoded.
     """
-    import json
-
-    compiled = compile_query(ws, query)
-    where = f"WHERE {compiled.where}" if compiled.where else ""
-    ids = [
-        r[0]
-        for r in ws.query(
-            f"SELECT d.id FROM devices d {where} ORDER BY {compiled.order_by} LIMIT ? OFFSET ?",
-            (*compiled.params, limit, offset),
-        )
-    ]
+    ids = device_search.page_ids(ws, compile_query(ws, query), offset, limit)
     if not ids:
         return []
-    rows = device_store.list_devices(
-        ws, where="d.id IN (SELECT value FROM json_each(?))", params=(json.dumps(ids),),
-        limit=len(ids),
-    )  # fmt: skip
-    by_id = {d.id: d for d in rows}
+    by_id = {d.id: d for d in device_store.get_devices(ws, ids)}
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -139,15 +78,7 @@ def last_answers(ws: Workspace, device_ids: Sequence[int]) -> dict[int, LastAnsw
     """The newest journal outcome of each device (one query per page, by primary key)."""
     if not device_ids:
         return {}
-    marks = ",".join("?" * len(device_ids))
-    rows = ws.query(
-        "SELECT j.device_id, c.name, j.state, j.reason, coalesce(j.finished_at, j.queued_at, '')"
-        " FROM journal j JOIN campaigns c ON c.id = j.campaign_id"
-        f" WHERE j.campaign_id IN (SELECT id FROM campaigns) AND j.device_id IN ({marks})"
-        " AND j.state NOT IN ('queued', 'excluded', 'control')"
-        " ORDER BY 5",
-        tuple(device_ids),
-    )
+    rows = device_history.last_answers(ws, device_ids)
     return {r[0]: LastAnswer(r[1], r[2], r[3], r[4]) for r in rows}
 
 
@@ -164,25 +95,8 @@ def details(ws: Workspace, device_id: int) -> DeviceDetails | None:
     device = device_store.get_device(ws, device_id)
     if device is None:
         return None
-    sends = [
-        LastAnswer(r[0], r[1], r[2], r[3] or "")
-        for r in ws.query(
-            "SELECT c.name, j.state, j.reason, coalesce(j.finished_at, j.queued_at)"
-            " FROM journal j JOIN campaigns c ON c.id = j.campaign_id"
-            " WHERE j.campaign_id IN (SELECT id FROM campaigns) AND j.device_id = ?"
-            " ORDER BY 4 DESC",
-            (device_id,),
-        )
-    ]
-    events = [
-        (r[0] or "", r[1], r[2], r[3])
-        for r in ws.query(
-            "SELECT c.name, e.kind, e.action_id, e.at FROM events e"
-            " LEFT JOIN campaigns c ON c.id = e.campaign_id WHERE e.device_id = ?"
-            " ORDER BY e.at DESC LIMIT 500",
-            (device_id,),
-        )
-    ]
+    sends = [LastAnswer(r[0], r[1], r[2], r[3] or "") for r in device_history.sends(ws, device_id)]
+    events = [(r[0] or "", r[1], r[2], r[3]) for r in device_history.events(ws, device_id)]
     return DeviceDetails(device, sends, events)
 
 
@@ -241,17 +155,12 @@ class FieldValues:
 def field_values(ws: Workspace) -> FieldValues:
     from pushdeck.core.common.model import known_timezones
 
-    locales = [r[0] for r in ws.query("SELECT DISTINCT locale FROM devices WHERE locale != ''"
-                                      " ORDER BY locale")]  # fmt: skip
-    used = [r[0] for r in ws.query("SELECT DISTINCT timezone FROM devices WHERE timezone != ''"
-                                   " ORDER BY timezone")]  # fmt: skip
+    used = device_store.timezones(ws)
     rest = sorted(known_timezones() - set(used))
-    attributes = [
-        r[0]
-        for r in ws.query(
-            "SELECT DISTINCT j.key FROM (SELECT attributes FROM devices LIMIT 2000) d,"
-            " json_each(d.attributes) j ORDER BY j.key"
-        )
-    ]
-    apps = [r[0] for r in ws.query("SELECT name FROM apps ORDER BY name")]
-    return FieldValues(locales, used + rest, device_store.all_tags(ws), attributes, apps)
+    return FieldValues(
+        device_store.locales(ws),
+        used + rest,
+        device_store.all_tags(ws),
+        device_store.sampled_attribute_names(ws),
+        app_names(ws),
+    )

@@ -32,13 +32,12 @@ import errno
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -62,8 +61,8 @@ from pushdeck.core.devices.import_loop import (
 )
 from pushdeck.core.devices.readers import CsvRows, open_rows
 from pushdeck.core.store import devices as device_store
-from pushdeck.core.store import pg_copy
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store import pg_copy, staging
+from pushdeck.core.store.workspace import DatabaseError, Workspace, utcnow
 
 #: Files this large (about 50,000 devices) take the staged path.
 STAGED_BYTES = 8_000_000
@@ -120,7 +119,7 @@ def import_large(
         return _import_large(
             ws, path, fmt, app_id, override, report, writer, progress, should_cancel
         )
-    except (OSError, sqlite3.Error, ValidationError) as exc:
+    except (OSError, DatabaseError, ValidationError) as exc:
         if not is_disk_full(exc):
             raise
         raise WorkspaceError(
@@ -183,16 +182,11 @@ def _import_large(
         report.cancelled = cancelled
         if not ws.is_file:
             return _merge_into_postgres(ws, stages, report, writer, progress, total)
-        with _attached(ws, stages) as schemas:
+        with staging.attached(ws, stages) as schemas:
             for schema in schemas:
-                for line, field, reason in ws.query(
-                    f"SELECT line, field, reason FROM {schema}.rejects ORDER BY rowid"
-                ):
+                for line, field, reason in staging.rejects(ws, schema):
                     writer.add(Rejected(line, field, reason))
-            # Staging tables are only appended to, so the last rowid is the row count.
-            staged = sum(
-                ws.scalar(f"SELECT coalesce(max(rowid), 0) FROM {s}.staging") for s in schemas
-            )
+            staged = staging.staged_count(ws, schemas)
             if progress:
                 progress(Progress(rows, total, total, phase="saving"))
             # Rebuilding indexes costs time in proportion to the whole table: only worth
@@ -358,16 +352,7 @@ class Stage:
 
     def __init__(self, path: Path) -> None:
         create_private_file(path)  # owner-only before SQLite writes a row to it
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        # A scratch file that is thrown away if anything goes wrong: no journal, no fsync.
-        self.conn.execute("PRAGMA journal_mode = OFF")
-        self.conn.execute("PRAGMA synchronous = OFF")
-        self.conn.execute(device_store.STAGING_TABLE)
-        self.conn.execute("CREATE TABLE rejects (line INTEGER, field TEXT, reason TEXT)")
-        self.conn.execute(
-            "CREATE TABLE result (rows INTEGER, crossed INTEGER, cancelled INTEGER,"
-            " error TEXT, error_kind TEXT)"
-        )
+        self.file = staging.StagingFile(path)
         self.rejected: list[tuple[int, str, str]] = []
 
     def reject(self, rejected: Rejected) -> None:
@@ -376,25 +361,19 @@ class Stage:
             self._flush_rejects()
 
     def add(self, batch: list[dict[str, Any]]) -> None:
-        self.conn.execute("BEGIN")
-        device_store.stage_devices(self.conn, batch)
-        self._flush_rejects()
-        self.conn.execute("COMMIT")
+        self.file.add(batch, self.rejected)
+        self.rejected.clear()
 
     def _flush_rejects(self) -> None:
-        if self.rejected:
-            self.conn.executemany("INSERT INTO rejects VALUES (?, ?, ?)", self.rejected)
-            self.rejected.clear()
+        self.file.add_rejects(self.rejected)
+        self.rejected.clear()
 
     def finish(self, result: PartResult) -> None:
         self._flush_rejects()
-        self.conn.execute(
-            "INSERT INTO result (rows, crossed, cancelled) VALUES (?, ?, ?)",
-            (result.rows, int(result.crossed), int(result.cancelled)),
-        )
+        self.file.finish(result.rows, result.crossed, result.cancelled)
 
     def close(self) -> None:
-        self.conn.close()
+        self.file.close()
 
 
 def part_main() -> None:
@@ -439,13 +418,7 @@ def record_failure(stage: Path, exc: BaseException) -> None:
     """Leave the reason a part failed in its staging file, for the process that merges."""
     message = str(exc) if isinstance(exc, ValidationError) else traceback.format_exc()
     kind = DISK_FULL if is_disk_full(exc) else type(exc).__name__
-    conn = sqlite3.connect(stage, isolation_level=None)
-    try:
-        conn.execute("INSERT INTO result (error, error_kind) VALUES (?, ?)", (message, kind))
-    except sqlite3.Error:
-        pass  # the staging file itself is broken; the exit code still reports the failure
-    finally:
-        conn.close()
+    staging.record_failure(stage, message, kind)
 
 
 def can_read_in_parallel() -> bool:
@@ -515,15 +488,7 @@ class _SecondPart:
         return True
 
     def result(self) -> PartResult:
-        conn = sqlite3.connect(self.spec.stage)
-        try:
-            row = conn.execute(
-                "SELECT rows, crossed, cancelled, error, error_kind FROM result"
-            ).fetchone()
-        except sqlite3.Error:
-            row = None
-        finally:
-            conn.close()
+        row = staging.read_result(self.spec.stage)
         if row is None or self.process.returncode != 0:
             detail = row[3] if row and row[3] else self._log_tail()
             if row and row[4] == "ValidationError":
@@ -551,22 +516,6 @@ class _SecondPart:
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe:
                 pipe.close()
-
-
-@contextmanager
-def _attached(ws: Workspace, stages: list[str]) -> Iterator[list[str]]:
-    schemas: list[str] = []
-    try:
-        for index, stage in enumerate(stages):
-            schema = f"stage{index}"  # a fixed name, never user text
-            ws.conn.execute(f"ATTACH DATABASE ? AS {schema}", (stage,))
-            schemas.append(schema)
-            # Read once, in order: the memory map would only add it to our resident size.
-            ws.conn.execute(f"PRAGMA {schema}.mmap_size = 0")
-        yield schemas
-    finally:
-        for schema in schemas:
-            ws.conn.execute(f"DETACH DATABASE {schema}")
 
 
 def csv_header(path: Path) -> tuple[list[str], str]:

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pushdeck.core.campaigns.library import get_campaign
-from pushdeck.core.store import journal
-from pushdeck.core.store.workspace import Workspace
+from pushdeck.core.store import events, journal, journal_reports
+from pushdeck.core.store.workspace import Row, Workspace
 
 GroupBy = Literal["platform", "variant", "locale"] | None
 
@@ -95,15 +95,9 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-# The grouped counts come from journal_summary (migration 5), which triggers keep equal
-# to a GROUP BY over the journal: a few hundred rows instead of one per recipient, folded
-# into the overall / per-platform / per-variant / per-locale funnels.
-_FUNNEL_SQL = """
-SELECT platform, variant, locale, state, n, delivered, opened, actions, dismissed
-FROM journal_summary
-WHERE campaign_id = ? AND n > 0
-ORDER BY platform, variant, locale, state
-"""
+# The grouped counts come from journal_summary (``store.journal_reports.funnel_rows``):
+# a few hundred rows instead of one per recipient, folded into the overall /
+# per-platform / per-variant / per-locale funnels.
 _STATE_FIELDS = {
     "excluded": "excluded",
     "control": "control",
@@ -121,7 +115,7 @@ _COUNTS = (
 )  # fmt: skip
 
 
-def _fold(rows: list[Any], by: GroupBy) -> list[FunnelRow]:
+def _fold(rows: list[Row], by: GroupBy) -> list[FunnelRow]:
     totals: dict[str, dict[str, int]] = {}
     for row in rows:
         key = "" if by is None else row[by]
@@ -140,20 +134,20 @@ def funnel(ws: Workspace, name: str, by: GroupBy = None) -> list[FunnelRow]:
     return _sorted(_fold(_funnel_rows(ws, name), by))
 
 
-def _funnel_rows(ws: Workspace, name: str) -> list[Any]:
-    return ws.query(_FUNNEL_SQL, (get_campaign(ws, name).id,))
+def _funnel_rows(ws: Workspace, name: str) -> list[Row]:
+    return journal_reports.funnel_rows(ws, get_campaign(ws, name).id)
 
 
 def _sorted(rows: list[FunnelRow]) -> list[FunnelRow]:
     return sorted(rows, key=lambda r: (-r.targeted, r.group))
 
 
-def funnel_rows(ws: Workspace, name: str) -> list[Any]:
+def funnel_rows(ws: Workspace, name: str) -> list[Row]:
     """The raw grouped rows (platform, variant, locale, state, counts) of one scan."""
     return _funnel_rows(ws, name)
 
 
-def fold(rows: list[Any], by: GroupBy = None) -> list[FunnelRow]:
+def fold(rows: list[Row], by: GroupBy = None) -> list[FunnelRow]:
     """Funnels from ``funnel_rows`` for one grouping, largest first (no new query)."""
     return _sorted(_fold(rows, by))
 
@@ -172,13 +166,7 @@ def reasons(ws: Workspace, name: str, state: str) -> list[tuple[str, int]]:
 
 
 def action_counts(ws: Workspace, name: str) -> list[tuple[str, int]]:
-    campaign_id = get_campaign(ws, name).id
-    rows = ws.query(
-        "SELECT action_id, count(*) AS n FROM events WHERE campaign_id = ? AND kind = 'action'"
-        " GROUP BY action_id ORDER BY n DESC",
-        (campaign_id,),
-    )
-    return [(r[0], r[1]) for r in rows]
+    return events.action_counts(ws, get_campaign(ws, name).id)
 
 
 @dataclass(frozen=True)
@@ -199,13 +187,7 @@ def opens_over_time(
     if campaign.started_at is None:
         return []
     seconds = 60 if unit == "minute" else 3600
-    rows = ws.query(
-        "SELECT max(0, (CAST(strftime('%s', opened_at) AS INTEGER)"
-        " - CAST(strftime('%s', ?) AS INTEGER)) / ?) AS bucket, count(*)"
-        " FROM journal INDEXED BY journal_opened"
-        " WHERE campaign_id = ? AND opened_at IS NOT NULL GROUP BY bucket ORDER BY bucket",
-        (campaign.started_at, seconds, campaign.id),
-    )
+    rows = journal_reports.first_opens(ws, campaign.id, campaign.started_at, seconds)
     points: list[TimePoint] = []
     total = 0
     for bucket, count in rows:

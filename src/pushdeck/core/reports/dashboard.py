@@ -47,10 +47,10 @@ from pushdeck.core.reports.data import (
     AbResult,
     ab_test,
     device_rows,
-    held_out_tokens,
     reasons_by_state,
     token_hasher,
 )
+from pushdeck.core.store import events, journal_reports
 from pushdeck.core.store.workspace import Workspace, utcnow
 
 NOTE = (
@@ -171,7 +171,7 @@ def dashboard_data(ws: Workspace, name: str, cache: ReportCache | None = None) -
         campaign.updated_at,
         campaign.started_at,
         campaign.finished_at,
-        ws.scalar("SELECT max(rowid) FROM events"),
+        events.newest_event_id(ws),
         conversions_signature(ws),  # conversions and the attribution window (issue 20)
     )
     data = cache.get(key, signature)
@@ -255,7 +255,7 @@ def send_winner_to_rest(
     chosen = next((v for v in spec.variants if v.name == variant), None)
     if chosen is None:
         raise ConfigError(f"Campaign {name!r} has no variant {variant!r}.")
-    tokens = held_out_tokens(ws, campaign.id)
+    tokens = journal_reports.held_out_tokens(ws, campaign.id)
     if not tokens:
         raise ConfigError(
             f"Nobody in {name!r} was held out of the test.",

@@ -2,9 +2,9 @@
 
 - A/B statistics: per-variant open rate (opened ÷ accepted) with a Wilson 95 % interval,
   and a two-sided two-proportion z-test between the best and the runner-up variant.
-- Reasons of every non-sent state in one query, the held-out devices' tokens, per-device
-  rows for CSV export (tokens hashed with a per-export salt unless raw is asked for), and
-  the across-campaigns table.
+- Reasons of every non-sent state in one query, per-device rows for CSV export (tokens
+  hashed with a per-export salt unless raw is asked for), and the across-campaigns table
+  (the statements are ``store.journal_reports``).
 
 "Not enough data" rule: the normal approximation behind both the z-test and a useful
 interval needs, in every compared variant, at least ``MIN_ACCEPTED`` accepted sends and
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pushdeck.core.campaigns.library import list_campaigns
 from pushdeck.core.campaigns.spec import AudienceKind, Campaign
 from pushdeck.core.reports.analytics import FunnelRow
+from pushdeck.core.store import journal_reports
 from pushdeck.core.store.workspace import Workspace
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
@@ -180,27 +181,10 @@ def _verdict(
 
 def reasons_by_state(ws: Workspace, campaign_id: int) -> dict[str, list[tuple[str, int]]]:
     """Reason counts of every state that carries one, from the (campaign, state) index."""
-    rows = ws.query(
-        "SELECT state, reason, count(*) AS n FROM journal"
-        " WHERE campaign_id = ? AND state IN ('rejected', 'dead', 'excluded', 'skipped')"
-        " GROUP BY state, reason ORDER BY state, n DESC, reason",
-        (campaign_id,),
-    )
     result: dict[str, list[tuple[str, int]]] = {}
-    for state, reason, n in rows:
+    for state, reason, n in journal_reports.reasons_by_state(ws, campaign_id):
         result.setdefault(state, []).append((reason or "(no reason given)", int(n)))
     return result
-
-
-def held_out_tokens(ws: Workspace, campaign_id: int) -> list[str]:
-    """Tokens of the campaign's hold-out (control) devices that can still be sent to."""
-    rows = ws.query(
-        "SELECT d.token FROM journal j JOIN devices d ON d.id = j.device_id"
-        " WHERE j.campaign_id = ? AND j.state = 'control' AND d.status = 'active'"
-        " ORDER BY j.device_id",
-        (campaign_id,),
-    )
-    return [r[0] for r in rows]
 
 
 DEVICE_COLUMNS = (
@@ -241,14 +225,7 @@ def device_rows(
 ) -> Iterator[tuple[object, ...]]:
     """One row per targeted device (``DEVICE_COLUMNS``), streamed in device-id order."""
     _, hasher = token_hasher(raw=raw, salt=salt)
-    cursor = ws.conn.execute(
-        "SELECT d.token, j.platform, j.locale, j.variant, j.state, j.reason, j.sent_at,"
-        " j.delivered_at, j.opened_at, j.dismissed_at, j.actions"
-        " FROM journal j JOIN devices d ON d.id = j.device_id"
-        " WHERE j.campaign_id = ? ORDER BY j.device_id",
-        (campaign_id,),
-    )
-    for row in cursor:
+    for row in journal_reports.device_rows(ws, campaign_id):
         yield (hasher(row[0]), *tuple(row)[1:])
 
 
@@ -274,14 +251,6 @@ class CampaignSummary:
         return self.opened / self.accepted if self.accepted else None
 
 
-# From the materialized funnel (migration 5): a handful of rows per campaign.
-_SUMMARY_SQL = """
-SELECT sum(n), sum(CASE WHEN state IN ('accepted', 'rejected', 'dead') THEN n ELSE 0 END),
-       sum(CASE WHEN state = 'accepted' THEN n ELSE 0 END), sum(delivered), sum(opened)
-FROM journal_summary WHERE campaign_id = ?
-"""
-
-
 def across_campaigns(
     ws: Workspace,
     *,
@@ -300,11 +269,7 @@ def across_campaigns(
     for campaign in sorted(list_campaigns(ws), key=lambda c: (c.started_at or "", c.id)):
         if not _selected(campaign, since, until, app, segment):
             continue
-        params: tuple[object, ...] = (campaign.id,)
-        sql = _SUMMARY_SQL
-        if platform:
-            sql, params = sql + " AND platform = ?", (campaign.id, platform)
-        counts = [int(v or 0) for v in ws.query(sql, params)[0]]
+        counts = [int(v or 0) for v in journal_reports.totals(ws, campaign.id, platform)]
         result.append(
             CampaignSummary(
                 campaign.name,

@@ -100,3 +100,7 @@ def get_app(ws: Workspace, name: str, *, _id: int | None = None) -> App:
 
 def list_apps(ws: Workspace) -> list[App]:
     return [_row_to_app(r) for r in ws.query("SELECT * FROM apps ORDER BY name")]
+
+
+def app_names(ws: Workspace) -> list[str]:
+    return [r[0] for r in ws.query("SELECT name FROM apps ORDER BY name")]

@@ -292,6 +292,16 @@ def count_devices(ws: Workspace, *, where: str = "", params: Sequence[Any] = ())
     return int(ws.scalar(sql, params))
 
 
+def get_devices(ws: Workspace, device_ids: Sequence[int]) -> list[Device]:
+    """The devices with these ids, in id order (ids of no device are left out)."""
+    return list_devices(
+        ws,
+        where=f"d.id IN ({ws.dialect.json_ints()})",
+        params=(json.dumps(device_ids),),
+        limit=len(device_ids),
+    )
+
+
 def get_device(ws: Workspace, device_id: int) -> Device | None:
     rows = ws.query(f"{_SELECT} WHERE d.id = ?", (device_id,))
     return row_to_device(rows[0]) if rows else None
@@ -332,3 +342,31 @@ def set_test_flag(ws: Workspace, device_id: int, test: bool) -> None:
 
 def all_tags(ws: Workspace) -> list[str]:
     return [r[0] for r in ws.query("SELECT DISTINCT tag FROM device_tags ORDER BY tag")]
+
+
+def locales(ws: Workspace) -> list[str]:
+    """Every locale a device has, sorted ('' left out)."""
+    rows = ws.query("SELECT DISTINCT locale FROM devices WHERE locale != '' ORDER BY locale")
+    return [r[0] for r in rows]
+
+
+def timezones(ws: Workspace) -> list[str]:
+    """Every time zone a device has, sorted ('' left out)."""
+    rows = ws.query("SELECT DISTINCT timezone FROM devices WHERE timezone != '' ORDER BY timezone")
+    return [r[0] for r in rows]
+
+
+def sampled_attribute_names(ws: Workspace) -> list[str]:
+    """The attribute names of the first 2,000 devices, sorted: a cheap sample to offer
+    (reading every device's attributes would take seconds at a million)."""
+    return [
+        r[0]
+        for r in ws.query(
+            "SELECT DISTINCT j.key FROM (SELECT attributes FROM devices LIMIT 2000) d,"
+            + (
+                " json_each(d.attributes) j ORDER BY j.key"
+                if ws.dialect.is_sqlite
+                else " jsonb_object_keys(CAST(d.attributes AS jsonb)) AS j(key) ORDER BY j.key"
+            )
+        )
+    ]

@@ -15,8 +15,10 @@ a store module asks ``ws.dialect`` for the fragment. The whole list of differenc
   their own PostgreSQL form in store/segment_rules.py.
 - ``LIKE``: SQLite's ignores the case of ASCII letters only; on PostgreSQL both sides
   go through ``translate`` of A-Z to a-z, which is exactly that (``like``).
-- A timestamp plus seconds: ``strftime`` with a modifier, or an interval
-  (``plus_seconds``).
+- A timestamp plus seconds, or as seconds since 1970: ``strftime`` with a modifier, or
+  an interval (``plus_seconds``, ``epoch_seconds``).
+- SQLite's ``INDEXED BY`` hint (``indexed_by``); ``lower``, which SQLite applies to ASCII
+  letters only (``ascii_lower``).
 - Checking and then writing atomically: SQLite's ``BEGIN IMMEDIATE`` already admits one
   writer; PostgreSQL runs READ COMMITTED, so the store locks a row (``for_update``) or
   takes a transaction-scoped advisory lock (``lock``).
@@ -138,6 +140,22 @@ class Dialect:
             f"to_char(CAST({expr} AS timestamp) + CAST({param} AS interval),"
             ' \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
         )
+
+    def epoch_seconds(self, expr: str) -> str:
+        """The timestamp text ``expr`` as whole seconds since 1970 (UTC)."""
+        if self.is_sqlite:
+            return f"CAST(strftime('%s', {expr}) AS INTEGER)"
+        return f"CAST(extract(epoch FROM CAST({expr} AS timestamp)) AS bigint)"
+
+    def indexed_by(self, index: str) -> str:
+        """SQLite's planner hint naming an index (PostgreSQL plans without one)."""
+        return f" INDEXED BY {index}" if self.is_sqlite else ""
+
+    def ascii_lower(self, expr: str) -> str:
+        """``expr`` with A-Z lowered and every other letter kept (SQLite's ``lower``)."""
+        if self.is_sqlite:
+            return f"lower({expr})"
+        return f"translate({expr}, '{_UPPER}', '{_UPPER.lower()}')"
 
     def for_update(self) -> str:
         """Appended to a SELECT inside a transaction that writes based on what it read."""

@@ -107,3 +107,19 @@ def accepted_sends(ws: Workspace, campaign_id: int) -> list[Any]:
         " WHERE j.campaign_id = ? AND j.state = 'accepted'",
         (campaign_id,),
     )
+
+
+def action_counts(ws: Workspace, campaign_id: int) -> list[tuple[str, int]]:
+    """(action id, presses) of the campaign's action buttons, most pressed first."""
+    rows = ws.query(
+        "SELECT action_id, count(*) AS n FROM events WHERE campaign_id = ? AND kind = 'action'"
+        " GROUP BY action_id ORDER BY n DESC",
+        (campaign_id,),
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def newest_event_id(ws: Workspace) -> int | None:
+    """The newest event's row id (None before the first): it changes when any arrives."""
+    value = ws.scalar("SELECT max(id) FROM events")  # id is SQLite's rowid
+    return None if value is None else int(value)

@@ -142,6 +142,12 @@ class PgConnection:
         cursor.executemany(translate(sql), [_params(r) for r in rows])
         return PgCursor(cursor)
 
+    def stream(self, sql: str, params: Any = ()) -> Iterator[Any]:
+        """Rows one by one as the server sends them (nothing held): the connection
+        serves nothing else until the iteration ends."""
+        cursor = self.raw.cursor()
+        yield from cursor.stream(translate(sql), _params(params))
+
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE

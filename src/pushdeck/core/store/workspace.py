@@ -53,6 +53,7 @@ INTEGRITY_CHECK_EVERY = timedelta(days=1)
 _INTEGRITY_KEY = "integrity_checked"
 
 
+
 class Row(Protocol):
     """A row as the store returns it: by column name (``row["name"]``) and by position.
 
@@ -63,6 +64,7 @@ class Row(Protocol):
     def __getitem__(self, key: int | str, /) -> Any: ...
     def keys(self) -> list[str]: ...
     def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 class Cursor(Protocol):
@@ -91,6 +93,12 @@ def _integrity_errors() -> tuple[type[Exception], ...]:
 
 #: A unique (or other constraint) violation on either backend: catch this, not one driver's.
 IntegrityError = _integrity_errors()
+
+
+#: What a failing SQLite call raises, a full disk included (``is_disk_full``). Code
+#: outside ``store/`` catches this name rather than importing the driver. A PostgreSQL
+#: server's own errors (its disk is the server's) pass through as psycopg's.
+DatabaseError = sqlite3.Error
 
 
 def utcnow() -> str:
@@ -258,8 +266,15 @@ class Workspace:
             raise
         self.conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Any = ()) -> list[Any]:
+    def query(self, sql: str, params: Any = ()) -> list[Row]:
         return list(self.conn.execute(sql, params))
+
+    def stream(self, sql: str, params: Any = ()) -> Iterator[Row]:
+        """The rows of ``sql`` one at a time, never all in memory (exports)."""
+        if self.dialect.is_sqlite:
+            return iter(self.conn.execute(sql, params))
+        rows: Iterator[Row] = self.conn.stream(sql, params)
+        return rows
 
     def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
