@@ -17,6 +17,10 @@ thousands of index pages: 50–60 s, most of it SQLite. Reading and checking a r
    (``devices.upsert_from_staging``), so the unique index grows by appends; when the
    file is at least as large as the table, the secondary indexes are rebuilt after.
 
+On a PostgreSQL workspace the staging folder is in the user's cache folder, and step 3
+sends the staged rows to the server by COPY and merges them there in one transaction
+(``store/pg_copy.py``), with the same counts as SQLite's merge.
+
 An interrupted import changes nothing (staging files are temporary and the merge is one
 transaction); a cancelled one merges the whole batches staged so far. Either way,
 running it again completes it. A JSON array is one value, so it is read in one part.
@@ -123,8 +127,8 @@ def import_large(
         if not is_disk_full(exc):
             raise
         raise WorkspaceError(
-            f"The disk holding {ws.path} is full: nothing of {path.name} was saved (a large "
-            "file is saved in one step, once all of it is read).",
+            f"The disk holding {ws.path or cache_dir()} is full: nothing of {path.name} was "
+            "saved (a large file is saved in one step, once all of it is read).",
             hint="Free some space on that disk and run the import again: beside the devices "
             f"themselves it needs about {path.stat().st_size * STAGING_PER_BYTE / 1e6:,.0f} MB "
             "for temporary files.",
