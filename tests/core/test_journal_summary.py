@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pushdeck.core.demo.workspace import create_demo
+from pushdeck.core.demo.workspace import fill_demo
 from pushdeck.core.store import Workspace
 
 _GROUPED = """
@@ -22,9 +22,9 @@ def _same(ws: Workspace) -> None:
     assert [tuple(r) for r in ws.query(_SUMMARY)] == [tuple(r) for r in ws.query(_GROUPED)]
 
 
-def test_summary_follows_sends_events_updates_and_deletes(tmp_path: Path) -> None:
-    path = create_demo(tmp_path / "demo.pushdeck", devices=400)
-    with Workspace.open(path) as ws:
+def test_summary_follows_sends_events_updates_and_deletes(ws_target: Path | str) -> None:
+    fill_demo(ws_target, devices=400)  # a new file, or an empty PostgreSQL database
+    with Workspace.open(ws_target) as ws:
         assert ws.scalar("SELECT count(*) FROM journal") > 0
         assert ws.scalar("SELECT sum(opened) FROM journal_summary") > 0
         _same(ws)

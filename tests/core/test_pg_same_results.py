@@ -184,3 +184,22 @@ def test_the_triggers_keep_summary_engagement_and_tags_the_same_on_both(
             )
         )
     assert seen[0] == seen[1]
+
+
+def test_the_audience_table_searches_and_sorts_the_same_on_both(
+    both: tuple[Workspace, Workspace],
+) -> None:
+    from pushdeck.core.devices.query import DeviceQuery, count, field_values, page
+
+    searches = ["", "tag:vip", "attr:v", "attr:w", "attr:v=18", "attr:v=1", "attr:v=abc",
+                "attr:v=ABC", "T00", "t01 tag:vip", "nothing-like-this"]  # fmt: skip
+    lite, pg = both
+    for search in searches:
+        for sort in ("id", "token", "locale", "timezone", "last_seen"):
+            for descending in (False, True):
+                query = DeviceQuery(search=search, sort=sort, descending=descending)
+                rows = [[d.token for d in page(ws, query, 3, 12)] for ws in both]
+                assert rows[0] == rows[1], (search, sort, descending)
+                assert count(lite, query) == count(pg, query)
+    assert count(lite, DeviceQuery(search="attr:v=18")) > 0
+    assert field_values(lite) == field_values(pg)

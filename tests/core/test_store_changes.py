@@ -9,15 +9,18 @@ from pathlib import Path
 
 from pushdeck.core.campaigns.library import create_campaign, get_campaign
 from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
-from pushdeck.core.demo.workspace import DEMO_APP, create_demo
+from pushdeck.core.demo.workspace import DEMO_APP, fill_demo
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.changes import ChangeWatcher
 from pushdeck.core.store.drafts import save_draft
 from pushdeck.core.store.segments import Segment, save_segment
 
 
-def test_changes_by_another_connection_are_seen_by_area(tmp_path: Path) -> None:
-    path = create_demo(tmp_path / "d.pushdeck", devices=60)
+def test_changes_by_another_connection_are_seen_by_area(
+    ws_target: Path | str, tmp_path: Path
+) -> None:
+    fill_demo(ws_target, devices=60)  # a file or a PostgreSQL database
+    path = ws_target
     with Workspace.open(path) as mine, Workspace.open(path) as other:
         watcher = ChangeWatcher(mine)
         assert watcher.poll() == frozenset()
@@ -29,8 +32,11 @@ def test_changes_by_another_connection_are_seen_by_area(tmp_path: Path) -> None:
         assert watcher.poll() == {"segments"}
 
 
-def test_own_writes_are_seen_and_drafts_change_nothing_shown(tmp_path: Path) -> None:
-    path = create_demo(tmp_path / "d.pushdeck", devices=60)
+def test_own_writes_are_seen_and_drafts_change_nothing_shown(
+    ws_target: Path | str, tmp_path: Path
+) -> None:
+    fill_demo(ws_target, devices=60)  # a file or a PostgreSQL database
+    path = ws_target
     with Workspace.open(path) as ws:
         watcher = ChangeWatcher(ws)
         save_draft(ws, "composer", {"version": 1, "message": {"title": "typing…"}})
@@ -40,8 +46,11 @@ def test_own_writes_are_seen_and_drafts_change_nothing_shown(tmp_path: Path) -> 
         assert watcher.poll() == {"campaigns"}
 
 
-def test_an_import_by_the_cli_process_is_a_device_change(tmp_path: Path) -> None:
-    path = create_demo(tmp_path / "d.pushdeck", devices=60)
+def test_an_import_by_the_cli_process_is_a_device_change(
+    ws_target: Path | str, tmp_path: Path
+) -> None:
+    fill_demo(ws_target, devices=60)  # a file or a PostgreSQL database
+    path = ws_target
     devices = tmp_path / "d.csv"
     devices.write_text("token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(5)))
     with Workspace.open(path) as ws:
@@ -54,12 +63,15 @@ def test_an_import_by_the_cli_process_is_a_device_change(tmp_path: Path) -> None
         assert watcher.poll() == {"devices"}
 
 
-def test_a_check_from_the_cli_is_remembered_with_the_credential(tmp_path: Path) -> None:
+def test_a_check_from_the_cli_is_remembered_with_the_credential(
+    ws_target: Path | str, tmp_path: Path
+) -> None:
     from pushdeck.core.common.model import ProviderKind
     from pushdeck.core.credentials.secrets import get_record
     from pushdeck.core.store.check_results import last_check
 
-    path = create_demo(tmp_path / "d.pushdeck", devices=20)
+    fill_demo(ws_target, devices=20)  # a file or a PostgreSQL database
+    path = ws_target
     subprocess.run(
         [sys.executable, "-m", "pushdeck", "credentials", "check", DEMO_APP.name,
          "--workspace", str(path)],

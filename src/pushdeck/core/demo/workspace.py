@@ -16,7 +16,7 @@ from typing import Any
 
 from pushdeck.core.common.model import App, ProviderKind
 from pushdeck.core.store import devices as device_store
-from pushdeck.core.store.apps import add_app
+from pushdeck.core.store.apps import add_app, app_names
 from pushdeck.core.store.segment_rules import parse_rule
 from pushdeck.core.store.segments import Segment, save_segment
 from pushdeck.core.store.workspace import Workspace
@@ -124,7 +124,17 @@ def create_demo(path: Path, *, devices: int = 3000, seed: int = 7) -> Path:
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} already exists; the demo never overwrites a file.")
-    with Workspace.open(path) as ws:
+    fill_demo(path, devices=devices, seed=seed)
+    return path
+
+
+def fill_demo(target: Path | str, *, devices: int = 3000, seed: int = 7) -> None:
+    """Make the demo in a new workspace: a file, or an empty PostgreSQL database (URI)."""
+    with Workspace.open(target) as ws:
+        if app_names(ws):
+            raise FileExistsError(
+                f"{ws.location} already holds a workspace; the demo never overwrites one."
+            )
         app_id = add_app(ws, DEMO_APP).id
         from pushdeck.core.credentials import (  # local: keeps demo importable without keyring use
             secrets,
@@ -146,7 +156,6 @@ def create_demo(path: Path, *, devices: int = 3000, seed: int = 7) -> Path:
         for name, text, description in DEMO_SEGMENTS:
             save_segment(ws, Segment(name, parse_rule(text), description))
         _seed_campaign(ws)
-    return path
 
 
 def _seed_campaign(ws: Workspace) -> None:

@@ -62,7 +62,7 @@ def compile_search(
         clause, values = _term(term, dialect)
         clauses.append(clause)
         params.extend(values)
-    direction = "DESC" if descending else "ASC"
+    direction = dialect.order("DESC" if descending else "ASC")
     columns = [c for c in SORT_KEYS.get(sort, ()) if c != "d.id"] + ["d.id"]
     order = ", ".join(f"{c} {direction}" for c in columns)
     return CompiledSearch(" AND ".join(clauses), tuple(params), order)

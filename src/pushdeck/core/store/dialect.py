@@ -17,6 +17,7 @@ a store module asks ``ws.dialect`` for the fragment. The whole list of differenc
   go through ``translate`` of A-Z to a-z, which is exactly that (``like``).
 - A timestamp plus seconds, or as seconds since 1970: ``strftime`` with a modifier, or
   an interval (``plus_seconds``, ``epoch_seconds``).
+- Where NULLs sort: first going up in SQLite, last in PostgreSQL (``order``).
 - SQLite's ``INDEXED BY`` hint (``indexed_by``); ``lower``, which SQLite applies to ASCII
   letters only (``ascii_lower``).
 - Checking and then writing atomically: SQLite's ``BEGIN IMMEDIATE`` already admits one
@@ -156,6 +157,13 @@ class Dialect:
         if self.is_sqlite:
             return f"lower({expr})"
         return f"translate({expr}, '{_UPPER}', '{_UPPER.lower()}')"
+
+    def order(self, direction: str) -> str:
+        """``ASC``/``DESC`` placing NULLs as SQLite does: first going up, last going down
+        (PostgreSQL's default is the reverse)."""
+        if self.is_sqlite:
+            return direction
+        return f"{direction} NULLS {'FIRST' if direction == 'ASC' else 'LAST'}"
 
     def for_update(self) -> str:
         """Appended to a SELECT inside a transaction that writes based on what it read."""

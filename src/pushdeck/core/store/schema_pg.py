@@ -223,10 +223,21 @@ CREATE TABLE journal_summary (
     PRIMARY KEY (campaign_id, platform, variant, locale, state)
 );
 
--- One row's weight in the summary: added (sign 1) or taken away (sign -1).
+-- One row's weight in the summary: added (sign 1) or taken away (sign -1). Taking away
+-- only updates (as SQLite's trigger): a campaign being deleted takes its rows with it.
 CREATE FUNCTION pushdeck_summary_add(j journal, sign BIGINT) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF sign < 0 THEN
+        UPDATE journal_summary SET n = n - 1,
+            delivered = delivered - CASE WHEN j.delivered_at IS NOT NULL THEN 1 ELSE 0 END,
+            opened = opened - CASE WHEN j.opened_at IS NOT NULL THEN 1 ELSE 0 END,
+            actions = actions - coalesce(j.actions, 0),
+            dismissed = dismissed - CASE WHEN j.dismissed_at IS NOT NULL THEN 1 ELSE 0 END
+        WHERE campaign_id = j.campaign_id AND platform = coalesce(j.platform, '')
+          AND variant = j.variant AND locale = coalesce(j.locale, '') AND state = j.state;
+        RETURN;
+    END IF;
     INSERT INTO journal_summary AS s
         (campaign_id, platform, variant, locale, state, n, delivered, opened, actions,
          dismissed)
