@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "events",
     "report",
     "demo",
+    "workspace",
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2

@@ -32,6 +32,11 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir() -> Path:
+    """The per-user cache directory (scratch files of imports into a PostgreSQL workspace)."""
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 def default_workspace_path() -> Path:
     """``$PUSHDECK_WORKSPACE`` when set, else ``<data dir>/workspace.pushdeck``."""
     env = os.environ.get(WORKSPACE_ENV)

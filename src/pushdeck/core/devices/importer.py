@@ -65,9 +65,9 @@ def import_devices(
     report = ImportReport(str(path))
     writer = RejectWriter(report, report_file)
     try:
-        # The staged path works on files beside a SQLite workspace; PostgreSQL imports
-        # take the plain path (its COPY path is to come).
-        if ws.is_file and path.stat().st_size >= import_staged.STAGED_BYTES:
+        # Large files take the staged path on both backends (on PostgreSQL its rows go to
+        # the server by COPY and merge there: store/pg_copy.py).
+        if path.stat().st_size >= import_staged.STAGED_BYTES:
             import_staged.import_large(
                 ws, path, fmt, app_id, mapping, report, writer, progress, should_cancel
             )

@@ -17,6 +17,10 @@ thousands of index pages: 50–60 s, most of it SQLite. Reading and checking a r
    (``devices.upsert_from_staging``), so the unique index grows by appends; when the
    file is at least as large as the table, the secondary indexes are rebuilt after.
 
+On a PostgreSQL workspace the staging folder is in the user's cache folder, and step 3
+sends the staged rows to the server by COPY and merges them there in one transaction
+(``store/pg_copy.py``), with the same counts as SQLite's merge.
+
 An interrupted import changes nothing (staging files are temporary and the merge is one
 transaction); a cancelled one merges the whole batches staged so far. Either way,
 running it again completes it. A JSON array is one value, so it is read in one part.
@@ -45,6 +49,7 @@ from typing import Any
 from pushdeck.core.common.errors import ValidationError, WorkspaceError, is_disk_full
 from pushdeck.core.common.paths import (
     ScratchDir,
+    cache_dir,
     create_private_file,
     open_private,
     remove_abandoned_scratch_dirs,
@@ -60,7 +65,7 @@ from pushdeck.core.devices.import_loop import (
 )
 from pushdeck.core.devices.readers import CsvRows, open_rows
 from pushdeck.core.store import devices as device_store
-from pushdeck.core.store import staging
+from pushdeck.core.store import pg_copy, staging
 from pushdeck.core.store.workspace import DatabaseError, Workspace, utcnow
 
 #: Files this large (about 50,000 devices) take the staged path.
@@ -122,8 +127,8 @@ def import_large(
         if not is_disk_full(exc):
             raise
         raise WorkspaceError(
-            f"The disk holding {ws.path} is full: nothing of {path.name} was saved (a large "
-            "file is saved in one step, once all of it is read).",
+            f"The disk holding {ws.path or cache_dir()} is full: nothing of {path.name} was "
+            "saved (a large file is saved in one step, once all of it is read).",
             hint="Free some space on that disk and run the import again: beside the devices "
             f"themselves it needs about {path.stat().st_size * STAGING_PER_BYTE / 1e6:,.0f} MB "
             "for temporary files.",
@@ -150,9 +155,10 @@ def _import_large(
         else None
     )
     now = utcnow()
-    remove_abandoned_scratch_dirs(ws.file.parent)  # a killed import's folder frees space
-    _check_free_space(ws.file.parent, total)
-    with scratch_dir(ws.file.parent) as scratch:
+    parent = scratch_parent(ws)
+    remove_abandoned_scratch_dirs(parent)  # a killed import's folder frees space
+    _check_free_space(parent, total)
+    with scratch_dir(parent) as scratch:
         tmp = scratch.path
 
         def spec(index: int, start: int, first_line: int, stop: int | None) -> PartSpec:
@@ -178,6 +184,8 @@ def _import_large(
         )
         report.rows = rows
         report.cancelled = cancelled
+        if not ws.is_file:
+            return _merge_into_postgres(ws, stages, report, writer, progress, total)
         with staging.attached(ws, stages) as schemas:
             for schema in schemas:
                 for line, field, reason in staging.rejects(ws, schema):
@@ -190,6 +198,44 @@ def _import_large(
             bulk = staged >= device_store.count_devices(ws) and staged > 0
             with device_store.bulk_load(ws) if bulk else nullcontext():
                 inserted, updated = device_store.upsert_from_staging(ws, schemas)
+    report.inserted, report.updated = inserted, updated
+    report.unchanged = staged - inserted - updated
+    return report
+
+
+def scratch_parent(ws: Workspace) -> Path:
+    """Where the staging folder goes: beside a workspace file, else the user's cache."""
+    if ws.is_file:
+        return ws.file.parent
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _merge_into_postgres(
+    ws: Workspace,
+    stages: list[str],
+    report: ImportReport,
+    writer: RejectWriter,
+    progress: Callable[[Progress], None] | None,
+    total: int,
+) -> ImportReport:
+    """COPY the staged rows to the server and merge them there (``store/pg_copy.py``)."""
+    for stage in stages:
+        for line, field, reason in pg_copy.stage_rejects(Path(stage)):
+            writer.add(Rejected(line, field, reason))
+    if progress:
+        progress(Progress(report.rows, total, total, phase="saving"))
+    before = device_store.count_devices(ws)
+    pg_copy.start(ws)
+    try:
+        staged = pg_copy.copy_stage_files(ws, [Path(s) for s in stages])
+        inserted, updated = pg_copy.merge(ws) if staged else (0, 0)
+    finally:
+        pg_copy.finish(ws)
+    # A load as large as what was there changes the columns' statistics: refresh them.
+    if staged and staged >= before:
+        pg_copy.analyze(ws)
     report.inserted, report.updated = inserted, updated
     report.unchanged = staged - inserted - updated
     return report
