@@ -61,7 +61,10 @@ def test_rows_decode_exactly_as_the_constructor_builds_them(ws: Workspace) -> No
         "UPDATE devices SET status = 'unregistered', status_reason = 'gone',"
         " status_at = '2026-01-02T03:04:05Z', token_kind = 'device' WHERE token = 'fcm-1'"
     )
-    rows = ws.query("SELECT d.*, a.name AS app FROM devices d JOIN apps a ON a.id = d.app_id")
+    # list_devices pages by id; PostgreSQL returns an unordered SELECT in any order.
+    rows = ws.query(
+        "SELECT d.*, a.name AS app FROM devices d JOIN apps a ON a.id = d.app_id ORDER BY d.id"
+    )
     assert len(rows) == 3
     for row in rows:
         device = row_to_device(row)
