@@ -95,6 +95,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=_check)
 
+    export = verbs.add_parser(
+        "export-to-dir",
+        help="write the keyring's secrets to an owner-only folder for a headless worker",
+        description="Write each credential's secret from this machine's keyring to DIR, one "
+        "owner-only file (mode 600) per credential, in the folder (mode 700) a worker reads "
+        "when PUSHDECK_CREDENTIALS_DIR=DIR is set. Copy the folder to the server keeping "
+        "the modes (e.g. 'rsync -a' or 'scp -rp'), owned by the worker's user.",
+    )
+    export.add_argument("dir", type=Path, metavar="DIR")
+    export.add_argument("--app", help="only this app's credentials")
+    export.set_defaults(handler=_export_to_dir)
+
     rm = verbs.add_parser("remove", help="remove a credential (and its keyring secret)")
     rm.add_argument("app")
     rm.add_argument("provider", choices=_PROVIDERS)
@@ -299,4 +311,31 @@ def _verdict(result: CheckResult) -> str:
 def _remove(ctx: Context, args: argparse.Namespace) -> int:
     secrets.remove_credential(ctx.workspace(), args.app, ProviderKind(args.provider))
     print(f"Removed the {args.provider} credential of {args.app}.")
+    return 0
+
+
+def _export_to_dir(ctx: Context, args: argparse.Namespace) -> int:
+    from pushdeck.core.credentials.folder import CREDENTIALS_DIR_ENV, write_secret
+
+    records = [r for r in secrets.list_records(ctx.workspace(), args.app) if r.kind != "sandbox"]
+    if not records:
+        raise ConfigError(
+            "There are no credentials with a secret to export"
+            + (f" for app {args.app!r}." if args.app else "."),
+            hint="Add one with 'pushdeck credentials set-apns|set-fcm|set-webpush …'.",
+        )
+    backend = secrets.keyring_backend()  # the keyring, even if a folder is configured
+    for record in records:
+        raw = secrets.read_secret(record.keyring_username, backend)
+        if raw is None:
+            raise ConfigError(
+                f"This machine's keyring has no secret for {record.app} ({record.provider.value}).",
+                hint="Export from the machine where it was entered, or enter it here first.",
+            )
+        path = write_secret(args.dir, record.keyring_username, raw)
+        print(f"{record.app} {record.provider.value}: {path}")
+    print(
+        f"Wrote {len(records)} secret(s). On the worker: copy the folder keeping its modes "
+        f"(700, files 600), owned by the worker's user, and set {CREDENTIALS_DIR_ENV}={args.dir}."
+    )
     return 0

@@ -59,6 +59,12 @@ def has_secret(record: CredentialRecord, backend: SecretBackend | None = None) -
     """Whether this machine's keyring holds ``record``'s secret (sandbox: always)."""
     if record.kind == "sandbox":
         return True
+    if backend is None:
+        from pushdeck.core.credentials.folder import configured_folder
+
+        folder = configured_folder()
+        if folder is not None:  # a worker's credentials folder replaces the keyring
+            return folder.has(record.keyring_username)
     try:
         store = backend or keyring_backend()
         return store.get_password(SERVICE, record.keyring_username) is not None

@@ -237,6 +237,19 @@ def remove_credential(
     credential_store.delete_credential(ws, app, provider.value)
 
 
+def read_secret(reference: str, backend: SecretBackend | None = None) -> str | None:
+    """A secret's JSON: from ``backend`` if given, else from the worker's credentials
+    folder when ``PUSHDECK_CREDENTIALS_DIR`` is set (clear errors there, never the
+    keyring instead), else from the keyring (None when it lacks it)."""
+    if backend is None:
+        from pushdeck.core.credentials.folder import configured_folder
+
+        folder = configured_folder()
+        if folder is not None:
+            return folder.read(reference)
+    return (backend or keyring_backend()).get_password(SERVICE, reference)
+
+
 def load_credential(
     ws: Workspace, app: str, provider: ProviderKind, backend: SecretBackend | None = None
 ) -> Credential:
@@ -244,7 +257,7 @@ def load_credential(
     record = get_record(ws, app, provider)
     if record.kind == "sandbox":
         return SandboxCredential(**record.facts.get("behaviour", {}))
-    raw = (backend or keyring_backend()).get_password(SERVICE, record.keyring_username)
+    raw = read_secret(record.keyring_username, backend)
     if raw is None:
         from pushdeck.core.credentials.on_this_machine import missing_secret_message
 
