@@ -69,7 +69,7 @@ def allow_local_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _stop_leftover_app_threads():
+def _stop_leftover_app_threads(request: pytest.FixtureRequest):
     """A test's windows and pages stop their worker threads and network loops when it
     ends, as the app does on quit: threads left running into interpreter exit can crash
     the whole run on its way out. (Only where the app was imported: the core's own run
@@ -80,3 +80,18 @@ def _stop_leftover_app_threads():
 
         async_loop.shutdown_all()
         tasks.shutdown_all()
+        if "qapp" in request.fixturenames:  # a Qt test (qtbot needs qapp too)
+            _collect_qt_garbage_here()
+
+
+def _collect_qt_garbage_here() -> None:
+    """Let the test's image loads finish and collect its Qt garbage now, on the GUI
+    thread, as the app's ``GuiThreadCollector`` does: left for later, a collection
+    started by some other test's thread (the core's tests run many) would destroy
+    those widgets and timers there, and the run would abort at exit."""
+    import gc
+
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(5000)
+    gc.collect()

@@ -24,6 +24,7 @@ from pushdeck.core.campaigns.templating import Personalizer, check_templates
 from pushdeck.core.common.errors import ValidationError
 from pushdeck.core.common.model import App, Device, Platform, ProviderKind
 from pushdeck.core.credentials import secrets
+from pushdeck.core.messages import render_budget
 from pushdeck.core.messages.liquid_env import (
     LOOP_ITERATION_LIMIT,
     MAX_SOURCE_CHARS,
@@ -164,15 +165,39 @@ def test_replace_and_join_cannot_multiply_sizes() -> None:
     assert personalizer.render(device(code="xy")).title == "xyy"
 
 
-def test_a_slow_template_is_cut_at_the_time_limit_per_recipient() -> None:
+class StepClock:
+    """A render clock that moves ``step`` seconds each time it is read (``step`` 0:
+    frozen), so the budget counts the render's work, not how loaded the machine is."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step, self.reads = 1000.0, step, 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        self.now += self.step
+        return self.now
+
+
+def test_a_slow_template_is_cut_at_the_time_limit_per_recipient(monkeypatch) -> None:
     # Each loop is within the iteration limit, but hundreds of them (as many as fit in
-    # the source limit) take seconds; devices without n render instantly.
+    # the source limit) take seconds; devices without n render with next to no work.
     one = "{% for i in (1..n) %}{% assign x = i %}{% endfor %}"
     body = one * (MAX_SOURCE_CHARS // len(one))
     personalizer = Personalizer(spec_from_dict(doc(body=body)))
+    # On the real clock: the slow render is cut (a loaded machine only cuts it sooner).
+    with pytest.raises(TemplateError, match=r"body: rendering takes longer than 0\.25 s"):
+        personalizer.render(device(n=LOOP_ITERATION_LIMIT))
+    # On a controlled clock that moves a quarter of a millisecond per look, the budget is
+    # 1,000 looks however slow the machine: the empty loops (one look each, 321 of them)
+    # fit, and the slow render stops at the first look past the deadline.
+    clock = StepClock(0.00025)
+    monkeypatch.setattr(render_budget, "clock", clock)
     assert personalizer.render(device()).body == ""
+    assert clock.reads < 400
+    clock.reads = 0
     with pytest.raises(TemplateError, match="body: rendering takes longer than"):
         personalizer.render(device(n=LOOP_ITERATION_LIMIT))
+    assert 1000 <= clock.reads <= 1010  # cut right at the deadline, not loops later
 
 
 # ------------------------------------------------------------------ the send stops

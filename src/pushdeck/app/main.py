@@ -5,14 +5,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from pushdeck.app import tasks
 from pushdeck.app.errors import install_excepthook, show_error
 from pushdeck.app.fonts import load_bundled_fonts
+from pushdeck.app.gui_gc import GuiThreadCollector
 from pushdeck.app.main_window import MainWindow
 from pushdeck.app.settings import AppSettings
 from pushdeck.app.tasks import TaskRunner
@@ -67,13 +70,27 @@ def run_app(
     app.setOrganizationName("Pushdeck")
     app.setApplicationDisplayName("Pushdeck")
     load_bundled_fonts()
+    collector = GuiThreadCollector(app)  # Qt objects die on the GUI thread, never elsewhere
+    collector.start()
     window = build_window(workspace, workspace_error=workspace_error)
     install_excepthook(lambda: window)
+    # Stop the worker threads before the event loop ends, not after: nothing may run
+    # Python on another thread while the interpreter finalizes.
+    app.aboutToQuit.connect(window.shutdown)
     window.show()
     try:
-        return app.exec()
+        code = app.exec()
     finally:
         window.shutdown()
+        collector.stop()  # the window's garbage, collected here, on the GUI thread
+    if tasks.still_running():
+        # A job did not stop in time (a server that does not answer). Finalizing the
+        # interpreter under a running thread can abort the process; everything the user
+        # asked for is saved by now, so leave without it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover - manual runs

@@ -498,6 +498,7 @@ class MainWindow(QMainWindow):
         self.reports.timer.stop()
         self.loop.shutdown()
         self.runner.shutdown()
+        self.composer.images.shutdown()  # image loads on Qt's thread pool
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.campaigns.confirm_close():  # a campaign is sending: ask first

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -94,6 +95,14 @@ class _Worker(QObject):
 
 #: Every runner whose worker thread may still run (see ``shutdown_all``).
 _LIVE: weakref.WeakSet[TaskRunner] = weakref.WeakSet()
+#: Worker threads that did not stop when asked (kept, never destroyed while running).
+_STUCK: list[QThread] = []
+_log = logging.getLogger(__name__)
+
+
+def still_running() -> bool:
+    """Whether a worker thread did not stop when its runner shut down."""
+    return any(thread.isRunning() for thread in _STUCK)
 
 
 def shutdown_all() -> None:
@@ -101,7 +110,10 @@ def shutdown_all() -> None:
     destroyed, which is what interpreter exit does to a runner nobody shut down (a
     window closed without quitting the app, a test's page); runs at exit too."""
     for runner in list(_LIVE):
-        runner.shutdown()
+        try:
+            runner.shutdown()
+        except RuntimeError:  # its C++ side is gone already (a deleted window's runner)
+            _LIVE.discard(runner)
 
 
 atexit.register(shutdown_all)
@@ -209,7 +221,12 @@ class TaskRunner(QObject):
 
         self._submit.emit(0, close)
         self._thread.quit()
-        self._thread.wait(timeout_ms)
+        if not self._thread.wait(timeout_ms):
+            # A job still runs (a query the server does not answer). Destroying a running
+            # QThread aborts the process, so this one is never destroyed: it ends with
+            # the process (run_app then exits without finalizing the interpreter).
+            _STUCK.append(self._thread)
+            _log.warning("The workspace worker did not stop within %d ms.", timeout_ms)
         _LIVE.discard(self)
 
     @property

@@ -8,10 +8,12 @@ afterwards the image or what went wrong.
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from pushdeck.core.common.errors import PushdeckError
@@ -31,13 +33,49 @@ def local_path(ref: str) -> Path | None:
 
 
 class _Relay(QObject):
-    loaded = Signal(str, QImage, str)
+    """Carries finished loads to the GUI thread. ONE for the whole app, owned by the
+    QApplication: a pool thread must never emit on an object that may be in the middle
+    of being destroyed on the GUI thread (a closed page's cache): that is a virtual call
+    on a half-destroyed object, "pure virtual method called" and SIGABRT. The
+    application's destructor waits for the pool before it deletes its children, so this
+    relay outlives every load."""
+
+    loaded = Signal(int, str, QImage, str)  # the cache's key, reference, image, error
+
+
+_RELAY: _Relay | None = None
+#: The caches still alive, by key: a load for a cache deleted since is dropped.
+_CACHES: weakref.WeakValueDictionary[int, ImageCache] = weakref.WeakValueDictionary()
+_keys = itertools.count(1)
+
+
+def _shared_relay() -> _Relay:
+    global _RELAY
+    if _RELAY is not None:
+        try:
+            _RELAY.objectName()
+        except RuntimeError:  # deleted with an application since replaced
+            _RELAY = None
+    if _RELAY is None:
+        _RELAY = _Relay(QCoreApplication.instance())
+        _RELAY.loaded.connect(_deliver)
+    return _RELAY
+
+
+def _deliver(key: int, ref: str, image: QImage, error: str) -> None:
+    cache = _CACHES.get(key)
+    if cache is None:
+        return  # its page closed while this loaded: nobody waits for it
+    try:
+        cache.loaded(ref, image, error)
+    except RuntimeError:
+        pass  # the cache's C++ side is gone, its Python side not yet
 
 
 class _LoadJob(QRunnable):
-    def __init__(self, ref: str, path: Path | None, relay: _Relay) -> None:
+    def __init__(self, key: int, ref: str, path: Path | None, relay: _Relay) -> None:
         super().__init__()
-        self._ref, self._path, self._relay = ref, path, relay
+        self._key, self._ref, self._path, self._relay = key, ref, path, relay
 
     def run(self) -> None:
         if self._path is None:
@@ -47,7 +85,7 @@ class _LoadJob(QRunnable):
             error = "" if not image.isNull() else f"Can't read image: {self._path.name}"
             if not self._path.exists():
                 error = f"Image file not found: {self._path.name}"
-        self._relay.loaded.emit(self._ref, image, error)
+        self._relay.loaded.emit(self._key, self._ref, image, error)
 
     def _fetch(self) -> tuple[QImage, str]:
         try:
@@ -74,15 +112,15 @@ class ImageCache(QObject):
         self._pending: set[str] = set()
         self.generation = 0  # bumped whenever an image (or its error) arrives
         self._pool = pool or QThreadPool.globalInstance()
-        self._relay = _Relay(self)
-        self._relay.loaded.connect(self._on_relay_loaded)
+        self._key = next(_keys)
+        _CACHES[self._key] = self
 
     def image(self, ref: str) -> QImage | None:
         if ref in self._images:
             return self._images[ref]
         if ref not in self._errors and ref not in self._pending:
             self._pending.add(ref)
-            self._pool.start(_LoadJob(ref, local_path(ref), self._relay))
+            self._pool.start(_LoadJob(self._key, ref, local_path(ref), _shared_relay()))
         return None
 
     def status(self, ref: str) -> str:
@@ -92,7 +130,15 @@ class ImageCache(QObject):
         """Wait for pending loads (tests and screenshots)."""
         self._pool.waitForDone(msecs)
 
-    def _on_relay_loaded(self, ref: str, image: QImage, error: str) -> None:
+    def shutdown(self, msecs: int = 2000) -> bool:
+        """Drop the loads not started yet and wait (bounded) for the running ones; True
+        when none runs any more. The window calls it on quit: a pool thread still in
+        Python while the interpreter finalizes can take the process down with it."""
+        self._pool.clear()
+        return self._pool.waitForDone(msecs)
+
+    def loaded(self, ref: str, image: QImage, error: str) -> None:
+        """A load finished (on the GUI thread, through the shared relay)."""
         self._pending.discard(ref)
         self.generation += 1
         if error:

@@ -16,7 +16,6 @@ over 4-5 KB) and are documented in docs/campaign-file.md.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Mapping
 from io import StringIO
 from typing import Any, TextIO
@@ -36,6 +35,7 @@ from liquid.tag import Tag
 from liquid.undefined import UNDEFINED
 
 # Shared with the send path's Liquid-free renders (see render_budget), and re-exported.
+from pushdeck.core.messages import render_budget as _budget
 from pushdeck.core.messages.render_budget import DEADLINE as _DEADLINE
 from pushdeck.core.messages.render_budget import (
     MAX_SOURCE_CHARS,
@@ -112,10 +112,10 @@ class _BoundedContext(RenderContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         current = _DEADLINE.get()
-        self._deadline = current if current is not None else time.monotonic() + RENDER_SECONDS
+        self._deadline = current if current is not None else _budget.clock() + RENDER_SECONDS
 
     def check_time(self) -> None:
-        if time.monotonic() > self._deadline:
+        if _budget.clock() > self._deadline:
             raise RenderLimitError("time limit reached", token=None)
 
     def get(self, path: list[object], *, token: Any, default: object = UNDEFINED) -> object:
