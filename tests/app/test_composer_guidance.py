@@ -24,7 +24,9 @@ def page(qtbot, fonts):
 
 
 def _settle(qtbot, page: ComposerPage) -> None:
-    qtbot.wait(150)  # the payload panel follows typing a moment later
+    # The payload panel follows typing a moment later: wait for that timer to have fired
+    # (however late a loaded machine runs it), not for a fixed time.
+    qtbot.wait_until(lambda: not page._payload_timer.isActive(), timeout=10_000)
     QCoreApplication.processEvents()
 
 

@@ -29,6 +29,15 @@ Failed = Callable[[BaseException], None]
 _LIVE: weakref.WeakSet[AsyncLoop] = weakref.WeakSet()
 
 
+#: Network threads that did not stop when asked (see ``still_running``).
+_STUCK: list[threading.Thread] = []
+
+
+def still_running() -> bool:
+    """Whether a network loop's thread did not stop when its loop shut down."""
+    return any(thread.is_alive() for thread in _STUCK)
+
+
 def shutdown_all() -> None:
     """Stop every network loop still running (a window closed without quitting the app, a
     test's window): a loop thread left running into interpreter exit can crash it."""
@@ -139,3 +148,5 @@ class AsyncLoop(QObject):
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self.loop.close()
+        else:  # a callback that never yields: the thread ends with the process
+            _STUCK.append(self._thread)

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from pushdeck.app import tasks
+from pushdeck.app import async_loop, tasks
 from pushdeck.app.errors import install_excepthook, show_error
 from pushdeck.app.fonts import load_bundled_fonts
 from pushdeck.app.gui_gc import GuiThreadCollector
@@ -83,7 +83,7 @@ def run_app(
     finally:
         window.shutdown()
         collector.stop()  # the window's garbage, collected here, on the GUI thread
-    if tasks.still_running():
+    if tasks.still_running() or async_loop.still_running():
         # A job did not stop in time (a server that does not answer). Finalizing the
         # interpreter under a running thread can abort the process; everything the user
         # asked for is saved by now, so leave without it.
