@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -82,6 +83,10 @@ def run_app(
         code = app.exec()
     finally:
         window.shutdown()
+        # The window and everything in it go now, on this thread, while the QApplication
+        # still exists: left to the interpreter's exit, widgets and pyqtgraph items can be
+        # destroyed after the application, in any order, and crash the process.
+        shiboken6.delete(window)
         collector.stop()  # the window's garbage, collected here, on the GUI thread
     if tasks.still_running() or async_loop.still_running():
         # A job did not stop in time (a server that does not answer). Finalizing the

@@ -211,8 +211,8 @@ class TaskRunner(QObject):
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Close the workspace on its own thread, then stop the thread."""
         self._watch.stop()
-        if not self._thread.isRunning():
-            return
+        if not self._thread.isRunning() or any(t is self._thread for t in _STUCK):
+            return  # stopped, or already waited for once (quit must not wait again)
 
         def close(ctx: WorkerContext) -> None:
             if ctx.ws is not None:
