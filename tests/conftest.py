@@ -95,3 +95,34 @@ def _collect_qt_garbage_here() -> None:
 
     QThreadPool.globalInstance().waitForDone(5000)
     gc.collect()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Before the interpreter's exit, end what the app's tests left, as ``run_app`` does
+    when its window closes: threads stopped, image loads drained, and every top-level
+    widget deleted here, on the GUI thread, while the QApplication exists. Left to the
+    interpreter's exit, leftover windows, pages and pyqtgraph items are destroyed in no
+    particular order, some after the QApplication, and the run can die after every test
+    passed (SIGSEGV / "pure virtual method called")."""
+    if "pushdeck.app.tasks" not in sys.modules:
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from pushdeck.app import async_loop, tasks
+
+    async_loop.shutdown_all()
+    tasks.shutdown_all()
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return
+    import shiboken6
+
+    from pushdeck.app.reports.charts import release_charts
+
+    for widget in app.topLevelWidgets():
+        if shiboken6.isValid(widget):  # not deleted by an earlier one of the list
+            release_charts(widget)
+            widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    _collect_qt_garbage_here()

@@ -33,6 +33,7 @@ CHILD = textwrap.dedent(
 
     from pushdeck.app import main as app_main
     from pushdeck.app.previews import images
+    from pushdeck.core.demo.campaign import DEMO_CAMPAIGN
 
     def slow_fetch(url, **_kw):  # a DNS lookup that takes its time
         time.sleep(1.0)
@@ -67,14 +68,28 @@ CHILD = textwrap.dedent(
         for i in range(6):
             window.composer.images.image(f"https://cdn.example.com/{i}.png")
         leave_cycles(window)
-        print("started", threading.active_count(), flush=True)
+        print("started", threading.active_count(), window.reports.data is not None, flush=True)
         QTimer.singleShot(150, app.quit)
+
+    def start_when_charted(window, tries=[0]):
+        # The sent campaign's report is on screen first: its charts (pyqtgraph scenes)
+        # are what a window's deletion has to take apart.
+        tries[0] += 1
+        if window.reports.data is None and tries[0] < 400:
+            QTimer.singleShot(25, lambda: start_when_charted(window))
+            return
+        start(window)
+
+    def show_report(window):
+        window.pages.setCurrentWidget(window.reports)
+        window.reports.show_campaign(DEMO_CAMPAIGN)
+        start_when_charted(window)
 
     build = app_main.build_window
 
     def build_and_hook(*args, **kwargs):
         window = build(*args, **kwargs)
-        later = lambda _path: QTimer.singleShot(0, lambda: start(window))
+        later = lambda _path: QTimer.singleShot(0, lambda: show_report(window))
         window.runner.workspace_opened.connect(later)
         return window
 
@@ -122,6 +137,7 @@ def _quit_mid_job(workspace: Path, tmp_path: Path, job_seconds: float) -> None:
         )
         context = f"run {run + 1}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         assert "started" in done.stdout, context  # the work really was under way
+        assert "True" in done.stdout, context  # with the report's charts drawn
         assert done.returncode == 0, context
         if job_seconds < SHUTDOWN_SECONDS:  # else it leaves without finalizing (os._exit)
             assert "returned 0" in done.stdout, context

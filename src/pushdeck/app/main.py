@@ -18,6 +18,7 @@ from pushdeck.app.errors import install_excepthook, show_error
 from pushdeck.app.fonts import load_bundled_fonts
 from pushdeck.app.gui_gc import GuiThreadCollector
 from pushdeck.app.main_window import MainWindow
+from pushdeck.app.reports.charts import release_charts
 from pushdeck.app.settings import AppSettings
 from pushdeck.app.tasks import TaskRunner
 from pushdeck.app.workspace_target import SharedWorkspace, target_from_text
@@ -86,6 +87,7 @@ def run_app(
         # The window and everything in it go now, on this thread, while the QApplication
         # still exists: left to the interpreter's exit, widgets and pyqtgraph items can be
         # destroyed after the application, in any order, and crash the process.
+        release_charts(window)
         shiboken6.delete(window)
         collector.stop()  # the window's garbage, collected here, on the GUI thread
     if tasks.still_running() or async_loop.still_running():

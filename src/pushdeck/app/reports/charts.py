@@ -465,3 +465,18 @@ def _short(name: str, limit: int = 18) -> str:
 
 
 __all__ = ["Chart", "FunnelChart", "GroupChart", "OpensChart", "TrendChart"]
+
+
+def release_charts(root: QWidget) -> None:
+    """Empty the scene of every chart under ``root``, before ``root`` is deleted.
+
+    Deleting a window deletes each chart's scene from inside the chart's own destructor,
+    and the scene then deletes pyqtgraph's items (Python subclasses, with layouts that
+    point at one another) in whatever order it likes while the view around them is
+    half destroyed: a call through a dangling item, "pure virtual method called" or
+    SIGSEGV. Emptied first, while every object is whole, nothing is left to go wrong.
+    """
+    for view in root.findChildren(pg.GraphicsView):
+        scene = view.scene()
+        if scene is not None:
+            scene.clear()
