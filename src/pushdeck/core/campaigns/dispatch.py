@@ -271,6 +271,7 @@ class _Dispatcher:
             pause_after=options.outage_pause_after,
         )
         self.health: dict[str, RouteHealth] = {}  # by route (see _route)
+        self.routes_by_kind: dict[tuple[ProviderKind, str], RouteHealth] = {}
         self.deferred = False  # rows were skipped because their route was down
         self.deferred_routes: set[RouteHealth] = set()  # ... these routes, in this pass
         # After a complete pass, only the routes it left rows for matter (None: unknown,
@@ -443,6 +444,10 @@ class _Dispatcher:
 
     def _route(self, kind: ProviderKind, environment: str, token: str) -> RouteHealth:
         """The health of the way a device is reached (APNs host, Web Push origin…)."""
+        if kind is not ProviderKind.WEBPUSH:  # twice per message: no key built each time
+            known = self.routes_by_kind.get((kind, environment))
+            if known is not None:
+                return known
         if kind is ProviderKind.APNS:
             sandbox = environment == ApnsEnvironment.SANDBOX.value
             key, label = f"apns:{environment}", "APNs (sandbox)" if sandbox else "APNs"
@@ -454,6 +459,8 @@ class _Dispatcher:
         health = self.health.get(key)
         if health is None:
             health = self.health[key] = RouteHealth(label, self.policy)
+        if kind is not ProviderKind.WEBPUSH:
+            self.routes_by_kind[kind, environment] = health
         return health
 
     def _device_route(self, device: Device) -> RouteHealth:
@@ -463,7 +470,8 @@ class _Dispatcher:
         """The rows that may be sent now: none to a route that is down, except one probe."""
         admitted = []
         for row in rows:
-            health = self._route(ProviderKind(row["provider"]), row["environment"], row["token"])
+            kind = _KINDS[row["provider"]]  # a dict lookup, not Enum.__call__
+            health = self._route(kind, row["environment"], row["token"])
             state = health.state()
             if state is RouteState.GO:
                 admitted.append(row)
@@ -699,6 +707,7 @@ class _Dispatcher:
 _SPAWNS_PER_TURN = 32
 
 _LABELS = {ProviderKind.FCM: "FCM", ProviderKind.SANDBOX: "Sandbox"}
+_KINDS = {kind.value: kind for kind in ProviderKind}
 
 
 def _devices(count: int) -> str:
