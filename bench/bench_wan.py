@@ -544,6 +544,7 @@ def cpu(args: argparse.Namespace, directory: Path) -> None:
 # Categories of client CPU: a sample counts for the first whose marker appears anywhere
 # in its stack (outermost first in this list's order), else "everything else".
 PROFILE_CATEGORIES = [
+    ("garbage collector (--native only)", ("gc_collect",)),
     ("start-up imports", ("_find_and_load",)),
     ("TLS handshake / trust store", ("_configure_context", "do_handshake", "load_verify")),
     ("personalization", ("Personalizer.", "render_plain", "device_context")),
