@@ -29,6 +29,11 @@ peak RSS are its own. Rounds alternate peer, Pushdeck; medians are reported.
 - rss: the APNs campaign command at 0 ms for each size: peak RSS and CPU per message.
 - cpu: the same command's CPU per message, this tree and (``--before``) another source
   tree alternating on the same workspace, medians of ``--rounds``.
+- profile: the same command (``--devices``, 0 ms) under py-spy (``--rounds`` runs, raw
+  stacks of the main thread, idle samples left out): the top entries by own time and the
+  shares of the categories in bench/README.md; ``--before`` profiles another source too.
+
+    python bench/bench_wan.py profile --devices 20000 --rounds 3 --before /tmp/main/src
 """
 
 from __future__ import annotations
@@ -536,15 +541,123 @@ def cpu(args: argparse.Namespace, directory: Path) -> None:
         fake.wait(30)
 
 
+# Categories of client CPU: a sample counts for the first whose marker appears anywhere
+# in its stack (outermost first in this list's order), else "everything else".
+PROFILE_CATEGORIES = [
+    ("garbage collector (--native only)", ("gc_collect",)),
+    ("start-up imports", ("_find_and_load",)),
+    ("TLS handshake / trust store", ("_configure_context", "do_handshake", "load_verify")),
+    ("personalization", ("Personalizer.", "render_plain", "device_context")),
+    ("payload build (JSON)", ("build_apns", "apns_body", "splice")),
+    ("device rows (row_to_device)", ("row_to_device",)),
+    ("journal: mark in flight", ("mark_in_flight",)),
+    ("journal: outcomes", ("record_finished", "write_outcomes", "requeue_in_flight")),
+    ("queued pages", ("queued_page",)),
+    ("journal: materialize", ("materialize_journal",)),
+    ("HTTP/2 send + receive", ("http2.py", "/h2/", "/hpack/")),
+]
+
+
+def profile_categories(stacks: dict[str, int]) -> dict[str, int]:
+    shares: dict[str, int] = {name: 0 for name, _ in PROFILE_CATEGORIES}
+    shares["everything else (dispatcher, tasks, event loop, TLS records)"] = 0
+    for stack, count in stacks.items():
+        for name, markers in PROFILE_CATEGORIES:
+            if any(marker in stack for marker in markers):
+                shares[name] += count
+                break
+        else:
+            shares["everything else (dispatcher, tasks, event loop, TLS records)"] += count
+    return shares
+
+
+def profile_run(
+    directory: Path, workspace: Path, source: str, out: Path, native: bool = False
+) -> tuple[dict[str, float], dict[str, int]]:
+    """One campaign command under py-spy: its result and raw stacks (frame;frame count)."""
+    copy = directory / "run.pushdeck"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(workspace, copy)
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    command = [
+        spy, "record", "-r", "250", "-f", "raw", "-o", str(out), *(["-n"] if native else []),
+        "--",
+        sys.executable, "-m", "pushdeck", "--workspace", str(copy),
+        "campaigns", "send", "bench", "--json",
+    ]  # fmt: skip
+    stdout, _, elapsed, cpu_s, rss_mb = measured(command, cli_env(directory, source))
+    start = stdout.index("{")  # py-spy prints its own lines after the command's JSON
+    counts = json.JSONDecoder().raw_decode(stdout[start:])[0]["counts"]
+    stacks: dict[str, int] = {}
+    for raw in out.read_text().splitlines():
+        stack, _, count = raw.rpartition(" ")
+        if stack.startswith("process ") and ";" in stack:  # older py-spy: pid first
+            stack = stack.split(";", 1)[1]
+        if not stack.startswith("thread (0x") or "MainThread" in stack.split(";", 1)[0]:
+            stacks[stack] = stacks.get(stack, 0) + int(count)
+    total = sum(counts.values())
+    return {"devices": total, "elapsed": elapsed, "cpu_s": cpu_s, "rss_mb": rss_mb}, stacks
+
+
+def profile(args: argparse.Namespace, directory: Path) -> None:
+    sources = {"after": str(ROOT / "src")}
+    if args.before:
+        sources = {"before": args.before, **sources}
+    fake = start_fake("apns", directory, 0.0, 0)
+    try:
+        workspace = build_workspace("apns", directory, args.devices)
+        print(f"{args.devices} devices, 0 ms; load {os.getloadavg()}", flush=True)
+        merged: dict[str, dict[str, int]] = {name: {} for name in sources}
+        for round_ in range(args.rounds):
+            for name, source in sources.items():
+                out = directory / f"profile-{name}-{round_}.txt"
+                result, stacks = profile_run(directory, workspace, source, out, args.native)
+                for stack, count in stacks.items():
+                    merged[name][stack] = merged[name].get(stack, 0) + count
+                print(
+                    f"  {name:6s} {result['elapsed']:.2f} s, CPU {result['cpu_s']:.2f} s"
+                    f" (with the profiler) = {result['cpu_s'] / result['devices'] * 1e6:.0f}"
+                    " µs/msg",
+                    flush=True,
+                )
+        print(f"load {os.getloadavg()}")
+    finally:
+        assert fake.stdin is not None
+        fake.stdin.close()
+        fake.wait(30)
+    for name, stacks in merged.items():
+        total = sum(stacks.values()) or 1
+        print(f"\n{name}: {total} samples")
+        for category, count in profile_categories(stacks).items():
+            print(f"  {count / total:6.1%}  {category}")
+        own: dict[str, int] = {}
+        for stack, count in stacks.items():
+            leaf = stack.rsplit(";", 1)[-1]
+            own[leaf] = own.get(leaf, 0) + count
+        print("  top by own time:")
+        for leaf, count in sorted(own.items(), key=lambda kv: -kv[1])[: args.top]:
+            print(f"  {count / total:6.1%}  {leaf}")
+        if args.save:
+            Path(f"{args.save}-{name}.txt").write_text(
+                "\n".join(f"{s} {c}" for s, c in stacks.items())
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("kind", nargs="?", choices=["apns", "fcm", "webpush", "rss", "cpu"])
+    parser.add_argument(
+        "kind", nargs="?", choices=["apns", "fcm", "webpush", "rss", "cpu", "profile"]
+    )
     parser.add_argument("--devices", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=float, default=60.0)
     parser.add_argument("--peer-workers", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="100000,300000,1000000")
     parser.add_argument("--before", help="another version's src/ to alternate with")
+    parser.add_argument("--top", type=int, default=25, help="profile: entries to list")
+    parser.add_argument("--native", action="store_true", help="profile: C frames too")
+    parser.add_argument("--save", help="profile: write the merged stacks to SAVE-<name>.txt")
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--peer", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -561,6 +674,8 @@ def main() -> None:
             rss(args, Path(tmp))
         elif args.kind == "cpu":
             cpu(args, Path(tmp))
+        elif args.kind == "profile":
+            profile(args, Path(tmp))
         else:
             compare(args, Path(tmp))
 

@@ -270,8 +270,9 @@ def _answered_in_memory(chunk: int) -> list[tuple[str, int, object]]:
     import h2.config
     import h2.connection
     import h2.events
+    from h2.stream import StreamClosedBy
 
-    from pushdeck.core.providers.http2 import _LeanH2Connection
+    from pushdeck.core.providers.http2 import _Answer, _LeanH2Connection
 
     client = _LeanH2Connection()
     server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
@@ -304,7 +305,10 @@ def _answered_in_memory(chunk: int) -> list[tuple[str, int, object]]:
     seen: list[tuple[str, int, object]] = []
     for start in range(0, len(wire), chunk):
         for event in client.receive_frames(wire[start : start + chunk]):
-            if isinstance(event, h2.events.ResponseReceived):
+            if isinstance(event, _Answer):  # a whole answer in one HEADERS frame
+                seen.append(("answer", event.stream_id, dict(event.headers).get(b":status")))
+                seen.append(("StreamEnded", event.stream_id, None))
+            elif isinstance(event, h2.events.ResponseReceived):
                 seen.append(("response", event.stream_id, dict(event.headers).get(b":status")))
             elif isinstance(event, h2.events.DataReceived):
                 seen.append(("data", event.stream_id, event.data))
@@ -312,6 +316,9 @@ def _answered_in_memory(chunk: int) -> list[tuple[str, int, object]]:
                 seen.append((type(event).__name__, event.stream_id, None))
             elif isinstance(event, h2.events.PingReceived):
                 seen.append(("ping", 0, event.ping_data))
+    for stream_id in (1, 3, 5, 9):  # closed as h2 closes a stream the server ended
+        stream = client.streams[stream_id]
+        assert stream.closed and stream.closed_by == StreamClosedBy.RECV_END_STREAM
     return seen
 
 
@@ -319,12 +326,20 @@ def test_answers_are_read_the_same_whole_or_in_pieces() -> None:
     # The client reads most answers without h2's frame objects; split anywhere (TLS
     # records do), interleaved with CONTINUATION, DATA, RST_STREAM and PING, the events
     # must be exactly what arrives in one piece.
+    # A whole answer in one HEADERS frame comes as one _Answer (h2's ResponseReceived
+    # and StreamEnded in one), with the same status and the stream closed as h2 closes it.
     whole = _answered_in_memory(1 << 20)
     assert [e[:2] for e in whole] == [
-        ("response", 1), ("StreamEnded", 1), ("response", 3), ("data", 3),
-        ("StreamEnded", 3), ("response", 5), ("StreamEnded", 5), ("StreamReset", 7),
-        ("response", 9), ("StreamEnded", 9), ("ping", 0),
+        ("answer", 1), ("StreamEnded", 1), ("response", 3), ("data", 3),
+        ("StreamEnded", 3), ("answer", 5), ("StreamEnded", 5), ("StreamReset", 7),
+        ("answer", 9), ("StreamEnded", 9), ("ping", 0),
     ]  # fmt: skip
+    assert [e[2] for e in whole if e[0] in ("answer", "response")] == [
+        b"200",
+        b"400",
+        b"200",
+        b"200",
+    ]
     for chunk in (1, 7, 9, 10, 4096):
         pieces = _answered_in_memory(chunk)
         merged: list[tuple[str, int, object]] = []

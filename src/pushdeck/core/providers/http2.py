@@ -203,8 +203,25 @@ class _LeanH2Connection(h2.connection.H2Connection):
     ) -> list[h2.events.Event]:
         # h2's _receive_headers_frame for a stream we opened (so no new-stream checks).
         try:
-            headers = _decode_headers(self.decoder, block)
+            # A list: hpack's Decoder.decode builds one (h2 only types it as iterable).
+            headers = cast(list[Header], _decode_headers(self.decoder, block))
             events = self.state_machine.process_input(ConnectionInputs.RECV_HEADERS)
+            machine = stream.state_machine
+            if (
+                end_stream
+                and not machine.headers_received
+                and headers
+                and headers[0][0] == b":status"
+                and not headers[0][1].startswith(b"1")
+            ):
+                # The whole answer in one frame (almost every push answer): the stream's
+                # transitions and checks of h2's receive_headers, in its order, without
+                # its two event objects and header pipeline (which, with our config,
+                # only joins cookie crumbs: no push service answers with cookies).
+                machine.process_input(StreamInputs.RECV_HEADERS)
+                machine.process_input(StreamInputs.RECV_END_STREAM)
+                stream._initialize_content_length(headers)
+                return [*events, _Answer(stream.stream_id, headers)]
             _, stream_events = stream.receive_headers(
                 headers, end_stream, self.config.header_encoding
             )
@@ -212,6 +229,17 @@ class _LeanH2Connection(h2.connection.H2Connection):
             self._terminate_connection(exc.error_code)
             raise
         return [*events, *stream_events]
+
+
+class _Answer(h2.events.Event):
+    """A final response that ended its stream in one HEADERS frame (``receive_frames``):
+    what h2 reports as ResponseReceived followed by StreamEnded."""
+
+    __slots__ = ("headers", "stream_id")
+
+    def __init__(self, stream_id: int, headers: list[Header]) -> None:
+        self.stream_id = stream_id
+        self.headers = headers
 
 
 _DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
@@ -379,7 +407,12 @@ class _Connection(asyncio.Protocol):
 
     # -- events --------------------------------------------------------------
     def _on_event(self, event: h2.events.Event) -> None:
-        if isinstance(event, h2.events.ResponseReceived):
+        if type(event) is _Answer:
+            stream = self.streams.get(event.stream_id)
+            if stream is not None:
+                stream.headers = event.headers
+            self._on_stream_ended(event.stream_id)
+        elif isinstance(event, h2.events.ResponseReceived):
             stream = self.streams.get(event.stream_id)
             if stream is not None:
                 stream.headers = list(event.headers or [])
