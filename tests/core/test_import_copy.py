@@ -296,11 +296,13 @@ def test_a_200000_row_file_gives_the_same_devices_on_postgresql_as_on_sqlite(
                 map(tuple, lite.query(select, page))
             )
         assert _tags(pg) == _tags(lite)
-        # The bulk load refreshed the planner's statistics.
+        # The bulk load refreshed the planner's statistics and the visibility map (the
+        # segment count's index-only scan).
         assert pg.scalar("SELECT reltuples FROM pg_class WHERE relname = 'devices'") > 0
+        assert pg.scalar("SELECT relallvisible FROM pg_class WHERE relname = 'devices'") > 0
         assert (
             pg.scalar(
-                "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'devices_locale_folded'"
+                "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'devices_platform_locale'"
             )
             == 1
         )
