@@ -95,9 +95,19 @@ def _pg(uri: str) -> Workspace:
     return ws
 
 
+@pytest.mark.parametrize("keys", ["hashed", "all colliding"])
 def test_copy_import_gives_the_same_devices_tags_and_report_as_sqlite(
-    tmp_path: Path, pg_database: str, staged: list[import_staged.PartSpec], merges: list[int]
+    tmp_path: Path,
+    pg_database: str,
+    staged: list[import_staged.PartSpec],
+    merges: list[int],
+    keys: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if keys == "all colliding":
+        # Keys are told apart by hash while copying: with every hash equal, every key
+        # but the first counts as repeated, and its rows take the merge's window pass.
+        monkeypatch.setattr(pg_copy, "hash", lambda key: 0, raising=False)
     src = _messy_csv(tmp_path / "devices.csv", 900)
     reference, expected = _serial(tmp_path, src)
 
@@ -119,6 +129,7 @@ def test_copy_import_gives_the_same_devices_tags_and_report_as_sqlite(
     assert again.inserted == 0 and again.updated > 0
     assert _devices(ws) == _devices(reference) and _tags(ws) == _tags(reference)
     assert ws.scalar(f"SELECT to_regclass('pg_temp.{pg_copy.STAGING}')") is None
+    assert ws.scalar(f"SELECT to_regclass('pg_temp.{pg_copy.REPEATED}')") is None
 
 
 def test_copy_import_updates_existing_devices_like_sqlite(
