@@ -9,7 +9,7 @@ itself (scripts/pg_throwaway, stopped at the end). For each run, alternately:
   1. Pushdeck's importer into a new SQLite workspace file (the staged path: two reader
      processes, one merge in token order, indexes rebuilt);
   2. the same file into a new PostgreSQL database (the same readers, then COPY into a
-     temporary table and one merge statement, then ANALYZE);
+     temporary table and one merge statement, then VACUUM and ANALYZE);
 
 each in a fresh process (``bench_import.py --step``), then the typical segment
 (``platform = ios and locale ^= pt and tag has vip``) counted on both, median of 5 after

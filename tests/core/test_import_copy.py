@@ -13,6 +13,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -95,9 +96,19 @@ def _pg(uri: str) -> Workspace:
     return ws
 
 
+@pytest.mark.parametrize("keys", ["hashed", "all colliding"])
 def test_copy_import_gives_the_same_devices_tags_and_report_as_sqlite(
-    tmp_path: Path, pg_database: str, staged: list[import_staged.PartSpec], merges: list[int]
+    tmp_path: Path,
+    pg_database: str,
+    staged: list[import_staged.PartSpec],
+    merges: list[int],
+    keys: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if keys == "all colliding":
+        # Keys are told apart by hash while copying: with every hash equal, every key
+        # but the first counts as repeated, and its rows take the merge's window pass.
+        monkeypatch.setattr(pg_copy, "hash", lambda key: 0, raising=False)
     src = _messy_csv(tmp_path / "devices.csv", 900)
     reference, expected = _serial(tmp_path, src)
 
@@ -119,6 +130,7 @@ def test_copy_import_gives_the_same_devices_tags_and_report_as_sqlite(
     assert again.inserted == 0 and again.updated > 0
     assert _devices(ws) == _devices(reference) and _tags(ws) == _tags(reference)
     assert ws.scalar(f"SELECT to_regclass('pg_temp.{pg_copy.STAGING}')") is None
+    assert ws.scalar(f"SELECT to_regclass('pg_temp.{pg_copy.REPEATED}')") is None
 
 
 def test_copy_import_updates_existing_devices_like_sqlite(
@@ -296,11 +308,13 @@ def test_a_200000_row_file_gives_the_same_devices_on_postgresql_as_on_sqlite(
                 map(tuple, lite.query(select, page))
             )
         assert _tags(pg) == _tags(lite)
-        # The bulk load refreshed the planner's statistics.
+        # The bulk load refreshed the planner's statistics and the visibility map (the
+        # segment count's index-only scan).
         assert pg.scalar("SELECT reltuples FROM pg_class WHERE relname = 'devices'") > 0
+        assert pg.scalar("SELECT relallvisible FROM pg_class WHERE relname = 'devices'") > 0
         assert (
             pg.scalar(
-                "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'devices_locale_folded'"
+                "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'devices_platform_locale'"
             )
             == 1
         )
@@ -379,3 +393,34 @@ def test_a_second_client_counting_during_a_copy_import_sees_before_or_after_neve
     assert after[0] > before[0] + LARGE_ROWS * 0.9
     assert during_merge > 0, "no count was taken while the merge ran"
     assert seen <= {before, after}, f"half an import seen: {seen - {before, after}}"
+
+
+def test_staged_text_reaches_the_server_exactly_whatever_it_holds(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """SQLite writes the COPY lines: tabs, newlines, backslashes, a literal backslash-N,
+    non-ASCII and NULL arrive as they were staged, and repeated keys are found."""
+    hostile = ["a\tb", "line\nbreak", "cr\rlf", "back\\slash", "\\N", "\\\\t", "", "é✓😀", "\\."]
+    stage = tmp_path / "part.stage"
+    lite = sqlite3.connect(stage)
+    lite.execute(device_store.STAGING_TABLE)
+    rows = []
+    for i, text in enumerate(hostile * 2):  # every key twice
+        row = {c: text for c in device_store._COLUMNS}
+        row.update(app_id=1, test=i % 2, token=f"t{i % len(hostile)}", last_seen=None)
+        rows.append(tuple(row[c] for c in device_store._COLUMNS))
+    lite.executemany(f"INSERT INTO staging VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    lite.commit()
+    lite.close()
+    ws = _pg(pg_database)
+    pg_copy.start(ws)
+    try:
+        assert pg_copy.copy_stage_files(ws, [stage]) == len(rows)
+        columns = ", ".join(device_store._COLUMNS)
+        arrived = ws.query(f"SELECT {columns} FROM {pg_copy.STAGING} ORDER BY seq")
+        assert [tuple(r) for r in arrived] == rows
+        repeated = ws.query(f"SELECT token FROM {pg_copy.REPEATED} ORDER BY token")
+        assert [r[0] for r in repeated] == sorted(f"t{i}" for i in range(len(hostile)))
+    finally:
+        pg_copy.finish(ws)
+        ws.close()

@@ -203,3 +203,49 @@ def test_the_audience_table_searches_and_sorts_the_same_on_both(
                 assert count(lite, query) == count(pg, query)
     assert count(lite, DeviceQuery(search="attr:v=18")) > 0
     assert field_values(lite) == field_values(pg)
+
+
+#: Locales and time zones around the edges of PostgreSQL's prefix range (``^=`` compiles
+#: to ``folded >= p AND folded < p.`` there, and to LIKE on SQLite).
+PREFIX_LOCALES = [
+    "pt", "PT", "Pt-br", "pt-", "pt-BR", "ptx", "pt,BR", "pt.BR", "pt_BR", "p", "pu", "pT-x",
+    "P_-x", "p%-x", "p\\-x", "ét-x", "ÉT-x", "pt\U0010ffff", "zz", "",
+]  # fmt: skip
+PREFIX_ZONES = [
+    "Europe/Paris", "europe/x", "EUROPE", "Europe", "Europe0", "Europe.", "Europf",
+    "America/North_Dakota/Center", "America/NorthXDakota/Center", "Ame", "\U0010ffff\U0010ffffx",
+    "\U0010ffff", "a\U0010ffff", "b", "",
+]  # fmt: skip
+PREFIX_RULES = [
+    *(f'locale ^= "{p}"' for p in ("pt", "PT", "pT", "p", "pt-", "pt_", "P_", "p%", "p\\\\",
+                                   "ét", "ÉT", "pt\U0010ffff", "z")),
+    *(f'timezone ^= "{p}"' for p in ("Europe/", "europe", "EUROPE/", "America/North_Dakota/",
+                                     "\U0010ffff", "a\U0010ffff", "\U0010ffff\U0010ffff", "Am")),
+    "platform = ios and locale ^= pt and tag has vip",
+]  # fmt: skip
+
+
+def test_starts_with_selects_the_same_devices_on_both(tmp_path: Path, pg_database: str) -> None:
+    rows = [
+        {"token": f"l{i:02d}", "locale": locale, "tags": ["vip"] if i % 2 else []}
+        for i, locale in enumerate(PREFIX_LOCALES)
+    ] + [{"token": f"z{i:02d}", "timezone": zone} for i, zone in enumerate(PREFIX_ZONES)]
+    lite, pg = Workspace.open(tmp_path / "prefix.pushdeck"), Workspace.open(pg_database)
+    try:
+        for ws in (lite, pg):
+            add_app(ws, App("shop", apns_topic="com.example.shop"))
+            add_devices(ws, rows)
+        differ = {}
+        for text in PREFIX_RULES:
+            a, b = _tokens(lite, text), _tokens(pg, text)
+            if a != b:
+                differ[text] = (sorted(a - b), sorted(b - a))
+        assert differ == {}
+        # What SQLite's LIKE gives, spelt out: ASCII letters in any case, nothing else.
+        assert _tokens(pg, "locale ^= pt") == {"l00", "l02", "l03", "l04", "l11"}
+        assert _tokens(pg, 'locale ^= "ét"') == {"l15"}
+        assert _tokens(pg, 'timezone ^= "Europe/"') == {"z00", "z01"}
+        assert _tokens(pg, 'timezone ^= "\U0010ffff"') == {"z10", "z11"}
+    finally:
+        lite.close()
+        pg.close()

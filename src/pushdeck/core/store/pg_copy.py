@@ -18,9 +18,11 @@ which upserts staged rows one by one in file order):
   previous row of its token in the file, or the stored device for the first); else
   *unchanged*. PostgreSQL cannot update one row twice in a statement, so only each
   token's last row is written, and the counts are computed from the file's order with
-  window functions over the same snapshot. With the table locked against other writers,
-  new tokens are plain inserts and known ones plain updates (``ON CONFLICT`` costs a
-  speculative insertion per row: 20 % more at 200,000 rows);
+  window functions over the same snapshot (only for the tokens staged more than once,
+  found while copying: the others are their own first and last row). With the table
+  locked against other writers, new tokens are plain inserts and known ones plain
+  updates (``ON CONFLICT`` costs a speculative insertion per row: 20 % more at 200,000
+  rows);
 - tags follow through the devices' triggers (``device_tags``).
 """
 
@@ -31,11 +33,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pushdeck.core.store.devices import _COLUMNS, _UPDATED
-from pushdeck.core.store.dialect import POSTGRES
+from pushdeck.core.store.schema_pg import FOLDED_LOCALE
 from pushdeck.core.store.workspace import Workspace
-
-#: The locale as segment rules compare it on PostgreSQL (``POSTGRES.like``'s left side).
-FOLDED_LOCALE = POSTGRES.like("locale").split(" LIKE ")[0]
 
 #: The temporary table of one connection (PostgreSQL drops it when the session ends).
 STAGING = "pushdeck_import_staging"
@@ -48,16 +47,32 @@ _CREATE = (
     + ", seq BIGINT NOT NULL)"
 )
 _COPY = f"COPY {STAGING} ({', '.join(_COLUMNS)}, seq) FROM STDIN"
+#: The (app, token) keys staged more than once (usually none), found while copying.
+REPEATED = "pushdeck_import_repeated"
+_CREATE_REPEATED = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {REPEATED} (app_id BIGINT, token {_TEXT})"
+)
+_COPY_REPEATED = f"COPY {REPEATED} (app_id, token) FROM STDIN"
+_APP, _TOKEN = _COLUMNS.index("app_id"), _COLUMNS.index("token")
 #: Rows read from a staging file per fetch (bounded memory, few round trips).
 _FETCH = 10_000
 #: Memory one sort of the merge may use before spilling to disk (per connection).
 _MERGE_WORK_MEM = "256MB"
 
 
+#: The merge and the staging table's drop commit synchronously even where the server
+#: does not (``synchronous_commit = off``). VACUUM marks a page all-visible (the segment
+#: count's index-only scan, ``analyze``) only once its rows are hinted committed, which
+#: waits for the commit's log to be flushed: for an asynchronous commit, for the latest
+#: one of the 32 transactions sharing its commit-log slot, the drop's as well.
+_FLUSHED_AT_COMMIT = "SET LOCAL synchronous_commit = on"
+
+
 def start(ws: Workspace) -> None:
-    """An empty staging table on this workspace's connection."""
+    """Empty staging tables on this workspace's connection."""
     ws.conn.execute(_CREATE)
-    ws.conn.execute(f"TRUNCATE {STAGING}")
+    ws.conn.execute(_CREATE_REPEATED)
+    ws.conn.execute(f"TRUNCATE {STAGING}, {REPEATED}")
 
 
 def copy_stage_files(
@@ -66,9 +81,15 @@ def copy_stage_files(
     """COPY the rows of SQLite staging files (``devices.STAGING_TABLE``) to the server.
 
     Rows keep their order (file by file, then by rowid) in ``seq``; returns how many.
-    ``advance`` is told the running total every ``_FETCH`` rows.
+    ``advance`` is told the running total every ``_FETCH`` rows. The keys staged more
+    than once go to ``REPEATED``: only their rows need the merge's ordered window pass
+    (a sort of every wide row, a quarter of the merge when it was done for all). A key
+    is remembered by its hash (about 50 bytes a row): a collision only sends one more
+    key through the window pass, which gives the same result.
     """
     seq = 0
+    seen: set[int] = set()
+    repeated: set[tuple[int, str]] = set()
     cursor = ws.conn.raw.cursor()
     with cursor.copy(_COPY) as copy:
         for stage in stages:
@@ -79,10 +100,19 @@ def copy_stage_files(
                     for row in batch:
                         seq += 1
                         copy.write_row((*row, seq))
+                        key = hash((row[_APP], row[_TOKEN]))
+                        if key in seen:
+                            repeated.add((row[_APP], row[_TOKEN]))
+                        else:
+                            seen.add(key)
                     if advance:
                         advance(seq)
             finally:
                 source.close()
+    if repeated:
+        with cursor.copy(_COPY_REPEATED) as copy:
+            for app_token in repeated:
+                copy.write_row(app_token)
     return seq
 
 
@@ -103,18 +133,26 @@ _STORED = ", ".join(f"d.{c}" for c in _UPDATED)
 #: A non-empty last_seen tagged with its row's place, so that max() picks the latest one:
 #: "last non-empty value" in one pass over the same sort (no IGNORE NULLS in PostgreSQL).
 _PLACED_SEEN = "lpad(CAST(s.seq AS text), 19, '0') || s.last_seen"
-#: Each staged row with what the counts and the final write need (see the docstring). Every
-#: window shares one sort (token, then file order): rows are wide, sorts are the cost.
+#: Each staged row with what the counts and the final write need (see the docstring). The
+#: rows of a key staged once are their token's first and last: only repeated keys go
+#: through the windows, which share one sort (token, then file order).
 _FLAGGED = f"""
+SELECT s.*, 1 AS n, 1 AS from_end, s.created_at AS first_created, s.last_seen AS final_seen,
+    NULL::boolean AS differs_from_previous, NULL::text AS previous_seen
+FROM {STAGING} s
+WHERE NOT EXISTS (SELECT 1 FROM {REPEATED} r WHERE r.app_id = s.app_id AND r.token = s.token)
+UNION ALL
 SELECT s.*,
     row_number() OVER file_order AS n,
     count(*) OVER token_rows - row_number() OVER file_order + 1 AS from_end,
     first_value(s.created_at) OVER file_order AS first_created,
     substr(max({_PLACED_SEEN}) OVER token_rows, 20) AS final_seen,
-    lag(ROW({_VALUES})) OVER file_order AS previous,
+    ROW({_VALUES}) IS DISTINCT FROM lag(ROW({_VALUES})) OVER file_order
+        AS differs_from_previous,
     substr(max({_PLACED_SEEN}) OVER (file_order
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 20) AS previous_seen
 FROM {STAGING} s
+WHERE EXISTS (SELECT 1 FROM {REPEATED} r WHERE r.app_id = s.app_id AND r.token = s.token)
 WINDOW token_rows AS (PARTITION BY {_KEY}), file_order AS (token_rows ORDER BY s.seq)
 """
 
@@ -138,7 +176,7 @@ judged AS MATERIALIZED (
             WHEN s.n = 1 AND d.id IS NULL THEN false
             WHEN s.n = 1 THEN ROW({_VALUES}) IS DISTINCT FROM ROW({_STORED})
                 OR (s.last_seen IS NOT NULL AND s.last_seen IS DISTINCT FROM d.last_seen)
-            ELSE ROW({_VALUES}) IS DISTINCT FROM s.previous
+            ELSE s.differs_from_previous
                 OR (s.last_seen IS NOT NULL
                     AND s.last_seen IS DISTINCT FROM coalesce(s.previous_seen, d.last_seen))
         END AS changed
@@ -180,6 +218,7 @@ def merge(ws: Workspace) -> tuple[int, int]:
     """
     with ws.transaction() as conn:
         conn.execute(f"SET LOCAL work_mem = '{_MERGE_WORK_MEM}'")
+        conn.execute(_FLUSHED_AT_COMMIT)
         conn.execute("LOCK TABLE devices IN SHARE ROW EXCLUSIVE MODE")
         owner = conn.execute(
             "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'devices'::regclass"
@@ -197,27 +236,34 @@ def finish(ws: Workspace) -> None:
     """Drop the staging table (its rows are merged, or the import failed)."""
     if ws.conn.in_transaction:  # a COPY that failed mid-way leaves its transaction aborted
         ws.conn.execute("ROLLBACK")
-    ws.conn.execute(f"DROP TABLE IF EXISTS {STAGING}")
+    with ws.transaction() as conn:
+        conn.execute(_FLUSHED_AT_COMMIT)
+        conn.execute(f"DROP TABLE IF EXISTS {STAGING}, {REPEATED}")
 
 
 def analyze(ws: Workspace) -> None:
-    """Refresh the planner's statistics of the devices and their tags after a bulk load.
+    """Refresh the planner's statistics and the visibility map after a bulk load.
 
     Autovacuum would, some time later; until then the planner guesses (a table that went
-    from empty to a million rows), and segment counts take slow plans. Segment rules
-    compare locales case-folded (``Dialect.like``); without statistics on that
-    expression the planner guesses 0.5 % of the rows match a prefix where a third do, and
-    probes the tags index once per device instead of hashing them (1.25 s → 0.95 s for
-    the typical segment at 1,000,000 devices, bench/README.md). The statistics object is
-    created once, by a role that owns the table, on PostgreSQL 14 or later.
+    from empty to a million rows), and segment counts take slow plans. VACUUM marks the
+    new pages all-visible, so the typical segment is counted from two indexes alone
+    (``schema_pg.SEGMENT_PREFIX_INDEX`` and the tags' key) without reading a device row.
+    The statistics object tells the planner how platform and folded locale go together
+    (a third of the devices start 'pt', all of them iOS in the bench): without it, it
+    guesses a few percent and hashes the wrong side. It is created once, by a role that
+    owns the table, on PostgreSQL 14 or later; VACUUM and ANALYZE skip, with a warning,
+    tables this role does not own.
     """
     raw = ws.conn.raw
     if raw.info.server_version >= 140000 and ws.scalar(
         "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'devices'::regclass"
     ):
-        ws.conn.execute(
-            f"CREATE STATISTICS IF NOT EXISTS devices_locale_folded ON ({FOLDED_LOCALE})"
-            " FROM devices"
-        )
-    ws.conn.execute("ANALYZE devices")
-    ws.conn.execute("ANALYZE device_tags")
+        with ws.transaction() as conn:
+            conn.execute(_FLUSHED_AT_COMMIT)
+            conn.execute(
+                "CREATE STATISTICS IF NOT EXISTS devices_platform_locale (mcv, dependencies)"
+                f" ON platform, ({FOLDED_LOCALE}) FROM devices"
+            )
+    # Both VACUUMs before either ANALYZE, whose commits are asynchronous (see above).
+    ws.conn.execute("VACUUM devices, device_tags")
+    ws.conn.execute("ANALYZE devices, device_tags")

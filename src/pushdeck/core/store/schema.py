@@ -342,5 +342,11 @@ CREATE INDEX conversions_app ON conversions (app_id, at);
 CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# Segment counts on PostgreSQL (issue 17): an index for the locale prefix rule there
+# (schema_pg.SEGMENT_PREFIX_INDEX). SQLite's LIKE could not use it: nothing changes here.
+_V9 = """
+-- PostgreSQL only.
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,7 +16,8 @@ attribute names are checked and passed as JSON-path parameters. Opted-out and
 dead devices are excluded unless the rule itself talks about ``opt_in`` or ``status``.
 
 Text is matched literally: ``contains`` and ``^=`` escape LIKE's ``%`` and ``_`` and
-ignore the case of ASCII letters only (SQLite's LIKE), ``=`` is exact. Every rule that
+ignore the case of ASCII letters only (SQLite's LIKE; on PostgreSQL ``^=`` is a range
+of the folded text instead, which an index answers), ``=`` is exact. Every rule that
 parses either compiles or raises SegmentError naming the part: numbers must fit 64
 bits, moments must fall between the years 1 and 9999, and the size and nesting of a
 rule are bounded (SQLite refuses expressions deeper than 1,000; Python recursion).
@@ -222,6 +223,8 @@ def _equality(
     if not isinstance(values, list) or not values:
         raise SegmentError(f"{where}: {field} in … needs a non-empty list of values.")
     checked = [_checked_value(field, v, where) for v in values]
+    if op == "starts_with" and dialect.is_postgres:
+        return _starts_with_pg(field, column, checked[0], params, dialect)
     if op == "starts_with":
         prefix = like_literal(checked[0])
         params.extend([checked[0], f"{prefix}-%" if field == "locale" else f"{prefix}%"])
@@ -230,6 +233,56 @@ def _equality(
     if op == "in":
         return f"{column} IN ({', '.join('?' * len(checked))})"
     return f"{column} {'=' if op == '=' else '!='} ?"
+
+
+def _starts_with_pg(
+    field: str, column: str, prefix: str, params: list[Any], dialect: Dialect
+) -> str:
+    """PostgreSQL's ``^=``: the devices of the LIKE form above, as a range of the
+    case-folded column, which an index on that expression answers without reading the
+    rows (``schema_pg.SEGMENT_PREFIX_INDEX``; a LIKE on it would be checked row by row).
+
+    Text folded as SQLite's LIKE folds it (ASCII letters only) starts with the folded
+    prefix exactly when it sorts from the prefix up to the prefix with its last character
+    incremented: text columns compare code points (``COLLATE "C"``). A locale matches
+    itself exactly or its subtags: ``pt`` or ``pt-…`` (any case), never ``ptx``.
+    """
+    folded = dialect.ascii_lower(column)
+    low = ascii_fold(prefix)
+    if field == "locale":
+        # The folded locale sorts in [p, p.) ('.' follows '-'); within that range it is
+        # either p itself (then the locale must be exactly the prefix) or starts 'p-'.
+        params.extend([low, low + ".", prefix, low + "-"])
+        return f"({folded} >= ? AND {folded} < ? AND ({column} = ? OR {folded} >= ?))"
+    high = prefix_successor(low)
+    if high is None:  # the prefix is all U+10FFFF: nothing sorts above what starts so
+        params.append(low)
+        return f"{folded} >= ?"
+    params.extend([low, high])
+    return f"({folded} >= ? AND {folded} < ?)"
+
+
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_fold(text: str) -> str:
+    """``text`` with A-Z lowered and nothing else changed (SQLite's LIKE and ``lower``)."""
+    return text.translate(_ASCII_FOLD)
+
+
+def prefix_successor(prefix: str) -> str | None:
+    """The least text above every text starting with ``prefix`` (code-point order), or
+    None when there is none (the prefix is empty or all U+10FFFF)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if code == 0xD800:  # surrogates are not characters PostgreSQL stores
+            code = 0xE000
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
 
 
 def _checked_value(field: str, value: Any, where: str) -> str:
