@@ -94,12 +94,12 @@ def hold_and_exclude(
     with ws.transaction() as conn:
         held_count = conn.executemany(
             "UPDATE journal SET state = 'held', release_at = ?"
-            " WHERE campaign_id = ? AND device_id = ? AND state = 'queued'",
+            " WHERE campaign_id = ? AND device_id = ? AND state IN ('queued', 'in_flight')",
             [(release_at, campaign_id, device_id) for device_id, release_at in held],
         ).rowcount
         excluded_count = conn.executemany(
             "UPDATE journal SET state = 'excluded', reason = ?, finished_at = ?"
-            " WHERE campaign_id = ? AND device_id = ? AND state = 'queued'",
+            " WHERE campaign_id = ? AND device_id = ? AND state IN ('queued', 'in_flight')",
             [(reason, now, campaign_id, device_id) for device_id, reason in excluded],
         ).rowcount
     return held_count, excluded_count

@@ -93,8 +93,8 @@ def requeue(ws: Workspace, campaign_id: int, device_ids: Collection[int]) -> Non
         return
     with ws.transaction() as conn:
         conn.executemany(
-            "UPDATE journal SET state = 'queued' WHERE campaign_id = ? AND device_id = ?"
-            " AND state = 'in_flight'",
+            "UPDATE journal SET state = 'queued', claimed_by = NULL WHERE campaign_id = ?"
+            " AND device_id = ? AND state = 'in_flight'",
             [(campaign_id, i) for i in device_ids],
         )
 
@@ -182,7 +182,7 @@ def requeue_in_flight(ws: Workspace, campaign_id: int, rows: Sequence[Requeued])
     ]
     with ws.transaction() as conn:
         conn.executemany(
-            "UPDATE journal SET state = 'queued',"
+            "UPDATE journal SET state = 'queued', claimed_by = NULL,"
             f" attempts = {ws.dialect.greatest('attempts', '?')},"
             " reason = CASE WHEN ? = '' THEN reason ELSE ? END,"
             " http_status = coalesce(?, http_status),"
@@ -210,8 +210,8 @@ def record_finished(
     with ws.transaction() as conn:
         conn.executemany(
             "UPDATE journal SET state = ?, attempts = ?, provider_id = ?, http_status = ?,"
-            " reason = ?, finished_at = ?, possibly_duplicated = possibly_duplicated + ?"
-            " WHERE campaign_id = ? AND device_id = ?",
+            " reason = ?, finished_at = ?, possibly_duplicated = possibly_duplicated + ?,"
+            " claimed_by = NULL WHERE campaign_id = ? AND device_id = ?",
             params,
         )
         if unregistered:

@@ -342,5 +342,28 @@ CREATE INDEX conversions_app ON conversions (app_id, at);
 CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# Workers (issue 18): on a PostgreSQL workspace several processes send one campaign,
+# each claiming journal rows (in flight, ``claimed_by`` its workers row). A worker's
+# lease is its heartbeat plus ``lease_seconds`` by the database's clock; once it is
+# past, its in-flight rows are re-queued as possibly duplicated. SQLite gets the same
+# columns (one schema) but keeps one sender per campaign and never fills them.
+_V9_WORKERS = """
+ALTER TABLE journal ADD COLUMN claimed_by INTEGER;
+CREATE INDEX journal_claimed ON journal (claimed_by) WHERE claimed_by IS NOT NULL;
+CREATE TABLE workers (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'worker',
+    started_at TEXT NOT NULL,
+    heartbeat REAL NOT NULL,
+    lease_seconds REAL NOT NULL,
+    stopped_at TEXT,
+    scheduler INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS)
 SCHEMA_VERSION = len(MIGRATIONS)
