@@ -192,6 +192,9 @@ async def test_three_workers_send_one_campaign_and_survive_a_kill_nine(
     )
     assert busiest, "no worker had devices in flight mid-way"
     victim_pid = int(busiest[0]["pid"])
+    # As if it ran on another machine: the others cannot see its process is gone and
+    # must wait out its lease (on one machine they notice at once, see test_resume_kill).
+    shared.conn.execute("UPDATE workers SET pid_space = 'elsewhere' WHERE pid = ?", (victim_pid,))
     os.kill(victim_pid, signal.SIGKILL)
     await _until(lambda: _status(shared) == "sent", 60, "the campaign to be sent")
 
@@ -263,7 +266,6 @@ async def test_a_cut_database_connection_loses_no_outcome(
     assert _server_duplicates(fake) == 0
     assert possibly_duplicated(shared, campaign_id) == 0
     assert proc.poll() is None
-    assert "reconnected" in workers.log("cut") or cut
     assert (await workers.stop_all()) == {"cut": 0}
 
 

@@ -15,9 +15,12 @@ On SQLite nothing here is used: one sender per campaign (``sender_lease``).
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from pushdeck.core.store import workers as rows
 from pushdeck.core.store.workspace import Workspace
@@ -50,7 +53,7 @@ class WorkerLease:
         cls, ws: Workspace, name: str = "", kind: str = "worker", lease: float = DEFAULT_LEASE
     ) -> WorkerLease:
         label = name or f"{kind}@{socket.gethostname()}"
-        return cls(ws, rows.register(ws, label, kind, lease), lease, label, kind)
+        return cls(ws, rows.register(ws, label, kind, lease, pid_space()), lease, label, kind)
 
     @property
     def heartbeat_every(self) -> float:
@@ -66,7 +69,9 @@ class WorkerLease:
             rows.add_sent(self.ws, self.worker_id, self.unreported)
             self.unreported = 0
         if not rows.heartbeat(self.ws, self.worker_id, self.scheduler):
-            self.worker_id = rows.register(self.ws, self.name, self.kind, self.lease_seconds)
+            self.worker_id = rows.register(
+                self.ws, self.name, self.kind, self.lease_seconds, pid_space()
+            )
         self.renewed = time.monotonic()
 
     def beat_if_due(self) -> None:
@@ -80,6 +85,35 @@ class WorkerLease:
         rows.stop(self.ws, self.worker_id)
 
 
+@cache
+def pid_space() -> str:
+    """This machine's boot and process-id namespace: two workers with the same value
+    share process ids, so one can tell the other's process is gone ('' where unknown:
+    then only the lease says so)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return ""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, another user's
+    return False
+
+
 def reap(ws: Workspace) -> int:
-    """Re-queue the in-flight rows of workers whose lease ran out; how many."""
+    """Re-queue the in-flight rows of workers that are gone: on this machine, a worker
+    whose process no longer exists (kill -9: no need to wait out its lease); anywhere, a
+    worker whose lease ran out. Returns how many rows were re-queued."""
+    space = pid_space()
+    if space:
+        mine = os.getpid()
+        gone = [w for w, pid in rows.running_in(ws, space) if pid != mine and _gone(pid)]
+        rows.declare_stopped(ws, gone)
     return rows.reap_expired(ws)[1]

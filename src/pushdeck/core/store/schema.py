@@ -355,6 +355,7 @@ CREATE TABLE workers (
     name TEXT NOT NULL,
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
+    pid_space TEXT NOT NULL DEFAULT '',
     kind TEXT NOT NULL DEFAULT 'worker',
     started_at TEXT NOT NULL,
     heartbeat REAL NOT NULL,

@@ -29,14 +29,32 @@ SCHEDULER_LOCK = "scheduler"
 _NOW = "EXTRACT(EPOCH FROM clock_timestamp())"
 
 
-def register(ws: Workspace, name: str, kind: str, lease_seconds: float) -> int:
+def register(ws: Workspace, name: str, kind: str, lease_seconds: float, pid_space: str) -> int:
     """A new workers row for this process; its id."""
     row = ws.conn.execute(
-        "INSERT INTO workers (name, host, pid, kind, started_at, heartbeat, lease_seconds)"
-        f" VALUES (?, ?, ?, ?, ?, {_NOW}, ?) RETURNING id",
-        (name, socket.gethostname(), os.getpid(), kind, utcnow(), lease_seconds),
+        "INSERT INTO workers (name, host, pid, pid_space, kind, started_at, heartbeat,"
+        f" lease_seconds) VALUES (?, ?, ?, ?, ?, ?, {_NOW}, ?) RETURNING id",
+        (name, socket.gethostname(), os.getpid(), pid_space, kind, utcnow(), lease_seconds),
     ).fetchone()
     return int(row[0])
+
+
+def running_in(ws: Workspace, pid_space: str) -> list[tuple[int, int]]:
+    """(worker id, pid) of the workers not stopped that run in ``pid_space``."""
+    rows = ws.query(
+        "SELECT id, pid FROM workers WHERE stopped_at IS NULL AND pid_space = ?", (pid_space,)
+    )
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
+def declare_stopped(ws: Workspace, worker_ids: Sequence[int]) -> None:
+    """Mark workers stopped (their process is gone); ``reap_expired`` re-queues their rows."""
+    if worker_ids:
+        ws.conn.execute(
+            "UPDATE workers SET stopped_at = ?, scheduler = 0 WHERE id = ANY(?)"
+            " AND stopped_at IS NULL",
+            (utcnow(), list(worker_ids)),
+        )
 
 
 def heartbeat(ws: Workspace, worker_id: int, scheduler: bool | None = None) -> bool:
