@@ -168,6 +168,17 @@ async def _until(condition: object, within: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _cli(uri: str, *args: str) -> tuple[int, str]:
+    """Run pushdeck in a child process without blocking this loop (the fake serves on it)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pushdeck", "--workspace", uri, *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert b"Traceback" not in err, err.decode()
+    return int(proc.returncode or 0), out.decode()
+
+
 def _status(ws: Workspace, name: str = "W") -> str:
     return str(get_campaign(ws, name).status)
 
@@ -286,11 +297,35 @@ async def test_sigterm_finishes_in_flight_sends_and_records_them(
     assert _status(shared) == "sending"  # left for the other workers, not paused
     state = shared.query("SELECT stopped_at FROM workers WHERE pid = ?", (proc.pid,))
     assert state[0]["stopped_at"] is not None
+    code, out = await _cli(workers.uri, "campaigns", "wait", "W", "--timeout", "0.5")
+    assert code == 124 and out == ""  # nobody sends it now: the wait times out
     workers.start("t2", concurrency=100)
-    await _until(lambda: _status(shared) == "sent", 40, "the campaign to be sent")
+    code, out = await _cli(workers.uri, "campaigns", "wait", "W", "--timeout", "40")
+    assert code == 0 and out.startswith(f"W: sent (accepted {devices})")
+    assert _status(shared) == "sent"
     assert counts_by_state(shared, campaign_id) == {"accepted": devices}
     assert len(fake.accepted) == devices and _server_duplicates(fake) == 0
     assert possibly_duplicated(shared, campaign_id) == 0
+
+
+async def test_campaigns_send_on_a_shared_workspace_is_one_more_worker(
+    shared: Workspace, fake: FakeApns, workers: Workers
+) -> None:
+    devices = 6_000
+    _campaign(shared, devices)
+    workers.start("slow", concurrency=30)  # ~500/s at 60 ms: the send must help
+    _queue(workers.uri)
+    await _until(lambda: sum(fake.accepted.values()) >= 200, 30, "the worker to start")
+    code, out = await _cli(workers.uri, "campaigns", "send", "W", "--concurrency", "300")
+    assert code == 0, out
+    assert out.startswith(f"W: sent (accepted {devices})")  # it stayed until the end
+    campaign_id = get_campaign(shared, "W").id
+    assert counts_by_state(shared, campaign_id) == {"accepted": devices}
+    assert len(fake.accepted) == devices and _server_duplicates(fake) == 0
+    sent = {r["kind"]: r["sent"] for r in shared.query("SELECT kind, sent FROM workers")}
+    assert sent["send"] > 0 and sent["worker"] > 0, sent  # both sent part of it
+    assert sent["send"] + sent["worker"] <= devices
+    assert (await workers.stop_all()) == {"slow": 0}
 
 
 def test_a_workspace_file_refuses_workers_and_queueing(tmp_path: Path) -> None:

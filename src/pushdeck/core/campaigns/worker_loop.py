@@ -89,12 +89,18 @@ class WorkerLoop:
         if reap(self.ws):
             self.say("re-queued the in-flight devices of a worker that stopped answering")
         if self._scheduler():
-            report = await run_due(
-                self.ws, self.providers_for, options=self.options.dispatch,
-                worker=self.lease, control=self.control,
-            )  # fmt: skip
-            for name in report.sent:
-                self.say(f"scheduled campaign {name}: sent its due devices")
+            try:
+                report = await run_due(
+                    self.ws, self.providers_for, options=self.options.dispatch,
+                    worker=self.lease, control=self.control,
+                )  # fmt: skip
+            except PushdeckError as exc:  # e.g. a refused credential: recorded on it
+                self.say(f"schedules: {exc}")
+            else:
+                for name in report.sent:
+                    self.say(f"scheduled campaign {name}: sent its due devices")
+                for name in report.missed:
+                    self.say(f"scheduled campaign {name}: missed, waits for a decision")
         for name in rows.sending_campaigns(self.ws) + rows.stalled_campaigns(self.ws):
             if self.stopping:
                 return
