@@ -294,6 +294,71 @@ CREATE INDEX conversions_app ON conversions (app_id, at);
 CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id IS NOT NULL;
 """
 
+# Workers (schema 9): claims must not queue behind each other on journal_summary's row
+# locks. The summary counts a row in flight as queued (as reports already fold them,
+# reports/analytics.py), so the per-row trigger skips queued <-> in_flight moves, which
+# are all a claim (and a re-queue) does; only the final outcome touches the summary.
+_PG_SUMMARY_STATE = """
+CREATE FUNCTION pushdeck_summary_state(state TEXT) RETURNS TEXT
+IMMUTABLE LANGUAGE sql AS $$ SELECT CASE WHEN state = 'in_flight' THEN 'queued' ELSE state END $$
+"""
+_PG_SUMMARY_ADD = """
+CREATE OR REPLACE FUNCTION pushdeck_summary_add(j journal, sign BIGINT) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF sign < 0 THEN
+        UPDATE journal_summary SET n = n - 1,
+            delivered = delivered - CASE WHEN j.delivered_at IS NOT NULL THEN 1 ELSE 0 END,
+            opened = opened - CASE WHEN j.opened_at IS NOT NULL THEN 1 ELSE 0 END,
+            actions = actions - coalesce(j.actions, 0),
+            dismissed = dismissed - CASE WHEN j.dismissed_at IS NOT NULL THEN 1 ELSE 0 END
+        WHERE campaign_id = j.campaign_id AND platform = coalesce(j.platform, '')
+          AND variant = j.variant AND locale = coalesce(j.locale, '')
+          AND state = pushdeck_summary_state(j.state);
+        RETURN;
+    END IF;
+    INSERT INTO journal_summary AS s
+        (campaign_id, platform, variant, locale, state, n, delivered, opened, actions,
+         dismissed)
+    VALUES (j.campaign_id, coalesce(j.platform, ''), j.variant, coalesce(j.locale, ''),
+            pushdeck_summary_state(j.state), sign,
+            sign * CASE WHEN j.delivered_at IS NOT NULL THEN 1 ELSE 0 END,
+            sign * CASE WHEN j.opened_at IS NOT NULL THEN 1 ELSE 0 END,
+            sign * coalesce(j.actions, 0),
+            sign * CASE WHEN j.dismissed_at IS NOT NULL THEN 1 ELSE 0 END)
+    ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
+        n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,
+        opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,
+        dismissed = s.dismissed + EXCLUDED.dismissed;
+END $$;
+"""
+_PG_SUMMARY_TRIGGER = """
+CREATE TRIGGER journal_summary_update AFTER UPDATE OF
+    campaign_id, platform, variant, locale, state, delivered_at, opened_at, actions,
+    dismissed_at ON journal
+    FOR EACH ROW WHEN (NOT (
+        OLD.state IN ('queued', 'in_flight') AND NEW.state IN ('queued', 'in_flight')
+        AND OLD.campaign_id = NEW.campaign_id AND OLD.variant = NEW.variant
+        AND OLD.platform IS NOT DISTINCT FROM NEW.platform
+        AND OLD.locale IS NOT DISTINCT FROM NEW.locale
+        AND OLD.delivered_at IS NOT DISTINCT FROM NEW.delivered_at
+        AND OLD.opened_at IS NOT DISTINCT FROM NEW.opened_at
+        AND OLD.actions IS NOT DISTINCT FROM NEW.actions
+        AND OLD.dismissed_at IS NOT DISTINCT FROM NEW.dismissed_at))
+    EXECUTE FUNCTION pushdeck_journal_summary()
+"""
+_PG_SUMMARY_FOLD = """
+INSERT INTO journal_summary AS s
+    (campaign_id, platform, variant, locale, state, n, delivered, opened, actions, dismissed)
+SELECT campaign_id, platform, variant, locale, 'queued', n, delivered, opened, actions,
+       dismissed
+FROM journal_summary WHERE state = 'in_flight'
+ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
+    n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,
+    opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,
+    dismissed = s.dismissed + EXCLUDED.dismissed
+"""
+
 #: The version SCHEMA above is (tests/core/test_pg_workspace.py checks it is current).
 SCHEMA_AT = 8
 #: PostgreSQL forms of the migrations after SCHEMA_AT: version -> DDL statements.
@@ -311,6 +376,12 @@ PG_MIGRATIONS: dict[int, tuple[str, ...]] = {
         " kind TEXT NOT NULL DEFAULT 'worker', started_at TEXT NOT NULL,"
         " heartbeat DOUBLE PRECISION NOT NULL, lease_seconds DOUBLE PRECISION NOT NULL,"
         " stopped_at TEXT, scheduler BIGINT NOT NULL DEFAULT 0, sent BIGINT NOT NULL DEFAULT 0)",
+        _PG_SUMMARY_STATE,
+        _PG_SUMMARY_ADD,
+        "DROP TRIGGER journal_summary_update ON journal",
+        _PG_SUMMARY_TRIGGER,
+        _PG_SUMMARY_FOLD,
+        "DELETE FROM journal_summary WHERE state = 'in_flight'",
     ),
 }
 
