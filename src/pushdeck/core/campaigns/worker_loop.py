@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pushdeck.core.campaigns.dispatch import DispatchOptions, SendControl, send_campaign_async
 from pushdeck.core.campaigns.library import get_campaign
 from pushdeck.core.campaigns.scheduling import run_due
+from pushdeck.core.campaigns.spec import ScheduleKind
 from pushdeck.core.campaigns.workers import DEFAULT_LEASE, WorkerLease, reap, shared
 from pushdeck.core.common.errors import ConfigError, PushdeckError
 from pushdeck.core.common.model import ProviderKind
@@ -61,6 +62,7 @@ class WorkerLoop:
         self.stopping = False
         self.lease: WorkerLease | None = None
         self.lock_generation = -1  # ws.generation when the scheduler lock was taken
+        self.told_missed: set[str] = set()  # missed campaigns already logged
 
     def stop(self) -> None:
         """Finish what is in flight, write it, and return from ``run`` (signal-safe)."""
@@ -99,8 +101,9 @@ class WorkerLoop:
             else:
                 for name in report.sent:
                     self.say(f"scheduled campaign {name}: sent its due devices")
-                for name in report.missed:
+                for name in set(report.missed) - self.told_missed:
                     self.say(f"scheduled campaign {name}: missed, waits for a decision")
+                self.told_missed = set(report.missed)
         for name in rows.sending_campaigns(self.ws) + rows.stalled_campaigns(self.ws):
             if self.stopping:
                 return
@@ -118,6 +121,10 @@ class WorkerLoop:
 
     async def _join(self, name: str) -> None:
         campaign = get_campaign(self.ws, name)
+        if campaign.spec.schedule.kind is ScheduleKind.LOCAL:
+            # Its queue holds every time zone; only the zones due now may go, and only
+            # the scheduler (run_due) knows which: joining would send the others early.
+            return
         try:
             summary = await send_campaign_async(
                 self.ws, name, providers=self.providers_for(campaign.spec.app),
