@@ -295,9 +295,11 @@ CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id
 """
 
 # Workers (schema 9): claims must not queue behind each other on journal_summary's row
-# locks. The summary counts a row in flight as queued (as reports already fold them,
-# reports/analytics.py), so the per-row trigger skips queued <-> in_flight moves, which
-# are all a claim (and a re-queue) does; only the final outcome touches the summary.
+# locks, and writing outcomes must not cost a trigger call per row (62 us of the 79 us a
+# row took). The summary counts a row in flight as queued (as reports already fold them,
+# reports/analytics.py), and updates are summed per statement (transition tables, one
+# upsert per group, in key order so two writers never deadlock): a claim or a re-queue
+# moves nothing, an outcome batch is one upsert per group it touches.
 _PG_SUMMARY_STATE = """
 CREATE FUNCTION pushdeck_summary_state(state TEXT) RETURNS TEXT
 IMMUTABLE LANGUAGE sql AS $$ SELECT CASE WHEN state = 'in_flight' THEN 'queued' ELSE state END $$
@@ -332,20 +334,47 @@ BEGIN
         dismissed = s.dismissed + EXCLUDED.dismissed;
 END $$;
 """
+_PG_SUMMARY_MOVES = """
+CREATE FUNCTION pushdeck_journal_summary_moves() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO journal_summary AS s
+        (campaign_id, platform, variant, locale, state, n, delivered, opened, actions,
+         dismissed)
+    SELECT campaign_id, platform, variant, locale, state,
+           sum(n), sum(delivered), sum(opened), sum(actions), sum(dismissed)
+    FROM (
+        SELECT campaign_id, coalesce(platform, '') AS platform, variant,
+               coalesce(locale, '') AS locale, pushdeck_summary_state(state) AS state,
+               -1 AS n,
+               -(CASE WHEN delivered_at IS NOT NULL THEN 1 ELSE 0 END) AS delivered,
+               -(CASE WHEN opened_at IS NOT NULL THEN 1 ELSE 0 END) AS opened,
+               -coalesce(actions, 0) AS actions,
+               -(CASE WHEN dismissed_at IS NOT NULL THEN 1 ELSE 0 END) AS dismissed
+        FROM old_rows
+        UNION ALL
+        SELECT campaign_id, coalesce(platform, ''), variant, coalesce(locale, ''),
+               pushdeck_summary_state(state), 1,
+               CASE WHEN delivered_at IS NOT NULL THEN 1 ELSE 0 END,
+               CASE WHEN opened_at IS NOT NULL THEN 1 ELSE 0 END,
+               coalesce(actions, 0),
+               CASE WHEN dismissed_at IS NOT NULL THEN 1 ELSE 0 END
+        FROM new_rows
+    ) AS moves
+    GROUP BY campaign_id, platform, variant, locale, state
+    HAVING sum(n) <> 0 OR sum(delivered) <> 0 OR sum(opened) <> 0 OR sum(actions) <> 0
+        OR sum(dismissed) <> 0
+    ORDER BY campaign_id, platform, variant, locale, state
+    ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
+        n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,
+        opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,
+        dismissed = s.dismissed + EXCLUDED.dismissed;
+    RETURN NULL;
+END $$
+"""
 _PG_SUMMARY_TRIGGER = """
-CREATE TRIGGER journal_summary_update AFTER UPDATE OF
-    campaign_id, platform, variant, locale, state, delivered_at, opened_at, actions,
-    dismissed_at ON journal
-    FOR EACH ROW WHEN (NOT (
-        OLD.state IN ('queued', 'in_flight') AND NEW.state IN ('queued', 'in_flight')
-        AND OLD.campaign_id = NEW.campaign_id AND OLD.variant = NEW.variant
-        AND OLD.platform IS NOT DISTINCT FROM NEW.platform
-        AND OLD.locale IS NOT DISTINCT FROM NEW.locale
-        AND OLD.delivered_at IS NOT DISTINCT FROM NEW.delivered_at
-        AND OLD.opened_at IS NOT DISTINCT FROM NEW.opened_at
-        AND OLD.actions IS NOT DISTINCT FROM NEW.actions
-        AND OLD.dismissed_at IS NOT DISTINCT FROM NEW.dismissed_at))
-    EXECUTE FUNCTION pushdeck_journal_summary()
+CREATE TRIGGER journal_summary_update AFTER UPDATE ON journal
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pushdeck_journal_summary_moves()
 """
 _PG_SUMMARY_FOLD = """
 INSERT INTO journal_summary AS s
@@ -378,6 +407,7 @@ PG_MIGRATIONS: dict[int, tuple[str, ...]] = {
         " stopped_at TEXT, scheduler BIGINT NOT NULL DEFAULT 0, sent BIGINT NOT NULL DEFAULT 0)",
         _PG_SUMMARY_STATE,
         _PG_SUMMARY_ADD,
+        _PG_SUMMARY_MOVES,
         "DROP TRIGGER journal_summary_update ON journal",
         _PG_SUMMARY_TRIGGER,
         _PG_SUMMARY_FOLD,
