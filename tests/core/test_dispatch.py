@@ -340,6 +340,8 @@ async def test_unexpected_provider_error_is_recorded_not_lost(ws: Workspace) -> 
 
 
 async def test_a_second_sender_is_refused_while_the_first_is_alive(ws: Workspace) -> None:
+    if ws.dialect.is_postgres:
+        pytest.skip("a shared workspace has several senders (claims): tests/core/test_workers.py")
     import json as _json
     import os
     import socket

@@ -166,7 +166,7 @@ def test_the_postgresql_schema_has_every_table_column_and_index_of_sqlite(
     assert lite_indexes <= pg_indexes  # PostgreSQL also names its primary keys' indexes
     assert partial == {
         "devices_test", "devices_token_kind", "journal_opened", "journal_reasons",
-        "events_actions", "conversions_campaign",
+        "events_actions", "conversions_campaign", "journal_claimed",
         "devices_segment_prefix",  # PostgreSQL only: the segment compiler's prefix range
     }  # fmt: skip
     assert pg_triggers == lite_triggers

@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "segments",
     "push",
     "campaigns",
+    "worker",
+    "workers",
     "events",
     "report",
     "demo",

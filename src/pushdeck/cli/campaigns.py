@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Mapping
 
 from pushdeck.cli.context import Context, ProgressBar
@@ -80,6 +81,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub = verbs.add_parser(verb, help=helptext)
         sub.add_argument("name")
         sub.set_defaults(handler=handler)
+    queue = verbs.add_parser(
+        "queue", help="shared workspace: hand a campaign to the workers and return"
+    )
+    queue.add_argument("name")
+    queue.set_defaults(handler=_queue)
+    wait = verbs.add_parser(
+        "wait", help="follow a campaign until it is sent (exit 0), stopped or --timeout"
+    )
+    wait.add_argument("name")
+    wait.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    wait.add_argument("--json", action="store_true", help="print the final status as JSON")
+    wait.set_defaults(handler=_wait)
     due = verbs.add_parser("run-due", help="send scheduled campaigns that are due (for cron)")
     due.add_argument("--json", action="store_true")
     due.set_defaults(handler=_run_due)
@@ -237,6 +250,60 @@ def _cancel(ctx: Context, args: argparse.Namespace) -> int:
     cancel_campaign(ctx.workspace(), args.name)
     print(f"{args.name}: cancelled")
     return 0
+
+
+def _queue(ctx: Context, args: argparse.Namespace) -> int:
+    from pushdeck.core.campaigns.queue import queue_campaign
+
+    campaign = queue_campaign(ctx.workspace(), args.name)
+    print(
+        f"{campaign.name}: {campaign.status} (the workers send it; follow it with "
+        f"'pushdeck campaigns wait {campaign.name}')"
+    )
+    return 0
+
+
+#: ``campaigns wait`` exit code when --timeout passed first (as timeout(1) says).
+EXIT_WAIT_TIMEOUT = 124
+
+
+def _wait(ctx: Context, args: argparse.Namespace) -> int:
+    from pushdeck.core.campaigns.queue import wait_campaign
+
+    if args.timeout is not None and args.timeout < 0:
+        raise ConfigError("--timeout must be 0 or more seconds.")
+    ws = ctx.workspace()
+    campaign = get_campaign(ws, args.name)
+    bar = ProgressBar(f"Waiting for {campaign.name}", 1)
+    last = [0.0]
+
+    def on_progress(p: Progress) -> None:
+        bar.total = max(p.total, 1)
+        eta = f" ETA {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
+        bar.update(p.done, f"{p.status} {p.rate:.0f}/s{eta}")
+        if not bar.enabled and time.monotonic() - last[0] >= 5:  # a log: a line every 5 s
+            last[0] = time.monotonic()
+            print(f"{p.campaign}: {p.status}, {p.done}/{p.total} done", file=sys.stderr)
+
+    try:
+        final = wait_campaign(ws, campaign.name, timeout=args.timeout, on_progress=on_progress)
+    finally:
+        bar.finish()
+    if final is None:
+        print(
+            f"{campaign.name}: still {get_campaign(ws, campaign.name).status} after "
+            f"{args.timeout:g} s",
+            file=sys.stderr,
+        )
+        return EXIT_WAIT_TIMEOUT
+    if args.json:
+        ctx.print_json(campaign_status(ws, campaign.name))
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(final.counts.items()))
+        print(f"{final.campaign}: {final.status} ({counts})")
+        if final.possibly_duplicated:
+            print(f"possibly duplicated: {final.possibly_duplicated}")
+    return 0 if final.status == "sent" else 1
 
 
 def _run_due(ctx: Context, args: argparse.Namespace) -> int:

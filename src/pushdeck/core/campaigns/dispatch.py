@@ -49,6 +49,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pushdeck.core.campaigns import sender_lease
+from pushdeck.core.campaigns import workers as worker_leases
 from pushdeck.core.campaigns.audience import audience_rule, exclusion_case
 from pushdeck.core.campaigns.hygiene import Clock, SendGate, wait_for_release
 from pushdeck.core.campaigns.journal import (
@@ -89,6 +90,7 @@ from pushdeck.core.messages.payloads.live_activity import accepted_token_kinds
 from pushdeck.core.providers.base import Provider
 from pushdeck.core.providers.health import HealthPolicy, RouteHealth, RouteState
 from pushdeck.core.store import send_memory
+from pushdeck.core.store import workers as claims
 from pushdeck.core.store.audience import materialize_journal
 from pushdeck.core.store.devices import row_to_device
 from pushdeck.core.store.journal import (
@@ -104,7 +106,7 @@ from pushdeck.core.store.journal import (
     requeue,
     waiting_reasons,
 )
-from pushdeck.core.store.workspace import Workspace
+from pushdeck.core.store.workspace import ConnectionLost, Workspace
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,9 @@ class SendControl:
     def __init__(self) -> None:
         self.paused = False
         self.cancelled = False
+        #: This process leaves the campaign (a worker shutting down): in-flight sends
+        #: finish and are recorded, the campaign's status is left to the other workers.
+        self.leaving = False
 
     def pause(self) -> None:
         self.paused = True
@@ -183,6 +188,9 @@ class SendControl:
 
     def cancel(self) -> None:
         self.cancelled = True
+
+    def leave(self) -> None:
+        self.leaving = True
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -291,6 +299,13 @@ class _Dispatcher:
         self.last_poll = 0.0
         self.last_emit = 0.0
         self.lease = ""  # this sender's lease token, renewed while sending
+        # Shared workspace: this process as a worker (rows are claimed, not paged).
+        self.worker: worker_leases.WorkerLease | None = None
+        self.db_lost = False  # the connection broke; outcomes wait in the buffer
+        # Claimed rows handed back unsent because their route gave up: left for a later
+        # run (as ``settled``), not claimed again by this one.
+        self.left: set[int] = set()
+        self.reconnecting: asyncio.Lock | None = None
         self.unknown: Counter[int] = Counter()  # device id -> transport errors so far
         self.counts: Counter[str] = Counter(counts_by_state(ws, campaign.id))
         self.duplicated = possibly_duplicated(ws, campaign.id)
@@ -298,7 +313,7 @@ class _Dispatcher:
     # ---- control
 
     def _check_stop(self) -> None:
-        if self.stop_status is not None:
+        if self.stop_status is not None or self.control.leaving:
             raise _Stop
         if self.control.cancelled:
             self.stop_status = CampaignStatus.CANCELLED
@@ -326,9 +341,13 @@ class _Dispatcher:
     # ---- main loop
 
     async def run(self) -> None:
+        self.reconnecting = asyncio.Lock()
         flusher = asyncio.create_task(self._flush_periodically())
         try:
-            await self._feed()
+            if self.worker is not None:
+                await self._feed_claims()
+            else:
+                await self._feed()
         except _Stop:
             pass
         finally:
@@ -336,7 +355,86 @@ class _Dispatcher:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             flusher.cancel()
             self._flush()
+            while self.worker is not None and self.buffer:  # never lose an outcome
+                await self._reconnect()
+                self._flush()
             record_reported_engagement(self.ws, self.providers.values())  # the rest of it
+
+    # ---- shared workspace: claims
+
+    async def _feed_claims(self) -> None:
+        """As ``_feed``, but rows are claimed (other workers send the same campaign), and
+        the run ends only when nothing is queued or in flight anywhere: rows of a worker
+        that died come back to the queue when its lease runs out, and are sent here."""
+        assert self.worker is not None
+        while True:
+            try:
+                self.deferred, self.deferred_routes = False, set()
+                complete = await self._feed_pass()
+                if self.tasks:
+                    await asyncio.gather(*list(self.tasks), return_exceptions=True)
+                self._flush()
+                if self.db_lost:
+                    raise self._lost()
+                if self.deferred:
+                    self.pending = set(self.deferred_routes) if complete else None
+                    await self._until_a_route_opens()
+                    continue
+                # Nothing of ours is in flight now: a claim whose commit answer the
+                # connection lost is certainly unsent.
+                claims.release_own(self.ws, self.campaign.id, self.worker.worker_id)
+                queued, in_flight = claims.open_work(
+                    self.ws, self.campaign.id, self.timezones, self._not_again()
+                )
+                if queued:
+                    continue  # re-queued by others (their transient failures, reaped rows)
+                if not in_flight:
+                    return
+                await self._wait_for_others()
+            except ConnectionLost:
+                await self._reconnect()
+
+    async def _wait_for_others(self) -> None:
+        """Other workers have rows in flight: wait for their outcomes, or for their
+        lease to run out (then the rows are re-queued and this worker sends them)."""
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            self._check_stop()
+            await asyncio.sleep(0.1)
+        worker_leases.reap(self.ws)
+        self._check_stop_now()
+
+    def _not_again(self) -> set[int]:
+        """Device ids this run does not claim again (they wait for a later run)."""
+        return self.settled | self.left if self.left else self.settled
+
+    def _check_stop_now(self) -> None:
+        self.last_poll = 0.0
+        self._check_stop()
+
+    def _lost(self) -> Exception:
+        self.db_lost = False
+        return ConnectionLost[0]("the workspace connection was lost")
+
+    async def _reconnect(self) -> None:
+        """Open a new connection, waiting 0.2 s, 0.4 s … up to 10 s between tries."""
+        assert self.reconnecting is not None
+        async with self.reconnecting:
+            if not self._connection_broken():
+                return
+            delay = 0.2
+            while True:
+                try:
+                    self.ws.reconnect()
+                    self.db_lost = False
+                    return
+                except Exception:  # noqa: BLE001 - the server is not back yet
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+
+    def _connection_broken(self) -> bool:
+        conn = getattr(self.ws.conn, "raw", None)
+        return conn is None or bool(conn.closed) or self.db_lost
 
     async def _feed(self) -> None:
         while True:
@@ -359,6 +457,11 @@ class _Dispatcher:
             if self._all_routes_blocked():
                 self.deferred = True  # the rest waits for the next pass
                 return False
+            if self.worker is not None:
+                after = await self._claim_and_send(after)
+                if after < 0:
+                    return True
+                continue
             rows = queued_page(
                 self.ws, self.campaign.id, after, self.options.page_size, self.timezones
             )
@@ -373,24 +476,58 @@ class _Dispatcher:
             for start in range(0, len(rows), self._chunk()):
                 await self._send_chunk(rows[start : start + self._chunk()])
 
+    async def _claim_and_send(self, after: int) -> int:
+        """Claim the next chunk above ``after`` and send it; the new ``after`` (-1: the
+        queue above ``after`` is empty)."""
+        assert self.worker is not None
+        self._check_stop()
+        status, rows = claims.claim(
+            self.ws, self.campaign.id, self.worker.worker_id, after, self._chunk(),
+            self.timezones, self._not_again(),
+        )  # fmt: skip
+        if status != str(CampaignStatus.SENDING):
+            self.stop_status = stored_status(status, self.campaign.name, self.campaign.id)
+            raise _Stop
+        if not rows:
+            return -1
+        self._move("queued", "in_flight", len(rows))
+        after = rows[-1]["id"]
+        rows, moved = self.gate.admit(rows)
+        for state, count in moved.items():
+            self._move("in_flight", state, count)
+        await self._send_chunk(rows, claimed=True)
+        return int(after)
+
     def _chunk(self) -> int:
         per_minute = self.campaign.spec.throttle_per_minute
         if per_minute:  # about a second's worth, so throttled rows are not in flight long
             return max(1, min(self.options.chunk_size, per_minute // 60))
         return self.options.chunk_size
 
-    async def _send_chunk(self, rows: list[Any]) -> None:
-        self._check_stop()
-        rows = self._admit(rows)
-        if not rows:
-            return
-        ids = [r["id"] for r in rows]
-        stored = mark_in_flight_while_sending(self.ws, self.campaign.id, ids)
-        if stored is None:
-            self._move("queued", "in_flight", len(ids))
+    async def _send_chunk(self, rows: list[Any], *, claimed: bool = False) -> None:
+        if claimed:  # already in flight under this worker's claim
+            admitted = self._admit(rows)
+            if len(admitted) < len(rows):  # their route is down: back to the queue
+                keep = {r["id"] for r in admitted}
+                back = [r["id"] for r in rows if r["id"] not in keep]
+                claims.requeue_claimed(self.ws, self.campaign.id, back)
+                self._move("in_flight", "queued", len(back))
+            rows = admitted
+            if not rows:
+                return
+            ids = [r["id"] for r in rows]
         else:
-            self.stop_status = stored_status(stored, self.campaign.name, self.campaign.id)
-        if self.stop_status is not None:
+            self._check_stop()
+            rows = self._admit(rows)
+            if not rows:
+                return
+            ids = [r["id"] for r in rows]
+            stored = mark_in_flight_while_sending(self.ws, self.campaign.id, ids)
+            if stored is None:
+                self._move("queued", "in_flight", len(ids))
+            else:
+                self.stop_status = stored_status(stored, self.campaign.name, self.campaign.id)
+        if self.stop_status is not None and not claimed:
             raise _Stop
         started: set[int] = set()
         try:
@@ -480,6 +617,8 @@ class _Dispatcher:
                 admitted.append(row)
             elif state is RouteState.WAIT:
                 self._defer(health)  # stays queued; the next pass tries again
+            elif self.worker is not None:
+                self.left.add(row["id"])  # gave up: not claimed again in this run
             # GAVE_UP: stays queued for a later run; the campaign ends paused with why
         return admitted
 
@@ -652,6 +791,14 @@ class _Dispatcher:
             if self.lease and time.monotonic() - renewed > sender_lease.HEARTBEAT:
                 sender_lease.renew(self.ws, self.campaign.id, self.lease)
                 renewed = time.monotonic()
+            if self.worker is not None:
+                try:
+                    if self.db_lost:
+                        await self._reconnect()
+                        self._flush()
+                    self.worker.beat_if_due()
+                except ConnectionLost:
+                    self.db_lost = True
 
     def _flush(self) -> None:
         if not self.buffer:
@@ -659,9 +806,20 @@ class _Dispatcher:
         batch, self.buffer = self.buffer, []
         finished = [o for o in batch if o.state is not JournalState.QUEUED]
         unsent = [o for o in batch if o.state is JournalState.QUEUED]
-        write_outcomes(self.ws, self.campaign.id, finished)
-        requeue_unfinished(self.ws, self.campaign.id, unsent)
-        record_reported_engagement(self.ws, self.providers.values())  # simulated devices
+        try:
+            write_outcomes(self.ws, self.campaign.id, finished)
+            requeue_unfinished(self.ws, self.campaign.id, unsent)
+            record_reported_engagement(self.ws, self.providers.values())  # simulated devices
+        except ConnectionLost:
+            if self.worker is None:
+                raise
+            # Kept, and written again once reconnected (writing a final state twice is
+            # harmless; the re-queue only touches rows still in flight).
+            self.buffer = batch + self.buffer
+            self.db_lost = True
+            return
+        if self.worker is not None:
+            self.worker.unreported += len(finished)
         for state, count in Counter(o.state.value for o in finished).items():
             self._move("in_flight", state, count)
         self._move("in_flight", "queued", len(unsent))
@@ -796,20 +954,45 @@ async def send_campaign_async(
     control: SendControl | None = None,
     options: DispatchOptions | None = None,
     timezones: Collection[str] | None = None,
+    worker: worker_leases.WorkerLease | None = None,
+    join: bool = False,
 ) -> SendSummary:
     """Start or resume sending campaign ``name``; return when it is done or stopped.
 
     ``timezones`` limits this run to devices in those zones (local-time schedules).
     Raises CredentialError (after recording it) when a provider refuses the credentials.
+
+    On a PostgreSQL workspace the send claims rows as ``worker`` (this process is
+    registered as one for the send when None), so other workers may send the same
+    campaign at once. ``join``: only help a campaign already 'sending' (queued for the
+    workers); its status, journal and schedule are left as they are.
     """
     campaign = get_campaign(ws, name)
     if campaign.status is CampaignStatus.SENT:
+        return summary(ws, name)
+    if join and campaign.status is not CampaignStatus.SENDING:
         return summary(ws, name)
     if campaign.status not in SENDABLE:
         raise ConfigError(
             f"Campaign {name!r} is {campaign.status} and cannot be sent.",
             hint=f"Duplicate it ('pushdeck campaigns duplicate {name} NEW') to send again.",
         )
+    if worker_leases.shared(ws):
+        own = worker is None
+        if worker is None:
+            worker = worker_leases.WorkerLease.register(ws, kind="send")
+        try:
+            with send_memory.streaming(ws):
+                return await _send(
+                    ws, campaign, providers, on_progress, control or SendControl(), options,
+                    timezones, "", worker=worker, join=join,
+                )  # fmt: skip
+        finally:
+            if own:
+                try:
+                    worker.stop()
+                except ConnectionLost:
+                    pass  # its lease runs out by itself
     lease = sender_lease.acquire(ws, campaign.id, name)
     try:
         with send_memory.streaming(ws), _collector_for_sending():
@@ -863,19 +1046,32 @@ async def _send(
     options: DispatchOptions | None,
     timezones: Collection[str] | None,
     lease: str,
+    *,
+    worker: worker_leases.WorkerLease | None = None,
+    join: bool = False,
 ) -> SendSummary:
     name = campaign.name
     started = time.monotonic()
     require_valid_templates(campaign.spec)  # a campaign saved before today's checks
-    set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
-    materialize(ws, campaign, providers.keys())
-    recover_in_flight(ws, campaign.id)  # safe: the lease says no other sender is alive
+    if not join:
+        set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
+        materialize(ws, campaign, providers.keys())
+    if worker is None:
+        recover_in_flight(ws, campaign.id)  # safe: the lease says no other sender is alive
+    else:
+        # Other workers may be sending: only rows of dead workers (their lease ran out)
+        # and of a crashed sender of an older Pushdeck are re-queued.
+        worker_leases.reap(ws)
+        claims.recover_unclaimed(ws, campaign.id)
     while True:
         dispatcher = _Dispatcher(
             ws, campaign, providers, options or DispatchOptions(), control, on_progress, timezones
         )
         dispatcher.lease = lease
+        dispatcher.worker = worker
         await dispatcher.run()
+        if control.leaving:
+            return summary(ws, name, elapsed=time.monotonic() - started)
         if dispatcher.stop_status is not CampaignStatus.PAUSED or not control.paused:
             break
         set_status(ws, name, CampaignStatus.PAUSED)

@@ -136,7 +136,8 @@ class SendGate:
         recent: Mapping[int, int] = {}
         if self.rules.cap is not None:
             since = stamp(now - self.rules.cap.within.delta)
-            recent = store.recent_sends(self.ws, [r["id"] for r in rows if not r["test"]], since)
+            ids = [r["id"] for r in rows if not r["test"]]
+            recent = store.recent_sends(self.ws, ids, since, self.campaign.id)
         admitted: list[Any] = []
         held: list[tuple[int, str]] = []
         excluded: list[tuple[int, str]] = []

@@ -51,16 +51,20 @@ def app_id_of(ws: Workspace, name: str) -> int | None:
 # --------------------------------------------------------------------------- caps
 
 
-def recent_sends(ws: Workspace, device_ids: Collection[int], since: str) -> dict[int, int]:
-    """Notifications sent to each device at or after ``since`` (accepted or in flight)."""
+def recent_sends(
+    ws: Workspace, device_ids: Collection[int], since: str, campaign_id: int = 0
+) -> dict[int, int]:
+    """Notifications sent to each device at or after ``since`` (accepted or in flight),
+    not counting campaign ``campaign_id`` itself (on a shared workspace its rows are
+    already in flight, claimed, when they are judged)."""
     if not device_ids:
         return {}
     rows = ws.query(
         "SELECT device_id, count(*) FROM journal"
-        f" WHERE campaign_id IN ({_RECENT_CAMPAIGNS})"
+        f" WHERE campaign_id IN ({_RECENT_CAMPAIGNS}) AND campaign_id <> ?"
         f" AND device_id IN ({ws.dialect.json_ints()})"
         f" AND state IN {_SENT} AND sent_at >= ? GROUP BY device_id",
-        (since, json.dumps(list(device_ids)), since),
+        (since, campaign_id, json.dumps(list(device_ids)), since),
     )
     return {r[0]: r[1] for r in rows}
 
@@ -94,12 +98,12 @@ def hold_and_exclude(
     with ws.transaction() as conn:
         held_count = conn.executemany(
             "UPDATE journal SET state = 'held', release_at = ?"
-            " WHERE campaign_id = ? AND device_id = ? AND state = 'queued'",
+            " WHERE campaign_id = ? AND device_id = ? AND state IN ('queued', 'in_flight')",
             [(release_at, campaign_id, device_id) for device_id, release_at in held],
         ).rowcount
         excluded_count = conn.executemany(
             "UPDATE journal SET state = 'excluded', reason = ?, finished_at = ?"
-            " WHERE campaign_id = ? AND device_id = ? AND state = 'queued'",
+            " WHERE campaign_id = ? AND device_id = ? AND state IN ('queued', 'in_flight')",
             [(reason, now, campaign_id, device_id) for device_id, reason in excluded],
         ).rowcount
     return held_count, excluded_count

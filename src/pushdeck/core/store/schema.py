@@ -342,11 +342,30 @@ CREATE INDEX conversions_app ON conversions (app_id, at);
 CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id IS NOT NULL;
 """
 
-# Segment counts on PostgreSQL (issue 17): an index for the locale prefix rule there
-# (schema_pg.SEGMENT_PREFIX_INDEX). SQLite's LIKE could not use it: nothing changes here.
-_V9 = """
--- PostgreSQL only.
+# Workers (issue 18; on PostgreSQL, version 9 also adds the segment prefix index of
+# issue 17, schema_pg.SEGMENT_PREFIX_INDEX, which SQLite's LIKE could not use): on a PostgreSQL workspace several processes send one campaign,
+# each claiming journal rows (in flight, ``claimed_by`` its workers row). A worker's
+# lease is its heartbeat plus ``lease_seconds`` by the database's clock; once it is
+# past, its in-flight rows are re-queued as possibly duplicated. SQLite gets the same
+# columns (one schema) but keeps one sender per campaign and never fills them.
+_V9_WORKERS = """
+ALTER TABLE journal ADD COLUMN claimed_by INTEGER;
+CREATE INDEX journal_claimed ON journal (claimed_by) WHERE claimed_by IS NOT NULL;
+CREATE TABLE workers (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_space TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'worker',
+    started_at TEXT NOT NULL,
+    heartbeat REAL NOT NULL,
+    lease_seconds REAL NOT NULL,
+    stopped_at TEXT,
+    scheduler INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0
+);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS)
 SCHEMA_VERSION = len(MIGRATIONS)

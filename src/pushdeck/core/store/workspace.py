@@ -95,6 +95,19 @@ def _integrity_errors() -> tuple[type[Exception], ...]:
 IntegrityError = _integrity_errors()
 
 
+def _connection_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return ()
+    return (psycopg.OperationalError,)
+
+
+#: A PostgreSQL connection that broke (server restarted, pg_terminate_backend, network
+#: cut): ``Workspace.reconnect`` opens a new one. Never raised on SQLite.
+ConnectionLost = _connection_errors()
+
+
 #: What a failing SQLite call raises, a full disk included (``is_disk_full``). Code
 #: outside ``store/`` catches this name rather than importing the driver. A PostgreSQL
 #: server's own errors (its disk is the server's) pass through as psycopg's.
@@ -134,6 +147,9 @@ class Workspace:
             conn.execute("PRAGMA recursive_triggers = ON")
         self._db: sqlite_utils.Database | None = None
         self._closed = False
+        self._uri: str | None = None  # PostgreSQL: what reconnect() connects to
+        #: Raised by one on every reconnect (session state, e.g. advisory locks, is gone).
+        self.generation = 0
 
     @property
     def db(self) -> sqlite_utils.Database | None:
@@ -221,7 +237,23 @@ class Workspace:
         except BaseException:
             conn.close()
             raise
-        return cls(None, conn, dialect=POSTGRES, location=location)
+        workspace = cls(None, conn, dialect=POSTGRES, location=location)
+        workspace._uri = uri
+        return workspace
+
+    def reconnect(self) -> None:
+        """PostgreSQL: drop the broken connection and open a new one (a WorkspaceError
+        when the server cannot be reached yet; the caller retries with a backoff)."""
+        from pushdeck.core.store import pg
+
+        if self._uri is None:
+            raise WorkspaceError(f"{self.location} cannot reconnect: it is not PostgreSQL.")
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - it is broken already; a new one replaces it
+            pass
+        self.conn = pg.connect(self._uri)
+        self.generation += 1
 
     def close(self) -> None:
         """Close the connection, always: a failing last pragma (a full disk) does not stop it."""

@@ -1,0 +1,91 @@
+"""Handing a campaign to the workers of a shared workspace, and following it.
+
+``queue_campaign`` is the one place a campaign is queued (the CLI's ``campaigns queue``
+and the app's Send on a shared workspace): checks, journal, status 'sending', and a
+wake-up for the workers. Checks a team adds (approval) belong here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pushdeck.core.campaigns.dispatch import Progress, materialize, progress
+from pushdeck.core.campaigns.library import get_campaign, set_status
+from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignStatus
+from pushdeck.core.campaigns.templating import require_valid_templates
+from pushdeck.core.campaigns.workers import shared
+from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.credentials.secrets import list_records
+from pushdeck.core.store import workers as rows
+from pushdeck.core.store.workspace import Workspace
+
+#: Statuses ``wait_campaign`` stops at: the campaign will not move without someone.
+SETTLED = frozenset(
+    {CampaignStatus.SENT, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.PAUSED,
+     CampaignStatus.MISSED}
+)  # fmt: skip
+
+
+def queue_campaign(ws: Workspace, name: str) -> Campaign:
+    """Queue campaign ``name`` for the workers: its journal is written and it is marked
+    'sending'; the workers claim its devices. Queueing a campaign already sending or
+    sent changes nothing."""
+    if not shared(ws):
+        raise ConfigError(
+            "Queueing for workers needs a shared PostgreSQL workspace.",
+            hint=f"On a workspace file, send it from here: 'pushdeck campaigns send {name}'.",
+        )
+    campaign = get_campaign(ws, name)
+    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.SENT):
+        return campaign
+    if campaign.status not in SENDABLE:
+        raise ConfigError(
+            f"Campaign {name!r} is {campaign.status} and cannot be sent.",
+            hint=f"Duplicate it ('pushdeck campaigns duplicate {name} NEW') to send again.",
+        )
+    require_valid_templates(campaign.spec)
+    kinds = {record.provider for record in list_records(ws, campaign.spec.app)}
+    if not kinds:
+        raise ConfigError(
+            f"App {campaign.spec.app!r} has no credentials, so nothing can be sent.",
+            hint=f"Add one with 'pushdeck credentials set-apns {campaign.spec.app} …'.",
+        )
+    set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
+    materialize(ws, campaign, kinds)
+    rows.notify(ws, name)
+    return get_campaign(ws, name)
+
+
+def wait_campaign(
+    ws: Workspace,
+    name: str,
+    *,
+    timeout: float | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    poll: float = 0.5,
+) -> Progress | None:
+    """Follow campaign ``name`` until it is sent, failed, cancelled or paused; its last
+    progress, or None when ``timeout`` seconds passed first."""
+    campaign = get_campaign(ws, name)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    first_done, started = -1, time.monotonic()
+    while True:
+        status = get_campaign(ws, name).status
+        snapshot = progress(ws, campaign, str(status))
+        if first_done < 0:
+            first_done = snapshot.done
+        elapsed = time.monotonic() - started
+        rate = (snapshot.done - first_done) / elapsed if elapsed > 0 else 0.0
+        remaining = snapshot.remaining
+        snapshot = Progress(
+            snapshot.campaign, snapshot.status, snapshot.counts, snapshot.total, remaining, rate,
+            remaining / rate if rate > 0 else None, snapshot.possibly_duplicated,
+        )  # fmt: skip
+        if on_progress is not None:
+            on_progress(snapshot)
+        if status in SETTLED:
+            return snapshot
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
