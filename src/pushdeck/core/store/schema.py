@@ -342,5 +342,31 @@ CREATE INDEX conversions_app ON conversions (app_id, at);
 CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# Team roles, approval and the audit log (issue 18) are a PostgreSQL feature (one login
+# per member; store/team_schema_pg.py). SQLite has one local user with every right: the
+# tables exist, with the same columns, and stay empty.
+_V9_TEAM = """
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object_kind TEXT NOT NULL,
+    object_id INTEGER,
+    object_name TEXT NOT NULL DEFAULT '',
+    details TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE TABLE campaign_reviews (
+    campaign_id INTEGER PRIMARY KEY REFERENCES campaigns(id) ON DELETE CASCADE,
+    needs_approval INTEGER NOT NULL DEFAULT 0,
+    changed_by TEXT NOT NULL DEFAULT '',
+    changed_at TEXT,
+    approved_by TEXT NOT NULL DEFAULT '',
+    approved_at TEXT,
+    approved_md5 TEXT NOT NULL DEFAULT ''
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_TEAM)
 SCHEMA_VERSION = len(MIGRATIONS)

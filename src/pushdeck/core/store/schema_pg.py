@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from pushdeck.core.common.errors import WorkspaceError
+from pushdeck.core.store import team_schema_pg
 from pushdeck.core.store.dialect import POSTGRES, SCHEMA_LOCK
 from pushdeck.core.store.schema import SCHEMA_VERSION
 
@@ -296,8 +297,6 @@ CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id
 
 #: The version SCHEMA above is (tests/core/test_pg_workspace.py checks it is current).
 SCHEMA_AT = 8
-#: PostgreSQL forms of the migrations after SCHEMA_AT: version -> DDL statements.
-PG_MIGRATIONS: dict[int, tuple[str, ...]] = {}
 
 
 def missing_migrations() -> list[int]:
@@ -319,6 +318,12 @@ def _statements(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+#: PostgreSQL forms of the migrations after SCHEMA_AT: version -> DDL statements.
+PG_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    team_schema_pg.TEAM_VERSION: tuple(_statements(team_schema_pg.SCRIPT)),
+}
 
 
 def _version(conn: PgConnection) -> int | None:
@@ -408,6 +413,9 @@ def _migrate(conn: PgConnection, version: int) -> None:
     for number in range(version + 1, SCHEMA_VERSION + 1):
         for statement in PG_MIGRATIONS[number]:
             conn.execute(statement)
+    if version >= team_schema_pg.TEAM_VERSION:
+        # A team's roles get their rights on the tables this migration added, too.
+        conn.execute("SELECT pushdeck_team_grants()")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for key, value in ((VERSION_KEY, str(SCHEMA_VERSION)), ("schema_migrated_at", now)):
         conn.execute(POSTGRES.replace_meta(), (key, value))
