@@ -56,6 +56,36 @@ def approval_state(ws: Workspace, campaign: Campaign) -> Approval:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class TeamView:
+    """What the review shows of the team's rules (a workspace file: nothing)."""
+
+    shared: bool
+    role: str  # this login's role ('owner' on a workspace file)
+    approval: Approval
+
+    @property
+    def may_approve(self) -> bool:
+        return self.shared and self.role in SENDERS
+
+    @property
+    def send_refusal(self) -> str:
+        """Why this login may not send the campaign now ('' when it may)."""
+        if not self.shared:
+            return ""
+        if self.role not in SENDERS:
+            return f"Your role {self.role or '(none)'} may not send campaigns; ask a sender."
+        if not self.approval.ok:
+            return self.approval.describe()
+        return ""
+
+
+def team_view(ws: Workspace, campaign: Campaign) -> TeamView:
+    if ws.dialect.is_sqlite:
+        return TeamView(False, "owner", Approval(False, False, "", "", None))
+    return TeamView(True, my_role(ws), approval_state(ws, campaign))
+
+
 def approve_campaign(ws: Workspace, name: str) -> Approval:
     """Approve campaign ``name`` as it is now (senders, admins and the owner)."""
     campaign = get_campaign(ws, name)

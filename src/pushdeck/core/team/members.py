@@ -68,7 +68,12 @@ def my_role(ws: Workspace) -> str:
     return store.my_role(ws)
 
 
+def login(ws: Workspace) -> str:
+    """The login this workspace is open as ('' for a workspace file)."""
+    return store.login(ws)
+
+
 __all__ = [
-    "Member", "Role", "add_member", "list_members", "my_role", "password_from_env",
+    "Member", "Role", "add_member", "list_members", "login", "my_role", "password_from_env",
     "remove_member", "set_member_role",
 ]  # fmt: skip
