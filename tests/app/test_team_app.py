@@ -138,3 +138,25 @@ def test_on_a_workspace_file_the_review_has_no_approval_and_the_audit_page_says_
     assert window.audit.table.rowCount() == 0
     _no_error_shown()
     window.close()
+
+
+def test_a_viewer_opens_every_page_without_an_error(
+    qtbot, tmp_path: Path, team: Team, editors_campaign: dict[str, str]
+) -> None:
+    viewer = team.name("vi")
+    with Workspace.open(team.uri()) as owner:
+        add_member(owner, viewer, "viewer", team.password(viewer))
+    window = _window(qtbot, tmp_path)
+    window.open_workspace(SharedWorkspace.from_uri(team.uri(viewer)))
+    _opened(qtbot, window)
+    for index in range(len(PAGES)):
+        window.go_to(index)
+        qtbot.wait(200)
+        qtbot.wait_until(lambda: window.runner.pending == 0, timeout=15_000)
+    assert window.audit.table.rowCount() > 0  # a viewer reads the log too
+    review = _review(qtbot, window, "Launch")
+    assert review.review.eligible == 5  # reads the audience
+    assert not review.send_button.isEnabled() and not review.approve_button.isVisibleTo(review)
+    review.close()
+    _no_error_shown()
+    window.close()

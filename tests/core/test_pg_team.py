@@ -311,3 +311,25 @@ def test_on_a_workspace_file_nothing_changes(tmp_path: Path) -> None:
     assert listed.returncode == 1 and "members and roles need a shared workspace" in listed.stderr
     log = cli(str(tmp_path / "w.pushdeck"), "audit", "list")
     assert log.returncode == 0 and "team feature" in log.stdout
+
+
+def test_an_editor_imports_devices_and_events_with_the_cli(team: Team, tmp_path: Path) -> None:
+    with Workspace.open(team.uri()) as owner:
+        add_app(owner, App("shop", apns_topic="com.example.shop"))
+        names = _members(team, owner, ed="editor", vi="viewer")
+    devices = tmp_path / "devices.csv"
+    devices.write_text("token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(40)))
+    done = cli(team.uri(names["ed"]), "devices", "import", str(devices), "--app", "shop")
+    assert done.returncode == 0, done.stderr
+    refused = cli(team.uri(names["vi"]), "devices", "import", str(devices), "--app", "shop")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "Your role viewer may not" in refused.stderr, refused.stderr
+    with Workspace.open(team.uri()) as owner:
+        assert owner.scalar("SELECT count(*) FROM devices") == 40
+        imports = [e for e in list_audit(owner) if e.action == "import"]
+    assert [(e.who, e.details) for e in imports] == [(names["ed"], {"rows": 40})]
+    done = psql(team, names["ed"], "UPDATE meta SET value = 'x' WHERE key = 'team.role_prefix'")
+    assert done.returncode != 0 and "Only the workspace owner" in done.stderr
+    # nor the workspace id the keyring entries hang on (an admin's)
+    done = psql(team, names["ed"], "INSERT INTO meta VALUES ('workspace_id', 'mine')")
+    assert done.returncode != 0 and "may not change the workspace id" in done.stderr

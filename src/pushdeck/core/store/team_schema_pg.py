@@ -162,7 +162,8 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION pushdeck_audit_append_only();
 
 -- The team's keys in meta are the owner's functions' alone (an editor writes meta for
--- leases and import bookkeeping, and must not point the team at other roles).
+-- leases and import bookkeeping, and must not point the team at other roles), and the
+-- workspace id (what keyring entries hang on) an admin's.
 CREATE FUNCTION pushdeck_meta_team_keys() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF (TG_OP <> 'INSERT' AND OLD.key LIKE 'team.%')
@@ -171,6 +172,14 @@ BEGIN
             RAISE EXCEPTION 'Only the workspace owner changes the team settings.'
                 USING ERRCODE = '42501';
         END IF;
+    END IF;
+    -- credentials hang on the workspace id in the keyring: an admin's to change
+    IF ((TG_OP <> 'INSERT' AND OLD.key = 'workspace_id')
+        OR (TG_OP <> 'DELETE' AND NEW.key = 'workspace_id'))
+       AND pushdeck_team_prefix() IS NOT NULL
+       AND pushdeck_team_role_of(session_user) NOT IN ('admin', 'owner') THEN
+        RAISE EXCEPTION 'Your role % may not change the workspace id; ask an admin.',
+            pushdeck_team_role_of(session_user) USING ERRCODE = '42501';
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
