@@ -333,3 +333,35 @@ def test_an_editor_imports_devices_and_events_with_the_cli(team: Team, tmp_path:
     # nor the workspace id the keyring entries hang on (an admin's)
     done = psql(team, names["ed"], "INSERT INTO meta VALUES ('workspace_id', 'mine')")
     assert done.returncode != 0 and "may not change the workspace id" in done.stderr
+
+
+def test_the_scheduler_leaves_an_unapproved_campaign_and_sends_the_others(team: Team) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pushdeck.core.campaigns.scheduling import RunDueReport, run_due
+
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    with Workspace.open(team.uri()) as owner:
+        add_app(owner, App("shop", apns_topic="com.example.shop"))
+        names = _members(team, owner, ed="editor", se="sender")
+    schedule = {"at": due.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    with Workspace.open(team.uri(names["ed"])) as ed, Workspace.open(team.uri(names["se"])) as se:
+        add_devices(ed, [{"token": f"{i:064x}"} for i in range(4)])
+        create_campaign(ed, spec_from_dict({**_doc("By editor"), "schedule": schedule}))
+        create_campaign(se, spec_from_dict({**_doc("By sender"), "schedule": schedule}))
+        fake = FakeProvider()
+        providers = {ProviderKind.APNS: fake}
+
+        def run() -> RunDueReport:
+            later = due + timedelta(minutes=1)
+            return asyncio.run(run_due(se, lambda app: providers, now=later))  # type: ignore[arg-type, return-value]
+
+        report = run()
+        assert report.sent == ["By sender"] and report.refused == ["By editor"]
+        assert "needs the approval of a sender" in report.refusals[0]
+        assert get_campaign(se, "By editor").status == "scheduled"
+        approve_campaign(se, "By editor")
+        report = run()
+        assert report.sent == ["By editor"] and report.refused == []
+        assert get_campaign(se, "By editor").status == "sent"
+        assert len(fake.received) == 8
