@@ -537,21 +537,6 @@ CREATE TABLE audit_pending (
     PRIMARY KEY (xact, what)
 );
 
-CREATE FUNCTION pushdeck_audit_count(what text, n bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER AS $$
-DECLARE
-    setting text := 'pushdeck.audit_' || replace(what, ':', '_');
-    so_far bigint := coalesce(nullif(current_setting(setting, true), ''), '0')::bigint;
-BEGIN
-    IF n = 0 THEN
-        RETURN;
-    END IF;
-    PERFORM set_config(setting, (so_far + n)::text, true);
-    IF so_far = 0 THEN
-        INSERT INTO audit_pending (xact, what) VALUES (pg_current_xact_id()::text, what);
-    END IF;
-END $$;
-
 CREATE FUNCTION pushdeck_audit_flush() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
@@ -568,16 +553,38 @@ CREATE CONSTRAINT TRIGGER audit_pending_flush AFTER INSERT ON audit_pending
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION pushdeck_audit_flush();
 
+-- One function call per statement (they run once per row of an executemany): count,
+-- add to the transaction's counter, park the flush on the first.
 CREATE FUNCTION pushdeck_audit_inserted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    setting text := 'pushdeck.audit_import_' || TG_ARGV[0];
+    so_far bigint := coalesce(nullif(current_setting(setting, true), ''), '0')::bigint;
+    n bigint := (SELECT count(*) FROM new_rows);
 BEGIN
-    PERFORM pushdeck_audit_count('import:' || TG_ARGV[0], (SELECT count(*) FROM new_rows));
+    IF n > 0 THEN
+        PERFORM set_config(setting, (so_far + n)::text, true);
+        IF so_far = 0 THEN
+            INSERT INTO audit_pending (xact, what)
+            VALUES (pg_current_xact_id()::text, 'import:' || TG_ARGV[0]);
+        END IF;
+    END IF;
     RETURN NULL;
 END $$;
 CREATE FUNCTION pushdeck_audit_deleted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    setting text := 'pushdeck.audit_delete_' || TG_ARGV[0];
+    so_far bigint := coalesce(nullif(current_setting(setting, true), ''), '0')::bigint;
+    n bigint := (SELECT count(*) FROM old_rows);
 BEGIN
-    PERFORM pushdeck_audit_count('delete:' || TG_ARGV[0], (SELECT count(*) FROM old_rows));
+    IF n > 0 THEN
+        PERFORM set_config(setting, (so_far + n)::text, true);
+        IF so_far = 0 THEN
+            INSERT INTO audit_pending (xact, what)
+            VALUES (pg_current_xact_id()::text, 'delete:' || TG_ARGV[0]);
+        END IF;
+    END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER devices_audit_import AFTER INSERT ON devices
