@@ -110,7 +110,7 @@ def test_an_editor_sees_why_send_is_off_and_no_approve_button(
     assert not review.approve_button.isVisibleTo(review)
     assert not review.send_button.isEnabled()
     assert review.send_button.toolTip() == (
-        "Your role editor may not send campaigns; ask a sender."
+        "Your role editor may not send campaigns; ask a sender or an admin."
     )
     review.close()
     _no_error_shown()

@@ -77,7 +77,8 @@ def test_an_editors_campaign_is_sent_only_after_a_sender_approves_it(team: Team)
                 raw.execute("UPDATE campaigns SET status = 'sending' WHERE id = %s", (campaign.id,))
         assert "needs the approval of a sender" in str(denied.value)
 
-        with pytest.raises(PermissionDeniedError, match="Your role editor may not approve"):
+        refusal = "Your role editor may not approve campaigns; ask a sender or an admin"
+        with pytest.raises(PermissionDeniedError, match=refusal):
             approve_campaign(ed, "Spring")
         state = approve_campaign(se, "Spring")
         assert state.approved_by == names["se"] and state.current and state.ok
@@ -365,3 +366,25 @@ def test_the_scheduler_leaves_an_unapproved_campaign_and_sends_the_others(team: 
         assert report.sent == ["By editor"] and report.refused == []
         assert get_campaign(se, "By editor").status == "sent"
         assert len(fake.received) == 8
+
+
+def test_the_cli_refuses_an_editors_send_and_a_sender_approves(team: Team) -> None:
+    with Workspace.open(team.uri()) as owner:
+        add_app(owner, App("shop", apns_topic="com.example.shop"))
+        names = _members(team, owner, ed="editor", se="sender")
+    with Workspace.open(team.uri(names["ed"])) as ed:
+        create_campaign(ed, spec_from_dict(_doc("Winter")))
+    sent = cli(team.uri(names["ed"]), "campaigns", "send", "Winter")
+    assert sent.returncode == 1 and "Traceback" not in sent.stderr
+    assert sent.stderr.strip() == (
+        "pushdeck: Your role editor may not send campaigns; ask a sender or an admin."
+    )
+    sent = cli(team.uri(names["se"]), "campaigns", "send", "Winter")
+    assert sent.returncode == 1
+    assert "Campaign 'Winter' needs the approval of a sender" in sent.stderr
+    assert "pushdeck campaigns approve Winter" in sent.stderr
+    refused = cli(team.uri(names["ed"]), "campaigns", "approve", "Winter")
+    assert refused.returncode == 1 and "may not approve campaigns" in refused.stderr
+    approved = cli(team.uri(names["se"]), "campaigns", "approve", "Winter", "--json")
+    assert approved.returncode == 0, approved.stderr
+    assert json.loads(approved.stdout)["approved_by"] == names["se"]

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping
 
 from pushdeck.cli.context import Context, ProgressBar
+from pushdeck.core.campaigns.approval import require_approved
 from pushdeck.core.campaigns.dispatch import (
     DispatchOptions,
     Progress,
@@ -139,6 +140,7 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace()
     send_memory.stream_from_now_on(ws)  # this process sends, then exits: peak RSS stays flat
     campaign = get_campaign(ws, args.name)
+    require_approved(ws, campaign)  # a shared workspace: before any keyring or connection
     if args.outage_wait < 0:
         raise ConfigError("--outage-wait must be 0 or more seconds.")
     options = DispatchOptions(concurrency=args.concurrency, outage_pause_after=args.outage_wait)

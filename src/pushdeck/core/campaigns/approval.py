@@ -74,7 +74,9 @@ class TeamView:
         if not self.shared:
             return ""
         if self.role not in SENDERS:
-            return f"Your role {self.role or '(none)'} may not send campaigns; ask a sender."
+            return PermissionDeniedError(
+                "send campaigns", role=self.role, ask="a sender or an admin"
+            ).message
         if not self.approval.ok:
             return self.approval.describe()
         return ""
@@ -93,7 +95,7 @@ def approve_campaign(ws: Workspace, name: str) -> Approval:
         return Approval(False, False, "", "", None)
     role = my_role(ws)
     if role not in SENDERS:
-        raise PermissionDeniedError("approve campaigns", role=role)
+        raise PermissionDeniedError("approve campaigns", role=role, ask="a sender or an admin")
     store.approve(ws, campaign.id)
     return approval_state(ws, campaign)
 
@@ -104,7 +106,7 @@ def require_approved(ws: Workspace, campaign: Campaign) -> None:
         return
     role = my_role(ws)
     if role not in SENDERS:
-        raise PermissionDeniedError("send campaigns", role=role, hint="Ask a sender.")
+        raise PermissionDeniedError("send campaigns", role=role, ask="a sender or an admin")
     state = approval_state(ws, campaign)
     if not state.ok:
         raise PermissionDeniedError(

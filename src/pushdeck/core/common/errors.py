@@ -78,23 +78,32 @@ class PermissionDeniedError(PushdeckError):
     """
 
     def __init__(
-        self, action: str, *, role: str | None = None, custom: str = "", hint: str = ""
+        self,
+        action: str,
+        *,
+        role: str | None = None,
+        custom: str = "",
+        hint: str = "",
+        ask: str = "an admin",
     ) -> None:
         self.action = action
         self.role = role
         self.custom = custom
+        self.ask = ask
         if custom:
             message = custom
         else:
             named = f"your role {role}" if role else "your login"
             if role == "":
                 named = "your login (not a member of this workspace)"
-            message = f"{named[0].upper()}{named[1:]} may not {action}; ask an admin."
+            message = f"{named[0].upper()}{named[1:]} may not {action}; ask {ask}."
         super().__init__(message, hint=hint)
 
     def for_role(self, role: str) -> PermissionDeniedError:
         """The same refusal naming ``role``."""
-        return PermissionDeniedError(self.action, role=role, custom=self.custom, hint=self.hint)
+        return PermissionDeniedError(
+            self.action, role=role, custom=self.custom, hint=self.hint, ask=self.ask
+        )
 
 
 class TransportError(PushdeckError):
