@@ -388,3 +388,35 @@ def test_the_cli_refuses_an_editors_send_and_a_sender_approves(team: Team) -> No
     approved = cli(team.uri(names["se"]), "campaigns", "approve", "Winter", "--json")
     assert approved.returncode == 0, approved.stderr
     assert json.loads(approved.stdout)["approved_by"] == names["se"]
+
+
+def test_workspace_copy_skips_the_audit_log_and_keeps_each_sides_team(
+    team: Team, tmp_path: Path
+) -> None:
+    from pushdeck.core.store.copy import copy_workspace, verify
+
+    with Workspace.open(team.uri()) as owner:
+        add_app(owner, App("shop", apns_topic="com.example.shop"))
+        names = _members(team, owner, ed="editor")
+    with Workspace.open(team.uri(names["ed"])) as ed:
+        create_campaign(ed, spec_from_dict(_doc("Copied")))  # needs approval here
+    with Workspace.open(team.uri()) as shared, Workspace.open(tmp_path / "w.pushdeck") as file:
+        log_before = len(list_audit(shared))
+        prefix = team_prefix(shared)
+        copy_workspace(shared, file)  # the team's database into a file
+        assert list_audit(file) == [] and team_prefix(file) is None
+        assert all(check.same for check in verify(shared, file))
+        require_approved(file, get_campaign(file, "Copied"))  # a file: nothing to approve
+        copy_workspace(file, shared, force=True)  # and back, over the team's workspace
+        assert team_prefix(shared) == prefix  # the roles are the target's own
+        after = list_audit(shared)
+        assert len(after) > log_before  # nothing of the log was lost or replaced ...
+        # ... the --force emptying is logged (the copied rows go in with triggers aside)
+        assert [(e.who, e.action, e.object_kind, e.object_name) for e in after[log_before:]] == [
+            (team.owner, "delete", "campaign", "Copied"),
+            (team.owner, "delete", "app", "shop"),
+        ]
+        assert {m.name for m in list_members(shared)} >= {names["ed"]}
+    # the copied campaign is the editor's to change and a member still reads it
+    done = psql(team, names["ed"], "SELECT name FROM campaigns")
+    assert done.returncode == 0 and done.stdout.strip() == "Copied", done.stderr
