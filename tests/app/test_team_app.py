@@ -74,6 +74,9 @@ def test_a_sender_approves_in_the_review_and_the_audit_page_shows_who(
     assert f"Approved by {se} at " in review.approval.text()
     assert review.send_button.isEnabled()
     assert not review.approve_button.isEnabled()  # approved as it is now
+    assert review.approve_button.text() == "Approved"
+    SHOT_DIR.mkdir(exist_ok=True)
+    assert review.grab().save(str(SHOT_DIR / "review-approved.png"))
     review.close()
 
     window.go_to(PAGES.index("Audit"))

@@ -220,7 +220,9 @@ class ReviewDialog(QDialog):
         self.approval.setText(f"<b>Approval:</b> {words}")
         self.approval.setVisible(True)
         self.approve_button.setVisible(team.may_approve)
-        self.approve_button.setEnabled(team.may_approve and not team.approval.current)
+        approved_now = team.approval.current and bool(team.approval.approved_by)
+        self.approve_button.setEnabled(team.may_approve and not approved_now)
+        self.approve_button.setText("Approved" if approved_now else "Approve")
         refusal = team.send_refusal
         if refusal:
             self.send_button.setEnabled(False)
