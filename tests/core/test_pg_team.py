@@ -130,6 +130,16 @@ def test_a_viewers_writes_are_refused_by_the_database_itself(team: Team) -> None
     # an editor writes campaigns but cannot start a send, even by hand:
     done = psql(team, ed, "UPDATE campaigns SET status = 'sending'")
     assert done.returncode != 0 and "may not send campaigns" in done.stderr, done.stderr
+    done = psql(
+        team,
+        ed,
+        "INSERT INTO campaigns (name, app_id, status, spec, created_at,"
+        " updated_at) SELECT 'Sneaky', id, 'sending', '{}', 'a', 'a' FROM apps",
+    )
+    assert done.returncode != 0 and "may not send campaigns" in done.stderr, done.stderr
+    # nor write the audit log through the owner's function
+    done = psql(team, ed, "SELECT pushdeck_audit('approve', 'campaign', 1, 'Owned', '{}')")
+    assert done.returncode != 0 and "permission denied for function" in done.stderr
     done = psql(team, ed, "DELETE FROM credentials")
     assert done.returncode != 0 and "permission denied for table credentials" in done.stderr
 
