@@ -15,7 +15,7 @@ import grimp
 
 #: From the top, as in src/pushdeck/core/__init__.py.
 WINGS = (
-    "demo", "reports", "campaigns", "engagement", "credentials", "providers",
+    "demo", "reports", "campaigns", "team", "engagement", "credentials", "providers",
     "messages", "devices", "store", "net", "common",
 )  # fmt: skip
 

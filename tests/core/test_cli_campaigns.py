@@ -105,7 +105,7 @@ def test_cancel_and_errors(
     )
     run(capsys, "--workspace", workspace, "campaigns", "create", "--file", str(spec))
     code, out, _ = run(capsys, "--workspace", workspace, "campaigns", "run-due", "--json")
-    assert json.loads(out) == {"sent": [], "missed": [], "waiting": ["Later"]}
+    assert json.loads(out) == {"sent": [], "missed": [], "waiting": ["Later"], "refused": []}
     assert run(capsys, "--workspace", workspace, "campaigns", "cancel", "Later")[0] == 0
     code, _, err = run(capsys, "--workspace", workspace, "campaigns", "send", "Later")
     assert code == 1 and "cancelled" in err and "Traceback" not in err

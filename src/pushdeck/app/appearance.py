@@ -111,6 +111,10 @@ def nav_icon(page: str, color: QColor, size: int = 36) -> QIcon:
     elif page == "Reports":  # bars
         for x, top in ((3, 6), (6, 3), (9, 5)):
             p.drawLine(QPointF(x * u, 10 * u), QPointF(x * u, top * u))
+    elif page == "Audit":  # a clipboard with lines: the log
+        p.drawRoundedRect(QRectF(2.5 * u, 2 * u, 7 * u, 9 * u), u, u)
+        for y in (5, 7, 9):
+            p.drawLine(QPointF(4.5 * u, y * u), QPointF(7.5 * u, y * u))
     else:  # a key: credentials
         p.drawEllipse(QPointF(4 * u, 6 * u), 2 * u, 2 * u)
         p.drawLine(QPointF(6 * u, 6 * u), QPointF(10.5 * u, 6 * u))

@@ -34,6 +34,7 @@ from pushdeck.app import jobs
 from pushdeck.app.appearance import apply_theme, nav_icon, store_theme, stored_theme
 from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.audience.section import AudienceSection
+from pushdeck.app.audit.page import AuditPage
 from pushdeck.app.campaigns.page import CampaignsPage
 from pushdeck.app.composer.page import ComposerPage
 from pushdeck.app.credentials.page import CredentialsPage
@@ -55,13 +56,13 @@ from pushdeck.app.workspace_target import (
 )
 
 WORKSPACE_FILTER = "Pushdeck workspace (*.pushdeck);;All files (*)"
-PAGES = ("Campaigns", "Compose", "Audience", "Reports", "Apps & credentials")
-#: The sidebar: sections of pages (in PAGES order, so Ctrl+1…5 keep their pages).
+PAGES = ("Campaigns", "Compose", "Audience", "Reports", "Apps & credentials", "Audit")
+#: The sidebar: sections of pages (in PAGES order, so Ctrl+1…6 keep their pages).
 NAV_SECTIONS = (
     ("Messages", ("Campaigns", "Compose")),
     ("People", ("Audience",)),
     ("Results", ("Reports",)),
-    ("Setup", ("Apps & credentials",)),
+    ("Setup", ("Apps & credentials", "Audit")),
 )
 PAGE_ROLE = Qt.ItemDataRole.UserRole  # a sidebar row's page index (headers have none)
 #: What the focused widget is asked to do for Edit › Cut/Copy/Paste/Select All.
@@ -96,7 +97,8 @@ class MainWindow(QMainWindow):
         self.credentials = self._credentials_page()
         self.reports = ReportsPage(runner)
         pages = (self.campaigns, self.composer, self.audience, self.reports)
-        for widget in (*pages, self.credentials):
+        self.audit = AuditPage(runner)  # a shared workspace's audit log
+        for widget in (*pages, self.credentials, self.audit):
             self.pages.addWidget(widget)
         self.nav.currentRowChanged.connect(self._on_nav_row_changed)
         main = QWidget()

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 
 from pushdeck import __version__
 from pushdeck.cli.context import Context
-from pushdeck.core.common.errors import PushdeckError, WorkspaceError, is_disk_full
+from pushdeck.core.common.errors import (
+    PermissionDeniedError,
+    PushdeckError,
+    WorkspaceError,
+    is_disk_full,
+)
 from pushdeck.core.common.workspace_location import WorkspaceLocationError
 
 #: Verb-group modules under pushdeck.cli, in --help order.
@@ -28,6 +33,8 @@ COMMAND_MODULES = (
     "campaigns",
     "worker",
     "workers",
+    "members",
+    "audit",
     "events",
     "report",
     "demo",
@@ -163,6 +170,13 @@ def _unexpected(exc: Exception, ctx: Context) -> PushdeckError:
             f"The disk holding {where} is full; the command stopped and its last change "
             "was not saved.",
             hint="Free some space on that disk and run it again.",
+        )
+    if getattr(exc, "sqlstate", None) == "42501":  # a shared workspace refused (raw paths)
+        primary = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+        return PermissionDeniedError(
+            "do this",
+            custom=f"The shared workspace refused: {primary}. Your role may not do this; "
+            "ask an admin.",
         )
     detail = str(exc) or "no details"
     return PushdeckError(

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 
 from pushdeck.cli.context import Context, ProgressBar
+from pushdeck.core.campaigns.approval import require_approved
 from pushdeck.core.campaigns.dispatch import (
     DispatchOptions,
     Progress,
@@ -70,6 +71,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     review.add_argument("name")
     review.add_argument("--json", action="store_true")
     review.set_defaults(handler=_review)
+    approve = verbs.add_parser(
+        "approve", help="approve a campaign an editor changed (shared workspace; senders)"
+    )
+    approve.add_argument("name")
+    approve.add_argument("--json", action="store_true")
+    approve.set_defaults(handler=_approve)
     status = verbs.add_parser("status", help="counts by state, possibly duplicated")
     status.add_argument("name")
     status.add_argument("--json", action="store_true")
@@ -146,6 +153,7 @@ def _send(ctx: Context, args: argparse.Namespace) -> int:
     ws = ctx.workspace()
     send_memory.stream_from_now_on(ws)  # this process sends, then exits: peak RSS stays flat
     campaign = get_campaign(ws, args.name)
+    require_approved(ws, campaign)  # a shared workspace: before any keyring or connection
     if args.outage_wait < 0:
         raise ConfigError("--outage-wait must be 0 or more seconds.")
     options = DispatchOptions(concurrency=args.concurrency, outage_pause_after=args.outage_wait)
@@ -220,6 +228,24 @@ def _review(ctx: Context, args: argparse.Namespace) -> int:
         print(f"  rule: {line}")
     for group in held:
         print(f"  held for quiet hours: {group['devices']} until {group['when']}")
+    return 0
+
+
+def _approve(ctx: Context, args: argparse.Namespace) -> int:
+    from pushdeck.core.campaigns.approval import approve_campaign
+
+    ws = ctx.workspace()
+    if ws.dialect.is_sqlite:
+        print(f"{args.name}: nothing to approve (a workspace file has one user with every right)")
+        return 0
+    state = approve_campaign(ws, args.name)
+    if args.json:
+        ctx.print_json(
+            {"campaign": args.name, "approved_by": state.approved_by,
+             "approved_at": state.approved_at}
+        )  # fmt: skip
+    else:
+        print(f"{args.name}: approved by {state.approved_by} at {state.approved_at}")
     return 0
 
 
@@ -328,6 +354,7 @@ def _run_due(ctx: Context, args: argparse.Namespace) -> int:
         "sent": report.sent,
         "missed": report.missed,
         "waiting": report.waiting,
+        "refused": report.refused,
     }
     if args.json:
         ctx.print_json(data)
@@ -340,6 +367,8 @@ def _run_due(ctx: Context, args: argparse.Namespace) -> int:
                 f"  {name} missed its time and waits for a decision: "
                 f"'pushdeck campaigns send {name}' or 'pushdeck campaigns cancel {name}'"
             )
+        for why in report.refusals:
+            print(f"  {why}", file=sys.stderr)
     return 0
 
 

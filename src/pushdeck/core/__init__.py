@@ -7,7 +7,8 @@ that may not import each other):
     demo          the demo workspace: sandbox app, simulated devices, a sent A/B campaign
     reports       analytics, attribution, A/B statistics, the dashboard and its exports
     campaigns     spec, library, audience, variants, personalization, hygiene, journal,
-                  dispatch, scheduling, review
+                  dispatch, scheduling, review, approval
+    team          members, roles and the audit log of a shared (PostgreSQL) workspace
     engagement | credentials
                   events in (validation, the collector) | keyring secrets, checks, forms
     providers     APNs, FCM, Web Push (and its crypto), the sandbox, HTTP/2, route health

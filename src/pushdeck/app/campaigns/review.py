@@ -2,6 +2,7 @@
 
 Signals:
     send_requested(str): send the campaign now (the page's controller does it).
+    approved(): a sender approved the campaign (shared workspace; the label names who).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class ReviewDialog(QDialog):
     reviewed = Signal()
     tested = Signal(object)  # list[TestResult]
     scheduled = Signal(str)
+    approved = Signal()
 
     def __init__(
         self, runner: TaskRunner, loop: AsyncLoop, name: str, parent: QWidget | None = None
@@ -121,10 +123,22 @@ class ReviewDialog(QDialog):
         self.blocked.setAccessibleName("Cannot send from this machine")
         self.blocked.setStyleSheet("background: #fde7e9; color: #5c0011; padding: 8px;")
         self.blocked.setVisible(False)
+        # A shared workspace (issue 18): who approved, and Approve for senders.
+        self.approval = QLabel()
+        self.approval.setWordWrap(True)
+        self.approval.setAccessibleName("Approval")
+        self.approval.setVisible(False)
+        self.approve_button = QPushButton("Approve")
+        self.approve_button.setAccessibleName("Approve campaign")
+        self.approve_button.setToolTip(
+            "Approve the campaign as it is now (senders and admins); a later change withdraws it"
+        )
+        self.approve_button.setVisible(False)
         self._build()
         self.throttle.valueChanged.connect(self._update_estimate)
         self.test_button.clicked.connect(self.send_test)
         self.send_button.clicked.connect(self._on_send_button_clicked)
+        self.approve_button.clicked.connect(self.approve)
         self.schedule_kind.currentIndexChanged.connect(self._on_schedule_kind_changed)
         self._on_schedule_kind_changed(0)
         self.resize(900, 680)
@@ -154,6 +168,10 @@ class ReviewDialog(QDialog):
         layout.addLayout(row)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.blocked)
+        approval_row = QHBoxLayout()
+        approval_row.addWidget(self.approval, 1)
+        approval_row.addWidget(self.approve_button)
+        layout.addLayout(approval_row)
         layout.addLayout(bottom)
 
     def _review_job(self, ctx: WorkerContext) -> Review:
@@ -189,7 +207,53 @@ class ReviewDialog(QDialog):
             self.blocked.setText(f"<b>Send is off on this machine.</b> {html.escape(reason)}")
             self.blocked.setVisible(True)
             self.send_button.setToolTip(reason)
+        self._show_team(review)
         self.reviewed.emit()
+
+    # --- approval (shared workspace) ---------------------------------------------------------
+
+    def _show_team(self, review: Review) -> None:
+        team = review.team
+        if team is None:  # a workspace file: one user with every right
+            return
+        words = html.escape(team.approval.describe(), quote=False)
+        self.approval.setText(f"<b>Approval:</b> {words}")
+        self.approval.setVisible(True)
+        self.approve_button.setVisible(team.may_approve)
+        approved_now = team.approval.current and bool(team.approval.approved_by)
+        self.approve_button.setEnabled(team.may_approve and not approved_now)
+        self.approve_button.setText("Approved" if approved_now else "Approve")
+        refusal = team.send_refusal
+        if refusal:
+            self.send_button.setEnabled(False)
+            self.send_button.setToolTip(refusal)
+
+    def approve(self) -> None:
+        """Approve the campaign as it is now (the database checks the role)."""
+        name = self.name
+        self.approve_button.setEnabled(False)
+
+        def job(ctx: WorkerContext) -> Review:
+            from pushdeck.core.campaigns.approval import approve_campaign
+            from pushdeck.core.campaigns.review import review_campaign
+
+            approve_campaign(ctx.require_ws(), name)
+            return review_campaign(ctx.require_ws(), name)
+
+        def failed(exc: BaseException) -> None:
+            self.approve_button.setEnabled(True)
+            show_error(self, exc, "The campaign was not approved")
+
+        self.runner.run(job, self._on_runner_approved, failed)
+
+    def _on_runner_approved(self, review: Review) -> None:
+        self.review = review
+        self.send_button.setEnabled(
+            review.eligible > 0 and review.status in _SENDABLE and review.can_send_here
+        )
+        self.send_button.setToolTip("")
+        self._show_team(review)
+        self.approved.emit()
 
     def _audience_tab(self, review: Review) -> QWidget:
         page = QWidget()

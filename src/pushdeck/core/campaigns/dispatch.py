@@ -50,6 +50,7 @@ from typing import Any
 
 from pushdeck.core.campaigns import sender_lease
 from pushdeck.core.campaigns import workers as worker_leases
+from pushdeck.core.campaigns.approval import require_approved
 from pushdeck.core.campaigns.audience import audience_rule, exclusion_case
 from pushdeck.core.campaigns.hygiene import Clock, SendGate, wait_for_release
 from pushdeck.core.campaigns.journal import (
@@ -977,6 +978,7 @@ async def send_campaign_async(
             f"Campaign {name!r} is {campaign.status} and cannot be sent.",
             hint=f"Duplicate it ('pushdeck campaigns duplicate {name} NEW') to send again.",
         )
+    require_approved(ws, campaign)  # a shared workspace: the role, and an editor's change
     if worker_leases.shared(ws):
         own = worker is None
         if worker is None:

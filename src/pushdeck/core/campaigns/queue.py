@@ -2,7 +2,7 @@
 
 ``queue_campaign`` is the one place a campaign is queued (the CLI's ``campaigns queue``
 and the app's Send on a shared workspace): checks, journal, status 'sending', and a
-wake-up for the workers. Checks a team adds (approval) belong here.
+wake-up for the workers, after the team's approval check.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from pushdeck.core.campaigns.approval import require_approved
 from pushdeck.core.campaigns.dispatch import Progress, materialize, progress
 from pushdeck.core.campaigns.library import get_campaign, set_status
 from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignStatus
@@ -44,6 +45,7 @@ def queue_campaign(ws: Workspace, name: str) -> Campaign:
             f"Campaign {name!r} is {campaign.status} and cannot be sent.",
             hint=f"Duplicate it ('pushdeck campaigns duplicate {name} NEW') to send again.",
         )
+    require_approved(ws, campaign)  # a team: the role, and an editor's change approved
     require_valid_templates(campaign.spec)
     kinds = {record.provider for record in list_records(ws, campaign.spec.app)}
     if not kinds:

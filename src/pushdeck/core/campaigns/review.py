@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pushdeck.core.campaigns.approval import TeamView, team_view
 from pushdeck.core.campaigns.audience import (
     EXCLUSION_TEXT,
     Exclusion,
@@ -74,6 +75,8 @@ class Review:
     #: workspace: the row is everyone's, the secret some machines'): one sentence each.
     #: Compose, preview and review work; sending from here does not.
     missing_here: list[str] = field(default_factory=list)
+    #: A shared workspace's role and approval (issue 18); None on a workspace file.
+    team: TeamView | None = None
 
     @property
     def can_send_here(self) -> bool:
@@ -181,6 +184,7 @@ def review_campaign(
         rules=rules.rules,
         held=rules.held,
         missing_here=[m.message for m in missing_here(ws, spec.app)],
+        team=team_view(ws, campaign) if not ws.dialect.is_sqlite else None,
     )
 
 

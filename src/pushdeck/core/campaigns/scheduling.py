@@ -18,10 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from pushdeck.core.campaigns.approval import require_approved
 from pushdeck.core.campaigns.library import get_campaign, list_campaigns, set_status
 from pushdeck.core.campaigns.schedule_times import local_due
 from pushdeck.core.campaigns.spec import Campaign, CampaignStatus, ScheduleKind
-from pushdeck.core.common.errors import ConfigError
+from pushdeck.core.common.errors import ConfigError, PermissionDeniedError
 from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.providers.base import Provider
 from pushdeck.core.store import journal
@@ -84,6 +85,12 @@ class RunDueReport:
     sent: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)  # waiting for a decision
     waiting: list[str] = field(default_factory=list)  # scheduled, not yet due
+    #: due, but refused on a shared workspace: not approved, or this login may not send
+    refused: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)  # why, one sentence each
+
+    def refused_now(self, campaign: Campaign) -> bool:
+        return campaign.name in self.refused
 
 
 ProvidersFor = Callable[[str], Mapping[ProviderKind, Provider]]
@@ -108,6 +115,7 @@ async def run_due(
         send_options["options"] = replace(options, clock=lambda: moment)
     report = RunDueReport()
     candidates = list_campaigns(ws, status=CampaignStatus.SCHEDULED)
+    refused = _refused_to_send(ws, report)
     candidates += list_campaigns(ws, status=CampaignStatus.SENDING)
     for campaign in candidates:
         released = 0
@@ -116,20 +124,20 @@ async def run_due(
         if campaign.spec.schedule.kind is ScheduleKind.NOW:
             # 'now' campaigns are sent by 'campaigns send', never by cron, except for
             # the devices that were held for their quiet hours.
-            if released:
+            if released and not refused(campaign):
                 await send_campaign_async(
                     ws, campaign.name, providers=providers_for(campaign.spec.app),
                     **send_options,  # type: ignore[arg-type]
                 )  # fmt: skip
                 report.sent.append(campaign.name)
-            elif campaign.status is CampaignStatus.SCHEDULED:
+            elif campaign.status is CampaignStatus.SCHEDULED and not report.refused_now(campaign):
                 report.waiting.append(campaign.name)
             continue
         plan = plan_campaign(ws, campaign, moment, grace)
         if plan.missed:
             set_status(ws, campaign.name, CampaignStatus.MISSED, error=_missed_text(plan))
             report.missed.append(campaign.name)
-        elif plan.due:
+        elif plan.due and not refused(campaign):
             await send_campaign_async(
                 ws,
                 campaign.name,
@@ -138,7 +146,7 @@ async def run_due(
                 **send_options,  # type: ignore[arg-type]
             )
             report.sent.append(campaign.name)
-        else:
+        elif campaign.name not in report.refused:
             report.waiting.append(campaign.name)
     report.missed.extend(
         c.name
@@ -146,6 +154,23 @@ async def run_due(
         if c.name not in report.missed
     )
     return report
+
+
+def _refused_to_send(ws: Workspace, report: RunDueReport) -> Callable[[Campaign], bool]:
+    """A check that records (and says True for) a due campaign this login may not send
+    (a shared workspace: not approved since an editor's change, or not a sender):
+    the others are still sent."""
+
+    def refused(campaign: Campaign) -> bool:
+        try:
+            require_approved(ws, campaign)
+        except PermissionDeniedError as exc:
+            report.refused.append(campaign.name)
+            report.refusals.append(exc.message)
+            return True
+        return False
+
+    return refused
 
 
 def _missed_text(plan: DuePlan) -> str:

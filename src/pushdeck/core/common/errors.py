@@ -8,6 +8,7 @@
     │   └── KeyringUnavailableError  no usable OS keyring backend
     ├── PayloadError              a payload cannot be built (e.g. over the byte budget)
     ├── SegmentError              a segment rule is malformed
+    ├── PermissionDeniedError     a team member's role may not do this (PostgreSQL, 42501)
     └── TransportError            the network failed (not a provider's answer)
         ├── ProviderTimeoutError  a request was written and not answered in time
         └── NotSentError          the request never reached the provider (DNS, refused,
@@ -65,6 +66,44 @@ class PayloadError(PushdeckError):
 
 class SegmentError(PushdeckError):
     """A segment rule is malformed: unknown field, wrong operator or wrong value type."""
+
+
+class PermissionDeniedError(PushdeckError):
+    """The shared workspace's database refused: the member's role may not do this.
+
+    ``action`` says what was refused ("change credentials"); ``role`` is the member's
+    role when known (None: not yet asked, the transaction that failed is rolled back
+    first). ``custom`` is a full sentence the database itself gave (its own triggers
+    and functions say exactly what is missing).
+    """
+
+    def __init__(
+        self,
+        action: str,
+        *,
+        role: str | None = None,
+        custom: str = "",
+        hint: str = "",
+        ask: str = "an admin",
+    ) -> None:
+        self.action = action
+        self.role = role
+        self.custom = custom
+        self.ask = ask
+        if custom:
+            message = custom
+        else:
+            named = f"your role {role}" if role else "your login"
+            if role == "":
+                named = "your login (not a member of this workspace)"
+            message = f"{named[0].upper()}{named[1:]} may not {action}; ask {ask}."
+        super().__init__(message, hint=hint)
+
+    def for_role(self, role: str) -> PermissionDeniedError:
+        """The same refusal naming ``role``."""
+        return PermissionDeniedError(
+            self.action, role=role, custom=self.custom, hint=self.hint, ask=self.ask
+        )
 
 
 class TransportError(PushdeckError):

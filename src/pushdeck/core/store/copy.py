@@ -56,8 +56,16 @@ TABLES = (
     Table("events", ("id",), identity=True),
     Table("conversions", ("id",), identity=True),
 )
+#: A team's tables (PostgreSQL, issue 18), never copied: the audit log is the target
+#: server's own record (append-only; its triggers stay on, and a --force emptying is
+#: logged in it), and approvals name logins of one server. A copied campaign has no
+#: review row, so it needs no approval until a member changes it.
+NOT_COPIED = ("audit_log", "audit_pending", "campaign_reviews")
 #: meta keys that describe the database itself, not the workspace's content.
-LOCAL_META = ("schema_version", "schema_migrated_at", "integrity_checked", "pending_indexes")
+LOCAL_META = (
+    "schema_version", "schema_migrated_at", "integrity_checked", "pending_indexes",
+    "team.role_prefix",
+)  # fmt: skip
 #: Rows moved per round trip.
 BATCH = 5000
 
@@ -162,6 +170,7 @@ def _triggers_set_aside(ws: Workspace) -> Iterator[None]:
             "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
             " WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
         )
+        if r[0] not in NOT_COPIED
     ]
     for table in tables:
         ws.conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import psycopg
 from psycopg.adapt import Loader
 
-from pushdeck.core.common.errors import WorkspaceError
+from pushdeck.core.common.errors import PermissionDeniedError, WorkspaceError
 from pushdeck.core.common.workspace_location import redact
 from pushdeck.core.store.dialect import is_postgres_uri
 
@@ -134,19 +134,43 @@ class PgConnection:
 
     def execute(self, sql: str, params: Any = ()) -> PgCursor:
         cursor = self.raw.cursor()
-        cursor.execute(translate(sql), _params(params))
+        try:
+            cursor.execute(translate(sql), _params(params))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise self.denied(exc, sql) from exc
         return PgCursor(cursor)
 
     def executemany(self, sql: str, rows: Any) -> PgCursor:
         cursor = self.raw.cursor()
-        cursor.executemany(translate(sql), [_params(r) for r in rows])
+        try:
+            cursor.executemany(translate(sql), [_params(r) for r in rows])
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise self.denied(exc, sql) from exc
         return PgCursor(cursor)
 
     def stream(self, sql: str, params: Any = ()) -> Iterator[Any]:
         """Rows one by one as the server sends them (nothing held): the connection
         serves nothing else until the iteration ends."""
         cursor = self.raw.cursor()
-        yield from cursor.stream(translate(sql), _params(params))
+        try:
+            yield from cursor.stream(translate(sql), _params(params))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise self.denied(exc, sql) from exc
+
+    def team_role(self) -> str | None:
+        """The session's team role ('owner', 'admin' … 'viewer', '' for none), or None
+        when it cannot be asked now (inside a failed transaction, or before schema 10)."""
+        if self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return None
+        try:
+            row = self.raw.execute("SELECT pushdeck_team_role()").fetchone()
+        except psycopg.Error:
+            return None
+        return str(row[0]) if row is not None else None
+
+    def denied(self, exc: psycopg.Error, sql: str) -> PermissionDeniedError:
+        """SQLSTATE 42501 as a sentence: the role, and what it may not do."""
+        return permission_denied(exc, sql, self.team_role())
 
     @property
     def in_transaction(self) -> bool:
@@ -154,6 +178,32 @@ class PgConnection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+#: What a refused statement was doing, by its first word.
+_VERBS = {
+    "select": "read", "insert": "add to", "update": "change", "delete": "delete from",
+    "copy": "write to", "truncate": "empty",
+}  # fmt: skip
+
+
+def permission_denied(exc: psycopg.Error, sql: str, role: str | None) -> PermissionDeniedError:
+    """A refusal (42501) as PermissionDeniedError: the team's own triggers and functions
+    give a full sentence, kept as is; PostgreSQL's "permission denied for table X"
+    becomes "your role R may not change X"."""
+    primary = " ".join((exc.diag.message_primary or str(exc)).split())
+    hint = exc.diag.message_hint or ""
+    prefix = "permission denied for "
+    if not primary.startswith(prefix):
+        return PermissionDeniedError(primary, role=role, custom=primary, hint=hint)
+    kind, _, name = primary.removeprefix(prefix).partition(" ")
+    words = sql.lstrip().split(None, 1)
+    verb = _VERBS.get(words[0].lower(), "use") if words else "use"
+    if kind == "function":
+        return PermissionDeniedError(f"call {name}", role=role, hint=hint)
+    if kind == "schema":
+        return PermissionDeniedError(f"use the workspace's schema {name}", role=role, hint=hint)
+    return PermissionDeniedError(f"{verb} {name}", role=role, hint=hint)
 
 
 def _params(params: Any) -> Any:

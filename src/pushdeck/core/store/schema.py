@@ -343,9 +343,9 @@ CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id
 """
 
 # Workers (issue 18; on PostgreSQL, version 9 also adds the segment prefix index of
-# issue 17, schema_pg.SEGMENT_PREFIX_INDEX, which SQLite's LIKE could not use): on a PostgreSQL workspace several processes send one campaign,
-# each claiming journal rows (in flight, ``claimed_by`` its workers row). A worker's
-# lease is its heartbeat plus ``lease_seconds`` by the database's clock; once it is
+# issue 17, schema_pg.SEGMENT_PREFIX_INDEX, which SQLite's LIKE could not use): on a
+# PostgreSQL workspace several processes send one campaign, each claiming journal rows
+# (in flight, ``claimed_by`` its workers row). A worker's lease is its heartbeat plus ``lease_seconds`` by the database's clock; once it is
 # past, its in-flight rows are re-queued as possibly duplicated. SQLite gets the same
 # columns (one schema) but keeps one sender per campaign and never fills them.
 _V9_WORKERS = """
@@ -367,5 +367,33 @@ CREATE TABLE workers (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS)
+# Team roles, approval and the audit log (issue 18) are a PostgreSQL feature (one login
+# per member; store/team_schema_pg.py). SQLite has one local user with every right: the
+# tables exist, with the same columns, and stay empty.
+_V10_TEAM = """
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object_kind TEXT NOT NULL,
+    object_id INTEGER,
+    object_name TEXT NOT NULL DEFAULT '',
+    details TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE TABLE campaign_reviews (
+    campaign_id INTEGER PRIMARY KEY REFERENCES campaigns(id) ON DELETE CASCADE,
+    needs_approval INTEGER NOT NULL DEFAULT 0,
+    changed_by TEXT NOT NULL DEFAULT '',
+    changed_at TEXT,
+    approved_by TEXT NOT NULL DEFAULT '',
+    approved_at TEXT,
+    approved_md5 TEXT NOT NULL DEFAULT ''
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS, _V10_TEAM
+)
 SCHEMA_VERSION = len(MIGRATIONS)

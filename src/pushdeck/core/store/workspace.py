@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pushdeck.core.common.errors import WorkspaceError, is_disk_full
+from pushdeck.core.common.errors import PermissionDeniedError, WorkspaceError, is_disk_full
 from pushdeck.core.common.paths import (
     PRIVATE_MODE,
     create_private_file,
@@ -306,6 +306,13 @@ class Workspace:
         self.conn.execute("BEGIN IMMEDIATE" if self.dialect.is_sqlite else "BEGIN")
         try:
             yield self.conn
+        except PermissionDeniedError as exc:
+            _rollback(self.conn)
+            if exc.role is None and not self.dialect.is_sqlite:
+                role = self.conn.team_role()  # asked now the failed transaction is gone
+                if role is not None:
+                    raise exc.for_role(role) from exc.__cause__
+            raise
         except BaseException:
             _rollback(self.conn)
             raise

@@ -1,0 +1,1 @@
+"""The Audit page: who did what on a shared workspace."""
