@@ -342,12 +342,13 @@ CREATE INDEX conversions_app ON conversions (app_id, at);
 CREATE INDEX conversions_campaign ON conversions (campaign_id) WHERE campaign_id IS NOT NULL;
 """
 
-# Workers (issue 18; on PostgreSQL, version 9 also adds the segment prefix index of
-# issue 17, schema_pg.SEGMENT_PREFIX_INDEX, which SQLite's LIKE could not use): on a
-# PostgreSQL workspace several processes send one campaign, each claiming journal rows
-# (in flight, ``claimed_by`` its workers row). A worker's lease is its heartbeat plus ``lease_seconds`` by the database's clock; once it is
+# Workers (issue 18): on a PostgreSQL workspace several processes send one campaign,
+# each claiming journal rows (in flight, ``claimed_by`` its workers row). A worker's
+# lease is its heartbeat plus ``lease_seconds`` by the database's clock; once it is
 # past, its in-flight rows are re-queued as possibly duplicated. SQLite gets the same
-# columns (one schema) but keeps one sender per campaign and never fills them.
+# columns (one schema) but keeps one sender per campaign and never fills them. On
+# PostgreSQL, version 9 also adds the segment prefix index of issue 17
+# (schema_pg.SEGMENT_PREFIX_INDEX), which SQLite's LIKE could not use.
 _V9_WORKERS = """
 ALTER TABLE journal ADD COLUMN claimed_by INTEGER;
 CREATE INDEX journal_claimed ON journal (claimed_by) WHERE claimed_by IS NOT NULL;
