@@ -984,7 +984,7 @@ async def send_campaign_async(
         if worker is None:
             worker = worker_leases.WorkerLease.register(ws, kind="send")
         try:
-            with send_memory.streaming(ws):
+            with send_memory.streaming(ws), _collector_for_sending():
                 return await _send(
                     ws, campaign, providers, on_progress, control or SendControl(), options,
                     timezones, "", worker=worker, join=join,
