@@ -204,3 +204,27 @@ def test_a_campaign_that_cannot_be_queued_shows_the_error_and_no_panel(
     assert "has no credentials" in shown[0]
     assert not page.controller.active and not page.progress.isVisible()
     window.close()
+
+
+def test_opening_another_workspace_stops_following_and_the_workers_keep_the_campaign(
+    qtbot, tmp_path: Path, campaign: str
+) -> None:
+    window = _shared_window(qtbot, tmp_path, campaign)
+    page = window.campaigns
+    page.send("W")
+    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
+    # Let the Reports page take in the queued campaign first: its own load of 'W' racing
+    # the switch would fail in the new workspace (a race of that page, not this one's).
+    qtbot.wait_until(lambda: window.reports.picker.currentText() == "W", timeout=15_000)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=15_000)
+    other = tmp_path / "other.pushdeck"
+    Workspace.open(other).close()
+    window.open_workspace(other)
+    qtbot.wait_until(lambda: window.runner.workspace_path == other, timeout=15_000)
+    assert not page.controller.active and not page.progress.isVisible()
+    qtbot.wait(1500)  # a poll or two would have run against the workspace file
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=15_000)
+    _no_error_shown()
+    with Workspace.open(campaign) as ws:
+        assert str(get_campaign(ws, "W").status) == "sending"  # still queued for workers
+    window.close()

@@ -139,6 +139,7 @@ class CampaignsPage(QWidget):
         self.cancel_missed_button.clicked.connect(self._on_cancel_missed_button_clicked)
         self.controller.finished.connect(lambda _s: self.reload())
         self.runner.workspace_changed.connect(self._on_workspace_changed)
+        self.runner.workspace_opened.connect(self._on_workspace_opened)
         self.controller.failed.connect(self._on_controller_failed)
         self.controller.progress.connect(self._on_controller_progress)
 
@@ -159,6 +160,13 @@ class CampaignsPage(QWidget):
         # already sees it: no second one.
         if areas & {"campaigns", "segments", "devices"} and not self._reloads:
             self.reload()
+
+    def _on_workspace_opened(self, _target: object) -> None:
+        # Another workspace: a campaign followed in the last one is not in this one (its
+        # workers send on); a local send keeps its own connection and goes on.
+        if self.controller.queued:
+            self.controller.stop_following()
+            self.progress.setVisible(False)
 
     def set_rows(self, _rows: object = None) -> None:
         """A workspace was opened (the window's overview): reload from it."""

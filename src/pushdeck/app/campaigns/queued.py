@@ -85,6 +85,8 @@ class QueueFollower(QObject):
         self.timer.start()
 
     def _on_queue_failed(self, exc: BaseException) -> None:
+        if self._over:
+            return  # no longer followed (another workspace was opened)
         self.stop()
         self._failed(exc)
 
@@ -172,6 +174,8 @@ class QueueFollower(QObject):
         self.runner.run(job, lambda _r: self.poll(), self._on_poll_failed)
 
     def stop(self) -> None:
-        """Stop following (the campaign goes on with the workers)."""
-        self._over = True
-        self.timer.stop()
+        """Stop following (the campaign goes on with the workers). Late job answers
+        then find ``_over`` set and do nothing (this object may be deleted by then)."""
+        if not self._over:
+            self._over = True
+            self.timer.stop()

@@ -134,6 +134,10 @@ class SendController(QObject):
             return self.follower.paused
         return bool(self.control and self.control.paused)
 
+    def stop_following(self) -> None:
+        """Stop following a queued campaign (the workers send on); no signal."""
+        self._ended()
+
     def _ended(self) -> None:
         self.control = None
         if self.follower is not None:
