@@ -228,3 +228,25 @@ def test_opening_another_workspace_stops_following_and_the_workers_keep_the_camp
     with Workspace.open(campaign) as ws:
         assert str(get_campaign(ws, "W").status) == "sending"  # still queued for workers
     window.close()
+
+
+def test_pause_settles_the_campaign_and_the_banner_queues_it_again(
+    qtbot, tmp_path: Path, campaign: str
+) -> None:
+    window = _shared_window(qtbot, tmp_path, campaign)
+    page = window.campaigns
+    page.send("W")
+    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
+    page.progress.pause_button.click()
+    qtbot.wait_until(lambda: not page.controller.active, timeout=15_000)
+    assert page.progress.title.text().startswith("“W” paused: 0 sent")
+    with Workspace.open(campaign) as ws:
+        assert str(get_campaign(ws, "W").status) == "paused"
+    qtbot.wait_until(lambda: page.resume_button.isVisible(), timeout=15_000)
+    page.resume_button.click()  # queued again, and followed again
+    qtbot.wait_until(lambda: page.controller.queued, timeout=15_000)
+    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
+    with Workspace.open(campaign) as ws:
+        assert str(get_campaign(ws, "W").status) == "sending"
+    _no_error_shown()
+    window.close()
