@@ -26,7 +26,7 @@ from pushdeck.app.campaigns.sending import ProgressPanel, SendController
 from pushdeck.app.errors import show_error
 from pushdeck.app.selection import follow_selection
 from pushdeck.app.tasks import TaskRunner, WorkerContext
-from pushdeck.app.workspace_target import open_argument
+from pushdeck.app.workspace_target import SharedWorkspace, open_argument
 from pushdeck.core.campaigns.dispatch import DispatchOptions, Progress
 from pushdeck.core.campaigns.review import Review
 from pushdeck.core.campaigns.spec import CampaignSpec
@@ -139,6 +139,7 @@ class CampaignsPage(QWidget):
         self.cancel_missed_button.clicked.connect(self._on_cancel_missed_button_clicked)
         self.controller.finished.connect(lambda _s: self.reload())
         self.runner.workspace_changed.connect(self._on_workspace_changed)
+        self.runner.workspace_opened.connect(self._on_workspace_opened)
         self.controller.failed.connect(self._on_controller_failed)
         self.controller.progress.connect(self._on_controller_progress)
 
@@ -159,6 +160,13 @@ class CampaignsPage(QWidget):
         # already sees it: no second one.
         if areas & {"campaigns", "segments", "devices"} and not self._reloads:
             self.reload()
+
+    def _on_workspace_opened(self, _target: object) -> None:
+        # Another workspace: a campaign followed in the last one is not in this one (its
+        # workers send on); a local send keeps its own connection and goes on.
+        if self.controller.queued:
+            self.controller.stop_following()
+            self.progress.setVisible(False)
 
     def set_rows(self, _rows: object = None) -> None:
         """A workspace was opened (the window's overview): reload from it."""
@@ -260,9 +268,15 @@ class CampaignsPage(QWidget):
                 f"“{self.controller.campaign}” is still sending; wait or cancel it.",
             )
             return
-        if self.runner.workspace_path is None:
+        target = self.runner.workspace_path
+        if target is None:
             return
-        self.controller.start(open_argument(self.runner.workspace_path), name)
+        if isinstance(target, SharedWorkspace):
+            # A shared workspace: the team's workers send (the app is not one more worker),
+            # so the window can close mid-send; it follows the journal meanwhile.
+            self.controller.queue(self.runner, name)
+        else:
+            self.controller.start(open_argument(target), name)
         self.banner.setVisible(False)
         self.resume_button.setVisible(False)
 
@@ -382,8 +396,8 @@ class CampaignsPage(QWidget):
 
     def confirm_close(self) -> bool:
         """Ask before closing mid-send; pause the send (resumable) when the user agrees."""
-        if not self.controller.active:
-            return True
+        if not self.controller.active or self.controller.queued:
+            return True  # nothing sending here, or the workers send it
         answer = QMessageBox.question(
             self,
             "A campaign is sending",

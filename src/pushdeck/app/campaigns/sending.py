@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.async_loop import AsyncLoop
+from pushdeck.app.campaigns.queued import QueueFollower
+from pushdeck.app.tasks import TaskRunner
 from pushdeck.core.campaigns.dispatch import DispatchOptions, Progress, SendControl, SendSummary
 
 DONE_STATES = ("accepted", "rejected", "dead", "skipped")
@@ -41,7 +43,8 @@ STATES = [
 
 
 class SendController(QObject):
-    """At most one send at a time, on the asyncio loop.
+    """At most one send at a time: on the asyncio loop (a workspace file), or queued for
+    the team's workers and followed from the journal (a shared workspace, ``queue``).
 
     Signals:
         started(str): a send of this campaign began.
@@ -62,10 +65,33 @@ class SendController(QObject):
         self.control: SendControl | None = None
         self.campaign = ""
         self.last: Progress | None = None
+        self.follower: QueueFollower | None = None  # following a queued campaign
 
     @property
     def active(self) -> bool:
-        return self.control is not None
+        return self.control is not None or self.follower is not None
+
+    @property
+    def queued(self) -> bool:
+        """The running send is the workers': closing this window does not stop it."""
+        return self.follower is not None
+
+    def queue(self, runner: TaskRunner, name: str) -> None:
+        """Queue ``name`` for the workers of the shared workspace open in ``runner``;
+        ``started`` follows once it is queued, ``failed`` when it could not be."""
+        if self.active:
+            raise RuntimeError(f"{self.campaign!r} is still sending")
+        self.campaign, self.last = name, None
+        self.follower = QueueFollower(
+            runner,
+            name,
+            on_started=self.started.emit,
+            on_progress=self.progress.emit,
+            on_finished=self._on_loop_done,
+            on_failed=self._on_loop_failed,
+            parent=self,
+        )
+        self.follower.start()
 
     def start(self, workspace: Path | str, name: str) -> None:
         from pushdeck.core.campaigns.review import send_in_own_workspace
@@ -84,28 +110,47 @@ class SendController(QObject):
         self.started.emit(name)
 
     def pause(self) -> None:
-        if self.control:
+        if self.follower:
+            self.follower.pause()
+        elif self.control:
             self.control.pause()
 
     def resume(self) -> None:
-        if self.control:
+        if self.follower:
+            self.follower.resume()
+        elif self.control:
             self.control.resume()
 
     def cancel(self) -> None:
-        if self.control:
+        if self.follower:
+            self.follower.cancel()
+        elif self.control:
             self.control.resume()
             self.control.cancel()
 
     @property
     def paused(self) -> bool:
+        if self.follower:
+            return self.follower.paused
         return bool(self.control and self.control.paused)
 
-    def _on_loop_done(self, summary: SendSummary) -> None:
+    def stop_following(self) -> None:
+        """Stop following a queued campaign (the workers send on); no signal."""
+        self._ended()
+
+    def _ended(self) -> None:
         self.control = None
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower.deleteLater()
+            self.follower = None
+
+    def _on_loop_done(self, summary: SendSummary) -> None:
+        self._ended()
         self.finished.emit(summary)
 
     def _on_loop_failed(self, exc: BaseException) -> None:
-        self.control = None
+        self._ended()
         self.failed.emit(exc)
 
 
@@ -132,6 +177,8 @@ class ProgressPanel(QFrame):
         self.bar = QProgressBar()
         self.bar.setAccessibleName("Sent so far")
         self.rate = QLabel()
+        self.rate.setWordWrap(True)
+        self.rate.setAccessibleName("Rate and notices")
         self.counts: dict[str, QLabel] = {}
         grid = QGridLayout()
         for i, (key, text) in enumerate(STATES):
@@ -162,7 +209,10 @@ class ProgressPanel(QFrame):
 
     def _on_controller_started(self, name: str) -> None:
         self.setVisible(True)
-        self.title.setText(f"<b>Sending “{name}”</b> — preparing the audience…")
+        if self.controller.queued:
+            self.title.setText(f"<b>“{name}”</b> — queued for the team's workers")
+        else:
+            self.title.setText(f"<b>Sending “{name}”</b> — preparing the audience…")
         self.bar.setRange(0, 0)
         self.pause_button.setText("Pause")
         for button in (self.pause_button, self.cancel_button):
@@ -178,16 +228,21 @@ class ProgressPanel(QFrame):
         self.bar.setFormat(f"{max(done, 0):,} of {sendable:,} (%p%)")
         for key, label in self.counts.items():
             label.setText(f"{progress.counts.get(key, 0):,}")
-        self.title.setText(f"<b>“{progress.campaign}”</b> — {progress.status}")
+        status = progress.status
+        if self.controller.queued and status == "sending":
+            status = "sending, queued for the team's workers"
+        self.title.setText(f"<b>“{progress.campaign}”</b> — {status}")
         self.pause_button.setText("Resume" if self.controller.paused else "Pause")
-        self.rate.setText(
-            progress.notice  # e.g. "APNs unavailable since 14:02 (503 …); retrying in 30 s"
-            or (
-                f"{progress.rate:,.0f} messages/s · about {_duration(progress.eta_seconds)} left"
-                if progress.status == "sending"
-                else ""
-            )
+        live = (
+            f"{progress.rate:,.0f} messages/s · about {_duration(progress.eta_seconds)} left"
+            if progress.status == "sending"
+            else ""
         )
+        if self.controller.queued:  # the notice says who sends; the rate once it moves
+            live = live if progress.rate > 0 else ""
+            self.rate.setText(" · ".join(t for t in (progress.notice, live) if t))
+        else:  # e.g. "APNs unavailable since 14:02 (503 …); retrying in 30 s"
+            self.rate.setText(progress.notice or live)
 
     def _on_pause_button_clicked(self) -> None:
         if self.controller.paused:

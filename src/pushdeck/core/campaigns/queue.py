@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pushdeck.core.campaigns.approval import require_approved
 from pushdeck.core.campaigns.dispatch import Progress, materialize, progress
 from pushdeck.core.campaigns.library import get_campaign, set_status
 from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignStatus
 from pushdeck.core.campaigns.templating import require_valid_templates
-from pushdeck.core.campaigns.workers import shared
+from pushdeck.core.campaigns.workers import live_workers, shared
 from pushdeck.core.common.errors import ConfigError
 from pushdeck.core.credentials.secrets import list_records
 from pushdeck.core.store import workers as rows
@@ -26,6 +27,22 @@ SETTLED = frozenset(
     {CampaignStatus.SENT, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.PAUSED,
      CampaignStatus.MISSED}
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class QueuedState:
+    """One look at a queued campaign, for a window following it (``queued_state``)."""
+
+    progress: Progress
+    settled: bool  # in SETTLED: nothing moves without someone
+    error: str  # the campaign's stored error (why it failed or paused)
+    live_workers: int  # 'pushdeck worker' processes alive: 0 means nobody will send
+
+
+def queued_state(ws: Workspace, name: str) -> QueuedState:
+    campaign = get_campaign(ws, name)
+    snapshot = progress(ws, campaign, str(campaign.status))
+    return QueuedState(snapshot, campaign.status in SETTLED, campaign.error, live_workers(ws))
 
 
 def queue_campaign(ws: Workspace, name: str) -> Campaign:

@@ -34,6 +34,16 @@ def shared(ws: Workspace) -> bool:
     return ws.dialect.is_postgres
 
 
+def live_workers(ws: Workspace) -> int:
+    """How many ``pushdeck worker`` processes hold a current lease: the ones that pick up
+    a queued campaign (a ``campaigns send`` sender only sends its own)."""
+    return sum(
+        1
+        for r in rows.listing(ws)
+        if r["kind"] == "worker" and float(r["silent_for"]) <= float(r["lease_seconds"])
+    )
+
+
 @dataclass
 class WorkerLease:
     """This process as a worker: its id, and when its lease must be renewed."""

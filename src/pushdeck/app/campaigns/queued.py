@@ -1,0 +1,181 @@
+"""Send on a shared workspace: queue the campaign for the team's workers, then follow it.
+
+On PostgreSQL the app does not send: ``queue_campaign`` hands the campaign to the
+``pushdeck worker`` processes (whoever pressed Send may close the laptop), and a timer
+reads its journal once a second, each read a job on the workspace thread (never SQL on
+the GUI thread), until the campaign settles (``queue.SETTLED``). The progress reaches
+the panel as the same ``Progress`` / ``SendSummary`` a local send produces; its notice
+says the workers have it, or that none is running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer
+
+from pushdeck.app.errors import describe
+from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.core.campaigns.dispatch import Progress, SendSummary
+
+if TYPE_CHECKING:
+    from pushdeck.core.campaigns.queue import QueuedState
+
+#: How often the journal is read while the workers send.
+POLL_MS = 1000
+QUEUED_NOTE = "Queued for the team's workers: this computer may close."
+NO_WORKER_NOTE = "No worker is running: start one with 'pushdeck worker'."
+
+
+class QueueFollower(QObject):
+    """One queued campaign, from ``queue_campaign`` until it settles.
+
+    Reports through callbacks on the GUI thread: ``on_started(name)`` once queued,
+    ``on_progress(Progress)`` each poll, ``on_finished(SendSummary)`` when settled,
+    ``on_failed(exc)`` when it could not be queued.
+    """
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        name: str,
+        *,
+        on_started: Callable[[str], None],
+        on_progress: Callable[[Progress], None],
+        on_finished: Callable[[SendSummary], None],
+        on_failed: Callable[[BaseException], None],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner, self.name = runner, name
+        self._started, self._progress = on_started, on_progress
+        self._finished, self._failed = on_finished, on_failed
+        self.paused = False
+        self.timer = QTimer(self, interval=POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self._polling = False
+        self._since = 0.0  # when it was queued (monotonic), for the rate and the summary
+        self._first_done = -1
+        self._last: Progress | None = None
+        self._over = False
+
+    def start(self) -> None:
+        self._queue(first=True)
+
+    def _queue(self, *, first: bool) -> None:
+        name = self.name
+
+        def job(ctx: WorkerContext) -> None:
+            from pushdeck.core.campaigns.queue import queue_campaign
+
+            queue_campaign(ctx.require_ws(), name)
+
+        self.runner.run(job, lambda _r: self._on_queued(first), self._on_queue_failed)
+
+    def _on_queued(self, first: bool) -> None:
+        if self._over:
+            return
+        if first:
+            self._since = time.monotonic()
+            self._started(self.name)
+        self.poll()
+        self.timer.start()
+
+    def _on_queue_failed(self, exc: BaseException) -> None:
+        if self._over:
+            return  # no longer followed (another workspace was opened)
+        self.stop()
+        self._failed(exc)
+
+    def poll(self) -> None:
+        """Read the campaign's journal on the workspace thread (one read at a time)."""
+        if self._polling or self._over:
+            return
+        self._polling = True
+        name = self.name
+
+        def job(ctx: WorkerContext) -> QueuedState:
+            from pushdeck.core.campaigns.queue import queued_state
+
+            return queued_state(ctx.require_ws(), name)
+
+        self.runner.run(job, self._on_polled, self._on_poll_failed)
+
+    def _on_polled(self, state: QueuedState) -> None:
+        self._polling = False
+        if self._over:
+            return
+        snapshot = state.progress
+        if self._first_done < 0:
+            self._first_done = snapshot.done
+        elapsed = time.monotonic() - self._since
+        rate = (snapshot.done - self._first_done) / elapsed if elapsed > 0 else 0.0
+        note = QUEUED_NOTE if state.live_workers else NO_WORKER_NOTE
+        if state.live_workers:
+            note += f" ({state.live_workers} worker{'s' if state.live_workers > 1 else ''})"
+        snapshot = replace(
+            snapshot,
+            rate=rate,
+            eta_seconds=snapshot.remaining / rate if rate > 0 else None,
+            notice=note,
+        )
+        self._last = snapshot
+        self._progress(snapshot)  # the final counts too: the panel shows where it ended
+        if not state.settled:
+            return
+        self.stop()
+        self._finished(
+            SendSummary(
+                campaign=snapshot.campaign,
+                status=snapshot.status,
+                counts=snapshot.counts,
+                possibly_duplicated=snapshot.possibly_duplicated,
+                error=state.error,
+                elapsed=elapsed,
+            )
+        )
+
+    def _on_poll_failed(self, exc: BaseException) -> None:
+        # The workers send on regardless; say that this window lost sight, and retry.
+        self._polling = False
+        if self._last is not None and not self._over:
+            self._progress(
+                replace(self._last, notice=f"Cannot read the progress now: {describe(exc)}")
+            )
+
+    def pause(self) -> None:
+        """Ask the workers to stop after their in-flight sends (the campaign settles
+        as paused)."""
+        self.paused = True
+        name = self.name
+
+        def job(ctx: WorkerContext) -> None:
+            from pushdeck.core.campaigns.dispatch import pause_campaign
+
+            pause_campaign(ctx.require_ws(), name)
+
+        self.runner.run(job, lambda _r: self.poll(), self._on_poll_failed)
+
+    def resume(self) -> None:
+        self.paused = False
+        self._queue(first=False)
+
+    def cancel(self) -> None:
+        name = self.name
+
+        def job(ctx: WorkerContext) -> None:
+            from pushdeck.core.campaigns.dispatch import cancel_campaign
+
+            cancel_campaign(ctx.require_ws(), name)
+
+        self.runner.run(job, lambda _r: self.poll(), self._on_poll_failed)
+
+    def stop(self) -> None:
+        """Stop following (the campaign goes on with the workers). Late job answers
+        then find ``_over`` set and do nothing (this object may be deleted by then)."""
+        if not self._over:
+            self._over = True
+            self.timer.stop()

@@ -1,0 +1,252 @@
+"""Send on a shared workspace queues for the team's workers (issue 18): the app sends
+nothing itself; its progress panel follows the journal to the worker's final count; with
+no worker running it says so instead of spinning.
+
+A real PostgreSQL database, a real ``pushdeck worker`` subprocess, the fake APNs on its
+own thread (it counts every notification it accepted), the real window, offscreen.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pushdeck.app.campaigns.queued import NO_WORKER_NOTE, QUEUED_NOTE
+from pushdeck.app.main_window import PAGES, MainWindow
+from pushdeck.app.workspace_target import SharedWorkspace
+from pushdeck.core.campaigns.dispatch import Progress
+from pushdeck.core.campaigns.library import create_campaign, get_campaign
+from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.common.model import App
+from pushdeck.core.credentials.forms import save_apns_token
+from pushdeck.core.store import Workspace
+from pushdeck.core.store.apps import add_app
+from tests.app.test_shared_workspace import _no_error_shown, _opened, _window
+from tests.core.campaign_helpers import add_devices
+from tests.fakes import tls
+from tests.fakes.apns_server import FakeApns
+
+pytestmark = pytest.mark.usefixtures("allow_local_endpoints")
+
+TOPIC = "com.example.shop"
+DEVICES = 300
+#: Where the rendered panel is kept for a look.
+SHOT_DIR = Path("/tmp/pushdeck-queued-shots")
+
+
+@pytest.fixture
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def fake(tmp_path: Path, key: ec.EllipticCurvePrivateKey) -> Iterator[FakeApns]:
+    pki = tls.make_pki(tmp_path / "pki")
+    server = FakeApns(
+        pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567",
+        public_key=key.public_key(), record=False, apns_like=True, latency=0.02,
+    )  # fmt: skip
+    server.pki = pki  # type: ignore[attr-defined]
+    with server.server.running_in_thread():
+        yield server
+
+
+@pytest.fixture
+def campaign(
+    pg_database: str, fake: FakeApns, key: ec.EllipticCurvePrivateKey, tmp_path: Path
+) -> str:
+    """A shared workspace with app 'shop', its APNs credential (secret in this session's
+    keyring, which the worker reads), DEVICES devices and campaign 'W' to all of them."""
+    key_file = tmp_path / "AuthKey.p8"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with Workspace.open(pg_database) as ws:
+        add_app(ws, App("shop", apns_topic=TOPIC))
+        save_apns_token(
+            ws, "shop", key_file=str(key_file), key_id="KEY1234567", team_id="TEAM123456",
+            environment="production", endpoint=fake.url,
+            ca_file=str(fake.pki.ca_file),  # type: ignore[attr-defined]
+        )  # fmt: skip
+        add_devices(ws, [{"token": f"{i:064x}"} for i in range(1, DEVICES + 1)])
+        doc = {"name": "W", "app": "shop", "audience": {"all": True},
+               "message": {"title": "Hi"}}  # fmt: skip
+        create_campaign(ws, spec_from_dict(doc))
+    return pg_database
+
+
+@pytest.fixture
+def worker(campaign: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - the child owns it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pushdeck", "--workspace", campaign, "worker",
+         "--name", "w1", "--lease", "5", "--poll", "0.3"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    log.close()
+    with Workspace.open(campaign) as ws:  # registered: the app will find it alive
+        deadline = time.monotonic() + 30
+        while not ws.scalar("SELECT count(*) FROM workers WHERE name = 'w1'"):
+            assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline, "the worker did not register"
+            time.sleep(0.05)
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _shared_window(qtbot, tmp_path: Path, uri: str) -> MainWindow:
+    window = _window(qtbot, tmp_path)
+    window.open_workspace(SharedWorkspace.from_uri(uri))
+    _opened(qtbot, window)
+    window.go_to(PAGES.index("Campaigns"))
+    return window
+
+
+def _shot(window: MainWindow, name: str) -> Path:
+    SHOT_DIR.mkdir(exist_ok=True)
+    path = SHOT_DIR / name
+    assert window.campaigns.progress.grab().save(str(path))
+    return path
+
+
+def test_send_queues_for_the_worker_and_the_panel_follows_to_its_final_count(
+    qtbot, tmp_path: Path, campaign: str, fake: FakeApns, worker: subprocess.Popen[bytes]
+) -> None:
+    window = _shared_window(qtbot, tmp_path, campaign)
+    page = window.campaigns
+    panel = page.progress
+    seen: list[Progress] = []
+    page.controller.progress.connect(seen.append)
+    page.send("W")
+    assert page.controller.queued
+    qtbot.wait_until(lambda: panel.isVisible(), timeout=15_000)
+    assert "queued for the team's workers" in panel.title.text()
+    qtbot.wait_until(lambda: not page.controller.active, timeout=60_000)
+
+    accepted = sum(fake.accepted.values())
+    assert accepted == DEVICES  # the worker sent every device, once
+    assert panel.title.text().startswith(f"“W” sent: {DEVICES:,} sent, {DEVICES:,} accepted")
+    assert panel.counts["accepted"].text() == f"{DEVICES:,}"
+    assert seen[-1].notice == f"{QUEUED_NOTE} (1 worker)"  # it found the worker alive
+    assert seen[-1].counts["accepted"] == DEVICES
+    assert panel.bar.value() == panel.bar.maximum()
+    assert not panel.cancel_button.isEnabled()
+    _shot(window, "queued-finished.png")
+
+    with Workspace.open(campaign) as ws:
+        assert str(get_campaign(ws, "W").status) == "sent"
+        # The app never registered as a sender: the one worker row is the subprocess's.
+        assert [(r[0], r[1]) for r in ws.query("SELECT name, kind FROM workers")] == [
+            ("w1", "worker")
+        ]
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(20) == 0
+    with Workspace.open(campaign) as ws:  # it reports what it sent when it stops
+        assert ws.scalar("SELECT sent FROM workers WHERE name = 'w1'") == DEVICES
+    _no_error_shown()
+    window.close()
+
+
+def test_with_no_worker_running_the_panel_says_so(
+    qtbot, tmp_path: Path, campaign: str, fake: FakeApns
+) -> None:
+    window = _shared_window(qtbot, tmp_path, campaign)
+    page = window.campaigns
+    panel = page.progress
+    page.send("W")
+    qtbot.wait_until(lambda: NO_WORKER_NOTE in panel.rate.text(), timeout=15_000)
+    assert "queued for the team's workers" in panel.title.text()
+    assert QUEUED_NOTE not in panel.rate.text()
+    assert page.controller.active and panel.cancel_button.isEnabled()
+    window.resize(1000, 640)
+    qtbot.wait(100)
+    _shot(window, "queued-no-worker.png")
+    assert sum(fake.accepted.values()) == 0  # the app sends nothing itself
+    with Workspace.open(campaign) as ws:
+        assert str(get_campaign(ws, "W").status) == "sending"  # queued, waiting for a worker
+        assert ws.scalar("SELECT count(*) FROM workers") == 0
+
+    # Cancel from the panel: the campaign settles as cancelled and the panel says so.
+    panel.cancel_button.click()
+    qtbot.wait_until(lambda: not page.controller.active, timeout=15_000)
+    assert panel.title.text().startswith("“W” cancelled: 0 sent")
+    _no_error_shown()
+    window.close()
+
+
+def test_a_campaign_that_cannot_be_queued_shows_the_error_and_no_panel(
+    qtbot, tmp_path: Path, campaign: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Workspace.open(campaign) as ws:
+        ws.conn.execute("DELETE FROM credentials")
+    shown: list[str] = []
+    from pushdeck.app.campaigns import page as page_module
+
+    monkeypatch.setattr(page_module, "show_error", lambda _w, exc, *_a: shown.append(str(exc)))
+    window = _shared_window(qtbot, tmp_path, campaign)
+    page = window.campaigns
+    page.send("W")
+    qtbot.wait_until(lambda: bool(shown), timeout=15_000)
+    assert "has no credentials" in shown[0]
+    assert not page.controller.active and not page.progress.isVisible()
+    window.close()
+
+
+def test_opening_another_workspace_stops_following_and_the_workers_keep_the_campaign(
+    qtbot, tmp_path: Path, campaign: str
+) -> None:
+    window = _shared_window(qtbot, tmp_path, campaign)
+    page = window.campaigns
+    page.send("W")
+    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
+    # Let the Reports page take in the queued campaign first: its own load of 'W' racing
+    # the switch would fail in the new workspace (a race of that page, not this one's).
+    qtbot.wait_until(lambda: window.reports.picker.currentText() == "W", timeout=15_000)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=15_000)
+    other = tmp_path / "other.pushdeck"
+    Workspace.open(other).close()
+    window.open_workspace(other)
+    qtbot.wait_until(lambda: window.runner.workspace_path == other, timeout=15_000)
+    assert not page.controller.active and not page.progress.isVisible()
+    qtbot.wait(1500)  # a poll or two would have run against the workspace file
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=15_000)
+    _no_error_shown()
+    with Workspace.open(campaign) as ws:
+        assert str(get_campaign(ws, "W").status) == "sending"  # still queued for workers
+    window.close()
+
+
+def test_pause_settles_the_campaign_and_the_banner_queues_it_again(
+    qtbot, tmp_path: Path, campaign: str
+) -> None:
+    window = _shared_window(qtbot, tmp_path, campaign)
+    page = window.campaigns
+    page.send("W")
+    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
+    page.progress.pause_button.click()
+    qtbot.wait_until(lambda: not page.controller.active, timeout=15_000)
+    assert page.progress.title.text().startswith("“W” paused: 0 sent")
+    with Workspace.open(campaign) as ws:
+        assert str(get_campaign(ws, "W").status) == "paused"
+    qtbot.wait_until(lambda: page.resume_button.isVisible(), timeout=15_000)
+    page.resume_button.click()  # queued again, and followed again
+    qtbot.wait_until(lambda: page.controller.queued, timeout=15_000)
+    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
+    with Workspace.open(campaign) as ws:
+        assert str(get_campaign(ws, "W").status) == "sending"
+    _no_error_shown()
+    window.close()
