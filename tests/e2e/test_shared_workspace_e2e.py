@@ -4,7 +4,8 @@ Client A is the CLI, run as real processes, as a teammate at a terminal: it adds
 imports the devices and builds a segment. Client B is the desktop app (driven with
 pytest-qt), open on the same workspace all along: it sees A's devices and segment arrive
 without reopening anything, adds the APNs key on its own machine (keyring), and sends a
-campaign to that segment through the fake APNs (real HTTP/2 over TLS on 127.0.0.1).
+campaign to that segment (queued; A's ``campaigns send`` works it as one more worker)
+through the fake APNs (real HTTP/2 over TLS on 127.0.0.1).
 Every device of the segment reaches the fake exactly once, the others never; and A's
 report (``pushdeck report``, another process) shows the send."""
 
@@ -184,9 +185,15 @@ def test_one_client_builds_the_audience_the_other_sends_every_device_once(
     qtbot.wait_until(lambda: review.review is not None, timeout=15_000)
     assert review.review.eligible == PRO and review.review.missing_here == []
     assert review.send_button.isEnabled()
+    # On a shared workspace the app's Send queues the campaign for the team's workers
+    # (issue 18) and follows it; A's `campaigns send` is the worker here (another process,
+    # its own connection, the key from the shared keyring).
     with qtbot.wait_signal(page.controller.finished, timeout=90_000) as finished:
-        review._on_send_button_clicked()
-        review.confirmation.send_button.click()
+        with qtbot.wait_signal(page.controller.started, timeout=30_000):
+            review._on_send_button_clicked()
+            review.confirmation.send_button.click()
+        assert page.controller.queued
+        client_a(pg_database, "campaigns", "send", "Pro week")
     summary = finished.args[0]
     assert summary.status == "sent" and summary.counts["accepted"] == PRO
 
