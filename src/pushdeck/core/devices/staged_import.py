@@ -65,7 +65,7 @@ from pushdeck.core.devices.import_loop import (
 )
 from pushdeck.core.devices.readers import CsvRows, open_rows
 from pushdeck.core.store import devices as device_store
-from pushdeck.core.store import pg_copy, staging
+from pushdeck.core.store import pg_bulk, pg_copy, staging
 from pushdeck.core.store.workspace import DatabaseError, Workspace, utcnow
 
 #: Files this large (about 50,000 devices) take the staged path.
@@ -228,11 +228,17 @@ def _merge_into_postgres(
         progress(Progress(report.rows, total, total, phase="saving"))
     before = device_store.count_devices(ws)
     pg_copy.start(ws)
+    dropped: list[str] = []
     try:
         staged = pg_copy.copy_stage_files(ws, [Path(s) for s in stages])
+        # As on SQLite: rebuilding indexes costs time in proportion to the whole table,
+        # so only a file at least as large as what is there merges without them.
+        if staged and staged >= before:
+            dropped = pg_bulk.drop_secondary_indexes(ws)
         inserted, updated = pg_copy.merge(ws) if staged else (0, 0)
     finally:
         pg_copy.finish(ws)
+        pg_bulk.rebuild(ws, dropped)
     # A load as large as what was there changes the columns' statistics: refresh them.
     if staged and staged >= before:
         pg_copy.analyze(ws)

@@ -394,7 +394,11 @@ CREATE TABLE campaign_reviews (
 );
 """
 
+# Version 11 changes PostgreSQL alone (store/pg_references.py: the devices' references
+# checked per statement there); SQLite keeps its foreign keys and only counts the version.
+_V11_PG_REFERENCES = ""
+
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS, _V10_TEAM
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS, _V10_TEAM, _V11_PG_REFERENCES
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ import psycopg
 from pushdeck.core.common.errors import WorkspaceError
 from pushdeck.core.store import team_schema_pg
 from pushdeck.core.store.dialect import POSTGRES, SCHEMA_LOCK
+from pushdeck.core.store.pg_references import REFERENCES_PG, REFERENCES_VERSION
 from pushdeck.core.store.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -456,6 +457,7 @@ def _statements(script: str) -> list[str]:
 PG_MIGRATIONS: dict[int, tuple[str, ...]] = {
     9: _WORKERS_PG,
     team_schema_pg.TEAM_VERSION: tuple(_statements(team_schema_pg.SCRIPT)),
+    REFERENCES_VERSION: REFERENCES_PG,
 }
 
 

@@ -239,6 +239,13 @@ class Workspace:
             raise
         workspace = cls(None, conn, dialect=POSTGRES, location=location)
         workspace._uri = uri
+        from pushdeck.core.store.pg_bulk import restore_pending_indexes  # avoids a cycle
+
+        try:
+            restore_pending_indexes(workspace)
+        except BaseException:
+            workspace.close()
+            raise
         return workspace
 
     def reconnect(self) -> None:
@@ -411,7 +418,9 @@ def _migrate(conn: sqlite3.Connection, path: Path, existed: bool) -> None:
     if not migrating:
         _set_wal(conn)
         return
-    if existed and version > 0:
+    # A version that changes only PostgreSQL's schema has nothing here to back up.
+    changes_here = any(MIGRATIONS[n - 1] for n in range(version + 1, SCHEMA_VERSION + 1))
+    if existed and version > 0 and changes_here:
         _backup(conn, path, version)
     _set_wal(conn)
     for number in range(version + 1, SCHEMA_VERSION + 1):
