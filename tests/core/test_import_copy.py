@@ -9,6 +9,8 @@ path (their ``ws`` here is a PostgreSQL workspace with the staged threshold at 0
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import random
@@ -131,6 +133,41 @@ def test_copy_import_gives_the_same_devices_tags_and_report_as_sqlite(
     assert _devices(ws) == _devices(reference) and _tags(ws) == _tags(reference)
     assert ws.scalar(f"SELECT to_regclass('pg_temp.{pg_copy.STAGING}')") is None
     assert ws.scalar(f"SELECT to_regclass('pg_temp.{pg_copy.REPEATED}')") is None
+
+
+def test_an_apps_first_devices_without_a_repeated_token_match_sqlite(
+    tmp_path: Path,
+    pg_database: str,
+    staged: list[import_staged.PartSpec],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing to judge (an app's first devices, no token twice): the merge inserts the
+    staged rows as they are, and must still give what SQLite gives."""
+    messy = _messy_csv(tmp_path / "messy.csv", 2400).read_text(encoding="utf-8")
+    header, *rows = list(csv.reader(io.StringIO(messy)))
+    unique = {row[0]: row for row in reversed(rows) if row}  # each token's first row
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *reversed(unique.values())])
+    src = tmp_path / "unique.csv"
+    src.write_text(out.getvalue(), encoding="utf-8")
+    reference, expected = _serial(tmp_path, src)
+    judged: list[bool] = []
+    real = pg_copy.nothing_to_judge
+    monkeypatch.setattr(pg_copy, "nothing_to_judge", lambda c: judged.append(real(c)) or judged[-1])
+
+    ws = _pg(pg_database)
+    report = import_devices(ws, src, "shop")
+
+    assert judged == [True]
+    assert _summary(report) == _summary(expected)
+    assert report.inserted > 300 and report.rejected_count > 5
+    assert _devices(ws) == _devices(reference)
+    assert _tags(ws) == _tags(reference) and len(_tags(ws)) > 100
+    # Its second import has devices to compare with: the full merge.
+    again = import_devices(ws, src, "shop")
+    assert judged == [True, False]
+    assert again.inserted == 0 and again.updated == 0
+    assert _devices(ws) == _devices(reference)
 
 
 def test_copy_import_updates_existing_devices_like_sqlite(

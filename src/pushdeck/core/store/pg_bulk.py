@@ -113,8 +113,15 @@ def restore_pending_indexes(ws: Workspace) -> None:
         _unlock(ws)
 
 
+#: Memory each index build may sort in. PostgreSQL gives a build parallel workers only
+#: with at least 32 MB per process (the default 64 MB allows one), and sorts the rest on
+#: disk.
+_BUILD_MEMORY = "256MB"
+
+
 def _create(ws: Workspace, definitions: list[str]) -> None:
     with ws.transaction() as conn:
+        conn.execute(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'")
         for sql in definitions:
             conn.execute(sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
         conn.execute("DELETE FROM meta WHERE key = ?", (PENDING,))

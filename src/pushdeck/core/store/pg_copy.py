@@ -31,6 +31,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pushdeck.core.store.devices import _COLUMNS, _UPDATED
 from pushdeck.core.store.schema_pg import FOLDED_LOCALE
@@ -167,6 +168,16 @@ _FINAL = ", ".join(
 )
 _DIFFERS = " OR ".join(f"d.{c} IS DISTINCT FROM s.{c}" for c in _UPDATED)
 
+#: The new devices' tags, in one pass (where this role may set the per-row trigger aside).
+_TAGGED = """
+tagged AS (
+    INSERT INTO device_tags (tag, device_id)
+    SELECT t.value, i.id
+    FROM inserted i, jsonb_array_elements_text(CAST(i.tags AS jsonb)) AS t(value)
+    WHERE i.tags <> '[]' AND %(tags_by_set)s
+    ON CONFLICT DO NOTHING
+)"""
+
 _MERGE = f"""{MERGE_MARK}
 WITH flagged AS MATERIALIZED ({_FLAGGED}),
 judged AS MATERIALIZED (
@@ -195,15 +206,34 @@ updated AS (
         AND ({_DIFFERS}
             OR (s.final_seen IS NOT NULL AND d.last_seen IS DISTINCT FROM s.final_seen))
 ),
-tagged AS (
-    INSERT INTO device_tags (tag, device_id)
-    SELECT t.value, i.id
-    FROM inserted i, jsonb_array_elements_text(CAST(i.tags AS jsonb)) AS t(value)
-    WHERE i.tags <> '[]' AND %(tags_by_set)s
-    ON CONFLICT DO NOTHING
-)
+{_TAGGED}
 SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE changed) FROM judged
 """
+
+
+#: An app's first devices from a file without a repeated token: every staged row is its
+#: token's first and last and a plain insert, so nothing needs judging (see ``merge``).
+_FIRST = f"""{MERGE_MARK}
+WITH inserted AS (
+    INSERT INTO devices ({", ".join(_COLUMNS)})
+    SELECT {", ".join(f"s.{c}" for c in _COLUMNS)} FROM {STAGING} s ORDER BY s.token
+    RETURNING id, tags
+),{_TAGGED}
+SELECT count(*), 0 FROM inserted
+"""
+
+#: Whether the merge can take ``_FIRST``: no staged token twice, none of the staged
+#: apps with a device yet (read under the merge's lock, so it stays true).
+_NOTHING_TO_JUDGE = f"""
+SELECT NOT EXISTS (SELECT 1 FROM {REPEATED})
+    AND NOT EXISTS (
+        SELECT 1 FROM devices d WHERE d.app_id IN (SELECT DISTINCT app_id FROM {STAGING}))
+"""
+
+
+def nothing_to_judge(conn: Any) -> bool:
+    """Inside the merge's transaction, under its lock: whether ``_FIRST`` will do."""
+    return bool(conn.execute(_NOTHING_TO_JUDGE).fetchone()[0])
 
 
 def merge(ws: Workspace) -> tuple[int, int]:
@@ -225,7 +255,8 @@ def merge(ws: Workspace) -> tuple[int, int]:
         ).fetchone()[0]
         if owner:
             conn.execute("ALTER TABLE devices DISABLE TRIGGER devices_tags_insert")
-        sql = _MERGE.replace("%(tags_by_set)s", "true" if owner else "false")
+        sql = _FIRST if nothing_to_judge(conn) else _MERGE
+        sql = sql.replace("%(tags_by_set)s", "true" if owner else "false")
         inserted, updated = conn.execute(sql).fetchone()
         if owner:
             conn.execute("ALTER TABLE devices ENABLE TRIGGER devices_tags_insert")
