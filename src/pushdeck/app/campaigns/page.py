@@ -21,6 +21,7 @@ from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.campaigns.confirm import SendConfirmation
 from pushdeck.app.campaigns.model import ROW_ROLE, CampaignListModel
 from pushdeck.app.campaigns.new_campaign import NewCampaignDialog
+from pushdeck.app.campaigns.queued import NOT_QUEUED_TITLE, NotQueuedError
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.campaigns.sending import ProgressPanel, SendController
 from pushdeck.app.errors import show_error
@@ -163,7 +164,9 @@ class CampaignsPage(QWidget):
 
     def _on_workspace_opened(self, _target: object) -> None:
         # Another workspace: a campaign followed in the last one is not in this one (its
-        # workers send on); a local send keeps its own connection and goes on.
+        # workers send on); a local send keeps its own connection and goes on. Reloads
+        # still waiting for the last one are dropped by the runner (they never answer).
+        self._reloads = 0
         if self.controller.queued:
             self.controller.stop_following()
             self.progress.setVisible(False)
@@ -328,7 +331,10 @@ class CampaignsPage(QWidget):
 
     def _on_controller_failed(self, exc: BaseException) -> None:
         self.reload()
-        show_error(self, exc, "Sending stopped")
+        # Send on a shared workspace that could not queue: nothing started, so nothing
+        # "stopped"; the title says what happened, the text why and what to do.
+        title = NOT_QUEUED_TITLE if isinstance(exc, NotQueuedError) else "Sending stopped"
+        show_error(self, exc, title)
 
     def _on_controller_progress(self, progress: Progress) -> None:
         row = self.model.row_named(progress.campaign)
