@@ -8,11 +8,13 @@ own thread (it counts every notification it accepted), the real window, offscree
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,9 @@ from pushdeck.app.main_window import PAGES, MainWindow
 from pushdeck.app.workspace_target import SharedWorkspace
 from pushdeck.core.campaigns.dispatch import Progress, cancel_campaign
 from pushdeck.core.campaigns.library import create_campaign, get_campaign
-from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.campaigns.review import run_due_in_own_workspace
+from pushdeck.core.campaigns.spec import format_utc, spec_from_dict
+from pushdeck.core.common.errors import ConfigError
 from pushdeck.core.common.model import App
 from pushdeck.core.credentials.forms import save_apns_token
 from pushdeck.core.store import Workspace
@@ -107,6 +111,18 @@ def worker(campaign: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def due_campaign(campaign: str) -> str:
+    """Campaign 'Due' too, to every device, scheduled a minute ago: due now."""
+    at = format_utc(datetime.now(UTC) - timedelta(minutes=1))
+    with Workspace.open(campaign) as ws:
+        doc = {"name": "Due", "app": "shop", "audience": {"all": True},
+               "message": {"title": "Due now"}, "schedule": {"at": at}}  # fmt: skip
+        create_campaign(ws, spec_from_dict(doc))
+        assert str(get_campaign(ws, "Due").status) == "scheduled"
+    return campaign
 
 
 def _shared_window(qtbot, tmp_path: Path, uri: str) -> MainWindow:
@@ -269,5 +285,50 @@ def test_pause_settles_the_campaign_and_the_banner_queues_it_again(
     qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
     with Workspace.open(campaign) as ws:
         assert str(get_campaign(ws, "W").status) == "sending"
+    _no_error_shown()
+    window.close()
+
+
+def test_a_due_campaign_on_a_shared_workspace_is_left_to_the_workers_scheduler(
+    qtbot, tmp_path: Path, due_campaign: str, fake: FakeApns, request: pytest.FixtureRequest
+) -> None:
+    """The app's own scheduled-send check sends nothing on a shared workspace: with no
+    worker running the campaign waits (and the page says who would send it); once a
+    worker runs, its scheduler sends it, every device once."""
+    window = _shared_window(qtbot, tmp_path, due_campaign)
+    page = window.campaigns
+    note = page.schedule_note
+    qtbot.wait_until(lambda: note.isVisible(), timeout=15_000)
+    assert note.text().startswith("“Due” is scheduled: on this shared workspace the team's")
+    assert note.text().endswith(NO_WORKER_NOTE)
+    with qtbot.wait_signal(page.rows_loaded, timeout=30_000):
+        page.run_due()  # the window's 30-second check, now: the campaign is due
+    assert sum(fake.accepted.values()) == 0  # the app sent nothing itself
+    with Workspace.open(due_campaign) as ws:
+        assert str(get_campaign(ws, "Due").status) == "scheduled"
+        assert ws.scalar("SELECT count(*) FROM journal") == 0
+        assert ws.scalar("SELECT count(*) FROM workers") == 0  # nor claimed as a sender
+    assert note.isVisible() and NO_WORKER_NOTE in note.text()
+    # Nor does the core's send-what-is-due for the app's timer, asked directly.
+    with pytest.raises(ConfigError, match="sent by the team's workers"):
+        asyncio.run(run_due_in_own_workspace(due_campaign))
+    assert sum(fake.accepted.values()) == 0
+    window.resize(1100, 600)
+    qtbot.wait(100)
+    SHOT_DIR.mkdir(exist_ok=True)
+    assert page.grab().save(str(SHOT_DIR / "scheduled-no-worker.png"))
+
+    # A worker starts: its scheduler sends the campaign; the note goes at the next check.
+    request.getfixturevalue("worker")
+    with Workspace.open(due_campaign) as ws:
+        deadline = time.monotonic() + 60
+        while str(get_campaign(ws, "Due").status) != "sent":
+            assert time.monotonic() < deadline, "the worker's scheduler did not send it"
+            time.sleep(0.2)
+    assert sum(fake.accepted.values()) == DEVICES and max(fake.accepted.values()) == 1
+    with qtbot.wait_signal(page.rows_loaded, timeout=30_000):
+        page.run_due()
+    assert not note.isVisible()
+    assert sum(fake.accepted.values()) == DEVICES  # still once each: the app sent nothing
     _no_error_shown()
     window.close()
