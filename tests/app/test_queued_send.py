@@ -133,6 +133,29 @@ def _shared_window(qtbot, tmp_path: Path, uri: str) -> MainWindow:
     return window
 
 
+def _status(uri: str, name: str = "W") -> str:
+    """The campaign's status as another client reads it."""
+    with Workspace.open(uri) as ws:
+        return str(get_campaign(ws, name).status)
+
+
+def _queued_with_no_worker(qtbot, tmp_path: Path, uri: str) -> MainWindow:
+    """The window on ``uri`` after Send of 'W' with no worker running: queued, followed,
+    and the panel says nobody will send it."""
+    window = _shared_window(qtbot, tmp_path, uri)
+    window.campaigns.send("W")
+    qtbot.wait_until(
+        lambda: NO_WORKER_NOTE in window.campaigns.progress.rate.text(), timeout=15_000
+    )
+    return window
+
+
+def _close_clean(window: MainWindow) -> None:
+    """No page's job failed along the way (each would show a dialog); close."""
+    _no_error_shown()
+    window.close()
+
+
 def _shot(window: MainWindow, name: str) -> Path:
     SHOT_DIR.mkdir(exist_ok=True)
     path = SHOT_DIR / name
@@ -164,8 +187,8 @@ def test_send_queues_for_the_worker_and_the_panel_follows_to_its_final_count(
     assert not panel.cancel_button.isEnabled()
     _shot(window, "queued-finished.png")
 
+    assert _status(campaign) == "sent"
     with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "sent"
         # The app never registered as a sender: the one worker row is the subprocess's.
         assert [(r[0], r[1]) for r in ws.query("SELECT name, kind FROM workers")] == [
             ("w1", "worker")
@@ -174,18 +197,15 @@ def test_send_queues_for_the_worker_and_the_panel_follows_to_its_final_count(
     assert worker.wait(20) == 0
     with Workspace.open(campaign) as ws:  # it reports what it sent when it stops
         assert ws.scalar("SELECT sent FROM workers WHERE name = 'w1'") == DEVICES
-    _no_error_shown()
-    window.close()
+    _close_clean(window)
 
 
 def test_with_no_worker_running_the_panel_says_so(
     qtbot, tmp_path: Path, campaign: str, fake: FakeApns
 ) -> None:
-    window = _shared_window(qtbot, tmp_path, campaign)
+    window = _queued_with_no_worker(qtbot, tmp_path, campaign)
     page = window.campaigns
     panel = page.progress
-    page.send("W")
-    qtbot.wait_until(lambda: NO_WORKER_NOTE in panel.rate.text(), timeout=15_000)
     assert "queued for the team's workers" in panel.title.text()
     assert QUEUED_NOTE not in panel.rate.text()
     assert page.controller.active and panel.cancel_button.isEnabled()
@@ -193,16 +213,15 @@ def test_with_no_worker_running_the_panel_says_so(
     qtbot.wait(100)
     _shot(window, "queued-no-worker.png")
     assert sum(fake.accepted.values()) == 0  # the app sends nothing itself
+    assert _status(campaign) == "sending"  # queued, waiting for a worker
     with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "sending"  # queued, waiting for a worker
         assert ws.scalar("SELECT count(*) FROM workers") == 0
 
     # Cancel from the panel: the campaign settles as cancelled and the panel says so.
     panel.cancel_button.click()
     qtbot.wait_until(lambda: not page.controller.active, timeout=15_000)
     assert panel.title.text().startswith("“W” cancelled: 0 sent")
-    _no_error_shown()
-    window.close()
+    _close_clean(window)
 
 
 @pytest.mark.parametrize(
@@ -239,8 +258,8 @@ def test_a_campaign_that_cannot_be_queued_says_so_why_and_what_to_do(
     SHOT_DIR.mkdir(exist_ok=True)
     assert box.grab().save(str(SHOT_DIR / f"not-queued-{case.replace(' ', '-')}.png"))
     box.done(0)
+    assert _status(campaign) == status  # nothing queued
     with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == status  # nothing queued
         assert not ws.scalar("SELECT count(*) FROM journal")
     window.close()
 
@@ -248,10 +267,8 @@ def test_a_campaign_that_cannot_be_queued_says_so_why_and_what_to_do(
 def test_opening_another_workspace_stops_following_and_the_workers_keep_the_campaign(
     qtbot, tmp_path: Path, campaign: str
 ) -> None:
-    window = _shared_window(qtbot, tmp_path, campaign)
+    window = _queued_with_no_worker(qtbot, tmp_path, campaign)
     page = window.campaigns
-    page.send("W")
-    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
     # No waiting for the Reports page to take in 'W' first: its load of 'W' racing the
     # switch is dropped by the runner (tests/app/test_workspace_switch.py).
     other = tmp_path / "other.pushdeck"
@@ -261,32 +278,25 @@ def test_opening_another_workspace_stops_following_and_the_workers_keep_the_camp
     assert not page.controller.active and not page.progress.isVisible()
     qtbot.wait(1500)  # a poll or two would have run against the workspace file
     qtbot.wait_until(lambda: window.runner.pending == 0, timeout=15_000)
-    _no_error_shown()
-    with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "sending"  # still queued for workers
-    window.close()
+    assert _status(campaign) == "sending"  # still queued for workers
+    _close_clean(window)
 
 
 def test_pause_settles_the_campaign_and_the_banner_queues_it_again(
     qtbot, tmp_path: Path, campaign: str
 ) -> None:
-    window = _shared_window(qtbot, tmp_path, campaign)
+    window = _queued_with_no_worker(qtbot, tmp_path, campaign)
     page = window.campaigns
-    page.send("W")
-    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
     page.progress.pause_button.click()
     qtbot.wait_until(lambda: not page.controller.active, timeout=15_000)
     assert page.progress.title.text().startswith("“W” paused: 0 sent")
-    with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "paused"
+    assert _status(campaign) == "paused"
     qtbot.wait_until(lambda: page.resume_button.isVisible(), timeout=15_000)
     page.resume_button.click()  # queued again, and followed again
     qtbot.wait_until(lambda: page.controller.queued, timeout=15_000)
     qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
-    with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "sending"
-    _no_error_shown()
-    window.close()
+    assert _status(campaign) == "sending"
+    _close_clean(window)
 
 
 def test_a_due_campaign_on_a_shared_workspace_is_left_to_the_workers_scheduler(
@@ -304,8 +314,8 @@ def test_a_due_campaign_on_a_shared_workspace_is_left_to_the_workers_scheduler(
     with qtbot.wait_signal(page.rows_loaded, timeout=30_000):
         page.run_due()  # the window's 30-second check, now: the campaign is due
     assert sum(fake.accepted.values()) == 0  # the app sent nothing itself
+    assert _status(due_campaign, "Due") == "scheduled"
     with Workspace.open(due_campaign) as ws:
-        assert str(get_campaign(ws, "Due").status) == "scheduled"
         assert ws.scalar("SELECT count(*) FROM journal") == 0
         assert ws.scalar("SELECT count(*) FROM workers") == 0  # nor claimed as a sender
     assert note.isVisible() and NO_WORKER_NOTE in note.text()
@@ -320,15 +330,13 @@ def test_a_due_campaign_on_a_shared_workspace_is_left_to_the_workers_scheduler(
 
     # A worker starts: its scheduler sends the campaign; the note goes at the next check.
     request.getfixturevalue("worker")
-    with Workspace.open(due_campaign) as ws:
-        deadline = time.monotonic() + 60
-        while str(get_campaign(ws, "Due").status) != "sent":
-            assert time.monotonic() < deadline, "the worker's scheduler did not send it"
-            time.sleep(0.2)
+    deadline = time.monotonic() + 60
+    while _status(due_campaign, "Due") != "sent":
+        assert time.monotonic() < deadline, "the worker's scheduler did not send it"
+        time.sleep(0.2)
     assert sum(fake.accepted.values()) == DEVICES and max(fake.accepted.values()) == 1
     with qtbot.wait_signal(page.rows_loaded, timeout=30_000):
         page.run_due()
     assert not note.isVisible()
     assert sum(fake.accepted.values()) == DEVICES  # still once each: the app sent nothing
-    _no_error_shown()
-    window.close()
+    _close_clean(window)
