@@ -340,3 +340,26 @@ def test_a_due_campaign_on_a_shared_workspace_is_left_to_the_workers_scheduler(
     assert not note.isVisible()
     assert sum(fake.accepted.values()) == DEVICES  # still once each: the app sent nothing
     _close_clean(window)
+
+
+def test_a_follower_whose_window_went_polls_no_more(qtbot) -> None:
+    """The window (and its runner) closed while a queued campaign was followed: the
+    follower's timer hands nothing to the deleted runner (it raised in whatever test or
+    window came next)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from pushdeck.app.campaigns.queued import POLL_MS, QueueFollower
+    from pushdeck.app.tasks import TaskRunner
+
+    runner = TaskRunner()
+    failed: list[BaseException] = []
+    follower = QueueFollower(
+        runner, "W", on_started=lambda _n: None, on_progress=lambda _p: None,
+        on_finished=lambda _s: None, on_failed=failed.append,
+    )  # fmt: skip
+    follower.timer.start()  # following, as after a queue
+    runner.shutdown()
+    runner.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qtbot.wait(POLL_MS * 3)  # a poll would raise here ("Signal source has been deleted")
+    assert not follower.timer.isActive() and not failed
