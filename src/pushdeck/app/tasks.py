@@ -236,8 +236,8 @@ class TaskRunner(QObject):
             if isinstance(path, SharedWorkspace):
                 target = path.resolve()
                 ctx.ws = Workspace.open(target.live_uri, create=target.create)
-                ctx.epoch = epoch
                 note = target.keep_password()
+                ctx.epoch = epoch  # last: the open has succeeded once this is set
                 return replace(target, create=False, remember=False), ctx.ws.location, note
             ctx.ws = Workspace.open(Path(path))
             ctx.epoch = epoch
