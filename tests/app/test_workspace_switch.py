@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from pushdeck.app import errors
+from pushdeck.app.composer.draft import DRAFT_NAME
+from pushdeck.app.composer.page import AUTOSAVE_DELAY_MS
 from pushdeck.app.main import build_window
 from pushdeck.app.main_window import PAGES, MainWindow
 from pushdeck.core.campaigns.library import create_campaign
@@ -26,6 +28,7 @@ from pushdeck.core.common.model import App
 from pushdeck.core.reports.dashboard import DashboardData
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
+from pushdeck.core.store.drafts import load_draft
 from tests.core.campaign_helpers import add_devices
 
 
@@ -115,4 +118,31 @@ def test_jobs_queued_before_the_switch_still_run_on_the_last_workspace(
     window.runner.run(lambda ctx: ctx.require_ws().location, seen.append)  # for B now
     qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
     assert [Path(s).name for s in seen] == ["a.pushdeck", "b.pushdeck"]
+    assert errors.GATE.box is None
+
+
+def test_edits_typed_just_before_the_switch_are_saved_where_they_were_typed(
+    qtbot, tmp_path: Path, window: MainWindow
+) -> None:
+    """The composer's autosave waits for a pause in typing; another workspace opened in
+    that pause gets none of it, and the workspace it was typed in keeps it."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    b = _workspace(tmp_path / "b.pushdeck", "Only in B", devices=5)
+    window.open_workspace(a)
+    qtbot.wait_until(lambda: window.root.currentIndex() == 1, timeout=20_000)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+    window.go_to(PAGES.index("Compose"))
+    title = window.composer.form.bindings["title"].widget
+    title.clear()
+    qtbot.keyClicks(title, "Typed in A")
+    window.open_workspace(b)  # within the autosave's delay
+    qtbot.wait_until(lambda: window.runner.workspace_path == b, timeout=20_000)
+    qtbot.wait(AUTOSAVE_DELAY_MS * 2)  # a save still waiting would have gone by now
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+    with Workspace.open(a) as ws:
+        saved_a = load_draft(ws, DRAFT_NAME)
+    with Workspace.open(b) as ws:
+        saved_b = load_draft(ws, DRAFT_NAME)
+    assert saved_a is not None and saved_a["message"]["title"] == "Typed in A"
+    assert saved_b is None or "Typed in A" not in str(saved_b)
     assert errors.GATE.box is None
