@@ -69,6 +69,18 @@ def allow_local_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def fresh_error_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no error dialog shown, recently or ever: the app's error gate
+    (``pushdeck.app.errors.GATE``) is app-wide, and an earlier test's dialog, deleted with
+    its window since, is no error of this one. Every directory with app tests (tests/app,
+    tests/e2e) gets it from here; where the app was not imported there is nothing to reset
+    (and the core's run without Qt imports nothing)."""
+    errors = sys.modules.get("pushdeck.app.errors")
+    if errors is not None:
+        monkeypatch.setattr(errors, "GATE", errors.ErrorGate())
+
+
+@pytest.fixture(autouse=True)
 def _stop_leftover_app_threads(request: pytest.FixtureRequest):
     """A test's windows and pages stop their worker threads and network loops when it
     ends, as the app does on quit: threads left running into interpreter exit can crash

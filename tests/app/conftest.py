@@ -21,14 +21,6 @@ LONG_BODY = (
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_error_gate(monkeypatch):
-    """Each test starts with no error dialog shown recently (the gate is app-wide)."""
-    from pushdeck.app import errors
-
-    monkeypatch.setattr(errors, "GATE", errors.ErrorGate())
-
-
 @pytest.fixture
 def fonts(qapp):
     from pushdeck.app.fonts import load_bundled_fonts

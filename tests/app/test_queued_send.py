@@ -8,23 +8,28 @@ own thread (it counts every notification it accepted), the real window, offscree
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushdeck.app.campaigns.queued import NO_WORKER_NOTE, QUEUED_NOTE
+from pushdeck.app import errors
+from pushdeck.app.campaigns.queued import NO_WORKER_NOTE, NOT_QUEUED_TITLE, QUEUED_NOTE
 from pushdeck.app.main_window import PAGES, MainWindow
 from pushdeck.app.workspace_target import SharedWorkspace
-from pushdeck.core.campaigns.dispatch import Progress
+from pushdeck.core.campaigns.dispatch import Progress, cancel_campaign
 from pushdeck.core.campaigns.library import create_campaign, get_campaign
-from pushdeck.core.campaigns.spec import spec_from_dict
+from pushdeck.core.campaigns.review import run_due_in_own_workspace
+from pushdeck.core.campaigns.spec import format_utc, spec_from_dict
+from pushdeck.core.common.errors import ConfigError
 from pushdeck.core.common.model import App
 from pushdeck.core.credentials.forms import save_apns_token
 from pushdeck.core.store import Workspace
@@ -108,12 +113,47 @@ def worker(campaign: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
         proc.wait()
 
 
+@pytest.fixture
+def due_campaign(campaign: str) -> str:
+    """Campaign 'Due' too, to every device, scheduled a minute ago: due now."""
+    at = format_utc(datetime.now(UTC) - timedelta(minutes=1))
+    with Workspace.open(campaign) as ws:
+        doc = {"name": "Due", "app": "shop", "audience": {"all": True},
+               "message": {"title": "Due now"}, "schedule": {"at": at}}  # fmt: skip
+        create_campaign(ws, spec_from_dict(doc))
+        assert str(get_campaign(ws, "Due").status) == "scheduled"
+    return campaign
+
+
 def _shared_window(qtbot, tmp_path: Path, uri: str) -> MainWindow:
     window = _window(qtbot, tmp_path)
     window.open_workspace(SharedWorkspace.from_uri(uri))
     _opened(qtbot, window)
     window.go_to(PAGES.index("Campaigns"))
     return window
+
+
+def _status(uri: str, name: str = "W") -> str:
+    """The campaign's status as another client reads it."""
+    with Workspace.open(uri) as ws:
+        return str(get_campaign(ws, name).status)
+
+
+def _queued_with_no_worker(qtbot, tmp_path: Path, uri: str) -> MainWindow:
+    """The window on ``uri`` after Send of 'W' with no worker running: queued, followed,
+    and the panel says nobody will send it."""
+    window = _shared_window(qtbot, tmp_path, uri)
+    window.campaigns.send("W")
+    qtbot.wait_until(
+        lambda: NO_WORKER_NOTE in window.campaigns.progress.rate.text(), timeout=15_000
+    )
+    return window
+
+
+def _close_clean(window: MainWindow) -> None:
+    """No page's job failed along the way (each would show a dialog); close."""
+    _no_error_shown()
+    window.close()
 
 
 def _shot(window: MainWindow, name: str) -> Path:
@@ -147,8 +187,8 @@ def test_send_queues_for_the_worker_and_the_panel_follows_to_its_final_count(
     assert not panel.cancel_button.isEnabled()
     _shot(window, "queued-finished.png")
 
+    assert _status(campaign) == "sent"
     with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "sent"
         # The app never registered as a sender: the one worker row is the subprocess's.
         assert [(r[0], r[1]) for r in ws.query("SELECT name, kind FROM workers")] == [
             ("w1", "worker")
@@ -157,18 +197,15 @@ def test_send_queues_for_the_worker_and_the_panel_follows_to_its_final_count(
     assert worker.wait(20) == 0
     with Workspace.open(campaign) as ws:  # it reports what it sent when it stops
         assert ws.scalar("SELECT sent FROM workers WHERE name = 'w1'") == DEVICES
-    _no_error_shown()
-    window.close()
+    _close_clean(window)
 
 
 def test_with_no_worker_running_the_panel_says_so(
     qtbot, tmp_path: Path, campaign: str, fake: FakeApns
 ) -> None:
-    window = _shared_window(qtbot, tmp_path, campaign)
+    window = _queued_with_no_worker(qtbot, tmp_path, campaign)
     page = window.campaigns
     panel = page.progress
-    page.send("W")
-    qtbot.wait_until(lambda: NO_WORKER_NOTE in panel.rate.text(), timeout=15_000)
     assert "queued for the team's workers" in panel.title.text()
     assert QUEUED_NOTE not in panel.rate.text()
     assert page.controller.active and panel.cancel_button.isEnabled()
@@ -176,47 +213,64 @@ def test_with_no_worker_running_the_panel_says_so(
     qtbot.wait(100)
     _shot(window, "queued-no-worker.png")
     assert sum(fake.accepted.values()) == 0  # the app sends nothing itself
+    assert _status(campaign) == "sending"  # queued, waiting for a worker
     with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "sending"  # queued, waiting for a worker
         assert ws.scalar("SELECT count(*) FROM workers") == 0
 
     # Cancel from the panel: the campaign settles as cancelled and the panel says so.
     panel.cancel_button.click()
     qtbot.wait_until(lambda: not page.controller.active, timeout=15_000)
     assert panel.title.text().startswith("“W” cancelled: 0 sent")
-    _no_error_shown()
-    window.close()
+    _close_clean(window)
 
 
-def test_a_campaign_that_cannot_be_queued_shows_the_error_and_no_panel(
-    qtbot, tmp_path: Path, campaign: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("case", "reason", "advice", "status"),
+    [
+        ("no credential", "App 'shop' has no credentials, so nothing can be sent.",
+         "Add a credential for app “shop” under Apps & credentials, then press Send again",
+         "draft"),
+        ("cancelled", "Campaign 'W' is cancelled and cannot be sent.",
+         "Duplicate it (Duplicate… on this page) and send the copy.", "cancelled"),
+    ],
+)  # fmt: skip
+def test_a_campaign_that_cannot_be_queued_says_so_why_and_what_to_do(
+    qtbot, tmp_path: Path, campaign: str, case: str, reason: str, advice: str, status: str
 ) -> None:
     with Workspace.open(campaign) as ws:
-        ws.conn.execute("DELETE FROM credentials")
-    shown: list[str] = []
-    from pushdeck.app.campaigns import page as page_module
-
-    monkeypatch.setattr(page_module, "show_error", lambda _w, exc, *_a: shown.append(str(exc)))
+        if case == "no credential":
+            ws.conn.execute("DELETE FROM credentials")
+        else:
+            cancel_campaign(ws, "W")
     window = _shared_window(qtbot, tmp_path, campaign)
     page = window.campaigns
     page.send("W")
-    qtbot.wait_until(lambda: bool(shown), timeout=15_000)
-    assert "has no credentials" in shown[0]
+    qtbot.wait_until(lambda: errors.GATE.box is not None, timeout=15_000)
+    box = errors.GATE.box
+    assert box is not None and box.windowTitle() == NOT_QUEUED_TITLE  # not "Sending stopped"
+    text = box.text()
+    assert text.startswith("“W” was not queued for the team's workers, so nothing was sent.")
+    assert reason in text and advice in text
+    assert "pushdeck credentials" not in text and "pushdeck campaigns" not in text  # the CLI's
     assert not page.controller.active and not page.progress.isVisible()
+    box.adjustSize()
+    assert box.grab().save(str(tmp_path / "not-queued.png"))
+    SHOT_DIR.mkdir(exist_ok=True)
+    assert box.grab().save(str(SHOT_DIR / f"not-queued-{case.replace(' ', '-')}.png"))
+    box.done(0)
+    assert _status(campaign) == status  # nothing queued
+    with Workspace.open(campaign) as ws:
+        assert not ws.scalar("SELECT count(*) FROM journal")
     window.close()
 
 
 def test_opening_another_workspace_stops_following_and_the_workers_keep_the_campaign(
     qtbot, tmp_path: Path, campaign: str
 ) -> None:
-    window = _shared_window(qtbot, tmp_path, campaign)
+    window = _queued_with_no_worker(qtbot, tmp_path, campaign)
     page = window.campaigns
-    page.send("W")
-    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
-    # Let the Reports page take in the queued campaign first: its own load of 'W' racing
-    # the switch would fail in the new workspace (a race of that page, not this one's).
-    qtbot.wait_until(lambda: window.reports.picker.currentText() == "W", timeout=15_000)
-    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=15_000)
+    # No waiting for the Reports page to take in 'W' first: its load of 'W' racing the
+    # switch is dropped by the runner (tests/app/test_workspace_switch.py).
     other = tmp_path / "other.pushdeck"
     Workspace.open(other).close()
     window.open_workspace(other)
@@ -224,29 +278,88 @@ def test_opening_another_workspace_stops_following_and_the_workers_keep_the_camp
     assert not page.controller.active and not page.progress.isVisible()
     qtbot.wait(1500)  # a poll or two would have run against the workspace file
     qtbot.wait_until(lambda: window.runner.pending == 0, timeout=15_000)
-    _no_error_shown()
-    with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "sending"  # still queued for workers
-    window.close()
+    assert _status(campaign) == "sending"  # still queued for workers
+    _close_clean(window)
 
 
 def test_pause_settles_the_campaign_and_the_banner_queues_it_again(
     qtbot, tmp_path: Path, campaign: str
 ) -> None:
-    window = _shared_window(qtbot, tmp_path, campaign)
+    window = _queued_with_no_worker(qtbot, tmp_path, campaign)
     page = window.campaigns
-    page.send("W")
-    qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
     page.progress.pause_button.click()
     qtbot.wait_until(lambda: not page.controller.active, timeout=15_000)
     assert page.progress.title.text().startswith("“W” paused: 0 sent")
-    with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "paused"
+    assert _status(campaign) == "paused"
     qtbot.wait_until(lambda: page.resume_button.isVisible(), timeout=15_000)
     page.resume_button.click()  # queued again, and followed again
     qtbot.wait_until(lambda: page.controller.queued, timeout=15_000)
     qtbot.wait_until(lambda: NO_WORKER_NOTE in page.progress.rate.text(), timeout=15_000)
-    with Workspace.open(campaign) as ws:
-        assert str(get_campaign(ws, "W").status) == "sending"
-    _no_error_shown()
-    window.close()
+    assert _status(campaign) == "sending"
+    _close_clean(window)
+
+
+def test_a_due_campaign_on_a_shared_workspace_is_left_to_the_workers_scheduler(
+    qtbot, tmp_path: Path, due_campaign: str, fake: FakeApns, request: pytest.FixtureRequest
+) -> None:
+    """The app's own scheduled-send check sends nothing on a shared workspace: with no
+    worker running the campaign waits (and the page says who would send it); once a
+    worker runs, its scheduler sends it, every device once."""
+    window = _shared_window(qtbot, tmp_path, due_campaign)
+    page = window.campaigns
+    note = page.schedule_note
+    qtbot.wait_until(lambda: note.isVisible(), timeout=15_000)
+    assert note.text().startswith("“Due” is scheduled: on this shared workspace the team's")
+    assert note.text().endswith(NO_WORKER_NOTE)
+    with qtbot.wait_signal(page.rows_loaded, timeout=30_000):
+        page.run_due()  # the window's 30-second check, now: the campaign is due
+    assert sum(fake.accepted.values()) == 0  # the app sent nothing itself
+    assert _status(due_campaign, "Due") == "scheduled"
+    with Workspace.open(due_campaign) as ws:
+        assert ws.scalar("SELECT count(*) FROM journal") == 0
+        assert ws.scalar("SELECT count(*) FROM workers") == 0  # nor claimed as a sender
+    assert note.isVisible() and NO_WORKER_NOTE in note.text()
+    # Nor does the core's send-what-is-due for the app's timer, asked directly.
+    with pytest.raises(ConfigError, match="sent by the team's workers"):
+        asyncio.run(run_due_in_own_workspace(due_campaign))
+    assert sum(fake.accepted.values()) == 0
+    window.resize(1100, 600)
+    qtbot.wait(100)
+    SHOT_DIR.mkdir(exist_ok=True)
+    assert page.grab().save(str(SHOT_DIR / "scheduled-no-worker.png"))
+
+    # A worker starts: its scheduler sends the campaign; the note goes at the next check.
+    request.getfixturevalue("worker")
+    deadline = time.monotonic() + 60
+    while _status(due_campaign, "Due") != "sent":
+        assert time.monotonic() < deadline, "the worker's scheduler did not send it"
+        time.sleep(0.2)
+    assert sum(fake.accepted.values()) == DEVICES and max(fake.accepted.values()) == 1
+    with qtbot.wait_signal(page.rows_loaded, timeout=30_000):
+        page.run_due()
+    assert not note.isVisible()
+    assert sum(fake.accepted.values()) == DEVICES  # still once each: the app sent nothing
+    _close_clean(window)
+
+
+def test_a_follower_whose_window_went_polls_no_more(qtbot) -> None:
+    """The window (and its runner) closed while a queued campaign was followed: the
+    follower's timer hands nothing to the deleted runner (it raised in whatever test or
+    window came next)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from pushdeck.app.campaigns.queued import POLL_MS, QueueFollower
+    from pushdeck.app.tasks import TaskRunner
+
+    runner = TaskRunner()
+    failed: list[BaseException] = []
+    follower = QueueFollower(
+        runner, "W", on_started=lambda _n: None, on_progress=lambda _p: None,
+        on_finished=lambda _s: None, on_failed=failed.append,
+    )  # fmt: skip
+    follower.timer.start()  # following, as after a queue
+    runner.shutdown()
+    runner.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qtbot.wait(POLL_MS * 3)  # a poll would raise here ("Signal source has been deleted")
+    assert not follower.timer.isActive() and not failed

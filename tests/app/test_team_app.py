@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pushdeck.app import errors
+from pushdeck.app.campaigns.queued import NOT_QUEUED_TITLE
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.main_window import PAGES
 from pushdeck.app.workspace_target import SharedWorkspace
@@ -117,6 +119,39 @@ def test_an_editor_sees_why_send_is_off_and_no_approve_button(
     )
     review.close()
     _no_error_shown()
+    window.close()
+
+
+@pytest.mark.parametrize(
+    ("login", "reason", "advice"),
+    [
+        ("se", "Campaign 'Launch' needs the approval of a sender before it is sent.",
+         "Approve it in its review (Review / send… › Approve), then press Send again."),
+        ("ed", "Your role editor may not send campaigns; ask a sender or an admin.",
+         "Ask a sender or an admin of this workspace to approve and send it."),
+    ],
+)  # fmt: skip
+def test_send_of_a_campaign_not_approved_says_it_was_not_queued_and_what_to_do(
+    qtbot, tmp_path: Path, team: Team, editors_campaign: dict[str, str],
+    login: str, reason: str, advice: str,
+) -> None:  # fmt: skip
+    window = _window(qtbot, tmp_path)
+    window.open_workspace(SharedWorkspace.from_uri(team.uri(editors_campaign[login])))
+    _opened(qtbot, window)
+    window.campaigns.send("Launch")  # as a Send pressed anyway (the review would say why not)
+    qtbot.wait_until(lambda: errors.GATE.box is not None, timeout=15_000)
+    box = errors.GATE.box
+    assert box is not None and box.windowTitle() == NOT_QUEUED_TITLE
+    text = box.text()
+    assert text.startswith("“Launch” was not queued for the team's workers, so nothing was sent.")
+    assert reason in text and advice in text
+    assert "pushdeck campaigns approve" not in text  # the window's way, not the CLI's
+    assert not window.campaigns.controller.active
+    SHOT_DIR.mkdir(exist_ok=True)
+    assert box.grab().save(str(SHOT_DIR / f"not-queued-{login}.png"))
+    box.done(0)
+    with Workspace.open(team.uri()) as owner:
+        assert owner.scalar("SELECT status FROM campaigns WHERE name = 'Launch'") == "draft"
     window.close()
 
 

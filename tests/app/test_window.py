@@ -125,14 +125,30 @@ def test_window_smoke_first_run_then_demo(qtbot, tmp_path) -> None:
     assert window.undo_action.isEnabled()
     window.undo_action.trigger()
     assert window.composer.model.draft.message.title != "Changed"
-    # the draft autosaves to the workspace and comes back when it is reopened
+    # the draft is saved to the workspace and comes back when it is reopened (another
+    # workspace in between shows its own draft)
     window.composer.model.set_field("body", "Saved body")
     window.save_draft()
     qtbot.wait_until(lambda: window.runner.pending == 0, timeout=10_000)
-    window.composer.model.set_field("body", "Unsaved")
-    window.open_workspace(tmp_path / "demo.pushdeck")
+
+    def reopen_demo_via_another() -> None:
+        window.open_workspace(tmp_path / "other.pushdeck")
+        qtbot.wait_until(
+            lambda: window.workspace_label.text().startswith("other.pushdeck"), timeout=10_000
+        )
+        assert window.composer.model.draft.message.body not in ("Saved body", "Typed last")
+        window.open_workspace(tmp_path / "demo.pushdeck")
+
+    reopen_demo_via_another()
     qtbot.wait_until(
         lambda: window.composer.model.draft.message.body == "Saved body", timeout=10_000
+    )
+    # an edit still waiting for its autosave when another workspace opens is saved where
+    # it was typed
+    window.composer.model.set_field("body", "Typed last")
+    reopen_demo_via_another()
+    qtbot.wait_until(
+        lambda: window.composer.model.draft.message.body == "Typed last", timeout=10_000
     )
     # navigation and recent workspaces
     window.go_to(0)

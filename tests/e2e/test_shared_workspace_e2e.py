@@ -24,7 +24,6 @@ from typing import Any
 os.environ["PUSHDECK_THREAD_CHECKS"] = "1"
 
 import pytest
-import shiboken6
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -109,9 +108,7 @@ def _settle(qtbot: Any, window: MainWindow) -> None:
 def _no_error_shown() -> None:
     from pushdeck.app import errors
 
-    box = errors.GATE.box
-    if box is not None and not shiboken6.isValid(box):
-        box = None  # an earlier test's dialog, already deleted: not shown here
+    box = errors.GATE.box  # this test's: the gate is fresh for each (tests/conftest.py)
     details = getattr(box, "details", None)
     assert box is None, details.toPlainText() if details is not None else box.text()
 

@@ -55,11 +55,23 @@ class ErrorGate:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.box: QDialog | None = None
+        self._box: QDialog | None = None
         self._box_key: tuple[str, str] = ("", "")
         self._last_shown: dict[tuple[str, str], float] = {}
         self.counts: dict[tuple[str, str], int] = {}
         self.dialogs_opened = 0
+
+    @property
+    def box(self) -> QDialog | None:
+        """The last error dialog opened, while it exists (open or closed by the user).
+
+        A dialog deleted since (with its parent window, say) is no error shown any more:
+        None, never a Python wrapper whose C++ object is gone (any call on it raises).
+        """
+        box = self._box
+        if box is not None and not shiboken6.isValid(box):
+            self._box = box = None
+        return box
 
     def open(
         self, key: tuple[str, str], make: Callable[[], QDialog], parent: QWidget | None
@@ -67,8 +79,8 @@ class ErrorGate:
         """Open ``make()`` for ``key`` unless it repeats; returns the dialog opened, if any."""
         now = self.clock()
         self.counts[key] = self.counts.get(key, 0) + 1
-        box = self.box if self.box is not None and _alive(self.box) else None
-        if box is not None:
+        box = self.box
+        if box is not None and box.isVisible():  # still open: this error joins it
             if key == self._box_key:
                 _set_repeat(box, self.counts[key])
             else:
@@ -80,17 +92,14 @@ class ErrorGate:
             return None
         self.counts[key] = 1
         self._last_shown[key] = now
-        self.box, self._box_key = make(), key
+        box = make()
+        self._box, self._box_key = box, key
         self.dialogs_opened += 1
-        self.box.open()
-        return self.box
+        box.open()
+        return box
 
 
 GATE = ErrorGate()
-
-
-def _alive(box: QDialog) -> bool:
-    return shiboken6.isValid(box) and box.isVisible()  # deleted with its parent: gone
 
 
 def _first_line(text: str) -> str:

@@ -354,6 +354,7 @@ class MainWindow(QMainWindow):
         overview; never blocks."""
         target = path if isinstance(path, SharedWorkspace) else Path(path)
         self.statusBar().showMessage(f"Opening {target}…")
+        self.composer.flush_autosave()  # queued before the open: saved where it was typed
         self.runner.open_workspace(
             target, self._on_workspace_opened, lambda exc: self._on_workspace_failed(target, exc)
         )

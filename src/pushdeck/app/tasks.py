@@ -5,6 +5,13 @@ to the worker thread; the result (or exception) comes back to the GUI thread thr
 signal, where the callbacks run. The worker's ``context.ws`` is the open workspace, opened on
 that thread and only ever used there (``pushdeck.core.store.Workspace`` requires it).
 
+Each job belongs to the workspace the window showed when it was queued (the runner's
+``epoch``, one per opened workspace). A job queued for one workspace never runs once
+another is open on the worker, and its callbacks are dropped silently: a page's load
+asked for while the next workspace was opening (a campaign picked, a timer's refresh, an
+autosave) would otherwise read, or write, the new workspace with the old one's names.
+Pages forget their in-flight state on ``workspace_opened``.
+
 The runner also notices when the workspace changes, whoever changed it (a job of this
 window, a send on the network thread's own connection, the CLI, the collector): after
 each job and once a second it asks the core's ``ChangeWatcher`` on the worker thread, and
@@ -35,12 +42,24 @@ WATCH_MS = 1000
 Done = Callable[[Any], None]
 Failed = Callable[[BaseException], None]
 
+#: The epoch of a job that runs whatever workspace is open (opening one, closing).
+ANY_EPOCH = -1
+
+
+class _Dropped:
+    """The result of a job not run: queued for a workspace no longer open."""
+
+
+DROPPED = _Dropped()
+
 
 class WorkerContext:
     """What a job sees on the worker thread."""
 
     def __init__(self) -> None:
         self.ws: Workspace | None = None
+        #: The epoch of ``ws`` (``TaskRunner.epoch`` when its opening was asked for).
+        self.epoch = 0
 
     def require_ws(self) -> Workspace:
         if self.ws is None:
@@ -60,8 +79,11 @@ class _Worker(QObject):
         self._watcher: ChangeWatcher | None = None
         self.poll_queued = False  # set by the GUI thread, cleared here: one poll at a time
 
-    @Slot(int, object)
-    def run_job(self, job_id: int, fn: Callable[[WorkerContext], Any]) -> None:
+    @Slot(int, int, object)
+    def run_job(self, job_id: int, epoch: int, fn: Callable[[WorkerContext], Any]) -> None:
+        if epoch not in (ANY_EPOCH, self.context.epoch):
+            self.finished.emit(job_id, DROPPED, None)  # for a workspace closed since
+            return
         try:
             result = fn(self.context)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
@@ -133,12 +155,16 @@ class TaskRunner(QObject):
     workspace_opened = Signal(object)
     workspace_changed = Signal(object)
     busy_changed = Signal(bool)
-    _submit = Signal(int, object)
+    _submit = Signal(int, int, object)  # job id, epoch, fn
     _poll = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._ids = itertools.count(1)
+        self._epochs = itertools.count(1)
+        #: The workspace the window shows: jobs queued now are for it (and run only while
+        #: it is the one open on the worker). 0: none opened yet.
+        self.epoch = 0
         self._callbacks: dict[int, tuple[Done | None, Failed | None]] = {}
         self._thread = QThread()
         self._thread.setObjectName("pushdeck-workspace")
@@ -172,13 +198,24 @@ class TaskRunner(QObject):
         on_done: Done | None = None,
         on_error: Failed | None = None,
     ) -> int:
-        """Queue ``fn(context)`` on the worker; callbacks run later on the GUI thread."""
+        """Queue ``fn(context)`` on the worker; callbacks run later on the GUI thread.
+
+        The job is for the workspace shown now: if another one is open on the worker by
+        the time its turn comes, it is not run and neither callback is called. Before
+        any workspace was shown a job is for none in particular: it runs on whichever
+        is open by then (``open_workspace(path)`` then ``page.reload()``)."""
+        return self._queue(self.epoch or ANY_EPOCH, fn, on_done, on_error)
+
+    def _queue(
+        self, epoch: int, fn: Callable[[WorkerContext], Any], on_done: Done | None,
+        on_error: Failed | None,
+    ) -> int:  # fmt: skip
         assert_gui_thread("TaskRunner.run")
         job_id = next(self._ids)
         self._callbacks[job_id] = (on_done, on_error)
         if len(self._callbacks) == 1:
             self.busy_changed.emit(True)
-        self._submit.emit(job_id, fn)
+        self._submit.emit(job_id, epoch, fn)
         return job_id
 
     def open_workspace(
@@ -186,7 +223,11 @@ class TaskRunner(QObject):
     ) -> int:
         """Close the current workspace (if any) and open ``path`` on the worker thread: a
         file, or a shared workspace (its password read from the keyring there if needed,
-        and kept there once it opened when the form asked to)."""
+        and kept there once it opened when the form asked to).
+
+        From the moment it opened on the worker, the jobs queued for the workspace shown
+        until then are dropped (see ``run``); ``workspace_opened`` then starts the new one."""
+        epoch = next(self._epochs)
 
         def job(ctx: WorkerContext) -> tuple[WorkspaceTarget, str, str]:
             if ctx.ws is not None:
@@ -196,17 +237,20 @@ class TaskRunner(QObject):
                 target = path.resolve()
                 ctx.ws = Workspace.open(target.live_uri, create=target.create)
                 note = target.keep_password()
+                ctx.epoch = epoch  # last: the open has succeeded once this is set
                 return replace(target, create=False, remember=False), ctx.ws.location, note
             ctx.ws = Workspace.open(Path(path))
+            ctx.epoch = epoch
             return ctx.ws.file, ctx.ws.location, ""
 
         def done(opened: tuple[WorkspaceTarget, str, str]) -> None:
             self.workspace_path, self._location, self.open_note = opened
+            self.epoch = epoch
             self.workspace_opened.emit(opened[0])
             if on_done:
                 on_done(opened[0])
 
-        return self.run(job, done, on_error)
+        return self._queue(ANY_EPOCH, job, done, on_error)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Close the workspace on its own thread, then stop the thread."""
@@ -219,7 +263,7 @@ class TaskRunner(QObject):
                 ctx.ws.close()
                 ctx.ws = None
 
-        self._submit.emit(0, close)
+        self._submit.emit(0, ANY_EPOCH, close)
         self._thread.quit()
         if not self._thread.wait(timeout_ms):
             # A job still runs (a query the server does not answer). Destroying a running
@@ -249,6 +293,8 @@ class TaskRunner(QObject):
         on_done, on_error = self._callbacks.pop(job_id, (None, None))
         if not self._callbacks:
             self.busy_changed.emit(False)
+        if result is DROPPED:
+            return  # queued for a workspace closed since: nobody waits for it any more
         if error is not None:
             if on_error is not None:
                 on_error(error)

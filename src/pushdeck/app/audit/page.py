@@ -67,8 +67,12 @@ class AuditPage(QWidget):
         layout.addWidget(self.table, 1)
         self.period.currentIndexChanged.connect(lambda _i: self.reload())
         self.refresh_button.clicked.connect(self.reload)
-        tasks.workspace_opened.connect(lambda _path: self.reload())
+        tasks.workspace_opened.connect(self._on_workspace_opened)
         tasks.workspace_changed.connect(self._on_workspace_changed)
+
+    def _on_workspace_opened(self, _target: object) -> None:
+        self._loading = False  # a load for the last workspace was dropped (never answers)
+        self.reload()
 
     def _on_workspace_changed(self, _areas: frozenset[str]) -> None:
         if self.isVisible():  # every change is logged: any area may add rows

@@ -21,6 +21,7 @@ from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.campaigns.confirm import SendConfirmation
 from pushdeck.app.campaigns.model import ROW_ROLE, CampaignListModel
 from pushdeck.app.campaigns.new_campaign import NewCampaignDialog
+from pushdeck.app.campaigns.queued import NO_WORKER_NOTE, NOT_QUEUED_TITLE, NotQueuedError
 from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.campaigns.sending import ProgressPanel, SendController
 from pushdeck.app.errors import show_error
@@ -32,7 +33,8 @@ from pushdeck.core.campaigns.review import Review
 from pushdeck.core.campaigns.spec import CampaignSpec
 from pushdeck.core.reports.campaign_list import CampaignRow
 
-#: How often scheduled campaigns are checked (``scheduling.run_due``).
+#: How often scheduled campaigns are checked (``scheduling.run_due``; on a shared workspace
+#: only whether a worker runs to send them).
 DUE_CHECK_MS = 30_000
 #: Statuses of campaigns that never started sending: double-click reviews them.
 UNSENT = {"draft", "scheduled", "missed"}
@@ -78,6 +80,13 @@ class CampaignsPage(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background: #fff4ce; color: #3b2f00; padding: 8px;")
         self.banner.setVisible(False)
+        # A shared workspace: who sends the scheduled campaigns (the workers, never this
+        # window), shown when no worker runs to do it.
+        self.schedule_note = QLabel()
+        self.schedule_note.setWordWrap(True)
+        self.schedule_note.setAccessibleName("Who sends scheduled campaigns")
+        self.schedule_note.setStyleSheet("background: #fff4ce; color: #3b2f00; padding: 8px;")
+        self.schedule_note.setVisible(False)
         self.resume_button = QPushButton("Resume it")
         self.resume_button.setVisible(False)
         # A scheduled campaign whose time passed while Pushdeck was closed: never sent on
@@ -120,6 +129,7 @@ class CampaignsPage(QWidget):
         layout.addWidget(QLabel("<h2>Campaigns</h2>"))
         layout.addLayout(banner)
         layout.addLayout(bar)
+        layout.addWidget(self.schedule_note)
         layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.progress)
@@ -163,7 +173,9 @@ class CampaignsPage(QWidget):
 
     def _on_workspace_opened(self, _target: object) -> None:
         # Another workspace: a campaign followed in the last one is not in this one (its
-        # workers send on); a local send keeps its own connection and goes on.
+        # workers send on); a local send keeps its own connection and goes on. Reloads
+        # still waiting for the last one are dropped by the runner (they never answer).
+        self._reloads = 0
         if self.controller.queued:
             self.controller.stop_following()
             self.progress.setVisible(False)
@@ -173,9 +185,9 @@ class CampaignsPage(QWidget):
         self._announced.clear()  # another workspace: its decisions are new
         self.reload()
 
-    def _on_runner_rows(self, result: tuple[list[CampaignRow], list[str], list[str]]) -> None:
+    def _on_runner_rows(self, result: _Listing) -> None:
         self._reloads -= 1
-        rows, interrupted, missed = result
+        rows, interrupted, missed, workers = result
         selected = self.selected()
         self.model.set_rows(rows)
         self.empty.setVisible(not rows)
@@ -188,7 +200,25 @@ class CampaignsPage(QWidget):
             n for n in interrupted if n != self.controller.campaign or not self.controller.active
         ]
         self._show_banner(stranded, missed)
+        self._show_schedule_note(rows, workers)
         self.rows_loaded.emit()
+
+    def _show_schedule_note(self, rows: list[CampaignRow], workers: int | None) -> None:
+        """On a shared workspace the workers' scheduler sends scheduled campaigns (see
+        ``run_due``): say so where they are listed when no worker runs to do it."""
+        scheduled = [r.name for r in rows if r.status == "scheduled"]
+        if workers != 0 or not scheduled:  # a workspace file, a worker alive, or none
+            self.schedule_note.setVisible(False)
+            return
+        names = ", ".join(f"“{n}”" for n in scheduled[:3])
+        names += f" and {len(scheduled) - 3} more" if len(scheduled) > 3 else ""
+        one = len(scheduled) == 1
+        self.schedule_note.setText(
+            f"{names} {'is' if one else 'are'} scheduled: on this shared workspace the team's "
+            f"workers send {'it' if one else 'them'} when due, not this window. "
+            f"{NO_WORKER_NOTE}"
+        )
+        self.schedule_note.setVisible(True)
 
     def _show_banner(self, stranded: list[str], missed: list[str]) -> None:
         """One decision at a time: a send to resume first, then a missed schedule."""
@@ -278,6 +308,13 @@ class CampaignsPage(QWidget):
         else:
             self.controller.start(open_argument(target), name)
         self.banner.setVisible(False)
+        # A shared workspace: who sends the scheduled campaigns (the workers, never this
+        # window), shown when no worker runs to do it.
+        self.schedule_note = QLabel()
+        self.schedule_note.setWordWrap(True)
+        self.schedule_note.setAccessibleName("Who sends scheduled campaigns")
+        self.schedule_note.setStyleSheet("background: #fff4ce; color: #3b2f00; padding: 8px;")
+        self.schedule_note.setVisible(False)
         self.resume_button.setVisible(False)
 
     def _on_resume_button_clicked(self) -> None:
@@ -328,7 +365,10 @@ class CampaignsPage(QWidget):
 
     def _on_controller_failed(self, exc: BaseException) -> None:
         self.reload()
-        show_error(self, exc, "Sending stopped")
+        # Send on a shared workspace that could not queue: nothing started, so nothing
+        # "stopped"; the title says what happened, the text why and what to do.
+        title = NOT_QUEUED_TITLE if isinstance(exc, NotQueuedError) else "Sending stopped"
+        show_error(self, exc, title)
 
     def _on_controller_progress(self, progress: Progress) -> None:
         row = self.model.row_named(progress.campaign)
@@ -380,10 +420,19 @@ class CampaignsPage(QWidget):
         self.runner.run(job, lambda _: self.reload(), lambda e: show_error(self, e))
 
     def run_due(self) -> None:
-        """Send scheduled campaigns whose time came (only when nothing else is sending)."""
+        """Send scheduled campaigns whose time came (only when nothing else is sending).
+
+        On a shared workspace this window sends nothing: the workers' scheduler does
+        (``pushdeck worker``; one worker at a time holds the scheduler's advisory lock, so
+        a schedule is run once, by one of them), as for a campaign sent from here. The
+        check only reloads the list, which says so when no worker is running."""
         from pushdeck.core.campaigns.review import run_due_in_own_workspace
 
         path = self.runner.workspace_path
+        if isinstance(path, SharedWorkspace):
+            if not self._reloads:
+                self.reload()  # a worker started or stopped meanwhile: the note follows
+            return
         if path is None or self.controller.active:
             return
         self.loop.submit(
@@ -410,11 +459,18 @@ class CampaignsPage(QWidget):
         return True
 
 
-def _rows(ctx: WorkerContext) -> tuple[list[CampaignRow], list[str], list[str]]:
+#: The list, the campaigns stopped mid-send, the missed schedules, and the live workers
+#: (None on a workspace file, which has none).
+_Listing = tuple[list[CampaignRow], list[str], list[str], int | None]
+
+
+def _rows(ctx: WorkerContext) -> _Listing:
     from pushdeck.core.campaigns.review import interrupted_campaigns
     from pushdeck.core.campaigns.scheduling import missed_campaigns
+    from pushdeck.core.campaigns.workers import live_workers, shared
     from pushdeck.core.reports.campaign_list import campaign_rows
 
     ws = ctx.require_ws()
     missed = [c.name for c in missed_campaigns(ws)]
-    return campaign_rows(ws), interrupted_campaigns(ws), missed
+    workers = live_workers(ws) if shared(ws) else None
+    return campaign_rows(ws), interrupted_campaigns(ws), missed, workers

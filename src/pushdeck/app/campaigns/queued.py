@@ -20,14 +20,59 @@ from PySide6.QtCore import QObject, QTimer
 from pushdeck.app.errors import describe
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.campaigns.dispatch import Progress, SendSummary
+from pushdeck.core.common.errors import PermissionDeniedError, PushdeckError
 
 if TYPE_CHECKING:
     from pushdeck.core.campaigns.queue import QueuedState
+    from pushdeck.core.store.workspace import Workspace
 
 #: How often the journal is read while the workers send.
 POLL_MS = 1000
 QUEUED_NOTE = "Queued for the team's workers: this computer may close."
 NO_WORKER_NOTE = "No worker is running: start one with 'pushdeck worker'."
+#: The title of the dialog when Send could not hand the campaign to the workers.
+NOT_QUEUED_TITLE = "Campaign not queued"
+
+
+class NotQueuedError(PushdeckError):
+    """Send could not queue the campaign: nothing was sent. The message says so and why
+    (the core's refusal); the hint what to do, in the window's words (the core's hints
+    name CLI commands)."""
+
+    def __init__(self, name: str, reason: str, advice: str) -> None:
+        super().__init__(
+            f"“{name}” was not queued for the team's workers, so nothing was sent.\n\n{reason}",
+            hint=advice,
+        )
+        self.campaign = name
+
+
+def what_to_do(ws: Workspace, name: str, exc: PushdeckError) -> str:
+    """What the user can do in the window about ``exc``, the core's refusal to queue
+    ``name`` (on the workspace thread: it looks at the campaign)."""
+    from pushdeck.core.campaigns.library import get_campaign
+    from pushdeck.core.campaigns.spec import SENDABLE
+    from pushdeck.core.credentials.secrets import list_records
+    from pushdeck.core.team.roles import SENDERS
+
+    again = "then press Send again"
+    if isinstance(exc, PermissionDeniedError):
+        if exc.role in SENDERS:  # a sender, refused: the campaign waits for an approval
+            return f"Approve it in its review (Review / send… › Approve), {again}."
+        return "Ask a sender or an admin of this workspace to approve and send it."
+    try:
+        campaign = get_campaign(ws, name)
+        if campaign.status not in SENDABLE:
+            return "Duplicate it (Duplicate… on this page) and send the copy."
+        app = campaign.spec.app
+        if not list_records(ws, app):
+            return (
+                f"Add a credential for app “{app}” under Apps & credentials, {again} (each "
+                "worker reads its secret from its own keyring or credentials folder)."
+            )
+    except Exception:  # noqa: BLE001 - a failed look leaves the core's own hint
+        pass
+    return exc.hint or f"Correct what it says, {again}."
 
 
 class QueueFollower(QObject):
@@ -61,6 +106,9 @@ class QueueFollower(QObject):
         self._first_done = -1
         self._last: Progress | None = None
         self._over = False
+        # The window (and its runner with it) may go while this still follows: its timer
+        # must not hand a poll to a deleted runner then.
+        runner.destroyed.connect(self.stop)
 
     def start(self) -> None:
         self._queue(first=True)
@@ -71,7 +119,11 @@ class QueueFollower(QObject):
         def job(ctx: WorkerContext) -> None:
             from pushdeck.core.campaigns.queue import queue_campaign
 
-            queue_campaign(ctx.require_ws(), name)
+            ws = ctx.require_ws()
+            try:
+                queue_campaign(ws, name)
+            except PushdeckError as exc:
+                raise NotQueuedError(name, exc.message, what_to_do(ws, name, exc)) from exc
 
         self.runner.run(job, lambda _r: self._on_queued(first), self._on_queue_failed)
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.async_loop import AsyncLoop
-from pushdeck.app.campaigns.queued import QueueFollower
+from pushdeck.app.campaigns.queued import NotQueuedError, QueueFollower
 from pushdeck.app.tasks import TaskRunner
 from pushdeck.core.campaigns.dispatch import DispatchOptions, Progress, SendControl, SendSummary
 
@@ -204,7 +204,7 @@ class ProgressPanel(QFrame):
         controller.started.connect(self._on_controller_started)
         controller.progress.connect(self.show_progress)
         controller.finished.connect(self._on_controller_finished)
-        controller.failed.connect(lambda exc: self._stopped(f"Stopped: {exc}"))
+        controller.failed.connect(self._on_controller_failed)
         self.setVisible(False)
 
     def _on_controller_started(self, name: str) -> None:
@@ -265,6 +265,12 @@ class ProgressPanel(QFrame):
         if summary.error and summary.status == "paused":
             text += f" {summary.error}"  # why devices still wait, and how to resume
         self._stopped(text)
+
+    def _on_controller_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, NotQueuedError):  # Resume could not queue it again
+            self._stopped(exc.message.split("\n", 1)[0])
+        else:
+            self._stopped(f"Stopped: {exc}")
 
     def _stopped(self, text: str) -> None:
         self.title.setText(text)

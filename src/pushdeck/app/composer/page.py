@@ -307,5 +307,13 @@ class ComposerPage(QWidget):
     def _on_images_image_ready(self, _ref: str) -> None:
         self.refresh_previews()
 
+    def flush_autosave(self) -> None:
+        """Ask now for the autosave still waiting for its delay: the workspace is about to
+        change, and the edits belong to the one they were made in (the runner drops a
+        save asked for once the next one is open)."""
+        if self._autosave_timer.isActive():
+            self._autosave_timer.stop()
+            self._emit_autosave()
+
     def _emit_autosave(self) -> None:
         self.autosave_requested.emit(self.model.draft.to_document())

@@ -207,6 +207,13 @@ class CredentialsPage(QWidget):
         fcm = next(f for f in self.forms if isinstance(f, FcmForm))
         fcm.inspect_requested.connect(self._on_fcm_inspect_requested)
         self.runner.workspace_changed.connect(self._on_workspace_changed)
+        self.runner.workspace_opened.connect(self._on_workspace_opened)
+
+    def _on_workspace_opened(self, _target: object) -> None:
+        # A check asked for the last workspace may have been dropped by the runner (it
+        # never answers): Check works again here.
+        self._checking_now = False
+        self._follow_check()
 
     def _on_workspace_changed(self, areas: frozenset[str]) -> None:
         if "apps" in areas:  # an app or credential added, replaced or checked elsewhere

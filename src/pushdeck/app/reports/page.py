@@ -162,7 +162,7 @@ class ReportsPage(QWidget):
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self._on_timer_timeout)
         self.timer.start()
-        tasks.workspace_opened.connect(lambda _path: self.reload())
+        tasks.workspace_opened.connect(self._on_workspace_opened)
         tasks.workspace_changed.connect(self._on_workspace_changed)
 
     # --- building --------------------------------------------------------------------------
@@ -274,6 +274,13 @@ class ReportsPage(QWidget):
         return tab
 
     # --- loading ---------------------------------------------------------------------------
+
+    def _on_workspace_opened(self, _target: object) -> None:
+        # Another workspace: the loads still waiting for the last one are dropped by the
+        # runner (they never answer), and the campaign wanted there is not wanted here.
+        self._loading, self._reloads, self._wanted = False, 0, ""
+        self.data = None
+        self.reload()
 
     def _on_workspace_changed(self, areas: frozenset[str]) -> None:
         # A reload still queued on the worker will see the change (changes are reported

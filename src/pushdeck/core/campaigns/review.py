@@ -38,6 +38,7 @@ from pushdeck.core.campaigns.spec import (
     CampaignStatus,
     stale_localizations,
 )
+from pushdeck.core.common.errors import ConfigError
 from pushdeck.core.common.model import Device, ProviderKind
 from pushdeck.core.messages.payloads import PayloadPreview
 from pushdeck.core.messages.payloads.live_activity import accepted_token_kinds
@@ -364,7 +365,6 @@ async def send_in_own_workspace(
 ) -> SendSummary:
     """Send (or resume) ``name`` with a connection opened on the calling (loop) thread."""
     from pushdeck.core.campaigns.dispatch import send_campaign_async
-    from pushdeck.core.common.errors import ConfigError
 
     ws = Workspace.open(path, create=False)
     try:
@@ -398,10 +398,19 @@ def schedule_campaign(ws: Workspace, name: str, schedule: Any) -> Campaign:
 
 
 async def run_due_in_own_workspace(path: Path | str) -> Any:
-    """Send what the schedule says is due (the app's timer), on the loop thread."""
+    """Send what the schedule says is due (the app's timer on a workspace file), on the
+    loop thread. A shared workspace's schedules are the workers' (their scheduler holds
+    an advisory lock, so one runs them): refused here, nothing is sent."""
     from pushdeck.core.campaigns.scheduling import run_due
+    from pushdeck.core.campaigns.workers import shared
 
     ws = Workspace.open(path, create=False)
+    if shared(ws):
+        ws.close()
+        raise ConfigError(
+            "On a shared workspace scheduled campaigns are sent by the team's workers.",
+            hint="Start one with 'pushdeck worker'.",
+        )
     opened: list[dict[ProviderKind, Any]] = []
 
     def providers(app: str) -> dict[ProviderKind, Any]:
