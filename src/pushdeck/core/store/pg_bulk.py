@@ -25,6 +25,7 @@ client whether the importer is still at work (then it leaves them alone) or gone
 from __future__ import annotations
 
 import json
+import threading
 
 from pushdeck.core.store.dialect import LOCK_SPACE, lock_id
 from pushdeck.core.store.workspace import Workspace
@@ -120,11 +121,46 @@ _BUILD_MEMORY = "256MB"
 
 
 def _create(ws: Workspace, definitions: list[str]) -> None:
+    """Build the indexes, half of them on a second connection at the same time.
+
+    One build keeps about 1.3 cores busy (its sort's workers wait on each other); two
+    side by side fill the machine. Both hold SHARE locks, which let each other and
+    readers through. ``meta`` forgets them only once both halves are built.
+    """
+    statements = [d.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1) for d in definitions]
+    # Longest definitions first, dealt alternately: the expression and covering index
+    # (a third of the work at 1,000,000 devices) and the one-column ones even out.
+    statements.sort(key=len, reverse=True)
+    own_half, other_half = statements[0::2], statements[1::2]
+    failures: list[BaseException] = []
+    helper = threading.Thread(target=_build_elsewhere, args=(ws, other_half, failures))
+    helper.start()
+    try:
+        with ws.transaction() as conn:
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'")
+            for sql in own_half:
+                conn.execute(sql)
+    finally:
+        helper.join()
+    if failures:
+        raise failures[0]
     with ws.transaction() as conn:
-        conn.execute(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'")
-        for sql in definitions:
-            conn.execute(sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
         conn.execute("DELETE FROM meta WHERE key = ?", (PENDING,))
+
+
+def _build_elsewhere(ws: Workspace, statements: list[str], failures: list[BaseException]) -> None:
+    try:
+        conn = ws.another_connection()
+        try:
+            conn.execute("BEGIN")
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'")
+            for sql in statements:
+                conn.execute(sql)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+        failures.append(exc)
 
 
 def _try_lock(ws: Workspace) -> bool:

@@ -248,6 +248,15 @@ class Workspace:
             raise
         return workspace
 
+    def another_connection(self) -> PgConnection:
+        """PostgreSQL: a second, independent connection to this workspace, for work done
+        side by side with this one's. The caller closes it."""
+        from pushdeck.core.store import pg
+
+        if self._uri is None:
+            raise WorkspaceError(f"{self.location} has no second connection: not PostgreSQL.")
+        return pg.connect(self._uri)
+
     def reconnect(self) -> None:
         """PostgreSQL: drop the broken connection and open a new one (a WorkspaceError
         when the server cannot be reached yet; the caller retries with a backoff)."""
