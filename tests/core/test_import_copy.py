@@ -146,6 +146,9 @@ def test_an_apps_first_devices_without_a_repeated_token_match_sqlite(
     messy = _messy_csv(tmp_path / "messy.csv", 2400).read_text(encoding="utf-8")
     header, *rows = list(csv.reader(io.StringIO(messy)))
     unique = {row[0]: row for row in reversed(rows) if row}  # each token's first row
+    tagged = [row for row in unique.values() if len(row) > 4 and row[4]]
+    for row in tagged[::3]:  # a tag written twice (and spaced) in one cell is one tag
+        row[4] = f"{row[4]}; {row[4].split(';')[0]} ;sale;sale"
     out = io.StringIO()
     csv.writer(out).writerows([header, *reversed(unique.values())])
     src = tmp_path / "unique.csv"
