@@ -95,12 +95,14 @@ class Workers:
         self.folder = folder
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, concurrency: int = 200) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, concurrency: int = 200, extra: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
         proc = subprocess.Popen(
             [sys.executable, "-m", "pushdeck", "--workspace", self.uri, "worker",
              "--name", name, "--lease", LEASE, "--poll", "0.3",
-             "--concurrency", str(concurrency)],
+             "--concurrency", str(concurrency), *extra],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()

@@ -47,6 +47,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--concurrency", type=int, default=2048, help="most sends in progress per provider"
     )
+    parser.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="after SIGTERM/SIGINT, how long to keep trying to write the last outcomes to a "
+        "workspace that does not answer; then exit 1 saying how many were not written "
+        "(default %(default)g)",
+    )
     parser.set_defaults(handler=_worker)
 
 
@@ -58,8 +67,8 @@ def _worker(ctx: Context, args: argparse.Namespace) -> int:
     from pushdeck.core.campaigns.dispatch import DispatchOptions
     from pushdeck.core.campaigns.worker_loop import WorkerLoop, WorkerOptions
 
-    if args.lease <= 0 or args.poll <= 0:
-        raise ConfigError("--lease and --poll must be more than 0 seconds.")
+    if args.lease <= 0 or args.poll <= 0 or args.stop_timeout <= 0:
+        raise ConfigError("--lease, --poll and --stop-timeout must be more than 0 seconds.")
     ws = ctx.workspace()
     opened: dict[str, Mapping[ProviderKind, Provider]] = {}
 
@@ -73,6 +82,7 @@ def _worker(ctx: Context, args: argparse.Namespace) -> int:
         lease=args.lease,
         poll=args.poll,
         dispatch=DispatchOptions(concurrency=args.concurrency),
+        stop_timeout=args.stop_timeout,
     )
     loop_worker = WorkerLoop(ws, providers, options, _say)
 
