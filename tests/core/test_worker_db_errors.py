@@ -247,3 +247,34 @@ async def test_a_stopping_worker_gives_up_after_its_stop_timeout_and_another_fin
     assert "Traceback" not in workers.log("after")
     codes = await workers.stop_all()
     assert codes["after"] == 0
+
+
+def test_a_command_meeting_a_refusing_server_says_so_without_a_traceback(
+    pg_database: str,
+) -> None:
+    import subprocess
+    import sys
+
+    with Workspace.open(pg_database) as ws:
+        ws.conn.execute(
+            "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END $$"
+        )
+        ws.conn.execute(
+            "CREATE TRIGGER test_refuse BEFORE INSERT ON segments FOR EACH ROW"
+            " EXECUTE FUNCTION test_refuse()"
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "pushdeck", "--workspace", pg_database, "segments", "add", "S",
+         "--rule", "locale = en"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        "pushdeck: The shared workspace's database refused: the database server's disk is"
+        " full (SQLSTATE 53100: could not extend file); free space on the PostgreSQL"
+        " server's disk"
+    ), done.stderr
+    with Workspace.open(pg_database) as ws:
+        assert ws.scalar("SELECT count(*) FROM segments") == 0
