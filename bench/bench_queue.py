@@ -57,9 +57,9 @@ def with_variants(uri: str) -> None:
         update_campaign(ws, "bench", spec_from_dict(doc))
 
 
-def one_run(admin: str, user: str, devices: int, variants: bool, env: dict[str, str]) -> str:
+def one_run(admin: str, user: str, devices: int, variants: bool) -> str:
     from bench_pg import _drop, _new_database
-    from bench_workers import build, make_keys
+    from bench_workers import build, prepare
 
     from pushdeck.core.store import Workspace
 
@@ -67,9 +67,9 @@ def one_run(admin: str, user: str, devices: int, variants: bool, env: dict[str, 
     try:
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
-            make_keys(directory)
+            env = prepare(directory)
+            # Nothing is sent: the credential needs an endpoint, not a server.
             (directory / "apns.json").write_text(json.dumps({"url": "https://127.0.0.1:9"}))
-            os.environ.update(env, BENCH_KEYRING_FILE=str(directory / "keyring.json"))
             build(uri, directory, devices)
             if variants:
                 with_variants(uri)
@@ -78,7 +78,7 @@ def one_run(admin: str, user: str, devices: int, variants: bool, env: dict[str, 
             subprocess.run(
                 [sys.executable, "-m", "pushdeck", "--workspace", uri, "campaigns", "queue",
                  "bench"],
-                env=os.environ.copy(), check=True, stdout=subprocess.DEVNULL,
+                env=env, check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
             seconds = time.monotonic() - started
         with Workspace.open(uri) as ws:
@@ -104,14 +104,9 @@ def main() -> None:
     from bench_pg import _server
 
     admin, user, started_pg = _server()
-    env = {
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT / "src")]),
-        "PYTHON_KEYRING_BACKEND": "bench_keyring.FileKeyring",
-        "PUSHDECK_ALLOW_LOCAL_ENDPOINTS": "1",
-    }
     try:
         for _ in range(args.runs):
-            print(one_run(admin, user, args.devices, args.variants, env), flush=True)
+            print(one_run(admin, user, args.devices, args.variants), flush=True)
     finally:
         if started_pg is not None:
             subprocess.run([str(ROOT / "scripts" / "pg_throwaway"), "stop", str(started_pg)])

@@ -30,8 +30,6 @@ from tests.core.test_workers import (  # noqa: F401 - fixtures are used by name
     _status,
     _until,
     fake,
-    key,
-    pki,
     shared,
     workers,
 )
