@@ -751,7 +751,10 @@ class _Dispatcher:
             await asyncio.sleep(0.1)
 
     def _notice(self) -> str:
-        return "; ".join(n for n in (h.notice() for h in self.health.values()) if n)
+        notices = [n for n in (h.notice() for h in self.health.values()) if n]
+        if self.refused is not None:  # a progress bar says it too (campaigns send, the app)
+            notices.insert(0, f"the workspace refused: {explain(self.refused)}")
+        return "; ".join(notices)
 
     def waiting_text(self, unfinished: int) -> str:
         """Why devices are still queued after this run ("" if none waits on a failure)."""
