@@ -276,3 +276,53 @@ def test_a_command_meeting_a_refusing_server_says_so_without_a_traceback(
     ), done.stderr
     with Workspace.open(pg_database) as ws:
         assert ws.scalar("SELECT count(*) FROM segments") == 0
+
+
+async def test_a_stopping_worker_whose_database_hangs_is_ended_by_its_watchdog(
+    shared: Workspace, fake: FakeApns, workers: Workers
+) -> None:
+    """A server that hangs instead of refusing (its processes frozen): the worker's next
+    database call never returns, so only the watchdog started by SIGTERM can end it."""
+    import asyncio
+    import os
+
+    devices = 2_000
+    _campaign(shared, devices)
+    proc = workers.start("hung", concurrency=100, extra=("--stop-timeout", "1"))
+    _queue(workers.uri)
+    await _until(lambda: _accepted(fake) >= devices // 4, 30, "progress")
+    frozen = [
+        int(r[0])
+        for r in shared.query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+    ]
+    assert frozen
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(0.5)  # its next statement is stuck by now
+        proc.send_signal(signal.SIGTERM)
+        code = await _exit_code(proc, 40)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    log = workers.log("hung")
+    assert code == 1, log
+    assert "SIGTERM: finishing the sends in flight" not in log  # the loop never got to it
+    assert re.search(
+        r"pushdeck: Stopped after 1 s without the workspace: \d+ outcome\(s\) of campaign 'W'"
+        r" could not be written \(a call to the database did not return\)",
+        log,
+    ), log
+    assert "re-queues them, marked possibly duplicated" in log
+    assert "Traceback" not in log
+
+    workers.start("after", concurrency=100)
+    await _until(lambda: _status(shared) == "sent", 60, "the campaign to be sent")
+    campaign_id = get_campaign(shared, "W").id
+    assert counts_by_state(shared, campaign_id) == {"accepted": devices}
+    assert len(fake.accepted) == devices
+    assert _server_duplicates(fake) <= possibly_duplicated(shared, campaign_id)
+    assert (await workers.stop_all())["after"] == 0

@@ -188,6 +188,10 @@ class SendControl:
         #: finish and are recorded, the campaign's status is left to the other workers.
         self.leaving = False
         self.left_at: float | None = None  # time.monotonic() of the first leave()
+        #: Outcomes known in memory and not yet in the journal, and their campaign: what
+        #: a stopping worker's watchdog reports if a database call never returns.
+        self.unwritten = 0
+        self.campaign = ""
 
     def pause(self) -> None:
         self.paused = True
@@ -206,6 +210,20 @@ class SendControl:
 
 class OutcomesNotWritten(WorkspaceError):
     """A leaving worker gave up: its workspace did not take its last outcomes in time."""
+
+
+def outcomes_not_written(
+    count: int, stop_timeout: float, campaign: str, worker: str, lease: float, why: str
+) -> OutcomesNotWritten:
+    """What a worker says when it stops without writing ``count`` outcomes."""
+    of = f" of campaign {campaign!r}" if campaign else ""
+    return OutcomesNotWritten(
+        f"Stopped after {stop_timeout:g} s without the workspace: {count} outcome(s){of} "
+        f"could not be written ({why}).",
+        hint=f"Those {count} device(s) stay in flight under worker {worker}; once its lease "
+        f"runs out ({lease:g} s after its last heartbeat) another worker re-queues them, "
+        "marked possibly duplicated (they may have been delivered), and sends them again.",
+    )
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -362,6 +380,7 @@ class _Dispatcher:
 
     async def run(self) -> None:
         self.reconnecting = asyncio.Lock()
+        self.control.campaign = self.campaign.name
         flusher = asyncio.create_task(self._flush_periodically())
         try:
             if self.worker is not None:
@@ -490,23 +509,18 @@ class _Dispatcher:
         """A leaving worker past its stop timeout: say what is lost, and stop trying."""
         if not self.buffer or self._time_left() > 0:
             return
-        assert self.worker is not None
+        assert self.worker is not None and self.options.stop_timeout is not None
         count, self.buffer = len(self.buffer), []
+        self.control.unwritten = 0
         why = (
             "its connection is lost and the server does not answer"
             if self.refused is None or self._connection_broken()
             else explain(self.refused)
         )
-        raise OutcomesNotWritten(
-            f"Stopped after {self.options.stop_timeout:g} s without the workspace: "
-            f"{count} outcome(s) of campaign {self.campaign.name!r} could not be written "
-            f"({why}).",
-            hint=f"Those {count} device(s) stay in flight under worker "
-            f"{self.worker.name or self.worker.worker_id}; once its lease runs out "
-            f"({self.worker.lease_seconds:g} s after its last heartbeat) another worker "
-            "re-queues them, marked possibly duplicated (they may have been delivered), "
-            "and sends them again.",
-        )
+        raise outcomes_not_written(
+            count, self.options.stop_timeout, self.campaign.name,
+            self.worker.name or str(self.worker.worker_id), self.worker.lease_seconds, why,
+        )  # fmt: skip
 
     def _database_failed(self, exc: BaseException) -> None:
         """Writing (or claiming) failed: a lost connection is reopened by ``_recover``;
@@ -880,6 +894,7 @@ class _Dispatcher:
             outcome = replace(outcome, unknown_sends=unknown)
             self.duplicated += 1
         self.buffer.append(outcome)
+        self.control.unwritten = len(self.buffer)
         if len(self.buffer) >= self.options.flush_every:
             self._flush()
 
@@ -908,6 +923,7 @@ class _Dispatcher:
         if not self.buffer or time.monotonic() < self.retry_at:
             return  # nothing, or the server refused the last write: wait for its backoff
         batch, self.buffer = self.buffer, []
+        self.control.unwritten = len(batch)  # until written, even while a call hangs
         finished = [o for o in batch if o.state is not JournalState.QUEUED]
         unsent = [o for o in batch if o.state is JournalState.QUEUED]
         campaign_id = self.campaign.id
@@ -928,8 +944,10 @@ class _Dispatcher:
             # Kept, and written once reconnected or after the backoff (the re-queue only
             # touches rows still in flight).
             self.buffer = finished + unsent + self.buffer
+            self.control.unwritten = len(self.buffer)
             self._database_failed(exc)
             return
+        self.control.unwritten = len(self.buffer)
         self._database_ok()
         if time.monotonic() - self.last_emit >= self.options.progress_interval:
             self._emit()

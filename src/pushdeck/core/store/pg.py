@@ -225,10 +225,19 @@ def _params(params: Any) -> Any:
     return params
 
 
+#: Seconds a connection attempt may take (``connect_timeout``) when the URI sets none.
+_CONNECT_TIMEOUT = 10
+
+
 def connect(uri: str) -> PgConnection:
     """Connect to ``uri``; a WorkspaceError naming the redacted URI when it cannot."""
     try:
-        conn = psycopg.connect(uri, autocommit=True, row_factory=_row_factory)
+        # A server that hangs (rather than refuses) must not hang a reconnecting worker
+        # forever: 10 s unless the URI says otherwise (libpq's default waits for ever).
+        timeout: dict[str, Any] = (
+            {} if "connect_timeout" in uri else {"connect_timeout": _CONNECT_TIMEOUT}
+        )
+        conn = psycopg.connect(uri, autocommit=True, row_factory=_row_factory, **timeout)
     except psycopg.OperationalError as exc:
         raise _connect_error(uri, exc) from exc
     except psycopg.ProgrammingError as exc:  # an URI libpq cannot read
