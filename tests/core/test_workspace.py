@@ -293,17 +293,3 @@ def test_open_sets_what_sqlite_utils_set_without_importing_it(tmp_path: Path) ->
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "False", "Database", "True"]
 
-
-def test_a_migration_with_nothing_for_sqlite_takes_no_backup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "old.pushdeck"
-    with Workspace.open(path) as ws:
-        ws.conn.execute("INSERT INTO meta (key, value) VALUES ('marker', 'kept')")
-    nothing = "-- PostgreSQL only: nothing changes on SQLite.\n"
-    monkeypatch.setattr(workspace_module, "MIGRATIONS", (*schema.MIGRATIONS, nothing))
-    monkeypatch.setattr(workspace_module, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
-    with Workspace.open(path) as ws:
-        assert ws.scalar("PRAGMA user_version") == schema.SCHEMA_VERSION + 1
-        assert ws.scalar("SELECT value FROM meta WHERE key = 'marker'") == "kept"
-    assert list(tmp_path.glob("old.pushdeck.v*.bak")) == []

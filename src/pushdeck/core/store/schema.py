@@ -395,11 +395,10 @@ CREATE TABLE campaign_reviews (
 """
 
 # Queueing (issue 18's finding): PostgreSQL keeps journal_summary per statement on
-# insert and delete too (schema_pg._QUEUE_PG). SQLite's per-row triggers stay: each
-# row's upsert there is one B-tree update, cheap at any count.
-_V11_QUEUE = """
--- Nothing changes on SQLite.
-"""
+# insert and delete too (schema_pg._QUEUE_PG, schema_pg.QUEUE_VERSION). SQLite's per-row
+# triggers stay (each row's upsert there is one B-tree update, cheap at any count): it
+# only counts the version.
+_V11_QUEUE = ""
 
 MIGRATIONS: tuple[str, ...] = (
     _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS, _V10_TEAM, _V11_QUEUE

@@ -433,6 +433,9 @@ BEGIN
     RETURN NULL;
 END $$
 """
+#: The schema version _QUEUE_PG is (the lead renumbers here, and schema.py's _V11_QUEUE's
+#: place in MIGRATIONS, at merge).
+QUEUE_VERSION = 11
 _QUEUE_PG: tuple[str, ...] = (
     _PG_SUMMARY_INSERTS,
     _PG_SUMMARY_DELETES,
@@ -513,7 +516,7 @@ def _statements(script: str) -> list[str]:
 PG_MIGRATIONS: dict[int, tuple[str, ...]] = {
     9: _WORKERS_PG,
     team_schema_pg.TEAM_VERSION: tuple(_statements(team_schema_pg.SCRIPT)),
-    11: _QUEUE_PG,
+    QUEUE_VERSION: _QUEUE_PG,
 }
 
 

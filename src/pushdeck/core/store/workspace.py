@@ -423,20 +423,11 @@ def _migrate(conn: sqlite3.Connection, path: Path, existed: bool) -> None:
     if not migrating:
         _set_wal(conn)
         return
-    if existed and version > 0 and _changes_the_file(version):
+    if existed and version > 0:
         _backup(conn, path, version)
     _set_wal(conn)
     for number in range(version + 1, SCHEMA_VERSION + 1):
         _apply(conn, path, number)
-
-
-def _changes_the_file(version: int) -> bool:
-    """Whether migrating from ``version`` runs any statement on SQLite: a version that
-    only PostgreSQL needs (11) is no reason to copy a large workspace file."""
-    return any(
-        next(_statements(MIGRATIONS[number - 1]), None) is not None
-        for number in range(version + 1, SCHEMA_VERSION + 1)
-    )
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:
