@@ -120,6 +120,21 @@ def make_keys(directory: Path) -> None:
     (directory / "key.p8").write_bytes(pem)
 
 
+def prepare(directory: Path) -> dict[str, str]:
+    """The environment of this process and its children (the bench's file keyring in
+    ``directory``, local endpoints allowed) and the APNs key and PKI there."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT / "src")]),
+        "PYTHON_KEYRING_BACKEND": "bench_keyring.FileKeyring",
+        "BENCH_KEYRING_FILE": str(directory / "keyring.json"),
+        "PUSHDECK_ALLOW_LOCAL_ENDPOINTS": "1",
+    }
+    os.environ.update(env)
+    make_keys(directory)
+    return env
+
+
 def build(uri: str, directory: Path, devices: int) -> int:
     """App, credential, devices and campaign 'bench' in the database; the campaign id."""
     from pushdeck.core.campaigns.library import create_campaign
@@ -324,15 +339,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT / "src")]),
-            "PYTHON_KEYRING_BACKEND": "bench_keyring.FileKeyring",
-            "BENCH_KEYRING_FILE": str(directory / "keyring.json"),
-            "PUSHDECK_ALLOW_LOCAL_ENDPOINTS": "1",
-        }
-        os.environ.update(env)
-        make_keys(directory)
+        env = prepare(directory)
         fake = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(directory), "--latency", str(args.latency)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushdeck.core.common.model import App
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
+from tests.fakes import tls
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -56,3 +58,16 @@ def sqlite_ws(tmp_path: Path) -> Iterator[Workspace]:
     workspace = _with_app(Workspace.open(tmp_path / "test.pushdeck"))
     yield workspace
     workspace.close()
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> tls.TestPKI:
+    """A CA and a server certificate for the local fake providers (a module may define
+    its own)."""
+    return tls.make_pki(tmp_path / "pki")
+
+
+@pytest.fixture
+def key() -> ec.EllipticCurvePrivateKey:
+    """An APNs signing key (.p8's P-256) for the fake APNs (tests/core/apns_setup.py)."""
+    return ec.generate_private_key(ec.SECP256R1())

@@ -6,63 +6,34 @@ server allowed, and a refused credential still costs a single request."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushdeck.core.campaigns.dispatch import send_campaign_async
-from pushdeck.core.campaigns.library import create_campaign
-from pushdeck.core.campaigns.spec import spec_from_dict
 from pushdeck.core.common.errors import CredentialError
 from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.providers.base import create_provider
-from pushdeck.core.providers.credentials import ApnsTokenCredential
 from pushdeck.core.store import Workspace
-from tests.core.campaign_helpers import add_devices
+from tests.core.apns_setup import apns_credential, campaign_of, fake_apns
 from tests.fakes import tls
 from tests.fakes.apns_server import FakeApns
 
-TOPIC = "com.example.shop"
 DEVICES = 1500
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> tls.TestPKI:
-    return tls.make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture
 async def fake(pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey) -> AsyncIterator[FakeApns]:
-    server = FakeApns(
-        pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567",
-        public_key=key.public_key(), record=False, apns_like=True, latency=0.2,
-    )  # fmt: skip
-    await server.start()
-    yield server
-    await server.aclose()
+    async with fake_apns(pki, key, record=False, apns_like=True, latency=0.2) as server:
+        yield server
 
 
 def provider_for(fake: FakeApns, pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey) -> object:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    credential = ApnsTokenCredential(
-        pem, "KEY1234567", "TEAM123456", TOPIC, endpoint=fake.url, ca_file=str(pki.ca_file)
-    )
-    return create_provider(credential)
+    return create_provider(apns_credential(key, fake.url, str(pki.ca_file)))
 
 
 def make_campaign(ws: Workspace) -> None:
-    add_devices(ws, [{"token": f"cd{i:062x}"} for i in range(DEVICES)])
-    doc = {"name": "W", "app": "shop", "audience": {"all": True}, "message": {"title": "Hi"}}
-    create_campaign(ws, spec_from_dict(doc))
+    campaign_of(ws, DEVICES, "W", token_prefix="cd")
 
 
 async def test_campaign_fills_the_connection_far_beyond_64_streams(

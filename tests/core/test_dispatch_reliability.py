@@ -10,10 +10,8 @@ import json
 import os
 import random
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushdeck.core.campaigns.dispatch import (
@@ -28,13 +26,13 @@ from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.providers.base import create_provider
 from pushdeck.core.providers.credentials import ApnsTokenCredential
 from pushdeck.core.store import Workspace
+from tests.core.apns_setup import apns_credential, campaign_of, fake_apns
 from tests.core.campaign_helpers import add_devices
 from tests.fakes import tls
 from tests.fakes.apns_server import FakeApns
 from tests.fakes.h2server import Request, Response
 
 DEVICES = int(os.environ.get("PUSHDECK_RELIABILITY_DEVICES", "3000"))
-TOPIC = "com.example.shop"
 # The default window: concurrency follows what the fake advertises (1, then 1,000 streams).
 OPTIONS = DispatchOptions(
     backoff_base=0.005, backoff_cap=0.05, retry_after_cap=0.002, max_attempts=8
@@ -42,35 +40,15 @@ OPTIONS = DispatchOptions(
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> tls.TestPKI:
-    return tls.make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture
 async def fake(pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey) -> AsyncIterator[FakeApns]:
-    server = FakeApns(
-        pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567",
-        public_key=key.public_key(), record=False, apns_like=True,
-    )  # fmt: skip
-    await server.start()
-    yield server
-    await server.aclose()
+    async with fake_apns(pki, key, record=False, apns_like=True) as server:
+        yield server
 
 
 def credential(
     fake: FakeApns, pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey
 ) -> ApnsTokenCredential:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return ApnsTokenCredential(
-        pem, "KEY1234567", "TEAM123456", TOPIC, endpoint=fake.url, ca_file=str(pki.ca_file)
-    )
+    return apns_credential(key, fake.url, str(pki.ca_file))
 
 
 def inject_faults(fake: FakeApns, seed: int = 11) -> dict[int, int]:
@@ -98,9 +76,7 @@ def inject_faults(fake: FakeApns, seed: int = 11) -> dict[int, int]:
 
 
 def make_campaign(ws: Workspace) -> None:
-    add_devices(ws, [{"token": f"ab{i:062x}"} for i in range(DEVICES)])
-    doc = {"name": "R", "app": "shop", "audience": {"all": True}, "message": {"title": "Hi"}}
-    create_campaign(ws, spec_from_dict(doc))
+    campaign_of(ws, DEVICES, "R")
 
 
 async def test_faults_and_goaway_every_device_accepted_once(

@@ -19,7 +19,6 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushdeck.core.campaigns.dispatch import (
@@ -41,12 +40,12 @@ from pushdeck.core.providers.credentials import (
 from pushdeck.core.providers.webpush_crypto import generate_vapid_keys
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.journal import journal_rows
+from tests.core.apns_setup import apns_credential, campaign_of, fake_apns
 from tests.core.campaign_helpers import add_devices
 from tests.fakes import apns_server, fcm_server, tls, webpush_server
 from tests.fakes.apns_server import FakeApns
 from tests.fakes.h2server import Request
 
-TOPIC = "com.example.shop"
 DEVICES = 30
 # Small numbers so an outage is noticed, probed and given up on within a second.
 OPTIONS = DispatchOptions(
@@ -69,39 +68,13 @@ NOTICE = re.compile(
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> tls.TestPKI:
-    return tls.make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture
 async def fake(pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey) -> AsyncIterator[FakeApns]:
-    server = FakeApns(
-        pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567", public_key=key.public_key()
-    )
-    await server.start()
-    yield server
-    await server.aclose()
-
-
-def apns_credential(
-    key: ec.EllipticCurvePrivateKey, endpoint: str, ca_file: str
-) -> ApnsTokenCredential:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return ApnsTokenCredential(
-        pem, "KEY1234567", "TEAM123456", TOPIC, endpoint=endpoint, ca_file=ca_file
-    )
+    async with fake_apns(pki, key) as server:
+        yield server
 
 
 def apns_campaign(ws: Workspace, devices: int = DEVICES) -> None:
-    add_devices(ws, [{"token": f"ab{i:062x}"} for i in range(devices)])
-    create_campaign(ws, spec_from_dict(_doc()))
+    campaign_of(ws, devices, str(_doc()["name"]))
 
 
 def _doc() -> dict[str, object]:

@@ -186,6 +186,61 @@ def test_the_triggers_keep_summary_engagement_and_tags_the_same_on_both(
     assert seen[0] == seen[1]
 
 
+def test_a_campaign_of_thousands_fills_the_same_journal_and_summary_on_both(
+    both: tuple[Workspace, Workspace],
+) -> None:
+    """Queueing writes the journal in pages on PostgreSQL (5,000 devices a statement, the
+    summary kept per statement) and in one statement on SQLite: more devices than a page,
+    of every platform and exclusion reason, give the same rows and the same summary."""
+    platforms = ["apns", "fcm", "webpush"]
+    rows = [
+        {
+            "token": f"many-{i:05d}",
+            "provider": platforms[i % 3],
+            "locale": ["en", "pt-BR", "fr", ""][i % 4],
+            "opt_in": "denied" if i % 17 == 0 else "authorized",
+            **({"status": "unregistered"} if i % 23 == 0 else {}),
+        }
+        for i in range(6_200)
+    ]
+    doc = {
+        "name": "Many",
+        "app": "shop",
+        "audience": {"all": True},
+        "message": {"title": "Hi"},
+        "variants": [{"name": "A", "percent": 30}, {"name": "B", "percent": 70}],
+        "control_percent": 10,
+    }
+    seen = []
+    for ws in both:
+        add_devices(ws, rows)
+        campaign = create_campaign(ws, spec_from_dict(doc))
+        # webpush has no credential here: those devices are excluded as 'no_credential'
+        added = materialize(ws, campaign, [ProviderKind.APNS, ProviderKind.FCM])
+        assert added == len(rows) + len(_devices())
+        assert materialize(ws, campaign, [ProviderKind.APNS, ProviderKind.FCM]) == 0
+        summary = [tuple(r) for r in ws.query(_SUMMARY)]
+        assert summary == [tuple(r) for r in ws.query(_GROUPED)]
+        assert sum(r[5] for r in summary) == added
+        journal = [
+            tuple(r)
+            for r in ws.query(
+                "SELECT d.token, j.variant, j.state, j.reason, j.platform, j.locale"
+                " FROM journal j JOIN devices d ON d.id = j.device_id ORDER BY d.token"
+            )
+        ]
+        seen.append(([s[1:] for s in summary], journal))
+        with ws.transaction() as conn:  # the delete trigger, a page of rows at once
+            conn.execute(
+                "DELETE FROM journal WHERE campaign_id = ? AND device_id % 2 = 0", (campaign.id,)
+            )
+        assert [tuple(r) for r in ws.query(_SUMMARY)] == [tuple(r) for r in ws.query(_GROUPED)]
+    assert seen[0] == seen[1]
+    states = {(row[2], row[3]) for row in seen[0][1]}
+    assert {("queued", ""), ("control", ""), ("excluded", "opted_out"),
+            ("excluded", "unregistered"), ("excluded", "no_credential")} <= states  # fmt: skip
+
+
 def test_the_audience_table_searches_and_sorts_the_same_on_both(
     both: tuple[Workspace, Workspace],
 ) -> None:

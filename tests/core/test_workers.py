@@ -21,7 +21,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushdeck.core.campaigns.library import create_campaign, get_campaign
@@ -31,35 +30,20 @@ from pushdeck.core.credentials.forms import save_apns_token
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from pushdeck.core.store.journal import counts_by_state, possibly_duplicated
+from tests.core.apns_setup import KEY_ID, TEAM_ID, TOPIC, fake_apns, key_pem
 from tests.core.campaign_helpers import add_devices
 from tests.fakes import tls
 from tests.fakes.apns_server import FakeApns
 
 pytestmark = pytest.mark.usefixtures("allow_local_endpoints")
 
-TOPIC = "com.example.shop"
 LEASE = "2"  # seconds: a killed worker's devices come back quickly
 
 
 @pytest.fixture
-def pki(tmp_path: Path) -> tls.TestPKI:
-    return tls.make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture
 async def fake(pki: tls.TestPKI, key: ec.EllipticCurvePrivateKey) -> AsyncIterator[FakeApns]:
-    server = FakeApns(
-        pki, topic=TOPIC, team_id="TEAM123456", key_id="KEY1234567",
-        public_key=key.public_key(), record=False, apns_like=True, latency=0.06,
-    )  # fmt: skip
-    await server.start()
-    yield server
-    await server.aclose()
+    async with fake_apns(pki, key, record=False, apns_like=True, latency=0.06) as server:
+        yield server
 
 
 @pytest.fixture
@@ -72,15 +56,9 @@ def shared(
     ws = Workspace.open(pg_database)
     add_app(ws, App("shop", apns_topic=TOPIC))
     key_file = tmp_path / "AuthKey.p8"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_file.write_bytes(key_pem(key))
     save_apns_token(
-        ws, "shop", key_file=str(key_file), key_id="KEY1234567", team_id="TEAM123456",
+        ws, "shop", key_file=str(key_file), key_id=KEY_ID, team_id=TEAM_ID,
         environment="production", endpoint=fake.url, ca_file=str(pki.ca_file),
     )  # fmt: skip
     yield ws
@@ -95,12 +73,14 @@ class Workers:
         self.folder = folder
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, concurrency: int = 200) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, concurrency: int = 200, extra: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
         proc = subprocess.Popen(
             [sys.executable, "-m", "pushdeck", "--workspace", self.uri, "worker",
              "--name", name, "--lease", LEASE, "--poll", "0.3",
-             "--concurrency", str(concurrency)],
+             "--concurrency", str(concurrency), *extra],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()

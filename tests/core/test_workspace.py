@@ -292,3 +292,4 @@ def test_open_sets_what_sqlite_utils_set_without_importing_it(tmp_path: Path) ->
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "False", "Database", "True"]
+

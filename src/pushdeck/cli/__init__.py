@@ -178,6 +178,14 @@ def _unexpected(exc: Exception, ctx: Context) -> PushdeckError:
             custom=f"The shared workspace refused: {primary}. Your role may not do this; "
             "ask an admin.",
         )
+    if getattr(exc, "sqlstate", None):  # a shared workspace's server refused (disk full …)
+        from pushdeck.core.store.db_errors import explain
+
+        return WorkspaceError(
+            f"The shared workspace's database refused: {explain(exc)}.",
+            hint="The failing statement was rolled back; run the command again once the "
+            "server is fixed.",
+        )
     detail = str(exc) or "no details"
     return PushdeckError(
         f"Unexpected error: {type(exc).__name__}: {detail}",

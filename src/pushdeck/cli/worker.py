@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -47,6 +49,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--concurrency", type=int, default=2048, help="most sends in progress per provider"
     )
+    parser.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="after SIGTERM/SIGINT, how long to keep trying to write the last outcomes to a "
+        "workspace that does not answer; then exit 1 saying how many were not written "
+        "(default %(default)g)",
+    )
     parser.set_defaults(handler=_worker)
 
 
@@ -58,8 +69,8 @@ def _worker(ctx: Context, args: argparse.Namespace) -> int:
     from pushdeck.core.campaigns.dispatch import DispatchOptions
     from pushdeck.core.campaigns.worker_loop import WorkerLoop, WorkerOptions
 
-    if args.lease <= 0 or args.poll <= 0:
-        raise ConfigError("--lease and --poll must be more than 0 seconds.")
+    if args.lease <= 0 or args.poll <= 0 or args.stop_timeout <= 0:
+        raise ConfigError("--lease, --poll and --stop-timeout must be more than 0 seconds.")
     ws = ctx.workspace()
     opened: dict[str, Mapping[ProviderKind, Provider]] = {}
 
@@ -73,13 +84,17 @@ def _worker(ctx: Context, args: argparse.Namespace) -> int:
         lease=args.lease,
         poll=args.poll,
         dispatch=DispatchOptions(concurrency=args.concurrency),
+        stop_timeout=args.stop_timeout,
     )
     loop_worker = WorkerLoop(ws, providers, options, _say)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
+        # Python-level handlers, not loop.add_signal_handler: they run even while the loop
+        # is stuck in a database call that does not return, so the watchdog still starts.
+        handler = _stopper(loop, loop_worker)
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, _stopper(loop_worker, signum))
+            signal.signal(signum, handler)
         try:
             await loop_worker.run()
         finally:
@@ -91,9 +106,42 @@ def _worker(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _stopper(loop_worker: WorkerLoop, signum: int) -> Callable[[], None]:
-    def stop() -> None:
+#: Seconds past --stop-timeout after which the watchdog ends the process: the loop's own
+#: bound (OutcomesNotWritten) normally comes first; this one holds when a database call
+#: never returns (a server that hangs rather than refuses), which no loop can interrupt.
+WATCHDOG_GRACE = 10.0
+
+
+def _stopper(
+    loop: asyncio.AbstractEventLoop, loop_worker: WorkerLoop
+) -> Callable[[int, object], None]:
+    watchdog: list[threading.Timer] = []
+
+    def stop(signum: int) -> None:
         _say(f"{signal.Signals(signum).name}: finishing the sends in flight, then stopping")
         loop_worker.stop()
 
-    return stop
+    def on_signal(signum: int, _frame: object) -> None:
+        if not watchdog:
+            timeout = loop_worker.options.stop_timeout
+            watchdog.append(threading.Timer(timeout + WATCHDOG_GRACE, _hang_up, (loop_worker,)))
+            watchdog[0].daemon = True
+            watchdog[0].start()
+        loop.call_soon_threadsafe(stop, signum)  # printing here could re-enter a print
+
+    return on_signal
+
+
+def _hang_up(loop_worker: WorkerLoop) -> None:
+    """The watchdog: say what is lost, and end the process (exit 1) from this thread."""
+    from pushdeck.core.campaigns.dispatch import outcomes_not_written
+
+    lease = loop_worker.lease
+    control = loop_worker.control
+    error = outcomes_not_written(
+        control.unwritten, loop_worker.options.stop_timeout, control.campaign,
+        lease.name if lease is not None else "", loop_worker.options.lease,
+        "a call to the database did not return",
+    )  # fmt: skip
+    print(f"pushdeck: {error}", file=sys.stderr, flush=True)
+    os._exit(1)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import random
 import time
 from collections import Counter
@@ -77,6 +78,7 @@ from pushdeck.core.common.errors import (
     PayloadError,
     PushdeckError,
     TransportError,
+    WorkspaceError,
 )
 from pushdeck.core.common.model import (
     ApnsEnvironment,
@@ -93,6 +95,7 @@ from pushdeck.core.providers.health import HealthPolicy, RouteHealth, RouteState
 from pushdeck.core.store import send_memory
 from pushdeck.core.store import workers as claims
 from pushdeck.core.store.audience import materialize_journal
+from pushdeck.core.store.db_errors import explain, retry_conflicts
 from pushdeck.core.store.devices import row_to_device
 from pushdeck.core.store.journal import (
     cancel_campaign as cancel_journal,
@@ -107,7 +110,7 @@ from pushdeck.core.store.journal import (
     requeue,
     waiting_reasons,
 )
-from pushdeck.core.store.workspace import ConnectionLost, Workspace
+from pushdeck.core.store.workspace import ConnectionLost, ServerRefused, Workspace
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ class DispatchOptions:
     progress_interval: float = 0.2  # seconds between progress events (the last always comes)
     seed: int | None = None  # jitter seed (tests); None = system randomness
     clock: Clock | None = None  # what caps and quiet hours call "now" (tests); None = UTC now
+    # A worker leaving (SIGTERM) whose workspace does not come back gives up writing its
+    # last outcomes after this many seconds (``OutcomesNotWritten``); None: never.
+    stop_timeout: float | None = None
+    say: Callable[[str], None] | None = None  # a worker's log line (database trouble)
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,11 @@ class SendControl:
         #: This process leaves the campaign (a worker shutting down): in-flight sends
         #: finish and are recorded, the campaign's status is left to the other workers.
         self.leaving = False
+        self.left_at: float | None = None  # time.monotonic() of the first leave()
+        #: Outcomes known in memory and not yet in the journal, and their campaign: what
+        #: a stopping worker's watchdog reports if a database call never returns.
+        self.unwritten = 0
+        self.campaign = ""
 
     def pause(self) -> None:
         self.paused = True
@@ -192,6 +204,26 @@ class SendControl:
 
     def leave(self) -> None:
         self.leaving = True
+        if self.left_at is None:
+            self.left_at = time.monotonic()
+
+
+class OutcomesNotWritten(WorkspaceError):
+    """A leaving worker gave up: its workspace did not take its last outcomes in time."""
+
+
+def outcomes_not_written(
+    count: int, stop_timeout: float, campaign: str, worker: str, lease: float, why: str
+) -> OutcomesNotWritten:
+    """What a worker says when it stops without writing ``count`` outcomes."""
+    of = f" of campaign {campaign!r}" if campaign else ""
+    return OutcomesNotWritten(
+        f"Stopped after {stop_timeout:g} s without the workspace: {count} outcome(s){of} "
+        f"could not be written ({why}).",
+        hint=f"Those {count} device(s) stay in flight under worker {worker}; once its lease "
+        f"runs out ({lease:g} s after its last heartbeat) another worker re-queues them, "
+        "marked possibly duplicated (they may have been delivered), and sends them again.",
+    )
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -303,6 +335,11 @@ class _Dispatcher:
         # Shared workspace: this process as a worker (rows are claimed, not paged).
         self.worker: worker_leases.WorkerLease | None = None
         self.db_lost = False  # the connection broke; outcomes wait in the buffer
+        # The server refused a write, its connection intact (disk full, a cancelled
+        # statement …): outcomes wait in the buffer until ``retry_at``, backing off.
+        self.refused: BaseException | None = None
+        self.retry_delay = 0.0
+        self.retry_at = 0.0
         # Claimed rows handed back unsent because their route gave up: left for a later
         # run (as ``settled``), not claimed again by this one.
         self.left: set[int] = set()
@@ -343,6 +380,7 @@ class _Dispatcher:
 
     async def run(self) -> None:
         self.reconnecting = asyncio.Lock()
+        self.control.campaign = self.campaign.name
         flusher = asyncio.create_task(self._flush_periodically())
         try:
             if self.worker is not None:
@@ -356,8 +394,10 @@ class _Dispatcher:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             flusher.cancel()
             self._flush()
-            while self.worker is not None and self.buffer:  # never lose an outcome
-                await self._reconnect()
+            # Never lose an outcome; a leaving worker, only until its stop timeout.
+            while self.worker is not None and self.buffer:
+                self._give_up_if_late()
+                await self._recover()
                 self._flush()
             record_reported_engagement(self.ws, self.providers.values())  # the rest of it
 
@@ -377,6 +417,10 @@ class _Dispatcher:
                 self._flush()
                 if self.db_lost:
                     raise self._lost()
+                if self.buffer:  # the server refused them: never release rows we hold
+                    self._check_stop()
+                    await self._wait_retry()
+                    continue
                 if self.deferred:
                     self.pending = set(self.deferred_routes) if complete else None
                     await self._until_a_route_opens()
@@ -394,6 +438,11 @@ class _Dispatcher:
                 await self._wait_for_others()
             except ConnectionLost:
                 await self._reconnect()
+            except ServerRefused as exc:  # disk full, a cancelled statement …: wait, retry
+                self._database_failed(exc)
+                if self.control.leaving:
+                    raise _Stop from None  # what is left to write is written on the way out
+                await self._wait_retry()
 
     async def _wait_for_others(self) -> None:
         """Other workers have rows in flight: wait for their outcomes, or for their
@@ -418,20 +467,81 @@ class _Dispatcher:
         return ConnectionLost[0]("the workspace connection was lost")
 
     async def _reconnect(self) -> None:
-        """Open a new connection, waiting 0.2 s, 0.4 s … up to 10 s between tries."""
+        """Open a new connection, waiting 0.2 s, 0.4 s … up to 10 s between tries (a
+        leaving worker: until its stop timeout at most)."""
         assert self.reconnecting is not None
         async with self.reconnecting:
             if not self._connection_broken():
                 return
             delay = 0.2
-            while True:
+            while self._time_left() > 0:
                 try:
                     self.ws.reconnect()
                     self.db_lost = False
+                    if self.options.say is not None:
+                        self.options.say("reconnected to the workspace")
                     return
                 except Exception:  # noqa: BLE001 - the server is not back yet
-                    await asyncio.sleep(delay)
+                    await asyncio.sleep(min(delay, max(0.05, self._time_left())))
                     delay = min(delay * 2, 10.0)
+
+    async def _recover(self) -> None:
+        """Before writing the buffer again: a new connection if it broke, else the wait
+        the server's last refusal set (``_database_failed``)."""
+        if self._connection_broken():
+            await self._reconnect()
+        else:
+            await self._wait_retry()
+
+    async def _wait_retry(self) -> None:
+        """Until ``retry_at``; a leaving worker stops waiting at its stop timeout."""
+        while time.monotonic() < self.retry_at and self._time_left() > 0:
+            await asyncio.sleep(min(0.2, self.retry_at - time.monotonic()))
+
+    def _time_left(self) -> float:
+        """Seconds a leaving worker still tries to write its outcomes (inf otherwise)."""
+        timeout, left_at = self.options.stop_timeout, self.control.left_at
+        if timeout is None or left_at is None:
+            return math.inf
+        return left_at + timeout - time.monotonic()
+
+    def _give_up_if_late(self) -> None:
+        """A leaving worker past its stop timeout: say what is lost, and stop trying."""
+        if not self.buffer or self._time_left() > 0:
+            return
+        assert self.worker is not None and self.options.stop_timeout is not None
+        count, self.buffer = len(self.buffer), []
+        self.control.unwritten = 0
+        why = (
+            "its connection is lost and the server does not answer"
+            if self.refused is None or self._connection_broken()
+            else explain(self.refused)
+        )
+        raise outcomes_not_written(
+            count, self.options.stop_timeout, self.campaign.name,
+            self.worker.name or str(self.worker.worker_id), self.worker.lease_seconds, why,
+        )  # fmt: skip
+
+    def _database_failed(self, exc: BaseException) -> None:
+        """Writing (or claiming) failed: a lost connection is reopened by ``_recover``;
+        any other refusal is said, with what to do, and retried after a backoff."""
+        if isinstance(exc, ConnectionLost):
+            self.db_lost = True
+            return
+        self.refused = exc
+        self.retry_delay = min(max(0.5, self.retry_delay * 2), 30.0)
+        self.retry_at = time.monotonic() + self.retry_delay
+        if self.options.say is not None:
+            kept = f"; {len(self.buffer)} outcome(s) kept in memory" if self.buffer else ""
+            self.options.say(
+                f"campaign {self.campaign.name}: the workspace refused: {explain(exc)}"
+                f"{kept}; trying again in {self.retry_delay:g} s"
+            )
+
+    def _database_ok(self) -> None:
+        if self.refused is not None and self.options.say is not None:
+            self.options.say(f"campaign {self.campaign.name}: the workspace takes writes again")
+        self.refused, self.retry_delay = None, 0.0
 
     def _connection_broken(self) -> bool:
         conn = getattr(self.ws.conn, "raw", None)
@@ -482,10 +592,12 @@ class _Dispatcher:
         queue above ``after`` is empty)."""
         assert self.worker is not None
         self._check_stop()
-        status, rows = claims.claim(
-            self.ws, self.campaign.id, self.worker.worker_id, after, self._chunk(),
-            self.timezones, self._not_again(),
-        )  # fmt: skip
+        worker_id, chunk, not_again = self.worker.worker_id, self._chunk(), self._not_again()
+        status, rows = retry_conflicts(
+            lambda: claims.claim(
+                self.ws, self.campaign.id, worker_id, after, chunk, self.timezones, not_again
+            )
+        )
         if status != str(CampaignStatus.SENDING):
             self.stop_status = stored_status(status, self.campaign.name, self.campaign.id)
             raise _Stop
@@ -653,7 +765,10 @@ class _Dispatcher:
             await asyncio.sleep(0.1)
 
     def _notice(self) -> str:
-        return "; ".join(n for n in (h.notice() for h in self.health.values()) if n)
+        notices = [n for n in (h.notice() for h in self.health.values()) if n]
+        if self.refused is not None:  # a progress bar says it too (campaigns send, the app)
+            notices.insert(0, f"the workspace refused: {explain(self.refused)}")
+        return "; ".join(notices)
 
     def waiting_text(self, unfinished: int) -> str:
         """Why devices are still queued after this run ("" if none waits on a failure)."""
@@ -779,6 +894,7 @@ class _Dispatcher:
             outcome = replace(outcome, unknown_sends=unknown)
             self.duplicated += 1
         self.buffer.append(outcome)
+        self.control.unwritten = len(self.buffer)
         if len(self.buffer) >= self.options.flush_every:
             self._flush()
 
@@ -800,33 +916,48 @@ class _Dispatcher:
                     self.worker.beat_if_due()
                 except ConnectionLost:
                     self.db_lost = True
+                except ServerRefused:
+                    pass  # the heartbeat is tried again at the next turn
 
     def _flush(self) -> None:
-        if not self.buffer:
-            return
+        if not self.buffer or time.monotonic() < self.retry_at:
+            return  # nothing, or the server refused the last write: wait for its backoff
         batch, self.buffer = self.buffer, []
+        self.control.unwritten = len(batch)  # until written, even while a call hangs
         finished = [o for o in batch if o.state is not JournalState.QUEUED]
         unsent = [o for o in batch if o.state is JournalState.QUEUED]
+        campaign_id = self.campaign.id
         try:
-            write_outcomes(self.ws, self.campaign.id, finished)
-            requeue_unfinished(self.ws, self.campaign.id, unsent)
+            # A deadlock or serialization failure is run again a few times at once.
+            if finished:
+                retry_conflicts(lambda: write_outcomes(self.ws, campaign_id, finished))
+                self._written(finished)
+                finished = []
+            if unsent:
+                retry_conflicts(lambda: requeue_unfinished(self.ws, campaign_id, unsent))
+                self._move("in_flight", "queued", len(unsent))
+                unsent = []
             record_reported_engagement(self.ws, self.providers.values())  # simulated devices
-        except ConnectionLost:
+        except ServerRefused as exc:  # a lost connection too (ConnectionLost)
             if self.worker is None:
                 raise
-            # Kept, and written again once reconnected (writing a final state twice is
-            # harmless; the re-queue only touches rows still in flight).
-            self.buffer = batch + self.buffer
-            self.db_lost = True
+            # Kept, and written once reconnected or after the backoff (the re-queue only
+            # touches rows still in flight).
+            self.buffer = finished + unsent + self.buffer
+            self.control.unwritten = len(self.buffer)
+            self._database_failed(exc)
             return
+        self.control.unwritten = len(self.buffer)
+        self._database_ok()
+        if time.monotonic() - self.last_emit >= self.options.progress_interval:
+            self._emit()
+
+    def _written(self, finished: list[Outcome]) -> None:
         if self.worker is not None:
             self.worker.unreported += len(finished)
         for state, count in Counter(o.state.value for o in finished).items():
             self._move("in_flight", state, count)
-        self._move("in_flight", "queued", len(unsent))
         self.finished_this_run += len(finished)
-        if time.monotonic() - self.last_emit >= self.options.progress_interval:
-            self._emit()
 
     def _move(self, source: str, target: str, count: int = 1) -> None:
         """Keep the in-memory counts in step with the journal (no query per event)."""

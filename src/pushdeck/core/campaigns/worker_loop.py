@@ -12,16 +12,26 @@ One loop, until stopped (SIGTERM/SIGINT call ``WorkerLoop.stop``):
 
 Stopping finishes the sends in flight, writes their outcomes and leaves the campaign
 'sending' for the other workers. A broken database connection is reopened with a
-backoff; outcomes already known are written after reconnecting.
+backoff; outcomes already known are written after reconnecting. Any other refusal of
+the server (disk full, a cancelled statement, …) is said, with what to do, and tried
+again after a backoff, the outcomes kept in memory (store/db_errors.py). A stopping
+worker whose workspace does not come back gives up after ``stop_timeout`` seconds
+(``OutcomesNotWritten``: a clear message and a non-zero exit).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from pushdeck.core.campaigns.dispatch import DispatchOptions, SendControl, send_campaign_async
+from pushdeck.core.campaigns.dispatch import (
+    DispatchOptions,
+    OutcomesNotWritten,
+    SendControl,
+    send_campaign_async,
+)
 from pushdeck.core.campaigns.library import get_campaign
 from pushdeck.core.campaigns.scheduling import run_due
 from pushdeck.core.campaigns.spec import ScheduleKind
@@ -30,7 +40,8 @@ from pushdeck.core.common.errors import ConfigError, PushdeckError
 from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.providers.base import Provider
 from pushdeck.core.store import workers as rows
-from pushdeck.core.store.workspace import ConnectionLost, Workspace
+from pushdeck.core.store.db_errors import explain
+from pushdeck.core.store.workspace import ConnectionLost, ServerRefused, Workspace
 
 ProvidersFor = Callable[[str], Mapping[ProviderKind, Provider]]
 Say = Callable[[str], None]
@@ -42,6 +53,9 @@ class WorkerOptions:
     lease: float = DEFAULT_LEASE  # seconds of silence after which this worker is dead
     poll: float = 2.0  # seconds between looks for work when no NOTIFY comes
     dispatch: DispatchOptions = field(default_factory=DispatchOptions)
+    #: After a stop, seconds to keep trying to write the last outcomes to a workspace
+    #: that does not answer; then the worker exits with OutcomesNotWritten.
+    stop_timeout: float = 60.0
 
 
 class WorkerLoop:
@@ -56,7 +70,10 @@ class WorkerLoop:
             )
         self.ws = ws
         self.providers_for = providers_for
-        self.options = options
+        self.options = replace(
+            options,
+            dispatch=replace(options.dispatch, stop_timeout=options.stop_timeout, say=say),
+        )
         self.say = say
         self.control = SendControl()
         self.stopping = False
@@ -73,6 +90,7 @@ class WorkerLoop:
         self.lease = WorkerLease.register(self.ws, self.options.name, "worker", self.options.lease)
         self.say(f"worker {self.lease.name} (id {self.lease.worker_id}) started")
         listener = rows.Listener(self.ws)
+        delay = 0.0  # backoff while the server refuses (not a lost connection)
         try:
             while not self.stopping:
                 try:
@@ -80,6 +98,12 @@ class WorkerLoop:
                 except ConnectionLost:
                     await self._reconnect()
                     continue
+                except ServerRefused as exc:  # disk full, a cancelled statement, …
+                    delay = min(max(1.0, delay * 2), 30.0)
+                    self.say(f"the workspace refused: {explain(exc)}; trying again in {delay:g} s")
+                    await self._pause(delay)
+                    continue
+                delay = 0.0
                 await self._sleep(listener)
         finally:
             listener.close()
@@ -133,6 +157,8 @@ class WorkerLoop:
             )  # fmt: skip
         except ConnectionLost:
             raise
+        except OutcomesNotWritten:  # a PushdeckError, but the worker's own end
+            raise
         except PushdeckError as exc:  # one campaign's trouble (credentials) is not the worker's
             self.say(f"campaign {name}: {exc}")
             return
@@ -149,6 +175,19 @@ class WorkerLoop:
                 return
             left -= step
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but not past a stop."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.2, deadline - time.monotonic()))
+
+    def _time_left(self) -> float:
+        """Seconds a stopping worker still spends on its workspace (inf before a stop)."""
+        left_at = self.control.left_at
+        if left_at is None:
+            return float("inf")
+        return left_at + self.options.stop_timeout - time.monotonic()
+
     async def _reconnect(self) -> None:
         delay = 0.2
         while not self.stopping:
@@ -163,13 +202,18 @@ class WorkerLoop:
     async def _leave(self) -> None:
         if self.lease is None:
             return
-        for _ in range(20):  # the outcomes are written; now say goodbye, if we can
+        # The outcomes are written (or given up); now say goodbye, if we can: a few tries,
+        # none after the stop timeout (the lease then runs out by itself).
+        for attempt in range(20):
             try:
                 self.lease.stop()
                 if self.lock_generation == self.ws.generation:
                     rows.release_scheduler_lock(self.ws)
                 break
-            except ConnectionLost:
+            except ServerRefused:  # a lost connection too
+                if attempt > 0 and self._time_left() <= 0:
+                    self.say(f"worker {self.lease.name}: the workspace did not answer its goodbye")
+                    return
                 try:
                     self.ws.reconnect()
                 except PushdeckError:

@@ -144,9 +144,16 @@ def _materialize_pg(
         f" d.token_kind FROM devices d JOIN apps a ON a.id = d.app_id"
         f" WHERE ({rule.where}) AND d.id > ? ORDER BY d.id LIMIT {_PG_PAGE}"
     )
+    # One statement per page (not a row each): the summary's insert trigger runs once
+    # per statement (schema_pg._SUMMARY_INSERTS), and the row-by-row round trips go.
     insert = ws.dialect.insert_ignore(
         "INTO journal (campaign_id, device_id, variant, state, reason, platform, locale,"
-        " timezone, token_kind, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " timezone, token_kind, queued_at)"
+        " SELECT ?, v.device_id, v.variant, CASE WHEN v.reason <> '' THEN 'excluded'"
+        " WHEN v.variant = 'control' THEN 'control' ELSE 'queued' END, v.reason,"
+        " v.platform, v.locale, v.timezone, v.token_kind, ?"
+        " FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],"
+        " ?::text[]) AS v(device_id, variant, reason, platform, locale, timezone, token_kind)"
     )
     added = 0
     now = utcnow()
@@ -159,27 +166,11 @@ def _materialize_pg(
             page = conn.execute(select, (*case.params, *rule.params, last)).fetchall()
             if not page:
                 break
-            rows = []
-            for device_id, app, token, reason, platform, locale, zone, kind in page:
-                variant = arm(app, token)
-                state = (
-                    "excluded" if reason != "" else "control" if variant == "control" else "queued"
-                )
-                rows.append(
-                    (
-                        campaign_id,
-                        device_id,
-                        variant,
-                        state,
-                        reason,
-                        platform,
-                        locale,
-                        zone,
-                        kind,
-                        now,
-                    )
-                )
-            added += conn.executemany(insert, rows).rowcount
+            columns = list(zip(*page, strict=True))
+            variants = [arm(app, token) for app, token in zip(columns[1], columns[2], strict=True)]
+            added += conn.execute(
+                insert, (campaign_id, now, list(columns[0]), variants, *map(list, columns[3:]))
+            ).rowcount
             last = page[-1][0]
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, utcnow()))
     return added

@@ -24,6 +24,7 @@ from psycopg.adapt import Loader
 
 from pushdeck.core.common.errors import PermissionDeniedError, WorkspaceError
 from pushdeck.core.common.workspace_location import redact
+from pushdeck.core.store.db_errors import as_connection_lost, is_connection_loss
 from pushdeck.core.store.dialect import is_postgres_uri
 
 __all__ = ["PgConnection", "PgRow", "connect", "is_postgres_uri", "redact", "translate"]
@@ -133,29 +134,40 @@ class PgConnection:
         self.raw = conn
 
     def execute(self, sql: str, params: Any = ()) -> PgCursor:
-        cursor = self.raw.cursor()
         try:
+            cursor = self.raw.cursor()  # raises too when the connection is closed
             cursor.execute(translate(sql), _params(params))
         except psycopg.errors.InsufficientPrivilege as exc:
             raise self.denied(exc, sql) from exc
+        except psycopg.OperationalError as exc:
+            raise self.classified(exc) from exc
         return PgCursor(cursor)
 
     def executemany(self, sql: str, rows: Any) -> PgCursor:
-        cursor = self.raw.cursor()
         try:
+            cursor = self.raw.cursor()  # raises too when the connection is closed
             cursor.executemany(translate(sql), [_params(r) for r in rows])
         except psycopg.errors.InsufficientPrivilege as exc:
             raise self.denied(exc, sql) from exc
+        except psycopg.OperationalError as exc:
+            raise self.classified(exc) from exc
         return PgCursor(cursor)
+
+    def classified(self, exc: psycopg.OperationalError) -> psycopg.OperationalError:
+        """A broken connection as ``ConnectionLostError``; the server's other refusals
+        (disk full, a cancelled statement, a deadlock …) as they are (store/db_errors.py)."""
+        return as_connection_lost(exc) if is_connection_loss(exc, self.raw) else exc
 
     def stream(self, sql: str, params: Any = ()) -> Iterator[Any]:
         """Rows one by one as the server sends them (nothing held): the connection
         serves nothing else until the iteration ends."""
-        cursor = self.raw.cursor()
         try:
+            cursor = self.raw.cursor()
             yield from cursor.stream(translate(sql), _params(params))
         except psycopg.errors.InsufficientPrivilege as exc:
             raise self.denied(exc, sql) from exc
+        except psycopg.OperationalError as exc:
+            raise self.classified(exc) from exc
 
     def team_role(self) -> str | None:
         """The session's team role ('owner', 'admin' … 'viewer', '' for none), or None
@@ -213,10 +225,19 @@ def _params(params: Any) -> Any:
     return params
 
 
+#: Seconds a connection attempt may take (``connect_timeout``) when the URI sets none.
+_CONNECT_TIMEOUT = 10
+
+
 def connect(uri: str) -> PgConnection:
     """Connect to ``uri``; a WorkspaceError naming the redacted URI when it cannot."""
     try:
-        conn = psycopg.connect(uri, autocommit=True, row_factory=_row_factory)
+        # A server that hangs (rather than refuses) must not hang a reconnecting worker
+        # forever: 10 s unless the URI says otherwise (libpq's default waits for ever).
+        timeout: dict[str, Any] = (
+            {} if "connect_timeout" in uri else {"connect_timeout": _CONNECT_TIMEOUT}
+        )
+        conn = psycopg.connect(uri, autocommit=True, row_factory=_row_factory, **timeout)
     except psycopg.OperationalError as exc:
         raise _connect_error(uri, exc) from exc
     except psycopg.ProgrammingError as exc:  # an URI libpq cannot read

@@ -394,11 +394,13 @@ CREATE TABLE campaign_reviews (
 );
 """
 
-# Version 11 changes PostgreSQL alone (store/pg_references.py: the devices' references
-# checked per statement there); SQLite keeps its foreign keys and only counts the version.
-_V11_PG_REFERENCES = ""
+# Version 11 changes PostgreSQL alone, and SQLite only counts it: the devices' two
+# references are checked per statement there (store/pg_references.py; SQLite keeps its
+# foreign keys), and journal_summary is kept per statement on insert and delete too
+# (schema_pg._QUEUE_PG; SQLite's per-row upsert is one B-tree update, cheap at any count).
+_V11_PG_STATEMENTS = ""
 
 MIGRATIONS: tuple[str, ...] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS, _V10_TEAM, _V11_PG_REFERENCES
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9_WORKERS, _V10_TEAM, _V11_PG_STATEMENTS
 )
 SCHEMA_VERSION = len(MIGRATIONS)

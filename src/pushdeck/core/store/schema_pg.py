@@ -390,6 +390,64 @@ ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
     dismissed = s.dismissed + EXCLUDED.dismissed
 """
 
+# Queueing (schema 11): the insert and delete triggers were still per row, and every
+# row of a campaign's journal upserts the same few summary rows in one transaction:
+# each upsert walks the chain of versions the earlier ones left (none can be pruned
+# before the commit), so writing N rows cost O(N^2) (100,000 rows: 78-97 s). Per
+# statement, a page of rows is one grouped upsert per summary row, in key order (as
+# _PG_SUMMARY_MOVES); a delete only updates (a campaign being deleted takes its
+# summary rows with it: an upsert could insert one back for a campaign now gone).
+_PG_SUMMARY_INSERTS = """
+CREATE FUNCTION pushdeck_journal_summary_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO journal_summary AS s
+        (campaign_id, platform, variant, locale, state, n, delivered, opened, actions,
+         dismissed)
+    SELECT campaign_id, coalesce(platform, ''), variant, coalesce(locale, ''),
+           pushdeck_summary_state(state), count(*), count(delivered_at), count(opened_at),
+           coalesce(sum(actions), 0), count(dismissed_at)
+    FROM new_rows
+    GROUP BY 1, 2, 3, 4, 5
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
+        n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,
+        opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,
+        dismissed = s.dismissed + EXCLUDED.dismissed;
+    RETURN NULL;
+END $$
+"""
+_PG_SUMMARY_DELETES = """
+CREATE FUNCTION pushdeck_journal_summary_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE journal_summary AS s SET n = s.n - g.n, delivered = s.delivered - g.delivered,
+        opened = s.opened - g.opened, actions = s.actions - g.actions,
+        dismissed = s.dismissed - g.dismissed
+    FROM (
+        SELECT campaign_id, coalesce(platform, '') AS platform, variant,
+               coalesce(locale, '') AS locale, pushdeck_summary_state(state) AS state,
+               count(*) AS n, count(delivered_at) AS delivered, count(opened_at) AS opened,
+               coalesce(sum(actions), 0) AS actions, count(dismissed_at) AS dismissed
+        FROM old_rows GROUP BY 1, 2, 3, 4, 5
+    ) AS g
+    WHERE s.campaign_id = g.campaign_id AND s.platform = g.platform
+      AND s.variant = g.variant AND s.locale = g.locale AND s.state = g.state;
+    RETURN NULL;
+END $$
+"""
+#: Part of schema 11 (with store/pg_references.py; see PG_MIGRATIONS).
+_QUEUE_PG: tuple[str, ...] = (
+    _PG_SUMMARY_INSERTS,
+    _PG_SUMMARY_DELETES,
+    "DROP TRIGGER journal_summary_insert ON journal",
+    "DROP TRIGGER journal_summary_delete ON journal",
+    "CREATE TRIGGER journal_summary_insert AFTER INSERT ON journal"
+    " REFERENCING NEW TABLE AS new_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION pushdeck_journal_summary_inserts()",
+    "CREATE TRIGGER journal_summary_delete AFTER DELETE ON journal"
+    " REFERENCING OLD TABLE AS old_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION pushdeck_journal_summary_deletes()",
+)
+
 #: The version SCHEMA above is (tests/core/test_pg_workspace.py checks it is current).
 SCHEMA_AT = 8
 #: The case-folded locale, as the segment compiler compares it (``Dialect.ascii_lower``).
@@ -457,7 +515,8 @@ def _statements(script: str) -> list[str]:
 PG_MIGRATIONS: dict[int, tuple[str, ...]] = {
     9: _WORKERS_PG,
     team_schema_pg.TEAM_VERSION: tuple(_statements(team_schema_pg.SCRIPT)),
-    REFERENCES_VERSION: REFERENCES_PG,
+    # One version for both: neither changes SQLite (see schema.py's _V11_PG_STATEMENTS).
+    REFERENCES_VERSION: (*REFERENCES_PG, *_QUEUE_PG),
 }
 
 

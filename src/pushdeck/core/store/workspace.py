@@ -97,15 +97,27 @@ IntegrityError = _integrity_errors()
 
 def _connection_errors() -> tuple[type[Exception], ...]:
     try:
-        import psycopg
+        from pushdeck.core.store.db_errors import ConnectionLostError
     except ImportError:  # pragma: no cover - psycopg is a dependency
         return ()
-    return (psycopg.OperationalError,)
+    return (ConnectionLostError,)
+
+
+def _server_refusals() -> tuple[type[Exception], ...]:
+    try:
+        from pushdeck.core.store.db_errors import ServerRefused
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return ()
+    return ServerRefused
 
 
 #: A PostgreSQL connection that broke (server restarted, pg_terminate_backend, network
 #: cut): ``Workspace.reconnect`` opens a new one. Never raised on SQLite.
 ConnectionLost = _connection_errors()
+#: PostgreSQL refused a statement, its connection intact (disk full, out of memory, a
+#: cancelled statement, a deadlock …): ``db_errors.explain`` says which and what to do.
+#: Also matches ConnectionLost (a subclass): catch that one first.
+ServerRefused = _server_refusals()
 
 
 #: What a failing SQLite call raises, a full disk included (``is_disk_full``). Code
