@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,15 @@ def _merging(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
         (pg_copy.MERGE_MARK,),
     ).fetchone()
     return bool(row and row[0])
+
+
+def _wait_for_merge(
+    watcher: psycopg.Connection[tuple[object, ...]], process: subprocess.Popen[str]
+) -> None:
+    """Until the importing process's merge statement is running."""
+    while not _merging(watcher):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.005)
 
 
 def _prepared(uri: str, tmp_path: Path) -> Path:
@@ -110,9 +120,7 @@ def test_an_import_killed_mid_merge_gets_its_indexes_back_at_the_next_open(
 
     process = _import_process(pg_database, src)
     with psycopg.connect(pg_database, autocommit=True) as watcher:
-        while not _merging(watcher):
-            assert process.poll() is None, process.communicate()
-            time.sleep(0.005)
+        _wait_for_merge(watcher, process)
         os.kill(process.pid, signal.SIGKILL)
         process.communicate()
         # Its session is gone with it (the merge rolled back), and so is its lock.
@@ -138,9 +146,7 @@ def test_a_client_opening_while_the_import_runs_leaves_its_indexes_alone(
     src = _prepared(pg_database, tmp_path)
     process = _import_process(pg_database, src)
     with psycopg.connect(pg_database, autocommit=True) as watcher:
-        while not _merging(watcher):
-            assert process.poll() is None, process.communicate()
-            time.sleep(0.005)
+        _wait_for_merge(watcher, process)
         # The importer is alive and holds its lock: opening must neither rebuild the
         # indexes under it nor wait for the merge to finish.
         with Workspace.open(pg_database):

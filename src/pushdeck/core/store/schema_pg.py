@@ -306,7 +306,16 @@ _PG_SUMMARY_STATE = """
 CREATE FUNCTION pushdeck_summary_state(state TEXT) RETURNS TEXT
 IMMUTABLE LANGUAGE sql AS $$ SELECT CASE WHEN state = 'in_flight' THEN 'queued' ELSE state END $$
 """
-_PG_SUMMARY_ADD = """
+
+#: A grouped row of counts added to journal_summary (the upsert every summary trigger ends in).
+_ADD_TO_SUMMARY = (
+    "ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET"
+    " n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,"
+    " opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,"
+    " dismissed = s.dismissed + EXCLUDED.dismissed"
+)
+
+_PG_SUMMARY_ADD = f"""
 CREATE OR REPLACE FUNCTION pushdeck_summary_add(j journal, sign BIGINT) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -330,13 +339,10 @@ BEGIN
             sign * CASE WHEN j.opened_at IS NOT NULL THEN 1 ELSE 0 END,
             sign * coalesce(j.actions, 0),
             sign * CASE WHEN j.dismissed_at IS NOT NULL THEN 1 ELSE 0 END)
-    ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
-        n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,
-        opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,
-        dismissed = s.dismissed + EXCLUDED.dismissed;
+    {_ADD_TO_SUMMARY};
 END $$;
 """
-_PG_SUMMARY_MOVES = """
+_PG_SUMMARY_MOVES = f"""
 CREATE FUNCTION pushdeck_journal_summary_moves() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO journal_summary AS s
@@ -366,10 +372,7 @@ BEGIN
     HAVING sum(n) <> 0 OR sum(delivered) <> 0 OR sum(opened) <> 0 OR sum(actions) <> 0
         OR sum(dismissed) <> 0
     ORDER BY campaign_id, platform, variant, locale, state
-    ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
-        n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,
-        opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,
-        dismissed = s.dismissed + EXCLUDED.dismissed;
+    {_ADD_TO_SUMMARY};
     RETURN NULL;
 END $$
 """
@@ -378,16 +381,13 @@ CREATE TRIGGER journal_summary_update AFTER UPDATE ON journal
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION pushdeck_journal_summary_moves()
 """
-_PG_SUMMARY_FOLD = """
+_PG_SUMMARY_FOLD = f"""
 INSERT INTO journal_summary AS s
     (campaign_id, platform, variant, locale, state, n, delivered, opened, actions, dismissed)
 SELECT campaign_id, platform, variant, locale, 'queued', n, delivered, opened, actions,
        dismissed
 FROM journal_summary WHERE state = 'in_flight'
-ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
-    n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,
-    opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,
-    dismissed = s.dismissed + EXCLUDED.dismissed
+{_ADD_TO_SUMMARY}
 """
 
 # Queueing (schema 11): the insert and delete triggers were still per row, and every
@@ -397,7 +397,7 @@ ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
 # statement, a page of rows is one grouped upsert per summary row, in key order (as
 # _PG_SUMMARY_MOVES); a delete only updates (a campaign being deleted takes its
 # summary rows with it: an upsert could insert one back for a campaign now gone).
-_PG_SUMMARY_INSERTS = """
+_PG_SUMMARY_INSERTS = f"""
 CREATE FUNCTION pushdeck_journal_summary_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO journal_summary AS s
@@ -409,10 +409,7 @@ BEGIN
     FROM new_rows
     GROUP BY 1, 2, 3, 4, 5
     ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (campaign_id, platform, variant, locale, state) DO UPDATE SET
-        n = s.n + EXCLUDED.n, delivered = s.delivered + EXCLUDED.delivered,
-        opened = s.opened + EXCLUDED.opened, actions = s.actions + EXCLUDED.actions,
-        dismissed = s.dismissed + EXCLUDED.dismissed;
+    {_ADD_TO_SUMMARY};
     RETURN NULL;
 END $$
 """
