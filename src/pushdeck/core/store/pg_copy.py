@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pushdeck.core.store.devices import _COLUMNS, _UPDATED
+from pushdeck.core.store.pg_bulk import owns_devices
 from pushdeck.core.store.schema_pg import FOLDED_LOCALE
 from pushdeck.core.store.workspace import Workspace
 
@@ -275,9 +276,7 @@ def merge(ws: Workspace) -> tuple[int, int]:
         conn.execute(f"SET LOCAL work_mem = '{_MERGE_WORK_MEM}'")
         conn.execute(_FLUSHED_AT_COMMIT)
         conn.execute("LOCK TABLE devices IN SHARE ROW EXCLUSIVE MODE")
-        owner = conn.execute(
-            "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'devices'::regclass"
-        ).fetchone()[0]
+        owner = owns_devices(ws)
         if owner:
             conn.execute("ALTER TABLE devices DISABLE TRIGGER devices_tags_insert")
         sql = _FIRST if nothing_to_judge(conn) else _MERGE
@@ -311,9 +310,7 @@ def analyze(ws: Workspace) -> None:
     tables this role does not own.
     """
     raw = ws.conn.raw
-    if raw.info.server_version >= 140000 and ws.scalar(
-        "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'devices'::regclass"
-    ):
+    if raw.info.server_version >= 140000 and owns_devices(ws):
         with ws.transaction() as conn:
             conn.execute(_FLUSHED_AT_COMMIT)
             conn.execute(
