@@ -1,6 +1,6 @@
 """Import and segment count on PostgreSQL beside SQLite, from the same file (issue 17).
 
-Usage: python bench/bench_pg.py [--rows 1000000] [--runs 1]
+Usage: python bench/bench_pg.py [--rows 1000000] [--runs 1] [--again]
 
 Uses the server of ``$PUSHDECK_TEST_PG_ADMIN_DSN`` / ``$PUSHDECK_TEST_PG_USER_DSN`` when
 set (``eval "$(scripts/pg_throwaway start --owner $$)"``), else starts a throwaway one
@@ -9,11 +9,12 @@ itself (scripts/pg_throwaway, stopped at the end). For each run, alternately:
   1. Pushdeck's importer into a new SQLite workspace file (the staged path: two reader
      processes, one merge in token order, indexes rebuilt);
   2. the same file into a new PostgreSQL database (the same readers, then COPY into a
-     temporary table and one merge statement, then VACUUM and ANALYZE);
+     temporary table and one merge transaction, then VACUUM and ANALYZE);
 
-each in a fresh process (``bench_import.py --step``), then the typical segment
-(``platform = ios and locale ^= pt and tag has vip``) counted on both, median of 5 after
-one warm-up. The load average is printed with every number: the machine is shared.
+each in a fresh process (``bench_import.py --step``); with ``--again``, each import is
+followed by the same file into the same workspace (every row found, none changed). Then
+the typical segment (``platform = ios and locale ^= pt and tag has vip``) is counted on
+both, median of 5 after one warm-up. The load average is printed with every number: the machine is shared.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=1, help="imports per backend, alternating")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="after each import, import the same file again into the same workspace",
+    )
     args = parser.parse_args()
     admin, user, started = _server()
     databases: list[str] = []
@@ -95,6 +101,7 @@ def main() -> None:
             generate(csv_path, args.rows)
             print(f"rows: {args.rows:,}  csv: {csv_path.stat().st_size / 1e6:.0f} MB", flush=True)
             results: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgresql": []}
+            again: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgresql": []}
             targets: dict[str, str] = {}
             for run in range(args.runs):
                 for backend in ("sqlite", "postgresql"):
@@ -115,6 +122,15 @@ def main() -> None:
                         f"{result['load']})",
                         flush=True,
                     )
+                    if args.again:
+                        before = _load()
+                        result = run_step("reimport", csv_path, target)  # type: ignore[arg-type]
+                        again[backend].append(result)
+                        print(
+                            f"{backend:>10} same file again, run {run + 1}: "
+                            f"{result['seconds']:.1f} s ({before} → {_load()})",
+                            flush=True,
+                        )
             counts = {}
             for backend, target in targets.items():
                 before = _load()
@@ -133,6 +149,15 @@ def main() -> None:
                 f"{median['sqlite']:.1f} s, ratio {median['postgresql'] / median['sqlite']:.2f} "
                 "(target <= 1.5)"
             )
+            if args.again:
+                median = {
+                    b: sorted(r["seconds"] for r in rs)[len(rs) // 2] for b, rs in again.items()
+                }
+                print(
+                    f"same file again: PostgreSQL {median['postgresql']:.1f} s, SQLite "
+                    f"{median['sqlite']:.1f} s, ratio "
+                    f"{median['postgresql'] / median['sqlite']:.2f}"
+                )
             assert counts["sqlite"]["rows"] == counts["postgresql"]["rows"], counts
     finally:
         for uri in databases:

@@ -155,8 +155,8 @@ def test_an_apps_first_devices_without_a_repeated_token_match_sqlite(
     src.write_text(out.getvalue(), encoding="utf-8")
     reference, expected = _serial(tmp_path, src)
     judged: list[bool] = []
-    real = pg_copy.nothing_to_judge
-    monkeypatch.setattr(pg_copy, "nothing_to_judge", lambda c: judged.append(real(c)) or judged[-1])
+    real = pg_copy.first_devices
+    monkeypatch.setattr(pg_copy, "first_devices", lambda c: judged.append(real(c)) or judged[-1])
 
     ws = _pg(pg_database)
     report = import_devices(ws, src, "shop")
@@ -166,7 +166,7 @@ def test_an_apps_first_devices_without_a_repeated_token_match_sqlite(
     assert report.inserted > 300 and report.rejected_count > 5
     assert _devices(ws) == _devices(reference)
     assert _tags(ws) == _tags(reference) and len(_tags(ws)) > 100
-    # Its second import has devices to compare with: the full merge.
+    # Its second import has devices to compare with: the update and the lookups.
     again = import_devices(ws, src, "shop")
     assert judged == [True, False]
     assert again.inserted == 0 and again.updated == 0

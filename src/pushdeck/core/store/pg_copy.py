@@ -17,12 +17,13 @@ which upserts staged rows one by one in file order):
   did not have; *updated* when it differs from what the row before it left stored (the
   previous row of its token in the file, or the stored device for the first); else
   *unchanged*. PostgreSQL cannot update one row twice in a statement, so only each
-  token's last row is written, and the counts are computed from the file's order with
-  window functions over the same snapshot (only for the tokens staged more than once,
-  found while copying: the others are their own first and last row). With the table
-  locked against other writers, new tokens are plain inserts and known ones plain
-  updates (``ON CONFLICT`` costs a speculative insertion per row: 20 % more at 200,000
-  rows);
+  token's last row is written. The tokens staged more than once (found while copying;
+  usually none) are settled first: their counts come from the file's order with window
+  functions, and their rows are replaced by one. Every other row is its token's first
+  and last, so one join updates the known tokens (counting what changed) and one
+  insert adds the rest. With the table locked against other writers, new tokens are
+  plain inserts and known ones plain updates (``ON CONFLICT`` costs a speculative
+  insertion per row: 20 % more at 200,000 rows);
 - tags follow through the devices' triggers (``device_tags``).
 """
 
@@ -46,7 +47,7 @@ _TYPES = {"app_id": "BIGINT", "test": "BIGINT"}
 _CREATE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} ("
     + ", ".join(f"{c} {_TYPES.get(c, _TEXT)}" for c in _COLUMNS)
-    + ", seq BIGINT NOT NULL)"
+    + ", seq BIGINT NOT NULL, settled BOOLEAN)"
 )
 _COPY = f"COPY {STAGING} ({', '.join(_COLUMNS)}, seq) FROM STDIN"
 #: The (app, token) keys staged more than once (usually none), found while copying.
@@ -150,116 +151,114 @@ def stage_rejects(stage: Path) -> list[tuple[int, str, str]]:
 _KEY = "s.app_id, s.token"
 _VALUES = ", ".join(f"s.{c}" for c in _UPDATED)
 _STORED = ", ".join(f"d.{c}" for c in _UPDATED)
+_ALL = ", ".join(_COLUMNS)
 
-#: Each staged row with what the counts and the final write need (see the docstring).
 #: A non-empty last_seen tagged with its row's place, so that max() picks the latest one:
 #: "last non-empty value" in one pass over the same sort (no IGNORE NULLS in PostgreSQL).
 _PLACED_SEEN = "lpad(CAST(s.seq AS text), 19, '0') || s.last_seen"
-#: Each staged row with what the counts and the final write need (see the docstring). The
-#: rows of a key staged once are their token's first and last: only repeated keys go
-#: through the windows, which share one sort (token, then file order).
-_FLAGGED = f"""
-SELECT s.*, 1 AS n, 1 AS from_end, s.created_at AS first_created, s.last_seen AS final_seen,
-    NULL::boolean AS differs_from_previous, NULL::text AS previous_seen
-FROM {STAGING} s
-WHERE NOT EXISTS (SELECT 1 FROM {REPEATED} r WHERE r.app_id = s.app_id AND r.token = s.token)
-UNION ALL
-SELECT s.*,
-    row_number() OVER file_order AS n,
-    count(*) OVER token_rows - row_number() OVER file_order + 1 AS from_end,
-    first_value(s.created_at) OVER file_order AS first_created,
-    substr(max({_PLACED_SEEN}) OVER token_rows, 20) AS final_seen,
-    ROW({_VALUES}) IS DISTINCT FROM lag(ROW({_VALUES})) OVER file_order
-        AS differs_from_previous,
-    substr(max({_PLACED_SEEN}) OVER (file_order
-        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 20) AS previous_seen
-FROM {STAGING} s
-WHERE EXISTS (SELECT 1 FROM {REPEATED} r WHERE r.app_id = s.app_id AND r.token = s.token)
-WINDOW token_rows AS (PARTITION BY {_KEY}), file_order AS (token_rows ORDER BY s.seq)
-"""
 
 #: The comment names the statement in pg_stat_activity (which shows its first 1 kB).
 MERGE_MARK = "/* pushdeck: import merge */"
 
-#: Each token's last row as it is written: the first row's created_at (it is set on insert
-#: only) and the last non-empty last_seen.
-_FINAL = ", ".join(
+#: A repeated key's row as it is written: the first row's created_at, the last non-empty
+#: last_seen, the rest from the last row.
+_SETTLED_ROW = ", ".join(
     "s.first_created" if c == "created_at" else "s.final_seen" if c == "last_seen" else f"s.{c}"
     for c in _COLUMNS
 )
+
+#: The rows of the keys staged more than once, replaced by one settled row per key: the
+#: last row, with the first row's created_at (it is set on insert only) and the last
+#: non-empty last_seen. Returns how many of those rows change what the row before them
+#: left stored (the previous row of the key, or the stored device for the first row);
+#: the first row of a key the workspace does not have is an insert, not a change. The
+#: windows share one sort (key, then file order), over these rows only.
+_SETTLE_REPEATS = f"""{MERGE_MARK}
+WITH placed AS MATERIALIZED (
+    SELECT s.*,
+        row_number() OVER file_order AS n,
+        count(*) OVER token_rows - row_number() OVER file_order + 1 AS from_end,
+        first_value(s.created_at) OVER file_order AS first_created,
+        substr(max({_PLACED_SEEN}) OVER token_rows, 20) AS final_seen,
+        ROW({_VALUES}) IS DISTINCT FROM lag(ROW({_VALUES})) OVER file_order
+            AS differs_from_previous,
+        substr(max({_PLACED_SEEN}) OVER (file_order
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 20) AS previous_seen
+    FROM {STAGING} s JOIN {REPEATED} r ON r.app_id = s.app_id AND r.token = s.token
+    WINDOW token_rows AS (PARTITION BY {_KEY}), file_order AS (token_rows ORDER BY s.seq)
+),
+removed AS (
+    DELETE FROM {STAGING} s USING {REPEATED} r WHERE r.app_id = s.app_id AND r.token = s.token
+),
+settled AS (
+    INSERT INTO {STAGING} ({_ALL}, seq, settled)
+    SELECT {_SETTLED_ROW}, s.seq, true
+    FROM placed s WHERE s.from_end = 1
+)
+SELECT count(*) FILTER (WHERE CASE
+        WHEN s.n = 1 AND d.id IS NULL THEN false
+        WHEN s.n = 1 THEN ROW({_VALUES}) IS DISTINCT FROM ROW({_STORED})
+            OR (s.last_seen IS NOT NULL AND s.last_seen IS DISTINCT FROM d.last_seen)
+        ELSE s.differs_from_previous
+            OR (s.last_seen IS NOT NULL
+                AND s.last_seen IS DISTINCT FROM coalesce(s.previous_seen, d.last_seen))
+    END)
+FROM placed s LEFT JOIN devices d ON d.app_id = s.app_id AND d.token = s.token
+"""
+
 _DIFFERS = " OR ".join(f"d.{c} IS DISTINCT FROM s.{c}" for c in _UPDATED)
 
-#: The new devices' tags, in one pass (where this role may set the per-row trigger aside).
-_TAGGED = """
+#: Each staged row (one per key by now) written over its stored device where it changes
+#: something: one join, no per-row lookups. Counts the changed rows that were not
+#: counted while settling repeats. An empty last_seen keeps the stored one.
+_UPDATE = f"""{MERGE_MARK}
+WITH updated AS (
+    UPDATE devices d SET {", ".join(f"{c} = s.{c}" for c in _UPDATED)},
+        last_seen = coalesce(s.last_seen, d.last_seen)
+    FROM {STAGING} s
+    WHERE d.app_id = s.app_id AND d.token = s.token
+        AND ({_DIFFERS} OR (s.last_seen IS NOT NULL AND d.last_seen IS DISTINCT FROM s.last_seen))
+    RETURNING s.settled
+)
+SELECT count(*) FILTER (WHERE settled IS NULL) FROM updated
+"""
+
+#: The staged rows the workspace does not have, inserted in token order (the (app,
+#: token) index grows by appending), with their tags in one pass where this role may set
+#: the per-row tag trigger aside. ``%(unknown)s`` is the condition that a row is new:
+#: ``true`` when the staged apps have no device yet. No (tag, device) pair of a new
+#: device can be stored already, and the importer stages each device's tags as a sorted
+#: set (``fields.parse_tags``), so no pair comes twice: plain insertions, not
+#: ``ON CONFLICT``'s speculative ones (1.2 s less at 1,000,000 devices).
+_INSERT = f"""{MERGE_MARK}
+WITH inserted AS (
+    INSERT INTO devices ({_ALL})
+    SELECT {", ".join(f"s.{c}" for c in _COLUMNS)} FROM {STAGING} s
+    WHERE %(unknown)s
+    ORDER BY s.token
+    RETURNING id, tags
+),
 tagged AS (
     INSERT INTO device_tags (tag, device_id)
     SELECT t.value, i.id
     FROM inserted i, jsonb_array_elements_text(CAST(i.tags AS jsonb)) AS t(value)
     WHERE i.tags <> '[]' AND %(tags_by_set)s
-    ON CONFLICT DO NOTHING
-)"""
-#: The same for devices that did not exist before this statement: no (tag, device) pair
-#: can be stored already, and the importer stages each device's tags as a sorted set
-#: (``fields.parse_tags``), so no pair comes twice. Without ``ON CONFLICT`` each row is
-#: one insertion instead of a speculative one: 1.2 s less at 1,000,000 devices.
-_TAGGED_NEW = _TAGGED.replace("    ON CONFLICT DO NOTHING\n", "")
+)
+SELECT count(*) FROM inserted
+"""
+_UNKNOWN = "NOT EXISTS (SELECT 1 FROM devices d WHERE d.app_id = s.app_id AND d.token = s.token)"
 
-_MERGE = f"""{MERGE_MARK}
-WITH flagged AS MATERIALIZED ({_FLAGGED}),
-judged AS MATERIALIZED (
-    SELECT s.*, d.id AS existing,
-        s.n = 1 AND d.id IS NULL AS is_new,
-        CASE
-            WHEN s.n = 1 AND d.id IS NULL THEN false
-            WHEN s.n = 1 THEN ROW({_VALUES}) IS DISTINCT FROM ROW({_STORED})
-                OR (s.last_seen IS NOT NULL AND s.last_seen IS DISTINCT FROM d.last_seen)
-            ELSE s.differs_from_previous
-                OR (s.last_seen IS NOT NULL
-                    AND s.last_seen IS DISTINCT FROM coalesce(s.previous_seen, d.last_seen))
-        END AS changed
-    FROM flagged s LEFT JOIN devices d ON d.app_id = s.app_id AND d.token = s.token
-),
-inserted AS (
-    INSERT INTO devices ({", ".join(_COLUMNS)})
-    SELECT {_FINAL} FROM judged s WHERE s.from_end = 1 AND s.existing IS NULL ORDER BY s.token
-    RETURNING id, tags
-),
-updated AS (
-    UPDATE devices d SET {", ".join(f"{c} = s.{c}" for c in _UPDATED)},
-        last_seen = coalesce(s.final_seen, d.last_seen)
-    FROM judged s
-    WHERE s.from_end = 1 AND d.id = s.existing
-        AND ({_DIFFERS}
-            OR (s.final_seen IS NOT NULL AND d.last_seen IS DISTINCT FROM s.final_seen))
-),
-{_TAGGED}
-SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE changed) FROM judged
+#: Whether the staged apps have no device yet (read under the merge's lock, so it stays
+#: true): then every staged row is an insert, with no update and no lookup.
+_FIRST_DEVICES = f"""
+SELECT NOT EXISTS (
+    SELECT 1 FROM devices d WHERE d.app_id IN (SELECT DISTINCT app_id FROM {STAGING}))
 """
 
 
-#: An app's first devices from a file without a repeated token: every staged row is its
-#: token's first and last and a plain insert, so nothing needs judging (see ``merge``).
-_FIRST = f"""{MERGE_MARK}
-WITH inserted AS (
-    INSERT INTO devices ({", ".join(_COLUMNS)})
-    SELECT {", ".join(f"s.{c}" for c in _COLUMNS)} FROM {STAGING} s ORDER BY s.token
-    RETURNING id, tags
-),{_TAGGED_NEW}
-SELECT count(*), 0 FROM inserted
-"""
-
-#: Whether the merge can take ``_FIRST``: no staged token twice, none of the staged
-#: apps with a device yet (read under the merge's lock, so it stays true).
-_NOTHING_TO_JUDGE = f"""
-SELECT NOT EXISTS (SELECT 1 FROM {REPEATED})
-    AND NOT EXISTS (
-        SELECT 1 FROM devices d WHERE d.app_id IN (SELECT DISTINCT app_id FROM {STAGING}))
-"""
-
-
-def nothing_to_judge(conn: Any) -> bool:
-    """Inside the merge's transaction, under its lock: whether ``_FIRST`` will do."""
-    return bool(conn.execute(_NOTHING_TO_JUDGE).fetchone()[0])
+def first_devices(conn: Any) -> bool:
+    """Inside the merge's transaction, under its lock: whether nothing staged is stored."""
+    return bool(conn.execute(_FIRST_DEVICES).fetchone()[0])
 
 
 def merge(ws: Workspace) -> tuple[int, int]:
@@ -271,20 +270,28 @@ def merge(ws: Workspace) -> tuple[int, int]:
     times cheaper than ``ON CONFLICT``) and known ones are updated in place. SQLite's
     single writer gives the same. Where this role owns the table, the per-row tag
     trigger is set aside for the transaction and new rows' tags are added in one pass.
+    Three statements: keys staged twice are settled to one row each (usually there are
+    none), known devices are updated, new ones inserted.
     """
     with ws.transaction() as conn:
         conn.execute(f"SET LOCAL work_mem = '{_MERGE_WORK_MEM}'")
         conn.execute(_FLUSHED_AT_COMMIT)
         conn.execute("LOCK TABLE devices IN SHARE ROW EXCLUSIVE MODE")
+        changed = 0
+        if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {REPEATED})").fetchone()[0]:
+            changed += conn.execute(_SETTLE_REPEATS).fetchone()[0]
+        first = first_devices(conn)
+        if not first:
+            changed += conn.execute(_UPDATE).fetchone()[0]
         owner = owns_devices(ws)
         if owner:
             conn.execute("ALTER TABLE devices DISABLE TRIGGER devices_tags_insert")
-        sql = _FIRST if nothing_to_judge(conn) else _MERGE
-        sql = sql.replace("%(tags_by_set)s", "true" if owner else "false")
-        inserted, updated = conn.execute(sql).fetchone()
+        insert = _INSERT.replace("%(unknown)s", "true" if first else _UNKNOWN)
+        insert = insert.replace("%(tags_by_set)s", "true" if owner else "false")
+        inserted = conn.execute(insert).fetchone()[0]
         if owner:
             conn.execute("ALTER TABLE devices ENABLE TRIGGER devices_tags_insert")
-    return int(inserted), int(updated)
+    return int(inserted), int(changed)
 
 
 def finish(ws: Workspace) -> None:
