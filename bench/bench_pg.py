@@ -14,7 +14,8 @@ itself (scripts/pg_throwaway, stopped at the end). For each run, alternately:
 each in a fresh process (``bench_import.py --step``); with ``--again``, each import is
 followed by the same file into the same workspace (every row found, none changed). Then
 the typical segment (``platform = ios and locale ^= pt and tag has vip``) is counted on
-both, median of 5 after one warm-up. The load average is printed with every number: the machine is shared.
+both, median of 5 after one warm-up. The load average is printed with every number: the
+machine is shared.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pushdeck.core.common.errors import ValidationError
 from pushdeck.core.common.model import App
 from pushdeck.core.devices import import_loop
 from pushdeck.core.devices import staged_import as import_staged
@@ -270,6 +271,36 @@ def test_a_failed_merge_leaves_nothing_and_the_next_import_works(
     assert import_devices(ws, src, "shop").inserted > 50
 
 
+def test_a_second_reader_failing_while_the_first_part_streams_leaves_nothing(
+    tmp_path: Path,
+    pg_database: str,
+    staged: list[import_staged.PartSpec],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first part's rows are on the server (COPY) when the second part fails: the
+    import reports it, no device changes, and the same connection imports again."""
+    src = _messy_csv(tmp_path / "devices.csv", 600)
+    ws = _pg(pg_database)
+    import_devices(ws, _messy_csv(tmp_path / "before.csv", 50, seed=3), "shop")
+    before = _devices(ws), _tags(ws)
+    real = import_staged._SecondPart.result
+
+    def broken(self: import_staged._SecondPart) -> import_staged.PartResult:
+        real(self)
+        raise ValidationError("Reading the second half failed: disk on fire")
+
+    monkeypatch.setattr(import_staged._SecondPart, "result", broken)
+    with pytest.raises(ValidationError, match="disk on fire"):
+        import_devices(ws, src, "shop")
+    assert (_devices(ws), _tags(ws)) == before
+    assert ws.scalar(f"SELECT to_regclass('pg_temp.{pg_copy.STAGING}')") is None
+    assert len(staged) == 2 and not Path(staged[-1].stage).parent.exists()
+
+    monkeypatch.setattr(import_staged._SecondPart, "result", real)
+    report = import_devices(ws, src, "shop")
+    assert report.inserted > 100 and len(staged) == 3
+
+
 # ---------------------------------------------------------------- large files, real processes
 
 #: Big enough that the merge takes a moment another client can look into.
@@ -435,11 +466,13 @@ def test_a_second_client_counting_during_a_copy_import_sees_before_or_after_neve
     assert seen <= {before, after}, f"half an import seen: {seen - {before, after}}"
 
 
+@pytest.mark.parametrize("source", ["staging file", "rows as read"])
 def test_staged_text_reaches_the_server_exactly_whatever_it_holds(
-    tmp_path: Path, pg_database: str
+    tmp_path: Path, pg_database: str, source: str
 ) -> None:
-    """SQLite writes the COPY lines: tabs, newlines, backslashes, a literal backslash-N,
-    non-ASCII and NULL arrive as they were staged, and repeated keys are found."""
+    """From a second reader's staging file or straight from the first reader: tabs,
+    newlines, backslashes, a literal backslash-N, a COPY end marker, non-ASCII and NULL
+    arrive as they were read, and repeated keys are found."""
     hostile = ["a\tb", "line\nbreak", "cr\rlf", "back\\slash", "\\N", "\\\\t", "", "é✓😀", "\\."]
     stage = tmp_path / "part.stage"
     lite = sqlite3.connect(stage)
@@ -455,7 +488,13 @@ def test_staged_text_reaches_the_server_exactly_whatever_it_holds(
     ws = _pg(pg_database)
     pg_copy.start(ws)
     try:
-        assert pg_copy.copy_stage_files(ws, [stage]) == len(rows)
+        if source == "staging file":
+            assert pg_copy.copy_stage_files(ws, [stage]) == len(rows)
+        else:
+            with pg_copy.Copier(ws) as copier:
+                copier.add(rows[:5])
+                copier.add(rows[5:])
+            assert copier.copied == len(rows)
         columns = ", ".join(device_store._COLUMNS)
         arrived = ws.query(f"SELECT {columns} FROM {pg_copy.STAGING} ORDER BY seq")
         assert [tuple(r) for r in arrived] == rows

@@ -17,9 +17,10 @@ thousands of index pages: 50–60 s, most of it SQLite. Reading and checking a r
    (``devices.upsert_from_staging``), so the unique index grows by appends; when the
    file is at least as large as the table, the secondary indexes are rebuilt after.
 
-On a PostgreSQL workspace the staging folder is in the user's cache folder, and step 3
-sends the staged rows to the server by COPY and merges them there in one transaction
-(``store/pg_copy.py``), with the same counts as SQLite's merge.
+On a PostgreSQL workspace the staging folder is in the user's cache folder; this process
+sends the first part's rows to the server by COPY as it reads them (no staging file for
+them), the second part's staging file follows, and step 3 merges them there in one
+transaction (``store/pg_copy.py``), with the same counts as SQLite's merge.
 
 An interrupted import changes nothing (staging files are temporary and the merge is one
 transaction); a cancelled one merges the whole batches staged so far. Either way,
@@ -179,13 +180,15 @@ def _import_large(
 
         first = spec(0, 0, 1, split.line if split else None)
         second = spec(1, split.offset, split.line, None) if split else None
+        if not ws.is_file:
+            return _import_into_postgres(
+                ws, first, second, scratch, total, report, writer, progress, should_cancel
+            )
         stages, rows, cancelled = _read_parts(
             first, second, scratch, total, report, progress, should_cancel
         )
         report.rows = rows
         report.cancelled = cancelled
-        if not ws.is_file:
-            return _merge_into_postgres(ws, stages, report, writer, progress, total)
         with staging.attached(ws, stages) as schemas:
             for schema in schemas:
                 for line, field, reason in staging.rejects(ws, schema):
@@ -212,25 +215,40 @@ def scratch_parent(ws: Workspace) -> Path:
     return folder
 
 
-def _merge_into_postgres(
+def _import_into_postgres(
     ws: Workspace,
-    stages: list[str],
+    first: PartSpec,
+    second: PartSpec | None,
+    scratch: ScratchDir,
+    total: int,
     report: ImportReport,
     writer: RejectWriter,
     progress: Callable[[Progress], None] | None,
-    total: int,
+    should_cancel: Callable[[], bool] | None,
 ) -> ImportReport:
-    """COPY the staged rows to the server and merge them there (``store/pg_copy.py``)."""
-    for stage in stages:
-        for line, field, reason in pg_copy.stage_rejects(Path(stage)):
-            writer.add(Rejected(line, field, reason))
-    if progress:
-        progress(Progress(report.rows, total, total, phase="saving"))
+    """Read the parts into the server's staging table and merge it (``store/pg_copy.py``).
+
+    This process sends the first part's rows by COPY as it reads them; the second
+    part's staging file follows once both are read. Nothing reaches the devices until
+    the merge, so an import that fails or is killed while reading leaves them as they
+    were.
+    """
     before = device_store.count_devices(ws)
     pg_copy.start(ws)
     dropped: list[str] = []
     try:
-        staged = pg_copy.copy_stage_files(ws, [Path(s) for s in stages])
+        with pg_copy.Copier(ws) as copier:
+            stages, report.rows, report.cancelled = _read_parts(
+                first, second, scratch, total, report, progress, should_cancel, copier
+            )
+            for stage in stages:
+                for line, field, reason in pg_copy.stage_rejects(Path(stage)):
+                    writer.add(Rejected(line, field, reason))
+            if progress:
+                progress(Progress(report.rows, total, total, phase="saving"))
+            for stage in stages[1:]:
+                copier.add_stage_file(Path(stage))
+        staged = copier.copied
         # As on SQLite: rebuilding indexes costs time in proportion to the whole table,
         # so only a file at least as large as what is there merges without them.
         if staged and staged >= before:
@@ -271,8 +289,12 @@ def _read_parts(
     report: ImportReport,
     progress: Callable[[Progress], None] | None,
     should_cancel: Callable[[], bool] | None,
+    copier: pg_copy.Copier | None = None,
 ) -> tuple[list[str], int, bool]:
-    """Read both parts at once; return the staging files to merge, rows read, cancelled."""
+    """Read both parts at once; return the staging files to merge, rows read, cancelled.
+
+    With a ``copier``, the first part's rows go to it instead of to its staging file.
+    """
     helper = None
     if second is not None:
         try:
@@ -295,7 +317,7 @@ def _read_parts(
             progress(Progress(rows + extra_rows, nbytes + extra_bytes, total))
 
     try:
-        head = read_part(first, stop, advance, columns_report=report)
+        head = read_part(first, stop, advance, columns_report=report, copier=copier)
         if helper is None:
             return [first.stage], head.rows, head.cancelled
         if head.crossed:
@@ -318,9 +340,10 @@ def read_part(
     advance: Callable[[int, int], None],
     *,
     columns_report: ImportReport | None = None,
+    copier: pg_copy.Copier | None = None,
 ) -> PartResult:
-    """Read, check and stage the rows of one part of the file."""
-    stage = Stage(Path(spec.stage))
+    """Read, check and stage the rows of one part of the file (to ``copier``, if given)."""
+    stage = Stage(Path(spec.stage), copier)
     try:
         with open(spec.path, "rb") as fh:
             fh.seek(spec.start)
@@ -358,11 +381,15 @@ def read_part(
 
 
 class Stage:
-    """One part's staging file: validated rows, rejected rows, and how the part ended."""
+    """One part's staging file: validated rows, rejected rows, and how the part ended.
 
-    def __init__(self, path: Path) -> None:
+    With a ``copier`` (PostgreSQL), the validated rows go to the server instead.
+    """
+
+    def __init__(self, path: Path, copier: pg_copy.Copier | None = None) -> None:
         create_private_file(path)  # owner-only before SQLite writes a row to it
         self.file = staging.StagingFile(path)
+        self.copier = copier
         self.rejected: list[tuple[int, str, str]] = []
 
     def reject(self, rejected: Rejected) -> None:
@@ -371,6 +398,9 @@ class Stage:
             self._flush_rejects()
 
     def add(self, batch: list[dict[str, Any]]) -> None:
+        if self.copier is not None:
+            self.copier.add(device_store.staging_rows(batch))
+            batch = []
         self.file.add(batch, self.rejected)
         self.rejected.clear()
 

@@ -77,8 +77,8 @@ def _upsert_sql(ws: Workspace) -> str:
 _ROW = itemgetter(*_COLUMNS)
 
 
-def _rows(records: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Each record's values in ``_COLUMNS`` order."""
+def staging_rows(records: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each record's values in ``_COLUMNS`` order (a staging row)."""
     try:
         return list(map(_ROW, records))
     except KeyError:
@@ -93,14 +93,14 @@ _STAGING_INSERT = f"INSERT INTO staging VALUES ({', '.join('?' for _ in _COLUMNS
 
 def stage_devices(conn: sqlite3.Connection, records: Sequence[dict[str, Any]]) -> None:
     """Append validated records to a staging table (see ``upsert_from_staging``)."""
-    conn.executemany(_STAGING_INSERT, _rows(records))
+    conn.executemany(_STAGING_INSERT, staging_rows(records))
 
 
 def upsert_devices(ws: Workspace, records: Sequence[dict[str, Any]]) -> tuple[int, int]:
     """Insert or update ``records`` in one transaction; return (inserted, updated)."""
     # Token order turns random inserts into the (app, token) index into one sweep per
     # batch. The sort is stable, so a token repeated in the batch still ends last-wins.
-    rows = sorted(_rows(records), key=itemgetter(_TOKEN))
+    rows = sorted(staging_rows(records), key=itemgetter(_TOKEN))
     with ws.transaction() as conn:
         before = conn.execute("SELECT coalesce(max(id), 0) FROM devices").fetchone()[0]
         cursor = conn.executemany(_upsert_sql(ws), rows)
