@@ -15,7 +15,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from pushdeck.core.common.model import App
 from pushdeck.core.devices import import_loop
 from pushdeck.core.devices import staged_import as import_staged
 from pushdeck.core.devices.importer import import_devices
-from pushdeck.core.store import Workspace, pg_copy
+from pushdeck.core.store import Workspace, pg_copy, staging
 from pushdeck.core.store import devices as device_store
 from pushdeck.core.store.apps import add_app
 
@@ -466,35 +465,38 @@ def test_a_second_client_counting_during_a_copy_import_sees_before_or_after_neve
     assert seen <= {before, after}, f"half an import seen: {seen - {before, after}}"
 
 
-@pytest.mark.parametrize("source", ["staging file", "rows as read"])
+@pytest.mark.parametrize("source", ["rows as read", "rows file"])
 def test_staged_text_reaches_the_server_exactly_whatever_it_holds(
     tmp_path: Path, pg_database: str, source: str
 ) -> None:
-    """From a second reader's staging file or straight from the first reader: tabs,
+    """Straight from the first reader or from the second reader's rows file: tabs,
     newlines, backslashes, a literal backslash-N, a COPY end marker, non-ASCII and NULL
     arrive as they were read, and repeated keys are found."""
     hostile = ["a\tb", "line\nbreak", "cr\rlf", "back\\slash", "\\N", "\\\\t", "", "é✓😀", "\\."]
-    stage = tmp_path / "part.stage"
-    lite = sqlite3.connect(stage)
-    lite.execute(device_store.STAGING_TABLE)
     rows = []
     for i, text in enumerate(hostile * 2):  # every key twice
         row = {c: text for c in device_store._COLUMNS}
         row.update(app_id=1, test=i % 2, token=f"t{i % len(hostile)}", last_seen=None)
         rows.append(tuple(row[c] for c in device_store._COLUMNS))
-    lite.executemany(f"INSERT INTO staging VALUES ({', '.join('?' * len(rows[0]))})", rows)
-    lite.commit()
-    lite.close()
     ws = _pg(pg_database)
     pg_copy.start(ws)
     try:
-        if source == "staging file":
-            assert pg_copy.copy_stage_files(ws, [stage]) == len(rows)
-        else:
+        if source == "rows as read":
             with pg_copy.Copier(ws) as copier:
                 copier.add(rows[:5])
                 copier.add(rows[5:])
             assert copier.copied == len(rows)
+        else:
+            row_file = staging.RowFile(tmp_path / "part.rows")
+            row_file.add(rows[:5])
+            row_file.add([])
+            row_file.add(rows[5:])
+            row_file.close()
+            with pg_copy.Copier(ws) as copier:
+                copier.add(rows[:1])
+                copier.add_row_file(tmp_path / "part.rows")
+            assert copier.copied == len(rows) + 1
+            rows = rows[:1] + rows
         columns = ", ".join(device_store._COLUMNS)
         arrived = ws.query(f"SELECT {columns} FROM {pg_copy.STAGING} ORDER BY seq")
         assert [tuple(r) for r in arrived] == rows

@@ -18,8 +18,9 @@ thousands of index pages: 50–60 s, most of it SQLite. Reading and checking a r
    file is at least as large as the table, the secondary indexes are rebuilt after.
 
 On a PostgreSQL workspace the staging folder is in the user's cache folder; this process
-sends the first part's rows to the server by COPY as it reads them (no staging file for
-them), the second part's staging file follows, and step 3 merges them there in one
+sends the first part's rows to the server by COPY as it reads them, the second reader
+writes its rows to a plain rows file (``staging.RowFile``: no SQLite for rows that only
+pass through) which follows once both are read, and step 3 merges them there in one
 transaction (``store/pg_copy.py``), with the same counts as SQLite's merge.
 
 An interrupted import changes nothing (staging files are temporary and the merge is one
@@ -93,6 +94,7 @@ class PartSpec:
     app_id: int
     now: str
     stage: str  # the staging SQLite file this part writes
+    rows_file: str | None = None  # PostgreSQL: where its rows go instead (staging.RowFile)
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,8 @@ def _import_large(
         first = spec(0, 0, 1, split.line if split else None)
         second = spec(1, split.offset, split.line, None) if split else None
         if not ws.is_file:
+            if second is not None:
+                second = replace(second, rows_file=str(tmp / "part1.rows"))
             return _import_into_postgres(
                 ws, first, second, scratch, total, report, writer, progress, should_cancel
             )
@@ -229,7 +233,7 @@ def _import_into_postgres(
     """Read the parts into the server's staging table and merge it (``store/pg_copy.py``).
 
     This process sends the first part's rows by COPY as it reads them; the second
-    part's staging file follows once both are read. Nothing reaches the devices until
+    part's rows file follows once both are read. Nothing reaches the devices until
     the merge, so an import that fails or is killed while reading leaves them as they
     were.
     """
@@ -246,8 +250,8 @@ def _import_into_postgres(
                     writer.add(Rejected(line, field, reason))
             if progress:
                 progress(Progress(report.rows, total, total, phase="saving"))
-            for stage in stages[1:]:
-                copier.add_stage_file(Path(stage))
+            if len(stages) > 1 and second is not None and second.rows_file:
+                copier.add_row_file(Path(second.rows_file))
         staged = copier.copied
         # As on SQLite: rebuilding indexes costs time in proportion to the whole table,
         # so only a file at least as large as what is there merges without them.
@@ -343,7 +347,7 @@ def read_part(
     copier: pg_copy.Copier | None = None,
 ) -> PartResult:
     """Read, check and stage the rows of one part of the file (to ``copier``, if given)."""
-    stage = Stage(Path(spec.stage), copier)
+    stage = Stage(Path(spec.stage), copier, spec.rows_file)
     try:
         with open(spec.path, "rb") as fh:
             fh.seek(spec.start)
@@ -383,13 +387,21 @@ def read_part(
 class Stage:
     """One part's staging file: validated rows, rejected rows, and how the part ended.
 
-    With a ``copier`` (PostgreSQL), the validated rows go to the server instead.
+    On PostgreSQL the validated rows go elsewhere: to the server (``copier``, the first
+    part, in this process) or to a rows file (``rows_file``, the second part) that this
+    process sends on once both parts are read.
     """
 
-    def __init__(self, path: Path, copier: pg_copy.Copier | None = None) -> None:
+    def __init__(
+        self, path: Path, copier: pg_copy.Copier | None = None, rows_file: str | None = None
+    ) -> None:
         create_private_file(path)  # owner-only before SQLite writes a row to it
         self.file = staging.StagingFile(path)
         self.copier = copier
+        self.rows: staging.RowFile | None = None
+        if rows_file is not None:
+            create_private_file(Path(rows_file))
+            self.rows = staging.RowFile(Path(rows_file))
         self.rejected: list[tuple[int, str, str]] = []
 
     def reject(self, rejected: Rejected) -> None:
@@ -400,6 +412,9 @@ class Stage:
     def add(self, batch: list[dict[str, Any]]) -> None:
         if self.copier is not None:
             self.copier.add(device_store.staging_rows(batch))
+            batch = []
+        elif self.rows is not None:
+            self.rows.add(device_store.staging_rows(batch))
             batch = []
         self.file.add(batch, self.rejected)
         self.rejected.clear()
@@ -414,6 +429,8 @@ class Stage:
 
     def close(self) -> None:
         self.file.close()
+        if self.rows is not None:
+            self.rows.close()
 
 
 def part_main() -> None:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
+from typing import Any
 
 from pushdeck.core.store.dialect import LOCK_SPACE, lock_id
 from pushdeck.core.store.workspace import Workspace
@@ -121,25 +123,25 @@ _BUILD_MEMORY = "256MB"
 
 
 def _create(ws: Workspace, definitions: list[str]) -> None:
-    """Build the indexes, half of them on a second connection at the same time.
+    """Build the indexes on two connections at the same time, from one shared queue.
 
     One build keeps about 1.3 cores busy (its sort's workers wait on each other); two
     side by side fill the machine. Both hold SHARE locks, which let each other and
-    readers through. ``meta`` forgets them only once both halves are built.
+    readers through. ``meta`` forgets them only once all are built.
     """
     statements = [d.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1) for d in definitions]
-    # Longest definitions first, dealt alternately: the expression and covering index
-    # (a third of the work at 1,000,000 devices) and the one-column ones even out.
+    # Longest definitions first (the expression and covering index is a third of the
+    # work at 1,000,000 devices), each connection taking the next one when it is free:
+    # dealing them out in halves up front left one connection with 5.6 s of builds and
+    # the other with 3.5 s.
     statements.sort(key=len, reverse=True)
-    own_half, other_half = statements[0::2], statements[1::2]
+    queue = deque(statements)
     failures: list[BaseException] = []
-    helper = threading.Thread(target=_build_elsewhere, args=(ws, other_half, failures))
+    helper = threading.Thread(target=_build_elsewhere, args=(ws, queue, failures))
     helper.start()
     try:
         with ws.transaction() as conn:
-            conn.execute(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'")
-            for sql in own_half:
-                conn.execute(sql)
+            _build_from(conn, queue, failures)
     finally:
         helper.join()
     if failures:
@@ -148,14 +150,24 @@ def _create(ws: Workspace, definitions: list[str]) -> None:
         conn.execute("DELETE FROM meta WHERE key = ?", (PENDING,))
 
 
-def _build_elsewhere(ws: Workspace, statements: list[str], failures: list[BaseException]) -> None:
+def _build_from(conn: Any, queue: deque[str], failures: list[BaseException]) -> None:
+    """Run the queue's statements on ``conn`` (in a transaction) until it is empty or
+    the other connection failed."""
+    conn.execute(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'")
+    while not failures:
+        try:
+            sql = queue.popleft()  # atomic: each statement goes to one connection
+        except IndexError:
+            return
+        conn.execute(sql)
+
+
+def _build_elsewhere(ws: Workspace, queue: deque[str], failures: list[BaseException]) -> None:
     try:
         conn = ws.another_connection()
         try:
             conn.execute("BEGIN")
-            conn.execute(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'")
-            for sql in statements:
-                conn.execute(sql)
+            _build_from(conn, queue, failures)
             conn.execute("COMMIT")
         finally:
             conn.close()

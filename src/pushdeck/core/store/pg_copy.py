@@ -30,13 +30,14 @@ which upserts staged rows one by one in file order):
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pushdeck.core.store.devices import _COLUMNS, _UPDATED
 from pushdeck.core.store.pg_bulk import owns_devices
 from pushdeck.core.store.schema_pg import FOLDED_LOCALE
+from pushdeck.core.store.staging import row_batches
 from pushdeck.core.store.workspace import Workspace
 
 #: The temporary table of one connection (PostgreSQL drops it when the session ends).
@@ -57,8 +58,6 @@ _CREATE_REPEATED = (
 )
 _COPY_REPEATED = f"COPY {REPEATED} (app_id, token) FROM STDIN"
 _APP, _TOKEN = _COLUMNS.index("app_id"), _COLUMNS.index("token")
-#: Rows read from a staging file per fetch (bounded memory, few round trips).
-_FETCH = 10_000
 #: Memory one sort of the merge may use before spilling to disk (per connection).
 _MERGE_WORK_MEM = "256MB"
 
@@ -79,20 +78,21 @@ def start(ws: Workspace) -> None:
 
 
 class Copier:
-    """One COPY of rows into the staging table, from the reader and from staging files.
+    """One COPY of rows into the staging table, as the first reader reads them and then
+    from the second reader's rows file.
 
     Rows keep their order (as added) in ``seq``. The first part of a file is added batch
     by batch while it is read (no staging file: writing and reading one cost 2.7 s at
-    500,000 rows), the second part's staging file after. The keys staged more than once
-    go to ``REPEATED`` at the end: only their rows need the merge's window pass. A key
-    is remembered by its hash (about 50 bytes a row): a collision only sends one more key
-    through the window pass, which gives the same result. If the block raises, the COPY
-    is abandoned and the staging table keeps nothing of it.
+    500,000 rows), the second part's rows file (``staging.RowFile``) after. The keys
+    staged more than once go to ``REPEATED`` at the end: only their rows need the
+    merge's window pass. A key is remembered by its hash (about 50 bytes a row): a
+    collision only sends one more key through the window pass, which gives the same
+    result. If the block raises, the COPY is abandoned and the staging table keeps
+    nothing of it.
     """
 
-    def __init__(self, ws: Workspace, advance: Callable[[int], None] | None = None) -> None:
+    def __init__(self, ws: Workspace) -> None:
         self._cursor = ws.conn.raw.cursor()
-        self._advance = advance
         self.copied = 0
         self._seen: set[int] = set()
         self._repeated: set[tuple[int, str]] = set()
@@ -115,43 +115,13 @@ class Copier:
         for row in rows:
             seq += 1
             write((*row, seq))
-        self._done(rows, seq)
+        _note_repeats(rows, self._seen, self._repeated)
+        self.copied = seq
 
-    def add_stage_file(self, stage: Path) -> None:
-        """The rows of a SQLite staging file (``devices.STAGING_TABLE``), in its order."""
-        source = sqlite3.connect(stage)
-        try:
-            # seq is the row's place in the file: its rowid after the earlier rows'.
-            rows = source.execute(
-                f"SELECT {', '.join(_COLUMNS)}, rowid + ? FROM staging ORDER BY rowid",
-                (self.copied,),
-            )
-            write = self._copy.write_row
-            while batch := rows.fetchmany(_FETCH):
-                for row in batch:
-                    write(row)
-                self._done(batch, batch[-1][-1])
-        finally:
-            source.close()
-
-    def _done(self, batch: Sequence[tuple[Any, ...]], last_seq: int) -> None:
-        _note_repeats(batch, self._seen, self._repeated)
-        self.copied = last_seq
-        if self._advance:
-            self._advance(last_seq)
-
-
-def copy_stage_files(
-    ws: Workspace, stages: Sequence[Path], advance: Callable[[int], None] | None = None
-) -> int:
-    """COPY the rows of SQLite staging files to the server, in order; returns how many.
-
-    ``advance`` is told the running total every ``_FETCH`` rows.
-    """
-    with Copier(ws, advance) as copier:
-        for stage in stages:
-            copier.add_stage_file(stage)
-    return copier.copied
+    def add_row_file(self, path: Path) -> None:
+        """The rows of a ``staging.RowFile``, next in the file."""
+        for batch in row_batches(path):
+            self.add(batch)
 
 
 def _note_repeats(

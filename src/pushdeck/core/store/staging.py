@@ -9,6 +9,7 @@ attaches the files to the workspace under fixed names and reads them with SQL.
 
 from __future__ import annotations
 
+import marshal
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -55,6 +56,38 @@ class StagingFile:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class RowFile:
+    """A part's validated rows for PostgreSQL, batch by batch, in ``marshal`` format.
+
+    On a PostgreSQL workspace the rows go on to the server by COPY, never into SQL here:
+    writing them with SQLite and fetching them back cost 2.7 s at 500,000 rows, marshal
+    0.7 s. The file is a private scratch file written by this import's own reader (the
+    same interpreter reads it back): marshal must never read a file anyone else wrote.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("ab")  # created private by the caller (create_private_file)
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            data = marshal.dumps(list(rows))
+            self.file.write(len(data).to_bytes(8, "little"))
+            self.file.write(data)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def row_batches(path: Path) -> Iterator[list[tuple[Any, ...]]]:
+    """The batches a ``RowFile`` holds, in the order they were added."""
+    # Each batch is length-prefixed and read whole: marshal.load on a file reads it a
+    # few bytes at a time (3.4 s at 500,000 rows against 0.5 s).
+    with path.open("rb") as fh:
+        while size := int.from_bytes(fh.read(8), "little"):
+            batch: list[tuple[Any, ...]] = marshal.loads(fh.read(size))
+            yield batch
 
 
 def record_failure(path: Path, message: str, kind: str) -> None:
