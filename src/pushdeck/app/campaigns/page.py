@@ -176,6 +176,9 @@ class CampaignsPage(QWidget):
         # workers send on); a local send keeps its own connection and goes on. Reloads
         # still waiting for the last one are dropped by the runner (they never answer).
         self._reloads = 0
+        if self.confirmation is not None:  # "Send now?" for the last workspace's campaign
+            self.confirmation.reject()
+            self.confirmation = None
         if self.controller.queued:
             self.controller.stop_following()
             self.progress.setVisible(False)
@@ -336,8 +339,9 @@ class CampaignsPage(QWidget):
             self.confirmation = box
 
             def answered(button: object) -> None:
+                still_asked = self.confirmation is box  # not closed by another workspace
                 self.confirmation = None
-                if button is box.send_button:
+                if button is box.send_button and still_asked:
                     self.send(name)
 
             box.buttonClicked.connect(answered)
