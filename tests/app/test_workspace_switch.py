@@ -227,6 +227,9 @@ def test_a_review_left_open_across_a_switch_never_sends_in_the_new_workspace(
     assert dialog.review is not None and dialog.review.eligible == 3
     asked: list[str] = []
     dialog.send_requested.connect(asked.append)
+    dialog.send_button.click()  # "Send now?" open when the switch comes
+    box = dialog.confirmation
+    assert box is not None and box.isVisible()
 
     _switch(qtbot, window, b)  # the recent list, File › Open, a test: whoever switches
     qtbot.wait_until(  # the bounded wait that timed out before the fix
@@ -239,7 +242,11 @@ def test_a_review_left_open_across_a_switch_never_sends_in_the_new_workspace(
     shot = tmp_path / "review-workspace-gone.png"
     assert dialog.grab().save(str(shot))
 
+    assert not box.isVisible()  # the question was about A's "W"
+    assert dialog.confirmation is None
+
     # Whatever gets through (a click queued before the switch), nothing is sent.
+    box.send_button.click()
     dialog.send_button.click()
     dialog._on_send_button_clicked()
     if dialog.confirmation is not None:
