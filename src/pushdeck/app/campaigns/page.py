@@ -311,13 +311,6 @@ class CampaignsPage(QWidget):
         else:
             self.controller.start(open_argument(target), name)
         self.banner.setVisible(False)
-        # A shared workspace: who sends the scheduled campaigns (the workers, never this
-        # window), shown when no worker runs to do it.
-        self.schedule_note = QLabel()
-        self.schedule_note.setWordWrap(True)
-        self.schedule_note.setAccessibleName("Who sends scheduled campaigns")
-        self.schedule_note.setStyleSheet("background: #fff4ce; color: #3b2f00; padding: 8px;")
-        self.schedule_note.setVisible(False)
         self.resume_button.setVisible(False)
 
     def _on_resume_button_clicked(self) -> None:
