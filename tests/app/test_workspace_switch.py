@@ -277,15 +277,20 @@ def _add_app_dialog(window: MainWindow) -> QDialog:
     return window.credentials.findChildren(AppDialog)[-1]
 
 
+def _import_wizard(window: MainWindow) -> QDialog:
+    return window.audience.devices.open_import()
+
+
 @pytest.mark.parametrize(
-    "open_dialog", [_device_dialog, _new_campaign_dialog, _add_app_dialog],
-    ids=["device details", "new campaign", "add app"],
+    "open_dialog", [_device_dialog, _new_campaign_dialog, _add_app_dialog, _import_wizard],
+    ids=["device details", "new campaign", "add app", "import devices"],
 )  # fmt: skip
 def test_other_dialogs_of_the_last_workspace_close_when_another_opens(
     qtbot, tmp_path: Path, window: MainWindow, open_dialog: Callable[[MainWindow], QDialog]
 ) -> None:
     """Device details (Save would write device 1 of B), New campaign (A's apps and
-    segments, created in B) and Add an app: each closes with its workspace."""
+    segments, created in B), Add an app and Import devices (A's apps): each closes with
+    its workspace."""
     a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
     b = _workspace(tmp_path / "b.pushdeck", "Only in B", devices=5)
     _show(qtbot, window, a)
@@ -314,3 +319,30 @@ def test_a_send_confirmation_of_the_last_workspace_closes_when_another_opens(
     qtbot.wait_until(lambda: not box.isVisible(), timeout=NOTICE_MS)
     assert page.confirmation is None
     assert not page.controller.active
+
+
+def test_an_import_asked_for_while_another_workspace_opens_does_not_wait_forever(
+    qtbot, tmp_path: Path, window: MainWindow
+) -> None:
+    """Import pressed while B opens: the job is for A, so it never runs; the wizard must
+    not stay on its progress step (Close off) for good, and neither workspace changes."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    b = _workspace(tmp_path / "b.pushdeck", "Only in B", devices=5)
+    source = tmp_path / "devices.csv"
+    source.write_text("token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(100, 110)))
+    _show(qtbot, window, a)
+    wizard = window.audience.devices.open_import()
+    qtbot.wait_until(lambda: wizard.app_box.count() == 1, timeout=20_000)
+    with qtbot.wait_signal(wizard.previewed, timeout=20_000):
+        wizard.load_file(source)
+    release = _hold(window)
+    window.open_workspace(b)
+    wizard.start_import()
+    release.set()
+    qtbot.wait_until(lambda: window.runner.workspace_path == b, timeout=20_000)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+    qtbot.wait_until(lambda: not wizard.isVisible(), timeout=NOTICE_MS)
+    for path, devices in ((a, 3), (b, 5)):
+        with Workspace.open(path) as ws:
+            assert ws.scalar("SELECT count(*) FROM devices") == devices
+    assert errors.GATE.box is None
