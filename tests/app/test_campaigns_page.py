@@ -129,6 +129,23 @@ def test_cancel_stops_a_throttled_send(qtbot, page, runner):
     assert finished.args[0].counts.get("cancelled", 0) > 0
 
 
+def test_a_send_keeps_the_page_s_own_note_on_who_sends_scheduled_campaigns(qtbot, page, runner):
+    """Send once made the page a new, parentless note (shown later, it would have opened
+    as a window of its own while the page's note kept its old text)."""
+    note = page.schedule_note
+
+    def create(ctx):
+        from pushdeck.core.campaigns.library import create_campaign
+
+        create_campaign(ctx.require_ws(), replace(spec(), name="Quick"))
+
+    run_job(qtbot, runner, create)
+    with qtbot.wait_signal(page.controller.finished, timeout=30_000):
+        page.send("Quick")
+    assert page.schedule_note is note
+    assert page.schedule_note.window() is page.window()
+
+
 def test_an_interrupted_campaign_is_offered_for_resume(qtbot, page, runner):
     def interrupt(ctx):
         from pushdeck.core.campaigns.library import create_campaign, set_status

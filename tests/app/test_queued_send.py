@@ -227,10 +227,16 @@ def test_with_no_worker_running_the_panel_says_so(
 @pytest.mark.parametrize(
     ("case", "reason", "advice", "status"),
     [
-        ("no credential", "App 'shop' has no credentials, so nothing can be sent.",
-         "Add a credential for app “shop” under Apps & credentials, then press Send again",
+        ("no credential",
+         "App “shop” has no credential in this workspace, and the workers need one for each "
+         f"kind of device: this audience has {DEVICES:,} iOS devices (APNs).",
+         "Add an APNs credential for “shop” on the Apps & credentials page and give each "
+         "worker its secret (in the worker's own keyring or credentials folder), then press "
+         "Send again.",
          "draft"),
-        ("cancelled", "Campaign 'W' is cancelled and cannot be sent.",
+        ("cancelled",
+         "It is cancelled, and a cancelled campaign stays that way (its report keeps what it "
+         "sent before).",
          "Duplicate it (Duplicate… on this page) and send the copy.", "cancelled"),
     ],
 )  # fmt: skip
@@ -252,6 +258,10 @@ def test_a_campaign_that_cannot_be_queued_says_so_why_and_what_to_do(
     assert text.startswith("“W” was not queued for the team's workers, so nothing was sent.")
     assert reason in text and advice in text
     assert "pushdeck credentials" not in text and "pushdeck campaigns" not in text  # the CLI's
+    # What happened, why, what to do: three paragraphs, none saying what another said.
+    _happened, why, what = text.split("\n\n")
+    assert why == reason and what == advice
+    assert "sent" not in why.replace("sent before", "")  # "nothing was sent" is said once
     assert not page.controller.active and not page.progress.isVisible()
     box.adjustSize()
     assert box.grab().save(str(tmp_path / "not-queued.png"))
@@ -262,6 +272,41 @@ def test_a_campaign_that_cannot_be_queued_says_so_why_and_what_to_do(
     with Workspace.open(campaign) as ws:
         assert not ws.scalar("SELECT count(*) FROM journal")
     window.close()
+
+
+def test_not_queued_for_lack_of_credentials_names_each_credential_the_audience_needs(
+    qtbot, tmp_path: Path
+) -> None:
+    """iOS and Android devices, an opted-out web one, no credential: the why names APNs
+    and FCM with their device counts, the what to do says to add both. (A workspace
+    file: the words are worked out the same way as on a shared one.)"""
+    from pushdeck.app.campaigns.queued import NotQueuedError, why_and_what_to_do
+
+    with Workspace.open(tmp_path / "w.pushdeck") as ws:
+        add_app(ws, App("shop", apns_topic=TOPIC))
+        add_devices(ws, [{"token": f"{i:064x}"} for i in range(1, 4)])
+        add_devices(ws, [{"token": f"fcm-{i}", "provider": "fcm"} for i in range(2)])
+        add_devices(ws, [{"token": "https://push.example/1", "provider": "webpush",
+                          "opt_in": "denied"}])  # fmt: skip
+        doc = {"name": "W", "app": "shop", "audience": {"all": True},
+               "message": {"title": "Hi"}}  # fmt: skip
+        create_campaign(ws, spec_from_dict(doc))
+        refusal = ConfigError("App 'shop' has no credentials, so nothing can be sent.")
+        why, what = why_and_what_to_do(ws, "W", refusal)
+    assert why == (
+        "App “shop” has no credential in this workspace, and the workers need one for each "
+        "kind of device: this audience has 3 iOS devices (APNs) and 2 Android devices (FCM)."
+    )
+    assert what.startswith("Add APNs and FCM credentials for “shop” on the Apps & credentials")
+    errors.show_error(None, NotQueuedError("W", why, what), NOT_QUEUED_TITLE)
+    box = errors.GATE.box
+    assert box is not None
+    happened, *rest = box.text().split("\n\n")
+    assert rest == [why, what] and "nothing was sent" in happened
+    box.adjustSize()
+    SHOT_DIR.mkdir(exist_ok=True)
+    assert box.grab().save(str(SHOT_DIR / "not-queued-two-platforms.png"))
+    box.done(0)
 
 
 def test_opening_another_workspace_stops_following_and_the_workers_keep_the_campaign(

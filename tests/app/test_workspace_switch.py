@@ -12,14 +12,16 @@ order on the worker is certain: [held] [open B] [load of A's campaign].
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QDialog
 
 from pushdeck.app import errors
 from pushdeck.app.composer.draft import DRAFT_NAME
 from pushdeck.app.composer.page import AUTOSAVE_DELAY_MS
+from pushdeck.app.credentials.page import AppDialog
 from pushdeck.app.main import build_window
 from pushdeck.app.main_window import PAGES, MainWindow
 from pushdeck.core.campaigns.library import create_campaign
@@ -145,4 +147,202 @@ def test_edits_typed_just_before_the_switch_are_saved_where_they_were_typed(
         saved_b = load_draft(ws, DRAFT_NAME)
     assert saved_a is not None and saved_a["message"]["title"] == "Typed in A"
     assert saved_b is None or "Typed in A" not in str(saved_b)
+    assert errors.GATE.box is None
+
+
+# --- dialogs opened for one workspace, left open while another opens ----------------------------
+#
+# A dialog's jobs belong to the workspace it was opened for: once another one opens, those
+# still queued are dropped (their answers never come) and any new one would run on the other
+# workspace with this one's names (the review's campaign, the device's id). Such a dialog
+# must neither wait forever nor act on the workspace opened after it.
+
+
+def _show(qtbot, window: MainWindow, path: Path) -> None:
+    """Open ``path`` in the window and wait until every load for it came back."""
+    window.open_workspace(path)
+    qtbot.wait_until(lambda: window.runner.workspace_path == path, timeout=20_000)
+    qtbot.wait_until(lambda: window.root.currentIndex() == 1, timeout=20_000)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+
+
+def _switch(qtbot, window: MainWindow, path: Path) -> None:
+    window.open_workspace(path)
+    qtbot.wait_until(lambda: window.runner.workspace_path == path, timeout=20_000)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+
+
+#: How long a dialog may take to notice the switch (events only: no job to wait for).
+NOTICE_MS = 3000
+
+
+def test_a_review_asked_for_while_another_workspace_opens_does_not_wait_forever(
+    qtbot, tmp_path: Path, window: MainWindow
+) -> None:
+    """Its audience count was queued for A after B's opening: the runner drops it, so the
+    dialog must say what happened instead of "Counting the audience…" for good."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    b = _workspace(tmp_path / "b.pushdeck", "Only in B", devices=5)
+    _show(qtbot, window, a)
+    window.go_to(PAGES.index("Campaigns"))
+    release = _hold(window)
+    window.open_workspace(b)  # File › Open, queued behind the held job
+    dialog = window.campaigns.open_campaign("W")
+    assert dialog is not None
+    release.set()
+    qtbot.wait_until(lambda: window.runner.workspace_path == b, timeout=20_000)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+
+    qtbot.wait_until(  # the bounded wait that timed out before the fix
+        lambda: not dialog.isVisible() or "Counting" not in dialog.summary.text(),
+        timeout=NOTICE_MS,
+    )
+    assert dialog.isVisible()  # it says so rather than vanishing
+    assert dialog.workspace_gone.isVisible()
+    assert "a.pushdeck" in dialog.workspace_gone.text()
+    assert "b.pushdeck" in dialog.workspace_gone.text()
+    assert not dialog.send_button.isVisible() and not dialog.send_button.isEnabled()
+    assert not dialog.test_button.isEnabled()
+    assert dialog.close_button.isVisible()
+    shot = tmp_path / "review-workspace-gone-early.png"
+    assert dialog.grab().save(str(shot))
+    dialog.close_button.click()
+    assert not dialog.isVisible()
+    assert errors.GATE.box is None
+
+
+def test_a_review_left_open_across_a_switch_never_sends_in_the_new_workspace(
+    qtbot, tmp_path: Path, window: MainWindow
+) -> None:
+    """A reviewed "W" of A, Send on: B has a campaign "W" too. After the switch the dialog
+    offers only Close, and a click on Send (or its confirmation) sends nothing anywhere."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    b = _workspace(tmp_path / "b.pushdeck", "W", devices=5)
+    _show(qtbot, window, a)
+    window.go_to(PAGES.index("Campaigns"))
+    dialog = window.campaigns.open_campaign("W")
+    assert dialog is not None
+    qtbot.wait_until(lambda: dialog.review is not None, timeout=20_000)
+    assert dialog.send_button.isEnabled()
+    assert dialog.review is not None and dialog.review.eligible == 3
+    asked: list[str] = []
+    dialog.send_requested.connect(asked.append)
+    dialog.send_button.click()  # "Send now?" open when the switch comes
+    box = dialog.confirmation
+    assert box is not None and box.isVisible()
+
+    _switch(qtbot, window, b)  # the recent list, File › Open, a test: whoever switches
+    qtbot.wait_until(  # the bounded wait that timed out before the fix
+        lambda: not dialog.isVisible() or not dialog.send_button.isEnabled(), timeout=NOTICE_MS
+    )
+    assert dialog.workspace_gone.isVisible()
+    assert not dialog.send_button.isVisible()
+    assert not dialog.approve_button.isVisible()
+    assert dialog.close_button.isVisible()
+    shot = tmp_path / "review-workspace-gone.png"
+    assert dialog.grab().save(str(shot))
+
+    assert not box.isVisible()  # the question was about A's "W"
+    assert dialog.confirmation is None
+
+    # Whatever gets through (a click queued before the switch), nothing is sent.
+    box.send_button.click()
+    dialog.send_button.click()
+    dialog._on_send_button_clicked()
+    if dialog.confirmation is not None:
+        dialog.confirmation.send_button.click()
+    dialog.send_test()
+    dialog.approve()
+    qtbot.wait(200)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+    assert asked == []
+    assert not window.campaigns.controller.active
+    with Workspace.open(b) as ws:
+        from pushdeck.core.campaigns.library import get_campaign
+
+        assert get_campaign(ws, "W").status == "draft"
+    assert errors.GATE.box is None, errors.GATE.box.text()
+
+
+def _device_dialog(window: MainWindow) -> QDialog:
+    return window.audience.devices.open_device(1)
+
+
+def _new_campaign_dialog(window: MainWindow) -> QDialog:
+    return window.campaigns.new_campaign()
+
+
+def _add_app_dialog(window: MainWindow) -> QDialog:
+    window.credentials._on_add_app_clicked()
+    return window.credentials.findChildren(AppDialog)[-1]
+
+
+def _import_wizard(window: MainWindow) -> QDialog:
+    return window.audience.devices.open_import()
+
+
+@pytest.mark.parametrize(
+    "open_dialog", [_device_dialog, _new_campaign_dialog, _add_app_dialog, _import_wizard],
+    ids=["device details", "new campaign", "add app", "import devices"],
+)  # fmt: skip
+def test_other_dialogs_of_the_last_workspace_close_when_another_opens(
+    qtbot, tmp_path: Path, window: MainWindow, open_dialog: Callable[[MainWindow], QDialog]
+) -> None:
+    """Device details (Save would write device 1 of B), New campaign (A's apps and
+    segments, created in B), Add an app and Import devices (A's apps): each closes with
+    its workspace."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    b = _workspace(tmp_path / "b.pushdeck", "Only in B", devices=5)
+    _show(qtbot, window, a)
+    dialog = open_dialog(window)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+    assert dialog.isVisible()
+    _switch(qtbot, window, b)
+    qtbot.wait_until(lambda: not dialog.isVisible(), timeout=NOTICE_MS)
+    assert errors.GATE.box is None
+
+
+def test_a_send_confirmation_of_the_last_workspace_closes_when_another_opens(
+    qtbot, tmp_path: Path, window: MainWindow
+) -> None:
+    """The "Send now?" of a missed schedule of A (the Campaigns page's banner): once B
+    is open its Send must not send B's campaign of the same name."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    b = _workspace(tmp_path / "b.pushdeck", "W", devices=5)
+    _show(qtbot, window, a)
+    page = window.campaigns
+    page.confirm_and_send("W")
+    qtbot.wait_until(lambda: page.confirmation is not None, timeout=20_000)
+    box = page.confirmation
+    assert box is not None and box.isVisible()
+    _switch(qtbot, window, b)
+    qtbot.wait_until(lambda: not box.isVisible(), timeout=NOTICE_MS)
+    assert page.confirmation is None
+    assert not page.controller.active
+
+
+def test_an_import_asked_for_while_another_workspace_opens_does_not_wait_forever(
+    qtbot, tmp_path: Path, window: MainWindow
+) -> None:
+    """Import pressed while B opens: the job is for A, so it never runs; the wizard must
+    not stay on its progress step (Close off) for good, and neither workspace changes."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    b = _workspace(tmp_path / "b.pushdeck", "Only in B", devices=5)
+    source = tmp_path / "devices.csv"
+    source.write_text("token,platform\n" + "".join(f"{i:064x},ios\n" for i in range(100, 110)))
+    _show(qtbot, window, a)
+    wizard = window.audience.devices.open_import()
+    qtbot.wait_until(lambda: wizard.app_box.count() == 1, timeout=20_000)
+    with qtbot.wait_signal(wizard.previewed, timeout=20_000):
+        wizard.load_file(source)
+    release = _hold(window)
+    window.open_workspace(b)
+    wizard.start_import()
+    release.set()
+    qtbot.wait_until(lambda: window.runner.workspace_path == b, timeout=20_000)
+    qtbot.wait_until(lambda: window.runner.pending == 0, timeout=20_000)
+    qtbot.wait_until(lambda: not wizard.isVisible(), timeout=NOTICE_MS)
+    for path, devices in ((a, 3), (b, 5)):
+        with Workspace.open(path) as ws:
+            assert ws.scalar("SELECT count(*) FROM devices") == devices
     assert errors.GATE.box is None

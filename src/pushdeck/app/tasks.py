@@ -10,7 +10,10 @@ Each job belongs to the workspace the window showed when it was queued (the runn
 another is open on the worker, and its callbacks are dropped silently: a page's load
 asked for while the next workspace was opening (a campaign picked, a timer's refresh, an
 autosave) would otherwise read, or write, the new workspace with the old one's names.
-Pages forget their in-flight state on ``workspace_opened``.
+Pages forget their in-flight state on ``workspace_opened``; a dialog opened for one
+workspace holds a ``WorkspaceTie`` and gives up (closes, or says so and offers only Close)
+when another opens: its answers would never come, and its next job would run on the other
+workspace with this one's names (a campaign to send, a device to edit).
 
 The runner also notices when the workspace changes, whoever changed it (a job of this
 window, a send on the network thread's own connection, the CLI, the collector): after
@@ -30,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import QDialog
 
 from pushdeck.app.threads import assert_gui_thread
-from pushdeck.app.workspace_target import SharedWorkspace, WorkspaceTarget
+from pushdeck.app.workspace_target import SharedWorkspace, WorkspaceTarget, target_title
 from pushdeck.core.store.changes import ChangeWatcher
 from pushdeck.core.store.workspace import Workspace
 
@@ -302,3 +306,34 @@ class TaskRunner(QObject):
                 raise error  # nobody handles it: the crash dialog will show it
         elif on_done is not None:
             on_done(result)
+
+
+class WorkspaceTie(QObject):
+    """Ties a dialog to the workspace the window showed when it opened.
+
+    ``lost`` is emitted once, when another workspace opens (whoever opened it). From then
+    on the dialog's jobs still queued are dropped, so it must not wait for them, and it
+    must not queue new ones: they would run on the workspace now open. With ``close``
+    the dialog is closed (rejected) then, if it is still open.
+    """
+
+    lost = Signal()
+
+    def __init__(self, runner: TaskRunner, dialog: QDialog, *, close: bool = False) -> None:
+        super().__init__(dialog)  # a child: disconnected from the runner with its dialog
+        self._runner, self._dialog, self._close = runner, dialog, close
+        self._epoch = runner.epoch
+        #: What the workspace is called (for "this was for …"); '' before any was shown.
+        self.title = target_title(runner.workspace_path) if runner.workspace_path else ""
+        self.current = True
+        runner.workspace_opened.connect(self._on_runner_workspace_opened)
+
+    def _on_runner_workspace_opened(self, target: WorkspaceTarget) -> None:
+        if not self._epoch:  # opened before any workspace was shown: its jobs ran on this one
+            self._epoch, self.title = self._runner.epoch, target_title(target)
+            return
+        if self.current and self._runner.epoch != self._epoch:
+            self.current = False
+            self.lost.emit()
+            if self._close and self._dialog.isVisible():
+                self._dialog.reject()

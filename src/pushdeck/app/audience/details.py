@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from pushdeck.app.dates import format_when, utc_hint
 from pushdeck.app.errors import show_error
-from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.app.tasks import TaskRunner, WorkerContext, WorkspaceTie
 from pushdeck.core.devices.query import DeviceDetails
 
 
@@ -75,6 +75,8 @@ class DeviceDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.buttons)
         self.resize(720, 620)
+        # Another workspace opened: its device of this id is another device.
+        self.tie = WorkspaceTie(runner, self, close=True)
         runner.run(self._load_job, self._on_runner_loaded, lambda e: show_error(self, e))
 
     def _load_job(self, ctx: WorkerContext) -> DeviceDetails | None:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.errors import describe, show_error
-from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.app.tasks import TaskRunner, WorkerContext, WorkspaceTie
 from pushdeck.core.common.paths import open_private
 from pushdeck.core.devices.importer import ALIASES, ImportReport, Progress
 
@@ -99,7 +99,15 @@ class ImportWizard(QDialog):
         self.steps.currentChanged.connect(self._on_steps_current_changed)
         self._on_steps_current_changed(0)
         self.resize(860, 600)
+        # Another workspace opened: its apps are not the ones offered, and an import asked
+        # for just before never runs (the progress step would wait for good).
+        self.tie = WorkspaceTie(runner, self)
+        self.tie.lost.connect(self._on_tie_lost)
         runner.run(_app_names, self._on_runner_apps, lambda e: show_error(self, e))
+
+    def _on_tie_lost(self) -> None:
+        if self.isVisible() and self.steps.currentIndex() != 3:  # a report stays readable
+            self.reject()
 
     # --- steps -----------------------------------------------------------------------------
 

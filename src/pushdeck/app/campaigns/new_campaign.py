@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from pushdeck.app.errors import describe
-from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.app.tasks import TaskRunner, WorkerContext, WorkspaceTie
 from pushdeck.core.campaigns.spec import AudienceKind, AudienceSpec, CampaignSpec
 
 TEST_DEVICES = "Test devices only"
@@ -72,6 +72,8 @@ class NewCampaignDialog(QDialog):
         form.addRow(self.error)
         form.addRow(self.buttons)
         self.audience.addItems([TEST_DEVICES, EVERYONE])
+        # Another workspace opened: the apps and segments offered are the last one's.
+        self.tie = WorkspaceTie(runner, self, close=True)
         runner.run(_segments, self._on_runner_segments)
 
     def _on_runner_segments(self, result: tuple[list[str], list[str]]) -> None:

@@ -176,6 +176,9 @@ class CampaignsPage(QWidget):
         # workers send on); a local send keeps its own connection and goes on. Reloads
         # still waiting for the last one are dropped by the runner (they never answer).
         self._reloads = 0
+        if self.confirmation is not None:  # "Send now?" for the last workspace's campaign
+            self.confirmation.reject()
+            self.confirmation = None
         if self.controller.queued:
             self.controller.stop_following()
             self.progress.setVisible(False)
@@ -308,13 +311,6 @@ class CampaignsPage(QWidget):
         else:
             self.controller.start(open_argument(target), name)
         self.banner.setVisible(False)
-        # A shared workspace: who sends the scheduled campaigns (the workers, never this
-        # window), shown when no worker runs to do it.
-        self.schedule_note = QLabel()
-        self.schedule_note.setWordWrap(True)
-        self.schedule_note.setAccessibleName("Who sends scheduled campaigns")
-        self.schedule_note.setStyleSheet("background: #fff4ce; color: #3b2f00; padding: 8px;")
-        self.schedule_note.setVisible(False)
         self.resume_button.setVisible(False)
 
     def _on_resume_button_clicked(self) -> None:
@@ -336,8 +332,9 @@ class CampaignsPage(QWidget):
             self.confirmation = box
 
             def answered(button: object) -> None:
+                still_asked = self.confirmation is box  # not closed by another workspace
                 self.confirmation = None
-                if button is box.send_button:
+                if button is box.send_button and still_asked:
                     self.send(name)
 
             box.buttonClicked.connect(answered)

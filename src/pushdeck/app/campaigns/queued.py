@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 
+from pushdeck.app.campaigns.confirm import PLATFORM_NAMES, SHORT_PROVIDER_NAMES
 from pushdeck.app.errors import describe
 from pushdeck.app.tasks import TaskRunner, WorkerContext
 from pushdeck.core.campaigns.dispatch import Progress, SendSummary
@@ -24,6 +25,7 @@ from pushdeck.core.common.errors import PermissionDeniedError, PushdeckError
 
 if TYPE_CHECKING:
     from pushdeck.core.campaigns.queue import QueuedState
+    from pushdeck.core.campaigns.spec import Campaign
     from pushdeck.core.store.workspace import Workspace
 
 #: How often the journal is read while the workers send.
@@ -35,9 +37,10 @@ NOT_QUEUED_TITLE = "Campaign not queued"
 
 
 class NotQueuedError(PushdeckError):
-    """Send could not queue the campaign: nothing was sent. The message says so and why
-    (the core's refusal); the hint what to do, in the window's words (the core's hints
-    name CLI commands)."""
+    """Send could not queue the campaign. Its text has three parts, each saying something
+    the others do not: what happened (nothing was sent), why (in the window's words when
+    known, else the core's refusal), and what to do in the window (the core's hints name
+    CLI commands)."""
 
     def __init__(self, name: str, reason: str, advice: str) -> None:
         super().__init__(
@@ -47,9 +50,9 @@ class NotQueuedError(PushdeckError):
         self.campaign = name
 
 
-def what_to_do(ws: Workspace, name: str, exc: PushdeckError) -> str:
-    """What the user can do in the window about ``exc``, the core's refusal to queue
-    ``name`` (on the workspace thread: it looks at the campaign)."""
+def why_and_what_to_do(ws: Workspace, name: str, exc: PushdeckError) -> tuple[str, str]:
+    """Why the core refused to queue ``name`` (``exc``) and what the user can do about it
+    in the window (on the workspace thread: it looks at the campaign and its audience)."""
     from pushdeck.core.campaigns.library import get_campaign
     from pushdeck.core.campaigns.spec import SENDABLE
     from pushdeck.core.credentials.secrets import list_records
@@ -58,21 +61,54 @@ def what_to_do(ws: Workspace, name: str, exc: PushdeckError) -> str:
     again = "then press Send again"
     if isinstance(exc, PermissionDeniedError):
         if exc.role in SENDERS:  # a sender, refused: the campaign waits for an approval
-            return f"Approve it in its review (Review / send… › Approve), {again}."
-        return "Ask a sender or an admin of this workspace to approve and send it."
+            return exc.message, f"Approve it in its review (Review / send… › Approve), {again}."
+        return exc.message, "Ask a sender or an admin of this workspace to approve and send it."
     try:
         campaign = get_campaign(ws, name)
-        if campaign.status not in SENDABLE:
-            return "Duplicate it (Duplicate… on this page) and send the copy."
+        if campaign.status not in SENDABLE:  # cancelled (sending and sent queue as no-ops)
+            return (
+                f"It is {campaign.status}, and a {campaign.status} campaign stays that way "
+                "(its report keeps what it sent before).",
+                "Duplicate it (Duplicate… on this page) and send the copy.",
+            )
         app = campaign.spec.app
         if not list_records(ws, app):
-            return (
-                f"Add a credential for app “{app}” under Apps & credentials, {again} (each "
-                "worker reads its secret from its own keyring or credentials folder)."
-            )
-    except Exception:  # noqa: BLE001 - a failed look leaves the core's own hint
+            return _no_credential(ws, campaign, again)
+    except Exception:  # noqa: BLE001 - a failed look leaves the core's own words
         pass
-    return exc.hint or f"Correct what it says, {again}."
+    return exc.message, exc.hint or f"Correct what it says, {again}."
+
+
+def _no_credential(ws: Workspace, campaign: Campaign, again: str) -> tuple[str, str]:
+    """The app has no credential: which ones its audience needs, and where to add them."""
+    from pushdeck.core.campaigns.audience import Exclusion, audience_rule, exclusion_case
+    from pushdeck.core.common.model import DEFAULT_PROVIDER, Platform
+    from pushdeck.core.store.audience import count_by_reason_and_platform
+
+    app = campaign.spec.app
+    rows = count_by_reason_and_platform(ws, audience_rule(ws, campaign.spec), exclusion_case([]))
+    # The devices nothing else excludes: with no provider given, the store's CASE leaves
+    # them '' (NOT IN (NULL) is never true), a fixed one would say 'no_credential'.
+    waiting: dict[str, int] = {}
+    for reason, platform, n in rows:
+        if reason in ("", Exclusion.NO_CREDENTIAL):
+            waiting[platform] = waiting.get(platform, 0) + n
+    order = [p for p in PLATFORM_NAMES if p in waiting]
+    kinds = [SHORT_PROVIDER_NAMES[DEFAULT_PROVIDER[Platform(p)]] for p in order]
+    devices = " and ".join(
+        f"{waiting[p]:,} {PLATFORM_NAMES[p]} device{'s' if waiting[p] != 1 else ''} ({kind})"
+        for p, kind in zip(order, kinds, strict=True)
+    )
+    why = f"App “{app}” has no credential in this workspace, and the workers need one "
+    why += f"for each kind of device: this audience has {devices}." if devices else "to send."
+    if len(kinds) == 1:
+        add = f"{'a' if kinds[0] == 'Web Push' else 'an'} {kinds[0]} credential"
+    else:
+        add = f"{' and '.join(kinds)} credentials" if kinds else "a credential"
+    return why, (
+        f"Add {add} for “{app}” on the Apps & credentials page and give each worker its "
+        f"secret (in the worker's own keyring or credentials folder), {again}."
+    )
 
 
 class QueueFollower(QObject):
@@ -123,7 +159,7 @@ class QueueFollower(QObject):
             try:
                 queue_campaign(ws, name)
             except PushdeckError as exc:
-                raise NotQueuedError(name, exc.message, what_to_do(ws, name, exc)) from exc
+                raise NotQueuedError(name, *why_and_what_to_do(ws, name, exc)) from exc
 
         self.runner.run(job, lambda _r: self._on_queued(first), self._on_queue_failed)
 

@@ -36,7 +36,8 @@ from pushdeck.app.async_loop import AsyncLoop
 from pushdeck.app.campaigns.confirm import SendConfirmation
 from pushdeck.app.dates import use_locale_format
 from pushdeck.app.errors import show_error
-from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.app.tasks import TaskRunner, WorkerContext, WorkspaceTie
+from pushdeck.app.workspace_target import target_title
 from pushdeck.core.campaigns.review import Review, TestPlan, TestResult, estimate_seconds
 
 
@@ -134,7 +135,19 @@ class ReviewDialog(QDialog):
             "Approve the campaign as it is now (senders and admins); a later change withdraws it"
         )
         self.approve_button.setVisible(False)
+        # Another workspace opened while this is open (issue: the review waited forever):
+        # say so, and offer only Close. Its campaign is not the open workspace's.
+        self.tie = WorkspaceTie(runner, self)
+        self.workspace_gone = QLabel()
+        self.workspace_gone.setWordWrap(True)
+        self.workspace_gone.setAccessibleName("Workspace changed")
+        self.workspace_gone.setStyleSheet("background: #fff4ce; color: #3b2f00; padding: 8px;")
+        self.workspace_gone.setVisible(False)
+        self.close_button = QPushButton("Close")
+        self.close_button.setVisible(False)
         self._build()
+        self.tie.lost.connect(self._on_tie_lost)
+        self.close_button.clicked.connect(self.reject)
         self.throttle.valueChanged.connect(self._update_estimate)
         self.test_button.clicked.connect(self.send_test)
         self.send_button.clicked.connect(self._on_send_button_clicked)
@@ -163,7 +176,9 @@ class ReviewDialog(QDialog):
         bottom = QHBoxLayout()
         bottom.addLayout(schedule, 1)
         bottom.addWidget(self.send_button)
+        bottom.addWidget(self.close_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.workspace_gone)
         layout.addWidget(self.summary)
         layout.addLayout(row)
         layout.addWidget(self.tabs, 1)
@@ -173,6 +188,36 @@ class ReviewDialog(QDialog):
         approval_row.addWidget(self.approve_button)
         layout.addLayout(approval_row)
         layout.addLayout(bottom)
+
+    def _on_tie_lost(self) -> None:
+        """Another workspace is open: what this shows stays readable, nothing acts."""
+        if self.confirmation is not None:  # "Send now?" for the last workspace's campaign
+            self.confirmation.reject()
+            self.confirmation = None
+        controls: list[QWidget] = [self.send_button, self.approve_button, self.test_button,
+                                   self.throttle, self.schedule_kind, self.when,
+                                   self.local_time, self.default_zone]  # fmt: skip
+        for widget in controls:
+            widget.setEnabled(False)
+        self.send_button.setVisible(False)
+        self.approve_button.setVisible(False)
+        now = self.runner.workspace_path
+        was = html.escape(self.tie.title or "the last workspace")
+        self.workspace_gone.setText(
+            f"<b>Another workspace is open now: {html.escape(target_title(now) if now else '')}"
+            f".</b> This review is of “{html.escape(self.name)}” in {was}, so it can no "
+            f"longer send, test, schedule or approve anything. To send this campaign, reopen "
+            f"{was} (File › Open recent) and review it again."
+        )
+        self.workspace_gone.setVisible(True)
+        if self.review is None:  # its count was for the last workspace: it never comes
+            self.summary.setText(
+                f"<h3>{html.escape(self.name)}</h3>Its audience was not counted before the "
+                "other workspace opened."
+            )
+        self.close_button.setVisible(True)
+        self.close_button.setDefault(True)
+        self.close_button.setFocus()
 
     def _review_job(self, ctx: WorkerContext) -> Review:
         from pushdeck.core.campaigns.review import review_campaign
@@ -230,6 +275,8 @@ class ReviewDialog(QDialog):
 
     def approve(self) -> None:
         """Approve the campaign as it is now (the database checks the role)."""
+        if not self.tie.current:
+            return
         name = self.name
         self.approve_button.setEnabled(False)
 
@@ -289,6 +336,8 @@ class ReviewDialog(QDialog):
     # --- test send ----------------------------------------------------------------------------
 
     def send_test(self) -> None:
+        if not self.tie.current:
+            return
         self.test_button.setEnabled(False)
         self.test_button.setText("Sending to test devices…")
         name = self.name
@@ -336,11 +385,11 @@ class ReviewDialog(QDialog):
         self.send_button.setText(["Send now", "Schedule", "Schedule"][index])
 
     def _on_send_button_clicked(self) -> None:
+        if not self.tie.current:
+            return
         index = self.schedule_kind.currentIndex()
         if index == 0:
-            self.confirm_send(
-                lambda: self._save_throttle_then(lambda: self.send_requested.emit(self.name))
-            )
+            self.confirm_send(lambda: self._save_throttle_then(self._request_send))
             return
         from pushdeck.core.campaigns.spec import ScheduleKind, ScheduleSpec
 
@@ -354,9 +403,14 @@ class ReviewDialog(QDialog):
             schedule = ScheduleSpec(ScheduleKind.LOCAL, None, date, time, self.default_zone.text())
         self.schedule(schedule)
 
+    def _request_send(self) -> None:
+        # The page sends in the workspace open now: only while that is still this one.
+        if self.tie.current:
+            self.send_requested.emit(self.name)
+
     def confirm_send(self, then: Callable[[], None]) -> None:
         """Ask (app, audience per platform, providers, failed checks); ``then`` on "Send"."""
-        if self.review is None:
+        if self.review is None or not self.tie.current:
             return
         from dataclasses import replace
 
@@ -370,13 +424,15 @@ class ReviewDialog(QDialog):
 
         def answered(button: object) -> None:
             self.confirmation = None
-            if button is box.send_button:
+            if button is box.send_button and self.tie.current:
                 then()
 
         box.buttonClicked.connect(answered)
         box.open()
 
     def schedule(self, schedule: Any) -> None:
+        if not self.tie.current:
+            return
         name, throttle = self.name, self.throttle.value()
 
         def job(ctx: WorkerContext) -> str:

@@ -33,7 +33,7 @@ from pushdeck.app.credentials.forms import FORMS, FcmForm, ProviderForm, WebPush
 from pushdeck.app.dates import format_date, format_when
 from pushdeck.app.errors import describe, show_error
 from pushdeck.app.selection import follow_selection
-from pushdeck.app.tasks import TaskRunner, WorkerContext
+from pushdeck.app.tasks import TaskRunner, WorkerContext, WorkspaceTie
 from pushdeck.core.common.errors import ValidationError
 from pushdeck.core.common.model import ProviderKind
 from pushdeck.core.credentials.forms import AppCredentials, Saved
@@ -87,6 +87,8 @@ class AppDialog(QDialog):
         buttons.accepted.connect(self.add)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        # Another workspace opened: the app would be added there, not where it was typed.
+        self.tie = WorkspaceTie(runner, self, close=True)
 
     def add(self) -> None:
         from pushdeck.core.common.model import App
