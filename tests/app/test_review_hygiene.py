@@ -12,7 +12,8 @@ from pushdeck.app.campaigns.review import ReviewDialog
 from pushdeck.app.tasks import TaskRunner
 from pushdeck.core.campaigns.library import create_campaign
 from pushdeck.core.campaigns.spec import spec_from_dict
-from pushdeck.core.common.model import App
+from pushdeck.core.common.model import App, ProviderKind
+from pushdeck.core.credentials.secrets import store_credential
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from tests.core.campaign_helpers import add_devices
@@ -28,6 +29,9 @@ def test_review_lists_held_devices_and_the_rules(qtbot, tmp_path):
     path = tmp_path / "w.pushdeck"
     with Workspace.open(path) as ws:
         add_app(ws, App("shop"))
+        # An APNs credential on record (its secret is not needed to review): without one
+        # every device would be held back for having no credential, not for quiet hours.
+        store_credential(ws, "shop", ProviderKind.APNS, "token", None, {})
         add_devices(ws, [{"token": f"u{i}", "timezone": "UTC"} for i in range(3)]
                     + [{"token": "x", "timezone": "UTC", "opt_in": "denied"}])  # fmt: skip
         create_campaign(ws, spec_from_dict({

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pushdeck.core.campaigns.audience import count_audience, iter_audience
+from pushdeck.core.campaigns.audience import count_audience, exclusion_reason, iter_audience
 from pushdeck.core.campaigns.library import (
     create_campaign,
     duplicate_campaign,
@@ -162,6 +162,29 @@ def test_audience_counts_exclusions_by_reason(ws: Workspace) -> None:
     assert sorted(d.token for d in iter_audience(ws, spec, page=2)) == [
         "a1", "a2", "a3", "f1", "w1", "w2",
     ]  # fmt: skip
+
+
+def test_without_any_credential_no_device_counts_as_sendable(ws: Workspace) -> None:
+    """An app with no credential at all: every device that could otherwise receive is
+    'no_credential' (the SQL once compared with an empty list, NOT IN (NULL), which is
+    never true, and the review said all of them would be sent)."""
+    add_devices(
+        ws,
+        [
+            {"token": "a1"},
+            {"token": "a2", "opt_in": "denied"},
+            {"token": "w1", "provider": "webpush"},
+            {"token": "f1", "provider": "fcm"},
+        ],
+    )
+    spec = spec_from_dict(MINIMAL)
+    count = count_audience(ws, spec, set())
+    assert count.targeted == 4 and count.eligible == 0
+    assert count.excluded == {"opted_out": 1, "no_credential": 3}
+    # The same rule as the one used for a single loaded device.
+    reasons = {d.token: exclusion_reason(d, set()) for d in iter_audience(ws, spec)}
+    assert reasons == {"a1": "no_credential", "a2": "opted_out", "f1": "no_credential",
+                       "w1": "no_credential"}  # fmt: skip
 
 
 def test_token_audience_counts_unknown_tokens(ws: Workspace) -> None:

@@ -34,17 +34,21 @@ def exclusion_case(providers: Collection[str], token_kinds: Collection[str]) -> 
     ``exclusion_reason`` checks them for one loaded device.
     """
     providers, token_kinds = sorted(providers), sorted(token_kinds)
-    marks = ", ".join("?" * len(providers)) or "NULL"
-    kind_marks = ", ".join("?" * len(token_kinds)) or "NULL"
     sql = (
         "CASE WHEN d.opt_in = 'denied' THEN 'opted_out'"
         " WHEN d.status = 'unregistered' THEN 'unregistered'"
         " WHEN d.status = 'invalid' THEN 'invalid'"
         " WHEN d.provider = 'webpush' AND (d.p256dh = '' OR d.auth = '') THEN 'invalid'"
-        f" WHEN d.provider NOT IN ({marks}) THEN 'no_credential'"
-        f" WHEN d.token_kind NOT IN ({kind_marks}) THEN 'token_kind' ELSE '' END"
+        f" WHEN {_not_in('d.provider', providers)} THEN 'no_credential'"
+        f" WHEN {_not_in('d.token_kind', token_kinds)} THEN 'token_kind' ELSE '' END"
     )
     return CompiledRule(sql, (*providers, *token_kinds))
+
+
+def _not_in(column: str, values: Collection[str]) -> str:
+    """``column`` is none of ``values`` (placeholders, one per value). Nothing is in an
+    empty list: ``NOT IN (NULL)`` would be NULL, never true, so every device would pass."""
+    return f"{column} NOT IN ({', '.join('?' * len(values))})" if values else "1 = 1"
 
 
 def count_by_reason(ws: Workspace, rule: CompiledRule, case: CompiledRule) -> dict[str, int]:
