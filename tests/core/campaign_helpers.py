@@ -50,6 +50,15 @@ def add_devices(ws: Workspace, rows: Iterable[dict[str, Any]], app: str = "shop"
             )
 
 
+def record_credentials(ws: Workspace, *kinds: ProviderKind, app: str = "shop") -> None:
+    """Credentials on record for ``app`` (their secrets are not needed to review or count:
+    without a record, every device is excluded for having no credential)."""
+    from pushdeck.core.credentials.secrets import store_credential
+
+    for kind in kinds or (ProviderKind.APNS,):
+        store_credential(ws, app, kind, "token", None, {})
+
+
 @dataclass
 class FakeProvider:
     """A Provider whose answers are scripted per token; counts what it received.

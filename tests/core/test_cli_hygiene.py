@@ -12,7 +12,7 @@ from pushdeck.cli import main
 from pushdeck.core.common.model import App
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
-from tests.core.campaign_helpers import add_devices
+from tests.core.campaign_helpers import add_devices, record_credentials
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -27,6 +27,7 @@ def workspace(tmp_path: Path) -> str:
     with Workspace.open(path) as ws:
         add_app(ws, App("shop"))
         add_devices(ws, [{"token": "t1", "timezone": "UTC"}, {"token": "t2"}])
+        record_credentials(ws)
     return str(path)
 
 

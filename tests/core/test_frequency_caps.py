@@ -23,7 +23,7 @@ from pushdeck.core.reports.analytics import campaign_report
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from pushdeck.core.store.journal import journal_rows
-from tests.core.campaign_helpers import FakeProvider, add_devices, result
+from tests.core.campaign_helpers import FakeProvider, add_devices, record_credentials, result
 
 CAP = "frequency cap (2 in 24 h)"
 
@@ -96,6 +96,7 @@ def test_a_cap_excludes_exactly_the_devices_over_it(tmp_path: Path) -> None:
 
 def test_the_window_rejected_sends_the_app_default_and_opting_out(ws: Workspace) -> None:
     add_devices(ws, [{"token": t} for t in "abc"])
+    record_credentials(ws)
     fake = FakeProvider(script={"c": [result(SendStatus.REJECTED, http_status=400,
                                              reason="BadDeviceToken")]})  # fmt: skip
     providers = {ProviderKind.APNS: fake}

@@ -28,7 +28,7 @@ from pushdeck.core.reports.analytics import campaign_report
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
 from pushdeck.core.store.journal import journal_rows
-from tests.core.campaign_helpers import FakeProvider, add_devices
+from tests.core.campaign_helpers import FakeProvider, add_devices, record_credentials
 
 NIGHT = {"from": "21:00", "to": "08:00", "then": "hold"}
 # 2026-05-01 21:30 UTC is 06:30 on May 2 in Tokyo (+9), 22:30 in Lisbon (+1, summer),
@@ -52,6 +52,7 @@ def setup(ws: Workspace, **fields: Any) -> FakeProvider:
         {"token": "mine", "timezone": "Europe/Lisbon", "test": True},
     ])  # fmt: skip
     update_app_rules(ws, "shop", timezone="Asia/Kolkata")
+    record_credentials(ws)
     doc = {"name": "Night", "app": "shop", "audience": {"all": True},
            "message": {"title": "Hi"}, **fields}  # fmt: skip
     create_campaign(ws, spec_from_dict(doc))
