@@ -341,6 +341,7 @@ def _run_due(ctx: Context, args: argparse.Namespace) -> int:
         RunDueReport,
         run_due_from_cron,
     )
+    from pushdeck.core.campaigns.workers import shared
 
     ws = ctx.workspace()
     opened: list[Mapping[ProviderKind, Provider]] = []
@@ -364,7 +365,9 @@ def _run_due(ctx: Context, args: argparse.Namespace) -> int:
         "refused": report.refused,
     }
     if args.json:
-        ctx.print_json({**data, "scheduled_by": report.scheduled_by or None})
+        # A shared workspace: who runs the schedules when not this run (null: this run).
+        scheduler = {"scheduled_by": report.scheduled_by or None} if shared(ws) else {}
+        ctx.print_json({**data, **scheduler})
     elif report.scheduled_by:
         # A shared workspace whose worker runs the schedules: cron's run did nothing.
         print(f"schedules: run by {report.scheduled_by}; nothing was done here")
