@@ -129,8 +129,10 @@ def materialize_and_start(
         status = _lock_campaign(ws, conn, campaign_id)
         if status not in from_statuses:
             return Started(False, 0, status)
-        added = _write(ws, conn, campaign_id, rule, case, arm)
+        # The status first: a team's send gate (a trigger) refuses a login that may not
+        # send before any journal row is written. Nobody sees either until the commit.
         mark_sending(conn, campaign_id)
+        added = _write(ws, conn, campaign_id, rule, case, arm)
     return Started(True, added, status)
 
 
