@@ -26,12 +26,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pushdeck.core.campaigns.library import create_campaign, get_campaign
-from pushdeck.core.campaigns.spec import spec_from_dict
-from pushdeck.core.common.model import ProviderKind
+from pushdeck.core.campaigns.library import create_campaign, get_campaign, set_status
+from pushdeck.core.campaigns.queue import queue_campaign
+from pushdeck.core.campaigns.spec import CampaignStatus, spec_from_dict
+from pushdeck.core.common.model import App, ProviderKind
 from pushdeck.core.credentials.secrets import store_credential
 from pushdeck.core.devices.importer import import_devices
 from pushdeck.core.store import Workspace
+from pushdeck.core.store.apps import add_app
 from pushdeck.core.store.journal import counts_by_state
 from tests.core import test_workers as real_workers
 from tests.core.campaign_helpers import add_devices
@@ -189,3 +191,23 @@ def test_a_send_killed_while_writing_the_journal_leaves_the_campaign_as_it_was(
     campaign = get_campaign(ws, "Small")
     assert str(campaign.status) == "draft"  # never 'sending' with no journal
     assert counts_by_state(ws, campaign.id) == {}
+
+
+def test_queueing_again_writes_the_journal_an_older_pushdeck_left_unwritten(
+    pg_database: str,
+) -> None:
+    """Before this fix a queue killed half-way left the campaign 'sending' with no
+    journal, and queueing again returned at once: it now writes the journal."""
+    with Workspace.open(pg_database) as ws:
+        add_app(ws, App("shop"))
+        add_devices(ws, [{"token": f"s{i}", "provider": "sandbox"} for i in range(50)])
+        store_credential(ws, "shop", ProviderKind.SANDBOX, "sandbox", None, {})
+        doc = {"name": "Old", "app": "shop", "audience": {"all": True},
+               "message": {"title": "Hi"}}  # fmt: skip
+        create_campaign(ws, spec_from_dict(doc))
+        set_status(ws, "Old", CampaignStatus.SENDING, started=True)  # what it left
+        campaign = queue_campaign(ws, "Old")
+        assert str(campaign.status) == "sending"
+        assert counts_by_state(ws, campaign.id) == {"queued": 50}
+        assert queue_campaign(ws, "Old").status is CampaignStatus.SENDING  # once only
+        assert counts_by_state(ws, campaign.id) == {"queued": 50}

@@ -21,6 +21,7 @@ from pushdeck.core.campaigns.workers import live_workers, shared
 from pushdeck.core.common.errors import ConfigError
 from pushdeck.core.credentials.secrets import list_records
 from pushdeck.core.store import workers as rows
+from pushdeck.core.store.audience import journal_written
 from pushdeck.core.store.workspace import Workspace
 
 #: Statuses ``wait_campaign`` stops at: the campaign will not move without someone.
@@ -53,14 +54,16 @@ def queued_state(ws: Workspace, name: str) -> QueuedState:
 def queue_campaign(ws: Workspace, name: str) -> Campaign:
     """Queue campaign ``name`` for the workers: its journal is written and it is marked
     'sending'; the workers claim its devices. Queueing a campaign already sending or
-    sent changes nothing."""
+    sent changes nothing (but one left 'sending' without its journal by an older
+    Pushdeck gets it)."""
     if not shared(ws):
         raise ConfigError(
             "Queueing for workers needs a shared PostgreSQL workspace.",
             hint=f"On a workspace file, send it from here: 'pushdeck campaigns send {name}'.",
         )
     campaign = get_campaign(ws, name)
-    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.SENT):
+    stranded = campaign.status is CampaignStatus.SENDING and not journal_written(ws, campaign.id)
+    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.SENT) and not stranded:
         return campaign
     if campaign.status not in SENDABLE:
         raise ConfigError(
@@ -77,7 +80,9 @@ def queue_campaign(ws: Workspace, name: str) -> Campaign:
         )
     # Journal and status commit together: a queue killed half-way leaves the campaign as
     # it was (queue it again), never 'sending' with part of its audience for the workers.
-    if start_sending(ws, campaign, kinds, QUEUEABLE):
+    # 'Stranded': marked sending with no journal by an older Pushdeck killed while queueing
+    # it (status first, then the journal): queueing it again writes the journal.
+    if start_sending(ws, campaign, kinds, QUEUEABLE | ({campaign.status} if stranded else set())):
         rows.notify(ws, name)
     return get_campaign(ws, name)  # else queued (or sent, cancelled) by another client
 

@@ -80,6 +80,12 @@ def _materialized_key(campaign_id: int) -> str:
     return f"campaign_materialized:{campaign_id}"
 
 
+def journal_written(ws: Workspace, campaign_id: int) -> bool:
+    """Whether the campaign's journal was written (committed)."""
+    key = _materialized_key(campaign_id)
+    return bool(ws.scalar("SELECT 1 FROM meta WHERE key = ?", (key,)))
+
+
 class Started(NamedTuple):
     """What ``materialize_and_start`` did."""
 
