@@ -100,7 +100,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     wait.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     wait.add_argument("--json", action="store_true", help="print the final status as JSON")
     wait.set_defaults(handler=_wait)
-    due = verbs.add_parser("run-due", help="send scheduled campaigns that are due (for cron)")
+    due = verbs.add_parser(
+        "run-due",
+        help="send scheduled campaigns that are due (for cron); on a shared workspace "
+        "whose worker runs the schedules, does nothing and says which worker",
+    )
     due.add_argument("--json", action="store_true")
     due.set_defaults(handler=_run_due)
     lst = verbs.add_parser("list", help="list campaigns")
@@ -333,7 +337,11 @@ def _wait(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _run_due(ctx: Context, args: argparse.Namespace) -> int:
-    from pushdeck.core.campaigns.scheduling import RunDueReport, run_due  # cron's verb only
+    from pushdeck.core.campaigns.scheduling import (  # cron's verb only
+        RunDueReport,
+        run_due_from_cron,
+    )
+    from pushdeck.core.campaigns.workers import shared
 
     ws = ctx.workspace()
     opened: list[Mapping[ProviderKind, Provider]] = []
@@ -344,7 +352,7 @@ def _run_due(ctx: Context, args: argparse.Namespace) -> int:
 
     async def run() -> RunDueReport:
         try:
-            return await run_due(ws, providers)
+            return await run_due_from_cron(ws, providers)
         finally:
             for group in opened:
                 await _close(group)
@@ -357,7 +365,12 @@ def _run_due(ctx: Context, args: argparse.Namespace) -> int:
         "refused": report.refused,
     }
     if args.json:
-        ctx.print_json(data)
+        # A shared workspace: who runs the schedules when not this run (null: this run).
+        scheduler = {"scheduled_by": report.scheduled_by or None} if shared(ws) else {}
+        ctx.print_json({**data, **scheduler})
+    elif report.scheduled_by:
+        # A shared workspace whose worker runs the schedules: cron's run did nothing.
+        print(f"schedules: run by {report.scheduled_by}; nothing was done here")
     else:
         for key, names in data.items():
             for name in names:

@@ -3,7 +3,8 @@
 ``send_campaign_async`` (or the blocking ``send_campaign``) starts or resumes one
 campaign:
 
-1. *Materialize* (once, in one transaction): every targeted device gets a journal
+1. *Materialize* (once, in one transaction, which also marks the campaign 'sending':
+   no one sees it sending with a partial journal): every targeted device gets a journal
    row — ``queued``, ``excluded`` (with the reason) or ``control`` (hold-out) — with
    its variant, platform, locale and time zone, all computed in SQL.
 2. *Recover*: rows left ``in_flight`` by a crash are re-queued and counted as
@@ -94,7 +95,7 @@ from pushdeck.core.providers.base import Provider
 from pushdeck.core.providers.health import HealthPolicy, RouteHealth, RouteState
 from pushdeck.core.store import send_memory
 from pushdeck.core.store import workers as claims
-from pushdeck.core.store.audience import materialize_journal
+from pushdeck.core.store.audience import materialize_and_start, materialize_journal
 from pushdeck.core.store.db_errors import explain, retry_conflicts
 from pushdeck.core.store.devices import row_to_device
 from pushdeck.core.store.journal import (
@@ -263,6 +264,30 @@ def materialize(ws: Workspace, campaign: Campaign, available: Collection[Provide
         exclusion_case(available, accepted_token_kinds(spec.message)),
         _arm_of(spec),
     )
+
+
+def start_sending(
+    ws: Workspace,
+    campaign: Campaign,
+    available: Collection[ProviderKind],
+    from_statuses: Collection[CampaignStatus],
+) -> bool:
+    """Write the campaign's journal (once) and mark it 'sending', committed together:
+    never 'sending' with a partial journal that workers would finish as 'sent', whatever
+    happens to this process half-way (``store.audience.materialize_and_start``).
+
+    False (nothing done) when its stored status is no longer one of ``from_statuses``:
+    another client queued, sent or cancelled it since it was read.
+    """
+    spec = campaign.spec
+    return materialize_and_start(
+        ws,
+        campaign.id,
+        audience_rule(ws, spec),
+        exclusion_case(available, accepted_token_kinds(spec.message)),
+        _arm_of(spec),
+        from_statuses={str(s) for s in from_statuses},
+    ).started
 
 
 def _arm_of(spec: CampaignSpec) -> Callable[[str, str], str]:
@@ -1186,9 +1211,8 @@ async def _send(
     name = campaign.name
     started = time.monotonic()
     require_valid_templates(campaign.spec)  # a campaign saved before today's checks
-    if not join:
-        set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
-        materialize(ws, campaign, providers.keys())
+    if not join and not start_sending(ws, campaign, providers.keys(), SENDABLE):
+        return summary(ws, name)  # sent or cancelled by another client meanwhile
     if worker is None:
         recover_in_flight(ws, campaign.id)  # safe: the lease says no other sender is alive
     else:
@@ -1349,5 +1373,6 @@ __all__ = [
     "progress",
     "send_campaign",
     "send_campaign_async",
+    "start_sending",
     "summary",
 ]

@@ -1,8 +1,9 @@
 """Handing a campaign to the workers of a shared workspace, and following it.
 
 ``queue_campaign`` is the one place a campaign is queued (the CLI's ``campaigns queue``
-and the app's Send on a shared workspace): checks, journal, status 'sending', and a
-wake-up for the workers, after the team's approval check.
+and the app's Send on a shared workspace): checks, then journal and status 'sending' in
+one transaction (all or nothing, as workers and other clients see it), and a wake-up
+for the workers, after the team's approval check.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pushdeck.core.campaigns.approval import require_approved
-from pushdeck.core.campaigns.dispatch import Progress, materialize, progress
-from pushdeck.core.campaigns.library import get_campaign, set_status
+from pushdeck.core.campaigns.dispatch import Progress, progress, start_sending
+from pushdeck.core.campaigns.library import get_campaign
 from pushdeck.core.campaigns.spec import SENDABLE, Campaign, CampaignStatus
 from pushdeck.core.campaigns.templating import require_valid_templates
 from pushdeck.core.campaigns.workers import live_workers, shared
 from pushdeck.core.common.errors import ConfigError
 from pushdeck.core.credentials.secrets import list_records
 from pushdeck.core.store import workers as rows
+from pushdeck.core.store.audience import journal_written
 from pushdeck.core.store.workspace import Workspace
 
 #: Statuses ``wait_campaign`` stops at: the campaign will not move without someone.
@@ -27,6 +29,10 @@ SETTLED = frozenset(
     {CampaignStatus.SENT, CampaignStatus.FAILED, CampaignStatus.CANCELLED, CampaignStatus.PAUSED,
      CampaignStatus.MISSED}
 )  # fmt: skip
+
+
+#: Statuses a campaign is queued from ('sending' and 'sent' are left as they are).
+QUEUEABLE = SENDABLE - {CampaignStatus.SENDING}
 
 
 @dataclass(frozen=True)
@@ -48,14 +54,16 @@ def queued_state(ws: Workspace, name: str) -> QueuedState:
 def queue_campaign(ws: Workspace, name: str) -> Campaign:
     """Queue campaign ``name`` for the workers: its journal is written and it is marked
     'sending'; the workers claim its devices. Queueing a campaign already sending or
-    sent changes nothing."""
+    sent changes nothing (but one left 'sending' without its journal by an older
+    Pushdeck gets it)."""
     if not shared(ws):
         raise ConfigError(
             "Queueing for workers needs a shared PostgreSQL workspace.",
             hint=f"On a workspace file, send it from here: 'pushdeck campaigns send {name}'.",
         )
     campaign = get_campaign(ws, name)
-    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.SENT):
+    stranded = campaign.status is CampaignStatus.SENDING and not journal_written(ws, campaign.id)
+    if campaign.status in (CampaignStatus.SENDING, CampaignStatus.SENT) and not stranded:
         return campaign
     if campaign.status not in SENDABLE:
         raise ConfigError(
@@ -70,10 +78,13 @@ def queue_campaign(ws: Workspace, name: str) -> Campaign:
             f"App {campaign.spec.app!r} has no credentials, so nothing can be sent.",
             hint=f"Add one with 'pushdeck credentials set-apns {campaign.spec.app} …'.",
         )
-    set_status(ws, name, CampaignStatus.SENDING, error="", started=True)
-    materialize(ws, campaign, kinds)
-    rows.notify(ws, name)
-    return get_campaign(ws, name)
+    # Journal and status commit together: a queue killed half-way leaves the campaign as
+    # it was (queue it again), never 'sending' with part of its audience for the workers.
+    # 'Stranded': marked sending with no journal by an older Pushdeck killed while queueing
+    # it (status first, then the journal): queueing it again writes the journal.
+    if start_sending(ws, campaign, kinds, QUEUEABLE | ({campaign.status} if stranded else set())):
+        rows.notify(ws, name)
+    return get_campaign(ws, name)  # else queued (or sent, cancelled) by another client
 
 
 def wait_campaign(

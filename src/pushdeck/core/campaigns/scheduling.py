@@ -1,7 +1,9 @@
 """When campaigns are due: now, at a UTC instant, or at a local time per time zone.
 
-``run_due`` sends what is due (the app calls it on a timer, cron calls
-``pushdeck campaigns run-due``). A schedule whose moment passed more than
+``run_due`` sends what is due (the app calls it on a timer on a workspace file, the
+scheduler worker on a shared one, cron calls ``pushdeck campaigns run-due``, which on a
+shared workspace leaves the schedules to the worker that runs them:
+``run_due_from_cron``). A schedule whose moment passed more than
 ``grace`` ago with nothing sent is *missed*: it is marked so, reported, and waits
 for a decision (``decide_missed``); it is never sent late silently.
 
@@ -88,6 +90,9 @@ class RunDueReport:
     #: due, but refused on a shared workspace: not approved, or this login may not send
     refused: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)  # why, one sentence each
+    #: A shared workspace whose schedules another process runs (a worker): nothing was
+    #: done here, and this says who ('' otherwise).
+    scheduled_by: str = ""
 
     def refused_now(self, campaign: Campaign) -> bool:
         return campaign.name in self.refused
@@ -154,6 +159,38 @@ async def run_due(
         if c.name not in report.missed
     )
     return report
+
+
+#: What a shared workspace's scheduler is called when the lock's holder has not said who
+#: it is yet (a worker that took it this instant).
+UNNAMED_SCHEDULER = "another process (a worker starting, or another 'campaigns run-due')"
+
+
+async def run_due_from_cron(ws: Workspace, providers_for: ProvidersFor) -> RunDueReport:
+    """``pushdeck campaigns run-due``: what cron runs every minute.
+
+    On a workspace file: ``run_due``. On a shared workspace the schedules have one
+    runner at a time, the holder of the scheduler's lock (``workers.scheduler_role``):
+
+    - a ``pushdeck worker`` holds it (every worker tries for it at each turn): this run
+      does nothing and says which worker schedules (``scheduled_by``). Cron may stay
+      in place beside the workers: it never sends a campaign they send, nor competes.
+    - nobody holds it: this run takes it and sends what is due itself, as one more
+      worker (its rows are claimed, so a worker starting meanwhile helps and nothing
+      goes twice; that worker takes the schedules over once this run ends). It sends
+      rather than queueing for the workers because a free lock means no worker is
+      running (each one takes it within a poll): a queued campaign would wait for
+      nobody, and cron's user asked for what is due to be sent, as on a file.
+    """
+    from pushdeck.core.campaigns.workers import scheduler_holder, scheduler_role, shared
+
+    if not shared(ws):
+        return await run_due(ws, providers_for)
+    with scheduler_role(ws, "run-due") as lease:
+        if lease is None:
+            holder = scheduler_holder(ws)
+            return RunDueReport(scheduled_by=holder.describe() if holder else UNNAMED_SCHEDULER)
+        return await run_due(ws, providers_for, worker=lease)
 
 
 def _refused_to_send(ws: Workspace, report: RunDueReport) -> Callable[[Campaign], bool]:

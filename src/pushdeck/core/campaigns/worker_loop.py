@@ -140,6 +140,8 @@ class WorkerLoop:
         if self.lock_generation != self.ws.generation and rows.try_scheduler_lock(self.ws):
             self.lock_generation = self.ws.generation
             self.say("this worker runs the schedules")
+            self.lease.scheduler = True
+            self.lease.beat()  # said at once: 'campaigns run-due' names the scheduler
         self.lease.scheduler = self.lock_generation == self.ws.generation
         return self.lease.scheduler
 

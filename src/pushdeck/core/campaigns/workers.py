@@ -18,12 +18,14 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from pushdeck.core.store import workers as rows
-from pushdeck.core.store.workspace import Workspace
+from pushdeck.core.store.workspace import ConnectionLost, Workspace
 
 #: Seconds without a heartbeat after which a worker is dead and its claims re-queued.
 DEFAULT_LEASE = 30.0
@@ -127,3 +129,70 @@ def reap(ws: Workspace) -> int:
         gone = [w for w, pid in rows.running_in(ws, space) if pid != mine and _gone(pid)]
         rows.declare_stopped(ws, gone)
     return rows.reap_expired(ws)[1]
+
+
+@dataclass(frozen=True)
+class SchedulerHolder:
+    """The process that runs a shared workspace's schedules (it holds the lock)."""
+
+    name: str
+    host: str
+    pid: int
+    kind: str  # 'worker', or 'run-due' (a cron run on a workspace without workers)
+    silent_for: float  # seconds since its last heartbeat
+    lease_seconds: float
+
+    def describe(self) -> str:
+        who = (
+            f"worker {self.name!r}"
+            if self.kind == "worker"
+            else f"'pushdeck campaigns {self.kind}' ({self.name})"
+        )
+        late = (
+            f"; silent for {self.silent_for:.0f} s, longer than its {self.lease_seconds:g} s lease"
+            if self.silent_for > self.lease_seconds
+            else ""
+        )
+        return f"{who} on host {self.host} (pid {self.pid}{late})"
+
+
+def scheduler_holder(ws: Workspace) -> SchedulerHolder | None:
+    """Who runs the schedules as the workers table says (None: nobody says so, e.g. a
+    worker that took the lock this instant)."""
+    flagged = [r for r in rows.listing(ws) if r["scheduler"]]
+    if not flagged:
+        return None
+    # A worker killed a moment ago may still be flagged: the freshest heartbeat holds it.
+    r = min(flagged, key=lambda r: float(r["silent_for"]))
+    return SchedulerHolder(
+        str(r["name"]), str(r["host"]), int(r["pid"]), str(r["kind"]),
+        float(r["silent_for"]), float(r["lease_seconds"]),
+    )  # fmt: skip
+
+
+@contextmanager
+def scheduler_role(ws: Workspace, kind: str) -> Iterator[WorkerLease | None]:
+    """This process runs the schedules for the time of the block: it takes the
+    scheduler's lock (the one every ``pushdeck worker`` tries) and is registered as a
+    worker of ``kind`` flagged as the scheduler, so ``workers list`` and another
+    ``campaigns run-due`` can name it. Yields None, taking nothing, when another
+    process holds the lock: then it runs the schedules, not this one."""
+    if not rows.try_scheduler_lock(ws):
+        yield None
+        return
+    try:
+        lease = WorkerLease.register(ws, kind=kind)
+        lease.scheduler = True
+        lease.beat()  # the flag, at once
+        try:
+            yield lease
+        finally:
+            try:
+                lease.stop()
+            except ConnectionLost:
+                pass  # its lease runs out by itself
+    finally:
+        try:
+            rows.release_scheduler_lock(ws)
+        except ConnectionLost:
+            pass  # the lock went with the session

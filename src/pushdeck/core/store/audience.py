@@ -1,5 +1,5 @@
 """A campaign's audience in SQL: who it targets, who of them is excluded and why, and
-writing its journal rows in one statement.
+writing its journal rows (with the status 'sending', in the same transaction).
 
 The audience rule is a ``CompiledRule`` over ``devices d`` (from the segment compiler,
 ``segments.audience_filter``, or ``tokens_rule`` here); the exclusion reason is a CASE
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, NamedTuple
 
-from pushdeck.core.store.dialect import SQLITE, Dialect
+from pushdeck.core.store.campaigns import mark_sending
+from pushdeck.core.store.dialect import POSTGRES, SQLITE, Dialect
 from pushdeck.core.store.segment_rules import CompiledRule
-from pushdeck.core.store.workspace import Workspace, utcnow
+from pushdeck.core.store.workspace import Connection, Workspace, utcnow
 
 
 def tokens_rule(app: str, tokens: Collection[str], dialect: Dialect = SQLITE) -> CompiledRule:
@@ -83,6 +84,20 @@ def _materialized_key(campaign_id: int) -> str:
     return f"campaign_materialized:{campaign_id}"
 
 
+def journal_written(ws: Workspace, campaign_id: int) -> bool:
+    """Whether the campaign's journal was written (committed)."""
+    key = _materialized_key(campaign_id)
+    return bool(ws.scalar("SELECT 1 FROM meta WHERE key = ?", (key,)))
+
+
+class Started(NamedTuple):
+    """What ``materialize_and_start`` did."""
+
+    started: bool  # the journal is written and the campaign is 'sending' (committed together)
+    added: int  # journal rows written now (0: written by an earlier start)
+    status: str  # the campaign's stored status when it was locked
+
+
 def materialize_journal(
     ws: Workspace,
     campaign_id: int,
@@ -95,13 +110,81 @@ def materialize_journal(
 
     ``arm(app, token)`` is the device's variant ('control' for the hold-out). It runs
     inside SQLite, so materializing a million devices never loads them into Python.
-    On PostgreSQL it runs here over pages of devices (``_materialize_pg``).
+    On PostgreSQL it runs here over pages of devices (``_write_pg``), all in one
+    transaction: other connections see the whole journal or none of it.
     """
+    with ws.transaction() as conn:
+        _lock_campaign(ws, conn, campaign_id)
+        return _write(ws, conn, campaign_id, rule, case, arm)
+
+
+def materialize_and_start(
+    ws: Workspace,
+    campaign_id: int,
+    rule: CompiledRule,
+    case: CompiledRule,
+    arm: Callable[[str, str], str],
+    *,
+    from_statuses: Collection[str],
+) -> Started:
+    """Write the journal (unless written before) and mark the campaign 'sending', in one
+    transaction: no other client or worker ever sees it 'sending' with a partial or
+    missing journal. A process killed half-way (a long materialize of 100,000 devices)
+    leaves the campaign as it was, its journal unwritten; starting it again does it all.
+
+    Nothing is done when the campaign's status, read under its row lock, is not one of
+    ``from_statuses`` (another client queued, sent or cancelled it in the meantime).
+    """
+    with ws.transaction() as conn:
+        status = _lock_campaign(ws, conn, campaign_id)
+        if status not in from_statuses:
+            return Started(False, 0, status)
+        # The status first: a team's send gate (a trigger) refuses a login that may not
+        # send before any journal row is written. Nobody sees either until the commit.
+        mark_sending(conn, campaign_id)
+        added = _write(ws, conn, campaign_id, rule, case, arm)
+    return Started(True, added, status)
+
+
+def _lock_campaign(ws: Workspace, conn: Connection, campaign_id: int) -> str:
+    """The campaign's status, its row locked until the transaction ends (PostgreSQL: two
+    processes starting one campaign at once write its journal once; the second waits,
+    then finds it done. SQLite's BEGIN IMMEDIATE already admitted one writer)."""
+    row = conn.execute(
+        f"SELECT status FROM campaigns WHERE id = ?{ws.dialect.for_update()}", (campaign_id,)
+    ).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def _write(
+    ws: Workspace,
+    conn: Connection,
+    campaign_id: int,
+    rule: CompiledRule,
+    case: CompiledRule,
+    arm: Callable[[str, str], str],
+) -> int:
+    """The journal rows, inside the caller's transaction, unless written before."""
     key = _materialized_key(campaign_id)
-    if ws.dialect.is_postgres:
-        return _materialize_pg(ws, campaign_id, rule, case, arm)
-    if ws.scalar("SELECT 1 FROM meta WHERE key = ?", (key,)):
+    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone():
         return 0
+    if ws.dialect.is_postgres:
+        added = _write_pg(conn, campaign_id, rule, case, arm)
+    else:
+        added = _write_sqlite(ws, conn, campaign_id, rule, case, arm)
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, utcnow()))
+    return added
+
+
+def _write_sqlite(
+    ws: Workspace,
+    conn: Connection,
+    campaign_id: int,
+    rule: CompiledRule,
+    case: CompiledRule,
+    arm: Callable[[str, str], str],
+) -> int:
+    """One INSERT … SELECT, the variant computed by ``arm`` called from SQLite."""
     last: list[Any] = [None, ""]  # the statement asks twice per row: hash once
 
     def arm_once(app: str, token: str) -> str:
@@ -119,38 +202,36 @@ def materialize_journal(
         f" FROM devices d JOIN apps a ON a.id = d.app_id WHERE {rule.where}"
     )
     params: tuple[Any, ...] = (campaign_id, *case.params, *case.params, utcnow(), *rule.params)
-    with ws.transaction() as conn:
-        cursor = conn.execute(sql, params)
-        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, utcnow()))
-    return int(cursor.rowcount)
+    return int(conn.execute(sql, params).rowcount)
 
 
 #: Devices read (and journal rows written) per round trip when materializing on PostgreSQL.
 _PG_PAGE = 5000
 
 
-def _materialize_pg(
-    ws: Workspace,
+def _write_pg(
+    conn: Connection,
     campaign_id: int,
     rule: CompiledRule,
     case: CompiledRule,
     arm: Callable[[str, str], str],
 ) -> int:
-    """``materialize_journal`` on PostgreSQL: the same rows, each variant from ``arm``
-    in Python (the same function SQLite calls), pages of devices in id order.
+    """The same rows on PostgreSQL, each variant from ``arm`` in Python (the same
+    function SQLite calls), pages of devices in id order, in the caller's transaction.
 
-    The campaign's row is locked first, so two processes materializing one campaign
-    at once write it once: the second waits, then finds it done.
+    Every page's insert fires the summary's statement trigger
+    (schema_pg._SUMMARY_INSERTS), which upserts the campaign's journal_summary rows in
+    this same transaction: until it commits, other connections see neither the rows
+    nor their counts, and the summary rows it locks are this campaign's only.
     """
-    key = _materialized_key(campaign_id)
     select = (
         f"SELECT d.id, a.name, d.token, {case.where}, d.platform, d.locale, d.timezone,"
         f" d.token_kind FROM devices d JOIN apps a ON a.id = d.app_id"
         f" WHERE ({rule.where}) AND d.id > ? ORDER BY d.id LIMIT {_PG_PAGE}"
     )
     # One statement per page (not a row each): the summary's insert trigger runs once
-    # per statement (schema_pg._SUMMARY_INSERTS), and the row-by-row round trips go.
-    insert = ws.dialect.insert_ignore(
+    # per statement, and the row-by-row round trips go.
+    insert = POSTGRES.insert_ignore(
         "INTO journal (campaign_id, device_id, variant, state, reason, platform, locale,"
         " timezone, token_kind, queued_at)"
         " SELECT ?, v.device_id, v.variant, CASE WHEN v.reason <> '' THEN 'excluded'"
@@ -161,20 +242,14 @@ def _materialize_pg(
     )
     added = 0
     now = utcnow()
-    with ws.transaction() as conn:
-        conn.execute("SELECT id FROM campaigns WHERE id = ? FOR UPDATE", (campaign_id,))
-        if conn.execute("SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone():
-            return 0
-        last = 0
-        while True:
-            page = conn.execute(select, (*case.params, *rule.params, last)).fetchall()
-            if not page:
-                break
-            columns = list(zip(*page, strict=True))
-            variants = [arm(app, token) for app, token in zip(columns[1], columns[2], strict=True)]
-            added += conn.execute(
-                insert, (campaign_id, now, list(columns[0]), variants, *map(list, columns[3:]))
-            ).rowcount
-            last = page[-1][0]
-        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, utcnow()))
-    return added
+    last = 0
+    while True:
+        page = conn.execute(select, (*case.params, *rule.params, last)).fetchall()
+        if not page:
+            return added
+        columns = list(zip(*page, strict=True))
+        variants = [arm(app, token) for app, token in zip(columns[1], columns[2], strict=True)]
+        added += conn.execute(
+            insert, (campaign_id, now, list(columns[0]), variants, *map(list, columns[3:]))
+        ).rowcount
+        last = page[-1][0]

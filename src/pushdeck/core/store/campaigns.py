@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pushdeck.core.common.errors import ConfigError
-from pushdeck.core.store.workspace import IntegrityError, Row, Workspace, utcnow
+from pushdeck.core.store.workspace import Connection, IntegrityError, Row, Workspace, utcnow
 
 
 def insert_campaign(
@@ -102,6 +102,17 @@ def set_status(
         params.append(now)
     with ws.transaction() as conn:
         conn.execute(f"UPDATE campaigns SET {', '.join(sets)} WHERE name = ?", (*params, name))
+
+
+def mark_sending(conn: Connection, campaign_id: int) -> None:
+    """Inside the caller's transaction: the campaign is 'sending' from now (its first
+    start remembered, the last run's error cleared), as ``set_status`` would store it."""
+    now = utcnow()
+    conn.execute(
+        "UPDATE campaigns SET status = 'sending', updated_at = ?, error = '',"
+        " started_at = coalesce(started_at, ?) WHERE id = ?",
+        (now, now, campaign_id),
+    )
 
 
 def status_row(ws: Workspace, campaign_id: int) -> Row | None:
