@@ -26,7 +26,8 @@ from pushdeck.app.main import build_window
 from pushdeck.app.main_window import PAGES, MainWindow
 from pushdeck.core.campaigns.library import create_campaign
 from pushdeck.core.campaigns.spec import spec_from_dict
-from pushdeck.core.common.model import App
+from pushdeck.core.common.model import App, ProviderKind
+from pushdeck.core.credentials.secrets import store_credential
 from pushdeck.core.reports.dashboard import DashboardData
 from pushdeck.core.store import Workspace
 from pushdeck.core.store.apps import add_app
@@ -37,6 +38,9 @@ from tests.core.campaign_helpers import add_devices
 def _workspace(path: Path, campaign: str, devices: int) -> Path:
     with Workspace.open(path) as ws:
         add_app(ws, App("shop", apns_topic="com.example.shop"))
+        # A credential with its secret on this machine: without one no device is sendable,
+        # and without the secret Send is off here.
+        store_credential(ws, "shop", ProviderKind.APNS, "token", {"p8": "test"}, {})
         add_devices(ws, [{"token": f"{i:064x}"} for i in range(1, devices + 1)])
         doc = {"name": campaign, "app": "shop", "audience": {"all": True},
                "message": {"title": f"Hello from {campaign}"}}  # fmt: skip
@@ -45,7 +49,7 @@ def _workspace(path: Path, campaign: str, devices: int) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
+def window(qtbot, tmp_path: Path, memory_keyring: object) -> Iterator[MainWindow]:
     window = build_window(None, config_dir=tmp_path / "cfg", demo_path=tmp_path / "d.pushdeck")
     qtbot.addWidget(window)
     window.show()
