@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QDialog
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QLabel
 
 from pushdeck.app import errors
 from pushdeck.app.composer.draft import DRAFT_NAME
@@ -24,7 +25,7 @@ from pushdeck.app.composer.page import AUTOSAVE_DELAY_MS
 from pushdeck.app.credentials.page import AppDialog
 from pushdeck.app.main import build_window
 from pushdeck.app.main_window import PAGES, MainWindow
-from pushdeck.core.campaigns.library import create_campaign
+from pushdeck.core.campaigns.library import create_campaign, list_campaigns
 from pushdeck.core.campaigns.spec import spec_from_dict
 from pushdeck.core.common.model import App, ProviderKind
 from pushdeck.core.credentials.secrets import store_credential
@@ -350,3 +351,56 @@ def test_an_import_asked_for_while_another_workspace_opens_does_not_wait_forever
         with Workspace.open(path) as ws:
             assert ws.scalar("SELECT count(*) FROM devices") == devices
     assert errors.GATE.box is None
+
+
+def test_a_workspace_that_cannot_open_leaves_the_last_one_working(
+    qtbot, tmp_path: Path, window: MainWindow
+) -> None:
+    """Opening a file that is not a workspace (or a shared one with a wrong password) said
+    so, but had closed the one the window still showed: every page then failed with "No
+    workspace is open". The last workspace stays open until the next one has opened."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    _show(qtbot, window, a)
+    not_one = tmp_path / "notes.pushdeck"
+    not_one.write_text("shopping list\n")
+    window.open_workspace(not_one)
+    qtbot.wait_until(lambda: errors.GATE.box is not None, timeout=20_000)
+    assert "notes.pushdeck" in errors.GATE.box.findChild(QLabel, "qt_msgbox_label").text()
+    errors.GATE.box.close()
+    assert window.runner.workspace_path == a
+    assert window.main_area.isEnabled()  # back to A's pages, which take edits again
+
+    names: list[object] = []
+    failures: list[BaseException] = []
+    window.runner.run(
+        lambda ctx: [c.name for c in list_campaigns(ctx.require_ws())],
+        names.append,
+        failures.append,
+    )
+    qtbot.wait_until(lambda: bool(names or failures), timeout=20_000)
+    assert failures == []
+    assert names == [["W"]]
+    assert not_one.read_text() == "shopping list\n"  # and the file is left as it was
+
+
+def test_the_pages_take_no_edits_while_another_workspace_opens(
+    qtbot, tmp_path: Path, window: MainWindow
+) -> None:
+    """A save asked for while B opens is for A, and is dropped once B is open: the pages
+    are disabled meanwhile, so nothing typed then is lost without a word."""
+    a = _workspace(tmp_path / "a.pushdeck", "W", devices=3)
+    b = _workspace(tmp_path / "b.pushdeck", "W", devices=5)
+    _show(qtbot, window, a)
+    window.go_to(PAGES.index("Apps & credentials"))
+    release = _hold(window)
+    window.open_workspace(b)
+    assert not window.credentials.isEnabled()
+    qtbot.mouseClick(window.credentials.add_app, Qt.MouseButton.LeftButton)
+    assert window.credentials.findChildren(AppDialog) == []  # the click did nothing
+    release.set()
+    qtbot.wait_until(lambda: window.runner.workspace_path == b, timeout=20_000)
+    assert window.credentials.isEnabled()
+    qtbot.mouseClick(window.credentials.add_app, Qt.MouseButton.LeftButton)
+    dialog = window.credentials.findChildren(AppDialog)[-1]
+    assert dialog.isVisible()
+    dialog.reject()

@@ -101,7 +101,8 @@ class MainWindow(QMainWindow):
         for widget in (*pages, self.credentials, self.audit):
             self.pages.addWidget(widget)
         self.nav.currentRowChanged.connect(self._on_nav_row_changed)
-        main = QWidget()
+        main = self.main_area = QWidget()  # the pages and their list
+        self._opening = 0  # opens asked for and not yet done or failed
         row = QHBoxLayout(main)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.nav)
@@ -355,9 +356,17 @@ class MainWindow(QMainWindow):
         target = path if isinstance(path, SharedWorkspace) else Path(path)
         self.statusBar().showMessage(f"Opening {target}…")
         self.composer.flush_autosave()  # queued before the open: saved where it was typed
+        # Until it is open, the pages show the last workspace but take no edits: a save
+        # asked for now would be dropped once the other one opens (its jobs never run
+        # there), so a credential typed or a segment saved meanwhile would be lost unsaid.
+        self._set_opening(+1)
         self.runner.open_workspace(
             target, self._on_workspace_opened, lambda exc: self._on_workspace_failed(target, exc)
         )
+
+    def _set_opening(self, change: int) -> None:
+        self._opening += change
+        self.main_area.setEnabled(self._opening == 0)
 
     def open_shared_dialog(self, target: SharedWorkspace | None = None, message: str = "") -> None:
         """The connection form (filled in with ``target`` when it needs a password again)."""
@@ -396,6 +405,7 @@ class MainWindow(QMainWindow):
 
     def _on_workspace_opened(self, path: WorkspaceTarget) -> None:
         assert_gui_thread("MainWindow")
+        self._set_opening(-1)
         if isinstance(path, SharedWorkspace):  # the URI without its password, and where
             self.settings.remember(path.uri, path.keyring_reference)  # the password is
         else:
@@ -442,6 +452,7 @@ class MainWindow(QMainWindow):
         self.workspace_label.setText(f"{self.workspace_name} · {count:,} devices")
 
     def _on_workspace_failed(self, path: WorkspaceTarget, exc: BaseException) -> None:
+        self._set_opening(-1)  # the last workspace, if any, is still open: back to it
         self.statusBar().clearMessage()
         if self.runner.workspace_path is None:
             self.show_welcome(f"Could not open {path}.")

@@ -225,27 +225,31 @@ class TaskRunner(QObject):
     def open_workspace(
         self, path: WorkspaceTarget, on_done: Done | None = None, on_error: Failed | None = None
     ) -> int:
-        """Close the current workspace (if any) and open ``path`` on the worker thread: a
+        """Open ``path`` on the worker thread, then close the current workspace (if any): a
         file, or a shared workspace (its password read from the keyring there if needed,
-        and kept there once it opened when the form asked to).
+        and kept there once it opened when the form asked to). If it cannot be opened, the
+        current one stays open (``on_error``).
 
         From the moment it opened on the worker, the jobs queued for the workspace shown
         until then are dropped (see ``run``); ``workspace_opened`` then starts the new one."""
         epoch = next(self._epochs)
 
         def job(ctx: WorkerContext) -> tuple[WorkspaceTarget, str, str]:
+            # The new one opens first: if it cannot (a wrong password, not a workspace),
+            # the one the window shows stays open and its jobs keep running.
+            shown: WorkspaceTarget
+            shared: SharedWorkspace | None = None
+            if isinstance(path, SharedWorkspace):
+                shared = path.resolve()
+                ws = Workspace.open(shared.live_uri, create=shared.create)
+                shown = replace(shared, create=False, remember=False)
+            else:
+                ws = Workspace.open(Path(path))
+                shown = ws.file
             if ctx.ws is not None:
                 ctx.ws.close()
-                ctx.ws = None
-            if isinstance(path, SharedWorkspace):
-                target = path.resolve()
-                ctx.ws = Workspace.open(target.live_uri, create=target.create)
-                note = target.keep_password()
-                ctx.epoch = epoch  # last: the open has succeeded once this is set
-                return replace(target, create=False, remember=False), ctx.ws.location, note
-            ctx.ws = Workspace.open(Path(path))
-            ctx.epoch = epoch
-            return ctx.ws.file, ctx.ws.location, ""
+            ctx.ws, ctx.epoch = ws, epoch  # the open has succeeded once the epoch is set
+            return shown, ws.location, shared.keep_password() if shared else ""
 
         def done(opened: tuple[WorkspaceTarget, str, str]) -> None:
             self.workspace_path, self._location, self.open_note = opened

@@ -146,7 +146,6 @@ class ComposerPage(QWidget):
             else "The app whose devices and credentials this message is for"
         )
 
-
     def mark_saved(self, text: str) -> None:
         self.saved.setText(text)
 
