@@ -247,7 +247,10 @@ class TaskRunner(QObject):
                 ws = Workspace.open(Path(path))
                 shown = ws.file
             if ctx.ws is not None:
-                ctx.ws.close()
+                try:
+                    ctx.ws.close()
+                except Exception:  # noqa: BLE001 - a server gone since: the new one is open
+                    _log.warning("Closing %s failed.", ctx.ws.location, exc_info=True)
             ctx.ws, ctx.epoch = ws, epoch  # the open has succeeded once the epoch is set
             return shown, ws.location, shared.keep_password() if shared else ""
 
