@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QLabel
+from PySide6.QtWidgets import QDialog, QMessageBox
 
 from pushdeck.app import errors
 from pushdeck.app.composer.draft import DRAFT_NAME
@@ -365,8 +365,9 @@ def test_a_workspace_that_cannot_open_leaves_the_last_one_working(
     not_one.write_text("shopping list\n")
     window.open_workspace(not_one)
     qtbot.wait_until(lambda: errors.GATE.box is not None, timeout=20_000)
-    assert "notes.pushdeck" in errors.GATE.box.findChild(QLabel, "qt_msgbox_label").text()
-    errors.GATE.box.close()
+    box = errors.GATE.box
+    assert isinstance(box, QMessageBox) and "notes.pushdeck" in box.text()
+    box.close()
     assert window.runner.workspace_path == a
     assert window.main_area.isEnabled()  # back to A's pages, which take edits again
 
